@@ -1,0 +1,327 @@
+"""From decoded SSE events to text deltas. Pure: no I/O.
+
+The upstream sends the *whole* reply so far in every message event
+(``message.content.parts[0]``, cumulative), ending with ``data: [DONE]``.
+:class:`ReplyAssembler` turns that into deltas whose concatenation is exactly
+the upstream's final text, or raises one of the client's errors:
+
+* A snapshot that extends what was yielded yields the new suffix.
+* A stale or repeated snapshot (a prefix of what was yielded, or equal to it)
+  yields nothing. A *final* (``finished_successfully``) snapshot that is a
+  strict prefix is a rewrite, not a stale copy: the upstream says its reply
+  is shorter than what was already yielded.
+* A snapshot that is not an extension (a rewrite) raises
+  :class:`~client.errors.SnapshotRewriteError`: deltas cannot be taken back,
+  and going on would make the concatenation differ from the upstream's text.
+* ``event: ping``, moderation and ``num_variants_in_stream`` events, messages
+  whose ``message_type`` is not ``next``, messages not by the assistant, and
+  lines that are not JSON are skipped; an ``error`` carried in an event raises
+  :class:`~client.errors.UpstreamStreamError`.
+* The 2024 ``delta_encoding: v1`` stream (JSON-patch-like appends) is read too.
+
+Speed: an n-token reply sends O(n²) bytes, nearly all of them the repeated
+text. Decoding every snapshot whole would cost a full JSON parse per event,
+so :func:`_parse_snapshot` parses the event with the text literal cut out and
+decodes only the part of the literal that is new (see its docstring for why
+that gives exactly what ``json.loads`` would).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from .errors import (
+    IncompleteStreamError,
+    NoValidResponseError,
+    SnapshotRewriteError,
+    UpstreamStreamError,
+)
+from .sse import ServerSentEvent
+
+__all__ = ["ReplyAssembler"]
+
+_DONE: Final = "[DONE]"
+_FINISHED: Final = "finished_successfully"
+_PARTS_PATH: Final = "/message/content/parts/0"
+_WHITESPACE: Final = " \t\r\n"
+
+
+class _Placeholder:
+    """Stands in for the cut-out text literal while the event is parsed."""
+
+
+_PLACEHOLDER: Final = _Placeholder()
+
+
+class _ConstantCounter:
+    """``parse_constant`` hook: counts NaN/Infinity tokens, returns the placeholder."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _name: str) -> _Placeholder:
+        self.count += 1
+        return _PLACEHOLDER
+
+
+class ReplyAssembler:
+    """Feed events with :meth:`feed`; call :meth:`finish` at end of stream."""
+
+    def __init__(self) -> None:
+        #: The text yielded so far (the concatenation of every delta).
+        self.text = ""
+        #: ``data: [DONE]`` arrived: the reply is complete; read no further.
+        self.done = False
+        #: A ``finished_successfully`` message arrived.
+        self.finished = False
+        self._raw = ""  # the JSON body of the last accepted text literal
+        self._raw_text = ""  # ... and the text it decodes to
+        self._v1 = False
+        self._v1_path = ""
+        self._v1_op = ""
+        self._v1_reply = False
+
+    def feed(self, event: ServerSentEvent) -> str:
+        """Take one event; return the text it adds (``""`` when none)."""
+        if self.done or event.event == "ping":
+            return ""
+        data = event.data
+        if data == _DONE:
+            self.done = True
+            return ""
+        if event.event == "delta_encoding":
+            self._v1 = data.strip().strip('"') == "v1"
+            return ""
+        if self._v1 or event.event == "delta":
+            return self._feed_v1(data)
+        parsed = self._parse(data)
+        if parsed is None:
+            return ""
+        obj, text = parsed
+        error = obj.get("error")
+        if error:
+            raise UpstreamStreamError(error)
+        message = obj.get("message")
+        if not isinstance(message, dict) or not _is_reply(message) or text is None:
+            return ""
+        final = message.get("status") == _FINISHED
+        return self._accept(text, final=final)
+
+    def finish(self, *, dropped: BaseException | None = None) -> str:
+        """End of stream: return the complete text, or raise why there is none.
+
+        ``dropped`` is the transport error that ended the stream, if any.
+        A reply is complete when ``[DONE]`` arrived, or when the body ended
+        cleanly after a ``finished_successfully`` message.
+        """
+        if self.done or (self.finished and dropped is None):
+            if not self.text:
+                raise NoValidResponseError()
+            return self.text
+        if dropped is not None:
+            raise IncompleteStreamError(
+                f"the connection dropped before the reply was complete "
+                f"({len(self.text)} characters received): {dropped!r}",
+                self.text,
+            ) from dropped
+        if not self.text:
+            raise NoValidResponseError()
+        raise IncompleteStreamError(
+            "the stream ended without [DONE] or a finished message "
+            f"({len(self.text)} characters received)",
+            self.text,
+        )
+
+    def _accept(self, snapshot: str, *, final: bool) -> str:
+        if final:
+            self.finished = True
+        text = self.text
+        if snapshot.startswith(text):
+            self.text = snapshot
+            return snapshot[len(text) :]
+        if text.startswith(snapshot) and not final:
+            return ""  # stale or repeated
+        raise SnapshotRewriteError(text, snapshot)
+
+    def _parse(self, data: str) -> tuple[dict[str, Any], str | None] | None:
+        fast = _parse_snapshot(data, self._raw, self._raw_text)
+        if fast is not None:
+            obj, text, raw = fast
+            self._raw, self._raw_text = raw, text
+            return obj, text
+        self._raw = self._raw_text = ""
+        try:
+            obj = json.loads(data)
+        except (ValueError, RecursionError):
+            return None  # a malformed line: skipped, as the front end does
+        if not isinstance(obj, dict):
+            return None
+        return obj, _text_of(obj.get("message"))
+
+    def _feed_v1(self, data: str) -> str:
+        try:
+            obj = json.loads(data)
+        except (ValueError, RecursionError):
+            return ""
+        if not isinstance(obj, dict):
+            return ""
+        if obj.get("error"):
+            raise UpstreamStreamError(obj["error"])
+        if "v" not in obj:
+            return ""  # e.g. {"type": "message_stream_complete", ...}
+        path = obj.get("p", self._v1_path)
+        op = obj.get("o", self._v1_op if "p" not in obj else "replace")
+        if not isinstance(path, str) or not isinstance(op, str):
+            return ""
+        self._v1_path, self._v1_op = path, op
+        return self._apply_v1(path, op, obj["v"])
+
+    def _apply_v1(self, path: str, op: str, value: Any) -> str:
+        if op == "patch" and isinstance(value, list):
+            return "".join(
+                [
+                    self._apply_v1(item["p"], str(item.get("o", "")), item.get("v"))
+                    for item in value
+                    if isinstance(item, dict) and isinstance(item.get("p"), str)
+                ]
+            )
+        if path == "" and op == "add" and isinstance(value, dict):
+            if value.get("error"):
+                raise UpstreamStreamError(value["error"])
+            message = value.get("message")
+            if not (isinstance(message, dict) and _is_reply(message)):
+                self._v1_reply = False
+                return ""
+            self._v1_reply = True
+            text = _text_of(message)
+            return self._accept(text, final=message.get("status") == _FINISHED) if text else ""
+        if not self._v1_reply:
+            return ""
+        if path == _PARTS_PATH and op == "append" and isinstance(value, str):
+            return self._accept(self.text + value, final=False)
+        if path == _PARTS_PATH and op == "replace" and isinstance(value, str):
+            return self._accept(value, final=False)
+        if path == "/message/status" and op == "replace" and value == _FINISHED:
+            self.finished = True
+        return ""
+
+
+def _is_reply(message: dict[str, Any]) -> bool:
+    author = message.get("author")
+    metadata = message.get("metadata")
+    return (
+        isinstance(author, dict)
+        and author.get("role") == "assistant"
+        and isinstance(metadata, dict)
+        and metadata.get("message_type", "next") == "next"
+    )
+
+
+def _text_of(message: Any) -> str | None:
+    if not isinstance(message, dict):
+        return None
+    content = message.get("content")
+    if not isinstance(content, dict):
+        return None
+    parts = content.get("parts")
+    if not isinstance(parts, list) or not parts or not isinstance(parts[0], str):
+        return None
+    return parts[0]
+
+
+def _parse_snapshot(
+    data: str, prev_raw: str, prev_text: str
+) -> tuple[dict[str, Any], str, str] | None:
+    """Parse a message event, decoding only the new part of its text literal.
+
+    Returns ``(event with parts[0] removed, text, raw literal body)``, or
+    ``None`` when the shortcut does not apply (the caller then parses whole).
+
+    Why the result equals ``json.loads(data)``: let ``data[a:b+1]`` be the
+    candidate literal (an opening quote found after ``"parts": [``, closing
+    at the first quote not escaped by an odd run of backslashes). The
+    *skeleton* ``data[:a] + "NaN" + data[b+1:]`` is parsed with a
+    ``parse_constant`` hook. If it parses, the hook ran exactly once and its
+    value sits at ``message.content.parts[0]``, then (1) the tokenizer was
+    expecting a value at ``a`` (the prefix is shared, so in ``data`` too it
+    opens a string there, which ends at ``b``), (2) everything after ``b`` is
+    tokenized identically, and (3) no other NaN/Infinity exists, so the
+    placeholder is the value at ``a``. Hence ``data`` parses to the skeleton
+    with parts[0] = the literal's value. The literal's body is decoded in two
+    pieces only when its first piece is byte-for-byte the previous body,
+    which was a complete, valid literal body (so the cut is at a token
+    boundary), and the previous text does not end in a lone high surrogate
+    (which a ``\\uDCxx`` escape could pair with across the cut).
+    """
+    start = _text_literal_start(data)
+    if start < 0:
+        return None
+    body = start + 1
+    prefix = bool(prev_raw) and data.startswith(prev_raw, body)
+    if prefix and "\ud800" <= prev_text[-1:] <= "\udbff":
+        prefix = False
+    end = _closing_quote(data, body + len(prev_raw) if prefix else body)
+    if end < 0:
+        return None
+    counter = _ConstantCounter()
+    try:
+        obj = json.loads(data[:start] + "NaN" + data[end + 1 :], parse_constant=counter)
+    except (ValueError, RecursionError):
+        return None
+    if counter.count != 1 or not isinstance(obj, dict):
+        return None
+    message = obj.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    parts = content.get("parts") if isinstance(content, dict) else None
+    if not isinstance(parts, list) or not parts or parts[0] is not _PLACEHOLDER:
+        return None
+    raw = data[body:end]
+    try:
+        if prefix:
+            new = data[body + len(prev_raw) : end]
+            text = prev_text + json.loads(f'"{new}"') if new else prev_text
+        else:
+            text = json.loads(data[start : end + 1])
+    except ValueError:
+        return None
+    parts[0] = text
+    return obj, text, raw
+
+
+def _text_literal_start(data: str) -> int:
+    """Index of the quote opening the first string after ``"parts": [``, or -1."""
+    i = data.find('"parts"')
+    if i < 0:
+        return -1
+    i += 7
+    for expected in ":[":
+        i = _skip_whitespace(data, i)
+        if i >= len(data) or data[i] != expected:
+            return -1
+        i += 1
+    i = _skip_whitespace(data, i)
+    return i if i < len(data) and data[i] == '"' else -1
+
+
+def _skip_whitespace(data: str, i: int) -> int:
+    while i < len(data) and data[i] in _WHITESPACE:
+        i += 1
+    return i
+
+
+def _closing_quote(data: str, start: int) -> int:
+    """Index of the first ``"`` at or after ``start`` not escaped by a backslash."""
+    while True:
+        q = data.find('"', start)
+        if q < 0:
+            return -1
+        k = q - 1
+        # Bounded: the literal's opening quote stops the walk at the latest.
+        while data[k] == "\\":
+            k -= 1
+        if (q - 1 - k) % 2 == 0:
+            return q
+        start = q + 1

@@ -1,0 +1,486 @@
+"""``FakeGpt``: log in to the shared front end and stream a reply. The only I/O.
+
+The flow (``/api/loads`` → ``/auth/login`` → ``/api/auth/session`` →
+``/api/conversation``) is the original provider's; what changed is how it
+fails: every non-2xx answer, stall and dropped connection raises one of
+:mod:`client.errors`, the access token is fetched once under a lock and
+refreshed once on a 401/403, and the stream is decoded by
+:class:`client.sse.SSEDecoder` from raw chunks, so there is no line limit and
+``[DONE]`` ends the reply at once even if the server keeps the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+import weakref
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, NoReturn
+
+import aiohttp
+
+from .conversation import ReplyAssembler
+from .errors import (
+    AuthenticationError,
+    CDNChallengeError,
+    MessageTooLongError,
+    NoAccountsError,
+    NotLoggedInError,
+    RateLimitedError,
+    UnexpectedResponseError,
+    UpstreamStatusError,
+    UpstreamTimeoutError,
+)
+from .helpers import format_prompt, get_random_string
+from .sse import SSEDecoder
+from .typing import AsyncResult, CreateResult, Messages
+
+__all__ = ["DEFAULT_MAX_LINE", "AsyncGeneratorProvider", "FakeGpt", "ReplyStream"]
+
+#: The longest SSE line the client buffers (64 MiB): a reply's cumulative
+#: snapshot is one line, and ~16 million characters of reply is far past any
+#: real one, while an endless line from a hostile server stops here.
+DEFAULT_MAX_LINE = 64 * 1024 * 1024
+_ERROR_BODY_LIMIT = 64 * 1024
+
+_BROWSER_HEADERS = {
+    "Accept-Language": "en-US",
+    "User-Agent": (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/117.0.0.0 Safari/537.36"
+    ),
+    "Referer": "https://chat-shared2.zhile.io/?v=2",
+    "sec-ch-ua": '"Google Chrome";v="117", "Not;A=Brand";v="8", "Chromium";v="117"',
+    "sec-ch-ua-platform": '"Linux"',
+    "sec-ch-ua-mobile": "?0",
+}
+
+
+class ReplyStream(AsyncGenerator[str, None]):
+    """The async generator of deltas that ``create_async_generator`` returns.
+
+    It is an ordinary async generator (``async for``, ``aclose()``), and it
+    can also be awaited (giving itself), so code written after the original
+    provider's documentation, ``stream = await create_async_generator(…)``,
+    works too. ``async with`` closes it deterministically.
+    """
+
+    __slots__ = ("_agen",)
+
+    def __init__(self, agen: AsyncGenerator[str, None]) -> None:
+        self._agen = agen
+
+    def __aiter__(self) -> ReplyStream:
+        return self
+
+    async def __anext__(self) -> str:
+        return await self._agen.__anext__()
+
+    async def asend(self, value: None) -> str:
+        return await self._agen.asend(value)
+
+    async def athrow(self, *args: Any) -> str:
+        return await self._agen.athrow(*args)
+
+    async def aclose(self) -> None:
+        await self._agen.aclose()
+
+    def __await__(self) -> Generator[Any, None, ReplyStream]:
+        return self._itself().__await__()
+
+    async def _itself(self) -> ReplyStream:
+        return self
+
+    async def __aenter__(self) -> ReplyStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class AsyncGeneratorProvider:
+    """The provider interface (as g4f's): subclasses implement ``create_async_generator``."""
+
+    url: ClassVar[str] = ""
+    working: ClassVar[bool] = False
+    supports_stream: ClassVar[bool] = True
+    supports_gpt_35_turbo: ClassVar[bool] = False
+    supports_gpt_4: ClassVar[bool] = False
+    supports_message_history: ClassVar[bool] = False
+
+    @classmethod
+    def create_async_generator(
+        cls, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncResult:
+        raise NotImplementedError(f"{cls.__name__} does not implement create_async_generator")
+
+    @classmethod
+    async def create_async(cls, model: str, messages: Messages, **kwargs: Any) -> str:
+        """The whole reply as one string."""
+        stream = cls.create_async_generator(model, messages, **kwargs)
+        try:
+            return "".join([delta async for delta in stream])
+        finally:
+            await stream.aclose()
+
+    @classmethod
+    def create_completion(
+        cls, model: str, messages: Messages, stream: bool = True, **kwargs: Any
+    ) -> CreateResult:
+        """A synchronous iterator of deltas (or one whole reply when ``stream`` is false).
+
+        It runs its own event loop, so it cannot be called from a coroutine.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "create_completion runs its own event loop and cannot be called from a "
+                "running one; use create_async_generator or create_async there"
+            )
+        return _run_sync(cls, model, messages, stream, kwargs)
+
+
+def _run_sync(
+    cls: type[AsyncGeneratorProvider],
+    model: str,
+    messages: Messages,
+    stream: bool,
+    kwargs: dict[str, Any],
+) -> Iterator[str]:
+    loop = asyncio.new_event_loop()
+    agen = cls.create_async_generator(model, messages, **kwargs)
+    try:
+        if not stream:
+            yield loop.run_until_complete(_join(agen))
+            return
+        while True:
+            try:
+                delta = loop.run_until_complete(agen.__anext__())
+            except StopAsyncIteration:
+                return
+            yield delta
+    finally:
+        try:
+            loop.run_until_complete(agen.aclose())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+async def _join(agen: AsyncGenerator[str, None]) -> str:
+    return "".join([delta async for delta in agen])
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    timeout: float | None
+    idle_timeout: float | None
+    total_timeout: float | None
+    max_line: int | None
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> _Options:
+        timeout = _seconds("timeout", kwargs.get("timeout", 60.0))
+        idle = _seconds("idle_timeout", kwargs.get("idle_timeout", timeout))
+        total = _seconds("total_timeout", kwargs.get("total_timeout"))
+        max_line = kwargs.get("max_line", DEFAULT_MAX_LINE)
+        if max_line is not None and (not isinstance(max_line, int) or max_line < 1):
+            raise ValueError(f"max_line must be a positive int or None, got {max_line!r}")
+        return cls(timeout, idle, total, max_line)
+
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(
+            total=self.total_timeout,
+            connect=self.timeout,
+            sock_connect=self.timeout,
+            sock_read=self.idle_timeout,
+        )
+
+
+def _seconds(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+    return float(value)
+
+
+class FakeGpt(AsyncGeneratorProvider):
+    """The shared ChatGPT front end, as the original provider reached it.
+
+    Options (keywords of ``create_async_generator``): ``proxy``; ``timeout``
+    (seconds to connect, and the default idle time allowed between bytes,
+    60); ``idle_timeout``; ``total_timeout`` (a deadline for one whole call,
+    off by default); ``max_line`` (bytes, :data:`DEFAULT_MAX_LINE`).
+    """
+
+    url: ClassVar[str] = "https://chat-shared2.zhile.io"
+    supports_gpt_35_turbo: ClassVar[bool] = True
+    working: ClassVar[bool] = True
+    _access_token: ClassVar[str | None] = None
+    _cookie_jar: ClassVar[aiohttp.abc.AbstractCookieJar | None] = None
+    # One login at a time per event loop (an asyncio.Lock belongs to one loop).
+    _login_locks: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    def create_async_generator(
+        cls, model: str, messages: Messages, proxy: str | None = None, **kwargs: Any
+    ) -> ReplyStream:
+        """Deltas of the reply; their concatenation is exactly the reply's text."""
+        prompt = format_prompt(messages)  # bad messages fail here, not mid-iteration
+        options = _Options.from_kwargs(kwargs)
+        return ReplyStream(cls._stream(prompt, proxy, options))
+
+    @classmethod
+    def reset(cls) -> None:
+        """Forget the cached access token and cookie jar (the next call logs in)."""
+        cls._access_token = None
+        cls._cookie_jar = None
+
+    @classmethod
+    async def _stream(
+        cls, prompt: str, proxy: str | None, options: _Options
+    ) -> AsyncGenerator[str, None]:
+        async with aiohttp.ClientSession(
+            headers=_BROWSER_HEADERS,
+            timeout=options.client_timeout(),
+            # unsafe=True: the default jar drops cookies from IP-address hosts,
+            # so with http://127.0.0.1:PORT the login cookie was never sent back.
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+        ) as session:
+            for attempt in (1, 2):
+                token = await cls._ensure_token(session, proxy)
+                async with _guard(
+                    session.post(
+                        f"{cls.url}/api/conversation",
+                        json=_conversation_body(prompt),
+                        headers={
+                            "Content-Type": "application/json",
+                            "Accept": "text/event-stream",
+                            "X-Authorization": f"Bearer {token}",
+                        },
+                        proxy=proxy,
+                    ),
+                    "/api/conversation",
+                ) as response:
+                    if response.status in (401, 403) and attempt == 1:
+                        cls._forget(token)
+                        continue
+                    await _raise_for_status(response, "/api/conversation")
+                    async for delta in _read_reply(response, options):
+                        yield delta
+                    return
+
+    @classmethod
+    async def _ensure_token(cls, session: aiohttp.ClientSession, proxy: str | None) -> str:
+        token = cls._access_token
+        if token:
+            return token
+        loop = asyncio.get_running_loop()
+        lock = cls._login_locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            if cls._access_token:  # another task logged in while this one waited
+                return cls._access_token
+            token = await _login(cls.url, session, proxy)
+            cls._access_token = token
+            cls._cookie_jar = session.cookie_jar
+            return token
+
+    @classmethod
+    def _forget(cls, token: str) -> None:
+        # Only the token that failed: a concurrent task may have replaced it.
+        if cls._access_token == token:
+            cls.reset()
+
+
+async def _login(url: str, session: aiohttp.ClientSession, proxy: str | None) -> str:
+    async with _guard(
+        session.get(f"{url}/api/loads", params={"t": str(int(time.time()))}, proxy=proxy),
+        "/api/loads",
+    ) as response:
+        await _raise_for_status(response, "/api/loads")
+        body = await _json_body(response, "/api/loads")
+    loads = body.get("loads") if isinstance(body, dict) else None
+    if not isinstance(loads, list):
+        raise UnexpectedResponseError(f"/api/loads answered without a 'loads' list: {body!r:.200}")
+    token_ids = [
+        item["token_id"]
+        for item in loads
+        if isinstance(item, dict) and isinstance(item.get("token_id"), str)
+    ]
+    if not token_ids:
+        raise NoAccountsError("/api/loads listed no shared accounts to log in with")
+    form = {"token_key": random.choice(token_ids), "session_password": get_random_string()}
+    async with _guard(
+        session.post(f"{url}/auth/login", data=form, proxy=proxy), "/auth/login"
+    ) as response:
+        await _raise_for_status(response, "/auth/login")
+    async with _guard(
+        session.get(f"{url}/api/auth/session", proxy=proxy), "/api/auth/session"
+    ) as response:
+        await _raise_for_status(response, "/api/auth/session")
+        session_body = await _json_body(response, "/api/auth/session")
+    token = session_body.get("accessToken") if isinstance(session_body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise NotLoggedInError(
+            "not logged in: /api/auth/session gave no accessToken after /auth/login "
+            "(the login cookie was not accepted)"
+        )
+    return token
+
+
+def _conversation_body(prompt: str) -> dict[str, Any]:
+    return {
+        "action": "next",
+        "messages": [
+            {
+                "id": str(uuid.uuid4()),
+                "author": {"role": "user"},
+                "content": {"content_type": "text", "parts": [prompt]},
+                "metadata": {},
+            }
+        ],
+        "parent_message_id": str(uuid.uuid4()),
+        "model": "text-davinci-002-render-sha",
+        "plugin_ids": [],
+        "timezone_offset_min": -120,
+        "suggestions": [],
+        "history_and_training_disabled": True,
+        "arkose_token": "",
+        "force_paragen": False,
+    }
+
+
+async def _read_reply(
+    response: aiohttp.ClientResponse, options: _Options
+) -> AsyncGenerator[str, None]:
+    decoder = SSEDecoder(max_line=options.max_line)
+    assembler = ReplyAssembler()
+    dropped: BaseException | None = None
+    chunks = response.content.iter_any().__aiter__()
+    while True:
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            break
+        except TimeoutError as exc:
+            raise _timeout(exc, "/api/conversation", len(assembler.text)) from exc
+        except aiohttp.ClientError as exc:  # payload cut short, connection reset
+            dropped = exc
+            break
+        for event in decoder.feed(chunk):
+            delta = assembler.feed(event)
+            if delta:
+                yield delta
+            if assembler.done:
+                return  # [DONE]: read no further, even if the server keeps the stream open
+    decoder.close()
+    assembler.finish(dropped=dropped)
+
+
+class _guard:
+    """Enter a request context, turning timeouts and refused connections into ours."""
+
+    __slots__ = ("_ctx", "_endpoint")
+
+    def __init__(self, ctx: Any, endpoint: str) -> None:
+        self._ctx = ctx
+        self._endpoint = endpoint
+
+    async def __aenter__(self) -> aiohttp.ClientResponse:
+        try:
+            response: aiohttp.ClientResponse = await self._ctx.__aenter__()
+        except TimeoutError as exc:
+            raise _timeout(exc, self._endpoint, 0) from exc
+        return response
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._ctx.__aexit__(*exc)
+
+
+def _timeout(exc: BaseException, endpoint: str, received: int) -> UpstreamTimeoutError:
+    return UpstreamTimeoutError(
+        f"{endpoint}: no data within the timeout ({received} characters of reply received): "
+        f"{type(exc).__name__}"
+    )
+
+
+async def _raise_for_status(response: aiohttp.ClientResponse, endpoint: str) -> None:
+    if 200 <= response.status < 300:
+        return
+    raw = await _read_limited(response, endpoint)
+    text = raw.decode("utf-8", "replace")
+    headers = dict(response.headers.items())
+    is_html = "html" in response.content_type or text.lstrip()[:15].lower().startswith(
+        ("<!doctype", "<html")
+    )
+    detail: Any
+    if is_html:
+        detail = f"an HTML page instead of JSON (a CDN challenge?): {_html_title(text)!r}"
+    else:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        detail = body.get("detail", body) if isinstance(body, dict) else text[:500]
+    _raise_status(endpoint, response.status, detail, headers, is_html)
+
+
+def _raise_status(
+    endpoint: str, status: int, detail: Any, headers: dict[str, str], is_html: bool
+) -> NoReturn:
+    kind: Callable[..., UpstreamStatusError]
+    if status == 403 and is_html:
+        kind = CDNChallengeError
+    elif status in (401, 403):
+        kind = AuthenticationError
+    elif status == 429:
+        kind = RateLimitedError
+    elif status == 413:
+        kind = MessageTooLongError
+    else:
+        kind = UpstreamStatusError
+    raise kind(endpoint, status, detail, headers=headers)
+
+
+async def _read_limited(response: aiohttp.ClientResponse, endpoint: str) -> bytes:
+    try:
+        return await response.content.read(_ERROR_BODY_LIMIT)
+    except TimeoutError as exc:
+        raise _timeout(exc, endpoint, 0) from exc
+    except aiohttp.ClientError:
+        return b""
+
+
+async def _json_body(response: aiohttp.ClientResponse, endpoint: str) -> Any:
+    raw = await _read_limited(response, endpoint)
+    text = raw.decode("utf-8", "replace")
+    if "html" in response.content_type:
+        raise UnexpectedResponseError(
+            f"{endpoint} answered an HTML page instead of JSON (a CDN challenge?): "
+            f"{_html_title(text)!r}"
+        )
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UnexpectedResponseError(
+            f"{endpoint} answered a body that is not JSON: {text[:200]!r}"
+        ) from exc
+
+
+def _html_title(text: str) -> str:
+    lower = text.lower()
+    start = lower.find("<title>")
+    end = lower.find("</title>", start)
+    if start >= 0 and end > start:
+        return text[start + 7 : end].strip()
+    return text[:80].strip()

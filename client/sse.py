@@ -1,0 +1,240 @@
+"""An incremental Server-Sent Events decoder: bytes in, events out, no I/O.
+
+It implements the WHATWG HTML Living Standard, section 9.2.6 "Interpreting an
+event stream" (https://html.spec.whatwg.org/multipage/server-sent-events.html
+#event-stream-interpretation), fed in arbitrary chunks:
+
+* The stream is split into lines on *bytes* (CRLF, LF or CR; a CR that ends a
+  chunk is a line end, and an LF opening the next chunk completes it), and
+  each line is decoded as UTF-8 with replacement only once it is complete,
+  so a chunk boundary inside a multi-byte character is harmless.
+* There is no line-length limit unless the caller sets ``max_line``; the
+  work done is linear in the input however it is chunked (partial lines are
+  kept as a list of pieces and joined once, when the line ends).
+
+Deliberate divergences from the spec, all of them about what a decoder that
+is not a browser ``EventSource`` reports:
+
+1. ``retry``: the spec only sets the reconnection time. The decoder keeps it
+   in :attr:`SSEDecoder.retry` and also attaches it to the next dispatched
+   event as :attr:`ServerSentEvent.retry` (``None`` when the event's block
+   had no valid ``retry`` field), as other SSE client libraries do.
+2. ``id``: the spec sets ``lastEventId`` on every event from the decoder's
+   last-event-ID buffer. :attr:`ServerSentEvent.id` is that same value, so an
+   event without an ``id`` field carries the previous one (spec behaviour);
+   ``""`` before any ``id`` was seen.
+3. ``max_line``: optional, off by default. When set, a line longer than it
+   raises :class:`SSELineTooLong` instead of buffering without bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SSEDecoder", "SSEError", "SSELineTooLong", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+_CR = 13
+_LF = 10
+
+
+class SSEError(ValueError):
+    """The decoder's own error; it raises no other exception."""
+
+
+class SSELineTooLong(SSEError):
+    """A line grew past the decoder's ``max_line`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an event stream line exceeded {limit} bytes")
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One dispatched event, as the spec's ``MessageEvent`` would carry it."""
+
+    data: str
+    event: str = "message"
+    id: str = ""
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Feed bytes with :meth:`feed`; call :meth:`close` at end of stream."""
+
+    __slots__ = (
+        "_bom_pending",
+        "_data",
+        "_event",
+        "_last_id",
+        "_max_line",
+        "_pending",
+        "_pending_len",
+        "_retry_for_event",
+        "_skip_lf",
+        "discarded",
+        "retry",
+    )
+
+    def __init__(self, *, max_line: int | None = None) -> None:
+        if max_line is not None and max_line < 1:
+            raise ValueError(f"max_line must be a positive number of bytes, got {max_line}")
+        self._max_line = max_line
+        # Bytes of the first line seen so far while they could still be a
+        # UTF-8 BOM (spec: "One leading U+FEFF BYTE ORDER MARK character must
+        # be ignored if any are present").
+        self._bom_pending: bytes | None = b""
+        self._pending: list[bytes] = []
+        self._pending_len = 0
+        self._skip_lf = False
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id = ""
+        self._retry_for_event: int | None = None
+        #: The reconnection time the stream asked for, in milliseconds.
+        self.retry: int | None = None
+        #: Bytes of an unterminated last line or event thrown away by close().
+        self.discarded = 0
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """Decode one chunk; return the events it completed, in order."""
+        if not data:
+            return []
+        if self._bom_pending is not None:
+            data = self._strip_bom(data)
+            if not data:
+                return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[0] == _LF:
+                data = data[1:]
+                if not data:
+                    return []
+        # bytes.splitlines splits on exactly CR, LF and CRLF (unlike
+        # str.splitlines, which also splits on U+2028, \x85 and others).
+        lines = data.splitlines()
+        last = data[-1]
+        if last == _CR:
+            # A CR at the end of a chunk ends the line now; if the next chunk
+            # starts with LF, that LF belongs to this CRLF.
+            self._skip_lf = True
+        elif last != _LF:
+            tail = lines.pop()
+            self._buffer(tail)
+            if not lines:
+                return []
+        events: list[ServerSentEvent] = []
+        pending = self._pending
+        if pending:
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
+            self._pending = []
+            self._pending_len = 0
+        if self._max_line is not None:
+            for line in lines:
+                self._check_length(len(line))
+        process = self._process_line
+        for line in lines:
+            event = process(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def close(self) -> None:
+        """End of stream: discard any unterminated line and undispatched event.
+
+        Spec: "Once the end of the file is reached, any pending data must be
+        discarded. (If the file ends in the middle of an event, before the
+        final empty line, the incomplete event is not dispatched.)"
+        """
+        self.discarded = self._pending_len + sum(len(d) for d in self._data)
+        if self._bom_pending:
+            self.discarded += len(self._bom_pending)
+        self._pending = []
+        self._pending_len = 0
+        self._data = []
+        self._event = ""
+        self._retry_for_event = None
+        self._skip_lf = False
+
+    @property
+    def has_pending(self) -> bool:
+        """True while bytes of an incomplete line or event are buffered."""
+        return bool(self._pending_len or self._data or self._bom_pending)
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        seen = (self._bom_pending or b"") + data
+        if len(seen) < len(_BOM) and _BOM.startswith(seen):
+            self._bom_pending = seen
+            return b""
+        self._bom_pending = None
+        return seen[3:] if seen.startswith(_BOM) else seen
+
+    def _buffer(self, piece: bytes) -> None:
+        if piece:
+            self._pending.append(piece)
+            self._pending_len += len(piece)
+            self._check_length(self._pending_len)
+
+    def _check_length(self, length: int) -> None:
+        if self._max_line is not None and length > self._max_line:
+            self._pending = []
+            self._pending_len = 0
+            raise SSELineTooLong(self._max_line)
+
+    def _process_line(self, raw: bytes) -> ServerSentEvent | None:
+        # Spec 9.2.6: "If the line is empty (a blank line): Dispatch the event."
+        if not raw:
+            return self._dispatch()
+        line = raw.decode("utf-8", "replace")
+        colon = line.find(":")
+        if colon == 0:
+            # "If the line starts with a U+003A COLON character: Ignore the line."
+            return None
+        if colon > 0:
+            field = line[:colon]
+            # "If value starts with a U+0020 SPACE character, remove it."
+            start = colon + 2 if line.startswith(" ", colon + 1) else colon + 1
+            value = line[start:]
+        else:
+            # "Otherwise, the string is not empty but does not contain a
+            # U+003A COLON character": the whole line is the field name.
+            field = line
+            value = ""
+        if field == "data":
+            self._data.append(value)
+        elif field == "event":
+            self._event = value
+        elif field == "id":
+            # "If the field value does not contain U+0000 NULL, then set the
+            # last event ID buffer to the field value. Otherwise, ignore."
+            if "\x00" not in value:
+                self._last_id = value
+        elif field == "retry":
+            # "If the field value consists of only ASCII digits, then interpret
+            # the field value as an integer in base ten"; str.isdigit() alone
+            # would also accept other scripts' digits.
+            if value and value.isascii() and value.isdigit():
+                self.retry = int(value)
+                self._retry_for_event = self.retry
+        # "Otherwise: The field is ignored."
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        data = self._data
+        retry = self._retry_for_event
+        event_type = self._event
+        self._data = []
+        self._event = ""
+        self._retry_for_event = None
+        # "If the data buffer is an empty string, set the data buffer and the
+        # event type buffer to the empty string and return."
+        if not data:
+            return None
+        # Joining with LF is the spec's "append U+000A after each value" with
+        # the final LF removed.
+        text = data[0] if len(data) == 1 else "\n".join(data)
+        return ServerSentEvent(
+            data=text, event=event_type or "message", id=self._last_id, retry=retry
+        )
