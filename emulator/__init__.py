@@ -1,0 +1,49 @@
+"""A local emulator of the FakeGpt upstream (a shared ChatGPT front end).
+
+Serve it with ``python -m emulator``, from tests with the pytest plugin's
+``emulator`` fixture, or from code with :class:`EmulatorServer` (a thread of
+its own) or :func:`serve` (in the running event loop).
+"""
+
+from ._version import __version__
+from .app import EmulatorConfig, make_app
+from .scenario import (
+    Expect,
+    Fault,
+    HttpError,
+    Reply,
+    Scenario,
+    ScenarioError,
+    Timing,
+    Wire,
+    load_scenario,
+    load_scenarios,
+    scenario_from_dict,
+)
+from .server import Emulator, EmulatorServer, builtin_scenarios, serve
+from .state import SCENARIO_HEADER, Call, CallList, EmulatorState
+
+__all__ = [
+    "SCENARIO_HEADER",
+    "Call",
+    "CallList",
+    "Emulator",
+    "EmulatorConfig",
+    "EmulatorServer",
+    "EmulatorState",
+    "Expect",
+    "Fault",
+    "HttpError",
+    "Reply",
+    "Scenario",
+    "ScenarioError",
+    "Timing",
+    "Wire",
+    "__version__",
+    "builtin_scenarios",
+    "load_scenario",
+    "load_scenarios",
+    "make_app",
+    "scenario_from_dict",
+    "serve",
+]

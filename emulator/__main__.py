@@ -1,0 +1,193 @@
+"""``python -m emulator``: serve the FakeGpt upstream on localhost for offline work."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from ._version import __version__
+from .app import EmulatorConfig, make_app
+from .scenario import Scenario, ScenarioError, load_scenarios
+from .server import bind_socket, scenarios_dir
+from .state import SCENARIO_HEADER, EmulatorState
+
+log = logging.getLogger("emulator")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m emulator",
+        description="A local emulator of the FakeGpt upstream, with scripted streaming scenarios.",
+    )
+    p.add_argument(
+        "--host",
+        default="localhost",
+        help="address to listen on (default: localhost, loopback only)",
+    )
+    p.add_argument(
+        "--port", type=int, default=8080, help="port (0 picks a free one; default 8080)"
+    )
+    p.add_argument(
+        "--scenario",
+        default="default",
+        help="the scenario served by default (a name or a .toml file)",
+    )
+    p.add_argument(
+        "--scenarios-dir",
+        type=Path,
+        default=None,
+        help="folder of scenario files (default: the shipped ones)",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="time scale of scenario pacing: 1 real time, 0 no waiting",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for account ids and counts")
+    p.add_argument(
+        "--token-ttl",
+        type=float,
+        default=3600.0,
+        help="lifetime of credentials and access tokens, seconds",
+    )
+    p.add_argument(
+        "--secret",
+        default=None,
+        help="HMAC secret for tokens (share it between processes); random by default",
+    )
+    p.add_argument(
+        "--accounts", type=int, default=8, help="how many shared accounts /api/loads lists"
+    )
+    p.add_argument(
+        "--admin-token",
+        default=None,
+        help="require this token on the admin API (and allow it off loopback)",
+    )
+    p.add_argument(
+        "--list", action="store_true", help="list the scenarios with their descriptions and exit"
+    )
+    p.add_argument("--check", action="store_true", help="validate the scenarios folder and exit")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+    )
+    folder = args.scenarios_dir or scenarios_dir()
+    try:
+        scenarios = load_scenarios(folder)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if not args.check else 1
+    if args.check:
+        print(f"{len(scenarios)} scenarios in {folder} are valid")
+        return 0
+    if args.list:
+        width = max((len(n) for n in scenarios), default=0)
+        for name, scenario in sorted(scenarios.items()):
+            print(f"{name:<{width}}  {scenario.description}")
+        return 0
+    for name, value, ok in (
+        ("--port", args.port, 0 <= args.port <= 65535),
+        ("--speed", args.speed, args.speed >= 0),
+        ("--token-ttl", args.token_ttl, args.token_ttl > 0),
+        ("--accounts", args.accounts, args.accounts >= 0),
+    ):
+        if not ok:
+            parser.error(f"{name}: {value} is out of range")
+    try:
+        state = EmulatorState(scenarios, _default(args.scenario, scenarios))
+    except ScenarioError as exc:
+        parser.error(str(exc))
+    config = EmulatorConfig(
+        speed=args.speed,
+        seed=args.seed,
+        secret=args.secret.encode() if args.secret else None,
+        token_ttl=args.token_ttl,
+        accounts=args.accounts,
+        admin_token=args.admin_token,
+    )
+    if not _is_loopback(args.host):
+        log.warning("listening on %s: the emulator is reachable from other machines", args.host)
+    try:
+        asyncio.run(_serve(config, state, args.host, args.port))
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _default(name: str, scenarios: dict[str, Scenario]) -> Scenario | str:
+    if name.endswith(".toml"):
+        from .scenario import load_scenario
+
+        return load_scenario(name)
+    return name
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _serve(config: EmulatorConfig, state: EmulatorState, host: str, port: int) -> None:
+    # "localhost" is served on 127.0.0.1: loopback only, one address family.
+    sock = bind_socket("127.0.0.1" if host == "localhost" else host, port)
+    runner = web.AppRunner(make_app(config, state), handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock, shutdown_timeout=0.5).start()
+        bound = sock.getsockname()[1]
+        url_host = "localhost" if host == "localhost" else (f"[{host}]" if ":" in host else host)
+        url = f"http://{url_host}:{bound}"
+        _banner(url, state)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+        sock.close()
+
+
+def _banner(url: str, state: EmulatorState) -> None:
+    print(
+        f"FakeGpt emulator {__version__} listening on {url}\n"
+        f"  active scenario: {state.active.name} - {state.active.description}\n"
+        f"  scenarios: {len(state.scenarios)} (python -m emulator --list); per request: "
+        f"header {SCENARIO_HEADER} or '[scenario:NAME]' in the prompt\n"
+        f"  admin API: {url}/_emulator\n"
+        f"Point the client at it:\n"
+        f"  from client import FakeGpt\n"
+        f'  FakeGpt.url = "{url}"\n'
+        f"Stop with Ctrl-C.",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,539 @@
+"""The aiohttp application: the four upstream endpoints, validation, the journal.
+
+Handlers validate the request, pick a scenario (:mod:`emulator.state`), plan
+the answer (:mod:`emulator.script`) and play the planned steps onto the
+socket. Playing is the only place that sleeps, and it sleeps through
+:class:`Clock`, so ``speed=0`` never waits for pacing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from aiohttp import web
+
+from .auth import Identity, Signer, user_id_for
+from .protocol import CDN_CHALLENGE_HTML, DEFAULT_MODEL, error_body, loads_body, session_body
+from .scenario import Endpoint, HttpError, Scenario, ScenarioError
+from .script import Drop, Hold, PlanError, Step, StreamContext, Wait, Write, plan
+from .state import SCENARIO_HEADER, Call, EmulatorState
+
+__all__ = ["ADMIN_PREFIX", "STATE_KEY", "Clock", "EmulatorConfig", "make_app"]
+
+log = logging.getLogger("emulator")
+access_log = logging.getLogger("emulator.access")
+
+ADMIN_PREFIX: Final = "/_emulator"
+STATE_KEY: Final = web.AppKey("emulator_state", EmulatorState)
+CONFIG_KEY: Final[web.AppKey[EmulatorConfig]] = web.AppKey("emulator_config")
+SIGNER_KEY: Final = web.AppKey("emulator_signer", Signer)
+_CALL_KEY: Final = "emulator_call"
+_CALL_NUMBER_KEY: Final = "emulator_call_number"
+_ACTIONS: Final = frozenset({"next", "variant", "continue"})
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """How one emulator behaves apart from its scenarios."""
+
+    speed: float = 1.0  # time scale of scenario pacing: 1 real time, 0 no waiting
+    seed: int = 0
+    secret: bytes | None = None  # None: random per process
+    token_ttl: float = 3600.0
+    accounts: int = 8
+    max_body: int = 1024 * 1024
+    max_prompt: int = 100_000  # characters; longer: 413 message_length_exceeds_limit
+    admin_token: str | None = None
+    strict_hosts: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.speed < 0:
+            raise ValueError(f"speed must be 0 or more, got {self.speed}")
+        if self.token_ttl <= 0:
+            raise ValueError(f"token_ttl must be positive, got {self.token_ttl}")
+        if self.accounts < 0:
+            raise ValueError(f"accounts must be 0 or more, got {self.accounts}")
+
+
+class Clock:
+    """Time for the player: scaled waits follow ``speed``, fault waits do not."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+
+    def seconds(self, wait: Wait) -> float:
+        return wait.seconds * self.speed if wait.scaled else wait.seconds
+
+    async def sleep_until(self, deadline: float) -> None:
+        delay = deadline - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class BadRequest(Exception):
+    """Answer ``status`` with ``{"detail": detail}``."""
+
+    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
+    """The emulator as an aiohttp application (serve it with any runner)."""
+    from .admin import add_admin_routes
+
+    app = web.Application(client_max_size=config.max_body, middlewares=[_journal_middleware])
+    app[STATE_KEY] = state
+    app[CONFIG_KEY] = config
+    app[SIGNER_KEY] = Signer(config.secret, config.token_ttl)
+    app.router.add_get("/api/loads", _loads)
+    app.router.add_post("/auth/login", _login)
+    app.router.add_get("/api/auth/session", _session)
+    app.router.add_post("/api/conversation", _conversation)
+    app.router.add_get("/", _index)
+    add_admin_routes(app)
+    return app
+
+
+# -- middleware -----------------------------------------------------------------
+
+
+@web.middleware
+async def _journal_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    started = time.perf_counter()
+    is_admin = request.path.startswith(ADMIN_PREFIX)
+    call = Call(
+        method=request.method,
+        path=request.path,
+        query=dict(request.query),
+        headers=dict(request.headers),
+        body=b"",
+    )
+    request[_CALL_KEY] = call
+    if not is_admin:
+        state.record(call)
+    try:
+        try:
+            call.body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            # aiohttp stops reading at client_max_size: the body is never held whole.
+            raise BadRequest(
+                413,
+                f"request body is larger than {request.app[CONFIG_KEY].max_body:,} bytes",
+            ) from None
+        response = await handler(request)
+    except BadRequest as exc:
+        response = _error_response(exc.status, exc.detail, exc.headers)
+    except web.HTTPException as exc:
+        response = _http_exception_response(request, exc)
+    except (ConnectionResetError, asyncio.CancelledError):
+        call.detail = "the client went away"
+        raise
+    except Exception as exc:
+        log.exception("handler error on %s %s", request.method, request.path)
+        state.add_problem(f"{request.method} {request.path}: {type(exc).__name__}: {exc}")
+        response = _error_response(500, f"emulator error: {type(exc).__name__}: {exc}")
+    finally:
+        call.duration = time.perf_counter() - started
+    call.status = response.status
+    if call.bytes_sent == 0 and isinstance(response, web.Response) and response.body is not None:
+        call.bytes_sent = len(response.body) if isinstance(response.body, bytes) else 0
+    if not is_admin:
+        access_log.info(
+            "%s %s %s scenario=%s bytes=%d %.1fms",
+            request.method,
+            request.path_qs,
+            response.status,
+            call.scenario or "-",
+            call.bytes_sent,
+            call.duration * 1000,
+        )
+    return response
+
+
+def _http_exception_response(request: web.Request, exc: web.HTTPException) -> web.Response:
+    if exc.status == 404:
+        request.app[STATE_KEY].add_unmatched(f"{request.method} {request.path}")
+        detail: Any = f"Not Found: no route for {request.method} {request.path}"
+    elif exc.status == 405:
+        allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
+        detail = (
+            f"Method Not Allowed: {request.method} {request.path} (allowed: {', '.join(allowed)})"
+        )
+        request.app[STATE_KEY].add_unmatched(f"{request.method} {request.path}")
+    else:
+        detail = exc.reason
+    headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+    return _error_response(exc.status, detail, headers)
+
+
+def _error_response(
+    status: int, detail: Any, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        status=status,
+        body=error_body(status, detail),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+# -- shared pieces ----------------------------------------------------------------
+
+
+def _select(request: web.Request, endpoint: Endpoint, prompt: str | None = None) -> Scenario:
+    state = request.app[STATE_KEY]
+    try:
+        scenario = state.select(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
+    except ScenarioError as exc:
+        raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
+    request[_CALL_KEY].scenario = scenario.name
+    return scenario
+
+
+def _injected_error(
+    request: web.Request, scenario: Scenario, endpoint: Endpoint
+) -> web.Response | None:
+    """Count this call; the HTTP error the scenario asks for on it, if any."""
+    n = request.app[STATE_KEY].next_call(scenario, endpoint)
+    request[_CALL_NUMBER_KEY] = n
+    for error in scenario.http_errors:
+        if error.endpoint == endpoint and error.on_call in (0, n):
+            return _scripted_error(error)
+    return None
+
+
+def _scripted_error(error: HttpError) -> web.Response:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+    if error.body == "html":
+        return web.Response(
+            status=error.status, text=CDN_CHALLENGE_HTML, content_type="text/html", headers=headers
+        )
+    if error.body == "empty":
+        return web.Response(status=error.status, body=b"", headers=headers)
+    detail = error.detail if (error.body == "text" or error.detail) else None
+    return web.Response(
+        status=error.status,
+        body=error_body(error.status, detail),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _accounts(request: web.Request, scenario: Scenario | None = None) -> list[str]:
+    config = request.app[CONFIG_KEY]
+    count = config.accounts if scenario is None or scenario.accounts is None else scenario.accounts
+    return [
+        hashlib.md5(f"{config.seed}:{i}".encode(), usedforsecurity=False).hexdigest()
+        for i in range(count)
+    ]
+
+
+def _json_response(obj: Any, **kwargs: Any) -> web.Response:
+    return web.Response(body=json.dumps(obj).encode(), content_type="application/json", **kwargs)
+
+
+# -- the four endpoints -------------------------------------------------------------
+
+
+async def _index(request: web.Request) -> web.Response:
+    return web.Response(
+        text="<!DOCTYPE html><title>FakeGpt emulator</title><p>FakeGpt upstream emulator.</p>",
+        content_type="text/html",
+    )
+
+
+async def _loads(request: web.Request) -> web.Response:
+    t = request.query.get("t")
+    if t is not None and not t.lstrip("-").isdigit():
+        raise BadRequest(
+            400, f"query parameter 't' must be an integer (a cache-buster), got {t!r}"
+        )
+    scenario = _select(request, "loads")
+    injected = _injected_error(request, scenario, "loads")
+    if injected is not None:
+        return injected
+    config = request.app[CONFIG_KEY]
+    # Counts change from call to call, reproducibly for a given seed.
+    rng = random.Random(config.seed * 1_000_003 + request[_CALL_NUMBER_KEY])
+    ids = _accounts(request, scenario)
+    return _json_response(loads_body([(token_id, rng.randint(0, 120)) for token_id in ids]))
+
+
+async def _login(request: web.Request) -> web.Response:
+    ctype = request.content_type
+    if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise BadRequest(
+            415,
+            f"Content-Type must be application/x-www-form-urlencoded (got {ctype or 'none'})",
+        )
+    try:
+        form = await request.post()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(400, f"the form body cannot be read: {exc}") from exc
+    token_key = _form_text(form, "token_key")
+    password = _form_text(form, "session_password")
+    scenario = _select(request, "login")
+    injected = _injected_error(request, scenario, "login")
+    if injected is not None:
+        return injected
+    if token_key not in _accounts(request):
+        raise BadRequest(
+            400, f"Invalid token_key {token_key[:64]!r}: GET /api/loads lists the valid ones"
+        )
+    signer = request.app[SIGNER_KEY]
+    user = user_id_for(signer.secret, token_key, password)
+    credential, _ = signer.issue("credential", token_key, user)
+    response = _json_response({"code": 0, "url": "/"})
+    response.set_cookie("credential", credential, path="/", httponly=True, max_age=int(signer.ttl))
+    return response
+
+
+def _form_text(form: Any, name: str) -> str:
+    value = form.get(name)
+    if value is None:
+        raise BadRequest(400, f"form field '{name}' is required")
+    if not isinstance(value, str):
+        raise BadRequest(400, f"form field '{name}' must be text, not a file")
+    return value
+
+
+async def _session(request: web.Request) -> web.Response:
+    scenario = _select(request, "session")
+    injected = _injected_error(request, scenario, "session")
+    if injected is not None:
+        return injected
+    signer = request.app[SIGNER_KEY]
+    identity = signer.verify("credential", request.cookies.get("credential", ""))
+    if identity is None:
+        return _json_response({})  # the NextAuth convention for "not signed in"
+    token, expires = signer.issue("access", identity.account, identity.user)
+    return _json_response(
+        session_body(
+            user_id=identity.user,
+            name=identity.user.removeprefix("user-")[:8],
+            email=f"{identity.user.removeprefix('user-')[:8]}@emulator.invalid",
+            expires=datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            token=token,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ConversationRequest:
+    prompt: str
+    parent_id: str
+    model: str
+    conversation_id: str | None
+
+
+async def _conversation(request: web.Request) -> web.StreamResponse:
+    config = request.app[CONFIG_KEY]
+    parsed = _parse_conversation(request[_CALL_KEY].body, request.content_type)
+    scenario = _select(request, "conversation", parsed.prompt)
+    injected = _injected_error(request, scenario, "conversation")
+    if injected is not None:
+        return injected
+    identity = _authorize(request)
+    if len(parsed.prompt) > config.max_prompt:
+        raise BadRequest(413, None)  # the upstream's message_length_exceeds_limit
+    signer = request.app[SIGNER_KEY]
+    conversation_id = _conversation_id(signer.secret, identity, parsed)
+    ctx = StreamContext(
+        prompt=parsed.prompt,
+        message_id=str(uuid.uuid4()),
+        conversation_id=conversation_id,
+        parent_id=parsed.parent_id,
+        create_time=time.time(),
+        model=parsed.model or DEFAULT_MODEL,
+        moderation_id=f"modr-{uuid.uuid4().hex[:24]}",
+    )
+    try:
+        steps = plan(scenario, ctx)
+    except PlanError as exc:
+        raise BadRequest(400, str(exc)) from exc
+    return await _play(request, steps, Clock(config.speed))
+
+
+def _authorize(request: web.Request) -> Identity:
+    header = request.headers.get("X-Authorization") or request.headers.get("Authorization")
+    if not header:
+        raise BadRequest(
+            401, "Unauthorized: send the access token as 'X-Authorization: Bearer <accessToken>'"
+        )
+    scheme, _, token = header.partition(" ")
+    identity = (
+        request.app[SIGNER_KEY].verify("access", token.strip())
+        if scheme.lower() == "bearer"
+        else None
+    )
+    if identity is None:
+        raise BadRequest(401, None)  # the upstream's token_expired
+    return identity
+
+
+def _conversation_id(secret: bytes, identity: Identity, parsed: _ConversationRequest) -> str:
+    """A conversation id that names its owner: a nonce and a MAC of (user, nonce).
+
+    An id sent back by another user (another session password) fails the MAC
+    and is answered as not found, without any state on the server.
+    """
+    if parsed.conversation_id is not None:
+        try:
+            raw = uuid.UUID(parsed.conversation_id).bytes
+        except ValueError:
+            raise BadRequest(400, "conversation_id must be a UUID") from None
+        mac = hmac.new(secret, identity.user.encode() + raw[:8], hashlib.sha256).digest()[:8]
+        if not hmac.compare_digest(mac, raw[8:]):
+            raise BadRequest(404, "Conversation not found")
+        return parsed.conversation_id
+    nonce = hashlib.sha256(f"{identity.user}:{parsed.parent_id}:{uuid.uuid4()}".encode()).digest()[
+        :8
+    ]
+    mac = hmac.new(secret, identity.user.encode() + nonce, hashlib.sha256).digest()[:8]
+    return str(uuid.UUID(bytes=nonce + mac))
+
+
+def _parse_conversation(body: bytes, content_type: str) -> _ConversationRequest:
+    if content_type != "application/json":
+        raise BadRequest(
+            415, f"Content-Type must be application/json (got {content_type or 'none'})"
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(400, f"the body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise BadRequest(400, "the body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise BadRequest(400, f"the body must be a JSON object, got {_json_kind(obj)}")
+    action = _field(obj, "action", str, "a string")
+    if action not in _ACTIONS:
+        raise BadRequest(400, f"action must be one of {sorted(_ACTIONS)}, got {action[:40]!r}")
+    messages = _field(obj, "messages", list, "a list of messages")
+    if not messages:
+        raise BadRequest(400, "messages must not be empty")
+    texts = [_message_text(i, m) for i, m in enumerate(messages)]
+    parent = _field(obj, "parent_message_id", str, "a string (a UUID)")
+    model = obj.get("model", DEFAULT_MODEL)
+    if not isinstance(model, str):
+        raise BadRequest(400, f"model must be a string, got {_json_kind(model)}")
+    conversation_id = obj.get("conversation_id")
+    if conversation_id is not None and not isinstance(conversation_id, str):
+        raise BadRequest(
+            400, f"conversation_id must be a string, got {_json_kind(conversation_id)}"
+        )
+    return _ConversationRequest(texts[-1], parent, model, conversation_id)
+
+
+def _field(obj: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    if name not in obj:
+        raise BadRequest(400, f"{name} is required ({what})")
+    value = obj[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise BadRequest(400, f"{name} must be {what}, got {_json_kind(value)}")
+    return value
+
+
+def _message_text(index: int, message: Any) -> str:
+    where = f"messages[{index}]"
+    if not isinstance(message, dict):
+        raise BadRequest(400, f"{where} must be an object, got {_json_kind(message)}")
+    author = message.get("author")
+    if not isinstance(author, dict) or not isinstance(author.get("role"), str):
+        raise BadRequest(400, f"{where}.author.role is required (a string)")
+    content = message.get("content")
+    if not isinstance(content, dict):
+        raise BadRequest(400, f"{where}.content must be an object with 'parts'")
+    parts = content.get("parts")
+    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+        raise BadRequest(400, f"{where}.content.parts must be a list of strings")
+    return "\n".join(parts)
+
+
+def _json_kind(value: Any) -> str:
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+    }
+    return names.get(type(value), "a number")
+
+
+# -- playing ------------------------------------------------------------------------
+
+
+async def _play(request: web.Request, steps: Iterator[Step], clock: Clock) -> web.StreamResponse:
+    call = request[_CALL_KEY]
+    response = web.StreamResponse(
+        status=200,
+        headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
+    )
+    await response.prepare(request)
+    call.status = 200
+    loop = asyncio.get_running_loop()
+    deadline = loop.time()
+    try:
+        for step in steps:
+            if isinstance(step, Write):
+                await response.write(step.data)
+                call.bytes_sent += len(step.data)
+            elif isinstance(step, Wait):
+                # Absolute deadlines: pacing does not drift with write time.
+                deadline = max(deadline, loop.time() - 0.5) + clock.seconds(step)
+                await clock.sleep_until(deadline)
+            elif isinstance(step, Drop):
+                call.detail = "dropped by the scenario"
+                if request.transport is not None:
+                    request.transport.abort()
+                return response
+            elif isinstance(step, Hold):
+                await _hold(request, step.seconds)
+        await response.write_eof()
+    except ConnectionResetError:
+        call.detail = "the client went away"
+    return response
+
+
+async def _hold(request: web.Request, seconds: float) -> None:
+    """Keep the response open until the client disconnects or ``seconds`` pass."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while loop.time() < until:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(min(0.02, max(0.0, until - loop.time())))
+
+
+def is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,98 @@
+"""Stateless, signed credentials and access tokens (HMAC-SHA256). Pure.
+
+Both are JWT-shaped (``header.claims.signature``, base64url), so an access
+token starts with ``eyJ`` as the upstream's did. Nothing is stored server
+side: any emulator process started with the same secret accepts the tokens
+of any other, so several processes can sit behind a load balancer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = ["Identity", "Signer", "user_id_for"]
+
+_HEADER: Final = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a valid token speaks for: the shared account and the isolated user."""
+
+    account: str
+    user: str
+    expires: float
+
+
+def user_id_for(secret: bytes, account: str, session_password: str) -> str:
+    """A stable user id per (account, session password): users on one account differ."""
+    digest = hmac.new(secret, f"{account}\0{session_password}".encode(), hashlib.sha256)
+    return "user-" + base64.b32encode(digest.digest()[:15]).decode().lower()
+
+
+class Signer:
+    """Issues and checks tokens of a kind (``credential`` or ``access``)."""
+
+    def __init__(
+        self,
+        secret: bytes | None = None,
+        ttl: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if ttl <= 0:
+            raise ValueError(f"token ttl must be positive, got {ttl}")
+        self.secret = secret if secret is not None else secrets.token_bytes(32)
+        self.ttl = ttl
+        self.clock = clock
+
+    def issue(self, kind: str, account: str, user: str) -> tuple[str, float]:
+        """A token and its expiry (unix seconds)."""
+        now = self.clock()
+        expires = now + self.ttl
+        claims = {"typ": kind, "acct": account, "sub": user, "iat": int(now), "exp": expires}
+        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = f"{_HEADER}.{body}"
+        return f"{signing_input}.{self._sign(signing_input)}", expires
+
+    def verify(self, kind: str, token: str) -> Identity | None:
+        """The token's identity, or ``None`` if forged, tampered, expired or of another kind."""
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != _HEADER:
+            return None
+        signing_input = f"{parts[0]}.{parts[1]}"
+        if not hmac.compare_digest(parts[2], self._sign(signing_input)):
+            return None
+        try:
+            claims: Any = json.loads(_unb64(parts[1]))
+        except ValueError:
+            return None
+        if not isinstance(claims, dict) or claims.get("typ") != kind:
+            return None
+        expires, account, user = claims.get("exp"), claims.get("acct"), claims.get("sub")
+        if not isinstance(expires, (int, float)) or expires <= self.clock():
+            return None
+        if not isinstance(account, str) or not isinstance(user, str):
+            return None
+        return Identity(account, user, float(expires))
+
+    def _sign(self, signing_input: str) -> str:
+        return _b64(hmac.new(self.secret, signing_input.encode(), hashlib.sha256).digest())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not base64url") from exc

@@ -1,0 +1,487 @@
+"""Scenarios: what the emulator answers, as frozen typed values. Pure.
+
+A scenario file is TOML (read with the standard library's ``tomllib``); see
+``scenarios/README.md`` for the format. Files are parsed eagerly and
+strictly: an unknown key, a wrong type or an out-of-range value raises one
+:class:`ScenarioError` naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar, cast, get_args
+
+__all__ = [
+    "ENDPOINTS",
+    "FAULT_KINDS",
+    "Expect",
+    "Fault",
+    "HttpError",
+    "Reply",
+    "Scenario",
+    "ScenarioError",
+    "Timing",
+    "Wire",
+    "load_scenario",
+    "load_scenarios",
+    "scenario_from_dict",
+]
+
+Endpoint = Literal["loads", "login", "session", "conversation"]
+ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
+ENDPOINT_PATHS: Final[Mapping[Endpoint, str]] = {
+    "loads": "/api/loads",
+    "login": "/auth/login",
+    "session": "/api/auth/session",
+    "conversation": "/api/conversation",
+}
+
+FaultKind = Literal[
+    "malformed_json",  # a data line that is not JSON
+    "garbage",  # raw bytes (``raw``, or random non-UTF-8 bytes)
+    "ping",  # event: ping with a timestamp
+    "comment",  # a ": …" comment line
+    "foreign_message",  # a message that is not the reply (role/message_type)
+    "error",  # an event whose "error" is a string: the stream stops there
+    "moderation",  # a moderation/completion event mid-stream
+    "num_variants",  # {"num_variants_in_stream": n}
+    "stale",  # an earlier snapshot again
+    "repeat",  # the last snapshot again
+    "rewrite",  # a snapshot that is not an extension of the last one
+    "done",  # data: [DONE] here (early)
+    "drop",  # the connection is cut here
+    "stall",  # silence (or pings) for ``seconds``
+]
+FAULT_KINDS: Final[tuple[str, ...]] = get_args(FaultKind)
+Cut = Literal["token", "word", "char", "byte"]
+Encoding = Literal["cumulative", "delta_v1"]
+Body = Literal["stream", "empty", "done_only"]
+AfterDone = Literal["close", "keep_open"]
+ErrorBody = Literal["upstream", "html", "empty", "text"]
+
+
+class ScenarioError(ValueError):
+    """A scenario file (or dict) is invalid: names the source, the key, the problem."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f" [{key}]" if key else ""
+        super().__init__(f"{source}:{where} {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The reply's text and how it is cut into cumulative snapshots."""
+
+    text: str | None = "Hello! How can I help you today?"
+    echo: bool = False
+    faker_sentences: int = 0
+    faker_seed: int = 0
+    faker_locale: str = "en_US"
+    repeat: int = 1
+    cut: Cut = "token"
+    cut_size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Pacing of the reply; scaled by the server's ``speed`` (0: no waiting)."""
+
+    first_event: float = 0.0
+    tokens_per_second: float = 0.0  # 0: no pause between snapshots
+    jitter: float = 0.0  # fraction of each pause, drawn from ``seed``
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """How the stream is framed and written."""
+
+    line_ending: Literal["\n", "\r\n", "\r"] = "\n"
+    data_prefix: Literal["data: ", "data:"] = "data: "
+    bom: bool = False
+    multiline_data: bool = False
+    ensure_ascii: bool = False
+    encoding: Encoding = "cumulative"
+    body: Body = "stream"
+    chunk_size: int = 0  # 0: writes are not split
+    split_at: tuple[int, ...] = ()
+    split_pause: float = 0.002
+    done: bool = True
+    after_done: AfterDone = "close"
+    keep_open_seconds: float = 30.0
+    moderation: bool = True
+    finish_type: Literal["stop", "max_tokens"] = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Something that goes wrong before message event ``at`` (-1: after the last)."""
+
+    kind: FaultKind
+    at: int = 0
+    seconds: float = 0.0
+    ping_every: float = 0.0
+    text: str = ""
+    raw: bytes = b""
+    role: str = "assistant"
+    message_type: str = "variant"
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HttpError:
+    """An HTTP error status on an endpoint, on every call or only the ``on_call``-th."""
+
+    endpoint: Endpoint
+    status: int
+    on_call: int = 0  # 0: every call
+    body: ErrorBody = "upstream"
+    detail: str = ""
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """The outcome a correct client reaches.
+
+    ``outcome`` is ``"reply"`` (exactly the reply text), ``"text"`` (exactly
+    ``text``) or ``"error"`` (the client error class ``error``, with
+    ``status`` and a message containing ``message`` when given).
+    """
+
+    outcome: Literal["reply", "text", "error"] = "reply"
+    text: str = ""
+    error: str = ""
+    status: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    reply: Reply = field(default_factory=Reply)
+    timing: Timing = field(default_factory=Timing)
+    wire: Wire = field(default_factory=Wire)
+    faults: tuple[Fault, ...] = ()
+    http_errors: tuple[HttpError, ...] = ()
+    accounts: int | None = None  # None: the server's pool
+    expect: Expect = field(default_factory=Expect)
+    source: str = "<python>"
+
+
+_DEFAULT_NAME: Final = "default"
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate one scenario file; its name is the file's stem."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(source, "", f"cannot be read: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(source, "", f"is not UTF-8 text: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, "", f"is not valid TOML: {exc}") from exc
+    return scenario_from_dict(data, name=path.stem, source=source)
+
+
+def load_scenarios(folder: str | Path) -> dict[str, Scenario]:
+    """Every ``*.toml`` in a folder, by name; the first bad file raises."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ScenarioError(str(folder), "", "is not a folder of scenario files")
+    return {p.stem: load_scenario(p) for p in sorted(folder.glob("*.toml"))}
+
+
+def scenario_from_dict(
+    data: Mapping[str, Any], *, name: str | None = None, source: str = "<python>"
+) -> Scenario:
+    """Validate a scenario given as a dict (a parsed TOML file, or JSON from the admin API)."""
+    top = _Table(source, "", data)
+    scenario_name = top.text("name", name or _DEFAULT_NAME)
+    description = top.text("description", "")
+    if not description.strip():
+        raise ScenarioError(source, "description", "is required: one line saying what happens")
+    reply = _reply(top.table("reply"))
+    timing = _timing(top.table("timing"))
+    wire = _wire(top.table("wire"))
+    faults = tuple(_fault(t) for t in top.tables("faults"))
+    http_errors = tuple(_http_error(t) for t in top.tables("http_errors"))
+    accounts = top.optional_int("accounts", minimum=0)
+    expect = _expect(top.table("expect"), reply)
+    top.finish()
+    return Scenario(
+        name=scenario_name,
+        description=description.strip(),
+        reply=reply,
+        timing=timing,
+        wire=wire,
+        faults=faults,
+        http_errors=http_errors,
+        accounts=accounts,
+        expect=expect,
+        source=source,
+    )
+
+
+def _reply(t: _Table) -> Reply:
+    d = Reply()
+    text = t.optional_str("text")
+    echo = t.boolean("echo", False)
+    sentences = t.integer("faker_sentences", 0, minimum=0)
+    if sum((text is not None, echo, sentences > 0)) > 1:
+        raise t.error("", "give only one of 'text', 'echo' or 'faker_sentences'")
+    reply = Reply(
+        text=text if (text is not None or echo or sentences) else d.text,
+        echo=echo,
+        faker_sentences=sentences,
+        faker_seed=t.integer("faker_seed", 0),
+        faker_locale=t.text("faker_locale", d.faker_locale),
+        repeat=t.integer("repeat", 1, minimum=1, maximum=10_000_000),
+        cut=cast(Cut, t.choice("cut", get_args(Cut), d.cut)),
+        cut_size=t.integer("cut_size", 1, minimum=1),
+    )
+    t.finish()
+    return reply
+
+
+def _timing(t: _Table) -> Timing:
+    timing = Timing(
+        first_event=t.number("first_event", 0.0, minimum=0.0),
+        tokens_per_second=t.number("tokens_per_second", 0.0, minimum=0.0),
+        jitter=t.number("jitter", 0.0, minimum=0.0, maximum=1.0),
+        seed=t.integer("seed", 0),
+    )
+    t.finish()
+    return timing
+
+
+def _wire(t: _Table) -> Wire:
+    d = Wire()
+    split_at = tuple(t.int_list("split_at", minimum=1))
+    wire = Wire(
+        line_ending=cast(Any, t.choice("line_ending", ("\n", "\r\n", "\r"), d.line_ending)),
+        data_prefix=cast(Any, t.choice("data_prefix", ("data: ", "data:"), d.data_prefix)),
+        bom=t.boolean("bom", d.bom),
+        multiline_data=t.boolean("multiline_data", d.multiline_data),
+        ensure_ascii=t.boolean("ensure_ascii", d.ensure_ascii),
+        encoding=cast(Encoding, t.choice("encoding", get_args(Encoding), d.encoding)),
+        body=cast(Body, t.choice("body", get_args(Body), d.body)),
+        chunk_size=t.integer("chunk_size", 0, minimum=0),
+        split_at=tuple(sorted(set(split_at))),
+        split_pause=t.number("split_pause", d.split_pause, minimum=0.0, maximum=10.0),
+        done=t.boolean("done", d.done),
+        after_done=cast(AfterDone, t.choice("after_done", get_args(AfterDone), d.after_done)),
+        keep_open_seconds=t.number("keep_open_seconds", d.keep_open_seconds, minimum=0.0),
+        moderation=t.boolean("moderation", d.moderation),
+        finish_type=cast(Any, t.choice("finish_type", ("stop", "max_tokens"), d.finish_type)),
+    )
+    t.finish()
+    return wire
+
+
+def _fault(t: _Table) -> Fault:
+    kind = cast(FaultKind, t.choice("kind", FAULT_KINDS, None))
+    raw_hex = t.optional_str("raw_hex")
+    raw = b""
+    if raw_hex is not None:
+        try:
+            raw = bytes.fromhex(raw_hex)
+        except ValueError as exc:
+            raise t.error("raw_hex", f"expected hex digits, got {raw_hex!r}") from exc
+    fault = Fault(
+        kind=kind,
+        at=t.integer("at", 0, minimum=-1),
+        seconds=t.number("seconds", 0.0, minimum=0.0, maximum=3600.0),
+        ping_every=t.number("ping_every", 0.0, minimum=0.0),
+        text=t.text("text", ""),
+        raw=raw,
+        role=t.text("role", "assistant"),
+        message_type=t.text("message_type", "variant"),
+        count=t.integer("count", 1, minimum=1, maximum=100_000),
+    )
+    if kind == "stall" and fault.seconds <= 0:
+        raise t.error("seconds", "a stall needs seconds > 0")
+    if kind == "rewrite" and not fault.text:
+        raise t.error("text", "a rewrite needs the snapshot text it sends instead")
+    t.finish()
+    return fault
+
+
+def _http_error(t: _Table) -> HttpError:
+    error = HttpError(
+        endpoint=cast(Endpoint, t.choice("endpoint", ENDPOINTS, None)),
+        status=t.integer("status", 500, minimum=400, maximum=599),
+        on_call=t.integer("on_call", 0, minimum=0),
+        body=cast(ErrorBody, t.choice("body", get_args(ErrorBody), "upstream")),
+        detail=t.text("detail", ""),
+        retry_after=t.optional_int("retry_after", minimum=0),
+    )
+    t.finish()
+    return error
+
+
+def _expect(t: _Table, reply: Reply) -> Expect:
+    text = t.optional_str("text")
+    error = t.optional_str("error")
+    if text is not None and error is not None:
+        raise t.error("", "give 'text' or 'error', not both")
+    outcome: Literal["reply", "text", "error"] = (
+        "error" if error is not None else "text" if text is not None else "reply"
+    )
+    expect = Expect(
+        outcome=outcome,
+        text=text or "",
+        error=error or "",
+        status=t.optional_int("status", minimum=100, maximum=599),
+        message=t.text("message", ""),
+    )
+    if error is not None and not error.isidentifier():
+        raise t.error("error", f"expected a client error class name, got {error!r}")
+    t.finish()
+    return expect
+
+
+_T = TypeVar("_T")
+_N = TypeVar("_N", int, float)
+
+
+class _Table:
+    """Typed, strict access to one TOML table; :meth:`finish` rejects unknown keys."""
+
+    def __init__(self, source: str, path: str, data: Any) -> None:
+        if not isinstance(data, Mapping):
+            raise ScenarioError(source, path, f"expected a table, got {_kind(data)}")
+        self.source = source
+        self.path = path
+        self.data = data
+        self.used: set[str] = set()
+
+    def error(self, key: str, problem: str) -> ScenarioError:
+        return ScenarioError(self.source, self._key(key), problem)
+
+    def _key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path and key else self.path or key
+
+    def _get(self, key: str) -> Any:
+        self.used.add(key)
+        return self.data.get(key)
+
+    def _typed(self, key: str, types: type | tuple[type, ...], what: str, default: _T) -> Any:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) and bool not in (
+            types if isinstance(types, tuple) else (types,)
+        ):
+            raise self.error(key, f"expected {what}, got a boolean")
+        if not isinstance(value, types):
+            raise self.error(key, f"expected {what}, got {_kind(value)} {value!r:.60}")
+        return value
+
+    def text(self, key: str, default: str) -> str:
+        return cast(str, self._typed(key, str, "a string", default))
+
+    def optional_str(self, key: str) -> str | None:
+        return cast("str | None", self._typed(key, str, "a string", None))
+
+    def boolean(self, key: str, default: bool) -> bool:
+        return cast(bool, self._typed(key, bool, "true or false", default))
+
+    def integer(
+        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        value = cast(int, self._typed(key, int, "an integer", default))
+        return self._ranged(key, value, minimum, maximum)
+
+    def optional_int(
+        self, key: str, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int | None:
+        value = cast("int | None", self._typed(key, int, "an integer", None))
+        return None if value is None else self._ranged(key, value, minimum, maximum)
+
+    def number(
+        self,
+        key: str,
+        default: float,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
+        value = float(self._typed(key, (int, float), "a number", default))
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self.error(key, "expected a finite number")
+        return self._ranged(key, value, minimum, maximum)
+
+    def int_list(self, key: str, *, minimum: int) -> list[int]:
+        value = self._typed(key, list, "a list of integers", [])
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise self.error(key, f"expected a list of integers, got {value!r:.60}")
+        return [self._ranged(key, v, minimum, None) for v in value]
+
+    def choice(self, key: str, options: Iterable[str], default: str | None) -> str:
+        options = tuple(options)
+        value = self._get(key)
+        if value is None:
+            if default is None:
+                raise self.error(key, f"is required: one of {', '.join(map(repr, options))}")
+            return default
+        if value not in options:
+            raise self.error(
+                key, f"expected one of {', '.join(map(repr, options))}, got {value!r}"
+            )
+        return cast(str, value)
+
+    def table(self, key: str) -> _Table:
+        return _Table(self.source, self._key(key), self._get(key) or {})
+
+    def tables(self, key: str) -> list[_Table]:
+        value = self._get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.error(key, f"expected an array of tables ([[{key}]]), got {_kind(value)}")
+        return [_Table(self.source, f"{self._key(key)}[{i}]", v) for i, v in enumerate(value)]
+
+    def _ranged(self, key: str, value: _N, minimum: float | None, maximum: float | None) -> _N:
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be at most {maximum}, got {value}")
+        return value
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            known = ", ".join(sorted(self.used))
+            raise self.error(unknown[0], f"unknown key (known here: {known})")
+
+
+def _kind(value: Any) -> str:
+    return {
+        dict: "a table",
+        list: "a list",
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+    }.get(type(value), type(value).__name__)
+
+
+def scenario_field_names() -> dict[str, list[str]]:
+    """The keys each table accepts (for documentation and tests)."""
+    return {
+        cls.__name__.lower(): [f.name for f in fields(cls)]
+        for cls in (Reply, Timing, Wire, Fault, HttpError, Expect)
+    }

@@ -1,0 +1,457 @@
+"""Planning: a scenario and one request become the exact steps to play. Pure.
+
+:func:`plan` yields :class:`Write`, :class:`Wait`, :class:`Drop` and
+:class:`Hold` steps lazily, so a long cumulative reply (O(n²) bytes) is never
+held in memory at once. Only :mod:`emulator.app` plays steps onto a socket,
+and only it sleeps.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+from .protocol import (
+    DONE,
+    MessageTemplate,
+    SSEFormat,
+    completion_object,
+    error_object,
+    message_object,
+    v1_add_object,
+)
+from .scenario import Fault, Reply, Scenario
+
+__all__ = [
+    "MAX_STREAM_BYTES",
+    "Drop",
+    "Hold",
+    "PlanError",
+    "Step",
+    "StreamContext",
+    "Wait",
+    "Write",
+    "cut_points",
+    "plan",
+    "reply_text",
+]
+
+#: A stream larger than this is refused when planned (a cumulative reply of
+#: n characters cut into k snapshots sends about n·k/2 bytes).
+MAX_STREAM_BYTES: Final = 2 * 1024**3
+#: Consecutive writes with nothing between them are merged up to this size.
+_COALESCE: Final = 256 * 1024
+_DEFAULT_GARBAGE: Final = b"\x00\xff\xfe garbage \xc3\x28 \xed\xa0\x80"
+
+
+class PlanError(ValueError):
+    """The scenario cannot be played for this request (e.g. it would be too large)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Pause; ``scaled`` pauses follow the server's speed factor, faults do not."""
+
+    seconds: float
+    scaled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Cut the connection (no end of chunked body): a drop mid-stream."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Keep the response open without writing, until the client leaves or time is up."""
+
+    seconds: float
+
+
+Step = Write | Wait | Drop | Hold
+
+
+@dataclass(frozen=True, slots=True)
+class StreamContext:
+    """What one request contributes to the stream."""
+
+    prompt: str
+    message_id: str
+    conversation_id: str
+    parent_id: str
+    create_time: float
+    model: str
+    moderation_id: str
+    timestamp: float = 0.0
+
+
+def reply_text(reply: Reply, prompt: str) -> str:
+    """The reply's full text for this prompt."""
+    if reply.echo:
+        base = prompt
+    elif reply.faker_sentences:
+        base = _faker_text(reply.faker_locale, reply.faker_seed, reply.faker_sentences)
+    else:
+        base = reply.text or ""
+    return base * reply.repeat
+
+
+@lru_cache(maxsize=64)
+def _faker_text(locale: str, seed: int, sentences: int) -> str:
+    from faker import Faker  # imported when used: it is slow to import
+
+    fake = Faker(locale)
+    fake.seed_instance(seed)
+    return " ".join(fake.sentences(sentences))
+
+
+# An approximation of a GPT tokenizer's pre-split: words with their leading
+# space, short digit runs, punctuation runs, whitespace. The alternatives
+# cover every character, so the pieces always concatenate to the text.
+_TOKEN: Final = re.compile(r"\s?[^\W\d_]+|\s?\d{1,3}|\s?[^\w\s]+|\s?_+|\s+(?!\S)|\s+")
+_WORD: Final = re.compile(r"\s*\S+|\s+")
+
+
+def cut_points(text: str, cut: str, size: int) -> list[int]:
+    """End offsets of the cumulative snapshots; the last one is ``len(text)``."""
+    if not text:
+        return []
+    if cut == "char":
+        ends = list(range(size, len(text), size))
+    elif cut == "byte":
+        ends = []
+        taken = 0
+        for i, ch in enumerate(text):
+            taken += len(ch.encode("utf-8", "surrogatepass"))
+            if taken >= size:
+                ends.append(i + 1)
+                taken = 0
+    else:
+        pattern = _TOKEN if cut == "token" else _WORD
+        units = [m.end() for m in pattern.finditer(text)]
+        ends = units[size - 1 :: size]
+    if not ends or ends[-1] != len(text):
+        ends = [e for e in ends if e < len(text)]
+        ends.append(len(text))
+    return ends
+
+
+def plan(
+    scenario: Scenario, ctx: StreamContext, *, max_bytes: int = MAX_STREAM_BYTES
+) -> Iterator[Step]:
+    """The steps that play ``scenario`` for one ``/api/conversation`` request."""
+    wire = scenario.wire
+    if wire.body == "empty":
+        return iter(())
+    text = reply_text(scenario.reply, ctx.prompt)
+    ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
+    if wire.encoding == "cumulative":
+        size = sum(ends) + len(text)
+        if size > max_bytes:
+            raise PlanError(
+                f"scenario {scenario.name!r} would stream about {size:,} bytes of snapshots "
+                f"for this prompt; the limit is {max_bytes:,} (cut coarser or shorten the reply)"
+            )
+    fmt = SSEFormat(
+        line_ending=wire.line_ending,
+        data_prefix=wire.data_prefix,
+        multiline_data=wire.multiline_data,
+        ensure_ascii=wire.ensure_ascii,
+    )
+    steps = _stream(scenario, ctx, fmt, text, ends)
+    return _frame(scenario, steps)
+
+
+def _stream(
+    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, text: str, ends: list[int]
+) -> Iterator[Step]:
+    wire = scenario.wire
+    if wire.body == "done_only":
+        yield Write(fmt.event(DONE))
+        yield from _after_done(scenario)
+        return
+    faults: dict[int, list[Fault]] = {}
+    for fault in scenario.faults:
+        faults.setdefault(fault.at, []).append(fault)
+    events = (
+        _cumulative_events(scenario, ctx, fmt, text, ends)
+        if wire.encoding == "cumulative"
+        else _v1_events(scenario, ctx, fmt, text, ends)
+    )
+    sent: list[str] = [""]  # snapshots sent, for the stale/repeat faults
+    for index, (snapshot, steps) in enumerate(events):
+        for fault in faults.pop(index, ()):
+            for step in _fault(fault, fmt, ctx, sent):
+                yield step
+                if isinstance(step, Drop):
+                    return
+        yield from steps
+        sent.append(snapshot)
+    # Faults past the last message event, then those placed after it (-1).
+    leftover = [f for at in sorted(faults) if at != -1 for f in faults[at]]
+    for fault in leftover + faults.get(-1, []):
+        for step in _fault(fault, fmt, ctx, sent):
+            yield step
+            if isinstance(step, Drop):
+                return
+    if wire.moderation:
+        yield Write(
+            fmt.json_event(
+                completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
+            )
+        )
+    if wire.done:
+        yield Write(fmt.event(DONE))
+    yield from _after_done(scenario)
+
+
+def _after_done(scenario: Scenario) -> Iterator[Step]:
+    if scenario.wire.after_done == "keep_open":
+        yield Hold(scenario.wire.keep_open_seconds)
+
+
+def _pauses(scenario: Scenario, count: int) -> Iterator[float]:
+    timing = scenario.timing
+    if timing.tokens_per_second <= 0:
+        yield from (0.0 for _ in range(count))
+        return
+    base = scenario.reply.cut_size / timing.tokens_per_second
+    rng = random.Random(timing.seed)
+    for _ in range(count):
+        yield base * (1.0 + timing.jitter * rng.uniform(-1.0, 1.0))
+
+
+def _message(
+    scenario: Scenario, ctx: StreamContext, status: str, final: bool, text: str | None = None
+) -> dict[str, object]:
+    kwargs: dict[str, object] = {} if text is None else {"text": text}
+    return message_object(
+        message_id=ctx.message_id,
+        conversation_id=ctx.conversation_id,
+        parent_id=ctx.parent_id,
+        create_time=ctx.create_time,
+        status=status,
+        finish_type=scenario.wire.finish_type if final else None,
+        model=ctx.model,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _cumulative_events(
+    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, text: str, ends: list[int]
+) -> Iterator[tuple[str, list[Step]]]:
+    """(snapshot, steps) for each message event: "", each snapshot, the final one."""
+    progress = MessageTemplate.build(fmt, _message(scenario, ctx, "in_progress", False))
+    final = MessageTemplate.build(fmt, _message(scenario, ctx, "finished_successfully", True))
+    first: list[Step] = []
+    if scenario.timing.first_event > 0:
+        first.append(Wait(scenario.timing.first_event))
+    yield "", [*first, Write(progress.render(b""))]
+    escaped = b""
+    start = 0
+    pauses = _pauses(scenario, len(ends))
+    for i, end in enumerate(ends):
+        escaped += fmt.escape(text[start:end])
+        start = end
+        pause = next(pauses)
+        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
+        steps.append(Write(progress.render(escaped)))
+        yield text[:end], steps
+    yield text, [Write(final.render(escaped))]
+
+
+def _v1_events(
+    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, text: str, ends: list[int]
+) -> Iterator[tuple[str, list[Step]]]:
+    """The 2024 delta_encoding v1 stream: an "add", then appends, then a patch."""
+    first: list[Step] = [Write(fmt.event('"v1"', "delta_encoding"))]
+    if scenario.timing.first_event > 0:
+        first.append(Wait(scenario.timing.first_event))
+    add = v1_add_object(_message(scenario, ctx, "in_progress", False, text=""))
+    first.append(Write(fmt.json_event(add, "delta")))
+    yield "", first
+    start = 0
+    pauses = _pauses(scenario, len(ends))
+    for i, end in enumerate(ends):
+        piece = text[start:end]
+        start = end
+        op: dict[str, object] = (
+            {"p": "/message/content/parts/0", "o": "append", "v": piece}
+            if i == 0
+            else {"v": piece}
+        )
+        pause = next(pauses)
+        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
+        steps.append(Write(fmt.json_event(op, "delta")))
+        yield text[:end], steps
+    patch = {
+        "p": "",
+        "o": "patch",
+        "v": [
+            {"p": "/message/status", "o": "replace", "v": "finished_successfully"},
+            {"p": "/message/end_turn", "o": "replace", "v": True},
+            {
+                "p": "/message/metadata",
+                "o": "append",
+                "v": {
+                    "is_complete": True,
+                    "finish_details": {"type": scenario.wire.finish_type, "stop_tokens": [100260]},
+                },
+            },
+        ],
+    }
+    yield (
+        text,
+        [
+            Write(fmt.json_event(patch, "delta")),
+            Write(
+                fmt.json_event(
+                    {"type": "message_stream_complete", "conversation_id": ctx.conversation_id}
+                )
+            ),
+        ],
+    )
+
+
+def _fault(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: list[str]) -> Iterator[Step]:
+    kind = fault.kind
+    for _ in range(fault.count if kind not in ("stall", "drop", "done") else 1):
+        if kind == "malformed_json":
+            yield Write(
+                fmt.event(fault.text or '{"message": {"id": "' + ctx.message_id + '", "content": ')
+            )
+        elif kind == "garbage":
+            # Framed as a line of its own, so it cannot glue itself to the next field.
+            end = fmt.line_ending.encode()
+            yield Write((fault.raw or _DEFAULT_GARBAGE) + end + end)
+        elif kind == "ping":
+            yield Write(fmt.event(_timestamp(ctx), "ping"))
+        elif kind == "comment":
+            yield Write(fmt.comment(fault.text or " keep-alive"))
+        elif kind == "foreign_message":
+            obj = message_object(
+                message_id="foreign-" + ctx.message_id,
+                conversation_id=ctx.conversation_id,
+                parent_id=ctx.parent_id,
+                create_time=ctx.create_time,
+                status="in_progress",
+                role=fault.role,
+                message_type=fault.message_type,
+                model=ctx.model,
+                text=fault.text or "This message is not part of the reply.",
+            )
+            yield Write(fmt.json_event(obj))
+        elif kind == "error":
+            yield Write(
+                fmt.json_event(
+                    error_object(ctx.conversation_id, fault.text or "Something went wrong.")
+                )
+            )
+        elif kind == "moderation":
+            yield Write(
+                fmt.json_event(
+                    completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
+                )
+            )
+        elif kind == "num_variants":
+            yield Write(
+                fmt.json_event(
+                    {"conversation_id": ctx.conversation_id, "num_variants_in_stream": 2}
+                )
+            )
+        elif kind in ("stale", "repeat", "rewrite"):
+            snapshot = {"stale": sent[max(0, len(sent) - 3)], "repeat": sent[-1]}.get(
+                kind, fault.text
+            )
+            obj = message_object(
+                message_id=ctx.message_id,
+                conversation_id=ctx.conversation_id,
+                parent_id=ctx.parent_id,
+                create_time=ctx.create_time,
+                status="in_progress",
+                model=ctx.model,
+                text=snapshot,
+            )
+            yield Write(fmt.json_event(obj))
+        elif kind == "done":
+            yield Write(fmt.event(DONE))
+        elif kind == "drop":
+            yield Drop()
+        elif kind == "stall":
+            yield from _stall(fault, fmt, ctx)
+
+
+def _stall(fault: Fault, fmt: SSEFormat, ctx: StreamContext) -> Iterator[Step]:
+    if fault.ping_every <= 0:
+        yield Wait(fault.seconds, scaled=False)
+        return
+    left = fault.seconds
+    while left > 1e-9:
+        step = min(fault.ping_every, left)
+        yield Wait(step, scaled=False)
+        left -= step
+        yield Write(fmt.event(_timestamp(ctx), "ping"))
+
+
+def _timestamp(ctx: StreamContext) -> str:
+    return f"{ctx.timestamp or ctx.create_time:.6f}"
+
+
+def _frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
+    """Add the BOM, split writes where the scenario says, merge the rest."""
+    wire = scenario.wire
+    bom = wire.bom
+    splitting = wire.chunk_size > 0 or bool(wire.split_at)
+    offset = 0
+    pending: list[bytes] = []
+    pending_size = 0
+    for step in steps:
+        if not isinstance(step, Write):
+            if pending:
+                yield Write(b"".join(pending))
+                pending, pending_size = [], 0
+            yield step
+            continue
+        data = step.data
+        if bom:
+            data = b"\xef\xbb\xbf" + data
+            bom = False
+        if splitting:
+            for i, piece in enumerate(_split(data, offset, wire.chunk_size, wire.split_at)):
+                if i and wire.split_pause > 0:
+                    yield Wait(wire.split_pause, scaled=False)
+                yield Write(piece)
+            offset += len(data)
+            continue
+        pending.append(data)
+        pending_size += len(data)
+        if pending_size >= _COALESCE:
+            yield Write(b"".join(pending))
+            pending, pending_size = [], 0
+    if pending:
+        yield Write(b"".join(pending))
+
+
+def _split(
+    data: bytes, offset: int, chunk_size: int, split_at: tuple[int, ...]
+) -> Iterator[bytes]:
+    """Cut ``data`` (which starts at stream ``offset``) at the stream offsets asked for."""
+    end = offset + len(data)
+    cuts = {at - offset for at in split_at if offset < at < end}
+    if chunk_size:
+        first = (offset // chunk_size + 1) * chunk_size
+        cuts.update(range(first - offset, len(data), chunk_size))
+    start = 0
+    for cut in sorted(cuts):
+        yield data[start:cut]
+        start = cut
+    yield data[start:]

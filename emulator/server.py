@@ -1,0 +1,224 @@
+"""Running the emulator: in the current event loop, or in a thread of its own.
+
+:class:`Emulator` is the handle tests use either way: ``url``, ``use()``,
+``queue()``, the journal (``requests``, ``calls()``), ``reset()`` and
+``check()``, which lists what went wrong on the server side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator, Mapping
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from .app import EmulatorConfig, make_app
+from .scenario import Scenario, load_scenarios
+from .state import CallList, EmulatorState, ScenarioRef
+
+__all__ = [
+    "Emulator",
+    "EmulatorServer",
+    "bind_socket",
+    "builtin_scenarios",
+    "scenarios_dir",
+    "serve",
+]
+
+_LOOPBACK = "127.0.0.1"
+
+
+def scenarios_dir() -> Path:
+    """The folder of shipped scenarios (the checkout's, or the installed copy)."""
+    return Path(str(resources.files("emulator.scenarios")))
+
+
+def builtin_scenarios() -> dict[str, Scenario]:
+    return load_scenarios(scenarios_dir())
+
+
+class Emulator:
+    """A handle on a running emulator."""
+
+    def __init__(self, state: EmulatorState, config: EmulatorConfig, url: str) -> None:
+        self.state = state
+        self.config = config
+        self.url = url
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def use(self, scenario: ScenarioRef) -> Scenario:
+        """Serve ``scenario`` (a name, a .toml path, a dict or a Scenario) from now on."""
+        return self.state.use(scenario)
+
+    def queue(self, *scenarios: ScenarioRef) -> list[Scenario]:
+        """Serve these to the next conversations, one each, in order."""
+        return self.state.enqueue(scenarios)
+
+    def add_rule(self, pattern: str, scenario: ScenarioRef) -> None:
+        """Serve ``scenario`` to conversations whose prompt matches ``pattern``."""
+        self.state.add_rule(pattern, scenario)
+
+    @property
+    def requests(self) -> CallList:
+        return self.state.requests
+
+    def calls(self, path: str | None = None, method: str | None = None) -> CallList:
+        return self.state.calls(path, method)
+
+    @property
+    def call_count(self) -> int:
+        return len(self.state.requests)
+
+    def reset(self) -> None:
+        self.state.reset()
+
+    def problems(self, *, allow_unmatched: bool = False, allow_unused: bool = False) -> list[str]:
+        """What went wrong on the server side since the last reset."""
+        found = [f"handler raised: {p}" for p in self.state.problems]
+        if not allow_unmatched:
+            found += [f"request matched no route: {u}" for u in self.state.unmatched]
+        if not allow_unused:
+            found += [f"queued scenario never used: {s.name}" for s in self.state.queued]
+        return found
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket bound now, so the port is known and never guessed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _make_state(
+    scenarios: Mapping[str, Scenario] | None, default: ScenarioRef | None
+) -> EmulatorState:
+    known = dict(builtin_scenarios() if scenarios is None else scenarios)
+    return EmulatorState(
+        known, default if default is not None else known.get("default") or _fallback()
+    )
+
+
+def _fallback() -> Scenario:
+    return Scenario(name="default", description="A short reply, streamed token by token.")
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    config: EmulatorConfig | None = None,
+    *,
+    host: str = _LOOPBACK,
+    port: int = 0,
+    scenarios: Mapping[str, Scenario] | None = None,
+    default: ScenarioRef | None = None,
+    url_host: str | None = None,
+) -> AsyncIterator[Emulator]:
+    """Run an emulator in the running event loop for the ``async with`` block."""
+    config = config or EmulatorConfig()
+    state = _make_state(scenarios, default)
+    runner = web.AppRunner(make_app(config, state), handle_signals=False, access_log=None)
+    await runner.setup()
+    sock = bind_socket(host, port)
+    try:
+        site = web.SockSite(runner, sock, shutdown_timeout=0.5)
+        await site.start()
+        bound = sock.getsockname()[1]
+        shown = url_host or (f"[{host}]" if ":" in host else host)
+        yield Emulator(state, config, f"http://{shown}:{bound}")
+    finally:
+        await runner.cleanup()
+        sock.close()
+
+
+class EmulatorServer(Emulator):
+    """An emulator in a background thread with its own event loop (sync and async tests alike).
+
+    ``with EmulatorServer() as emulator: ...`` or ``start()`` / ``stop()``.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = _LOOPBACK,
+        port: int = 0,
+        scenarios: Mapping[str, Scenario] | None = None,
+        default: ScenarioRef | None = None,
+    ) -> None:
+        config = config or EmulatorConfig()
+        super().__init__(_make_state(scenarios, default), config, "")
+        self._host = host
+        self._port = port
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self) -> EmulatorServer:
+        if self._thread is not None:
+            raise RuntimeError("this emulator is already started")
+        self._thread = threading.Thread(target=self._run, name="fakegpt-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        if not self._ready.is_set():
+            raise RuntimeError("the emulator did not start within 30 s")
+        return self
+
+    def stop(self) -> None:
+        loop, thread, stopped = self._loop, self._thread, self._stopped
+        if loop is None or thread is None or stopped is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop may have closed already
+            loop.call_soon_threadsafe(stopped.set)
+        thread.join(10)
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported to start()'s caller
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        runner = web.AppRunner(
+            make_app(self.config, self.state), handle_signals=False, access_log=None
+        )
+        await runner.setup()
+        sock = bind_socket(self._host, self._port)
+        try:
+            await web.SockSite(runner, sock, shutdown_timeout=0.5).start()
+            host = f"[{self._host}]" if ":" in self._host else self._host
+            self.url = f"http://{host}:{sock.getsockname()[1]}"
+            self._ready.set()
+            await self._stopped.wait()
+        finally:
+            await runner.cleanup()
+            sock.close()

@@ -1,0 +1,1 @@
+"""The shipped scenario files (installed as ``emulator.scenarios``); see README.md here."""
