@@ -381,8 +381,8 @@ async def _read_reply(
             delta = assembler.feed(event)
             if delta:
                 yield delta
-            if assembler.done:
-                return  # [DONE]: read no further, even if the server keeps the stream open
+        if assembler.done:
+            break  # [DONE]: read no further, even if the server keeps the stream open
     decoder.close()
     assembler.finish(dropped=dropped)
 

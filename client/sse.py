@@ -115,30 +115,29 @@ class SSEDecoder:
         # str.splitlines, which also splits on U+2028, \x85 and others).
         lines = data.splitlines()
         last = data[-1]
+        tail = b""
         if last == _CR:
             # A CR at the end of a chunk ends the line now; if the next chunk
             # starts with LF, that LF belongs to this CRLF.
             self._skip_lf = True
         elif last != _LF:
-            tail = lines.pop()
-            self._buffer(tail)
-            if not lines:
-                return []
+            tail = lines.pop()  # an unterminated line: kept for the next chunk
         events: list[ServerSentEvent] = []
-        pending = self._pending
-        if pending:
-            pending.append(lines[0])
-            lines[0] = b"".join(pending)
-            self._pending = []
-            self._pending_len = 0
-        if self._max_line is not None:
+        if lines:
+            if self._pending:
+                self._pending.append(lines[0])
+                lines[0] = b"".join(self._pending)
+                self._pending = []
+                self._pending_len = 0
+            if self._max_line is not None:
+                for line in lines:
+                    self._check_length(len(line))
+            process = self._process_line
             for line in lines:
-                self._check_length(len(line))
-        process = self._process_line
-        for line in lines:
-            event = process(line)
-            if event is not None:
-                events.append(event)
+                event = process(line)
+                if event is not None:
+                    events.append(event)
+        self._buffer(tail)
         return events
 
     def close(self) -> None:

@@ -154,10 +154,12 @@ def _is_loopback(host: str) -> bool:
 async def _serve(config: EmulatorConfig, state: EmulatorState, host: str, port: int) -> None:
     # "localhost" is served on 127.0.0.1: loopback only, one address family.
     sock = bind_socket("127.0.0.1" if host == "localhost" else host, port)
-    runner = web.AppRunner(make_app(config, state), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        make_app(config, state), handle_signals=False, access_log=None, shutdown_timeout=0.5
+    )
     await runner.setup()
     try:
-        await web.SockSite(runner, sock, shutdown_timeout=0.5).start()
+        await web.SockSite(runner, sock).start()
         bound = sock.getsockname()[1]
         url_host = "localhost" if host == "localhost" else (f"[{host}]" if ":" in host else host)
         url = f"http://{url_host}:{bound}"

@@ -9,6 +9,7 @@ socket. Playing is the only place that sleeps, and it sleeps through
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import hmac
 import ipaddress
@@ -39,8 +40,9 @@ ADMIN_PREFIX: Final = "/_emulator"
 STATE_KEY: Final = web.AppKey("emulator_state", EmulatorState)
 CONFIG_KEY: Final[web.AppKey[EmulatorConfig]] = web.AppKey("emulator_config")
 SIGNER_KEY: Final = web.AppKey("emulator_signer", Signer)
-_CALL_KEY: Final = "emulator_call"
-_CALL_NUMBER_KEY: Final = "emulator_call_number"
+# The journal entry of the request being handled (each request runs in its
+# own task, so a context variable is per request).
+_CURRENT_CALL: Final[contextvars.ContextVar[Call]] = contextvars.ContextVar("emulator_call")
 _ACTIONS: Final = frozenset({"next", "variant", "continue"})
 
 
@@ -77,10 +79,6 @@ class Clock:
     def seconds(self, wait: Wait) -> float:
         return wait.seconds * self.speed if wait.scaled else wait.seconds
 
-    async def sleep_until(self, deadline: float) -> None:
-        delay = deadline - asyncio.get_running_loop().time()
-        if delay > 0:
-            await asyncio.sleep(delay)
 
 
 class BadRequest(Exception):
@@ -127,7 +125,7 @@ async def _journal_middleware(
         headers=dict(request.headers),
         body=b"",
     )
-    request[_CALL_KEY] = call
+    _CURRENT_CALL.set(call)
     if not is_admin:
         state.record(call)
     try:
@@ -205,7 +203,7 @@ def _select(request: web.Request, endpoint: Endpoint, prompt: str | None = None)
         scenario = state.select(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
     except ScenarioError as exc:
         raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
-    request[_CALL_KEY].scenario = scenario.name
+    _CURRENT_CALL.get().scenario = scenario.name
     return scenario
 
 
@@ -214,7 +212,7 @@ def _injected_error(
 ) -> web.Response | None:
     """Count this call; the HTTP error the scenario asks for on it, if any."""
     n = request.app[STATE_KEY].next_call(scenario, endpoint)
-    request[_CALL_NUMBER_KEY] = n
+    _CURRENT_CALL.get().number = n
     for error in scenario.http_errors:
         if error.endpoint == endpoint and error.on_call in (0, n):
             return _scripted_error(error)
@@ -273,7 +271,7 @@ async def _loads(request: web.Request) -> web.Response:
         return injected
     config = request.app[CONFIG_KEY]
     # Counts change from call to call, reproducibly for a given seed.
-    rng = random.Random(config.seed * 1_000_003 + request[_CALL_NUMBER_KEY])
+    rng = random.Random(config.seed * 1_000_003 + _CURRENT_CALL.get().number)
     ids = _accounts(request, scenario)
     return _json_response(loads_body([(token_id, rng.randint(0, 120)) for token_id in ids]))
 
@@ -303,6 +301,8 @@ async def _login(request: web.Request) -> web.Response:
     user = user_id_for(signer.secret, token_key, password)
     credential, _ = signer.issue("credential", token_key, user)
     response = _json_response({"code": 0, "url": "/"})
+    if not scenario.login_cookie:
+        return response
     response.set_cookie("credential", credential, path="/", httponly=True, max_age=int(signer.ttl))
     return response
 
@@ -347,7 +347,7 @@ class _ConversationRequest:
 
 async def _conversation(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG_KEY]
-    parsed = _parse_conversation(request[_CALL_KEY].body, request.content_type)
+    parsed = _parse_conversation(_CURRENT_CALL.get().body, request.content_type)
     scenario = _select(request, "conversation", parsed.prompt)
     injected = _injected_error(request, scenario, "conversation")
     if injected is not None:
@@ -488,7 +488,7 @@ def _json_kind(value: Any) -> str:
 
 
 async def _play(request: web.Request, steps: Iterator[Step], clock: Clock) -> web.StreamResponse:
-    call = request[_CALL_KEY]
+    call = _CURRENT_CALL.get()
     response = web.StreamResponse(
         status=200,
         headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
@@ -505,29 +505,37 @@ async def _play(request: web.Request, steps: Iterator[Step], clock: Clock) -> we
             elif isinstance(step, Wait):
                 # Absolute deadlines: pacing does not drift with write time.
                 deadline = max(deadline, loop.time() - 0.5) + clock.seconds(step)
-                await clock.sleep_until(deadline)
+                if not await _wait_connected(request, deadline):
+                    call.detail = "the client went away"
+                    return response
             elif isinstance(step, Drop):
                 call.detail = "dropped by the scenario"
                 if request.transport is not None:
                     request.transport.abort()
                 return response
             elif isinstance(step, Hold):
-                await _hold(request, step.seconds)
+                await _wait_connected(request, loop.time() + step.seconds)
         await response.write_eof()
     except ConnectionResetError:
         call.detail = "the client went away"
     return response
 
 
-async def _hold(request: web.Request, seconds: float) -> None:
-    """Keep the response open until the client disconnects or ``seconds`` pass."""
+async def _wait_connected(request: web.Request, deadline: float) -> bool:
+    """Sleep until ``deadline`` (loop time); False as soon as the client disconnects.
+
+    A stalled or held stream stops at once when its client leaves, instead of
+    sleeping on for a reader that is gone.
+    """
     loop = asyncio.get_running_loop()
-    until = loop.time() + seconds
-    while loop.time() < until:
+    while True:
         transport = request.transport
         if transport is None or transport.is_closing():
-            return
-        await asyncio.sleep(min(0.02, max(0.0, until - loop.time())))
+            return False
+        left = deadline - loop.time()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(left, 0.05))
 
 
 def is_loopback(remote: str | None) -> bool:

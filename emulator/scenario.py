@@ -160,6 +160,7 @@ class Expect:
     error: str = ""
     status: int | None = None
     message: str = ""
+    idle_timeout: float = 5.0  # the client's idle timeout this outcome assumes
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,7 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     http_errors: tuple[HttpError, ...] = ()
     accounts: int | None = None  # None: the server's pool
+    login_cookie: bool = True  # false: /auth/login answers 200 but sets no cookie
     expect: Expect = field(default_factory=Expect)
     source: str = "<python>"
 
@@ -219,8 +221,15 @@ def scenario_from_dict(
     faults = tuple(_fault(t) for t in top.tables("faults"))
     http_errors = tuple(_http_error(t) for t in top.tables("http_errors"))
     accounts = top.optional_int("accounts", minimum=0)
+    login_cookie = top.boolean("login_cookie", True)
     expect = _expect(top.table("expect"), reply)
     top.finish()
+    if wire.encoding == "delta_v1":
+        for i, fault in enumerate(faults):
+            if fault.kind in ("stale", "repeat", "rewrite"):
+                raise ScenarioError(
+                    source, f"faults[{i}].kind", f"{fault.kind!r} needs cumulative snapshots, not delta_v1"
+                )
     return Scenario(
         name=scenario_name,
         description=description.strip(),
@@ -230,6 +239,7 @@ def scenario_from_dict(
         faults=faults,
         http_errors=http_errors,
         accounts=accounts,
+        login_cookie=login_cookie,
         expect=expect,
         source=source,
     )
@@ -346,6 +356,7 @@ def _expect(t: _Table, reply: Reply) -> Expect:
         error=error or "",
         status=t.optional_int("status", minimum=100, maximum=599),
         message=t.text("message", ""),
+        idle_timeout=t.number("idle_timeout", 5.0, minimum=0.01, maximum=600.0),
     )
     if error is not None and not error.isidentifier():
         raise t.error("error", f"expected a client error class name, got {error!r}")

@@ -131,11 +131,13 @@ async def serve(
     """Run an emulator in the running event loop for the ``async with`` block."""
     config = config or EmulatorConfig()
     state = _make_state(scenarios, default)
-    runner = web.AppRunner(make_app(config, state), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        make_app(config, state), handle_signals=False, access_log=None, shutdown_timeout=0.5
+    )
     await runner.setup()
     sock = bind_socket(host, port)
     try:
-        site = web.SockSite(runner, sock, shutdown_timeout=0.5)
+        site = web.SockSite(runner, sock)
         await site.start()
         bound = sock.getsockname()[1]
         shown = url_host or (f"[{host}]" if ":" in host else host)
@@ -214,7 +216,7 @@ class EmulatorServer(Emulator):
         await runner.setup()
         sock = bind_socket(self._host, self._port)
         try:
-            await web.SockSite(runner, sock, shutdown_timeout=0.5).start()
+            await web.SockSite(runner, sock).start()
             host = f"[{self._host}]" if ":" in self._host else self._host
             self.url = f"http://{host}:{sock.getsockname()[1]}"
             self._ready.set()

@@ -51,6 +51,7 @@ class Call:
     bytes_sent: int = 0
     duration: float | None = None
     detail: str | None = None  # the error detail answered, if any
+    number: int = 0  # which call of this endpoint under its scenario (1: the first)
 
     @property
     def text(self) -> str:
@@ -73,6 +74,7 @@ class Call:
             "bytes_sent": self.bytes_sent,
             "duration": self.duration,
             "detail": self.detail,
+            "number": self.number,
         }
 
 
