@@ -142,7 +142,7 @@ async def _journal_middleware(
         response = _error_response(exc.status, exc.detail, exc.headers)
     except web.HTTPException as exc:
         response = _http_exception_response(request, exc)
-    except (ConnectionResetError, asyncio.CancelledError):
+    except (ConnectionError, asyncio.CancelledError):
         call.detail = "the client went away"
         raise
     except Exception as exc:
@@ -516,7 +516,7 @@ async def _play(request: web.Request, steps: Iterator[Step], clock: Clock) -> we
             elif isinstance(step, Hold):
                 await _wait_connected(request, loop.time() + step.seconds)
         await response.write_eof()
-    except ConnectionResetError:
+    except ConnectionError:  # reset, or aiohttp's "Connection lost": the client left
         call.detail = "the client went away"
     return response
 
