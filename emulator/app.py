@@ -80,7 +80,6 @@ class Clock:
         return wait.seconds * self.speed if wait.scaled else wait.seconds
 
 
-
 class BadRequest(Exception):
     """Answer ``status`` with ``{"detail": detail}``."""
 

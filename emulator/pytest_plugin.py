@@ -81,7 +81,9 @@ def _emulator_server(emulator_config: EmulatorConfig) -> Iterator[EmulatorServer
 
 
 @pytest.fixture
-def emulator(_emulator_server: EmulatorServer, request: pytest.FixtureRequest) -> Iterator[Emulator]:
+def emulator(
+    _emulator_server: EmulatorServer, request: pytest.FixtureRequest
+) -> Iterator[Emulator]:
     """The session's emulator, reset for this test (see the module docstring)."""
     server = _emulator_server
     server.reset()

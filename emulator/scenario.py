@@ -228,7 +228,9 @@ def scenario_from_dict(
         for i, fault in enumerate(faults):
             if fault.kind in ("stale", "repeat", "rewrite"):
                 raise ScenarioError(
-                    source, f"faults[{i}].kind", f"{fault.kind!r} needs cumulative snapshots, not delta_v1"
+                    source,
+                    f"faults[{i}].kind",
+                    f"{fault.kind!r} needs cumulative snapshots, not delta_v1",
                 )
     return Scenario(
         name=scenario_name,

@@ -20,8 +20,7 @@ async def collect(provider: type[FakeGpt], **kwargs: Any) -> list[str]:
         async with provider.create_async_generator(
             "text-davinci-002-render-sha", kwargs.pop("messages", MESSAGES), **kwargs
         ) as stream:
-            async for delta in stream:
-                deltas.append(delta)
+            deltas.extend([delta async for delta in stream])
 
     await asyncio.wait_for(run(), 30)
     return deltas

@@ -30,7 +30,9 @@ def format_prompt(messages, add_special_tokens=False) -> str:
     # g4f.Provider.helper.format_prompt as of 2023
     if not add_special_tokens and len(messages) <= 1:
         return messages[0]["content"]
-    formatted = "\n".join([f'{message["role"].capitalize()}: {message["content"]}' for message in messages])
+    formatted = "\n".join(
+        [f"{message['role'].capitalize()}: {message['content']}" for message in messages]
+    )
     return f"{formatted}\nAssistant:"
 
 
@@ -48,11 +50,7 @@ class FakeGpt(AsyncGeneratorProvider):
 
     @classmethod
     async def create_async_generator(
-        cls,
-        model: str,
-        messages: Messages,
-        proxy: str = None,
-        **kwargs
+        cls, model: str, messages: Messages, proxy: str = None, **kwargs
     ) -> AsyncResult:
         headers = {
             "Accept-Language": "en-US",
@@ -64,15 +62,19 @@ class FakeGpt(AsyncGeneratorProvider):
         }
         async with ClientSession(headers=headers, cookie_jar=cls._cookie_jar) as session:
             if not cls._access_token:
-                async with session.get(f"{cls.url}/api/loads", params={"t": int(time.time())}, proxy=proxy) as response:
+                async with session.get(
+                    f"{cls.url}/api/loads", params={"t": int(time.time())}, proxy=proxy
+                ) as response:
                     response.raise_for_status()
                     list = (await response.json())["loads"]
                     token_ids = [t["token_id"] for t in list]
                 data = {
                     "token_key": random.choice(token_ids),
-                    "session_password": get_random_string()
+                    "session_password": get_random_string(),
                 }
-                async with session.post(f"{cls.url}/auth/login", data=data, proxy=proxy) as response:
+                async with session.post(
+                    f"{cls.url}/auth/login", data=data, proxy=proxy
+                ) as response:
                     response.raise_for_status()
                 async with session.get(f"{cls.url}/api/auth/session", proxy=proxy) as response:
                     response.raise_for_status()
@@ -104,7 +106,9 @@ class FakeGpt(AsyncGeneratorProvider):
                 "force_paragen": False,
             }
             last_message = ""
-            async with session.post(f"{cls.url}/api/conversation", json=data, headers=headers, proxy=proxy) as response:
+            async with session.post(
+                f"{cls.url}/api/conversation", json=data, headers=headers, proxy=proxy
+            ) as response:
                 async for line in response.content:
                     if line.startswith(b"data: "):
                         line = line[6:]
@@ -114,7 +118,7 @@ class FakeGpt(AsyncGeneratorProvider):
                             line = json.loads(line)
                             if line["message"]["metadata"]["message_type"] == "next":
                                 new_message = line["message"]["content"]["parts"][0]
-                                yield new_message[len(last_message):]
+                                yield new_message[len(last_message) :]
                                 last_message = new_message
                         except:
                             continue

@@ -21,7 +21,12 @@ from emulator.protocol import message_object
 
 
 def message(
-    text: str, *, status: str = "in_progress", role: str = "assistant", kind: str = "next", **dumps: Any
+    text: str,
+    *,
+    status: str = "in_progress",
+    role: str = "assistant",
+    kind: str = "next",
+    **dumps: Any,
 ) -> ServerSentEvent:
     obj = message_object(
         message_id="m",
@@ -48,7 +53,13 @@ def run(events: list[ServerSentEvent], *, dropped: BaseException | None = None) 
 
 
 def test_cumulative_snapshots_become_deltas() -> None:
-    events = [message(""), message("Hel"), message("Hello"), message("Hello!", status="finished_successfully"), DONE]
+    events = [
+        message(""),
+        message("Hel"),
+        message("Hello"),
+        message("Hello!", status="finished_successfully"),
+        DONE,
+    ]
     assert run(events) == ["Hel", "lo", "!"]
 
 
@@ -86,10 +97,21 @@ def test_a_final_snapshot_shorter_than_what_was_yielded_is_a_rewrite() -> None:
         message("a user echo", role="user"),
         message("a variant", kind="variant"),
     ],
-    ids=["ping", "num_variants", "moderation", "malformed", "not-an-object", "deep", "user", "variant"],
+    ids=[
+        "ping",
+        "num_variants",
+        "moderation",
+        "malformed",
+        "not-an-object",
+        "deep",
+        "user",
+        "variant",
+    ],
 )
 def test_events_that_are_not_the_reply_are_skipped(event: ServerSentEvent) -> None:
-    assert run([message("Hi"), event, message("Hi there", status="finished_successfully"), DONE]) == [
+    assert run(
+        [message("Hi"), event, message("Hi there", status="finished_successfully"), DONE]
+    ) == [
         "Hi",
         " there",
     ]
@@ -99,14 +121,20 @@ def test_an_error_in_the_stream_raises_with_its_text() -> None:
     assembler = ReplyAssembler()
     assembler.feed(message("Hi"))
     with pytest.raises(UpstreamStreamError, match="rate limited, sorry"):
-        assembler.feed(ServerSentEvent('{"message": null, "conversation_id": "c", "error": "rate limited, sorry"}'))
+        assembler.feed(
+            ServerSentEvent(
+                '{"message": null, "conversation_id": "c", "error": "rate limited, sorry"}'
+            )
+        )
 
 
 def test_done_stops_reading() -> None:
     assert run([message("One"), DONE, message("One two")]) == ["One"]
 
 
-@pytest.mark.parametrize("events", [[], [DONE], [message(""), DONE]], ids=["empty", "done-only", "empty-text"])
+@pytest.mark.parametrize(
+    "events", [[], [DONE], [message(""), DONE]], ids=["empty", "done-only", "empty-text"]
+)
 def test_no_text_is_no_valid_response(events: list[ServerSentEvent]) -> None:
     assembler = ReplyAssembler()
     for e in events:
@@ -137,7 +165,9 @@ def test_delta_encoding_v1() -> None:
     events = [
         ServerSentEvent('"v1"', event="delta_encoding"),
         ServerSentEvent(json.dumps(add), event="delta"),
-        ServerSentEvent(json.dumps({"p": "/message/content/parts/0", "o": "append", "v": "Hel"}), event="delta"),
+        ServerSentEvent(
+            json.dumps({"p": "/message/content/parts/0", "o": "append", "v": "Hel"}), event="delta"
+        ),
         ServerSentEvent(json.dumps({"v": "lo"}), event="delta"),
         ServerSentEvent(
             json.dumps(
@@ -175,7 +205,11 @@ texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30) | st.sa
 @example(prefix="\ud83d", suffix="\ude00", ensure_ascii=True, indent=None, separators=None)
 @example(prefix='"parts": ["', suffix="x", ensure_ascii=False, indent=None, separators=None)
 def test_fast_path_equals_full_parse(
-    prefix: str, suffix: str, ensure_ascii: bool, indent: int | None, separators: tuple[str, str] | None
+    prefix: str,
+    suffix: str,
+    ensure_ascii: bool,
+    indent: int | None,
+    separators: tuple[str, str] | None,
 ) -> None:
     dumps = {"ensure_ascii": ensure_ascii, "indent": indent, "separators": separators}
     first = message(prefix, **dumps).data

@@ -53,16 +53,22 @@ def seed(emulator: Emulator) -> Iterator[type[seed_client.FakeGpt]]:
     cls._cookie_jar = None
 
 
-async def seed_text(cls: type[seed_client.FakeGpt], timeout: float = 10) -> str:
+async def seed_text(cls: type[seed_client.FakeGpt], limit: float = 10) -> str:
+    """The seed's reply, given at most ``limit`` seconds (it can hang)."""
+
     async def run() -> str:
         return "".join([d async for d in cls.create_async_generator("m", MESSAGES)])
 
-    return await asyncio.wait_for(run(), timeout)
+    return await asyncio.wait_for(run(), limit)
 
 
 def expected_text(name: str) -> str:
     scenario = SCENARIOS[name]
-    return reply_text(scenario.reply, PROMPT) if scenario.expect.outcome == "reply" else scenario.expect.text
+    return (
+        reply_text(scenario.reply, PROMPT)
+        if scenario.expect.outcome == "reply"
+        else scenario.expect.text
+    )
 
 
 @pytest.mark.parametrize("name", SEED_SURVIVES)
@@ -114,7 +120,7 @@ async def test_where_the_seed_client_raises_ours_reaches_the_outcome(
 ) -> None:
     emulator.use(name)
     with pytest.raises(seed_failure):
-        await seed_text(seed, timeout=3)
+        await seed_text(seed, limit=3)
     assert "".join(await collect(fakegpt)) == expected_text(name)
 
 
