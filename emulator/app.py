@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import random
 import time
 import uuid
@@ -302,7 +303,7 @@ async def _login(request: web.Request) -> web.Response:
     response = _json_response({"code": 0, "url": "/"})
     if not scenario.login_cookie:
         return response
-    response.set_cookie("credential", credential, path="/", httponly=True, max_age=int(signer.ttl))
+    response.set_cookie("credential", credential, path="/", httponly=True, max_age=math.ceil(signer.ttl))
     return response
 
 

@@ -1,0 +1,296 @@
+"""emulator.app: the four endpoints on the wire, bad input, auth and the admin API."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from emulator import Emulator, EmulatorConfig
+from emulator.auth import Signer
+from emulator.pytest_plugin import EmulatorFactory
+
+CONVERSATION = {
+    "action": "next",
+    "messages": [
+        {
+            "id": str(uuid.uuid4()),
+            "author": {"role": "user"},
+            "content": {"content_type": "text", "parts": ["Hi"]},
+            "metadata": {},
+        }
+    ],
+    "parent_message_id": str(uuid.uuid4()),
+    "model": "text-davinci-002-render-sha",
+}
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+async def login(http: aiohttp.ClientSession, url: str, password: str = "pw") -> str:
+    """Log in as a browser would; returns the access token."""
+    async with http.get(f"{url}/api/loads", params={"t": "1"}) as r:
+        token_key = (await r.json())["loads"][0]["token_id"]
+    async with http.post(f"{url}/auth/login", data={"token_key": token_key, "session_password": password}) as r:
+        assert r.status == 200
+    async with http.get(f"{url}/api/auth/session") as r:
+        return str((await r.json())["accessToken"])
+
+
+async def answer(
+    http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[int, str, Any, dict[str, str]]:
+    async with http.request(method, url, **kwargs) as r:
+        raw = await r.read()
+        body = json.loads(raw) if r.content_type == "application/json" else raw.decode("utf-8", "replace")
+        return r.status, r.content_type, body, dict(r.headers)
+
+
+# -- faithful shapes ---------------------------------------------------------------
+
+
+async def test_loads_lists_hex_token_ids_with_changing_counts(emulator: Emulator, http: aiohttp.ClientSession) -> None:
+    seen = []
+    for t in ("1", "2", "3"):
+        status, ctype, body, _ = await answer(http, "GET", f"{emulator.url}/api/loads", params={"t": t})
+        assert (status, ctype) == (200, "application/json")
+        assert all(re.fullmatch("[0-9a-f]{32}", a["token_id"]) for a in body["loads"])
+        assert all(isinstance(a["count"], int) and a["count"] >= 0 for a in body["loads"])
+        seen.append(body["loads"])
+    assert [a["token_id"] for a in seen[0]] == [a["token_id"] for a in seen[2]]
+    assert len({tuple(a["count"] for a in s) for s in seen}) > 1
+
+
+async def test_login_sets_the_credential_cookie_and_session_gives_a_token(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
+    status, _, body, _ = await answer(http, "GET", f"{emulator.url}/api/auth/session")
+    assert (status, body) == (200, {})  # not signed in: the NextAuth convention
+    async with http.get(f"{emulator.url}/api/loads") as r:
+        key = (await r.json())["loads"][0]["token_id"]
+    async with http.post(f"{emulator.url}/auth/login", data={"token_key": key, "session_password": "x"}) as r:
+        assert r.status == 200 and await r.json() == {"code": 0, "url": "/"}
+        cookie = r.headers["Set-Cookie"]
+        assert cookie.startswith("credential=") and "Path=/" in cookie and "HttpOnly" in cookie
+    status, _, body, _ = await answer(http, "GET", f"{emulator.url}/api/auth/session")
+    assert status == 200
+    assert body["accessToken"].startswith("eyJ") and body["authProvider"] == "auth0"
+    assert body["user"]["id"].startswith("user-") and body["user"]["image"] is None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z", body["expires"])
+
+
+async def test_conversation_streams_the_captured_event_shapes(emulator: Emulator, http: aiohttp.ClientSession) -> None:
+    token = await login(http, emulator.url)
+    async with http.post(
+        f"{emulator.url}/api/conversation", json=CONVERSATION, headers={"Authorization": f"Bearer {token}"}
+    ) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"] == "text/event-stream; charset=utf-8"
+        raw = await r.read()
+    blocks = raw.decode().split("\n\n")
+    assert blocks[-1] == "" and blocks[-2] == "data: [DONE]"
+    events = [json.loads(b.removeprefix("data: ")) for b in blocks[:-2]]
+    messages = [e["message"] for e in events if "message" in e]
+    assert len({m["id"] for m in messages}) == 1  # one message id per reply
+    texts = [m["content"]["parts"][0] for m in messages]
+    assert texts[0] == "" and texts[-1] == "Hello! How can I help you today?"
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))  # cumulative
+    final = messages[-1]
+    assert final["status"] == "finished_successfully" and final["end_turn"] is True
+    assert final["metadata"]["finish_details"] == {"type": "stop", "stop_tokens": [100260]}
+    assert all(m["metadata"]["message_type"] == "next" for m in messages)
+    completion = events[-1]
+    assert completion["is_completion"] is True and completion["message_id"] == final["id"]
+    assert completion["moderation_response"]["flagged"] is False
+
+
+# -- bad input: always a 4xx with a detail that names the problem --------------------
+
+
+BAD_REQUESTS: list[tuple[str, str, dict[str, Any], int, str]] = [
+    ("GET", "/nowhere", {}, 404, "no route for GET /nowhere"),
+    ("DELETE", "/api/loads", {}, 405, "allowed: GET"),
+    ("POST", "/api/loads", {}, 405, "Method Not Allowed"),
+    ("GET", "/api/loads?t=soon", {}, 400, "'t' must be an integer"),
+    ("POST", "/auth/login", {"json": {"token_key": "x"}}, 415, "x-www-form-urlencoded"),
+    ("POST", "/auth/login", {"data": {"session_password": "p"}}, 400, "'token_key' is required"),
+    ("POST", "/auth/login", {"data": {"token_key": "nope", "session_password": "p"}}, 400, "Invalid token_key"),
+    ("POST", "/api/conversation", {"data": "x"}, 415, "application/json"),
+    ("POST", "/api/conversation", {"data": b"\xff\xfe", "headers": {"Content-Type": "application/json"}}, 400, "UTF-8"),
+    ("POST", "/api/conversation", {"data": b'{"action": ', "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
+    ("POST", "/api/conversation", {"data": b"[" * 100_000, "headers": {"Content-Type": "application/json"}}, 400, "nested too deeply"),
+    ("POST", "/api/conversation", {"json": [1]}, 400, "must be a JSON object"),
+    ("POST", "/api/conversation", {"json": {}}, 400, "action is required"),
+    ("POST", "/api/conversation", {"json": {**CONVERSATION, "action": 3}}, 400, "action must be a string"),
+    ("POST", "/api/conversation", {"json": {**CONVERSATION, "messages": []}}, 400, "messages must not be empty"),
+    ("POST", "/api/conversation", {"json": {**CONVERSATION, "messages": [{"author": {}}]}}, 400, "messages[0].author.role"),
+    ("POST", "/api/conversation", {"json": {**CONVERSATION, "messages": [{"author": {"role": "user"}, "content": {"parts": [1]}}]}}, 400, "parts must be a list of strings"),
+    ("POST", "/api/conversation", {"json": {**CONVERSATION, "parent_message_id": None}}, 400, "parent_message_id must be"),
+    ("POST", "/api/conversation", {"json": CONVERSATION}, 401, "X-Authorization: Bearer"),
+    ("POST", "/api/conversation", {"json": CONVERSATION, "headers": {"X-Authorization": "Bearer forged"}}, 401, "token_expired"),
+    ("POST", "/api/conversation", {"data": io.BytesIO(b"x" * (1024 * 1024 + 1)), "headers": {"Content-Type": "application/json"}}, 413, "larger than"),
+]
+
+
+@pytest.mark.emulator_allow(unmatched=True)
+@pytest.mark.parametrize(("method", "path", "kwargs", "status", "detail"), BAD_REQUESTS)
+async def test_bad_requests_get_a_4xx_json_detail(
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    status: int,
+    detail: str,
+    emulator: Emulator,
+    http: aiohttp.ClientSession,
+) -> None:
+    got_status, ctype, body, _ = await answer(http, method, emulator.url + path, **kwargs)
+    assert (got_status, ctype) == (status, "application/json")
+    assert detail in json.dumps(body["detail"]) if detail == "token_expired" else detail in str(body["detail"])
+    # ... and the emulator keeps serving.
+    status_after, _, _, _ = await answer(http, "GET", f"{emulator.url}/api/loads")
+    assert status_after == 200
+    assert emulator.state.problems == []
+
+
+async def test_a_too_long_prompt_is_the_upstreams_413(emulator_factory: EmulatorFactory, http: aiohttp.ClientSession) -> None:
+    emu = await emulator_factory(EmulatorConfig(speed=0, max_prompt=10))
+    token = await login(http, emu.url)
+    body = {**CONVERSATION, "messages": [{"author": {"role": "user"}, "content": {"parts": ["x" * 11]}}]}
+    status, _, answer_body, _ = await answer(
+        http, "POST", f"{emu.url}/api/conversation", json=body, headers={"X-Authorization": f"Bearer {token}"}
+    )
+    assert status == 413
+    assert answer_body["detail"]["code"] == "message_length_exceeds_limit"
+
+
+# -- auth: stateless, signed, expiring, isolated ---------------------------------------
+
+
+async def test_tokens_expire(emulator_factory: EmulatorFactory, http: aiohttp.ClientSession) -> None:
+    emu = await emulator_factory(EmulatorConfig(speed=0, token_ttl=0.2))
+    token = await login(http, emu.url)
+    time.sleep(0.3)
+    status, _, body, _ = await answer(
+        http, "POST", f"{emu.url}/api/conversation", json=CONVERSATION, headers={"X-Authorization": f"Bearer {token}"}
+    )
+    assert status == 401 and body["detail"]["code"] == "token_expired"
+
+
+async def test_tokens_from_another_secret_or_tampered_are_rejected(
+    emulator_factory: EmulatorFactory, http: aiohttp.ClientSession
+) -> None:
+    emu = await emulator_factory(EmulatorConfig(speed=0, secret=b"one"))
+    foreign, _ = Signer(b"two").issue("access", "acct", "user-x")
+    credential, _ = Signer(b"one").issue("credential", "acct", "user-x")
+    genuine = await login(http, emu.url)
+    head, claims, sig = genuine.split(".")
+    tampered = f"{head}.{claims[:-2]}AA.{sig}"
+    for token in (foreign, tampered, credential, genuine + "x", ""):
+        status, _, _, _ = await answer(
+            http, "POST", f"{emu.url}/api/conversation", json=CONVERSATION, headers={"X-Authorization": f"Bearer {token}"}
+        )
+        assert status == 401, token
+
+
+async def stream_conversation_id(http: aiohttp.ClientSession, url: str, token: str, **extra: Any) -> tuple[int, str | None]:
+    async with http.post(
+        f"{url}/api/conversation", json={**CONVERSATION, **extra}, headers={"X-Authorization": f"Bearer {token}"}
+    ) as r:
+        if r.status != 200:
+            return r.status, None
+        first = (await r.content.readline()).decode()
+        await r.read()
+        return r.status, json.loads(first.removeprefix("data: "))["conversation_id"]
+
+
+async def test_session_passwords_keep_users_apart(emulator: Emulator) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as alice_http:
+        alice = await login(alice_http, emulator.url, "alice")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as bob_http:
+        bob = await login(bob_http, emulator.url, "bob")
+        _, alice_conversation = await stream_conversation_id(bob_http, emulator.url, alice)
+        _, bob_conversation = await stream_conversation_id(bob_http, emulator.url, bob)
+        assert alice_conversation and bob_conversation and alice_conversation != bob_conversation
+        # Alice may continue her conversation; Bob may not reach it.
+        status, same = await stream_conversation_id(bob_http, emulator.url, alice, conversation_id=alice_conversation)
+        assert (status, same) == (200, alice_conversation)
+        status, _ = await stream_conversation_id(bob_http, emulator.url, bob, conversation_id=alice_conversation)
+        assert status == 404
+
+
+# -- choosing scenarios and the admin API ----------------------------------------------
+
+
+async def test_the_header_picks_the_scenario(emulator: Emulator, http: aiohttp.ClientSession) -> None:
+    token = await login(http, emulator.url)
+    status, _, body, _ = await answer(
+        http,
+        "POST",
+        f"{emulator.url}/api/conversation",
+        json=CONVERSATION,
+        headers={"X-Authorization": f"Bearer {token}", "X-Emulator-Scenario": "http_429_rate_limited"},
+    )
+    assert status == 429 and "Too many requests" in body["detail"]
+    assert emulator.calls("/api/conversation").last.scenario == "http_429_rate_limited"
+
+
+async def test_admin_api_sets_queues_and_journals(emulator: Emulator, http: aiohttp.ClientSession) -> None:
+    admin = f"{emulator.url}/_emulator"
+    status, _, body, _ = await answer(http, "PUT", f"{admin}/scenario", json={"name": "done_only"})
+    assert (status, body["name"]) == (200, "done_only")
+    status, _, body, _ = await answer(http, "POST", f"{admin}/queue", json={"scenarios": ["default", {"description": "inline", "reply": {"text": "inline!"}}]})
+    assert [s["name"] for s in body] == ["default", "default"]
+    token = await login(http, emulator.url)
+    for expected in ("Hello! How can I help you today?", "inline!", None):
+        async with http.post(f"{emulator.url}/api/conversation", json=CONVERSATION, headers={"X-Authorization": f"Bearer {token}"}) as r:
+            raw = (await r.read()).decode()
+        if expected is None:
+            assert raw == "data: [DONE]\n\n"  # the queue is used up: back to the active one
+        else:
+            assert f'"parts": ["{expected}"]' in raw
+    status, _, journal, _ = await answer(http, "GET", f"{admin}/journal", params={"path": "/api/conversation"})
+    assert [c["scenario"] for c in journal] == ["default", "default", "done_only"]
+    assert json.loads(journal[0]["body"])["action"] == "next"
+    status, _, body, _ = await answer(http, "POST", f"{admin}/rules", json={"pattern": "^Hi$", "name": "empty_body"})
+    assert status == 200
+    async with http.post(f"{emulator.url}/api/conversation", json=CONVERSATION, headers={"X-Authorization": f"Bearer {token}"}) as r:
+        assert await r.read() == b""
+    status, _, _, _ = await answer(http, "POST", f"{admin}/reset")
+    assert status == 200 and emulator.requests.call_count == 0 and emulator.state.active.name == "default"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "detail"),
+    [
+        ("/scenario", {"name": "no_such"}, "no scenario named 'no_such'"),
+        ("/scenario", {"name": 3}, "scenario name or a scenario object"),
+        ("/scenario", {"scenario": {"reply": {"text": "x"}}}, "description] is required"),
+        ("/scenario", {"scenario": {"description": "d", "wire": {"line_ending": "\t"}}}, "wire.line_ending"),
+        ("/queue", {"scenarios": []}, "non-empty list"),
+        ("/rules", {"pattern": "(", "name": "default"}, "not a valid regular expression"),
+    ],
+)
+async def test_admin_api_rejects_bad_input(
+    path: str, body: dict[str, Any], detail: str, emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
+    status, _, answer_body, _ = await answer(http, "POST", f"{emulator.url}/_emulator{path}", json=body)
+    assert status == 400 and detail in answer_body["detail"]
+
+
+async def test_admin_token_is_required_when_set(emulator_factory: EmulatorFactory, http: aiohttp.ClientSession) -> None:
+    emu = await emulator_factory(EmulatorConfig(admin_token="s3cret"))
+    status, _, body, _ = await answer(http, "GET", f"{emu.url}/_emulator")
+    assert status == 403 and "X-Emulator-Admin-Token" in body["detail"]
+    status, _, body, _ = await answer(http, "GET", f"{emu.url}/_emulator", headers={"X-Emulator-Admin-Token": "s3cret"})
+    assert status == 200 and body["active"] == "default"

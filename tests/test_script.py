@@ -1,0 +1,125 @@
+"""emulator.script: planning a scenario into writes, waits and faults, without sockets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from emulator import Fault, Reply, Scenario, Timing, Wire
+from emulator.script import Drop, Hold, PlanError, StreamContext, Wait, Write, cut_points, plan, reply_text
+
+CTX = StreamContext(
+    prompt="Tell me something.",
+    message_id="m",
+    conversation_id="c",
+    parent_id="p",
+    create_time=1.0,
+    model="model",
+    moderation_id="modr-1",
+)
+
+
+def scenario(**kwargs: object) -> Scenario:
+    return Scenario(name="t", description="test", **kwargs)  # type: ignore[arg-type]
+
+
+def written(s: Scenario) -> bytes:
+    return b"".join(step.data for step in plan(s, CTX) if isinstance(step, Write))
+
+
+@given(text=st.text(), cut=st.sampled_from(["token", "word", "char", "byte"]), size=st.integers(1, 9))
+@example(text="a_b  c\u0301 👋🏽\n", cut="token", size=1)
+@example(text="   ", cut="word", size=2)
+def test_cut_points_partition_the_text(text: str, cut: str, size: int) -> None:
+    ends = cut_points(text, cut, size)
+    if not text:
+        assert ends == []
+        return
+    assert ends[-1] == len(text)
+    assert ends == sorted(set(ends)) and ends[0] > 0
+
+
+def test_token_cuts_look_like_tokens() -> None:
+    text = "Hello! How can I help you today?"
+    ends = cut_points(text, "token", 1)
+    pieces = [text[a:b] for a, b in zip([0, *ends], ends, strict=False)]
+    assert pieces == ["Hello", "!", " How", " can", " I", " help", " you", " today", "?"]
+
+
+def test_the_default_stream_ends_with_completion_and_done() -> None:
+    data = written(scenario()).decode()
+    blocks = data.split("\n\n")
+    assert blocks[-2:] == ["data: [DONE]", ""]
+    assert json.loads(blocks[-3].removeprefix("data: "))["is_completion"] is True
+
+
+def test_pacing_waits_are_scaled_and_add_up() -> None:
+    s = scenario(timing=Timing(first_event=0.2, tokens_per_second=50), reply=Reply(text="a b c d e f g h i j", cut="word"))
+    waits = [step for step in plan(s, CTX) if isinstance(step, Wait)]
+    assert waits[0] == Wait(0.2)
+    assert all(w.scaled for w in waits)
+    assert sum(w.seconds for w in waits[1:]) == pytest.approx(9 / 50)
+
+
+def test_jitter_is_reproducible_from_its_seed() -> None:
+    s = scenario(timing=Timing(tokens_per_second=10, jitter=0.5, seed=4))
+    first = [w.seconds for w in plan(s, CTX) if isinstance(w, Wait)]
+    assert first == [w.seconds for w in plan(s, CTX) if isinstance(w, Wait)]
+    assert len(set(first)) > 1 and all(0.05 <= x <= 0.15 for x in first)
+
+
+def test_a_stall_with_pings_is_unscaled_waits_and_pings() -> None:
+    s = scenario(faults=(Fault("stall", at=1, seconds=1.0, ping_every=0.3),))
+    steps = list(plan(s, CTX))
+    waits = [w for w in steps if isinstance(w, Wait)]
+    assert [w.seconds for w in waits] == pytest.approx([0.3, 0.3, 0.3, 0.1])
+    assert not any(w.scaled for w in waits)
+    assert sum(s.data.count(b"event: ping") for s in steps if isinstance(s, Write)) == 4
+
+
+def test_drop_ends_the_plan_and_keep_open_holds() -> None:
+    steps = list(plan(scenario(faults=(Fault("drop", at=2),)), CTX))
+    assert isinstance(steps[-1], Drop) and b"[DONE]" not in b"".join(s.data for s in steps if isinstance(s, Write))
+    steps = list(plan(scenario(wire=Wire(after_done="keep_open", keep_open_seconds=3)), CTX))
+    assert steps[-1] == Hold(3)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7])
+def test_split_writes_cover_the_stream_exactly(chunk: int) -> None:
+    whole = written(scenario())
+    split = scenario(wire=Wire(chunk_size=chunk, split_pause=0))
+    writes = [s.data for s in plan(split, CTX) if isinstance(s, Write)]
+    assert b"".join(writes) == whole
+    assert all(len(w) <= chunk for w in writes)
+
+
+def test_split_at_offsets() -> None:
+    writes = [s.data for s in plan(scenario(wire=Wire(split_at=(5, 9), split_pause=0)), CTX) if isinstance(s, Write)]
+    assert [len(w) for w in writes[:2]] == [5, 4]
+
+
+def test_bom_line_endings_and_prefix() -> None:
+    data = written(scenario(wire=Wire(bom=True, line_ending="\r\n", data_prefix="data:")))
+    assert data.startswith(b"\xef\xbb\xbfdata:{") and data.endswith(b"data:[DONE]\r\n\r\n")
+    assert b"\n\n" not in data.replace(b"\r\n", b"")
+
+
+def test_empty_and_done_only_bodies() -> None:
+    assert list(plan(scenario(wire=Wire(body="empty")), CTX)) == []
+    assert written(scenario(wire=Wire(body="done_only"))) == b"data: [DONE]\n\n"
+
+
+def test_reply_text_sources() -> None:
+    assert reply_text(Reply(echo=True, text=None), "abc") == "abc"
+    assert reply_text(Reply(text="ab", repeat=3), "") == "ababab"
+    faker = Reply(text=None, faker_sentences=3, faker_seed=1)
+    assert reply_text(faker, "") == reply_text(faker, "x") and reply_text(faker, "").count(".") >= 3
+
+
+def test_a_stream_too_large_to_send_is_refused() -> None:
+    huge = scenario(reply=Reply(text="x" * 100_000, cut="char"))
+    with pytest.raises(PlanError, match="would stream about"):
+        plan(huge, CTX)
