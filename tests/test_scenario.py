@@ -91,7 +91,7 @@ def test_every_shipped_scenario_is_valid_and_every_fault_kind_is_shipped() -> No
     used = {f.kind for s in scenarios.values() for f in s.faults}
     assert set(FAULT_KINDS) - used == set()
     endpoints = {e.endpoint for s in scenarios.values() for e in s.http_errors}
-    assert endpoints == {"loads", "session", "conversation"}  # login errors: see test_app
+    assert endpoints == {"loads", "login", "session", "conversation"}
 
 
 def test_scenario_from_dict_validates_like_a_file() -> None:

@@ -1,0 +1,124 @@
+"""python -m emulator: options, banner, --list/--check, clean shutdown; two processes sharing a secret."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from client import FakeGpt
+from tests.helpers import collect
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A running ``python -m emulator`` on a free port, and its URL from the banner."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", first)
+        assert match, first + (proc.stderr.read() if proc.stderr else "")
+        yield proc, match.group(1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+
+
+def test_list_shows_every_scenario_with_its_description() -> None:
+    done = run("--list")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert len(lines) >= 20 and any(line.startswith("default ") for line in lines)
+
+
+def test_check_passes_on_the_shipped_folder_and_names_a_bad_file(tmp_path: Path) -> None:
+    assert run("--check").returncode == 0
+    (tmp_path / "broken.toml").write_text('description = "x"\n[wire]\nbody = "none"\n')
+    done = run("--check", "--scenarios-dir", str(tmp_path))
+    assert done.returncode == 1
+    assert "broken.toml" in done.stderr and "[wire.body]" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "--port"),
+        (["--speed", "-1"], "--speed"),
+        (["--port", "x"], "invalid int"),
+        (["--scenario", "nope"], "no scenario named 'nope'"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> None:
+    done = run(*args)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_banner_serves_and_sigterm_stops_within_a_second() -> None:
+    with serving("--speed", "0", "--scenario", "paced_50_tps") as (proc, url):
+        assert url.startswith("http://localhost:")
+        FakeGpt.url = url
+        FakeGpt.reset()
+        try:
+            text = "".join(asyncio.run(collect(FakeGpt)))
+        finally:
+            FakeGpt.reset()
+        assert len(text) > 100
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+        assert time.monotonic() - started < 1.0
+        _, err = proc.communicate()
+        assert "POST /api/conversation 200 scenario=paced_50_tps bytes=" in err
+
+
+def test_two_processes_with_one_secret_accept_each_others_logins() -> None:
+    with serving("--secret", "shared", "--speed", "0") as (_, first), serving("--secret", "shared") as (_, second):
+
+        async def across() -> str:
+            FakeGpt.url = first
+            FakeGpt.reset()
+            await collect(FakeGpt)  # logs in on the first process
+            FakeGpt.url = second
+            return "".join(await collect(FakeGpt))  # reuses that token on the second
+
+        try:
+            assert asyncio.run(across()) == "Hello! How can I help you today?"
+        finally:
+            FakeGpt.reset()
+        with urllib.request.urlopen(f"{second}/_emulator/journal") as answer:
+            journal = json.load(answer)
+        assert [c["path"] for c in journal] == ["/api/conversation"]  # no login there
+
+
+def test_a_busy_port_is_reported() -> None:
+    with serving() as (_, url):
+        port = url.rsplit(":", 1)[1]
+        done = run("--port", port)
+    assert done.returncode == 1 and "cannot listen" in done.stderr
