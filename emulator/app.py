@@ -303,7 +303,9 @@ async def _login(request: web.Request) -> web.Response:
     response = _json_response({"code": 0, "url": "/"})
     if not scenario.login_cookie:
         return response
-    response.set_cookie("credential", credential, path="/", httponly=True, max_age=math.ceil(signer.ttl))
+    response.set_cookie(
+        "credential", credential, path="/", httponly=True, max_age=math.ceil(signer.ttl)
+    )
     return response
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import itertools
 import json
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -42,7 +43,9 @@ async def login(http: aiohttp.ClientSession, url: str, password: str = "pw") -> 
     """Log in as a browser would; returns the access token."""
     async with http.get(f"{url}/api/loads", params={"t": "1"}) as r:
         token_key = (await r.json())["loads"][0]["token_id"]
-    async with http.post(f"{url}/auth/login", data={"token_key": token_key, "session_password": password}) as r:
+    async with http.post(
+        f"{url}/auth/login", data={"token_key": token_key, "session_password": password}
+    ) as r:
         assert r.status == 200
     async with http.get(f"{url}/api/auth/session") as r:
         return str((await r.json())["accessToken"])
@@ -53,17 +56,25 @@ async def answer(
 ) -> tuple[int, str, Any, dict[str, str]]:
     async with http.request(method, url, **kwargs) as r:
         raw = await r.read()
-        body = json.loads(raw) if r.content_type == "application/json" else raw.decode("utf-8", "replace")
+        body = (
+            json.loads(raw)
+            if r.content_type == "application/json"
+            else raw.decode("utf-8", "replace")
+        )
         return r.status, r.content_type, body, dict(r.headers)
 
 
 # -- faithful shapes ---------------------------------------------------------------
 
 
-async def test_loads_lists_hex_token_ids_with_changing_counts(emulator: Emulator, http: aiohttp.ClientSession) -> None:
+async def test_loads_lists_hex_token_ids_with_changing_counts(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
     seen = []
     for t in ("1", "2", "3"):
-        status, ctype, body, _ = await answer(http, "GET", f"{emulator.url}/api/loads", params={"t": t})
+        status, ctype, body, _ = await answer(
+            http, "GET", f"{emulator.url}/api/loads", params={"t": t}
+        )
         assert (status, ctype) == (200, "application/json")
         assert all(re.fullmatch("[0-9a-f]{32}", a["token_id"]) for a in body["loads"])
         assert all(isinstance(a["count"], int) and a["count"] >= 0 for a in body["loads"])
@@ -79,7 +90,9 @@ async def test_login_sets_the_credential_cookie_and_session_gives_a_token(
     assert (status, body) == (200, {})  # not signed in: the NextAuth convention
     async with http.get(f"{emulator.url}/api/loads") as r:
         key = (await r.json())["loads"][0]["token_id"]
-    async with http.post(f"{emulator.url}/auth/login", data={"token_key": key, "session_password": "x"}) as r:
+    async with http.post(
+        f"{emulator.url}/auth/login", data={"token_key": key, "session_password": "x"}
+    ) as r:
         assert r.status == 200 and await r.json() == {"code": 0, "url": "/"}
         cookie = r.headers["Set-Cookie"]
         assert cookie.startswith("credential=") and "Path=/" in cookie and "HttpOnly" in cookie
@@ -90,10 +103,14 @@ async def test_login_sets_the_credential_cookie_and_session_gives_a_token(
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z", body["expires"])
 
 
-async def test_conversation_streams_the_captured_event_shapes(emulator: Emulator, http: aiohttp.ClientSession) -> None:
+async def test_conversation_streams_the_captured_event_shapes(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
     token = await login(http, emulator.url)
     async with http.post(
-        f"{emulator.url}/api/conversation", json=CONVERSATION, headers={"Authorization": f"Bearer {token}"}
+        f"{emulator.url}/api/conversation",
+        json=CONVERSATION,
+        headers={"Authorization": f"Bearer {token}"},
     ) as r:
         assert r.status == 200
         assert r.headers["Content-Type"] == "text/event-stream; charset=utf-8"
@@ -105,7 +122,7 @@ async def test_conversation_streams_the_captured_event_shapes(emulator: Emulator
     assert len({m["id"] for m in messages}) == 1  # one message id per reply
     texts = [m["content"]["parts"][0] for m in messages]
     assert texts[0] == "" and texts[-1] == "Hello! How can I help you today?"
-    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))  # cumulative
+    assert all(b.startswith(a) for a, b in itertools.pairwise(texts))  # cumulative
     final = messages[-1]
     assert final["status"] == "finished_successfully" and final["end_turn"] is True
     assert final["metadata"]["finish_details"] == {"type": "stop", "stop_tokens": [100260]}
@@ -125,21 +142,95 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("GET", "/api/loads?t=soon", {}, 400, "'t' must be an integer"),
     ("POST", "/auth/login", {"json": {"token_key": "x"}}, 415, "x-www-form-urlencoded"),
     ("POST", "/auth/login", {"data": {"session_password": "p"}}, 400, "'token_key' is required"),
-    ("POST", "/auth/login", {"data": {"token_key": "nope", "session_password": "p"}}, 400, "Invalid token_key"),
+    (
+        "POST",
+        "/auth/login",
+        {"data": {"token_key": "nope", "session_password": "p"}},
+        400,
+        "Invalid token_key",
+    ),
     ("POST", "/api/conversation", {"data": "x"}, 415, "application/json"),
-    ("POST", "/api/conversation", {"data": b"\xff\xfe", "headers": {"Content-Type": "application/json"}}, 400, "UTF-8"),
-    ("POST", "/api/conversation", {"data": b'{"action": ', "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
-    ("POST", "/api/conversation", {"data": b"[" * 100_000, "headers": {"Content-Type": "application/json"}}, 400, "nested too deeply"),
+    (
+        "POST",
+        "/api/conversation",
+        {"data": b"\xff\xfe", "headers": {"Content-Type": "application/json"}},
+        400,
+        "UTF-8",
+    ),
+    (
+        "POST",
+        "/api/conversation",
+        {"data": b'{"action": ', "headers": {"Content-Type": "application/json"}},
+        400,
+        "not valid JSON",
+    ),
+    (
+        "POST",
+        "/api/conversation",
+        {"data": b"[" * 100_000, "headers": {"Content-Type": "application/json"}},
+        400,
+        "nested too deeply",
+    ),
     ("POST", "/api/conversation", {"json": [1]}, 400, "must be a JSON object"),
     ("POST", "/api/conversation", {"json": {}}, 400, "action is required"),
-    ("POST", "/api/conversation", {"json": {**CONVERSATION, "action": 3}}, 400, "action must be a string"),
-    ("POST", "/api/conversation", {"json": {**CONVERSATION, "messages": []}}, 400, "messages must not be empty"),
-    ("POST", "/api/conversation", {"json": {**CONVERSATION, "messages": [{"author": {}}]}}, 400, "messages[0].author.role"),
-    ("POST", "/api/conversation", {"json": {**CONVERSATION, "messages": [{"author": {"role": "user"}, "content": {"parts": [1]}}]}}, 400, "parts must be a list of strings"),
-    ("POST", "/api/conversation", {"json": {**CONVERSATION, "parent_message_id": None}}, 400, "parent_message_id must be"),
+    (
+        "POST",
+        "/api/conversation",
+        {"json": {**CONVERSATION, "action": 3}},
+        400,
+        "action must be a string",
+    ),
+    (
+        "POST",
+        "/api/conversation",
+        {"json": {**CONVERSATION, "messages": []}},
+        400,
+        "messages must not be empty",
+    ),
+    (
+        "POST",
+        "/api/conversation",
+        {"json": {**CONVERSATION, "messages": [{"author": {}}]}},
+        400,
+        "messages[0].author.role",
+    ),
+    (
+        "POST",
+        "/api/conversation",
+        {
+            "json": {
+                **CONVERSATION,
+                "messages": [{"author": {"role": "user"}, "content": {"parts": [1]}}],
+            }
+        },
+        400,
+        "parts must be a list of strings",
+    ),
+    (
+        "POST",
+        "/api/conversation",
+        {"json": {**CONVERSATION, "parent_message_id": None}},
+        400,
+        "parent_message_id must be",
+    ),
     ("POST", "/api/conversation", {"json": CONVERSATION}, 401, "X-Authorization: Bearer"),
-    ("POST", "/api/conversation", {"json": CONVERSATION, "headers": {"X-Authorization": "Bearer forged"}}, 401, "token_expired"),
-    ("POST", "/api/conversation", {"data": io.BytesIO(b"x" * (1024 * 1024 + 1)), "headers": {"Content-Type": "application/json"}}, 413, "larger than"),
+    (
+        "POST",
+        "/api/conversation",
+        {"json": CONVERSATION, "headers": {"X-Authorization": "Bearer forged"}},
+        401,
+        "token_expired",
+    ),
+    (
+        "POST",
+        "/api/conversation",
+        {
+            "data": io.BytesIO(b"x" * (1024 * 1024 + 1)),
+            "headers": {"Content-Type": "application/json"},
+        },
+        413,
+        "larger than",
+    ),
 ]
 
 
@@ -156,19 +247,32 @@ async def test_bad_requests_get_a_4xx_json_detail(
 ) -> None:
     got_status, ctype, body, _ = await answer(http, method, emulator.url + path, **kwargs)
     assert (got_status, ctype) == (status, "application/json")
-    assert detail in json.dumps(body["detail"]) if detail == "token_expired" else detail in str(body["detail"])
+    assert (
+        detail in json.dumps(body["detail"])
+        if detail == "token_expired"
+        else detail in str(body["detail"])
+    )
     # ... and the emulator keeps serving.
     status_after, _, _, _ = await answer(http, "GET", f"{emulator.url}/api/loads")
     assert status_after == 200
     assert emulator.state.problems == []
 
 
-async def test_a_too_long_prompt_is_the_upstreams_413(emulator_factory: EmulatorFactory, http: aiohttp.ClientSession) -> None:
+async def test_a_too_long_prompt_is_the_upstreams_413(
+    emulator_factory: EmulatorFactory, http: aiohttp.ClientSession
+) -> None:
     emu = await emulator_factory(EmulatorConfig(speed=0, max_prompt=10))
     token = await login(http, emu.url)
-    body = {**CONVERSATION, "messages": [{"author": {"role": "user"}, "content": {"parts": ["x" * 11]}}]}
+    body = {
+        **CONVERSATION,
+        "messages": [{"author": {"role": "user"}, "content": {"parts": ["x" * 11]}}],
+    }
     status, _, answer_body, _ = await answer(
-        http, "POST", f"{emu.url}/api/conversation", json=body, headers={"X-Authorization": f"Bearer {token}"}
+        http,
+        "POST",
+        f"{emu.url}/api/conversation",
+        json=body,
+        headers={"X-Authorization": f"Bearer {token}"},
     )
     assert status == 413
     assert answer_body["detail"]["code"] == "message_length_exceeds_limit"
@@ -177,12 +281,18 @@ async def test_a_too_long_prompt_is_the_upstreams_413(emulator_factory: Emulator
 # -- auth: stateless, signed, expiring, isolated ---------------------------------------
 
 
-async def test_tokens_expire(emulator_factory: EmulatorFactory, http: aiohttp.ClientSession) -> None:
+async def test_tokens_expire(
+    emulator_factory: EmulatorFactory, http: aiohttp.ClientSession
+) -> None:
     emu = await emulator_factory(EmulatorConfig(speed=0, token_ttl=0.2))
     token = await login(http, emu.url)
-    time.sleep(0.3)
+    await asyncio.sleep(0.3)
     status, _, body, _ = await answer(
-        http, "POST", f"{emu.url}/api/conversation", json=CONVERSATION, headers={"X-Authorization": f"Bearer {token}"}
+        http,
+        "POST",
+        f"{emu.url}/api/conversation",
+        json=CONVERSATION,
+        headers={"X-Authorization": f"Bearer {token}"},
     )
     assert status == 401 and body["detail"]["code"] == "token_expired"
 
@@ -198,14 +308,22 @@ async def test_tokens_from_another_secret_or_tampered_are_rejected(
     tampered = f"{head}.{claims[:-2]}AA.{sig}"
     for token in (foreign, tampered, credential, genuine + "x", ""):
         status, _, _, _ = await answer(
-            http, "POST", f"{emu.url}/api/conversation", json=CONVERSATION, headers={"X-Authorization": f"Bearer {token}"}
+            http,
+            "POST",
+            f"{emu.url}/api/conversation",
+            json=CONVERSATION,
+            headers={"X-Authorization": f"Bearer {token}"},
         )
         assert status == 401, token
 
 
-async def stream_conversation_id(http: aiohttp.ClientSession, url: str, token: str, **extra: Any) -> tuple[int, str | None]:
+async def stream_conversation_id(
+    http: aiohttp.ClientSession, url: str, token: str, **extra: Any
+) -> tuple[int, str | None]:
     async with http.post(
-        f"{url}/api/conversation", json={**CONVERSATION, **extra}, headers={"X-Authorization": f"Bearer {token}"}
+        f"{url}/api/conversation",
+        json={**CONVERSATION, **extra},
+        headers={"X-Authorization": f"Bearer {token}"},
     ) as r:
         if r.status != 200:
             return r.status, None
@@ -223,51 +341,83 @@ async def test_session_passwords_keep_users_apart(emulator: Emulator) -> None:
         _, bob_conversation = await stream_conversation_id(bob_http, emulator.url, bob)
         assert alice_conversation and bob_conversation and alice_conversation != bob_conversation
         # Alice may continue her conversation; Bob may not reach it.
-        status, same = await stream_conversation_id(bob_http, emulator.url, alice, conversation_id=alice_conversation)
+        status, same = await stream_conversation_id(
+            bob_http, emulator.url, alice, conversation_id=alice_conversation
+        )
         assert (status, same) == (200, alice_conversation)
-        status, _ = await stream_conversation_id(bob_http, emulator.url, bob, conversation_id=alice_conversation)
+        status, _ = await stream_conversation_id(
+            bob_http, emulator.url, bob, conversation_id=alice_conversation
+        )
         assert status == 404
 
 
 # -- choosing scenarios and the admin API ----------------------------------------------
 
 
-async def test_the_header_picks_the_scenario(emulator: Emulator, http: aiohttp.ClientSession) -> None:
+async def test_the_header_picks_the_scenario(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
     token = await login(http, emulator.url)
     status, _, body, _ = await answer(
         http,
         "POST",
         f"{emulator.url}/api/conversation",
         json=CONVERSATION,
-        headers={"X-Authorization": f"Bearer {token}", "X-Emulator-Scenario": "http_429_rate_limited"},
+        headers={
+            "X-Authorization": f"Bearer {token}",
+            "X-Emulator-Scenario": "http_429_rate_limited",
+        },
     )
     assert status == 429 and "Too many requests" in body["detail"]
     assert emulator.calls("/api/conversation").last.scenario == "http_429_rate_limited"
 
 
-async def test_admin_api_sets_queues_and_journals(emulator: Emulator, http: aiohttp.ClientSession) -> None:
+async def test_admin_api_sets_queues_and_journals(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
     admin = f"{emulator.url}/_emulator"
     status, _, body, _ = await answer(http, "PUT", f"{admin}/scenario", json={"name": "done_only"})
     assert (status, body["name"]) == (200, "done_only")
-    status, _, body, _ = await answer(http, "POST", f"{admin}/queue", json={"scenarios": ["default", {"description": "inline", "reply": {"text": "inline!"}}]})
+    status, _, body, _ = await answer(
+        http,
+        "POST",
+        f"{admin}/queue",
+        json={"scenarios": ["default", {"description": "inline", "reply": {"text": "inline!"}}]},
+    )
     assert [s["name"] for s in body] == ["default", "default"]
     token = await login(http, emulator.url)
     for expected in ("Hello! How can I help you today?", "inline!", None):
-        async with http.post(f"{emulator.url}/api/conversation", json=CONVERSATION, headers={"X-Authorization": f"Bearer {token}"}) as r:
+        async with http.post(
+            f"{emulator.url}/api/conversation",
+            json=CONVERSATION,
+            headers={"X-Authorization": f"Bearer {token}"},
+        ) as r:
             raw = (await r.read()).decode()
         if expected is None:
             assert raw == "data: [DONE]\n\n"  # the queue is used up: back to the active one
         else:
             assert f'"parts": ["{expected}"]' in raw
-    status, _, journal, _ = await answer(http, "GET", f"{admin}/journal", params={"path": "/api/conversation"})
+    status, _, journal, _ = await answer(
+        http, "GET", f"{admin}/journal", params={"path": "/api/conversation"}
+    )
     assert [c["scenario"] for c in journal] == ["default", "default", "done_only"]
     assert json.loads(journal[0]["body"])["action"] == "next"
-    status, _, body, _ = await answer(http, "POST", f"{admin}/rules", json={"pattern": "^Hi$", "name": "empty_body"})
+    status, _, body, _ = await answer(
+        http, "POST", f"{admin}/rules", json={"pattern": "^Hi$", "name": "empty_body"}
+    )
     assert status == 200
-    async with http.post(f"{emulator.url}/api/conversation", json=CONVERSATION, headers={"X-Authorization": f"Bearer {token}"}) as r:
+    async with http.post(
+        f"{emulator.url}/api/conversation",
+        json=CONVERSATION,
+        headers={"X-Authorization": f"Bearer {token}"},
+    ) as r:
         assert await r.read() == b""
     status, _, _, _ = await answer(http, "POST", f"{admin}/reset")
-    assert status == 200 and emulator.requests.call_count == 0 and emulator.state.active.name == "default"
+    assert (
+        status == 200
+        and emulator.requests.call_count == 0
+        and emulator.state.active.name == "default"
+    )
 
 
 @pytest.mark.parametrize(
@@ -276,7 +426,11 @@ async def test_admin_api_sets_queues_and_journals(emulator: Emulator, http: aioh
         ("/scenario", {"name": "no_such"}, "no scenario named 'no_such'"),
         ("/scenario", {"name": 3}, "scenario name or a scenario object"),
         ("/scenario", {"scenario": {"reply": {"text": "x"}}}, "description] is required"),
-        ("/scenario", {"scenario": {"description": "d", "wire": {"line_ending": "\t"}}}, "wire.line_ending"),
+        (
+            "/scenario",
+            {"scenario": {"description": "d", "wire": {"line_ending": "\t"}}},
+            "wire.line_ending",
+        ),
         ("/queue", {"scenarios": []}, "non-empty list"),
         ("/rules", {"pattern": "(", "name": "default"}, "not a valid regular expression"),
     ],
@@ -284,13 +438,19 @@ async def test_admin_api_sets_queues_and_journals(emulator: Emulator, http: aioh
 async def test_admin_api_rejects_bad_input(
     path: str, body: dict[str, Any], detail: str, emulator: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    status, _, answer_body, _ = await answer(http, "POST", f"{emulator.url}/_emulator{path}", json=body)
+    status, _, answer_body, _ = await answer(
+        http, "POST", f"{emulator.url}/_emulator{path}", json=body
+    )
     assert status == 400 and detail in answer_body["detail"]
 
 
-async def test_admin_token_is_required_when_set(emulator_factory: EmulatorFactory, http: aiohttp.ClientSession) -> None:
+async def test_admin_token_is_required_when_set(
+    emulator_factory: EmulatorFactory, http: aiohttp.ClientSession
+) -> None:
     emu = await emulator_factory(EmulatorConfig(admin_token="s3cret"))
     status, _, body, _ = await answer(http, "GET", f"{emu.url}/_emulator")
     assert status == 403 and "X-Emulator-Admin-Token" in body["detail"]
-    status, _, body, _ = await answer(http, "GET", f"{emu.url}/_emulator", headers={"X-Emulator-Admin-Token": "s3cret"})
+    status, _, body, _ = await answer(
+        http, "GET", f"{emu.url}/_emulator", headers={"X-Emulator-Admin-Token": "s3cret"}
+    )
     assert status == 200 and body["active"] == "default"

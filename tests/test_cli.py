@@ -23,7 +23,11 @@ from tests.helpers import collect
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "emulator", *args], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "emulator", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -99,7 +103,10 @@ def test_banner_serves_and_sigterm_stops_within_a_second() -> None:
 
 
 def test_two_processes_with_one_secret_accept_each_others_logins() -> None:
-    with serving("--secret", "shared", "--speed", "0") as (_, first), serving("--secret", "shared") as (_, second):
+    with (
+        serving("--secret", "shared", "--speed", "0") as (_, first),
+        serving("--secret", "shared") as (_, second),
+    ):
 
         async def across() -> str:
             FakeGpt.url = first

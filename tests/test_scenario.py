@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from emulator import ScenarioError, builtin_scenarios, load_scenario, load_scenarios, scenario_from_dict
+from emulator import (
+    ScenarioError,
+    builtin_scenarios,
+    load_scenario,
+    load_scenarios,
+    scenario_from_dict,
+)
 from emulator.scenario import FAULT_KINDS
 
 
@@ -21,8 +27,16 @@ def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
     [
         ("", "description", "is required"),
         ('description = "d"\nspeed = 2', "speed", "unknown key"),
-        ('description = "d"\n[reply]\ntext = 3', "reply.text", "expected a string, got an integer"),
-        ('description = "d"\n[reply]\ncut = "sentence"', "reply.cut", "expected one of 'token', 'word'"),
+        (
+            'description = "d"\n[reply]\ntext = 3',
+            "reply.text",
+            "expected a string, got an integer",
+        ),
+        (
+            'description = "d"\n[reply]\ncut = "sentence"',
+            "reply.cut",
+            "expected one of 'token', 'word'",
+        ),
         ('description = "d"\n[reply]\ncut_size = 0', "reply.cut_size", "must be at least 1"),
         ('description = "d"\n[reply]\ntext = "a"\necho = true', "reply", "only one of"),
         ('description = "d"\n[timing]\njitter = 2', "timing.jitter", "at most 1.0"),
@@ -31,19 +45,49 @@ def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
         ('description = "d"\n[wire]\nsplit_at = [1, "x"]', "wire.split_at", "list of integers"),
         ('description = "d"\nwire = 3', "wire", "expected a table"),
         ('description = "d"\n[[faults]]\nat = 1', "faults[0].kind", "is required"),
-        ('description = "d"\n[[faults]]\nkind = "stall"', "faults[0].seconds", "needs seconds > 0"),
-        ('description = "d"\n[[faults]]\nkind = "rewrite"', "faults[0].text", "needs the snapshot text"),
-        ('description = "d"\n[[faults]]\nkind = "garbage"\nraw_hex = "zz"', "faults[0].raw_hex", "hex digits"),
-        ('description = "d"\n[[faults]]\nkind = "drop"\nwhen = 1', "faults[0].when", "unknown key"),
+        (
+            'description = "d"\n[[faults]]\nkind = "stall"',
+            "faults[0].seconds",
+            "needs seconds > 0",
+        ),
+        (
+            'description = "d"\n[[faults]]\nkind = "rewrite"',
+            "faults[0].text",
+            "needs the snapshot text",
+        ),
+        (
+            'description = "d"\n[[faults]]\nkind = "garbage"\nraw_hex = "zz"',
+            "faults[0].raw_hex",
+            "hex digits",
+        ),
+        (
+            'description = "d"\n[[faults]]\nkind = "drop"\nwhen = 1',
+            "faults[0].when",
+            "unknown key",
+        ),
         ('description = "d"\nfaults = {kind = "drop"}', "faults", "array of tables"),
-        ('description = "d"\n[[http_errors]]\nendpoint = "chat"', "http_errors[0].endpoint", "'loads'"),
-        ('description = "d"\n[[http_errors]]\nendpoint = "loads"\nstatus = 200', "http_errors[0].status", "at least 400"),
+        (
+            'description = "d"\n[[http_errors]]\nendpoint = "chat"',
+            "http_errors[0].endpoint",
+            "'loads'",
+        ),
+        (
+            'description = "d"\n[[http_errors]]\nendpoint = "loads"\nstatus = 200',
+            "http_errors[0].status",
+            "at least 400",
+        ),
         ('description = "d"\n[expect]\ntext = "a"\nerror = "X"', "expect", "not both"),
         ('description = "d"\n[expect]\nerror = "not a class"', "expect.error", "class name"),
-        ('description = "d"\n[wire]\nencoding = "delta_v1"\n[[faults]]\nkind = "stale"', "faults[0].kind", "cumulative"),
+        (
+            'description = "d"\n[wire]\nencoding = "delta_v1"\n[[faults]]\nkind = "stale"',
+            "faults[0].kind",
+            "cumulative",
+        ),
     ],
 )
-def test_a_bad_file_names_the_file_the_key_and_the_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
+def test_a_bad_file_names_the_file_the_key_and_the_problem(
+    tmp_path: Path, text: str, key: str, problem: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
@@ -95,7 +139,9 @@ def test_every_shipped_scenario_is_valid_and_every_fault_kind_is_shipped() -> No
 
 
 def test_scenario_from_dict_validates_like_a_file() -> None:
-    scenario = scenario_from_dict({"description": "d", "reply": {"text": "x", "cut": "char"}}, name="inline")
+    scenario = scenario_from_dict(
+        {"description": "d", "reply": {"text": "x", "cut": "char"}}, name="inline"
+    )
     assert scenario.reply.text == "x" and scenario.source == "<python>"
     with pytest.raises(ScenarioError, match=r"<python>: \[reply\.cut\]"):
         scenario_from_dict({"description": "d", "reply": {"cut": "line"}})

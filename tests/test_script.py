@@ -9,7 +9,17 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from emulator import Fault, Reply, Scenario, Timing, Wire
-from emulator.script import Drop, Hold, PlanError, StreamContext, Wait, Write, cut_points, plan, reply_text
+from emulator.script import (
+    Drop,
+    Hold,
+    PlanError,
+    StreamContext,
+    Wait,
+    Write,
+    cut_points,
+    plan,
+    reply_text,
+)
 
 CTX = StreamContext(
     prompt="Tell me something.",
@@ -30,7 +40,9 @@ def written(s: Scenario) -> bytes:
     return b"".join(step.data for step in plan(s, CTX) if isinstance(step, Write))
 
 
-@given(text=st.text(), cut=st.sampled_from(["token", "word", "char", "byte"]), size=st.integers(1, 9))
+@given(
+    text=st.text(), cut=st.sampled_from(["token", "word", "char", "byte"]), size=st.integers(1, 9)
+)
 @example(text="a_b  c\u0301 👋🏽\n", cut="token", size=1)
 @example(text="   ", cut="word", size=2)
 def test_cut_points_partition_the_text(text: str, cut: str, size: int) -> None:
@@ -57,7 +69,10 @@ def test_the_default_stream_ends_with_completion_and_done() -> None:
 
 
 def test_pacing_waits_are_scaled_and_add_up() -> None:
-    s = scenario(timing=Timing(first_event=0.2, tokens_per_second=50), reply=Reply(text="a b c d e f g h i j", cut="word"))
+    s = scenario(
+        timing=Timing(first_event=0.2, tokens_per_second=50),
+        reply=Reply(text="a b c d e f g h i j", cut="word"),
+    )
     waits = [step for step in plan(s, CTX) if isinstance(step, Wait)]
     assert waits[0] == Wait(0.2)
     assert all(w.scaled for w in waits)
@@ -82,7 +97,9 @@ def test_a_stall_with_pings_is_unscaled_waits_and_pings() -> None:
 
 def test_drop_ends_the_plan_and_keep_open_holds() -> None:
     steps = list(plan(scenario(faults=(Fault("drop", at=2),)), CTX))
-    assert isinstance(steps[-1], Drop) and b"[DONE]" not in b"".join(s.data for s in steps if isinstance(s, Write))
+    assert isinstance(steps[-1], Drop) and b"[DONE]" not in b"".join(
+        s.data for s in steps if isinstance(s, Write)
+    )
     steps = list(plan(scenario(wire=Wire(after_done="keep_open", keep_open_seconds=3)), CTX))
     assert steps[-1] == Hold(3)
 
@@ -97,7 +114,11 @@ def test_split_writes_cover_the_stream_exactly(chunk: int) -> None:
 
 
 def test_split_at_offsets() -> None:
-    writes = [s.data for s in plan(scenario(wire=Wire(split_at=(5, 9), split_pause=0)), CTX) if isinstance(s, Write)]
+    writes = [
+        s.data
+        for s in plan(scenario(wire=Wire(split_at=(5, 9), split_pause=0)), CTX)
+        if isinstance(s, Write)
+    ]
     assert [len(w) for w in writes[:2]] == [5, 4]
 
 
@@ -116,7 +137,9 @@ def test_reply_text_sources() -> None:
     assert reply_text(Reply(echo=True, text=None), "abc") == "abc"
     assert reply_text(Reply(text="ab", repeat=3), "") == "ababab"
     faker = Reply(text=None, faker_sentences=3, faker_seed=1)
-    assert reply_text(faker, "") == reply_text(faker, "x") and reply_text(faker, "").count(".") >= 3
+    assert (
+        reply_text(faker, "") == reply_text(faker, "x") and reply_text(faker, "").count(".") >= 3
+    )
 
 
 def test_a_stream_too_large_to_send_is_refused() -> None:

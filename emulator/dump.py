@@ -1,0 +1,108 @@
+"""Writing a scenario back out as a TOML file (a fuzz finding becomes a regression test). Pure."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from .scenario import Expect, Fault, HttpError, Reply, Scenario, Timing, Wire
+
+__all__ = ["scenario_to_toml"]
+
+_TABLES: tuple[tuple[str, type[Any]], ...] = (
+    ("reply", Reply),
+    ("timing", Timing),
+    ("wire", Wire),
+    ("expect", Expect),
+)
+
+
+def scenario_to_toml(scenario: Scenario) -> str:
+    """TOML that :func:`emulator.load_scenario` reads back to an equal scenario."""
+    lines = [f"description = {_value(scenario.description)}"]
+    if scenario.accounts is not None:
+        lines.append(f"accounts = {scenario.accounts}")
+    if not scenario.login_cookie:
+        lines.append("login_cookie = false")
+    for name, cls in _TABLES:
+        body = _changed(getattr(scenario, name), cls)
+        if (
+            name == "reply"
+            and scenario.reply.text is None
+            and not scenario.reply.echo
+            and not scenario.reply.faker_sentences
+        ):
+            body.append('text = ""')
+        if body:
+            lines += ["", f"[{name}]", *body]
+    for fault in scenario.faults:
+        lines += [
+            "",
+            "[[faults]]",
+            f"kind = {_value(fault.kind)}",
+            *_changed(fault, Fault, skip={"kind"}),
+        ]
+    for error in scenario.http_errors:
+        lines += [
+            "",
+            "[[http_errors]]",
+            f"endpoint = {_value(error.endpoint)}",
+            f"status = {error.status}",
+            *_changed(error, HttpError, skip={"endpoint", "status"}),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _changed(
+    value: Any, cls: type[Any], skip: frozenset[str] | set[str] = frozenset()
+) -> list[str]:
+    out = []
+    defaults = {f.name: f.default for f in fields(cls)}
+    for f in fields(cls):
+        current = getattr(value, f.name)
+        if f.name in skip or current == defaults[f.name]:
+            continue
+        if isinstance(value, Expect) and f.name == "outcome":
+            continue  # implied by text / error
+        if isinstance(value, Reply) and f.name == "text" and current is None:
+            continue
+        if f.name == "raw":
+            out.append(f"raw_hex = {_value(current.hex())}")
+        else:
+            out.append(f"{f.name} = {_value(current)}")
+    return out
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def _string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'

@@ -1,0 +1,142 @@
+"""Hypothesis strategies for scenarios (needs the ``hypothesis`` package).
+
+``scenarios()`` builds streams that a correct client must read exactly, or
+fail on with the error the scenario's ``expect`` states: any Unicode text
+(astral, combining, RTL), every cut, every framing, writes split at any
+byte, and skippable junk (malformed lines, garbage, pings, comments, foreign
+messages, moderation events, stale and repeated snapshots) at any place,
+optionally ending in a drop, an in-stream error or an early ``[DONE]``.
+Serve one with ``emulator.use(scenario)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import strategies as st
+
+from .scenario import Expect, Fault, Reply, Scenario, Wire
+from .script import cut_points
+
+__all__ = ["SKIPPABLE_FAULTS", "replies", "scenarios", "skippable_faults", "wires"]
+
+#: Faults a correct client reads past without changing the text.
+SKIPPABLE_FAULTS = (
+    "malformed_json",
+    "garbage",
+    "ping",
+    "comment",
+    "foreign_message",
+    "moderation",
+    "num_variants",
+    "stale",
+    "repeat",
+)
+
+texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=120)
+
+
+def replies() -> st.SearchStrategy[Reply]:
+    return st.builds(
+        Reply,
+        text=texts,
+        cut=st.sampled_from(["token", "word", "char", "byte"]),
+        cut_size=st.integers(1, 6),
+    )
+
+
+def wires() -> st.SearchStrategy[Wire]:
+    return st.builds(
+        Wire,
+        line_ending=st.sampled_from(["\n", "\r\n", "\r"]),
+        data_prefix=st.sampled_from(["data: ", "data:"]),
+        bom=st.booleans(),
+        multiline_data=st.booleans(),
+        ensure_ascii=st.booleans(),
+        chunk_size=st.sampled_from([0, 0, 1, 2, 3, 5, 8, 13, 64, 1000]),
+        split_pause=st.just(0.0),
+        done=st.booleans(),
+    )
+
+
+# Garbage is one line of bytes: no line ends, and nothing that reads as [DONE].
+_garbage = st.binary(min_size=1, max_size=40).map(
+    lambda b: b.replace(b"\r", b"").replace(b"\n", b"").replace(b"[DONE]", b"") or b"\x00"
+)
+
+
+def skippable_faults(max_at: int = 40) -> st.SearchStrategy[Fault]:
+    return st.builds(
+        Fault,
+        kind=st.sampled_from(SKIPPABLE_FAULTS),
+        at=st.integers(-1, max_at),
+        raw=_garbage,
+        text=st.sampled_from(["", "{not json", "[1, 2]", '{"message": null}']),
+        role=st.sampled_from(["user", "assistant", "system", "tool"]),
+        message_type=st.sampled_from(["variant", "continue", "next"]),
+        count=st.integers(1, 3),
+    ).map(_fix_foreign)
+
+
+def _fix_foreign(fault: Fault) -> Fault:
+    # A foreign message must be foreign: an assistant "next" message *is* the reply.
+    if (
+        fault.kind == "foreign_message"
+        and fault.role == "assistant"
+        and fault.message_type == "next"
+    ):
+        return replace(fault, message_type="variant")
+    if fault.kind == "foreign_message" and fault.text.startswith(("{", "[")):
+        return replace(fault, text="")
+    return fault
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    """A scenario and, in its ``expect``, the outcome a correct client reaches."""
+    reply = draw(replies())
+    wire = draw(wires())
+    text = reply.text or ""
+    ends = cut_points(text, reply.cut, reply.cut_size)
+    events = len(ends) + 2  # the empty first message, the snapshots, the final one
+    faults = draw(st.lists(skippable_faults(events), max_size=6))
+    ending = draw(st.sampled_from(["none", "none", "drop", "error", "done"]))
+    expect = (
+        Expect(outcome="reply") if text else Expect(outcome="error", error="NoValidResponseError")
+    )
+    if ending != "none":
+        at = draw(st.integers(0, events))
+        if ending == "drop":
+            faults.append(Fault("drop", at=at))
+            expect = Expect(outcome="error", error="IncompleteStreamError")
+        elif ending == "error":
+            faults.append(Fault("error", at=at, text="upstream failure"))
+            expect = Expect(
+                outcome="error", error="UpstreamStreamError", message="upstream failure"
+            )
+        else:
+            faults.append(Fault("done", at=at))
+            # Message event j carries "" (j = 0), text[:ends[j-1]], then the whole text.
+            before = "" if at <= 1 else text if at - 1 > len(ends) else text[: ends[at - 2]]
+            expect = (
+                Expect(outcome="text", text=before)
+                if before
+                else Expect(outcome="error", error="NoValidResponseError")
+            )
+    if ending == "none" and not wire.done and text:
+        expect = Expect(outcome="reply")  # a finished message without [DONE] is complete
+    faults.sort(key=lambda f: (f.at == -1, f.at))
+    return Scenario(
+        name="fuzz",
+        description="A generated stream (emulator.strategies.scenarios).",
+        reply=reply,
+        wire=wire,
+        faults=tuple(_terminal_last(faults)),
+        expect=expect,
+    )
+
+
+def _terminal_last(faults: list[Fault]) -> list[Fault]:
+    """Skippable faults placed after a terminal one at the same index run first."""
+    terminal = {"drop", "error", "done"}
+    return sorted(faults, key=lambda f: (f.at == -1, f.at, f.kind in terminal))
