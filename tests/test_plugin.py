@@ -1,0 +1,134 @@
+"""emulator.pytest_plugin, tested as users meet it: through pytester, and the README's examples."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n"
+
+
+def readme_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(INI)
+    return pytester
+
+
+def test_the_fixtures_come_from_the_entry_point(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        """
+        import aiohttp
+        import pytest
+
+        async def test_fixture(emulator, fakegpt):
+            assert emulator.url.startswith("http://127.0.0.1:")
+            assert fakegpt.url == emulator.url
+            text = await fakegpt.create_async("m", [{"role": "user", "content": "hi"}])
+            assert text == "Hello! How can I help you today?"
+            assert emulator.calls("/api/conversation").last.status == 200
+            assert emulator.call_count == 4
+
+        @pytest.mark.emulator_scenario("done_only")
+        async def test_marker(emulator):
+            assert emulator.state.active.name == "done_only"
+
+        def test_reset_between_tests(emulator):
+            assert emulator.requests == [] and emulator.state.active.name == "default"
+        """
+    )
+    inner.runpytest("--strict-markers").assert_outcomes(passed=3)
+
+
+def test_teardown_fails_a_test_whose_requests_matched_nothing(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        """
+        import urllib.request, urllib.error
+        import pytest
+
+        def get(url):
+            try:
+                urllib.request.urlopen(url)
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        def test_strict(emulator):
+            assert get(emulator.url + "/api/missing") == 404
+
+        @pytest.mark.emulator_allow(unmatched=True)
+        def test_allowed(emulator):
+            assert get(emulator.url + "/api/missing") == 404
+
+        def test_unused_queue(emulator):
+            emulator.queue("default", "done_only")
+        """
+    )
+    result = inner.runpytest()
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*request matched no route: GET /api/missing*",
+            "*queued scenario never used: default*",
+            "*@pytest.mark.emulator_allow(unmatched=True, unused=True, errors=True)*",
+        ]
+    )
+
+
+def test_the_factory_starts_fresh_servers_and_closes_them_lifo(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        """
+        import aiohttp
+        from emulator import EmulatorConfig
+        from emulator.pytest_plugin import EmulatorFactory
+
+        async def test_factory(emulator_factory: EmulatorFactory):
+            a = await emulator_factory(EmulatorConfig(secret=b"s", speed=0))
+            b = await emulator_factory(EmulatorConfig(secret=b"s", accounts=2))
+            assert a.url != b.url and b.config.accounts == 2
+            async with aiohttp.ClientSession() as s:
+                async with s.get(b.url + "/api/loads") as r:
+                    assert len((await r.json())["loads"]) == 2
+        """
+    )
+    inner.runpytest().assert_outcomes(passed=1)
+
+
+def test_safe_under_xdist(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        async def test_many(n, emulator, fakegpt):
+            text = await fakegpt.create_async("m", [{"role": "user", "content": "hi"}])
+            assert text == "Hello! How can I help you today?"
+            assert emulator.calls("/api/conversation").call_count == 1
+        """
+    )
+    inner.runpytest_subprocess("-n", "2", "-p", "xdist").assert_outcomes(passed=8)
+
+
+def test_the_readme_plugin_example_runs(inner: pytest.Pytester) -> None:
+    example = next(b for b in readme_blocks() if "emulator_scenario" in b)
+    inner.makepyfile(test_readme=example)
+    inner.runpytest().assert_outcomes(passed=1)
+
+
+def test_the_readme_quickstart_runs(inner: pytest.Pytester) -> None:
+    quickstart = next(b for b in readme_blocks() if "asyncio.run(main())" in b)
+    inner.makepyfile(
+        test_quickstart=f"""
+
+        def test_quickstart(emulator, capsys):
+            code = {quickstart!r}.replace("http://localhost:8080", emulator.url)
+            exec(compile(code, "README.md", "exec"), {{"__name__": "__main__"}})
+            assert capsys.readouterr().out == "Hello! How can I help you today?"
+        """
+    )
+    inner.runpytest().assert_outcomes(passed=1)
