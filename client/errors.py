@@ -23,7 +23,8 @@ working. Two keep older contracts as well:
     ├── StreamError                    the reply stream went wrong
     │   ├── UpstreamStreamError        the stream carried an "error": .detail
     │   ├── IncompleteStreamError      the stream ended before the reply did
-    │   └── SnapshotRewriteError       a snapshot rewrote text already yielded
+    │   ├── SnapshotRewriteError       a snapshot rewrote text already yielded
+    │   └── LineTooLongError           one SSE line exceeded max_line bytes
     ├── UpstreamTimeoutError           no bytes within a timeout (TimeoutError)
     └── NoValidResponseError           no text at all (RuntimeError)
 """
@@ -39,6 +40,7 @@ __all__ = [
     "CDNChallengeError",
     "FakeGptError",
     "IncompleteStreamError",
+    "LineTooLongError",
     "LoginError",
     "MessageTooLongError",
     "NoAccountsError",
@@ -156,6 +158,10 @@ class SnapshotRewriteError(StreamError):
             f"({len(yielded)} characters yielded, the new snapshot diverges "
             f"at character {_common_prefix(yielded, snapshot)})"
         )
+
+
+class LineTooLongError(StreamError):
+    """One SSE line grew past the client's ``max_line`` bytes (memory stays bounded)."""
 
 
 class UpstreamTimeoutError(FakeGptError, TimeoutError):

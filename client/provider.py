@@ -27,6 +27,7 @@ from .conversation import ReplyAssembler
 from .errors import (
     AuthenticationError,
     CDNChallengeError,
+    LineTooLongError,
     MessageTooLongError,
     NoAccountsError,
     NotLoggedInError,
@@ -36,7 +37,7 @@ from .errors import (
     UpstreamTimeoutError,
 )
 from .helpers import format_prompt, get_random_string
-from .sse import SSEDecoder
+from .sse import SSEDecoder, SSELineTooLong
 from .typing import AsyncResult, CreateResult, Messages
 
 __all__ = ["DEFAULT_MAX_LINE", "AsyncGeneratorProvider", "FakeGpt", "ReplyStream"]
@@ -377,7 +378,14 @@ async def _read_reply(
         except aiohttp.ClientError as exc:  # payload cut short, connection reset
             dropped = exc
             break
-        for event in decoder.feed(chunk):
+        try:
+            events = decoder.feed(chunk)
+        except SSELineTooLong as exc:
+            raise LineTooLongError(
+                f"an SSE line exceeded max_line={options.max_line:,} bytes; "
+                "raise max_line if replies this long are expected"
+            ) from exc
+        for event in events:
             delta = assembler.feed(event)
             if delta:
                 yield delta
