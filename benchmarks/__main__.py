@@ -48,7 +48,8 @@ def markdown(results: list[Result], growth: list[Result], smoke: bool) -> str:
     out = ["# Benchmark results", ""]
     if smoke:
         out += ["**Smoke run: tiny sizes, figures mean nothing.**", ""]
-    out += machine() + [
+    out += [
+        *machine(),
         "",
         "Ratios are medians against the first row of each table, measured interleaved in one run "
         "(lower is faster). Times are per repeat.",
@@ -58,16 +59,32 @@ def markdown(results: list[Result], growth: list[Result], smoke: bool) -> str:
         out += [f"## {r.name}", "", f"Goal: {r.goal}", ""]
         if r.timings and any(r.timings.values()):
             out += ["| variant | median | min – max | ratio |", "|---|---|---|---|"]
-            out += [f"| {v} | {m * 1000:.2f} ms | {lo * 1000:.2f} – {hi * 1000:.2f} ms | {ratio:.2f}x |" for v, m, lo, hi, ratio in r.rows()]
+            out += [
+                f"| {v} | {m * 1000:.2f} ms | {lo * 1000:.2f} – {hi * 1000:.2f} ms | {ratio:.2f}x |"
+                for v, m, lo, hi, ratio in r.rows()
+            ]
             out.append("")
         if r.figures:
-            out += ["| figure | value |", "|---|---|"] + [f"| {k} | {val:.2f} |" for k, val in r.figures.items()] + [""]
+            out += (
+                ["| figure | value |", "|---|---|"]
+                + [f"| {k} | {val:.2f} |" for k, val in r.figures.items()]
+                + [""]
+            )
         out += [f"- {n}" for n in r.notes] + [""]
-    out += ["## Growth: client time over reply length", "", "| tokens | bytes on the wire | I/O floor | ours | seed approach | ours / floor | seed / floor |", "|---|---|---|---|---|---|---|"]
-    for r, n in zip(growth, [int(r.name.split(",")[1].split("-")[0]) for r in growth], strict=True):
+    out += [
+        "## Growth: client time over reply length",
+        "",
+        "| tokens | bytes on the wire | I/O floor | ours | seed approach | ours / floor | seed / floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r, n in zip(
+        growth, [int(r.name.split(",")[1].split("-")[0]) for r in growth], strict=True
+    ):
         floor, ours, seed = (r.median(v) for v in r.timings)
         wire = next((x for x in r.notes if "bytes on the wire" in x), "").split(" bytes")[0]
-        out.append(f"| {n} | {wire} | {floor * 1000:.1f} ms | {ours * 1000:.1f} ms | {seed * 1000:.1f} ms | {ours / floor:.2f}x | {seed / floor:.2f}x |")
+        out.append(
+            f"| {n} | {wire} | {floor * 1000:.1f} ms | {ours * 1000:.1f} ms | {seed * 1000:.1f} ms | {ours / floor:.2f}x | {seed / floor:.2f}x |"
+        )
     out += [
         "",
         "The cumulative protocol sends O(n²) bytes for an n-token reply: the wire grows about 16x "
@@ -109,7 +126,9 @@ def plot(growth: list[Result], path: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every benchmark runs")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes: checks that every benchmark runs"
+    )
     parser.add_argument("--out", type=Path, default=HERE, help="where RESULTS.md and the plot go")
     args = parser.parse_args(argv)
     sizes = cases.SMOKE if args.smoke else cases.FULL
@@ -119,12 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     plotted = plot(growth, args.out / "time_vs_length.png")
     text = markdown(results, growth, args.smoke)
     if not plotted:
-        text = text.replace("![time versus reply length](time_vs_length.png)", "(matplotlib not installed: no plot)")
+        text = text.replace(
+            "![time versus reply length](time_vs_length.png)",
+            "(matplotlib not installed: no plot)",
+        )
     (args.out / "RESULTS.md").write_text(text, encoding="utf-8")
     for r in results + growth:
-        ratios = ", ".join(f"{v}: {r.ratio(v):.2f}x" for v in r.timings if r.timings[v]) or ", ".join(
-            f"{k}: {val:.2f}" for k, val in r.figures.items()
-        )
+        ratios = ", ".join(
+            f"{v}: {r.ratio(v):.2f}x" for v in r.timings if r.timings[v]
+        ) or ", ".join(f"{k}: {val:.2f}" for k, val in r.figures.items())
         print(f"{r.name}: {ratios}")
     print(f"wrote {args.out / 'RESULTS.md'} in {time.monotonic() - started:.0f} s")
     return 0

@@ -21,7 +21,15 @@ from aiohttp import web
 
 from client import FakeGpt
 from client.sse import SSEDecoder
-from emulator import EmulatorConfig, EmulatorServer, Reply, Scenario, Timing, builtin_scenarios, serve
+from emulator import (
+    EmulatorConfig,
+    EmulatorServer,
+    Reply,
+    Scenario,
+    Timing,
+    builtin_scenarios,
+    serve,
+)
 from emulator.script import StreamContext, Write, cut_points, plan, reply_text
 
 from .harness import Result, compare, run_sync
@@ -54,7 +62,9 @@ def scenario_of(tokens: int) -> Scenario:
     while len(cut_points(text, "token", 1)) < tokens:
         text += " " + text
     text = text[: cut_points(text, "token", 1)[tokens - 1]]
-    return Scenario(name=f"tokens_{tokens}", description=f"{tokens} tokens", reply=Reply(text=text))
+    return Scenario(
+        name=f"tokens_{tokens}", description=f"{tokens} tokens", reply=Reply(text=text)
+    )
 
 
 def encoded(scenario: Scenario) -> bytes:
@@ -107,7 +117,9 @@ async def bare_server(body: bytes) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def read_floor(http: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None) -> int:
+async def read_floor(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
+) -> int:
     """The I/O floor: read the body with iter_any() and parse nothing."""
     n = 0
     async with http.post(f"{url}/api/conversation", json={"a": 1}, headers=headers) as r:
@@ -169,7 +181,9 @@ async def decoder_vs_httpx_sse(sizes: Sizes) -> Result:
         {"httpx-sse": run_sync(httpx_sse), "ours": run_sync(ours)},
         repeats=sizes.repeats * 3,
     )
-    result.notes.append(f"{len(data):,} bytes, {sizes.decoder_tokens} cumulative snapshots, 64 KiB chunks")
+    result.notes.append(
+        f"{len(data):,} bytes, {sizes.decoder_tokens} cumulative snapshots, 64 KiB chunks"
+    )
     return result
 
 
@@ -209,7 +223,10 @@ async def emulator_vs_bare(sizes: Sizes) -> Result:
         FakeGpt.url = emu.url
         FakeGpt.reset()
         await FakeGpt.create_async("m", MESSAGES)
-        auth = {"X-Authorization": f"Bearer {FakeGpt._access_token}", "Content-Type": "application/json"}
+        auth = {
+            "X-Authorization": f"Bearer {FakeGpt._access_token}",
+            "Content-Type": "application/json",
+        }
         body_json = json.dumps(
             {
                 "action": "next",
@@ -229,7 +246,10 @@ async def emulator_vs_bare(sizes: Sizes) -> Result:
         result = await compare(
             f"Emulator throughput, {sizes.emulator_tokens}-token reply, speed 0",
             "emulator at least 0.8x the bare handler's throughput (ratio <= 1.25)",
-            {"bare aiohttp handler (pre-encoded)": lambda: read_floor(http, bare_url), "emulator": emulator_read},
+            {
+                "bare aiohttp handler (pre-encoded)": lambda: read_floor(http, bare_url),
+                "emulator": emulator_read,
+            },
             repeats=sizes.repeats,
         )
     FakeGpt.reset()
@@ -252,7 +272,11 @@ async def fixture_cost(sizes: Sizes) -> Result:
                 server.reset()
                 async with http.post(
                     f"{server.url}/api/conversation",
-                    json={"action": "next", "messages": [{"author": {"role": "user"}, "content": {"parts": ["x"]}}], "parent_message_id": "p"},
+                    json={
+                        "action": "next",
+                        "messages": [{"author": {"role": "user"}, "content": {"parts": ["x"]}}],
+                        "parent_message_id": "p",
+                    },
                     headers=auth,
                 ) as r:
                     await r.read()
@@ -268,7 +292,10 @@ async def fixture_cost(sizes: Sizes) -> Result:
             result = await compare(
                 "Per-test cost of the session emulator fixture (reset + one streamed reply)",
                 "at most 1.25x a bare AppRunner serving the same reply",
-                {"bare AppRunner": lambda: rounds(bare_test), "emulator fixture": lambda: rounds(emulator_test)},
+                {
+                    "bare AppRunner": lambda: rounds(bare_test),
+                    "emulator fixture": lambda: rounds(emulator_test),
+                },
                 repeats=sizes.repeats,
             )
     FakeGpt.reset()
@@ -323,9 +350,22 @@ def _raise_fd_limit() -> None:
 async def concurrency(sizes: Sizes) -> Result:
     """N concurrent streams from one emulator process: time, errors, server peak RSS."""
     _raise_fd_limit()
-    result = Result("Concurrent streams from one emulator process", "no errors, every reply exact, server peak RSS < 150 MiB")
+    result = Result(
+        "Concurrent streams from one emulator process",
+        "no errors, every reply exact, server peak RSS < 150 MiB",
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--speed", "0", "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--speed",
+            "0",
+            "--log-level",
+            "WARNING",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -342,7 +382,10 @@ async def concurrency(sizes: Sizes) -> Result:
             tracemalloc.start()
             started = time.perf_counter()
             outcomes = await asyncio.wait_for(
-                asyncio.gather(*(FakeGpt.create_async("m", MESSAGES, timeout=60) for _ in range(n)), return_exceptions=True),
+                asyncio.gather(
+                    *(FakeGpt.create_async("m", MESSAGES, timeout=60) for _ in range(n)),
+                    return_exceptions=True,
+                ),
                 300,
             )
             elapsed = time.perf_counter() - started
@@ -381,9 +424,14 @@ async def timing_fidelity(sizes: Sizes) -> Result:
         reply=Reply(text=reply_text(Reply(text=None, faker_sentences=200, faker_seed=2), "")),
         timing=Timing(first_event=0.2, tokens_per_second=50),
     )
-    result = Result("Timing fidelity (speed 1)", "rate within 5% of 50 tokens/s over the window; first event within 20 ms of 200 ms")
+    result = Result(
+        "Timing fidelity (speed 1)",
+        "rate within 5% of 50 tokens/s over the window; first event within 20 ms of 200 ms",
+    )
     quick = Scenario(name="quick", description="quick")
-    async with serve(EmulatorConfig(speed=1.0), scenarios={"paced": scenario, "quick": quick}, default="paced") as emu:
+    async with serve(
+        EmulatorConfig(speed=1.0), scenarios={"paced": scenario, "quick": quick}, default="paced"
+    ) as emu:
         FakeGpt.url = emu.url
         FakeGpt.reset()
         # Log in first (the prompt marker picks a quick reply), so the
@@ -408,6 +456,10 @@ async def timing_fidelity(sizes: Sizes) -> Result:
     assert first is not None
     # The login round trips precede the first event; they are measured apart.
     result.figures = {"rate (tokens/s)": rate, "first delta (ms)": 1000 * (first - started)}
-    result.notes.append(f"{count} tokens in {window:.3f} s: {rate:.2f} tokens/s ({(rate / 50 - 1) * 100:+.1f}% vs 50)")
-    result.notes.append(f"first delta {1000 * (first - started):.1f} ms after the request started (goal 200 ms)")
+    result.notes.append(
+        f"{count} tokens in {window:.3f} s: {rate:.2f} tokens/s ({(rate / 50 - 1) * 100:+.1f}% vs 50)"
+    )
+    result.notes.append(
+        f"first delta {1000 * (first - started):.1f} ms after the request started (goal 200 ms)"
+    )
     return result
