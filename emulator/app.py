@@ -29,7 +29,7 @@ from aiohttp import web
 from .auth import Identity, Signer, user_id_for
 from .protocol import CDN_CHALLENGE_HTML, DEFAULT_MODEL, error_body, loads_body, session_body
 from .scenario import Endpoint, HttpError, Scenario, ScenarioError
-from .script import Drop, Hold, PlanError, Step, StreamContext, Wait, Write, plan
+from .script import COALESCE_BYTES, Drop, Hold, PlanError, Step, StreamContext, Wait, Write, plan
 from .state import SCENARIO_HEADER, Call, EmulatorState
 
 __all__ = ["ADMIN_PREFIX", "STATE_KEY", "Clock", "EmulatorConfig", "make_app"]
@@ -499,24 +499,45 @@ async def _play(request: web.Request, steps: Iterator[Step], clock: Clock) -> we
     call.status = 200
     loop = asyncio.get_running_loop()
     deadline = loop.time()
+    pending: list[bytes] = []
+    size = 0
+
+    async def flush() -> None:
+        nonlocal pending, size
+        if pending:
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            pending, size = [], 0
+            await response.write(data)
+            call.bytes_sent += len(data)
+
     try:
         for step in steps:
             if isinstance(step, Write):
-                await response.write(step.data)
-                call.bytes_sent += len(step.data)
+                # Writes with no real wait between them go out together.
+                pending.append(step.data)
+                size += len(step.data)
+                if size >= COALESCE_BYTES:
+                    await flush()
             elif isinstance(step, Wait):
+                seconds = clock.seconds(step)
+                if seconds <= 0 and step.scaled:
+                    continue
+                await flush()
                 # Absolute deadlines: pacing does not drift with write time.
-                deadline = max(deadline, loop.time() - 0.5) + clock.seconds(step)
+                deadline = max(deadline, loop.time() - 0.5) + seconds
                 if not await _wait_connected(request, deadline):
                     call.detail = "the client went away"
                     return response
             elif isinstance(step, Drop):
+                await flush()
                 call.detail = "dropped by the scenario"
                 if request.transport is not None:
                     request.transport.abort()
                 return response
             elif isinstance(step, Hold):
+                await flush()
                 await _wait_connected(request, loop.time() + step.seconds)
+        await flush()
         await response.write_eof()
     except ConnectionError:  # reset, or aiohttp's "Connection lost": the client left
         call.detail = "the client went away"

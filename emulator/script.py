@@ -8,6 +8,8 @@ and only it sleeps.
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
 import re
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from .protocol import (
 from .scenario import Fault, Reply, Scenario
 
 __all__ = [
+    "COALESCE_BYTES",
     "MAX_STREAM_BYTES",
     "Drop",
     "Hold",
@@ -43,8 +46,8 @@ __all__ = [
 #: A stream larger than this is refused when planned (a cumulative reply of
 #: n characters cut into k snapshots sends about n·k/2 bytes).
 MAX_STREAM_BYTES: Final = 2 * 1024**3
-#: Consecutive writes with nothing between them are merged up to this size.
-_COALESCE: Final = 256 * 1024
+#: The player merges consecutive writes up to this size.
+COALESCE_BYTES: Final = 256 * 1024
 _DEFAULT_GARBAGE: Final = b"\x00\xff\xfe garbage \xc3\x28 \xed\xa0\x80"
 
 
@@ -123,6 +126,16 @@ _WORD: Final = re.compile(r"\s*\S+|\s+")
 
 def cut_points(text: str, cut: str, size: int) -> list[int]:
     """End offsets of the cumulative snapshots; the last one is ``len(text)``."""
+    return list(_cut_points(text, cut, size))
+
+
+@lru_cache(maxsize=64)
+def _cut_points(text: str, cut: str, size: int) -> tuple[int, ...]:
+    # Cached: a scenario is usually served many times with the same text.
+    return tuple(_compute_cut_points(text, cut, size))
+
+
+def _compute_cut_points(text: str, cut: str, size: int) -> list[int]:
     if not text:
         return []
     if cut == "char":
@@ -183,19 +196,19 @@ def _stream(
     for fault in scenario.faults:
         faults.setdefault(fault.at, []).append(fault)
     events = (
-        _cumulative_events(scenario, ctx, fmt, text, ends)
+        _cumulative_events(scenario, ctx, fmt, text, ends, frozenset(faults))
         if wire.encoding == "cumulative"
         else _v1_events(scenario, ctx, fmt, text, ends)
     )
-    sent: list[str] = [""]  # snapshots sent, for the stale/repeat faults
-    for index, (snapshot, steps) in enumerate(events):
+    sent = _Sent(text)  # how far each sent snapshot reached, for stale/repeat
+    for index, covered, steps in events:
         for fault in faults.pop(index, ()):
             for step in _fault(fault, fmt, ctx, sent):
                 yield step
                 if isinstance(step, Drop):
                     return
         yield from steps
-        sent.append(snapshot)
+        sent.ends.extend(covered)
     # Faults past the last message event, then those placed after it (-1).
     leftover = [f for at in sorted(faults) if at != -1 for f in faults[at]]
     for fault in leftover + faults.get(-1, []):
@@ -247,38 +260,86 @@ def _message(
 
 
 def _cumulative_events(
-    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, text: str, ends: list[int]
-) -> Iterator[tuple[str, list[Step]]]:
-    """(snapshot, steps) for each message event: "", each snapshot, the final one."""
+    scenario: Scenario,
+    ctx: StreamContext,
+    fmt: SSEFormat,
+    text: str,
+    ends: list[int],
+    breaks: frozenset[int],
+) -> Iterator[tuple[int, list[int], list[Step]]]:
+    """Message events as (first index, snapshot ends covered, steps).
+
+    Events are numbered as faults count them: 0 carries "", then one per
+    snapshot, then the final one. Consecutive events with no pause and no
+    fault between them (``breaks``) come as one write, up to COALESCE_BYTES.
+    """
     progress = MessageTemplate.build(fmt, _message(scenario, ctx, "in_progress", False))
     final = MessageTemplate.build(fmt, _message(scenario, ctx, "finished_successfully", True))
     first: list[Step] = []
     if scenario.timing.first_event > 0:
         first.append(Wait(scenario.timing.first_event))
-    yield "", [*first, Write(progress.render(b""))]
-    escaped = b""
-    start = 0
+    yield 0, [0], [*first, Write(progress.render(b""))]
+    # Each snapshot is a prefix of the whole escaped text (JSON escapes
+    # character by character), rendered from a view: one copy per event.
+    pieces, escaped = _escaped(text, tuple(ends), fmt.ensure_ascii)
+    view = memoryview(escaped)
+    head, tail = progress.head, progress.tail
+    overhead = len(head) + len(tail)
     pauses = _pauses(scenario, len(ends))
+    parts: list[bytes | memoryview] = []
+    covered: list[int] = []
+    lead: list[Step] = []
+    start = size = offset = 0
     for i, end in enumerate(ends):
-        escaped += fmt.escape(text[start:end])
-        start = end
+        index = i + 1
         pause = next(pauses)
-        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
-        steps.append(Write(progress.render(escaped)))
-        yield text[:end], steps
-    yield text, [Write(final.render(escaped))]
+        paused = pause > 0 and i > 0
+        if covered and (paused or index in breaks or size >= COALESCE_BYTES):
+            yield start, covered, [*lead, Write(b"".join(parts))]
+            parts, covered, lead, size = [], [], [], 0
+        if not covered:
+            start = index
+            if paused:
+                lead = [Wait(pause)]
+        offset += len(pieces[i])
+        parts += (head, view[:offset], tail)
+        covered.append(end)
+        size += offset + overhead
+    if covered:
+        yield start, covered, [*lead, Write(b"".join(parts))]
+    yield len(ends) + 1, [len(text)], [Write(final.render(escaped))]
+
+
+@lru_cache(maxsize=64)
+def _escaped(text: str, ends: tuple[int, ...], ensure_ascii: bool) -> tuple[list[bytes], bytes]:
+    """The escaped body of each snapshot's new piece, and of the whole text (cached)."""
+    pieces = _escape_pieces(ensure_ascii, [text[a:b] for a, b in itertools.pairwise([0, *ends])])
+    return pieces, b"".join(pieces)
+
+
+def _escape_pieces(ensure_ascii: bool, pieces: list[str]) -> list[bytes]:
+    """Every piece's JSON string body, from one json.dumps call.
+
+    The list is dumped whole and split on '", "': inside an escaped string
+    every quote is preceded by a backslash, so that separator cannot occur
+    within one.
+    """
+    if not pieces:
+        return []
+    dumped = json.dumps(pieces, ensure_ascii=ensure_ascii, separators=(", ", ": "))
+    return dumped[2:-2].encode().split(b'", "')
 
 
 def _v1_events(
     scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, text: str, ends: list[int]
-) -> Iterator[tuple[str, list[Step]]]:
+) -> Iterator[tuple[int, list[int], list[Step]]]:
     """The 2024 delta_encoding v1 stream: an "add", then appends, then a patch."""
     first: list[Step] = [Write(fmt.event('"v1"', "delta_encoding"))]
     if scenario.timing.first_event > 0:
         first.append(Wait(scenario.timing.first_event))
     add = v1_add_object(_message(scenario, ctx, "in_progress", False, text=""))
     first.append(Write(fmt.json_event(add, "delta")))
-    yield "", first
+    yield 0, [0], first
     start = 0
     pauses = _pauses(scenario, len(ends))
     for i, end in enumerate(ends):
@@ -292,7 +353,7 @@ def _v1_events(
         pause = next(pauses)
         steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
         steps.append(Write(fmt.json_event(op, "delta")))
-        yield text[:end], steps
+        yield i + 1, [end], steps
     patch = {
         "p": "",
         "o": "patch",
@@ -310,7 +371,8 @@ def _v1_events(
         ],
     }
     yield (
-        text,
+        len(ends) + 1,
+        [len(text)],
         [
             Write(fmt.json_event(patch, "delta")),
             Write(
@@ -322,7 +384,21 @@ def _v1_events(
     )
 
 
-def _fault(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: list[str]) -> Iterator[Step]:
+class _Sent:
+    """The snapshots sent so far, as end offsets into the text (strings made on demand)."""
+
+    __slots__ = ("ends", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ends = [0]
+
+    def back(self, n: int) -> str:
+        """The snapshot sent ``n`` events ago (0: the last one)."""
+        return self.text[: self.ends[max(0, len(self.ends) - 1 - n)]]
+
+
+def _fault(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: _Sent) -> Iterator[Step]:
     kind = fault.kind
     for _ in range(fault.count if kind not in ("stall", "drop", "done") else 1):
         if kind == "malformed_json":
@@ -369,8 +445,12 @@ def _fault(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: list[str]) ->
                 )
             )
         elif kind in ("stale", "repeat", "rewrite"):
-            snapshot = {"stale": sent[max(0, len(sent) - 3)], "repeat": sent[-1]}.get(
-                kind, fault.text
+            snapshot = (
+                sent.back(2)
+                if kind == "stale"
+                else sent.back(0)
+                if kind == "repeat"
+                else fault.text
             )
             obj = message_object(
                 message_id=ctx.message_id,
@@ -407,38 +487,32 @@ def _timestamp(ctx: StreamContext) -> str:
 
 
 def _frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
-    """Add the BOM, split writes where the scenario says, merge the rest."""
+    """Add the BOM and split writes where the scenario says.
+
+    Merging small writes is the player's job: it knows the speed factor, so
+    it knows which scaled waits are zero. An unscaled wait (a fault's) always
+    separates writes, even a zero one between split pieces.
+    """
     wire = scenario.wire
     bom = wire.bom
     splitting = wire.chunk_size > 0 or bool(wire.split_at)
     offset = 0
-    pending: list[bytes] = []
-    pending_size = 0
     for step in steps:
         if not isinstance(step, Write):
-            if pending:
-                yield Write(b"".join(pending))
-                pending, pending_size = [], 0
             yield step
             continue
         data = step.data
         if bom:
             data = b"\xef\xbb\xbf" + data
             bom = False
-        if splitting:
-            for i, piece in enumerate(_split(data, offset, wire.chunk_size, wire.split_at)):
-                if i and wire.split_pause > 0:
-                    yield Wait(wire.split_pause, scaled=False)
-                yield Write(piece)
-            offset += len(data)
+        if not splitting:
+            yield Write(data) if data is not step.data else step
             continue
-        pending.append(data)
-        pending_size += len(data)
-        if pending_size >= _COALESCE:
-            yield Write(b"".join(pending))
-            pending, pending_size = [], 0
-    if pending:
-        yield Write(b"".join(pending))
+        for i, piece in enumerate(_split(data, offset, wire.chunk_size, wire.split_at)):
+            if i:
+                yield Wait(wire.split_pause, scaled=False)
+            yield Write(piece)
+        offset += len(data)
 
 
 def _split(
