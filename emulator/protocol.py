@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 __all__ = [
     "CDN_CHALLENGE_HTML",
     "DEFAULT_MODEL",
     "ERROR_DETAILS",
+    "EnvelopeTemplate",
     "MessageTemplate",
     "SSEFormat",
     "error_body",
@@ -118,6 +120,78 @@ class SSEFormat:
 
 
 _PLACEHOLDER: Final = "\ue000PLACEHOLDER\ue000"
+_FIELDS: Final = ("message_id", "conversation_id", "parent_id", "create_time", "model")
+
+
+def _field_placeholder(name: str) -> str:
+    return f"\ue001{name}\ue001"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeTemplate:
+    """A message event encoded once, with holes for the per-request values.
+
+    ``head`` and ``tail`` are the segments before and after the text; each
+    alternates fixed bytes with the values named in ``head_fields`` and
+    ``tail_fields``. Filling them joins bytes instead of encoding the nested
+    event again for every request.
+    """
+
+    head: tuple[bytes, ...]
+    head_fields: tuple[str, ...]
+    tail: tuple[bytes, ...]
+    tail_fields: tuple[str, ...]
+
+    @classmethod
+    def build(cls, fmt: SSEFormat, **kwargs: Any) -> EnvelopeTemplate:
+        holes = {name: _field_placeholder(name) for name in _FIELDS}
+        encoded = fmt.event(fmt.dumps(message_object(**holes, **kwargs)))  # type: ignore[arg-type]
+        text = MessageTemplate.split(encoded, fmt)
+        marks = {fmt.dumps(p).encode(): name for name, p in holes.items()}
+        head, head_fields = _holes(text.head, marks)
+        tail, tail_fields = _holes(text.tail, marks)
+        return cls(head, head_fields, tail, tail_fields)
+
+    def fill(self, values: dict[str, bytes]) -> MessageTemplate:
+        """The event for one request; ``values`` are JSON-encoded already."""
+        return MessageTemplate(
+            _join(self.head, self.head_fields, values), _join(self.tail, self.tail_fields, values)
+        )
+
+
+def encode_values(fmt: SSEFormat, values: dict[str, Any]) -> dict[str, bytes]:
+    """Per-request values as JSON, once for every template that uses them."""
+    encode = _encoder(fmt.ensure_ascii).encode
+    return {name: encode(value).encode() for name, value in values.items()}
+
+
+@lru_cache(maxsize=4)
+def _encoder(ensure_ascii: bool) -> json.JSONEncoder:
+    return json.JSONEncoder(ensure_ascii=ensure_ascii)
+
+
+def _holes(encoded: bytes, marks: dict[bytes, str]) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
+    segments: list[bytes] = []
+    fields: list[str] = []
+    rest = encoded
+    while True:
+        found = [(rest.find(m), m) for m in marks if rest.find(m) >= 0]
+        if not found:
+            break
+        at, mark = min(found)
+        segments.append(rest[:at])
+        fields.append(marks[mark])
+        rest = rest[at + len(mark) :]
+    segments.append(rest)
+    return tuple(segments), tuple(fields)
+
+
+def _join(segments: tuple[bytes, ...], fields: tuple[str, ...], values: dict[str, bytes]) -> bytes:
+    out = [segments[0]]
+    for name, segment in zip(fields, segments[1:], strict=True):
+        out.append(values[name])
+        out.append(segment)
+    return b"".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +208,10 @@ class MessageTemplate:
 
     @classmethod
     def build(cls, fmt: SSEFormat, obj: dict[str, Any]) -> MessageTemplate:
-        encoded = fmt.event(fmt.dumps(obj))
+        return cls.split(fmt.event(fmt.dumps(obj)), fmt)
+
+    @classmethod
+    def split(cls, encoded: bytes, fmt: SSEFormat) -> MessageTemplate:
         literal = json.dumps(_PLACEHOLDER, ensure_ascii=fmt.ensure_ascii)[1:-1].encode()
         head, found, tail = encoded.partition(literal)
         if not found:

@@ -19,9 +19,10 @@ from typing import Final
 
 from .protocol import (
     DONE,
-    MessageTemplate,
+    EnvelopeTemplate,
     SSEFormat,
     completion_object,
+    encode_values,
     error_object,
     message_object,
     v1_add_object,
@@ -273,8 +274,18 @@ def _cumulative_events(
     snapshot, then the final one. Consecutive events with no pause and no
     fault between them (``breaks``) come as one write, up to COALESCE_BYTES.
     """
-    progress = MessageTemplate.build(fmt, _message(scenario, ctx, "in_progress", False))
-    final = MessageTemplate.build(fmt, _message(scenario, ctx, "finished_successfully", True))
+    values = encode_values(
+        fmt,
+        {
+            "message_id": ctx.message_id,
+            "conversation_id": ctx.conversation_id,
+            "parent_id": ctx.parent_id,
+            "create_time": ctx.create_time,
+            "model": ctx.model,
+        },
+    )
+    progress = _envelope(fmt, "in_progress", None).fill(values)
+    final = _envelope(fmt, "finished_successfully", scenario.wire.finish_type).fill(values)
     first: list[Step] = []
     if scenario.timing.first_event > 0:
         first.append(Wait(scenario.timing.first_event))
@@ -308,6 +319,12 @@ def _cumulative_events(
     if covered:
         yield start, covered, [*lead, Write(b"".join(parts))]
     yield len(ends) + 1, [len(text)], [Write(final.render(escaped))]
+
+
+@lru_cache(maxsize=64)
+def _envelope(fmt: SSEFormat, status: str, finish_type: str | None) -> EnvelopeTemplate:
+    """The reply's message event for this framing and status, encoded once."""
+    return EnvelopeTemplate.build(fmt, status=status, finish_type=finish_type)
 
 
 @lru_cache(maxsize=64)
