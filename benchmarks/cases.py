@@ -9,6 +9,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -115,6 +116,30 @@ async def bare_server(body: bytes) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def threaded_bare_server(body: bytes) -> AsyncIterator[str]:
+    """The bare upstream in a thread with its own loop, as the session fixture runs the emulator."""
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        box["loop"], box["stop"] = asyncio.get_running_loop(), stop
+        async with bare_server(body) as url:
+            box["url"] = url
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        yield box["url"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(10)
 
 
 async def read_floor(
@@ -262,7 +287,11 @@ async def fixture_cost(sizes: Sizes) -> Result:
     scenario = builtin_scenarios()["default"]
     body = encoded(scenario)
     with EmulatorServer(EmulatorConfig(speed=0, secret=b"bench")) as server:
-        async with bare_server(body) as bare_url, aiohttp.ClientSession() as http:
+        async with (
+            bare_server(body) as bare_url,
+            threaded_bare_server(body) as threaded_url,
+            aiohttp.ClientSession() as http,
+        ):
             FakeGpt.url = server.url
             FakeGpt.reset()
             await FakeGpt.create_async("m", MESSAGES)
@@ -285,6 +314,10 @@ async def fixture_cost(sizes: Sizes) -> Result:
                 async with http.post(f"{bare_url}/api/conversation", json={"a": 1}) as r:
                     await r.read()
 
+            async def threaded_test() -> None:
+                async with http.post(f"{threaded_url}/api/conversation", json={"a": 1}) as r:
+                    await r.read()
+
             async def rounds(one: Any) -> None:
                 for _ in range(sizes.fixture_rounds):
                     await one()
@@ -293,7 +326,10 @@ async def fixture_cost(sizes: Sizes) -> Result:
                 "Per-test cost of the session emulator fixture (reset + one streamed reply)",
                 "at most 1.25x a bare AppRunner serving the same reply",
                 {
-                    "bare AppRunner": lambda: rounds(bare_test),
+                    "bare AppRunner (in the test's loop)": lambda: rounds(bare_test),
+                    "bare AppRunner in a thread (as the fixture runs)": lambda: rounds(
+                        threaded_test
+                    ),
                     "emulator fixture": lambda: rounds(emulator_test),
                 },
                 repeats=sizes.repeats,
@@ -304,7 +340,6 @@ async def fixture_cost(sizes: Sizes) -> Result:
 
 
 async def start_stop(sizes: Sizes) -> Result:
-    scenarios = builtin_scenarios()
 
     async def bare() -> None:
         runner = web.AppRunner(web.Application(), access_log=None, shutdown_timeout=0.1)
@@ -313,7 +348,9 @@ async def start_stop(sizes: Sizes) -> Result:
         await runner.cleanup()
 
     async def factory() -> None:
-        async with serve(EmulatorConfig(speed=0), scenarios=scenarios):
+        # As the emulator_factory fixture starts one: the shipped scenarios
+        # are parsed once per process and shared.
+        async with serve(EmulatorConfig(speed=0)):
             pass
 
     variants = {"bare AppRunner start/stop": bare, "emulator factory start/stop": factory}

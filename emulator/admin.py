@@ -18,14 +18,15 @@ from ._version import __version__
 from .app import ADMIN_PREFIX, CONFIG_KEY, STATE_KEY, BadRequest, is_loopback
 from .scenario import Scenario, ScenarioError
 
-__all__ = ["ADMIN_TOKEN_HEADER", "add_admin_routes"]
+__all__ = ["ADMIN_TOKEN_HEADER", "admin_routes"]
 
 ADMIN_TOKEN_HEADER = "X-Emulator-Admin-Token"  # noqa: S105 - a header name
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_admin_routes(app: web.Application) -> None:
+def admin_routes() -> dict[str, dict[str, Handler]]:
+    """The admin API as {path: {method: handler}}, each behind the access check."""
     routes = [
         ("GET", "", _info),
         ("GET", "/scenarios", _list_scenarios),
@@ -38,8 +39,10 @@ def add_admin_routes(app: web.Application) -> None:
         ("GET", "/journal", _journal),
         ("POST", "/reset", _reset),
     ]
+    table: dict[str, dict[str, Handler]] = {}
     for method, path, handler in routes:
-        app.router.add_route(method, ADMIN_PREFIX + path, _guarded(handler))
+        table.setdefault(ADMIN_PREFIX + path, {})[method] = _guarded(handler)
+    return table
 
 
 def _guarded(handler: Handler) -> Handler:

@@ -32,6 +32,8 @@ from .scenario import Endpoint, HttpError, Scenario, ScenarioError
 from .script import COALESCE_BYTES, Drop, Hold, PlanError, Step, StreamContext, Wait, Write, plan
 from .state import SCENARIO_HEADER, Call, EmulatorState
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 __all__ = ["ADMIN_PREFIX", "STATE_KEY", "Clock", "EmulatorConfig", "make_app"]
 
 log = logging.getLogger("emulator")
@@ -93,19 +95,45 @@ class BadRequest(Exception):
 
 def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
     """The emulator as an aiohttp application (serve it with any runner)."""
-    from .admin import add_admin_routes
-
     app = web.Application(client_max_size=config.max_body, middlewares=[_journal_middleware])
     app[STATE_KEY] = state
     app[CONFIG_KEY] = config
     app[SIGNER_KEY] = Signer(config.secret, config.token_ttl)
-    app.router.add_get("/api/loads", _loads)
-    app.router.add_post("/auth/login", _login)
-    app.router.add_get("/api/auth/session", _session)
-    app.router.add_post("/api/conversation", _conversation)
-    app.router.add_get("/", _index)
-    add_admin_routes(app)
+    # One catch-all route over a fixed table: registering aiohttp routes one by
+    # one was most of the cost of starting an emulator (the pytest factory).
+    app.router.add_route("*", "/{path:.*}", _dispatch)
     return app
+
+
+def _routes() -> dict[str, dict[str, Handler]]:
+    from .admin import admin_routes
+
+    return {
+        "/api/loads": {"GET": _loads},
+        "/auth/login": {"POST": _login},
+        "/api/auth/session": {"GET": _session},
+        "/api/conversation": {"POST": _conversation},
+        "/": {"GET": _index},
+        **admin_routes(),
+    }
+
+
+_ROUTE_TABLE: dict[str, dict[str, Handler]] = {}
+
+
+async def _dispatch(request: web.Request) -> web.StreamResponse:
+    if not _ROUTE_TABLE:
+        _ROUTE_TABLE.update(_routes())
+    methods = _ROUTE_TABLE.get(request.path)
+    if methods is None:
+        raise web.HTTPNotFound()
+    handler = methods.get(request.method)
+    if handler is None and request.method == "HEAD":
+        handler = methods.get("GET")
+    if handler is None:
+        allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+        raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
+    return await handler(request)
 
 
 # -- middleware -----------------------------------------------------------------

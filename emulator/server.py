@@ -12,6 +12,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import AsyncIterator, Mapping
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -39,6 +40,12 @@ def scenarios_dir() -> Path:
 
 
 def builtin_scenarios() -> dict[str, Scenario]:
+    """The shipped scenarios, parsed once per process (they are frozen values)."""
+    return dict(_builtin_scenarios())
+
+
+@lru_cache(maxsize=1)
+def _builtin_scenarios() -> dict[str, Scenario]:
     return load_scenarios(scenarios_dir())
 
 
