@@ -153,6 +153,18 @@ async def read_floor(
     return n
 
 
+async def fresh_floor(url: str) -> int:
+    """The I/O floor with a session of its own per call, as the client opens one."""
+    async with aiohttp.ClientSession() as http:
+        return await read_floor(http, url)
+
+
+async def fresh_seed_way(url: str) -> str:
+    """The seed's approach with a session of its own per call, as the seed's code does."""
+    async with aiohttp.ClientSession(read_bufsize=2**20) as http:
+        return await read_seed_way(http, url)
+
+
 async def read_seed_way(http: aiohttp.ClientSession, url: str) -> str:
     """The seed's approach: readline() and json.loads() per line."""
     last = ""
@@ -217,17 +229,17 @@ async def client_vs_floor(sizes: Sizes, tokens: int | None = None) -> Result:
     scenario = scenario_of(tokens)
     body = encoded(scenario)
     want = reply_text(scenario.reply, "")
-    async with bare_server(body) as url, aiohttp.ClientSession(read_bufsize=2**20) as http:
+    async with bare_server(body) as url:
         FakeGpt.reset()
-        if await read_ours(url) != want or await read_seed_way(http, url) != want:
+        if await read_ours(url) != want or await fresh_seed_way(url) != want:
             raise AssertionError("a reader got the wrong text")
         result = await compare(
             f"Whole client, {tokens}-token cumulative reply",
             "ours at most 2x the I/O floor; the seed's approach for comparison",
             {
-                "I/O floor (iter_any, no parsing)": lambda: read_floor(http, url),
+                "I/O floor (iter_any, no parsing)": lambda: fresh_floor(url),
                 "ours (FakeGpt)": lambda: read_ours(url),
-                "seed approach (readline + json.loads)": lambda: read_seed_way(http, url),
+                "seed approach (readline + json.loads)": lambda: fresh_seed_way(url),
             },
             repeats=sizes.repeats,
         )
