@@ -77,6 +77,9 @@ class ReplyAssembler:
         self.done = False
         #: A ``finished_successfully`` message arrived.
         self.finished = False
+        self._counter = _ConstantCounter()
+        # One decoder per stream: building one per event cost a scanner each time.
+        self._skeleton_decoder = json.JSONDecoder(parse_constant=self._counter)
         self._raw = ""  # the JSON body of the last accepted text literal
         self._raw_text = ""  # ... and the text it decodes to
         self._v1 = False
@@ -147,7 +150,9 @@ class ReplyAssembler:
         raise SnapshotRewriteError(text, snapshot)
 
     def _parse(self, data: str) -> tuple[dict[str, Any], str | None] | None:
-        fast = _parse_snapshot(data, self._raw, self._raw_text)
+        fast = _parse_snapshot(
+            data, self._raw, self._raw_text, self._skeleton_decoder, self._counter
+        )
         if fast is not None:
             obj, text, raw = fast
             self._raw, self._raw_text = raw, text
@@ -233,7 +238,11 @@ def _text_of(message: Any) -> str | None:
 
 
 def _parse_snapshot(
-    data: str, prev_raw: str, prev_text: str
+    data: str,
+    prev_raw: str,
+    prev_text: str,
+    decoder: json.JSONDecoder | None = None,
+    counter: _ConstantCounter | None = None,
 ) -> tuple[dict[str, Any], str, str] | None:
     """Parse a message event, decoding only the new part of its text literal.
 
@@ -266,9 +275,12 @@ def _parse_snapshot(
     end = _closing_quote(data, body + len(prev_raw) if prefix else body)
     if end < 0:
         return None
-    counter = _ConstantCounter()
+    if decoder is None or counter is None:
+        counter = _ConstantCounter()
+        decoder = json.JSONDecoder(parse_constant=counter)
+    counter.count = 0
     try:
-        obj = json.loads(data[:start] + "NaN" + data[end + 1 :], parse_constant=counter)
+        obj = decoder.decode(data[:start] + "NaN" + data[end + 1 :])
     except (ValueError, RecursionError):
         return None
     if counter.count != 1 or not isinstance(obj, dict):

@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         help="require this token on the admin API (and allow it off loopback)",
     )
     p.add_argument(
+        "--journal-size",
+        type=int,
+        default=1000,
+        help="how many requests the journal keeps (the oldest go first; default 1000)",
+    )
+    p.add_argument(
         "--list", action="store_true", help="list the scenarios with their descriptions and exit"
     )
     p.add_argument("--check", action="store_true", help="validate the scenarios folder and exit")
@@ -106,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         ("--speed", args.speed, args.speed >= 0),
         ("--token-ttl", args.token_ttl, args.token_ttl > 0),
         ("--accounts", args.accounts, args.accounts >= 0),
+        ("--journal-size", args.journal_size, args.journal_size >= 1),
     ):
         if not ok:
             parser.error(f"{name}: {value} is out of range")
     try:
-        state = EmulatorState(scenarios, _default(args.scenario, scenarios))
+        state = EmulatorState(
+            scenarios, _default(args.scenario, scenarios), journal_size=args.journal_size
+        )
     except ScenarioError as exc:
         parser.error(str(exc))
     config = EmulatorConfig(

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .auth import Identity, Signer, user_id_for
 from .protocol import CDN_CHALLENGE_HTML, DEFAULT_MODEL, error_body, loads_body, session_body
@@ -93,8 +94,29 @@ class BadRequest(Exception):
         self.headers = headers or {}
 
 
+class _MalformedHttpFilter(logging.Filter):
+    """aiohttp's parser logs malformed HTTP framing as "Error handling request"
+    with a traceback; for an emulator that is a bad request, not a crash: one
+    INFO line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "malformed HTTP refused with %s: %s", (exc.code, exc.message)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def _install_log_filter() -> None:
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _MalformedHttpFilter) for f in logger.filters):
+        logger.addFilter(_MalformedHttpFilter())
+
+
 def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
     """The emulator as an aiohttp application (serve it with any runner)."""
+    _install_log_filter()
     app = web.Application(client_max_size=config.max_body, middlewares=[_journal_middleware])
     app[STATE_KEY] = state
     app[CONFIG_KEY] = config
@@ -157,6 +179,10 @@ async def _journal_middleware(
     if not is_admin:
         state.record(call)
     try:
+        limit = request.app[CONFIG_KEY].max_body
+        if request.content_length is not None and request.content_length > limit:
+            # Refused on the declared length: not one byte of the body is read.
+            raise BadRequest(413, f"request body is larger than {limit:,} bytes")
         try:
             call.body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -170,7 +196,12 @@ async def _journal_middleware(
         response = _error_response(exc.status, exc.detail, exc.headers)
     except web.HTTPException as exc:
         response = _http_exception_response(request, exc)
-    except (ConnectionError, asyncio.CancelledError):
+    except ConnectionError:
+        # The client left (e.g. mid-body): nobody to answer, nothing to log
+        # as an error; the journal keeps the note.
+        call.detail = "the client went away"
+        response = web.Response(status=400)
+    except asyncio.CancelledError:
         call.detail = "the client went away"
         raise
     except Exception as exc:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import client
@@ -32,3 +38,25 @@ def error_class(name: str) -> type[BaseException]:
     if not (isinstance(cls, type) and issubclass(cls, BaseException)):
         raise LookupError(f"the client has no error class {name!r}")
     return cls
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A running ``python -m emulator`` on a free port, and its URL from the banner."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", first)
+        assert match, first + (proc.stderr.read() if proc.stderr else "")
+        yield proc, match.group(1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)

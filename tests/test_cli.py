@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from client import FakeGpt
-from tests.helpers import collect
+from tests.helpers import collect, serving
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -29,28 +25,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
-
-
-@contextmanager
-def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A running ``python -m emulator`` on a free port, and its URL from the banner."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        match = re.search(r"listening on (http://\S+)", first)
-        assert match, first + (proc.stderr.read() if proc.stderr else "")
-        yield proc, match.group(1)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=10)
 
 
 def test_list_shows_every_scenario_with_its_description() -> None:
