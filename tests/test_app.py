@@ -64,6 +64,19 @@ async def answer(
         return r.status, r.content_type, body, dict(r.headers)
 
 
+async def converse(
+    http: aiohttp.ClientSession, url: str, token: str, body: Any = None
+) -> tuple[int, str, Any, dict[str, str]]:
+    """POST /api/conversation with a bearer token; the answer, read whole."""
+    return await answer(
+        http,
+        "POST",
+        f"{url}/api/conversation",
+        json=CONVERSATION if body is None else body,
+        headers={"X-Authorization": f"Bearer {token}"},
+    )
+
+
 # -- faithful shapes ---------------------------------------------------------------
 
 
@@ -267,13 +280,7 @@ async def test_a_too_long_prompt_is_the_upstreams_413(
         **CONVERSATION,
         "messages": [{"author": {"role": "user"}, "content": {"parts": ["x" * 11]}}],
     }
-    status, _, answer_body, _ = await answer(
-        http,
-        "POST",
-        f"{emu.url}/api/conversation",
-        json=body,
-        headers={"X-Authorization": f"Bearer {token}"},
-    )
+    status, _, answer_body, _ = await converse(http, emu.url, token, body)
     assert status == 413
     assert answer_body["detail"]["code"] == "message_length_exceeds_limit"
 
@@ -287,13 +294,7 @@ async def test_tokens_expire(
     emu = await emulator_factory(EmulatorConfig(speed=0, token_ttl=0.2))
     token = await login(http, emu.url)
     await asyncio.sleep(0.3)
-    status, _, body, _ = await answer(
-        http,
-        "POST",
-        f"{emu.url}/api/conversation",
-        json=CONVERSATION,
-        headers={"X-Authorization": f"Bearer {token}"},
-    )
+    status, _, body, _ = await converse(http, emu.url, token, CONVERSATION)
     assert status == 401 and body["detail"]["code"] == "token_expired"
 
 
@@ -307,13 +308,7 @@ async def test_tokens_from_another_secret_or_tampered_are_rejected(
     head, claims, sig = genuine.split(".")
     tampered = f"{head}.{claims[:-2]}AA.{sig}"
     for token in (foreign, tampered, credential, genuine + "x", ""):
-        status, _, _, _ = await answer(
-            http,
-            "POST",
-            f"{emu.url}/api/conversation",
-            json=CONVERSATION,
-            headers={"X-Authorization": f"Bearer {token}"},
-        )
+        status, _, _, _ = await converse(http, emu.url, token, CONVERSATION)
         assert status == 401, token
 
 

@@ -201,26 +201,25 @@ def test_provider_interface_defaults() -> None:
         AsyncGeneratorProvider.create_async_generator("m", MESSAGES)
 
 
-def test_python_m_client_streams_to_the_terminal(emulator: Emulator) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "client", "hi", "--url", emulator.url],
+def run_cli(url: str) -> subprocess.CompletedProcess[str]:
+    """``python -m client hi --url URL``, as a developer types it."""
+    return subprocess.run(
+        [sys.executable, "-m", "client", "hi", "--url", url],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_python_m_client_streams_to_the_terminal(emulator: Emulator) -> None:
+    done = run_cli(emulator.url)
     assert done.returncode == 0, done.stderr
     assert done.stdout == DEFAULT_TEXT + "\n"
 
 
 @pytest.mark.emulator_scenario("http_500_loads")
 def test_python_m_client_reports_errors(emulator: Emulator) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "client", "hi", "--url", emulator.url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(emulator.url)
     assert done.returncode == 1
     assert "UpstreamStatusError" in done.stderr and "500" in done.stderr

@@ -1,0 +1,47 @@
+"""The benchmarks are not tests: this smoke run only keeps them from rotting.
+
+It runs every benchmark at tiny sizes and checks that each one ran against its
+baseline and reported a ratio. It never asserts a time.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_every_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "Smoke run" in report
+    for heading in (
+        "SSE decoder throughput",
+        "Whole client",
+        "Emulator throughput",
+        "Per-test cost of the session emulator fixture",
+        "Function-scoped factory",
+        "Concurrent streams",
+        "Timing fidelity",
+        "Growth: client time over reply length",
+    ):
+        assert f"## {heading}" in report, heading
+    # Every comparison table has its baseline at 1.00x and a ratio for each variant.
+    ratios = re.findall(r"\| (\d+\.\d\d)x \|", report)
+    assert ratios.count("1.00") >= 5 and len(ratios) >= 12
+    assert "| 1 streams: errors + wrong | 0.00 |" in report
