@@ -29,6 +29,7 @@ that gives exactly what ``json.loads`` would).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final
 
 from .errors import (
@@ -45,6 +46,7 @@ _DONE: Final = "[DONE]"
 _FINISHED: Final = "finished_successfully"
 _PARTS_PATH: Final = "/message/content/parts/0"
 _WHITESPACE: Final = " \t\r\n"
+_ESCAPE_OR_CONTROL: Final = re.compile(r"[\x00-\x1f\\]")
 
 
 class _Placeholder:
@@ -80,6 +82,7 @@ class ReplyAssembler:
         self._counter = _ConstantCounter()
         # One decoder per stream: building one per event cost a scanner each time.
         self._skeleton_decoder = json.JSONDecoder(parse_constant=self._counter)
+        self._skeleton: list[Any] = ["", None]  # the last skeleton string and its value
         self._raw = ""  # the JSON body of the last accepted text literal
         self._raw_text = ""  # ... and the text it decodes to
         self._v1 = False
@@ -151,7 +154,7 @@ class ReplyAssembler:
 
     def _parse(self, data: str) -> tuple[dict[str, Any], str | None] | None:
         fast = _parse_snapshot(
-            data, self._raw, self._raw_text, self._skeleton_decoder, self._counter
+            data, self._raw, self._raw_text, self._skeleton_decoder, self._counter, self._skeleton
         )
         if fast is not None:
             obj, text, raw = fast
@@ -243,11 +246,13 @@ def _parse_snapshot(
     prev_text: str,
     decoder: json.JSONDecoder | None = None,
     counter: _ConstantCounter | None = None,
+    cache: list[Any] | None = None,
 ) -> tuple[dict[str, Any], str, str] | None:
     """Parse a message event, decoding only the new part of its text literal.
 
-    Returns ``(event with parts[0] removed, text, raw literal body)``, or
-    ``None`` when the shortcut does not apply (the caller then parses whole).
+    Returns ``(event, text, raw literal body)``, where the event's parts[0]
+    is a placeholder object standing for ``text``, or ``None`` when the
+    shortcut does not apply (the caller then parses whole).
 
     Why the result equals ``json.loads(data)``: let ``data[a:b+1]`` be the
     candidate literal (an opening quote found after ``"parts": [``, closing
@@ -275,16 +280,24 @@ def _parse_snapshot(
     end = _closing_quote(data, body + len(prev_raw) if prefix else body)
     if end < 0:
         return None
-    if decoder is None or counter is None:
-        counter = _ConstantCounter()
-        decoder = json.JSONDecoder(parse_constant=counter)
-    counter.count = 0
-    try:
-        obj = decoder.decode(data[:start] + "NaN" + data[end + 1 :])
-    except (ValueError, RecursionError):
-        return None
-    if counter.count != 1 or not isinstance(obj, dict):
-        return None
+    skeleton = data[:start] + "NaN" + data[end + 1 :]
+    if cache is not None and cache[0] == skeleton:
+        # The same skeleton string parses to the same value: the envelope of
+        # one reply repeats from event to event, so it is parsed once.
+        obj = cache[1]
+    else:
+        if decoder is None or counter is None:
+            counter = _ConstantCounter()
+            decoder = json.JSONDecoder(parse_constant=counter)
+        counter.count = 0
+        try:
+            obj = decoder.decode(skeleton)
+        except (ValueError, RecursionError):
+            return None
+        if counter.count != 1 or not isinstance(obj, dict):
+            return None
+        if cache is not None:
+            cache[:] = [skeleton, obj]
     message = obj.get("message")
     content = message.get("content") if isinstance(message, dict) else None
     parts = content.get("parts") if isinstance(content, dict) else None
@@ -294,12 +307,18 @@ def _parse_snapshot(
     try:
         if prefix:
             new = data[body + len(prev_raw) : end]
-            text = prev_text + json.loads(f'"{new}"') if new else prev_text
+            # A piece with no escape and no control character is its own
+            # value (strict JSON rejects raw control characters: json.loads
+            # then raises, as it would on the whole event).
+            text = prev_text + (
+                new if not _ESCAPE_OR_CONTROL.search(new) else json.loads(f'"{new}"')
+            )
         else:
             text = json.loads(data[start : end + 1])
     except ValueError:
         return None
-    parts[0] = text
+    # obj is shared with the cache: parts[0] keeps the placeholder, and the
+    # text is returned beside it.
     return obj, text, raw
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from client import conversation
 from client.conversation import ReplyAssembler, _parse_snapshot
 from client.errors import (
     IncompleteStreamError,
@@ -189,6 +191,34 @@ def test_delta_encoding_v1() -> None:
 
 # -- the fast path gives exactly what json.loads gives ------------------------------
 
+
+def with_text(obj: dict[str, Any], text: str) -> dict[str, Any]:
+    """The fast path's event with its text put back where the placeholder stands."""
+    out = copy.deepcopy(obj)
+    out["message"]["content"]["parts"][0] = text
+    return out
+
+
+def test_the_fast_path_is_taken_for_every_snapshot_of_a_reply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A fast path that silently falls back to a full parse is still correct,
+    # which no equality check can see: count the full parses instead.
+    full_parses: list[str] = []
+    real_loads = json.loads
+
+    def counting_loads(s: str, **kwargs: Any) -> Any:
+        full_parses.append(s)
+        return real_loads(s, **kwargs)
+
+    monkeypatch.setattr(conversation.json, "loads", counting_loads)
+    events = [message("A"), *(message("A" + "b" * n) for n in range(1, 40)), DONE]
+    assert "".join(run(events)) == "A" + "b" * 39
+    # Only the first snapshot's text literal is decoded with json.loads; no
+    # event is ever parsed whole.
+    assert [s for s in full_parses if s.startswith("{")] == []
+
+
 texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30) | st.sampled_from(
     ['\\"', '"', "\\", "\\\\", '\\\\"', "\ud83d", "NaN", '"parts": ["x"]', "\u2028"]
 )
@@ -217,11 +247,11 @@ def test_fast_path_equals_full_parse(
     parsed_first = _parse_snapshot(first, "", "")
     assert parsed_first is not None
     obj, text, raw = parsed_first
-    assert obj == json.loads(first) and text == prefix
+    assert with_text(obj, text) == json.loads(first) and text == prefix
     parsed = _parse_snapshot(second, raw, text)
     assert parsed is not None
     full = json.loads(second)
-    assert parsed[0] == full
+    assert with_text(parsed[0], parsed[1]) == full
     # Equal to the full parse, which pairs a \ud83d\ude00 split across snapshots.
     assert parsed[1] == full["message"]["content"]["parts"][0]
 
@@ -244,5 +274,5 @@ def test_fast_path_declines_or_agrees_on_tricky_events(data: str) -> None:
         assert parsed is None
         return
     if parsed is not None:
-        assert parsed[0] == full
+        assert with_text(parsed[0], parsed[1]) == full
         assert parsed[1] == full["message"]["content"]["parts"][0]
