@@ -73,8 +73,9 @@ class ReplyAssembler:
     """Feed events with :meth:`feed`; call :meth:`finish` at end of stream."""
 
     def __init__(self) -> None:
-        #: The text yielded so far (the concatenation of every delta).
-        self.text = ""
+        # The text yielded so far, as pieces joined only when read: rebuilding
+        # the cumulative text for every event would copy O(n²) characters.
+        self._pieces: list[str] = []
         #: ``data: [DONE]`` arrived: the reply is complete; read no further.
         self.done = False
         #: A ``finished_successfully`` message arrived.
@@ -83,8 +84,10 @@ class ReplyAssembler:
         # One decoder per stream: building one per event cost a scanner each time.
         self._skeleton_decoder = json.JSONDecoder(parse_constant=self._counter)
         self._skeleton: list[Any] = ["", None]  # the last skeleton string and its value
-        self._raw = ""  # the JSON body of the last accepted text literal
-        self._raw_text = ""  # ... and the text it decodes to
+        self._raw = ""  # the JSON body of the last parsed text literal
+        self._raw_last = ""  # ... the last character of its text
+        self._in_sync = True  # ... whose text is exactly self.text
+        self._raw_snapshot = ""  # ... or, when not in sync, that text
         self._v1 = False
         self._v1_path = ""
         self._v1_op = ""
@@ -106,15 +109,41 @@ class ReplyAssembler:
         parsed = self._parse(data)
         if parsed is None:
             return ""
-        obj, text = parsed
+        obj, raw, piece, full = parsed
         error = obj.get("error")
         if error:
             raise UpstreamStreamError(error)
         message = obj.get("message")
-        if not isinstance(message, dict) or not _is_reply(message) or text is None:
-            return ""
-        final = message.get("status") == _FINISHED
-        return self._accept(text, final=final)
+        reply = isinstance(message, dict) and _is_reply(message)
+        final = reply and isinstance(message, dict) and message.get("status") == _FINISHED
+        if piece is not None and self._in_sync and reply:
+            # The hot path: the previous snapshot is exactly the text yielded,
+            # and this one is it plus `piece` (its raw JSON extends the last).
+            self._raw = raw
+            if final:
+                self.finished = True
+            if piece:
+                self._raw_last = piece[-1]
+                self._pieces.append(piece)
+            return piece
+        if piece is None:
+            snapshot = full
+        else:
+            snapshot = (self.text if self._in_sync else self._raw_snapshot) + piece
+        delta = self._accept(snapshot, final=final) if reply and snapshot is not None else ""
+        self._raw = raw
+        self._raw_last = snapshot[-1:] if snapshot else ""
+        self._in_sync = snapshot is not None and snapshot == self.text
+        self._raw_snapshot = "" if self._in_sync or snapshot is None else snapshot
+        return delta
+
+    @property
+    def text(self) -> str:
+        """The text yielded so far (the concatenation of every delta)."""
+        pieces = self._pieces
+        if len(pieces) > 1:
+            pieces[:] = ["".join(pieces)]
+        return pieces[0] if pieces else ""
 
     def finish(self, *, dropped: BaseException | None = None) -> str:
         """End of stream: return the complete text, or raise why there is none.
@@ -146,28 +175,26 @@ class ReplyAssembler:
             self.finished = True
         text = self.text
         if snapshot.startswith(text):
-            self.text = snapshot
+            self._pieces = [snapshot]
             return snapshot[len(text) :]
         if text.startswith(snapshot) and not final:
             return ""  # stale or repeated
         raise SnapshotRewriteError(text, snapshot)
 
-    def _parse(self, data: str) -> tuple[dict[str, Any], str | None] | None:
+    def _parse(self, data: str) -> tuple[dict[str, Any], str, str | None, str | None] | None:
+        """(event, raw literal body, new piece or None, whole text or None)."""
         fast = _parse_snapshot(
-            data, self._raw, self._raw_text, self._skeleton_decoder, self._counter, self._skeleton
+            data, self._raw, self._raw_last, self._skeleton_decoder, self._counter, self._skeleton
         )
         if fast is not None:
-            obj, text, raw = fast
-            self._raw, self._raw_text = raw, text
-            return obj, text
-        self._raw = self._raw_text = ""
+            return fast
         try:
             obj = json.loads(data)
         except (ValueError, RecursionError):
             return None  # a malformed line: skipped, as the front end does
         if not isinstance(obj, dict):
             return None
-        return obj, _text_of(obj.get("message"))
+        return obj, "", None, _text_of(obj.get("message"))
 
     def _feed_v1(self, data: str) -> str:
         try:
@@ -243,15 +270,19 @@ def _text_of(message: Any) -> str | None:
 def _parse_snapshot(
     data: str,
     prev_raw: str,
-    prev_text: str,
+    prev_last: str,
     decoder: json.JSONDecoder | None = None,
     counter: _ConstantCounter | None = None,
     cache: list[Any] | None = None,
-) -> tuple[dict[str, Any], str, str] | None:
+) -> tuple[dict[str, Any], str, str | None, str | None] | None:
     """Parse a message event, decoding only the new part of its text literal.
 
-    Returns ``(event, text, raw literal body)``, where the event's parts[0]
-    is a placeholder object standing for ``text``, or ``None`` when the
+    Returns ``(event, raw literal body, piece, text)``: when the literal's raw
+    body starts with ``prev_raw`` (the previous snapshot's), ``piece`` is the
+    decoded remainder, so this snapshot's text is the previous one plus
+    ``piece``, and ``text`` is None; otherwise ``piece`` is None and ``text``
+    is the whole decoded literal. The event's parts[0] is a placeholder
+    object (the event is shared with the skeleton cache). ``None`` when the
     shortcut does not apply (the caller then parses whole).
 
     Why the result equals ``json.loads(data)``: let ``data[a:b+1]`` be the
@@ -275,7 +306,7 @@ def _parse_snapshot(
         return None
     body = start + 1
     prefix = bool(prev_raw) and data.startswith(prev_raw, body)
-    if prefix and "\ud800" <= prev_text[-1:] <= "\udbff":
+    if prefix and "\ud800" <= prev_last <= "\udbff":
         prefix = False
     end = _closing_quote(data, body + len(prev_raw) if prefix else body)
     if end < 0:
@@ -310,16 +341,11 @@ def _parse_snapshot(
             # A piece with no escape and no control character is its own
             # value (strict JSON rejects raw control characters: json.loads
             # then raises, as it would on the whole event).
-            text = prev_text + (
-                new if not _ESCAPE_OR_CONTROL.search(new) else json.loads(f'"{new}"')
-            )
-        else:
-            text = json.loads(data[start : end + 1])
+            piece = new if not _ESCAPE_OR_CONTROL.search(new) else json.loads(f'"{new}"')
+            return obj, raw, piece, None
+        return obj, raw, None, json.loads(data[start : end + 1])
     except ValueError:
         return None
-    # obj is shared with the cache: parts[0] keeps the placeholder, and the
-    # text is returned beside it.
-    return obj, text, raw
 
 
 def _text_literal_start(data: str) -> int:

@@ -192,6 +192,12 @@ def test_delta_encoding_v1() -> None:
 # -- the fast path gives exactly what json.loads gives ------------------------------
 
 
+def snapshot_text(parsed: tuple[Any, str, str | None, str | None], previous: str) -> str:
+    """The snapshot's text from the fast path's answer (a piece, or the whole)."""
+    _, _, piece, text = parsed
+    return previous + piece if piece is not None else str(text)
+
+
 def with_text(obj: dict[str, Any], text: str) -> dict[str, Any]:
     """The fast path's event with its text put back where the placeholder stands."""
     out = copy.deepcopy(obj)
@@ -246,14 +252,16 @@ def test_fast_path_equals_full_parse(
     second = message(prefix + suffix, **dumps).data
     parsed_first = _parse_snapshot(first, "", "")
     assert parsed_first is not None
-    obj, text, raw = parsed_first
+    obj, raw, piece, text = parsed_first
+    assert piece is None and text is not None
     assert with_text(obj, text) == json.loads(first) and text == prefix
-    parsed = _parse_snapshot(second, raw, text)
+    parsed = _parse_snapshot(second, raw, text[-1:])
     assert parsed is not None
     full = json.loads(second)
-    assert with_text(parsed[0], parsed[1]) == full
+    second_text = snapshot_text(parsed, text)
+    assert with_text(parsed[0], second_text) == full
     # Equal to the full parse, which pairs a \ud83d\ude00 split across snapshots.
-    assert parsed[1] == full["message"]["content"]["parts"][0]
+    assert second_text == full["message"]["content"]["parts"][0]
 
 
 @pytest.mark.parametrize(
@@ -274,5 +282,6 @@ def test_fast_path_declines_or_agrees_on_tricky_events(data: str) -> None:
         assert parsed is None
         return
     if parsed is not None:
-        assert with_text(parsed[0], parsed[1]) == full
-        assert parsed[1] == full["message"]["content"]["parts"][0]
+        text = snapshot_text(parsed, "")
+        assert with_text(parsed[0], text) == full
+        assert text == full["message"]["content"]["parts"][0]
