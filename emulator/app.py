@@ -20,7 +20,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -62,8 +62,6 @@ class EmulatorConfig:
     max_body: int = 1024 * 1024
     max_prompt: int = 100_000  # characters; longer: 413 message_length_exceeds_limit
     admin_token: str | None = None
-    strict_hosts: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.speed < 0:

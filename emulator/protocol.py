@@ -114,10 +114,6 @@ class SSEFormat:
     def json_event(self, obj: Any, event: str | None = None) -> bytes:
         return self.event(self.dumps(obj), event)
 
-    def escape(self, text: str) -> bytes:
-        """The body of a JSON string literal for ``text`` (no quotes)."""
-        return json.dumps(text, ensure_ascii=self.ensure_ascii)[1:-1].encode()
-
 
 _PLACEHOLDER: Final = "\ue000PLACEHOLDER\ue000"
 _FIELDS: Final = ("message_id", "conversation_id", "parent_id", "create_time", "model")
@@ -205,10 +201,6 @@ class MessageTemplate:
 
     head: bytes
     tail: bytes
-
-    @classmethod
-    def build(cls, fmt: SSEFormat, obj: dict[str, Any]) -> MessageTemplate:
-        return cls.split(fmt.event(fmt.dumps(obj)), fmt)
 
     @classmethod
     def split(cls, encoded: bytes, fmt: SSEFormat) -> MessageTemplate:

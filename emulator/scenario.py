@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast, get_args
 
@@ -32,12 +32,6 @@ __all__ = [
 
 Endpoint = Literal["loads", "login", "session", "conversation"]
 ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
-ENDPOINT_PATHS: Final[Mapping[Endpoint, str]] = {
-    "loads": "/api/loads",
-    "login": "/auth/login",
-    "session": "/api/auth/session",
-    "conversation": "/api/conversation",
-}
 
 FaultKind = Literal[
     "malformed_json",  # a data line that is not JSON
@@ -490,11 +484,3 @@ def _kind(value: Any) -> str:
         float: "a number",
         bool: "a boolean",
     }.get(type(value), type(value).__name__)
-
-
-def scenario_field_names() -> dict[str, list[str]]:
-    """The keys each table accepts (for documentation and tests)."""
-    return {
-        cls.__name__.lower(): [f.name for f in fields(cls)]
-        for cls in (Reply, Timing, Wire, Fault, HttpError, Expect)
-    }
