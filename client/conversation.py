@@ -45,7 +45,8 @@ __all__ = ["ReplyAssembler"]
 _DONE: Final = "[DONE]"
 _FINISHED: Final = "finished_successfully"
 _PARTS_PATH: Final = "/message/content/parts/0"
-_WHITESPACE: Final = " \t\r\n"
+# JSON whitespace is exactly these four characters (RFC 8259, section 2).
+_PARTS_LITERAL: Final = re.compile(r'"parts"[ \t\r\n]*:[ \t\r\n]*\[[ \t\r\n]*"')
 _ESCAPE_OR_CONTROL: Final = re.compile(r"[\x00-\x1f\\]")
 
 
@@ -84,6 +85,7 @@ class ReplyAssembler:
         # One decoder per stream: building one per event cost a scanner each time.
         self._skeleton_decoder = json.JSONDecoder(parse_constant=self._counter)
         self._skeleton: list[Any] = ["", None]  # the last skeleton string and its value
+        self._verdict: tuple[Any, bool, bool] = (None, False, False)  # (event, reply?, final?)
         self._raw = ""  # the JSON body of the last parsed text literal
         self._raw_last = ""  # ... the last character of its text
         self._in_sync = True  # ... whose text is exactly self.text
@@ -110,12 +112,17 @@ class ReplyAssembler:
         if parsed is None:
             return ""
         obj, raw, piece, full = parsed
-        error = obj.get("error")
-        if error:
-            raise UpstreamStreamError(error)
-        message = obj.get("message")
-        reply = isinstance(message, dict) and _is_reply(message)
-        final = reply and isinstance(message, dict) and message.get("status") == _FINISHED
+        if obj is self._verdict[0]:
+            # The same cached envelope as the last event: the same verdict.
+            reply, final = self._verdict[1], self._verdict[2]
+        else:
+            error = obj.get("error")
+            if error:
+                raise UpstreamStreamError(error)
+            message = obj.get("message")
+            reply = isinstance(message, dict) and _is_reply(message)
+            final = reply and isinstance(message, dict) and message.get("status") == _FINISHED
+            self._verdict = (obj, reply, final)
         if piece is not None and self._in_sync and reply:
             # The hot path: the previous snapshot is exactly the text yielded,
             # and this one is it plus `piece` (its raw JSON extends the last).
@@ -350,23 +357,8 @@ def _parse_snapshot(
 
 def _text_literal_start(data: str) -> int:
     """Index of the quote opening the first string after ``"parts": [``, or -1."""
-    i = data.find('"parts"')
-    if i < 0:
-        return -1
-    i += 7
-    for expected in ":[":
-        i = _skip_whitespace(data, i)
-        if i >= len(data) or data[i] != expected:
-            return -1
-        i += 1
-    i = _skip_whitespace(data, i)
-    return i if i < len(data) and data[i] == '"' else -1
-
-
-def _skip_whitespace(data: str, i: int) -> int:
-    while i < len(data) and data[i] in _WHITESPACE:
-        i += 1
-    return i
+    match = _PARTS_LITERAL.search(data)
+    return match.end() - 1 if match else -1
 
 
 def _closing_quote(data: str, start: int) -> int:

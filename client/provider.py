@@ -17,7 +17,7 @@ import random
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
 
@@ -27,6 +27,7 @@ from .conversation import ReplyAssembler
 from .errors import (
     AuthenticationError,
     CDNChallengeError,
+    FakeGptError,
     LineTooLongError,
     MessageTooLongError,
     NoAccountsError,
@@ -78,8 +79,10 @@ class ReplyStream(AsyncGenerator[str, None]):
     def __aiter__(self) -> ReplyStream:
         return self
 
-    async def __anext__(self) -> str:
-        return await self._agen.__anext__()
+    def __anext__(self) -> Coroutine[Any, Any, str]:
+        # The generator's own awaitable, not a coroutine around it: one frame
+        # less for every delta.
+        return self._agen.__anext__()
 
     async def asend(self, value: None) -> str:
         return await self._agen.asend(value)
@@ -385,10 +388,21 @@ async def _read_reply(
                 f"an SSE line exceeded max_line={options.max_line:,} bytes; "
                 "raise max_line if replies this long are expected"
             ) from exc
-        for event in events:
-            delta = assembler.feed(event)
-            if delta:
-                yield delta
+        # The deltas of one network chunk go out as one: the caller would
+        # receive them at the same moment anyway, and the concatenation is the
+        # same. Text that came before an error is still delivered first.
+        parts: list[str] = []
+        try:
+            for event in events:
+                delta = assembler.feed(event)
+                if delta:
+                    parts.append(delta)
+        except FakeGptError:
+            if parts:
+                yield "".join(parts)
+            raise
+        if parts:
+            yield parts[0] if len(parts) == 1 else "".join(parts)
         if assembler.done:
             break  # [DONE]: read no further, even if the server keeps the stream open
     decoder.close()

@@ -183,8 +183,9 @@ class SSEDecoder:
             else:
                 self._process_text_line(text[start:end])
             start = end + 1
-        if limit is not None:
-            # Checked on bytes, after the fact: one long line already fit in memory.
+        if limit is not None and last - pos > limit:
+            # Checked on bytes, after the fact (the chunk is in memory already),
+            # and only where a line could be that long.
             self._check_lines(data, pos, last)
         return events
 
@@ -207,9 +208,15 @@ class SSEDecoder:
         self._pending = []
         self._pending_len = 0
         self._check_length(len(line))
-        event = self._process_line(line)
-        if event is not None:
-            events.append(event)
+        # A data line, the usual one to span chunks: its value is decoded from
+        # the joined bytes at its offset, not decoded whole and then sliced.
+        skip = 6 if line.startswith(b"data: ") else 5 if line.startswith(b"data:") else 0
+        if skip:
+            self._data.append(str(memoryview(line)[skip:], "utf-8", "replace"))
+        else:
+            event = self._process_line(line)
+            if event is not None:
+                events.append(event)
         if data[end] == _CR:
             if end + 1 == len(data):
                 self._skip_lf = True
