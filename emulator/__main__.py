@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ._version import __version__
 from .app import EmulatorConfig, make_app
-from .scenario import Scenario, ScenarioError, load_scenarios
+from .scenario import Scenario, ScenarioError, load_scenario, load_scenarios
 from .server import bind_socket, scenarios_dir
 from .state import SCENARIO_HEADER, EmulatorState
 
@@ -117,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             parser.error(f"{name}: {value} is out of range")
     try:
-        state = EmulatorState(
-            scenarios, _default(args.scenario, scenarios), journal_size=args.journal_size
-        )
+        state = EmulatorState(scenarios, _default(args.scenario), journal_size=args.journal_size)
     except ScenarioError as exc:
         parser.error(str(exc))
     config = EmulatorConfig(
@@ -143,12 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _default(name: str, scenarios: dict[str, Scenario]) -> Scenario | str:
-    if name.endswith(".toml"):
-        from .scenario import load_scenario
-
-        return load_scenario(name)
-    return name
+def _default(name: str) -> Scenario | str:
+    """``--scenario``: a shipped name, or a .toml file of one's own."""
+    return load_scenario(name) if name.endswith(".toml") else name
 
 
 def _is_loopback(host: str) -> bool:
