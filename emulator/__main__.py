@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from ._version import __version__
-from .app import EmulatorConfig, make_app
+from .app import EmulatorConfig, is_loopback
 from .scenario import Scenario, ScenarioError, load_scenario, load_scenarios
-from .server import bind_socket, scenarios_dir
+from .server import scenarios_dir, serving
 from .state import SCENARIO_HEADER, EmulatorState
 
 log = logging.getLogger("emulator")
@@ -128,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         accounts=args.accounts,
         admin_token=args.admin_token,
     )
-    if not _is_loopback(args.host):
+    if not is_loopback(args.host):
         log.warning("listening on %s: the emulator is reachable from other machines", args.host)
     try:
         asyncio.run(_serve(config, state, args.host, args.port))
@@ -146,28 +143,12 @@ def _default(name: str) -> Scenario | str:
     return load_scenario(name) if name.endswith(".toml") else name
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 async def _serve(config: EmulatorConfig, state: EmulatorState, host: str, port: int) -> None:
     # "localhost" is served on 127.0.0.1: loopback only, one address family.
-    sock = bind_socket("127.0.0.1" if host == "localhost" else host, port)
-    runner = web.AppRunner(
-        make_app(config, state), handle_signals=False, access_log=None, shutdown_timeout=0.5
-    )
-    await runner.setup()
-    try:
-        await web.SockSite(runner, sock).start()
-        bound = sock.getsockname()[1]
-        url_host = "localhost" if host == "localhost" else (f"[{host}]" if ":" in host else host)
-        url = f"http://{url_host}:{bound}"
-        _banner(url, state)
+    bind_host = "127.0.0.1" if host == "localhost" else host
+    url_host = "localhost" if host == "localhost" else None
+    async with serving(config, state, bind_host, port, url_host) as running:
+        _banner(running.url, state)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -175,9 +156,6 @@ async def _serve(config: EmulatorConfig, state: EmulatorState, host: str, port: 
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("stopping")
-    finally:
-        await runner.cleanup()
-        sock.close()
 
 
 def _banner(url: str, state: EmulatorState) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "builtin_scenarios",
     "scenarios_dir",
     "serve",
+    "serving",
 ]
 
 _LOOPBACK = "127.0.0.1"
@@ -126,6 +127,29 @@ def _fallback() -> Scenario:
 
 
 @contextlib.asynccontextmanager
+async def serving(
+    config: EmulatorConfig, state: EmulatorState, host: str, port: int, url_host: str | None = None
+) -> AsyncIterator[Emulator]:
+    """Serve ``state`` in the running loop: the one place that starts and stops a server.
+
+    The socket is bound before the site starts, so the port is known (and
+    never guessed); streams still in flight get half a second at shutdown.
+    """
+    runner = web.AppRunner(
+        make_app(config, state), handle_signals=False, access_log=None, shutdown_timeout=0.5
+    )
+    await runner.setup()
+    sock = bind_socket(host, port)
+    try:
+        await web.SockSite(runner, sock).start()
+        shown = url_host or (f"[{host}]" if ":" in host else host)
+        yield Emulator(state, config, f"http://{shown}:{sock.getsockname()[1]}")
+    finally:
+        await runner.cleanup()
+        sock.close()
+
+
+@contextlib.asynccontextmanager
 async def serve(
     config: EmulatorConfig | None = None,
     *,
@@ -137,21 +161,8 @@ async def serve(
 ) -> AsyncIterator[Emulator]:
     """Run an emulator in the running event loop for the ``async with`` block."""
     config = config or EmulatorConfig()
-    state = _make_state(scenarios, default)
-    runner = web.AppRunner(
-        make_app(config, state), handle_signals=False, access_log=None, shutdown_timeout=0.5
-    )
-    await runner.setup()
-    sock = bind_socket(host, port)
-    try:
-        site = web.SockSite(runner, sock)
-        await site.start()
-        bound = sock.getsockname()[1]
-        shown = url_host or (f"[{host}]" if ":" in host else host)
-        yield Emulator(state, config, f"http://{shown}:{bound}")
-    finally:
-        await runner.cleanup()
-        sock.close()
+    async with serving(config, _make_state(scenarios, default), host, port, url_host) as emulator:
+        yield emulator
 
 
 class EmulatorServer(Emulator):
@@ -217,17 +228,7 @@ class EmulatorServer(Emulator):
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        runner = web.AppRunner(
-            make_app(self.config, self.state), handle_signals=False, access_log=None
-        )
-        await runner.setup()
-        sock = bind_socket(self._host, self._port)
-        try:
-            await web.SockSite(runner, sock).start()
-            host = f"[{self._host}]" if ":" in self._host else self._host
-            self.url = f"http://{host}:{sock.getsockname()[1]}"
+        async with serving(self.config, self.state, self._host, self._port) as running:
+            self.url = running.url
             self._ready.set()
             await self._stopped.wait()
-        finally:
-            await runner.cleanup()
-            sock.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from client import FakeGpt
+from emulator import EmulatorConfig, EmulatorServer
+from emulator.auth import Signer
 from tests.helpers import collect, serving
 
 
@@ -103,3 +106,27 @@ def test_a_busy_port_is_reported() -> None:
         port = url.rsplit(":", 1)[1]
         done = run("--port", port)
     assert done.returncode == 1 and "cannot listen" in done.stderr
+
+
+def test_stopping_the_threaded_server_does_not_wait_for_a_stalled_stream() -> None:
+    config = EmulatorConfig(speed=0, secret=b"stop-test")
+    token, _ = Signer(b"stop-test").issue("access", "acct", "user-stop")
+    server = EmulatorServer(config).start()
+    body = json.dumps(
+        {
+            "action": "next",
+            "messages": [{"author": {"role": "user"}, "content": {"parts": ["x"]}}],
+            "parent_message_id": "p",
+        }
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /api/conversation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Emulator-Scenario: stall_before_first_byte\r\n"
+            + f"X-Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        assert sock.recv(15).startswith(b"HTTP/1.1 200")  # the 20 s stall is under way
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 3
