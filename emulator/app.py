@@ -619,8 +619,11 @@ async def _wait_connected(request: web.Request, deadline: float) -> bool:
 
 
 def is_loopback(remote: str | None) -> bool:
+    """True for a loopback address (or the name ``localhost``)."""
     if not remote:
         return False
+    if remote == "localhost":
+        return True
     try:
         return ipaddress.ip_address(remote).is_loopback
     except ValueError:

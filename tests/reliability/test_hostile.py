@@ -199,6 +199,7 @@ def test_broken_http_is_refused_and_the_emulator_keeps_serving(
         ("127.0.0.1", True),
         ("127.8.9.10", True),
         ("::1", True),
+        ("localhost", True),
         ("10.0.0.5", False),
         ("192.168.1.2", False),
         ("", False),
