@@ -439,19 +439,15 @@ def _timeout(exc: BaseException, endpoint: str, received: int) -> UpstreamTimeou
 async def _raise_for_status(response: aiohttp.ClientResponse, endpoint: str) -> None:
     if 200 <= response.status < 300:
         return
-    raw = await _read_limited(response, endpoint)
-    text = raw.decode("utf-8", "replace")
+    text, is_html = await _body_text(response, endpoint)
     headers = dict(response.headers.items())
-    is_html = "html" in response.content_type or text.lstrip()[:15].lower().startswith(
-        ("<!doctype", "<html")
-    )
     detail: Any
     if is_html:
         detail = f"an HTML page instead of JSON (a CDN challenge?): {_html_title(text)!r}"
     else:
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         detail = body.get("detail", body) if isinstance(body, dict) else text[:500]
     _raise_status(endpoint, response.status, detail, headers, is_html)
@@ -483,10 +479,18 @@ async def _read_limited(response: aiohttp.ClientResponse, endpoint: str) -> byte
         return b""
 
 
+async def _body_text(response: aiohttp.ClientResponse, endpoint: str) -> tuple[str, bool]:
+    """The answer's text (at most 64 KiB) and whether it is an HTML page, however labelled."""
+    text = (await _read_limited(response, endpoint)).decode("utf-8", "replace")
+    is_html = "html" in response.content_type or text.lstrip()[:15].lower().startswith(
+        ("<!doctype", "<html")
+    )
+    return text, is_html
+
+
 async def _json_body(response: aiohttp.ClientResponse, endpoint: str) -> Any:
-    raw = await _read_limited(response, endpoint)
-    text = raw.decode("utf-8", "replace")
-    if "html" in response.content_type:
+    text, is_html = await _body_text(response, endpoint)
+    if is_html:
         raise UnexpectedResponseError(
             f"{endpoint} answered an HTML page instead of JSON (a CDN challenge?): "
             f"{_html_title(text)!r}"

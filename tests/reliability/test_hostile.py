@@ -17,7 +17,13 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client import FakeGpt, LineTooLongError, UpstreamTimeoutError
+from client import (
+    FakeGpt,
+    LineTooLongError,
+    UnexpectedResponseError,
+    UpstreamStatusError,
+    UpstreamTimeoutError,
+)
 from emulator import Emulator
 from emulator.app import is_loopback
 
@@ -322,3 +328,36 @@ async def test_invalid_utf8_and_deep_json_are_skipped_and_the_text_is_exact() ->
 
     async with hostile(stream) as url:
         assert await run_client(url) == "Hello"
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body", "error", "match"),
+    [
+        (500, "application/json", b'{"detail": ' + b"[" * 100_000, UpstreamStatusError, "500"),
+        (
+            200,
+            "text/plain",
+            b"<!DOCTYPE html><title>Just a moment...</title>",
+            UnexpectedResponseError,
+            "HTML page",
+        ),
+        (200, "application/json", b"[" * 100_000, UnexpectedResponseError, "not JSON"),
+    ],
+    ids=["deep-json-error-body", "html-as-text-plain", "deep-json-success-body"],
+)
+async def test_hostile_login_answers_get_the_clients_errors(
+    status: int, content_type: str, body: bytes, error: type[Exception], match: str
+) -> None:
+    async def loads(_: web.Request) -> web.Response:
+        return web.Response(status=status, body=body, content_type=content_type)
+
+    app = web.Application()
+    app.router.add_get("/api/loads", loads)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        with pytest.raises(error, match=match):
+            await run_client(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    finally:
+        await runner.cleanup()
