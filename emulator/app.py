@@ -178,17 +178,14 @@ async def _journal_middleware(
         state.record(call)
     try:
         limit = request.app[CONFIG_KEY].max_body
+        too_large = BadRequest(413, f"request body is larger than {limit:,} bytes")
         if request.content_length is not None and request.content_length > limit:
-            # Refused on the declared length: not one byte of the body is read.
-            raise BadRequest(413, f"request body is larger than {limit:,} bytes")
+            raise too_large  # refused on the declared length: not one byte is read
         try:
             call.body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             # aiohttp stops reading at client_max_size: the body is never held whole.
-            raise BadRequest(
-                413,
-                f"request body is larger than {request.app[CONFIG_KEY].max_body:,} bytes",
-            ) from None
+            raise too_large from None
         response = await handler(request)
     except BadRequest as exc:
         response = _error_response(exc.status, exc.detail, exc.headers)
@@ -225,17 +222,16 @@ async def _journal_middleware(
 
 
 def _http_exception_response(request: web.Request, exc: web.HTTPException) -> web.Response:
+    detail: Any = exc.reason
     if exc.status == 404:
-        request.app[STATE_KEY].add_unmatched(f"{request.method} {request.path}")
-        detail: Any = f"Not Found: no route for {request.method} {request.path}"
+        detail = f"Not Found: no route for {request.method} {request.path}"
     elif exc.status == 405:
         allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
         detail = (
             f"Method Not Allowed: {request.method} {request.path} (allowed: {', '.join(allowed)})"
         )
+    if exc.status in (404, 405):
         request.app[STATE_KEY].add_unmatched(f"{request.method} {request.path}")
-    else:
-        detail = exc.reason
     headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
     return _error_response(exc.status, detail, headers)
 
