@@ -8,19 +8,24 @@ cross-check between this encoder and that decoder. Shapes follow the captured
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Final
 
 __all__ = [
     "CDN_CHALLENGE_HTML",
     "DEFAULT_MODEL",
     "ERROR_DETAILS",
+    "FIELDS",
     "EnvelopeTemplate",
+    "Holes",
     "MessageTemplate",
     "SSEFormat",
     "error_body",
+    "field_placeholder",
     "loads_body",
     "session_body",
 ]
@@ -116,78 +121,129 @@ class SSEFormat:
 
 
 _PLACEHOLDER: Final = "\ue000PLACEHOLDER\ue000"
-_FIELDS: Final = ("message_id", "conversation_id", "parent_id", "create_time", "model")
+#: The per-request values a stream can carry, in the order templates look for them.
+FIELDS: Final = (
+    "message_id",
+    "conversation_id",
+    "parent_id",
+    "create_time",
+    "model",
+    "moderation_id",
+)
 
 
-def _field_placeholder(name: str) -> str:
+def field_placeholder(name: str) -> str:
+    """The string that stands for the value ``name`` while a template is encoded."""
     return f"\ue001{name}\ue001"
+
+
+class Holes:
+    """Bytes with holes where per-request values go: fixed segments alternate with fields.
+
+    Built once from bytes encoded with :func:`field_placeholder` strings in
+    place of the values (:meth:`find`); :meth:`fill` joins the segments with
+    each value's JSON encoding. A value a template encodes as a JSON string
+    may be filled with any JSON value (``create_time`` is a number).
+    """
+
+    __slots__ = ("_fmt", "_pick", "fields", "segments")
+
+    def __init__(self, segments: tuple[bytes, ...], fields: tuple[str, ...]) -> None:
+        if len(segments) != len(fields) + 1:
+            raise ValueError("a template has one more segment than it has fields")
+        self.segments = segments
+        self.fields = fields
+        # Filled with one C-level %-format: the fixed bytes are escaped once here.
+        self._fmt = b"%s".join(seg.replace(b"%", b"%%") for seg in segments)
+        pick = operator.itemgetter(*fields) if fields else None
+        self._pick: Callable[[Mapping[str, bytes]], Any] | None = (
+            (lambda values: (values[fields[0]],)) if len(fields) == 1 else pick
+        )
+
+    @classmethod
+    def find(cls, encoded: bytes, fmt: SSEFormat) -> Holes:
+        marks = {fmt.dumps(field_placeholder(name)).encode(): name for name in FIELDS}
+        segments: list[bytes] = []
+        fields: list[str] = []
+        rest = encoded
+        while True:
+            found = [(at, mark) for mark in marks if (at := rest.find(mark)) >= 0]
+            if not found:
+                break
+            at, mark = min(found)
+            segments.append(rest[:at])
+            fields.append(marks[mark])
+            rest = rest[at + len(mark) :]
+        segments.append(rest)
+        return cls(tuple(segments), tuple(fields))
+
+    def fill(self, values: Mapping[str, bytes]) -> bytes:
+        """The bytes for one request; ``values`` are JSON-encoded already."""
+        if self._pick is None:
+            return self.segments[0]
+        filled: bytes = self._fmt % self._pick(values)
+        return filled
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Holes):
+            return NotImplemented
+        return (self.segments, self.fields) == (other.segments, other.fields)
+
+    def __hash__(self) -> int:
+        return hash((self.segments, self.fields))
+
+    def __repr__(self) -> str:
+        return f"Holes(segments={self.segments!r}, fields={self.fields!r})"
 
 
 @dataclass(frozen=True, slots=True)
 class EnvelopeTemplate:
     """A message event encoded once, with holes for the per-request values.
 
-    ``head`` and ``tail`` are the segments before and after the text; each
-    alternates fixed bytes with the values named in ``head_fields`` and
-    ``tail_fields``. Filling them joins bytes instead of encoding the nested
-    event again for every request.
+    ``head`` and ``tail`` are the parts before and after the text. Filling
+    them joins bytes instead of encoding the nested event again for every
+    request.
     """
 
-    head: tuple[bytes, ...]
-    head_fields: tuple[str, ...]
-    tail: tuple[bytes, ...]
-    tail_fields: tuple[str, ...]
+    head: Holes
+    tail: Holes
 
     @classmethod
     def build(cls, fmt: SSEFormat, **kwargs: Any) -> EnvelopeTemplate:
-        holes = {name: _field_placeholder(name) for name in _FIELDS}
+        holes = {name: field_placeholder(name) for name in FIELDS if name != "moderation_id"}
         encoded = fmt.event(fmt.dumps(message_object(**holes, **kwargs)))  # type: ignore[arg-type]
         text = MessageTemplate.split(encoded, fmt)
-        marks = {fmt.dumps(p).encode(): name for name, p in holes.items()}
-        head, head_fields = _holes(text.head, marks)
-        tail, tail_fields = _holes(text.tail, marks)
-        return cls(head, head_fields, tail, tail_fields)
+        return cls(Holes.find(text.head, fmt), Holes.find(text.tail, fmt))
 
-    def fill(self, values: dict[str, bytes]) -> MessageTemplate:
+    def fill(self, values: Mapping[str, bytes]) -> MessageTemplate:
         """The event for one request; ``values`` are JSON-encoded already."""
-        return MessageTemplate(
-            _join(self.head, self.head_fields, values), _join(self.tail, self.tail_fields, values)
-        )
+        return MessageTemplate(self.head.fill(values), self.tail.fill(values))
 
 
-def encode_values(fmt: SSEFormat, values: dict[str, Any]) -> dict[str, bytes]:
-    """Per-request values as JSON, once for every template that uses them."""
+def encode_values(fmt: SSEFormat, values: Mapping[str, Any]) -> dict[str, bytes]:
+    """Per-request values as JSON, once for every template that uses them.
+
+    Strings go straight to json's own (C) string encoder, which is what
+    ``json.dumps`` calls for them; other values take the whole encoder.
+    """
+    string = encode_basestring_ascii if fmt.ensure_ascii else encode_basestring
     encode = _encoder(fmt.ensure_ascii).encode
-    return {name: encode(value).encode() for name, value in values.items()}
+    return {
+        name: (
+            string(value)
+            if value.__class__ is str
+            # A finite float is written as its repr, as json.dumps writes it.
+            else float.__repr__(value)
+            if value.__class__ is float and value - value == 0
+            else encode(value)
+        ).encode()
+        for name, value in values.items()
+    }
 
 
 @lru_cache(maxsize=4)
 def _encoder(ensure_ascii: bool) -> json.JSONEncoder:
     return json.JSONEncoder(ensure_ascii=ensure_ascii)
-
-
-def _holes(encoded: bytes, marks: dict[bytes, str]) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
-    segments: list[bytes] = []
-    fields: list[str] = []
-    rest = encoded
-    while True:
-        found = [(rest.find(m), m) for m in marks if rest.find(m) >= 0]
-        if not found:
-            break
-        at, mark = min(found)
-        segments.append(rest[:at])
-        fields.append(marks[mark])
-        rest = rest[at + len(mark) :]
-    segments.append(rest)
-    return tuple(segments), tuple(fields)
-
-
-def _join(segments: tuple[bytes, ...], fields: tuple[str, ...], values: dict[str, bytes]) -> bytes:
-    out = [segments[0]]
-    for name, segment in zip(fields, segments[1:], strict=True):
-        out.append(values[name])
-        out.append(segment)
-    return b"".join(out)
 
 
 @dataclass(frozen=True, slots=True)

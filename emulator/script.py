@@ -19,11 +19,14 @@ from typing import Final
 
 from .protocol import (
     DONE,
+    FIELDS,
     EnvelopeTemplate,
+    Holes,
     SSEFormat,
     completion_object,
     encode_values,
     error_object,
+    field_placeholder,
     message_object,
     v1_add_object,
 )
@@ -49,6 +52,11 @@ __all__ = [
 MAX_STREAM_BYTES: Final = 2 * 1024**3
 #: The player merges consecutive writes up to this size.
 COALESCE_BYTES: Final = 256 * 1024
+#: A stream of at most this many bytes (estimated) is planned once per
+#: scenario and text, then replayed with each request's values filled in.
+TEMPLATE_BYTES: Final = 128 * 1024
+#: How many (scenario, text) pairs keep their template (then they start again).
+TEMPLATE_COUNT: Final = 64
 _DEFAULT_GARBAGE: Final = b"\x00\xff\xfe garbage \xc3\x28 \xed\xa0\x80"
 
 
@@ -167,6 +175,18 @@ def plan(
     if wire.body == "empty":
         return iter(())
     text = reply_text(scenario.reply, ctx.prompt)
+    # Looked up by identity: hashing a scenario (a tree of dataclasses) costs
+    # more than filling a small template. The entry holds the scenario, so its
+    # id cannot be reused by another while the entry lives.
+    key = (id(scenario), text)
+    entry = _TEMPLATES.get(key)
+    if entry is None or entry[0] is not scenario:
+        if len(_TEMPLATES) >= TEMPLATE_COUNT:
+            _TEMPLATES.clear()
+        entry = _TEMPLATES[key] = (scenario, _template(scenario, text))
+    template = entry[1]
+    if template is not None and template.size <= max_bytes:
+        return template.fill(ctx)
     ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
     if wire.encoding == "cumulative":
         size = sum(ends) + len(text)
@@ -175,14 +195,111 @@ def plan(
                 f"scenario {scenario.name!r} would stream about {size:,} bytes of snapshots "
                 f"for this prompt; the limit is {max_bytes:,} (cut coarser or shorten the reply)"
             )
-    fmt = SSEFormat(
-        line_ending=wire.line_ending,
-        data_prefix=wire.data_prefix,
-        multiline_data=wire.multiline_data,
-        ensure_ascii=wire.ensure_ascii,
+    fmt = _format(wire.line_ending, wire.data_prefix, wire.multiline_data, wire.ensure_ascii)
+    return _frame(scenario, _stream(scenario, ctx, fmt, text, ends))
+
+
+@lru_cache(maxsize=16)
+def _format(
+    line_ending: str, data_prefix: str, multiline_data: bool, ensure_ascii: bool
+) -> SSEFormat:
+    return SSEFormat(line_ending, data_prefix, multiline_data, ensure_ascii)
+
+
+# -- templates: a small stream planned once, its per-request values filled in --------
+
+
+def _templatable(scenario: Scenario, text: str, ends: list[int]) -> bool:
+    """Whether the stream is the same for every request but for the :data:`FIELDS` values.
+
+    Faults may splice values into the stream in other ways (a raw message id
+    in malformed JSON, a formatted timestamp), and split points count bytes,
+    which values of another length would move; such streams are planned
+    afresh for every request, as are large ones, which would not be worth
+    keeping.
+    """
+    if scenario.faults or scenario.wire.chunk_size or scenario.wire.split_at:
+        return False
+    if "\ue001" in text:  # could be mistaken for a placeholder
+        return False
+    events = len(ends) + 3
+    size = (sum(ends) if scenario.wire.encoding == "cumulative" else 0) + len(text)
+    return size * 4 + events * 1024 <= TEMPLATE_BYTES  # *4: escaping, at worst \uXXXX per char
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """A planned stream whose writes have holes for the request's values."""
+
+    fmt: SSEFormat
+    steps: tuple[Write | Wait | Drop | Hold | Holes, ...]
+    size: int  # bytes written, but for the values
+
+    def fill(self, ctx: StreamContext) -> Iterator[Step]:
+        values = encode_values(
+            self.fmt,
+            {
+                "message_id": ctx.message_id,
+                "conversation_id": ctx.conversation_id,
+                "parent_id": ctx.parent_id,
+                "create_time": ctx.create_time,
+                "model": ctx.model,
+                "moderation_id": ctx.moderation_id,
+            },
+        )
+        return iter(
+            [Write(step.fill(values)) if isinstance(step, Holes) else step for step in self.steps]
+        )
+
+
+_TEMPLATES: dict[tuple[int, str], tuple[Scenario, _Template | None]] = {}
+
+
+def _template(scenario: Scenario, text: str) -> _Template | None:
+    """The stream of ``scenario`` for ``text`` as a template, or None if it cannot be one."""
+    ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
+    if not _templatable(scenario, text, ends):
+        return None
+    wire = scenario.wire
+    fmt = _format(wire.line_ending, wire.data_prefix, wire.multiline_data, wire.ensure_ascii)
+    holes = {name: field_placeholder(name) for name in FIELDS}
+    ctx = StreamContext(
+        prompt="",
+        message_id=holes["message_id"],
+        conversation_id=holes["conversation_id"],
+        parent_id=holes["parent_id"],
+        create_time=holes["create_time"],  # type: ignore[arg-type]  # encoded like a string
+        model=holes["model"],
+        moderation_id=holes["moderation_id"],
     )
-    steps = _stream(scenario, ctx, fmt, text, ends)
-    return _frame(scenario, steps)
+    steps: list[Write | Wait | Drop | Hold | Holes] = []
+    size = 0
+    # Consecutive writes become one, as the player would send them anyway.
+    run: list[bytes] = []
+    for step in _frame(scenario, _stream(scenario, ctx, fmt, text, ends)):
+        if isinstance(step, Write):
+            run.append(step.data)
+            continue
+        if run:
+            steps.append(_holes_or_write(b"".join(run), fmt))
+            run = []
+        steps.append(step)
+    if run:
+        steps.append(_holes_or_write(b"".join(run), fmt))
+    for part in steps:
+        if isinstance(part, Holes):
+            size += sum(map(len, part.segments))
+        elif isinstance(part, Write):
+            size += len(part.data)
+    return _Template(fmt, tuple(steps), size)
+
+
+def _holes_or_write(data: bytes, fmt: SSEFormat) -> Holes | Write:
+    found = Holes.find(data, fmt)
+    return found if found.fields else Write(data)
+
+
+# -- planning a stream step by step ---------------------------------------------------
 
 
 def _stream(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import replace
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from emulator import Fault, Reply, Scenario, Timing, Wire
+from emulator import Fault, Reply, Scenario, Timing, Wire, script
 from emulator.script import (
     Drop,
     Hold,
@@ -20,6 +22,7 @@ from emulator.script import (
     plan,
     reply_text,
 )
+from emulator.strategies import replies, wires
 
 CTX = StreamContext(
     prompt="Tell me something.",
@@ -146,3 +149,114 @@ def test_a_stream_too_large_to_send_is_refused() -> None:
     huge = scenario(reply=Reply(text="x" * 100_000, cut="char"))
     with pytest.raises(PlanError, match="would stream about"):
         plan(huge, CTX)
+
+
+# -- templates: small streams are planned once and filled per request -----------------
+
+
+def _afresh(s: Scenario, ctx: StreamContext) -> list[object]:
+    """The stream planned step by step, as for a scenario no template covers."""
+    text = reply_text(s.reply, ctx.prompt)
+    ends = cut_points(text, s.reply.cut, s.reply.cut_size)
+    wire = s.wire
+    fmt = script._format(
+        wire.line_ending, wire.data_prefix, wire.multiline_data, wire.ensure_ascii
+    )
+    return _merged(script._frame(s, script._stream(s, ctx, fmt, text, ends)))
+
+
+def _merged(steps: Iterable[object]) -> list[object]:
+    """Steps with consecutive writes joined, as the player sends them."""
+    out: list[object] = []
+    for step in steps:
+        if isinstance(step, Write) and out and isinstance(out[-1], Write):
+            out[-1] = Write(out[-1].data + step.data)
+        else:
+            out.append(step)
+    return out
+
+
+_awkward = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
+
+
+@given(
+    s=st.builds(
+        Scenario,
+        name=st.just("t"),
+        description=st.just("template"),
+        reply=replies(),
+        wire=wires().map(lambda w: replace(w, chunk_size=0)),
+        timing=st.builds(
+            Timing,
+            first_event=st.sampled_from([0.0, 0.2]),
+            tokens_per_second=st.sampled_from([0.0, 0.0, 40.0]),
+            jitter=st.sampled_from([0.0, 0.3]),
+        ),
+    ).map(
+        lambda s: replace(
+            s,
+            wire=replace(
+                s.wire, encoding="delta_v1" if len(s.reply.text or "") % 3 == 0 else "cumulative"
+            ),
+        )
+    ),
+    ids=st.tuples(_awkward, _awkward, _awkward, _awkward),
+    create_time=st.floats(0, 2e9, allow_nan=False),
+)
+@example(
+    s=scenario(reply=Reply(text="100% %s %(x)s \ue000")),
+    ids=("%s", '"\\', "m\u2028", "%%"),
+    create_time=1e-7,
+)
+def test_a_template_fills_in_exactly_the_stream_planned_afresh(
+    s: Scenario, ids: tuple[str, str, str, str], create_time: float
+) -> None:
+    message_id, conversation_id, parent_id, model = ids
+    ctx = replace(
+        CTX,
+        message_id=message_id,
+        conversation_id=conversation_id,
+        parent_id=parent_id,
+        model=model,
+        create_time=create_time,
+    )
+    assert _merged(plan(s, ctx)) == _afresh(s, ctx)
+    # The second request is served from the template: the same again for other values.
+    other = replace(ctx, message_id=ctx.message_id + "2", create_time=create_time + 1)
+    assert _merged(plan(s, other)) == _afresh(s, other)
+
+
+def test_small_fault_free_streams_are_templated_and_others_are_not() -> None:
+    script._TEMPLATES.clear()
+    plain = scenario()
+    first = list(plan(plain, CTX))
+    assert len(script._TEMPLATES) == 1
+    (entry,) = script._TEMPLATES.values()
+    assert entry[0] is plain and entry[1] is not None
+    assert list(plan(plain, CTX)) == first and len(script._TEMPLATES) == 1
+    # An equal scenario that is another object gets its own entry, never another's.
+    twin = scenario()
+    assert list(plan(twin, CTX)) == first and len(script._TEMPLATES) == 2
+    for other in (
+        scenario(faults=(Fault("ping", at=1),)),
+        scenario(wire=Wire(chunk_size=7)),
+        scenario(wire=Wire(split_at=(3,))),
+        scenario(reply=Reply(text="x" * 600, cut="char")),  # 180 kB of snapshots
+        scenario(reply=Reply(text="looks like a hole: \ue001model\ue001")),
+    ):
+        assert script._template(other, reply_text(other.reply, "")) is None
+        assert _merged(plan(other, CTX)) == _afresh(other, CTX)
+
+
+def test_the_template_memory_is_bounded() -> None:
+    script._TEMPLATES.clear()
+    for i in range(script.TEMPLATE_COUNT + 3):
+        list(plan(scenario(reply=Reply(echo=True)), replace(CTX, prompt=f"prompt {i}")))
+    assert 0 < len(script._TEMPLATES) <= script.TEMPLATE_COUNT
+
+
+def test_the_size_limit_holds_for_templated_streams_too() -> None:
+    small = scenario()
+    list(plan(small, CTX))  # templated now
+    with pytest.raises(PlanError, match="bytes of snapshots"):
+        plan(small, CTX, max_bytes=10)
