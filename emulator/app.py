@@ -16,14 +16,13 @@ import ipaddress
 import json
 import logging
 import math
-import os
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -116,13 +115,13 @@ def _install_log_filter() -> None:
 def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
     """The emulator as an aiohttp application (serve it with any runner)."""
     _install_log_filter()
-    app = web.Application(client_max_size=config.max_body, middlewares=[_journal_middleware])
+    app = web.Application(client_max_size=config.max_body)
     app[STATE_KEY] = state
     app[CONFIG_KEY] = config
     app[SIGNER_KEY] = Signer(config.secret, config.token_ttl)
     # One catch-all route over a fixed table: registering aiohttp routes one by
     # one was most of the cost of starting an emulator (the pytest factory).
-    app.router.add_route("*", "/{path:.*}", _dispatch)
+    app.router.add_route("*", "/{path:.*}", _handle)
     return app
 
 
@@ -142,7 +141,7 @@ def _routes() -> dict[str, dict[str, Handler]]:
 _ROUTE_TABLE: dict[str, dict[str, Handler]] = {}
 
 
-async def _dispatch(request: web.Request) -> web.StreamResponse:
+def _route(request: web.Request) -> Handler:
     if not _ROUTE_TABLE:
         _ROUTE_TABLE.update(_routes())
     methods = _ROUTE_TABLE.get(request.path)
@@ -154,16 +153,18 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     if handler is None:
         allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
         raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
-    return await handler(request)
+    return handler
 
 
-# -- middleware -----------------------------------------------------------------
+# -- every request: journal, body limit, routing, errors as JSON -------------------------
 
 
-@web.middleware
-async def _journal_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+async def _handle(request: web.Request) -> web.StreamResponse:
+    """The one aiohttp handler: records the call, routes it, answers any error as JSON.
+
+    Not a middleware: with none, aiohttp skips its middleware chain (two
+    coroutine layers a request).
+    """
     state = request.app[STATE_KEY]
     started = time.perf_counter()
     is_admin = request.path.startswith(ADMIN_PREFIX)
@@ -179,14 +180,15 @@ async def _journal_middleware(
         state.record(call)
     try:
         limit = request.app[CONFIG_KEY].max_body
-        if request.content_length is not None and request.content_length > limit:
+        length = request.content_length
+        if length is not None and length > limit:
             raise _too_large(limit)  # refused on the declared length: not one byte is read
         try:
             call.body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             # aiohttp stops reading at client_max_size: the body is never held whole.
             raise _too_large(limit) from None
-        response = await handler(request)
+        response = await _route(request)(request)
     except BadRequest as exc:
         response = _error_response(exc.status, exc.detail, exc.headers)
     except web.HTTPException as exc:
@@ -396,8 +398,7 @@ async def _session(request: web.Request) -> web.Response:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _ConversationRequest:
+class _ConversationRequest(NamedTuple):
     prompt: str
     parent_id: str
     model: str
@@ -424,12 +425,12 @@ async def _conversation(request: web.Request) -> web.StreamResponse:
     conversation_id = _conversation_id(signer, identity, parsed)
     ctx = StreamContext(
         prompt=parsed.prompt,
-        message_id=_uuid_text(_random_uuid4()),
+        message_id=_random_uuid4(),
         conversation_id=conversation_id,
         parent_id=parsed.parent_id,
         create_time=time.time(),
         model=parsed.model or DEFAULT_MODEL,
-        moderation_id="modr-" + os.urandom(12).hex(),
+        moderation_id=f"modr-{_IDS.getrandbits(96):024x}",
     )
     try:
         steps = plan(scenario, ctx)
@@ -470,22 +471,27 @@ def _conversation_id(signer: Signer, identity: Identity, parsed: _ConversationRe
         if not hmac.compare_digest(mac, raw[8:]):
             raise BadRequest(404, "Conversation not found")
         return parsed.conversation_id
-    nonce = os.urandom(8)
+    nonce = _IDS.getrandbits(64).to_bytes(8, "big")
     mac = signer.tag(identity.user.encode() + nonce)
-    return _uuid_text(nonce + mac)
+    return _uuid_text((nonce + mac).hex())
 
 
-def _random_uuid4() -> bytes:
-    """A random (version 4) UUID's 16 bytes."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return bytes(raw)
+# Ids need to be unique, not secret (a MAC is what a forger lacks): a Mersenne
+# Twister of our own, so no system call, and tests that seed the global
+# random module (hypothesis does) cannot make ids repeat.
+_IDS: Final = random.Random()
+#: The version and variant bits of a random UUID (RFC 9562, version 4).
+_UUID4_BITS: Final = (0x4 << 76) | (0b10 << 62)
+_UUID4_MASK: Final = ~((0xF << 76) | (0b11 << 62)) & ((1 << 128) - 1)
 
 
-def _uuid_text(raw: bytes) -> str:
-    """16 bytes in the canonical UUID form (what ``str(uuid.UUID(bytes=raw))`` gives, faster)."""
-    h = raw.hex()
+def _random_uuid4() -> str:
+    """A random version 4 UUID in canonical form, without a system call."""
+    return _uuid_text(f"{(_IDS.getrandbits(128) & _UUID4_MASK) | _UUID4_BITS:032x}")
+
+
+def _uuid_text(h: str) -> str:
+    """32 hex digits in the canonical UUID form."""
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -535,19 +541,23 @@ def _field(obj: dict[str, Any], name: str, kind: type, what: str) -> Any:
 
 
 def _message_text(index: int, message: Any) -> str:
-    where = f"messages[{index}]"
     if not isinstance(message, dict):
-        raise BadRequest(400, f"{where} must be an object, got {_json_kind(message)}")
+        raise BadRequest(400, f"messages[{index}] must be an object, got {_json_kind(message)}")
     author = message.get("author")
     if not isinstance(author, dict) or not isinstance(author.get("role"), str):
-        raise BadRequest(400, f"{where}.author.role is required (a string)")
+        raise BadRequest(400, f"messages[{index}].author.role is required (a string)")
     content = message.get("content")
     if not isinstance(content, dict):
-        raise BadRequest(400, f"{where}.content must be an object with 'parts'")
+        raise BadRequest(400, f"messages[{index}].content must be an object with 'parts'")
     parts = content.get("parts")
-    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
-        raise BadRequest(400, f"{where}.content.parts must be a list of strings")
-    return "\n".join(parts)
+    if not isinstance(parts, list):
+        raise BadRequest(400, f"messages[{index}].content.parts must be a list of strings")
+    try:
+        return "\n".join(parts)  # raises TypeError for a part that is not a string
+    except TypeError:
+        raise BadRequest(
+            400, f"messages[{index}].content.parts must be a list of strings"
+        ) from None
 
 
 def _json_kind(value: Any) -> str:
@@ -601,9 +611,10 @@ async def _play(request: web.Request, steps: Iterator[Step], clock: Clock) -> we
                 return response
             elif isinstance(step, Hold):
                 await _wait_connected(request, loop.time() + step.seconds)
-        if pending:
-            await _flush(response, call, pending)
-        await response.write_eof()
+        # The last bytes go out with the end of the body: one send, not two.
+        last = b"".join(pending)
+        call.bytes_sent += len(last)
+        await response.write_eof(last)
     except ConnectionError:  # reset, or aiohttp's "Connection lost": the client left
         call.detail = "the client went away"
     return response

@@ -236,20 +236,23 @@ class _Template:
     size: int  # bytes written, but for the values
 
     def fill(self, ctx: StreamContext) -> Iterator[Step]:
-        values = encode_values(
-            self.fmt,
-            {
-                "message_id": ctx.message_id,
-                "conversation_id": ctx.conversation_id,
-                "parent_id": ctx.parent_id,
-                "create_time": ctx.create_time,
-                "model": ctx.model,
-                "moderation_id": ctx.moderation_id,
-            },
-        )
-        return iter(
-            [Write(step.fill(values)) if isinstance(step, Holes) else step for step in self.steps]
-        )
+        values = encode_values(self.fmt, _values(ctx))
+        steps = self.steps
+        if len(steps) == 1 and isinstance(steps[0], Holes):  # the usual: one write
+            return iter((Write(steps[0].fill(values)),))
+        return iter([Write(s.fill(values)) if isinstance(s, Holes) else s for s in steps])
+
+
+def _values(ctx: StreamContext) -> dict[str, object]:
+    """The request's values a template has holes for (:data:`FIELDS`)."""
+    return {
+        "message_id": ctx.message_id,
+        "conversation_id": ctx.conversation_id,
+        "parent_id": ctx.parent_id,
+        "create_time": ctx.create_time,
+        "model": ctx.model,
+        "moderation_id": ctx.moderation_id,
+    }
 
 
 _TEMPLATES: dict[tuple[int, str], tuple[Scenario, _Template | None]] = {}

@@ -6,6 +6,7 @@ import asyncio
 import io
 import itertools
 import json
+import random
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -143,6 +144,33 @@ async def test_conversation_streams_the_captured_event_shapes(
     completion = events[-1]
     assert completion["is_completion"] is True and completion["message_id"] == final["id"]
     assert completion["moderation_response"]["flagged"] is False
+
+
+async def test_ids_are_fresh_uuid4s_even_when_the_global_random_is_seeded(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
+    token = await login(http, emulator.url)
+    seen: list[tuple[str, str, str]] = []
+    for _ in range(3):
+        random.seed(1234)  # as hypothesis does before each example
+        _, _, raw, _ = await converse(http, emulator.url, token)
+        events = [json.loads(b.removeprefix("data: ")) for b in raw.split("\n\n")[:-2]]
+        message = events[-2]["message"]
+        completion = events[-1]
+        seen.append(
+            (
+                message["id"],
+                completion["conversation_id"],
+                completion["moderation_response"]["moderation_id"],
+            )
+        )
+    for message_id, conversation_id, moderation_id in seen:
+        parsed = uuid.UUID(message_id)
+        assert parsed.version == 4 and str(parsed) == message_id
+        assert str(uuid.UUID(conversation_id)) == conversation_id
+        assert re.fullmatch(r"modr-[0-9a-f]{24}", moderation_id)
+    for column in zip(*seen, strict=True):
+        assert len(set(column)) == 3
 
 
 # -- bad input: always a 4xx with a detail that names the problem --------------------
