@@ -23,6 +23,7 @@ from aiohttp import web
 from client import FakeGpt
 from client.sse import SSEDecoder
 from emulator import (
+    Emulator,
     EmulatorConfig,
     EmulatorServer,
     Reply,
@@ -32,6 +33,7 @@ from emulator import (
     serve,
 )
 from emulator.script import StreamContext, Write, cut_points, plan, reply_text
+from emulator.server import serving
 
 from .harness import Result, compare, run_sync
 
@@ -68,10 +70,22 @@ def scenario_of(tokens: int) -> Scenario:
     )
 
 
+#: Ids and a time of the lengths the emulator sends (the parent id is the request's).
+PARENT_ID = "1b4e28ba-2fa1-41d2-883f-0016d3cca427"
+_CONTEXT = StreamContext(
+    prompt="benchmark",
+    message_id="6fa459ea-ee8a-4ca4-894e-db77e160355e",
+    conversation_id="16fd2706-8baf-433b-82eb-8c7fada847da",
+    parent_id=PARENT_ID,
+    create_time=1700000000.123456,
+    model="text-davinci-002-render-sha",
+    moderation_id="modr-0123456789abcdef01234567",
+)
+
+
 def encoded(scenario: Scenario) -> bytes:
-    """Exactly the bytes the emulator sends for ``scenario``."""
-    ctx = StreamContext("benchmark", "m", "c", "p", 1.0, "text-davinci-002-render-sha", "modr-1")
-    return b"".join(s.data for s in plan(scenario, ctx) if isinstance(s, Write))
+    """The bytes the emulator sends for ``scenario``, with ids of the same lengths."""
+    return b"".join(s.data for s in plan(scenario, _CONTEXT) if isinstance(s, Write))
 
 
 # -- a bare aiohttp upstream that writes pre-encoded bytes -------------------------------
@@ -299,59 +313,82 @@ async def emulator_vs_bare(sizes: Sizes) -> Result:
 
 
 async def fixture_cost(sizes: Sizes) -> Result:
-    """Per-test cost: reset the shared emulator and stream one reply, against a bare AppRunner."""
+    """Per-test cost of the session fixture: what it does around one streamed reply.
+
+    The ``emulator`` fixture resets the shared emulator before a test and, after
+    it, lists problems and resets again; the test streams one reply. Every
+    variant is sent exactly the same request.
+    """
     scenario = builtin_scenarios()["default"]
     body = encoded(scenario)
     with EmulatorServer(EmulatorConfig(speed=0, secret=b"bench")) as server:
         async with (
             bare_server(body) as bare_url,
             threaded_bare_server(body) as threaded_url,
+            # As the fixture serves async tests in pytest-asyncio's session loop
+            # with emulator_in_test_loop = true: a second server, same state.
+            serving(server.config, server.state, "127.0.0.1", 0) as in_loop,
             aiohttp.ClientSession() as http,
         ):
             FakeGpt.url = server.url
             FakeGpt.reset()
             await FakeGpt.create_async("m", MESSAGES)
-            auth = {"X-Authorization": f"Bearer {FakeGpt._access_token}"}
+            headers = {"X-Authorization": f"Bearer {FakeGpt._access_token}"}
+            request = {
+                "action": "next",
+                "messages": [{"author": {"role": "user"}, "content": {"parts": ["x"]}}],
+                "parent_message_id": PARENT_ID,
+            }
 
-            async def emulator_test() -> None:
-                server.reset()
+            async def reply(url: str) -> None:
                 async with http.post(
-                    f"{server.url}/api/conversation",
-                    json={
-                        "action": "next",
-                        "messages": [{"author": {"role": "user"}, "content": {"parts": ["x"]}}],
-                        "parent_message_id": "p",
-                    },
-                    headers=auth,
+                    f"{url}/api/conversation", json=request, headers=headers
                 ) as r:
                     await r.read()
 
-            async def bare_test() -> None:
-                async with http.post(f"{bare_url}/api/conversation", json={"a": 1}) as r:
-                    await r.read()
+            def fixture_test(handle: Emulator) -> Any:
+                async def test() -> None:
+                    handle.reset()
+                    await reply(handle.url)
+                    if handle.problems():
+                        raise AssertionError(handle.problems())
+                    handle.reset()
 
-            async def threaded_test() -> None:
-                async with http.post(f"{threaded_url}/api/conversation", json={"a": 1}) as r:
-                    await r.read()
+                return test
 
-            async def rounds(one: Any) -> None:
-                for _ in range(sizes.fixture_rounds):
-                    await one()
+            def bare_test(url: str) -> Any:
+                async def test() -> None:
+                    await reply(url)
+
+                return test
+
+            def rounds(one: Any) -> Any:
+                async def run() -> None:
+                    for _ in range(sizes.fixture_rounds):
+                        await one()
+
+                return run
 
             result = await compare(
-                "Per-test cost of the session emulator fixture (reset + one streamed reply)",
+                "Per-test cost of the session emulator fixture (its reset and checks + one "
+                "streamed reply)",
                 "at most 1.25x a bare AppRunner serving the same reply",
                 {
-                    "bare AppRunner (in the test's loop)": lambda: rounds(bare_test),
-                    "bare AppRunner in a thread (as the fixture runs)": lambda: rounds(
-                        threaded_test
+                    "bare AppRunner (in the test's loop)": rounds(bare_test(bare_url)),
+                    "bare AppRunner in a thread": rounds(bare_test(threaded_url)),
+                    "emulator fixture (default: its server in a thread)": rounds(
+                        fixture_test(server)
                     ),
-                    "emulator fixture": lambda: rounds(emulator_test),
+                    "emulator fixture with emulator_in_test_loop": rounds(fixture_test(in_loop)),
                 },
                 repeats=sizes.repeats,
             )
     FakeGpt.reset()
-    result.notes.append(f"each timing is {sizes.fixture_rounds} rounds")
+    result.notes.append(f"each timing is {sizes.fixture_rounds} tests")
+    result.notes.append(
+        "a session fixture that serves sync tests and async tests of any loop must run its "
+        "server in a thread; compare the default with the bare AppRunner in a thread"
+    )
     return result
 
 

@@ -171,8 +171,8 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     call = Call(
         method=request.method,
         path=request.path,
-        query=dict(request.query),
-        headers=dict(request.headers),
+        query=dict(request.query) if "?" in request.raw_path else {},
+        headers=request.headers,  # an immutable, case-insensitive view: kept, not copied
         body=b"",
     )
     _CURRENT_CALL.set(call)

@@ -220,30 +220,28 @@ class EnvelopeTemplate:
         return MessageTemplate(self.head.fill(values), self.tail.fill(values))
 
 
-def encode_values(fmt: SSEFormat, values: Mapping[str, Any]) -> dict[str, bytes]:
-    """Per-request values as JSON, once for every template that uses them.
+def json_encoders(fmt: SSEFormat) -> tuple[Callable[[str], str], Callable[[Any], bytes]]:
+    """Fast encoders for template values: one for strings, one for any JSON value.
 
-    Strings go straight to json's own (C) string encoder, which is what
-    ``json.dumps`` calls for them; other values take the whole encoder.
+    The string encoder is json's own (C) one, which ``json.dumps`` calls for a
+    string; the other writes a finite float as its repr, as ``json.dumps``
+    does, and hands anything else to the full encoder.
     """
-    string = encode_basestring_ascii if fmt.ensure_ascii else encode_basestring
-    encode = _encoder(fmt.ensure_ascii).encode
-    return {
-        name: (
-            string(value)
-            if value.__class__ is str
-            # A finite float is written as its repr, as json.dumps writes it.
-            else float.__repr__(value)
-            if value.__class__ is float and value - value == 0
-            else encode(value)
-        ).encode()
-        for name, value in values.items()
-    }
+    return (encode_basestring_ascii if fmt.ensure_ascii else encode_basestring), _value_encoder(
+        fmt.ensure_ascii
+    )
 
 
 @lru_cache(maxsize=4)
-def _encoder(ensure_ascii: bool) -> json.JSONEncoder:
-    return json.JSONEncoder(ensure_ascii=ensure_ascii)
+def _value_encoder(ensure_ascii: bool) -> Callable[[Any], bytes]:
+    encode = json.JSONEncoder(ensure_ascii=ensure_ascii).encode
+
+    def value(v: Any) -> bytes:
+        if v.__class__ is float and v - v == 0:
+            return float.__repr__(v).encode()
+        return encode(v).encode()
+
+    return value
 
 
 @dataclass(frozen=True, slots=True)

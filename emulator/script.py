@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 from .protocol import (
     DONE,
@@ -24,9 +24,9 @@ from .protocol import (
     Holes,
     SSEFormat,
     completion_object,
-    encode_values,
     error_object,
     field_placeholder,
+    json_encoders,
     message_object,
     v1_add_object,
 )
@@ -92,9 +92,12 @@ class Hold:
 Step = Write | Wait | Drop | Hold
 
 
-@dataclass(frozen=True, slots=True)
-class StreamContext:
-    """What one request contributes to the stream."""
+class StreamContext(NamedTuple):
+    """What one request contributes to the stream.
+
+    A named tuple rather than a frozen dataclass: one is made per request,
+    and a tuple is made in C.
+    """
 
     prompt: str
     message_id: str
@@ -236,22 +239,23 @@ class _Template:
     size: int  # bytes written, but for the values
 
     def fill(self, ctx: StreamContext) -> Iterator[Step]:
-        values = encode_values(self.fmt, _values(ctx))
+        values = _encoded(self.fmt, ctx)
         steps = self.steps
         if len(steps) == 1 and isinstance(steps[0], Holes):  # the usual: one write
             return iter((Write(steps[0].fill(values)),))
         return iter([Write(s.fill(values)) if isinstance(s, Holes) else s for s in steps])
 
 
-def _values(ctx: StreamContext) -> dict[str, object]:
-    """The request's values a template has holes for (:data:`FIELDS`)."""
+def _encoded(fmt: SSEFormat, ctx: StreamContext) -> dict[str, bytes]:
+    """The request's values that templates have holes for (:data:`FIELDS`), as JSON."""
+    string, value = json_encoders(fmt)
     return {
-        "message_id": ctx.message_id,
-        "conversation_id": ctx.conversation_id,
-        "parent_id": ctx.parent_id,
-        "create_time": ctx.create_time,
-        "model": ctx.model,
-        "moderation_id": ctx.moderation_id,
+        "message_id": string(ctx.message_id).encode(),
+        "conversation_id": string(ctx.conversation_id).encode(),
+        "parent_id": string(ctx.parent_id).encode(),
+        "create_time": value(ctx.create_time),
+        "model": string(ctx.model).encode(),
+        "moderation_id": string(ctx.moderation_id).encode(),
     }
 
 
@@ -394,16 +398,7 @@ def _cumulative_events(
     snapshot, then the final one. Consecutive events with no pause and no
     fault between them (``breaks``) come as one write, up to COALESCE_BYTES.
     """
-    values = encode_values(
-        fmt,
-        {
-            "message_id": ctx.message_id,
-            "conversation_id": ctx.conversation_id,
-            "parent_id": ctx.parent_id,
-            "create_time": ctx.create_time,
-            "model": ctx.model,
-        },
-    )
+    values = _encoded(fmt, ctx)
     progress = _envelope(fmt, "in_progress", None).fill(values)
     final = _envelope(fmt, "finished_successfully", scenario.wire.finish_type).fill(values)
     first: list[Step] = []

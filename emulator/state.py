@@ -43,7 +43,7 @@ class Call:
     method: str
     path: str
     query: dict[str, str]
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # as received: case-insensitive for a served request
     body: bytes
     started: float = field(default_factory=time.time)
     scenario: str | None = None
@@ -65,7 +65,7 @@ class Call:
             "method": self.method,
             "path": self.path,
             "query": self.query,
-            "headers": self.headers,
+            "headers": dict(self.headers),
             "body": self.body[:body_limit].decode("utf-8", "replace"),
             "body_size": len(self.body),
             "started": self.started,

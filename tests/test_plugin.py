@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,49 @@ def test_the_readme_quickstart_runs(inner: pytest.Pytester) -> None:
         """
     )
     inner.runpytest().assert_outcomes(passed=1)
+
+
+IN_LOOP_TESTS = """
+    import asyncio
+    import threading
+    import urllib.request
+    import pytest
+
+    THREAD_URLS = []
+
+    def test_sync_tests_get_the_threaded_server(emulator):
+        THREAD_URLS.append(emulator.url)
+        with urllib.request.urlopen(emulator.url + "/api/loads") as r:
+            assert r.status == 200
+
+    @pytest.mark.asyncio(loop_scope="session")
+    async def test_session_loop_tests_get_a_server_in_their_loop(emulator, fakegpt):
+        in_loop = emulator.url != THREAD_URLS[0]
+        assert in_loop == IN_LOOP
+        emulator.use("echo_prompt")
+        text = await fakegpt.create_async("m", [{"role": "user", "content": "hi there"}])
+        assert text == "hi there"
+        # One journal for both servers: the handle sees what was served.
+        assert emulator.calls("/api/conversation").last.scenario == "echo_prompt"
+        assert [c.path for c in emulator.requests][-1] == "/api/conversation"
+
+    async def test_function_loop_tests_keep_the_threaded_server(emulator, fakegpt):
+        assert emulator.url == THREAD_URLS[0]
+        text = await fakegpt.create_async("m", [{"role": "user", "content": "hi"}])
+        assert text == "Hello! How can I help you today?"
+
+    @pytest.mark.asyncio(loop_scope="session")
+    async def test_the_strict_teardown_holds_in_the_loop(emulator):
+        emulator.queue("echo_prompt")
+"""
+
+
+@pytest.mark.parametrize("in_loop", [True, False])
+def test_emulator_in_test_loop_serves_session_loop_tests_from_their_loop(
+    pytester: pytest.Pytester, in_loop: bool
+) -> None:
+    pytester.makeini(INI + f"emulator_in_test_loop = {str(in_loop).lower()}\n")
+    pytester.makepyfile(f"IN_LOOP = {in_loop}\n" + textwrap.dedent(IN_LOOP_TESTS))
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=4, errors=1)  # the last test passes, its teardown fails
+    result.stdout.fnmatch_lines(["*queued scenario never used: echo_prompt*"])

@@ -56,6 +56,8 @@ async def test_the_token_is_cached_between_calls(
     assert emulator.calls("/auth/login").call_count == 1
     sent = emulator.calls("/api/conversation").last.headers["X-Authorization"]
     assert sent == f"Bearer {token}"
+    # The journal's headers are looked up as HTTP does: case-insensitively.
+    assert emulator.calls("/api/conversation").last.headers["x-authorization"] == sent
 
 
 @pytest.mark.emulator_scenario("http_401_then_ok")

@@ -212,8 +212,7 @@ def test_a_template_fills_in_exactly_the_stream_planned_afresh(
     s: Scenario, ids: tuple[str, str, str, str], create_time: float
 ) -> None:
     message_id, conversation_id, parent_id, model = ids
-    ctx = replace(
-        CTX,
+    ctx = CTX._replace(
         message_id=message_id,
         conversation_id=conversation_id,
         parent_id=parent_id,
@@ -222,7 +221,7 @@ def test_a_template_fills_in_exactly_the_stream_planned_afresh(
     )
     assert _merged(plan(s, ctx)) == _afresh(s, ctx)
     # The second request is served from the template: the same again for other values.
-    other = replace(ctx, message_id=ctx.message_id + "2", create_time=create_time + 1)
+    other = ctx._replace(message_id=ctx.message_id + "2", create_time=create_time + 1)
     assert _merged(plan(s, other)) == _afresh(s, other)
 
 
@@ -251,7 +250,7 @@ def test_small_fault_free_streams_are_templated_and_others_are_not() -> None:
 def test_the_template_memory_is_bounded() -> None:
     script._TEMPLATES.clear()
     for i in range(script.TEMPLATE_COUNT + 3):
-        list(plan(scenario(reply=Reply(echo=True)), replace(CTX, prompt=f"prompt {i}")))
+        list(plan(scenario(reply=Reply(echo=True)), CTX._replace(prompt=f"prompt {i}")))
     assert 0 < len(script._TEMPLATES) <= script.TEMPLATE_COUNT
 
 
