@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from emulator import Emulator, EmulatorConfig
 from emulator.auth import Signer
@@ -477,3 +479,38 @@ async def test_admin_token_is_required_when_set(
         http, "GET", f"{emu.url}/_emulator", headers={"X-Emulator-Admin-Token": "s3cret"}
     )
     assert status == 200 and body["active"] == "default"
+
+
+_json_texts = st.one_of(
+    st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+        ),
+        max_leaves=8,
+    ).map(json.dumps),
+    st.text(alphabet='{}[]":,. \t\n\r\ufeff0123456789aeflnrstu-+Ee\\', max_size=30),
+)
+
+
+@given(
+    text=_json_texts,
+    before=st.sampled_from(["", " ", "\n\t", "\ufeff"]),
+    after=st.sampled_from(["", " \r\n", "x", "{}", "\u00a0"]),
+)
+@example(text="NaN", before="", after="")
+@example(text='{"a": 1}', before="", after=" ")
+@example(text="[1, 2]", before="", after=" 3")
+def test_the_body_json_reader_agrees_with_json_loads(text: str, before: str, after: str) -> None:
+    from emulator.app import _json_loads
+
+    whole = before + text + after
+    try:
+        expected: Any = json.loads(whole)
+    except ValueError as exc:
+        error = str(exc)
+        with pytest.raises(ValueError, match=re.escape(error)):
+            _json_loads(whole)
+        return
+    got = _json_loads(whole)
+    assert json.dumps(got) == json.dumps(expected)
