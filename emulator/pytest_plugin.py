@@ -178,8 +178,12 @@ try:
 except ImportError:  # pragma: no cover - the factory needs pytest-asyncio
     pass
 else:
+    # pytest-asyncio 0.24 added loop scopes; without them there is no session
+    # loop to serve from, and emulator_in_test_loop never applies.
+    _LOOP_SCOPES = "loop_scope" in inspect.signature(pytest_asyncio.fixture).parameters
+    _session_loop: dict[str, Any] = {"loop_scope": "session"} if _LOOP_SCOPES else {}
 
-    @pytest_asyncio.fixture(scope="session", loop_scope="session")
+    @pytest_asyncio.fixture(scope="session", **_session_loop)
     async def _emulator_in_session_loop(
         _emulator_server: EmulatorServer,
     ) -> AsyncIterator[Emulator]:

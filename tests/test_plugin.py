@@ -179,3 +179,30 @@ def test_emulator_in_test_loop_serves_session_loop_tests_from_their_loop(
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=4, errors=1)  # the last test passes, its teardown fails
     result.stdout.fnmatch_lines(["*queued scenario never used: echo_prompt*"])
+
+
+def test_the_readme_in_loop_settings_serve_unmarked_async_tests_from_the_session_loop(
+    pytester: pytest.Pytester,
+) -> None:
+    readme = README.read_text(encoding="utf-8")
+    settings = re.search(r"```ini\n\[pytest\]\n(.*?)```", readme, re.S)
+    assert settings is not None and "emulator_in_test_loop = true" in settings.group(1)
+    pytester.makeini(INI + settings.group(1))
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        URLS = []
+
+        def test_sync(emulator):
+            URLS.append(emulator.url)
+
+        async def test_async(emulator, fakegpt):
+            # Not the threaded server the sync test got: the one in this loop.
+            assert emulator.url != URLS[0]
+            text = await fakegpt.create_async("m", [{"role": "user", "content": "hi"}])
+            assert text == "Hello! How can I help you today?"
+            assert emulator.calls("/api/conversation").call_count == 1
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
