@@ -45,9 +45,19 @@ ADMIN_PREFIX: Final = "/_emulator"
 STATE_KEY: Final = web.AppKey("emulator_state", EmulatorState)
 CONFIG_KEY: Final[web.AppKey[EmulatorConfig]] = web.AppKey("emulator_config")
 SIGNER_KEY: Final = web.AppKey("emulator_signer", Signer)
-# The journal entry of the request being handled (each request runs in its
-# own task, so a context variable is per request).
-_CURRENT_CALL: Final[contextvars.ContextVar[Call]] = contextvars.ContextVar("emulator_call")
+
+
+class _Current(NamedTuple):
+    """The request being handled: its journal entry and the app's parts, looked up once."""
+
+    call: Call
+    state: EmulatorState
+    config: EmulatorConfig
+    signer: Signer
+
+
+# Each request runs in its own task, so a context variable is per request.
+_CURRENT: Final[contextvars.ContextVar[_Current]] = contextvars.ContextVar("emulator_request")
 _ACTIONS: Final = frozenset({"next", "variant", "continue"})
 
 
@@ -116,13 +126,13 @@ def _install_log_filter() -> None:
 def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
     """The emulator as an aiohttp application (serve it with any runner)."""
     _install_log_filter()
-    app = web.Application(client_max_size=config.max_body)
+    app = web.Application(client_max_size=config.max_body, middlewares=[_journal_middleware])
     app[STATE_KEY] = state
     app[CONFIG_KEY] = config
     app[SIGNER_KEY] = Signer(config.secret, config.token_ttl)
     # One catch-all route over a fixed table: registering aiohttp routes one by
     # one was most of the cost of starting an emulator (the pytest factory).
-    app.router.add_route("*", "/{path:.*}", _handle)
+    app.router.add_route("*", "/{path:.*}", _dispatch)
     return app
 
 
@@ -142,7 +152,7 @@ def _routes() -> dict[str, dict[str, Handler]]:
 _ROUTE_TABLE: dict[str, dict[str, Handler]] = {}
 
 
-def _route(request: web.Request) -> Handler:
+async def _dispatch(request: web.Request) -> web.StreamResponse:
     if not _ROUTE_TABLE:
         _ROUTE_TABLE.update(_routes())
     methods = _ROUTE_TABLE.get(request.path)
@@ -154,19 +164,25 @@ def _route(request: web.Request) -> Handler:
     if handler is None:
         allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
         raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
-    return handler
+    return await handler(request)
 
 
-# -- every request: journal, body limit, routing, errors as JSON -------------------------
+# -- middleware -----------------------------------------------------------------
 
 
-async def _handle(request: web.Request) -> web.StreamResponse:
-    """The one aiohttp handler: records the call, routes it, answers any error as JSON.
+@web.middleware
+async def _journal_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Records the call, enforces the body limit, answers every error as JSON.
 
-    Not a middleware: with none, aiohttp skips its middleware chain (two
-    coroutine layers a request).
+    A middleware, not part of the catch-all handler, because it must also see
+    requests no route can match (``OPTIONS *``, ``CONNECT host:443``), which
+    aiohttp answers with its own plain-text 404 otherwise.
     """
-    state = request.app[STATE_KEY]
+    app = request.app
+    state = app[STATE_KEY]
+    config = app[CONFIG_KEY]
     started = time.perf_counter()
     is_admin = request.path.startswith(ADMIN_PREFIX)
     call = Call(
@@ -176,11 +192,11 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         headers=request.headers,  # an immutable, case-insensitive view: kept, not copied
         body=b"",
     )
-    _CURRENT_CALL.set(call)
+    _CURRENT.set(_Current(call, state, config, app[SIGNER_KEY]))
     if not is_admin:
         state.record(call)
     try:
-        limit = request.app[CONFIG_KEY].max_body
+        limit = config.max_body
         length = request.content_length
         if length is not None and length > limit:
             raise _too_large(limit)  # refused on the declared length: not one byte is read
@@ -189,7 +205,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         except web.HTTPRequestEntityTooLarge:
             # aiohttp stops reading at client_max_size: the body is never held whole.
             raise _too_large(limit) from None
-        response = await _route(request)(request)
+        response = await handler(request)
     except BadRequest as exc:
         response = _error_response(exc.status, exc.detail, exc.headers)
     except web.HTTPException as exc:
@@ -258,12 +274,12 @@ def _error_response(
 
 
 def _select(request: web.Request, endpoint: Endpoint, prompt: str | None = None) -> Scenario:
-    state = request.app[STATE_KEY]
+    current = _CURRENT.get()
     try:
-        scenario = state.select(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
+        scenario = current.state.select(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
     except ScenarioError as exc:
         raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
-    _CURRENT_CALL.get().scenario = scenario.name
+    current.call.scenario = scenario.name
     return scenario
 
 
@@ -271,8 +287,9 @@ def _injected_error(
     request: web.Request, scenario: Scenario, endpoint: Endpoint
 ) -> web.Response | None:
     """Count this call; the HTTP error the scenario asks for on it, if any."""
-    n = request.app[STATE_KEY].next_call(scenario, endpoint)
-    _CURRENT_CALL.get().number = n
+    current = _CURRENT.get()
+    n = current.state.next_call(scenario, endpoint)
+    current.call.number = n
     for error in scenario.http_errors:
         if error.endpoint == endpoint and error.on_call in (0, n):
             return _scripted_error(error)
@@ -331,7 +348,7 @@ async def _loads(request: web.Request) -> web.Response:
         return injected
     config = request.app[CONFIG_KEY]
     # Counts change from call to call, reproducibly for a given seed.
-    rng = random.Random(config.seed * 1_000_003 + _CURRENT_CALL.get().number)
+    rng = random.Random(config.seed * 1_000_003 + _CURRENT.get().call.number)
     ids = _accounts(request, scenario)
     return _json_response(loads_body([(token_id, rng.randint(0, 120)) for token_id in ids]))
 
@@ -407,12 +424,13 @@ class _ConversationRequest(NamedTuple):
 
 
 async def _conversation(request: web.Request) -> web.StreamResponse:
-    config = request.app[CONFIG_KEY]
+    current = _CURRENT.get()
+    config = current.config
     # The usual header read as it is: parsing it (request.content_type) costs
     # more than the rest of the validation.
     ctype = request.headers.get("Content-Type")
     parsed = _parse_conversation(
-        _CURRENT_CALL.get().body,
+        current.call.body,
         "application/json" if ctype == "application/json" else request.content_type,
     )
     scenario = _select(request, "conversation", parsed.prompt)
@@ -422,8 +440,7 @@ async def _conversation(request: web.Request) -> web.StreamResponse:
     identity = _authorize(request)
     if len(parsed.prompt) > config.max_prompt:
         raise BadRequest(413, None)  # the upstream's message_length_exceeds_limit
-    signer = request.app[SIGNER_KEY]
-    conversation_id = _conversation_id(signer, identity, parsed)
+    conversation_id = _conversation_id(current.signer, identity, parsed)
     ctx = StreamContext(
         prompt=parsed.prompt,
         message_id=_random_uuid4(),
@@ -448,7 +465,7 @@ def _authorize(request: web.Request) -> Identity:
         )
     scheme, _, token = header.partition(" ")
     identity = (
-        request.app[SIGNER_KEY].verify("access", token.strip())
+        _CURRENT.get().signer.verify("access", token.strip())
         if scheme.lower() == "bearer"
         else None
     )
@@ -595,7 +612,7 @@ def _json_kind(value: Any) -> str:
 
 
 async def _play(request: web.Request, steps: Iterator[Step], clock: Clock) -> web.StreamResponse:
-    call = _CURRENT_CALL.get()
+    call = _CURRENT.get().call
     response = web.StreamResponse(status=200, headers=_STREAM_HEADERS)
     await response.prepare(request)
     call.status = 200

@@ -199,6 +199,27 @@ def test_broken_http_is_refused_and_the_emulator_keeps_serving(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+@pytest.mark.emulator_allow(unmatched=True)
+@pytest.mark.parametrize(
+    ("request_line", "path"),
+    [("OPTIONS * HTTP/1.1", "*"), ("CONNECT example.com:443 HTTP/1.1", "")],
+)
+def test_requests_no_route_can_match_get_a_json_404_and_are_journaled(
+    emulator: Emulator, request_line: str, path: str
+) -> None:
+    answer = raw_exchange(
+        emulator.port,
+        f"{request_line}\r\nHost: x\r\nConnection: close\r\n\r\n".encode(),
+        half_close=False,
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404") and b"Content-Type: application/json" in head
+    method = request_line.split()[0]
+    assert json.loads(body) == {"detail": f"Not Found: no route for {method} {path}"}
+    assert emulator.requests.last.method == method and emulator.requests.last.status == 404
+    assert emulator.state.unmatched == [f"{method} {path}"]
+
+
 @pytest.mark.parametrize(
     ("remote", "loopback"),
     [
