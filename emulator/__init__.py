@@ -6,7 +6,7 @@ its own) or :func:`serve` (in the running event loop).
 """
 
 from ._version import __version__
-from .app import EmulatorConfig, make_app
+from .app import EmulatorConfig, EmulatorHandler, make_app, make_server
 from .scenario import (
     Expect,
     Fault,
@@ -29,6 +29,7 @@ __all__ = [
     "CallList",
     "Emulator",
     "EmulatorConfig",
+    "EmulatorHandler",
     "EmulatorServer",
     "EmulatorState",
     "Expect",
@@ -44,6 +45,7 @@ __all__ = [
     "load_scenario",
     "load_scenarios",
     "make_app",
+    "make_server",
     "scenario_from_dict",
     "serve",
 ]

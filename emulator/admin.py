@@ -15,14 +15,14 @@ from typing import Any
 from aiohttp import web
 
 from ._version import __version__
-from .app import ADMIN_PREFIX, CONFIG_KEY, STATE_KEY, BadRequest, is_loopback
+from .app import ADMIN_PREFIX, BadRequest, current_config, current_state, is_loopback
 from .scenario import Scenario, ScenarioError
 
 __all__ = ["ADMIN_TOKEN_HEADER", "admin_routes"]
 
 ADMIN_TOKEN_HEADER = "X-Emulator-Admin-Token"  # noqa: S105 - a header name
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 def admin_routes() -> dict[str, dict[str, Handler]]:
@@ -46,8 +46,8 @@ def admin_routes() -> dict[str, dict[str, Handler]]:
 
 
 def _guarded(handler: Handler) -> Handler:
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        token = request.app[CONFIG_KEY].admin_token
+    async def guarded(request: web.BaseRequest) -> web.StreamResponse:
+        token = current_config().admin_token
         if token is not None:
             given = request.headers.get(ADMIN_TOKEN_HEADER, "")
             if not hmac.compare_digest(given.encode(), token.encode()):
@@ -69,7 +69,7 @@ def _ok(obj: Any) -> web.Response:
     return web.Response(body=json.dumps(obj).encode(), content_type="application/json")
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def _body(request: web.BaseRequest) -> dict[str, Any]:
     try:
         obj = json.loads(await request.read() or b"{}")
     except (ValueError, RecursionError) as exc:
@@ -90,8 +90,8 @@ def _scenario_ref(obj: dict[str, Any], key: str = "scenario") -> Any:
     return ref
 
 
-async def _info(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
+async def _info(request: web.BaseRequest) -> web.Response:
+    state = current_state()
     return _ok(
         {
             "version": __version__,
@@ -106,17 +106,17 @@ async def _info(request: web.Request) -> web.Response:
     )
 
 
-async def _list_scenarios(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
+async def _list_scenarios(request: web.BaseRequest) -> web.Response:
+    state = current_state()
     return _ok([_describe(s) for _, s in sorted(state.scenarios.items())])
 
 
-async def _get_active(request: web.Request) -> web.Response:
-    return _ok(_describe(request.app[STATE_KEY].active))
+async def _get_active(request: web.BaseRequest) -> web.Response:
+    return _ok(_describe(current_state().active))
 
 
-async def _set_active(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
+async def _set_active(request: web.BaseRequest) -> web.Response:
+    state = current_state()
     try:
         scenario = state.use(_scenario_ref(await _body(request)))
     except ScenarioError as exc:
@@ -124,11 +124,11 @@ async def _set_active(request: web.Request) -> web.Response:
     return _ok(_describe(scenario))
 
 
-async def _get_queue(request: web.Request) -> web.Response:
-    return _ok([_describe(s) for s in request.app[STATE_KEY].queued])
+async def _get_queue(request: web.BaseRequest) -> web.Response:
+    return _ok([_describe(s) for s in current_state().queued])
 
 
-async def _enqueue(request: web.Request) -> web.Response:
+async def _enqueue(request: web.BaseRequest) -> web.Response:
     body = await _body(request)
     refs = body.get("scenarios")
     if not isinstance(refs, list) or not refs:
@@ -136,31 +136,31 @@ async def _enqueue(request: web.Request) -> web.Response:
     for ref in refs:
         _scenario_ref({"scenario": ref})
     try:
-        state = request.app[STATE_KEY]
+        state = current_state()
         state.enqueue(refs)
     except ScenarioError as exc:
         raise BadRequest(400, str(exc)) from None
     return _ok([_describe(s) for s in state.queued])
 
 
-async def _add_rule(request: web.Request) -> web.Response:
+async def _add_rule(request: web.BaseRequest) -> web.Response:
     body = await _body(request)
     pattern = body.get("pattern")
     if not isinstance(pattern, str) or not pattern:
         raise BadRequest(400, "'pattern' must be a regular expression matched against the prompt")
     try:
-        request.app[STATE_KEY].add_rule(pattern, _scenario_ref(body))
+        current_state().add_rule(pattern, _scenario_ref(body))
     except ScenarioError as exc:
         raise BadRequest(400, str(exc)) from None
     return _ok({"pattern": pattern})
 
 
-async def _journal(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
+async def _journal(request: web.BaseRequest) -> web.Response:
+    state = current_state()
     path = request.query.get("path")
     return _ok([c.to_dict() for c in state.calls(path)])
 
 
-async def _reset(request: web.Request) -> web.Response:
-    request.app[STATE_KEY].reset()
+async def _reset(request: web.BaseRequest) -> web.Response:
+    current_state().reset()
     return _ok({"reset": True})

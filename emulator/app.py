@@ -34,9 +34,18 @@ from .scenario import Endpoint, HttpError, Scenario, ScenarioError
 from .script import COALESCE_BYTES, Drop, Hold, PlanError, Step, StreamContext, Wait, Write, plan
 from .state import SCENARIO_HEADER, Call, EmulatorState
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
-__all__ = ["ADMIN_PREFIX", "STATE_KEY", "Clock", "EmulatorConfig", "make_app"]
+__all__ = [
+    "ADMIN_PREFIX",
+    "STATE_KEY",
+    "Clock",
+    "EmulatorConfig",
+    "EmulatorHandler",
+    "current_state",
+    "make_app",
+    "make_server",
+]
 
 log = logging.getLogger("emulator")
 access_log = logging.getLogger("emulator.access")
@@ -123,16 +132,62 @@ def _install_log_filter() -> None:
         logger.addFilter(_MalformedHttpFilter())
 
 
-def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
-    """The emulator as an aiohttp application (serve it with any runner)."""
+class EmulatorHandler:
+    """The whole emulator as one low-level aiohttp handler: ``await handler(request)``.
+
+    It records the call in the journal, enforces the body limit, routes the
+    request and answers every error as JSON ``{"detail": ...}``.
+    """
+
+    def __init__(self, config: EmulatorConfig, state: EmulatorState) -> None:
+        self.config = config
+        self.state = state
+        self.signer = Signer(config.secret, config.token_ttl)
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        return await _handle(request, self)
+
+
+def make_server(config: EmulatorConfig, state: EmulatorState) -> web.Server:
+    """The emulator as aiohttp's low-level server (serve it with ``web.ServerRunner``).
+
+    What :func:`serving` runs: no application, router or middleware chain
+    between the socket and the handler (about 16 us a request here).
+    Call it with the serving loop running.
+    """
     _install_log_filter()
-    app = web.Application(client_max_size=config.max_body, middlewares=[_journal_middleware])
+    handler = EmulatorHandler(config, state)
+    loop = asyncio.get_running_loop()
+
+    def request_factory(
+        message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+    ) -> web.BaseRequest:
+        # The body limit is the request's: aiohttp stops reading past it.
+        return web.BaseRequest(
+            message, payload, protocol, writer, task, loop, client_max_size=config.max_body
+        )
+
+    return web.Server(handler, request_factory=request_factory, access_log=None)
+
+
+def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
+    """The emulator as an aiohttp application, to mount or to serve with any runner."""
+    _install_log_filter()
+    serve_request = EmulatorHandler(config, state)
+
+    # A middleware rather than a route: it also sees requests no route can
+    # match ("OPTIONS *", "CONNECT host:443"), which aiohttp would answer
+    # with its own plain-text 404. It never calls the router's handler.
+    @web.middleware
+    async def emulator(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        return await serve_request(request)
+
+    app = web.Application(client_max_size=config.max_body, middlewares=[emulator])
     app[STATE_KEY] = state
     app[CONFIG_KEY] = config
-    app[SIGNER_KEY] = Signer(config.secret, config.token_ttl)
-    # One catch-all route over a fixed table: registering aiohttp routes one by
-    # one was most of the cost of starting an emulator (the pytest factory).
-    app.router.add_route("*", "/{path:.*}", _dispatch)
+    app[SIGNER_KEY] = serve_request.signer
     return app
 
 
@@ -152,7 +207,7 @@ def _routes() -> dict[str, dict[str, Handler]]:
 _ROUTE_TABLE: dict[str, dict[str, Handler]] = {}
 
 
-async def _dispatch(request: web.Request) -> web.StreamResponse:
+def _route(request: web.BaseRequest) -> Handler:
     if not _ROUTE_TABLE:
         _ROUTE_TABLE.update(_routes())
     methods = _ROUTE_TABLE.get(request.path)
@@ -164,25 +219,15 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     if handler is None:
         allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
         raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
-    return await handler(request)
+    return handler
 
 
-# -- middleware -----------------------------------------------------------------
+# -- every request ------------------------------------------------------------------
 
 
-@web.middleware
-async def _journal_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Records the call, enforces the body limit, answers every error as JSON.
-
-    A middleware, not part of the catch-all handler, because it must also see
-    requests no route can match (``OPTIONS *``, ``CONNECT host:443``), which
-    aiohttp answers with its own plain-text 404 otherwise.
-    """
-    app = request.app
-    state = app[STATE_KEY]
-    config = app[CONFIG_KEY]
+async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.StreamResponse:
+    state = emulator.state
+    config = emulator.config
     started = time.perf_counter()
     is_admin = request.path.startswith(ADMIN_PREFIX)
     call = Call(
@@ -192,7 +237,7 @@ async def _journal_middleware(
         headers=request.headers,  # an immutable, case-insensitive view: kept, not copied
         body=b"",
     )
-    _CURRENT.set(_Current(call, state, config, app[SIGNER_KEY]))
+    _CURRENT.set(_Current(call, state, config, emulator.signer))
     if not is_admin:
         state.record(call)
     try:
@@ -205,7 +250,7 @@ async def _journal_middleware(
         except web.HTTPRequestEntityTooLarge:
             # aiohttp stops reading at client_max_size: the body is never held whole.
             raise _too_large(limit) from None
-        response = await handler(request)
+        response = await _route(request)(request)
     except BadRequest as exc:
         response = _error_response(exc.status, exc.detail, exc.headers)
     except web.HTTPException as exc:
@@ -240,11 +285,21 @@ async def _journal_middleware(
     return response
 
 
+def current_state() -> EmulatorState:
+    """The state of the emulator handling the current request (for route handlers)."""
+    return _CURRENT.get().state
+
+
+def current_config() -> EmulatorConfig:
+    """The configuration of the emulator handling the current request."""
+    return _CURRENT.get().config
+
+
 def _too_large(limit: int) -> BadRequest:
     return BadRequest(413, f"request body is larger than {limit:,} bytes")
 
 
-def _http_exception_response(request: web.Request, exc: web.HTTPException) -> web.Response:
+def _http_exception_response(request: web.BaseRequest, exc: web.HTTPException) -> web.Response:
     detail: Any = exc.reason
     if exc.status == 404:
         detail = f"Not Found: no route for {request.method} {request.path}"
@@ -254,7 +309,7 @@ def _http_exception_response(request: web.Request, exc: web.HTTPException) -> we
             f"Method Not Allowed: {request.method} {request.path} (allowed: {', '.join(allowed)})"
         )
     if exc.status in (404, 405):
-        request.app[STATE_KEY].add_unmatched(f"{request.method} {request.path}")
+        _CURRENT.get().state.add_unmatched(f"{request.method} {request.path}")
     headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
     return _error_response(exc.status, detail, headers)
 
@@ -273,7 +328,7 @@ def _error_response(
 # -- shared pieces ----------------------------------------------------------------
 
 
-def _select(request: web.Request, endpoint: Endpoint, prompt: str | None = None) -> Scenario:
+def _select(request: web.BaseRequest, endpoint: Endpoint, prompt: str | None = None) -> Scenario:
     current = _CURRENT.get()
     try:
         scenario = current.state.select(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
@@ -284,7 +339,7 @@ def _select(request: web.Request, endpoint: Endpoint, prompt: str | None = None)
 
 
 def _injected_error(
-    request: web.Request, scenario: Scenario, endpoint: Endpoint
+    request: web.BaseRequest, scenario: Scenario, endpoint: Endpoint
 ) -> web.Response | None:
     """Count this call; the HTTP error the scenario asks for on it, if any."""
     current = _CURRENT.get()
@@ -313,8 +368,8 @@ def _scripted_error(error: HttpError) -> web.Response:
     )
 
 
-def _accounts(request: web.Request, scenario: Scenario | None = None) -> list[str]:
-    config = request.app[CONFIG_KEY]
+def _accounts(request: web.BaseRequest, scenario: Scenario | None = None) -> list[str]:
+    config = _CURRENT.get().config
     count = config.accounts if scenario is None or scenario.accounts is None else scenario.accounts
     return [
         hashlib.md5(f"{config.seed}:{i}".encode(), usedforsecurity=False).hexdigest()
@@ -329,14 +384,14 @@ def _json_response(obj: Any, **kwargs: Any) -> web.Response:
 # -- the four endpoints -------------------------------------------------------------
 
 
-async def _index(request: web.Request) -> web.Response:
+async def _index(request: web.BaseRequest) -> web.Response:
     return web.Response(
         text="<!DOCTYPE html><title>FakeGpt emulator</title><p>FakeGpt upstream emulator.</p>",
         content_type="text/html",
     )
 
 
-async def _loads(request: web.Request) -> web.Response:
+async def _loads(request: web.BaseRequest) -> web.Response:
     t = request.query.get("t")
     if t is not None and not t.lstrip("-").isdigit():
         raise BadRequest(
@@ -346,14 +401,14 @@ async def _loads(request: web.Request) -> web.Response:
     injected = _injected_error(request, scenario, "loads")
     if injected is not None:
         return injected
-    config = request.app[CONFIG_KEY]
+    config = _CURRENT.get().config
     # Counts change from call to call, reproducibly for a given seed.
     rng = random.Random(config.seed * 1_000_003 + _CURRENT.get().call.number)
     ids = _accounts(request, scenario)
     return _json_response(loads_body([(token_id, rng.randint(0, 120)) for token_id in ids]))
 
 
-async def _login(request: web.Request) -> web.Response:
+async def _login(request: web.BaseRequest) -> web.Response:
     ctype = request.content_type
     if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise BadRequest(
@@ -374,7 +429,7 @@ async def _login(request: web.Request) -> web.Response:
         raise BadRequest(
             400, f"Invalid token_key {token_key[:64]!r}: GET /api/loads lists the valid ones"
         )
-    signer = request.app[SIGNER_KEY]
+    signer = _CURRENT.get().signer
     user = user_id_for(signer.secret, token_key, password)
     credential, _ = signer.issue("credential", token_key, user)
     response = _json_response({"code": 0, "url": "/"})
@@ -395,12 +450,12 @@ def _form_text(form: Any, name: str) -> str:
     return value
 
 
-async def _session(request: web.Request) -> web.Response:
+async def _session(request: web.BaseRequest) -> web.Response:
     scenario = _select(request, "session")
     injected = _injected_error(request, scenario, "session")
     if injected is not None:
         return injected
-    signer = request.app[SIGNER_KEY]
+    signer = _CURRENT.get().signer
     identity = signer.verify("credential", request.cookies.get("credential", ""))
     if identity is None:
         return _json_response({})  # the NextAuth convention for "not signed in"
@@ -423,7 +478,7 @@ class _ConversationRequest(NamedTuple):
     conversation_id: str | None
 
 
-async def _conversation(request: web.Request) -> web.StreamResponse:
+async def _conversation(request: web.BaseRequest) -> web.StreamResponse:
     current = _CURRENT.get()
     config = current.config
     # The usual header read as it is: parsing it (request.content_type) costs
@@ -457,7 +512,7 @@ async def _conversation(request: web.Request) -> web.StreamResponse:
     return await _play(request, steps, Clock(config.speed))
 
 
-def _authorize(request: web.Request) -> Identity:
+def _authorize(request: web.BaseRequest) -> Identity:
     header = request.headers.get("X-Authorization") or request.headers.get("Authorization")
     if not header:
         raise BadRequest(
@@ -611,7 +666,9 @@ def _json_kind(value: Any) -> str:
 # -- playing ------------------------------------------------------------------------
 
 
-async def _play(request: web.Request, steps: Iterator[Step], clock: Clock) -> web.StreamResponse:
+async def _play(
+    request: web.BaseRequest, steps: Iterator[Step], clock: Clock
+) -> web.StreamResponse:
     call = _CURRENT.get().call
     response = web.StreamResponse(status=200, headers=_STREAM_HEADERS)
     await response.prepare(request)
@@ -669,7 +726,7 @@ async def _flush(response: web.StreamResponse, call: Call, pending: list[bytes])
     call.bytes_sent += len(data)
 
 
-async def _wait_connected(request: web.Request, deadline: float) -> bool:
+async def _wait_connected(request: web.BaseRequest, deadline: float) -> bool:
     """Sleep until ``deadline`` (loop time); False as soon as the client disconnects.
 
     A stalled or held stream stops at once when its client leaves, instead of

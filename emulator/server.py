@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .app import EmulatorConfig, make_app
+from .app import EmulatorConfig, make_server
 from .scenario import Scenario, load_scenarios
 from .state import CallList, EmulatorState, ScenarioRef
 
@@ -135,8 +135,8 @@ async def serving(
     The socket is bound before the site starts, so the port is known (and
     never guessed); streams still in flight get half a second at shutdown.
     """
-    runner = web.AppRunner(
-        make_app(config, state), handle_signals=False, access_log=None, shutdown_timeout=0.5
+    runner = web.ServerRunner(
+        make_server(config, state), handle_signals=False, shutdown_timeout=0.5
     )
     await runner.setup()
     sock = bind_socket(host, port)

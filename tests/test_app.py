@@ -514,3 +514,65 @@ def test_the_body_json_reader_agrees_with_json_loads(text: str, before: str, aft
         return
     got = _json_loads(whole)
     assert json.dumps(got) == json.dumps(expected)
+
+
+@pytest.mark.parametrize(
+    ("max_body", "size", "status"), [(2_000, 3_000, 413), (3 << 20, 2 << 20, 400)]
+)
+async def test_the_body_limit_is_the_configured_one_for_streamed_bodies(
+    emulator_factory: EmulatorFactory,
+    http: aiohttp.ClientSession,
+    max_body: int,
+    size: int,
+    status: int,
+) -> None:
+    """A chunked body has no declared length: the limit applies while it is read."""
+    emu = await emulator_factory(EmulatorConfig(speed=0, max_body=max_body))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(size // 1000):
+            yield b"x" * 1000
+
+    got, ctype, body, _ = await answer(
+        http,
+        "POST",
+        f"{emu.url}/api/conversation",
+        data=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert (got, ctype) == (status, "application/json")
+    # Past the limit: 413. Within it (above aiohttp's 1 MiB default): read whole, then judged.
+    assert ("larger than" in body["detail"]) == (status == 413)
+    assert emu.requests.last.status == status
+
+
+async def test_make_app_serves_the_same_emulator_under_any_runner(
+    http: aiohttp.ClientSession,
+) -> None:
+    from aiohttp import web
+
+    from emulator import EmulatorState, builtin_scenarios, make_app
+
+    scenarios = builtin_scenarios()
+    state = EmulatorState(scenarios, scenarios["default"])
+    runner = web.AppRunner(make_app(EmulatorConfig(speed=0), state), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        token = await login(http, url)
+        status, _, raw, _ = await converse(http, url, token)
+        assert status == 200 and raw.endswith("data: [DONE]\n\n")
+        status, ctype, body, _ = await answer(http, "GET", f"{url}/nope")
+        assert (status, ctype) == (404, "application/json")
+        assert body == {"detail": "Not Found: no route for GET /nope"}
+        assert [c.path for c in state.requests] == [
+            "/api/loads",
+            "/auth/login",
+            "/api/auth/session",
+            "/api/conversation",
+            "/nope",
+        ]
+    finally:
+        await runner.cleanup()
