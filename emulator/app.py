@@ -1,4 +1,7 @@
-"""The aiohttp application: the four upstream endpoints, validation, the journal.
+"""The emulator's one aiohttp handler: the four upstream endpoints, validation, the journal.
+
+:func:`make_server` serves it on aiohttp's low-level server (what every way of
+running the emulator uses); :func:`make_app` wraps it in an application.
 
 Handlers validate the request, pick a scenario (:mod:`emulator.state`), plan
 the answer (:mod:`emulator.script`) and play the planned steps onto the
@@ -171,7 +174,10 @@ def make_server(config: EmulatorConfig, state: EmulatorState) -> web.Server:
 
 
 def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
-    """The emulator as an aiohttp application, to mount or to serve with any runner."""
+    """The emulator as an aiohttp application, for runners and tools that take one.
+
+    It answers every path itself, so serve it at the root, not as a sub-app.
+    """
     _install_log_filter()
     serve_request = EmulatorHandler(config, state)
 
