@@ -45,6 +45,7 @@ __all__ = [
     "Clock",
     "EmulatorConfig",
     "EmulatorHandler",
+    "current_config",
     "current_state",
     "make_app",
     "make_server",
@@ -147,8 +148,8 @@ class EmulatorHandler:
         self.state = state
         self.signer = Signer(config.secret, config.token_ttl)
 
-    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        return await _handle(request, self)
+    def __call__(self, request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
+        return _handle(request, self)  # the coroutine itself: no extra frame a request
 
 
 def make_server(config: EmulatorConfig, state: EmulatorState) -> web.Server:
