@@ -26,8 +26,8 @@ Where the shared emulator runs: in a thread of its own, so that sync tests
 and async tests of any event loop reach it. With the ini option
 ``emulator_in_test_loop = true``, async tests that run in pytest-asyncio's
 session-scoped loop are served by a second server in that very loop (same
-scenarios, same journal): no thread hop per request, about a quarter off
-each reply. Such a test must not block its loop (a synchronous HTTP call, a
+scenarios, same journal): no thread hop per request, 14-29% off a short
+reply in our benchmark runs. Such a test must not block its loop (a synchronous HTTP call, a
 ``subprocess.run``) while it waits for the emulator: the loop that would
 answer is the one blocked.
 """
