@@ -84,7 +84,9 @@ class ReplyAssembler:
         self._counter = _ConstantCounter()
         # One decoder per stream: building one per event cost a scanner each time.
         self._skeleton_decoder = json.JSONDecoder(parse_constant=self._counter)
-        self._skeleton: list[Any] = ["", None]  # the last skeleton string and its value
+        # The last skeleton string, its value, and the text before and after
+        # the literal of the last event that parsed to it (see _parse_snapshot).
+        self._skeleton: list[Any] = ["", None, "", ""]
         self._verdict: tuple[Any, bool, bool] = (None, False, False)  # (event, reply?, final?)
         self._raw = ""  # the JSON body of the last parsed text literal
         self._raw_last = ""  # ... the last character of its text
@@ -308,6 +310,31 @@ def _parse_snapshot(
     boundary), and the previous text does not end in a lone high surrogate
     (which a ``\\uDCxx`` escape could pair with across the cut).
     """
+    if cache is not None and prev_raw:
+        # The usual event: the last one's envelope around a longer text. When
+        # the text before and after the literal (``head``, ``tail``) is the
+        # last parsed event's, and the literal still closes where the tail
+        # begins, the general path below would find the same literal start
+        # (the first match lies inside the shared head), the same end and
+        # the same skeleton: the cached one. So skip straight to the piece.
+        head, tail = cache[2], cache[3]
+        body = len(head)
+        end = len(data) - len(tail)
+        if (
+            body
+            and end >= body + len(prev_raw)
+            and data.startswith(head)
+            and data.endswith(tail)
+            and data.startswith(prev_raw, body)
+            and not "\ud800" <= prev_last <= "\udbff"
+            and _closing_quote(data, body + len(prev_raw)) == end
+        ):
+            new = data[body + len(prev_raw) : end]
+            try:
+                piece = new if not _ESCAPE_OR_CONTROL.search(new) else json.loads(f'"{new}"')
+            except ValueError:
+                return None
+            return cache[1], data[body:end], piece, None
     start = _text_literal_start(data)
     if start < 0:
         return None
@@ -335,12 +362,15 @@ def _parse_snapshot(
         if counter.count != 1 or not isinstance(obj, dict):
             return None
         if cache is not None:
-            cache[:] = [skeleton, obj]
+            cache[:] = [skeleton, obj, "", ""]
     message = obj.get("message")
     content = message.get("content") if isinstance(message, dict) else None
     parts = content.get("parts") if isinstance(content, dict) else None
     if not isinstance(parts, list) or not parts or parts[0] is not _PLACEHOLDER:
         return None
+    if cache is not None:
+        # The envelope around this literal, for the shortcut above next time.
+        cache[2], cache[3] = data[:body], data[end:]
     raw = data[body:end]
     try:
         if prefix:

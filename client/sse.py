@@ -92,7 +92,7 @@ class SSEDecoder:
         # UTF-8 BOM (spec: "One leading U+FEFF BYTE ORDER MARK character must
         # be ignored if any are present").
         self._bom_pending: bytes | None = b""
-        self._pending: list[bytes] = []
+        self._pending: list[bytes | memoryview] = []
         self._pending_len = 0
         self._skip_lf = False
         self._data: list[str] = []
@@ -148,12 +148,13 @@ class SSEDecoder:
         # byte is never part of a UTF-8 sequence, so this equals decoding line
         # by line, replacement characters included) and split with str.find.
         last = data.rfind(b"\n")
+        view = memoryview(data)  # buffered pieces are views: joined once, when the line ends
         if last < pos:
-            self._buffer(data[pos:])
+            self._buffer(view[pos:])
             return events
-        text = str(memoryview(data)[pos : last + 1], "utf-8", "replace")
+        text = str(view[pos : last + 1], "utf-8", "replace")
         if last + 1 < len(data):
-            self._buffer(data[last + 1 :])
+            self._buffer(view[last + 1 :])
         find = text.find
         startswith = text.startswith
         data_lines = self._data
@@ -203,7 +204,7 @@ class SSEDecoder:
         if end < 0:
             self._buffer(data)
             return -1
-        self._pending.append(data[:end])
+        self._pending.append(memoryview(data)[:end])
         line = b"".join(self._pending)
         self._pending = []
         self._pending_len = 0
@@ -255,7 +256,7 @@ class SSEDecoder:
         self._bom_pending = None
         return seen[3:] if seen.startswith(_BOM) else seen
 
-    def _buffer(self, piece: bytes) -> None:
+    def _buffer(self, piece: bytes | memoryview) -> None:
         if piece:
             self._pending.append(piece)
             self._pending_len += len(piece)

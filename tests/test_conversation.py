@@ -285,3 +285,92 @@ def test_fast_path_declines_or_agrees_on_tricky_events(data: str) -> None:
         text = snapshot_text(parsed, "")
         assert with_text(parsed[0], text) == full
         assert text == full["message"]["content"]["parts"][0]
+
+
+@given(
+    steps=st.lists(
+        st.tuples(
+            texts,
+            st.sampled_from(["extend", "extend", "extend", "replace"]),
+            st.sampled_from(["in_progress", "in_progress", "finished_successfully"]),
+            st.sampled_from(["next", "variant", "nexy"]),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    ensure_ascii=st.booleans(),
+)
+@example(
+    steps=[
+        ("a", "extend", "in_progress", "next"),
+        ('"], "x": ["', "extend", "in_progress", "next"),
+    ],
+    ensure_ascii=False,
+)
+@example(
+    steps=[
+        ("\ud83d", "extend", "in_progress", "next"),
+        ("\ude00", "extend", "in_progress", "next"),
+    ],
+    ensure_ascii=True,
+)
+@example(  # a tail of the same length but other content: not the cached envelope
+    steps=[("a", "extend", "in_progress", "next"), ("b", "extend", "in_progress", "nexy")],
+    ensure_ascii=False,
+)
+def test_the_envelope_shortcut_answers_as_parsing_afresh(
+    steps: list[tuple[str, str, str, str]], ensure_ascii: bool
+) -> None:
+    """With the cache (as the assembler calls it) or without, the same answer."""
+    counter = conversation._ConstantCounter()
+    decoder = json.JSONDecoder(parse_constant=counter)
+    cache: list[Any] = ["", None, "", ""]
+    text = prev_raw = prev_last = ""
+    for piece, how, status, kind in steps:
+        text = text + piece if how == "extend" else piece
+        data = message(text, status=status, kind=kind, ensure_ascii=ensure_ascii).data
+        cached = _parse_snapshot(data, prev_raw, prev_last, decoder, counter, cache)
+        fresh = _parse_snapshot(data, prev_raw, prev_last)
+        assert (cached is None) == (fresh is None)
+        if cached is None or fresh is None:
+            prev_raw = prev_last = ""
+            continue
+        assert cached[1:] == fresh[1:]
+        previous = json.loads(f'"{prev_raw}"') if prev_raw else ""
+        got = snapshot_text(cached, previous)
+        assert with_text(cached[0], got) == with_text(fresh[0], got) == json.loads(data)
+        prev_raw, prev_last = cached[1], got[-1:]
+
+
+def test_the_envelope_shortcut_is_taken_for_every_snapshot_after_the_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    searches: list[str] = []
+    real = conversation._text_literal_start
+
+    def counting(data: str) -> int:
+        searches.append(data)
+        return real(data)
+
+    monkeypatch.setattr(conversation, "_text_literal_start", counting)
+    events = [message("A"), *(message("A" + "b" * n) for n in range(1, 40))]
+    events.append(message("A" + "b" * 40, status="finished_successfully"))
+    assert "".join(run([*events, DONE])) == "A" + "b" * 40
+    # The first event, and the final one (its envelope differs): searched.
+    assert len(searches) == 2
+
+
+def test_the_envelope_shortcut_ends_the_literal_where_json_does() -> None:
+    """Same head, same tail, but the text closes early: the general path decides."""
+    counter = conversation._ConstantCounter()
+    decoder = json.JSONDecoder(parse_constant=counter)
+    cache: list[Any] = ["", None, "", ""]
+    first = message("ab").data
+    parsed = _parse_snapshot(first, "", "", decoder, counter, cache)
+    assert parsed is not None
+    head, tail = cache[2], cache[3]
+    forged = head + 'ab", "c' + tail  # parts is now ["ab", "c"]: its first part is "ab"
+    cached = _parse_snapshot(forged, parsed[1], "b", decoder, counter, cache)
+    assert cached == _parse_snapshot(forged, parsed[1], "b")
+    if cached is not None:
+        assert snapshot_text(cached, "ab") == json.loads(forged)["message"]["content"]["parts"][0]
