@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -162,19 +163,16 @@ class Holes:
 
     @classmethod
     def find(cls, encoded: bytes, fmt: SSEFormat) -> Holes:
-        marks = {fmt.dumps(field_placeholder(name)).encode(): name for name in FIELDS}
+        """The holes in ``encoded``: one regular-expression pass over it."""
+        names, pattern = _marks(fmt.ensure_ascii, fmt.multiline_data)
         segments: list[bytes] = []
         fields: list[str] = []
-        rest = encoded
-        while True:
-            found = [(at, mark) for mark in marks if (at := rest.find(mark)) >= 0]
-            if not found:
-                break
-            at, mark = min(found)
-            segments.append(rest[:at])
-            fields.append(marks[mark])
-            rest = rest[at + len(mark) :]
-        segments.append(rest)
+        start = 0
+        for match in pattern.finditer(encoded):
+            segments.append(encoded[start : match.start()])
+            fields.append(names[match.group()])
+            start = match.end()
+        segments.append(encoded[start:])
         return cls(tuple(segments), tuple(fields))
 
     def fill(self, values: Mapping[str, bytes]) -> bytes:
@@ -194,6 +192,14 @@ class Holes:
 
     def __repr__(self) -> str:
         return f"Holes(segments={self.segments!r}, fields={self.fields!r})"
+
+
+@lru_cache(maxsize=8)
+def _marks(ensure_ascii: bool, multiline_data: bool) -> tuple[dict[bytes, str], re.Pattern[bytes]]:
+    """Each field's placeholder as the framing encodes it, and a pattern finding any."""
+    fmt = SSEFormat(multiline_data=multiline_data, ensure_ascii=ensure_ascii)
+    names = {fmt.dumps(field_placeholder(name)).encode(): name for name in FIELDS}
+    return names, re.compile(b"|".join(re.escape(mark) for mark in names))
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,15 +181,19 @@ def plan(
     # Looked up by identity: hashing a scenario (a tree of dataclasses) costs
     # more than filling a small template. The entry holds the scenario, so its
     # id cannot be reused by another while the entry lives.
+    # A template is built the second time a (scenario, text) pair is seen: a
+    # text seen once (an echoed prompt, say) is planned directly, which costs
+    # less than building a template that would not be used again.
     key = (id(scenario), text)
     entry = _TEMPLATES.get(key)
     if entry is None or entry[0] is not scenario:
         if len(_TEMPLATES) >= TEMPLATE_COUNT:
             _TEMPLATES.clear()
+        _TEMPLATES[key] = (scenario, _SEEN_ONCE)
+    elif entry[1] is _SEEN_ONCE:
         entry = _TEMPLATES[key] = (scenario, _template(scenario, text))
-    template = entry[1]
-    if template is not None and template.size <= max_bytes:
-        return template.fill(ctx)
+    if entry is not None and isinstance(entry[1], _Template) and entry[1].size <= max_bytes:
+        return entry[1].fill(ctx)
     ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
     if wire.encoding == "cumulative":
         size = sum(ends) + len(text)
@@ -259,7 +263,8 @@ def _encoded(fmt: SSEFormat, ctx: StreamContext) -> dict[str, bytes]:
     }
 
 
-_TEMPLATES: dict[tuple[int, str], tuple[Scenario, _Template | None]] = {}
+_SEEN_ONCE: Final = object()  # a (scenario, text) pair seen once: no template yet
+_TEMPLATES: dict[tuple[int, str], tuple[Scenario, _Template | object | None]] = {}
 
 
 def _template(scenario: Scenario, text: str) -> _Template | None:

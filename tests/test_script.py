@@ -234,14 +234,18 @@ def test_a_template_fills_in_exactly_the_stream_planned_afresh(
 def test_small_fault_free_streams_are_templated_and_others_are_not() -> None:
     script._TEMPLATES.clear()
     plain = scenario()
-    first = list(plan(plain, CTX))
-    assert len(script._TEMPLATES) == 1
+    first = _merged(plan(plain, CTX))
+    # Seen once: planned directly, no template built yet.
     (entry,) = script._TEMPLATES.values()
-    assert entry[0] is plain and entry[1] is not None
-    assert list(plan(plain, CTX)) == first and len(script._TEMPLATES) == 1
+    assert entry[0] is plain and entry[1] is script._SEEN_ONCE
+    # Seen twice: the template is built and used from then on.
+    assert _merged(plan(plain, CTX)) == first
+    (entry,) = script._TEMPLATES.values()
+    assert isinstance(entry[1], script._Template)
+    assert _merged(plan(plain, CTX)) == first and len(script._TEMPLATES) == 1
     # An equal scenario that is another object gets its own entry, never another's.
     twin = scenario()
-    assert list(plan(twin, CTX)) == first and len(script._TEMPLATES) == 2
+    assert _merged(plan(twin, CTX)) == first and len(script._TEMPLATES) == 2
     for other in (
         scenario(faults=(Fault("ping", at=1),)),
         scenario(wire=Wire(chunk_size=7)),
@@ -255,13 +259,35 @@ def test_small_fault_free_streams_are_templated_and_others_are_not() -> None:
 
 def test_the_template_memory_is_bounded() -> None:
     script._TEMPLATES.clear()
+    echo = scenario(reply=Reply(echo=True))
     for i in range(script.TEMPLATE_COUNT + 3):
-        list(plan(scenario(reply=Reply(echo=True)), CTX._replace(prompt=f"prompt {i}")))
+        list(plan(echo, CTX._replace(prompt=f"prompt {i}")))
+        list(plan(echo, CTX._replace(prompt=f"prompt {i}")))  # templated
     assert 0 < len(script._TEMPLATES) <= script.TEMPLATE_COUNT
+
+
+def test_a_text_seen_once_costs_no_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Echoed prompts are mostly unique: building a template for each would be waste."""
+    script._TEMPLATES.clear()
+    built: list[str] = []
+    real = script._template
+
+    def counting(s: Scenario, text: str) -> object:
+        built.append(text)
+        return real(s, text)
+
+    monkeypatch.setattr(script, "_template", counting)
+    echo = scenario(reply=Reply(echo=True))
+    for i in range(20):
+        list(plan(echo, CTX._replace(prompt=f"unique prompt {i}")))
+    assert built == []
+    list(plan(echo, CTX._replace(prompt="unique prompt 3")))
+    assert built == ["unique prompt 3"]
 
 
 def test_the_size_limit_holds_for_templated_streams_too() -> None:
     small = scenario()
+    list(plan(small, CTX))
     list(plan(small, CTX))  # templated now
     with pytest.raises(PlanError, match="bytes of snapshots"):
         plan(small, CTX, max_bytes=10)
