@@ -180,10 +180,10 @@ def plan(
     text = reply_text(scenario.reply, ctx.prompt)
     # Looked up by identity: hashing a scenario (a tree of dataclasses) costs
     # more than filling a small template. The entry holds the scenario, so its
-    # id cannot be reused by another while the entry lives.
-    # A template is built the second time a (scenario, text) pair is seen: a
-    # text seen once (an echoed prompt, say) is planned directly, which costs
-    # less than building a template that would not be used again.
+    # id cannot be reused by another while the entry lives. A template is
+    # built the second time a (scenario, text) pair is seen: a text seen once
+    # (an echoed prompt, say) is planned directly, which costs less than
+    # building a template that would not be used again.
     key = (id(scenario), text)
     entry = _TEMPLATES.get(key)
     if entry is None or entry[0] is not scenario:
@@ -202,8 +202,18 @@ def plan(
                 f"scenario {scenario.name!r} would stream about {size:,} bytes of snapshots "
                 f"for this prompt; the limit is {max_bytes:,} (cut coarser or shorten the reply)"
             )
-    fmt = _format(wire.line_ending, wire.data_prefix, wire.multiline_data, wire.ensure_ascii)
-    return _frame(scenario, _stream(scenario, ctx, fmt, text, ends))
+    return _planned(scenario, ctx, text)
+
+
+def _planned(scenario: Scenario, ctx: StreamContext, text: str) -> Iterator[Step]:
+    """The stream planned step by step (what a template is built from)."""
+    ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
+    return _frame(scenario, _stream(scenario, ctx, _format_of(scenario), text, ends))
+
+
+def _format_of(scenario: Scenario) -> SSEFormat:
+    wire = scenario.wire
+    return _format(wire.line_ending, wire.data_prefix, wire.multiline_data, wire.ensure_ascii)
 
 
 @lru_cache(maxsize=16)
@@ -272,8 +282,7 @@ def _template(scenario: Scenario, text: str) -> _Template | None:
     ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
     if not _templatable(scenario, text, ends):
         return None
-    wire = scenario.wire
-    fmt = _format(wire.line_ending, wire.data_prefix, wire.multiline_data, wire.ensure_ascii)
+    fmt = _format_of(scenario)
     holes = {name: field_placeholder(name) for name in FIELDS}
     ctx = StreamContext(
         prompt="",
@@ -288,7 +297,7 @@ def _template(scenario: Scenario, text: str) -> _Template | None:
     size = 0
     # Consecutive writes become one, as the player would send them anyway.
     run: list[bytes] = []
-    for step in _frame(scenario, _stream(scenario, ctx, fmt, text, ends)):
+    for step in _planned(scenario, ctx, text):
         if isinstance(step, Write):
             run.append(step.data)
             continue

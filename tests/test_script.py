@@ -158,13 +158,7 @@ def _afresh(s: Scenario, ctx: StreamContext) -> list[object]:
     """The stream planned step by step, as for a scenario no template covers."""
     if s.wire.body == "empty":
         return []
-    text = reply_text(s.reply, ctx.prompt)
-    ends = cut_points(text, s.reply.cut, s.reply.cut_size)
-    wire = s.wire
-    fmt = script._format(
-        wire.line_ending, wire.data_prefix, wire.multiline_data, wire.ensure_ascii
-    )
-    return _merged(script._frame(s, script._stream(s, ctx, fmt, text, ends)))
+    return _merged(script._planned(s, ctx, reply_text(s.reply, ctx.prompt)))
 
 
 def _merged(steps: Iterable[object]) -> list[object]:
