@@ -329,9 +329,8 @@ def _parse_snapshot(
             and not "\ud800" <= prev_last <= "\udbff"
             and _closing_quote(data, body + len(prev_raw)) == end
         ):
-            new = data[body + len(prev_raw) : end]
             try:
-                piece = new if not _ESCAPE_OR_CONTROL.search(new) else json.loads(f'"{new}"')
+                piece = _new_piece(data, body + len(prev_raw), end)
             except ValueError:
                 return None
             return cache[1], data[body:end], piece, None
@@ -374,15 +373,21 @@ def _parse_snapshot(
     raw = data[body:end]
     try:
         if prefix:
-            new = data[body + len(prev_raw) : end]
-            # A piece with no escape and no control character is its own
-            # value (strict JSON rejects raw control characters: json.loads
-            # then raises, as it would on the whole event).
-            piece = new if not _ESCAPE_OR_CONTROL.search(new) else json.loads(f'"{new}"')
-            return obj, raw, piece, None
+            return obj, raw, _new_piece(data, body + len(prev_raw), end), None
         return obj, raw, None, json.loads(data[start : end + 1])
     except ValueError:
         return None
+
+
+def _new_piece(data: str, start: int, end: int) -> str:
+    """The value of the literal body ``data[start:end]``; ValueError if it is not valid JSON.
+
+    A piece with no escape and no control character is its own value (strict
+    JSON rejects raw control characters: json.loads then raises, as it would
+    on the whole event).
+    """
+    new = data[start:end]
+    return new if not _ESCAPE_OR_CONTROL.search(new) else str(json.loads(f'"{new}"'))
 
 
 def _text_literal_start(data: str) -> int:
