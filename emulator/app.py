@@ -345,9 +345,7 @@ def _select(request: web.BaseRequest, endpoint: Endpoint, prompt: str | None = N
     return scenario
 
 
-def _injected_error(
-    request: web.BaseRequest, scenario: Scenario, endpoint: Endpoint
-) -> web.Response | None:
+def _injected_error(scenario: Scenario, endpoint: Endpoint) -> web.Response | None:
     """Count this call; the HTTP error the scenario asks for on it, if any."""
     current = _CURRENT.get()
     n = current.state.next_call(scenario, endpoint)
@@ -375,7 +373,7 @@ def _scripted_error(error: HttpError) -> web.Response:
     )
 
 
-def _accounts(request: web.BaseRequest, scenario: Scenario | None = None) -> list[str]:
+def _accounts(scenario: Scenario | None = None) -> list[str]:
     config = _CURRENT.get().config
     count = config.accounts if scenario is None or scenario.accounts is None else scenario.accounts
     return [
@@ -405,13 +403,13 @@ async def _loads(request: web.BaseRequest) -> web.Response:
             400, f"query parameter 't' must be an integer (a cache-buster), got {t!r}"
         )
     scenario = _select(request, "loads")
-    injected = _injected_error(request, scenario, "loads")
+    injected = _injected_error(scenario, "loads")
     if injected is not None:
         return injected
-    config = _CURRENT.get().config
+    current = _CURRENT.get()
     # Counts change from call to call, reproducibly for a given seed.
-    rng = random.Random(config.seed * 1_000_003 + _CURRENT.get().call.number)
-    ids = _accounts(request, scenario)
+    rng = random.Random(current.config.seed * 1_000_003 + current.call.number)
+    ids = _accounts(scenario)
     return _json_response(loads_body([(token_id, rng.randint(0, 120)) for token_id in ids]))
 
 
@@ -429,10 +427,10 @@ async def _login(request: web.BaseRequest) -> web.Response:
     token_key = _form_text(form, "token_key")
     password = _form_text(form, "session_password")
     scenario = _select(request, "login")
-    injected = _injected_error(request, scenario, "login")
+    injected = _injected_error(scenario, "login")
     if injected is not None:
         return injected
-    if token_key not in _accounts(request):
+    if token_key not in _accounts():
         raise BadRequest(
             400, f"Invalid token_key {token_key[:64]!r}: GET /api/loads lists the valid ones"
         )
@@ -459,7 +457,7 @@ def _form_text(form: Any, name: str) -> str:
 
 async def _session(request: web.BaseRequest) -> web.Response:
     scenario = _select(request, "session")
-    injected = _injected_error(request, scenario, "session")
+    injected = _injected_error(scenario, "session")
     if injected is not None:
         return injected
     signer = _CURRENT.get().signer
@@ -496,7 +494,7 @@ async def _conversation(request: web.BaseRequest) -> web.StreamResponse:
         "application/json" if ctype == "application/json" else request.content_type,
     )
     scenario = _select(request, "conversation", parsed.prompt)
-    injected = _injected_error(request, scenario, "conversation")
+    injected = _injected_error(scenario, "conversation")
     if injected is not None:
         return injected
     identity = _authorize(request)

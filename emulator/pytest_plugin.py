@@ -45,15 +45,13 @@ import pytest
 
 from .app import EmulatorConfig
 from .scenario import Scenario
-from .server import Emulator, EmulatorServer, serve, serving
+from .server import _LOOPBACK, Emulator, EmulatorServer, serve, serving
 from .state import ScenarioRef
 
 if TYPE_CHECKING:
     from client import FakeGpt
 
 __all__ = ["EmulatorFactory"]
-
-_LOOPBACK = "127.0.0.1"
 
 
 class EmulatorFactory(Protocol):
