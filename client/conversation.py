@@ -245,7 +245,11 @@ class ReplyAssembler:
         if not self._v1_reply:
             return ""
         if path == _PARTS_PATH and op == "append" and isinstance(value, str):
-            return self._accept(self.text + value, final=False)
+            # An append extends the text by definition: kept as a piece, so a
+            # long reply costs O(n), not a join of the whole text per event.
+            if value:
+                self._pieces.append(value)
+            return value
         if path == _PARTS_PATH and op == "replace" and isinstance(value, str):
             return self._accept(value, final=False)
         if path == "/message/status" and op == "replace" and value == _FINISHED:

@@ -7,6 +7,7 @@ working. Two keep older contracts as well:
 * :class:`NoValidResponseError` is a :class:`RuntimeError` whose message
   contains ``"No valid response"``, as the original provider raised.
 * :class:`UpstreamTimeoutError` is a :class:`TimeoutError`.
+* :class:`UpstreamConnectionError` is a :class:`ConnectionError`.
 
 ::
 
@@ -19,7 +20,9 @@ working. Two keep older contracts as well:
     ├── LoginError                     the login flow cannot go on
     │   ├── NoAccountsError            /api/loads listed no accounts
     │   └── NotLoggedInError           /api/auth/session answered {} (no token)
-    ├── UnexpectedResponseError        a body that is not what the protocol says
+    ├── UnexpectedResponseError        an answer that is not what the protocol says
+    │                                  (a redirect, a 200 that is no event stream, …)
+    ├── UpstreamConnectionError        cannot connect, or the connection failed (ConnectionError)
     ├── StreamError                    the reply stream went wrong
     │   ├── UpstreamStreamError        the stream carried an "error": .detail
     │   ├── IncompleteStreamError      the stream ended before the reply did
@@ -50,6 +53,7 @@ __all__ = [
     "SnapshotRewriteError",
     "StreamError",
     "UnexpectedResponseError",
+    "UpstreamConnectionError",
     "UpstreamStatusError",
     "UpstreamStreamError",
     "UpstreamTimeoutError",
@@ -114,7 +118,13 @@ class NotLoggedInError(LoginError):
 
 
 class UnexpectedResponseError(FakeGptError):
-    """An answer whose body is not what the protocol says it is."""
+    """An answer that is not what the protocol says: a body of the wrong shape or
+    type, a redirect (never followed: credentials stay with their origin), or
+    an answer aiohttp could not parse (a header too large, say)."""
+
+
+class UpstreamConnectionError(FakeGptError, ConnectionError):
+    """The upstream could not be reached, or the connection failed before an answer."""
 
 
 class StreamError(FakeGptError):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
 
 import aiohttp
+from aiohttp.abc import AbstractCookieJar
 
 from .conversation import ReplyAssembler
 from .errors import (
@@ -34,6 +35,7 @@ from .errors import (
     NotLoggedInError,
     RateLimitedError,
     UnexpectedResponseError,
+    UpstreamConnectionError,
     UpstreamStatusError,
     UpstreamTimeoutError,
 )
@@ -41,12 +43,22 @@ from .helpers import format_prompt, get_random_string
 from .sse import SSEDecoder, SSELineTooLong
 from .typing import AsyncResult, CreateResult, Messages
 
-__all__ = ["DEFAULT_MAX_LINE", "AsyncGeneratorProvider", "FakeGpt", "ReplyStream"]
+__all__ = [
+    "DEFAULT_MAX_LINE",
+    "DEFAULT_TOTAL_TIMEOUT",
+    "AsyncGeneratorProvider",
+    "FakeGpt",
+    "ReplyStream",
+]
 
 #: The longest SSE line the client buffers (64 MiB): a reply's cumulative
 #: snapshot is one line, and ~16 million characters of reply is far past any
 #: real one, while an endless line from a hostile server stops here.
 DEFAULT_MAX_LINE = 64 * 1024 * 1024
+#: The deadline for one whole call (seconds), as openai-python's default: a
+#: stream that never ends (pings forever) stops here. ``total_timeout=None``
+#: turns it off.
+DEFAULT_TOTAL_TIMEOUT = 600.0
 _ERROR_BODY_LIMIT = 64 * 1024
 
 _BROWSER_HEADERS = {
@@ -193,7 +205,7 @@ class _Options:
     def from_kwargs(cls, kwargs: dict[str, Any]) -> _Options:
         timeout = _seconds("timeout", kwargs.get("timeout", 60.0))
         idle = _seconds("idle_timeout", kwargs.get("idle_timeout", timeout))
-        total = _seconds("total_timeout", kwargs.get("total_timeout"))
+        total = _seconds("total_timeout", kwargs.get("total_timeout", DEFAULT_TOTAL_TIMEOUT))
         max_line = kwargs.get("max_line", DEFAULT_MAX_LINE)
         if max_line is not None and (not isinstance(max_line, int) or max_line < 1):
             raise ValueError(f"max_line must be a positive int or None, got {max_line!r}")
@@ -216,20 +228,70 @@ def _seconds(name: str, value: Any) -> float | None:
     return float(value)
 
 
-class FakeGpt(AsyncGeneratorProvider):
+@dataclass(frozen=True, slots=True)
+class _Login:
+    """One login's result: the access token, and the cookies the login set."""
+
+    token: str
+    cookie_jar: AbstractCookieJar | None = None
+
+
+#: Logins by provider class (its own, never inherited), then by base URL:
+#: a token goes back only to the server that issued it, to the class that
+#: asked for it.
+_LOGINS: weakref.WeakKeyDictionary[type, dict[str, _Login]] = weakref.WeakKeyDictionary()
+
+
+def _base(url: str) -> str:
+    return url.rstrip("/")
+
+
+class _LoginCache(type):
+    """The metaclass of :class:`FakeGpt`: ``_access_token`` and ``_cookie_jar`` as views.
+
+    The original provider kept one token in a class attribute, so changing
+    ``url`` sent the old server's token to the new one, and a subclass
+    inherited its parent's. These attributes now read (and write) the login
+    of this very class for its current ``url``.
+    """
+
+    @property
+    def _access_token(cls) -> str | None:
+        login = _LOGINS.get(cls, {}).get(_base(cls.url))  # type: ignore[attr-defined]
+        return login.token if login is not None else None
+
+    @_access_token.setter
+    def _access_token(cls, token: str | None) -> None:
+        logins = _LOGINS.setdefault(cls, {})
+        base = _base(cls.url)  # type: ignore[attr-defined]
+        if token is None:
+            logins.pop(base, None)
+        else:
+            logins[base] = _Login(token)
+
+    @property
+    def _cookie_jar(cls) -> AbstractCookieJar | None:
+        login = _LOGINS.get(cls, {}).get(_base(cls.url))  # type: ignore[attr-defined]
+        return login.cookie_jar if login is not None else None
+
+
+class FakeGpt(AsyncGeneratorProvider, metaclass=_LoginCache):
     """The shared ChatGPT front end, as the original provider reached it.
 
     Options (keywords of ``create_async_generator``): ``proxy``; ``timeout``
     (seconds to connect, and the default idle time allowed between bytes,
     60); ``idle_timeout``; ``total_timeout`` (a deadline for one whole call,
-    off by default); ``max_line`` (bytes, :data:`DEFAULT_MAX_LINE`).
+    :data:`DEFAULT_TOTAL_TIMEOUT`; None: none); ``max_line`` (bytes,
+    :data:`DEFAULT_MAX_LINE`).
+
+    The access token is cached per class and per ``url``
+    (``FakeGpt._access_token`` shows the one for the current ``url``), and
+    never sent anywhere else: redirects are not followed.
     """
 
     url: ClassVar[str] = "https://chat-shared2.zhile.io"
     supports_gpt_35_turbo: ClassVar[bool] = True
     working: ClassVar[bool] = True
-    _access_token: ClassVar[str | None] = None
-    _cookie_jar: ClassVar[aiohttp.abc.AbstractCookieJar | None] = None
     # One login at a time per event loop (an asyncio.Lock belongs to one loop).
     _login_locks: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = (
         weakref.WeakKeyDictionary()
@@ -246,14 +308,14 @@ class FakeGpt(AsyncGeneratorProvider):
 
     @classmethod
     def reset(cls) -> None:
-        """Forget the cached access token and cookie jar (the next call logs in)."""
-        cls._access_token = None
-        cls._cookie_jar = None
+        """Forget this class's logins, for every URL (the next call logs in)."""
+        _LOGINS.pop(cls, None)
 
     @classmethod
     async def _stream(
         cls, prompt: str, proxy: str | None, options: _Options
     ) -> AsyncGenerator[str, None]:
+        base = _base(cls.url)  # the server this call talks to, whatever happens to cls.url
         async with aiohttp.ClientSession(
             headers=_BROWSER_HEADERS,
             timeout=options.client_timeout(),
@@ -262,10 +324,10 @@ class FakeGpt(AsyncGeneratorProvider):
             cookie_jar=aiohttp.CookieJar(unsafe=True),
         ) as session:
             for attempt in (1, 2):
-                token = await cls._ensure_token(session, proxy)
+                token = await cls._ensure_token(session, base, proxy)
                 async with _guard(
                     session.post(
-                        f"{cls.url}/api/conversation",
+                        f"{base}/api/conversation",
                         json=_conversation_body(prompt),
                         headers={
                             "Content-Type": "application/json",
@@ -273,42 +335,54 @@ class FakeGpt(AsyncGeneratorProvider):
                             "X-Authorization": f"Bearer {token}",
                         },
                         proxy=proxy,
+                        allow_redirects=False,
                     ),
                     "/api/conversation",
                 ) as response:
                     if response.status in (401, 403) and attempt == 1:
-                        cls._forget(token)
+                        cls._forget(base, token)
                         continue
                     await _raise_for_status(response, "/api/conversation")
+                    await _require_event_stream(response, "/api/conversation")
                     async for delta in _read_reply(response, options):
                         yield delta
                     return
 
     @classmethod
-    async def _ensure_token(cls, session: aiohttp.ClientSession, proxy: str | None) -> str:
-        token = cls._access_token
-        if token:
-            return token
+    async def _ensure_token(
+        cls, session: aiohttp.ClientSession, base: str, proxy: str | None
+    ) -> str:
+        logins = _LOGINS.setdefault(cls, {})
+        login = logins.get(base)
+        if login is not None:
+            return login.token
         loop = asyncio.get_running_loop()
         lock = cls._login_locks.setdefault(loop, asyncio.Lock())
         async with lock:
-            if cls._access_token:  # another task logged in while this one waited
-                return cls._access_token
-            token = await _login(cls.url, session, proxy)
-            cls._access_token = token
-            cls._cookie_jar = session.cookie_jar
+            login = logins.get(base)
+            if login is not None:  # another task logged in while this one waited
+                return login.token
+            token = await _login(base, session, proxy)
+            logins[base] = _Login(token, session.cookie_jar)
             return token
 
     @classmethod
-    def _forget(cls, token: str) -> None:
+    def _forget(cls, base: str, token: str) -> None:
         # Only the token that failed: a concurrent task may have replaced it.
-        if cls._access_token == token:
-            cls.reset()
+        logins = _LOGINS.get(cls, {})
+        login = logins.get(base)
+        if login is not None and login.token == token:
+            del logins[base]
 
 
 async def _login(url: str, session: aiohttp.ClientSession, proxy: str | None) -> str:
     async with _guard(
-        session.get(f"{url}/api/loads", params={"t": str(int(time.time()))}, proxy=proxy),
+        session.get(
+            f"{url}/api/loads",
+            params={"t": str(int(time.time()))},
+            proxy=proxy,
+            allow_redirects=False,
+        ),
         "/api/loads",
     ) as response:
         await _raise_for_status(response, "/api/loads")
@@ -325,11 +399,13 @@ async def _login(url: str, session: aiohttp.ClientSession, proxy: str | None) ->
         raise NoAccountsError("/api/loads listed no shared accounts to log in with")
     form = {"token_key": random.choice(token_ids), "session_password": get_random_string()}
     async with _guard(
-        session.post(f"{url}/auth/login", data=form, proxy=proxy), "/auth/login"
+        session.post(f"{url}/auth/login", data=form, proxy=proxy, allow_redirects=False),
+        "/auth/login",
     ) as response:
         await _raise_for_status(response, "/auth/login")
     async with _guard(
-        session.get(f"{url}/api/auth/session", proxy=proxy), "/api/auth/session"
+        session.get(f"{url}/api/auth/session", proxy=proxy, allow_redirects=False),
+        "/api/auth/session",
     ) as response:
         await _raise_for_status(response, "/api/auth/session")
         session_body = await _json_body(response, "/api/auth/session")
@@ -419,10 +495,22 @@ class _guard:
         self._endpoint = endpoint
 
     async def __aenter__(self) -> aiohttp.ClientResponse:
+        endpoint = self._endpoint
         try:
             response: aiohttp.ClientResponse = await self._ctx.__aenter__()
         except TimeoutError as exc:
-            raise _timeout(exc, self._endpoint, 0) from exc
+            raise _timeout(exc, endpoint, 0) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamConnectionError(
+                f"{endpoint}: cannot connect to {exc.host}:{exc.port}: {exc.os_error}"
+            ) from exc
+        except aiohttp.ClientConnectionError as exc:
+            raise UpstreamConnectionError(
+                f"{endpoint}: the connection failed before an answer: {exc!r}"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            # What aiohttp's parser refused (a header too large, a bad status line).
+            raise UnexpectedResponseError(f"{endpoint}: the answer cannot be read: {exc}") from exc
         return response
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -439,6 +527,13 @@ def _timeout(exc: BaseException, endpoint: str, received: int) -> UpstreamTimeou
 async def _raise_for_status(response: aiohttp.ClientResponse, endpoint: str) -> None:
     if 200 <= response.status < 300:
         return
+    if 300 <= response.status < 400:
+        location = response.headers.get("Location", "")
+        raise UnexpectedResponseError(
+            f"{endpoint} answered a redirect (HTTP {response.status}) to {location!r}; the "
+            f"client follows no redirects, so the access token and the prompt stay with "
+            f"{response.url.origin()}"
+        )
     text, is_html = await _body_text(response, endpoint)
     headers = dict(response.headers.items())
     detail: Any
@@ -451,6 +546,18 @@ async def _raise_for_status(response: aiohttp.ClientResponse, endpoint: str) -> 
             body = None
         detail = body.get("detail", body) if isinstance(body, dict) else text[:500]
     _raise_status(endpoint, response.status, detail, headers, is_html)
+
+
+async def _require_event_stream(response: aiohttp.ClientResponse, endpoint: str) -> None:
+    """Refuse to decode a body that is not ``text/event-stream`` (as httpx-sse does)."""
+    if response.content_type == "text/event-stream":
+        return
+    text, is_html = await _body_text(response, endpoint)
+    shown = f"an HTML page {_html_title(text)!r}" if is_html else repr(text[:200])
+    raise UnexpectedResponseError(
+        f"{endpoint} answered HTTP {response.status} with Content-Type "
+        f"{response.content_type!r}, not an event stream: {shown}"
+    )
 
 
 def _raise_status(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
+
+from aiohttp import web
 
 import client
 from client import FakeGpt
@@ -60,3 +64,99 @@ def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=10)
+
+
+# -- upstreams of our own making, for the client's tests --------------------------------
+
+RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+StreamWriter = Callable[[web.StreamResponse], Awaitable[None]]
+
+
+@asynccontextmanager
+async def upstream(routes: Mapping[tuple[str, str], RouteHandler]) -> AsyncIterator[str]:
+    """A bare aiohttp server on loopback with these ``{(method, path): handler}`` routes."""
+    app = web.Application()
+    for (method, path), handler in routes.items():
+        app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def _loads(_: web.Request) -> web.Response:
+    return web.json_response({"loads": [{"token_id": "a" * 32, "count": 0}]})
+
+
+async def _login(_: web.Request) -> web.Response:
+    return web.json_response({"code": 0})
+
+
+def login_routes(token: str = "t") -> dict[tuple[str, str], RouteHandler]:
+    """The three login endpoints of an upstream that lets anyone in with ``token``."""
+
+    async def session(_: web.Request) -> web.Response:
+        return web.json_response({"accessToken": token})
+
+    return {
+        ("GET", "/api/loads"): _loads,
+        ("POST", "/auth/login"): _login,
+        ("GET", "/api/auth/session"): session,
+    }
+
+
+@asynccontextmanager
+async def hostile(stream: StreamWriter) -> AsyncIterator[str]:
+    """An upstream that logs in normally, then streams whatever ``stream`` writes."""
+
+    async def conversation(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            await stream(response)
+            await response.write_eof()
+        except ConnectionError:
+            pass
+        return response
+
+    async with upstream({**login_routes(), ("POST", "/api/conversation"): conversation}) as url:
+        yield url
+
+
+def event(text: str) -> bytes:
+    """One cumulative message event carrying ``text``."""
+    obj = {
+        "message": {
+            "author": {"role": "assistant"},
+            "content": {"parts": [text]},
+            "status": "in_progress",
+            "metadata": {"message_type": "next"},
+        },
+        "error": None,
+    }
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+async def endless(
+    response: web.StreamResponse, piece: bytes, pause: float, limit: float = 20.0
+) -> None:
+    """Write ``piece`` every ``pause`` seconds: bounded at ``limit`` seconds, as every loop here."""
+    until = time.monotonic() + limit
+    while time.monotonic() < until:
+        await response.write(piece)
+        await asyncio.sleep(pause)
+
+
+async def run_client(url: str, **options: Any) -> str:
+    """``FakeGpt.create_async`` against ``url`` with no login cached before or after."""
+    FakeGpt.url = url
+    FakeGpt.reset()
+    try:
+        return await asyncio.wait_for(
+            FakeGpt.create_async("m", [{"role": "user", "content": "x"}], **options), 15
+        )
+    finally:
+        FakeGpt.reset()

@@ -89,8 +89,11 @@ def test_two_processes_with_one_secret_accept_each_others_logins() -> None:
             FakeGpt.url = first
             FakeGpt.reset()
             await collect(FakeGpt)  # logs in on the first process
+            token = FakeGpt._access_token
             FakeGpt.url = second
-            return "".join(await collect(FakeGpt))  # reuses that token on the second
+            assert FakeGpt._access_token is None  # the client never sends it elsewhere itself
+            FakeGpt._access_token = token  # handed over on purpose: the second accepts it
+            return "".join(await collect(FakeGpt))
 
         try:
             assert asyncio.run(across()) == "Hello! How can I help you today?"

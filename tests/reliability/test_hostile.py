@@ -7,9 +7,6 @@ import json
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
 
 import aiohttp
 import pytest
@@ -18,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client import (
-    FakeGpt,
     LineTooLongError,
     UnexpectedResponseError,
     UpstreamStatusError,
@@ -26,6 +22,7 @@ from client import (
 )
 from emulator import Emulator
 from emulator.app import is_loopback
+from tests.helpers import endless, event, hostile, run_client, upstream
 
 PATHS = [
     "/api/loads",
@@ -242,79 +239,6 @@ def test_only_loopback_reaches_the_admin_api_without_a_token(
 
 # -- the client against a hostile upstream --------------------------------------------
 
-Handler = Callable[[web.StreamResponse], Awaitable[None]]
-
-
-@asynccontextmanager
-async def hostile(stream: Handler) -> AsyncIterator[str]:
-    """An upstream that logs in normally, then streams whatever ``stream`` writes."""
-
-    async def loads(_: web.Request) -> web.Response:
-        return web.json_response({"loads": [{"token_id": "a" * 32, "count": 0}]})
-
-    async def login(_: web.Request) -> web.Response:
-        return web.json_response({"code": 0})
-
-    async def session(_: web.Request) -> web.Response:
-        return web.json_response({"accessToken": "t"})
-
-    async def conversation(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        try:
-            await stream(response)
-            await response.write_eof()
-        except ConnectionError:
-            pass
-        return response
-
-    app = web.Application()
-    app.router.add_get("/api/loads", loads)
-    app.router.add_post("/auth/login", login)
-    app.router.add_get("/api/auth/session", session)
-    app.router.add_post("/api/conversation", conversation)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
-def event(text: str) -> bytes:
-    obj = {
-        "message": {
-            "author": {"role": "assistant"},
-            "content": {"parts": [text]},
-            "status": "in_progress",
-            "metadata": {"message_type": "next"},
-        },
-        "error": None,
-    }
-    return b"data: " + json.dumps(obj).encode() + b"\n\n"
-
-
-async def endless(
-    response: web.StreamResponse, piece: bytes, pause: float, limit: float = 20.0
-) -> None:
-    """Write ``piece`` every ``pause`` seconds: bounded at ``limit`` seconds, as every loop here."""
-    until = time.monotonic() + limit
-    while time.monotonic() < until:
-        await response.write(piece)
-        await asyncio.sleep(pause)
-
-
-async def run_client(url: str, **options: Any) -> str:
-    FakeGpt.url = url
-    FakeGpt.reset()
-    try:
-        return await asyncio.wait_for(
-            FakeGpt.create_async("m", [{"role": "user", "content": "x"}], **options), 15
-        )
-    finally:
-        FakeGpt.reset()
-
 
 async def test_a_gigantic_line_stops_at_max_line() -> None:
     async with hostile(lambda r: endless(r, b"data: " + b"x" * 65536, 0.0)) as url:
@@ -372,13 +296,6 @@ async def test_hostile_login_answers_get_the_clients_errors(
     async def loads(_: web.Request) -> web.Response:
         return web.Response(status=status, body=body, content_type=content_type)
 
-    app = web.Application()
-    app.router.add_get("/api/loads", loads)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
+    async with upstream({("GET", "/api/loads"): loads}) as url:
         with pytest.raises(error, match=match):
-            await run_client(f"http://127.0.0.1:{runner.addresses[0][1]}")
-    finally:
-        await runner.cleanup()
+            await run_client(url)
