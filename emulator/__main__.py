@@ -14,7 +14,7 @@ from ._version import __version__
 from .app import EmulatorConfig, is_loopback
 from .scenario import Scenario, ScenarioError, load_scenario, load_scenarios
 from .server import scenarios_dir, serving
-from .state import SCENARIO_HEADER, EmulatorState
+from .state import SCENARIO_HEADER, EmulatorState, Limits
 
 log = logging.getLogger("emulator")
 
@@ -113,10 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if not ok:
             parser.error(f"{name}: {value} is out of range")
-    try:
-        state = EmulatorState(scenarios, _default(args.scenario), journal_size=args.journal_size)
-    except ScenarioError as exc:
-        parser.error(str(exc))
     config = EmulatorConfig(
         speed=args.speed,
         seed=args.seed,
@@ -124,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         token_ttl=args.token_ttl,
         accounts=args.accounts,
         admin_token=args.admin_token,
+        limits=Limits(journal_calls=args.journal_size),
     )
+    try:
+        state = EmulatorState(scenarios, _default(args.scenario), limits=config.limits)
+    except ScenarioError as exc:
+        parser.error(str(exc))
     if not is_loopback(args.host):
         log.warning("listening on %s: the emulator is reachable from other machines", args.host)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import email.policy
 import hashlib
 import hmac
 import ipaddress
@@ -23,9 +24,10 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.parser import BytesParser
 from typing import Any, Final, NamedTuple
 
 from aiohttp import web
@@ -34,8 +36,21 @@ from aiohttp.http_exceptions import HttpProcessingError
 from .auth import Identity, Signer, user_id_for
 from .protocol import CDN_CHALLENGE_HTML, DEFAULT_MODEL, error_body, loads_body, session_body
 from .scenario import Endpoint, HttpError, Scenario, ScenarioError
-from .script import COALESCE_BYTES, Drop, Hold, PlanError, Step, StreamContext, Wait, Write, plan
-from .state import SCENARIO_HEADER, Call, EmulatorState
+from .script import (
+    CACHE_TEXT_CHARS,
+    COALESCE_BYTES,
+    Drop,
+    Hold,
+    PlanError,
+    Step,
+    StreamContext,
+    Wait,
+    Write,
+    plan,
+    prepare,
+    reply_text,
+)
+from .state import LIMITS, SCENARIO_HEADER, Call, EmulatorState, Limits, RuleTimeoutError
 
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
@@ -84,12 +99,22 @@ class EmulatorConfig:
     token_ttl: float = 3600.0
     accounts: int = 8
     max_body: int = 1024 * 1024
-    max_prompt: int = 100_000  # characters; longer: 413 message_length_exceeds_limit
+    max_prompt: int = 100_000  # UTF-8 bytes; longer: 413 message_length_exceeds_limit
+    #: A reply stream estimated larger than this is refused with a 400.
+    max_stream_bytes: int = 512 * 1024 * 1024
+    #: A connection that has not sent a whole request head within this many
+    #: seconds (after connecting, or after its last answer) is closed.
+    header_timeout: float = 15.0
     admin_token: str | None = None
+    limits: Limits = field(default=LIMITS)
 
     def __post_init__(self) -> None:
         if self.speed < 0:
             raise ValueError(f"speed must be 0 or more, got {self.speed}")
+        if self.header_timeout <= 0:
+            raise ValueError(f"header_timeout must be positive, got {self.header_timeout}")
+        if self.max_stream_bytes <= 0:
+            raise ValueError(f"max_stream_bytes must be positive, got {self.max_stream_bytes}")
         if self.token_ttl <= 0:
             raise ValueError(f"token_ttl must be positive, got {self.token_ttl}")
         if self.accounts < 0:
@@ -171,7 +196,14 @@ def make_server(config: EmulatorConfig, state: EmulatorState) -> web.Server:
             message, payload, protocol, writer, task, loop, client_max_size=config.max_body
         )
 
-    return web.Server(handler, request_factory=request_factory, access_log=None)
+    # keepalive_timeout doubles as the header timeout: aiohttp closes a
+    # connection whose next request head is not complete when it fires.
+    return web.Server(
+        handler,
+        request_factory=request_factory,
+        access_log=None,
+        keepalive_timeout=config.header_timeout,
+    )
 
 
 def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
@@ -253,10 +285,11 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         if length is not None and length > limit:
             raise _too_large(limit)  # refused on the declared length: not one byte is read
         try:
-            call.body = await request.read()
+            body = await request.read()  # kept by the request: handlers read it again for free
         except web.HTTPRequestEntityTooLarge:
             # aiohttp stops reading at client_max_size: the body is never held whole.
             raise _too_large(limit) from None
+        state.keep_body(call, body)
         response = await _route(request)(request)
     except BadRequest as exc:
         response = _error_response(exc.status, exc.detail, exc.headers)
@@ -268,7 +301,11 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         call.detail = "the client went away"
         response = web.Response(status=400)
     except asyncio.CancelledError:
-        call.detail = "the client went away"
+        # Handlers are cancelled only when the server stops.
+        call.detail = "stopped by shutdown"
+        call.duration = time.perf_counter() - started
+        if not is_admin:
+            _log_access(request, call, "stopped by shutdown")
         raise
     except Exception as exc:
         log.exception("handler error on %s %s", request.method, request.path)
@@ -280,16 +317,20 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     if call.bytes_sent == 0 and isinstance(response, web.Response) and response.body is not None:
         call.bytes_sent = len(response.body) if isinstance(response.body, bytes) else 0
     if not is_admin and access_log.isEnabledFor(logging.INFO):
-        access_log.info(
-            "%s %s %s scenario=%s bytes=%d %.1fms",
-            request.method,
-            request.path_qs,
-            response.status,
-            call.scenario or "-",
-            call.bytes_sent,
-            call.duration * 1000,
-        )
+        _log_access(request, call, str(response.status))
     return response
+
+
+def _log_access(request: web.BaseRequest, call: Call, outcome: str) -> None:
+    access_log.info(
+        "%s %s %s scenario=%s bytes=%d %.1fms",
+        request.method,
+        request.path_qs,
+        outcome,
+        call.scenario or "-",
+        call.bytes_sent,
+        (call.duration or 0.0) * 1000,
+    )
 
 
 def current_state() -> EmulatorState:
@@ -341,6 +382,9 @@ def _select(request: web.BaseRequest, endpoint: Endpoint, prompt: str | None = N
         scenario = current.state.select(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
     except ScenarioError as exc:
         raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
+    except RuleTimeoutError as exc:
+        current.state.add_problem(str(exc))
+        raise BadRequest(400, f"cannot choose a scenario: {exc}") from exc
     current.call.scenario = scenario.name
     return scenario
 
@@ -421,7 +465,11 @@ async def _login(request: web.BaseRequest) -> web.Response:
             f"Content-Type must be application/x-www-form-urlencoded (got {ctype or 'none'})",
         )
     try:
-        form = await request.post()
+        form: Mapping[str, Any] = (
+            _multipart_form(request.headers.get("Content-Type", ""), await request.read())
+            if ctype == "multipart/form-data"
+            else await request.post()
+        )
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(400, f"the form body cannot be read: {exc}") from exc
     token_key = _form_text(form, "token_key")
@@ -441,9 +489,42 @@ async def _login(request: web.BaseRequest) -> web.Response:
     if not scenario.login_cookie:
         return response
     response.set_cookie(
-        "credential", credential, path="/", httponly=True, max_age=math.ceil(signer.ttl)
+        "credential",
+        credential,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        max_age=math.ceil(signer.ttl),
     )
     return response
+
+
+class _FormFile:
+    """A multipart part that is a file, not a text field."""
+
+
+def _multipart_form(content_type: str, body: bytes) -> dict[str, Any]:
+    """The fields of a ``multipart/form-data`` body (already read whole for the journal).
+
+    aiohttp's own reader wants the body unread; the standard library's MIME
+    parser takes the bytes instead.
+    """
+    head = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise ValueError("not a multipart body (is the boundary right?)")
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        if part.get_filename() is not None:
+            fields.setdefault(name, _FormFile())
+            continue
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
+        fields.setdefault(name, raw.decode(part.get_content_charset() or "utf-8"))
+    return fields
 
 
 def _form_text(form: Any, name: str) -> str:
@@ -490,16 +571,17 @@ async def _conversation(request: web.BaseRequest) -> web.StreamResponse:
     # more than the rest of the validation.
     ctype = request.headers.get("Content-Type")
     parsed = _parse_conversation(
-        current.call.body,
+        await request.read(),
         "application/json" if ctype == "application/json" else request.content_type,
     )
+    # Authorised before anything costly (prompt rules, planning) runs.
+    identity = _authorize(request)
+    if _too_long(parsed.prompt, config.max_prompt):
+        raise BadRequest(413, None)  # the upstream's message_length_exceeds_limit
     scenario = _select(request, "conversation", parsed.prompt)
     injected = _injected_error(scenario, "conversation")
     if injected is not None:
         return injected
-    identity = _authorize(request)
-    if len(parsed.prompt) > config.max_prompt:
-        raise BadRequest(413, None)  # the upstream's message_length_exceeds_limit
     conversation_id = _conversation_id(current.signer, identity, parsed)
     ctx = StreamContext(
         prompt=parsed.prompt,
@@ -511,10 +593,27 @@ async def _conversation(request: web.BaseRequest) -> web.StreamResponse:
         moderation_id=f"modr-{_IDS.getrandbits(96):024x}",
     )
     try:
-        steps = plan(scenario, ctx)
+        prepared = None
+        if scenario.wire.body == "stream":
+            text = reply_text(scenario.reply, parsed.prompt)
+            if len(text) > CACHE_TEXT_CHARS:
+                # Cutting and escaping a long text takes a while: in a worker
+                # thread, so the loop keeps serving everyone else meanwhile.
+                prepared = await asyncio.to_thread(prepare, scenario, text)
+        steps = plan(scenario, ctx, max_bytes=config.max_stream_bytes, prepared=prepared)
     except PlanError as exc:
         raise BadRequest(400, str(exc)) from exc
     return await _play(request, steps, Clock(config.speed))
+
+
+def _too_long(prompt: str, limit: int) -> bool:
+    """Whether the prompt takes more than ``limit`` bytes in UTF-8 (encoded only if it may)."""
+    n = len(prompt)
+    if n > limit:
+        return True
+    if n * 4 <= limit:  # no character takes more than 4 bytes
+        return False
+    return len(prompt.encode("utf-8", "surrogatepass")) > limit
 
 
 def _authorize(request: web.BaseRequest) -> Identity:
@@ -682,8 +781,13 @@ async def _play(
     deadline = loop.time()
     pending: list[bytes] = []
     size = 0
+    unyielded = 0  # bytes written since this task last let others run
+    count = 0
     try:
         for step in steps:
+            count += 1
+            if not count & _YIELD_STEPS:
+                await asyncio.sleep(0)  # a long run of steps that write nothing
             if isinstance(step, Write):
                 # Writes with no real wait between them go out together.
                 pending.append(step.data)
@@ -695,11 +799,17 @@ async def _play(
                 if seconds <= 0 and step.scaled:
                     continue
             if pending:
-                await _flush(response, call, pending)
+                unyielded += await _flush(response, call, pending)
                 pending, size = [], 0
+                if unyielded >= _YIELD_BYTES:
+                    # A fast reader never makes a write wait, so the loop
+                    # would serve this stream alone until it ends.
+                    await asyncio.sleep(0)
+                    unyielded = 0
             if isinstance(step, Wait):
                 # Absolute deadlines: pacing does not drift with write time.
                 deadline = max(deadline, loop.time() - 0.5) + clock.seconds(step)
+                unyielded = 0
                 if not await _wait_connected(request, deadline):
                     call.detail = "the client went away"
                     return response
@@ -725,10 +835,17 @@ _STREAM_HEADERS: Final = {
 }
 
 
-async def _flush(response: web.StreamResponse, call: Call, pending: list[bytes]) -> None:
+#: The player lets other tasks run after this many bytes written without a
+#: pause, and after this many steps + 1 (a mask).
+_YIELD_BYTES: Final = 256 * 1024
+_YIELD_STEPS: Final = 4095
+
+
+async def _flush(response: web.StreamResponse, call: Call, pending: list[bytes]) -> int:
     data = pending[0] if len(pending) == 1 else b"".join(pending)
     await response.write(data)
     call.bytes_sent += len(data)
+    return len(data)
 
 
 async def _wait_connected(request: web.BaseRequest, deadline: float) -> bool:

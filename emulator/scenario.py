@@ -17,6 +17,9 @@ from typing import Any, Final, Literal, TypeVar, cast, get_args
 __all__ = [
     "ENDPOINTS",
     "FAULT_KINDS",
+    "MAX_FAULTS",
+    "MAX_FAULT_WRITES",
+    "MAX_REPLY_CHARS",
     "Expect",
     "Fault",
     "HttpError",
@@ -55,6 +58,15 @@ Encoding = Literal["cumulative", "delta_v1"]
 Body = Literal["stream", "empty", "done_only"]
 AfterDone = Literal["close", "keep_open"]
 ErrorBody = Literal["upstream", "html", "empty", "text"]
+
+
+#: The longest reply text a scenario may produce for a request, in characters.
+MAX_REPLY_CHARS: Final = 4 * 1024 * 1024
+#: At most this many faults in a scenario, and this many fault writes in all
+#: (the sum of their ``count``): a scenario is a script, not a flood.
+MAX_FAULTS: Final = 10_000
+MAX_FAULT_WRITES: Final = 1_000_000
+_MAX_HTTP_ERRORS: Final = 100
 
 
 class ScenarioError(ValueError):
@@ -212,8 +224,15 @@ def scenario_from_dict(
     reply = _reply(top.table("reply"))
     timing = _timing(top.table("timing"))
     wire = _wire(top.table("wire"))
-    faults = tuple(_fault(t) for t in top.tables("faults"))
-    http_errors = tuple(_http_error(t) for t in top.tables("http_errors"))
+    faults = tuple(_fault(t) for t in top.tables("faults", limit=MAX_FAULTS))
+    writes = sum(f.count for f in faults)
+    if writes > MAX_FAULT_WRITES:
+        raise ScenarioError(
+            source,
+            "faults",
+            f"ask for {writes:,} writes in all; the limit is {MAX_FAULT_WRITES:,}",
+        )
+    http_errors = tuple(_http_error(t) for t in top.tables("http_errors", limit=_MAX_HTTP_ERRORS))
     accounts = top.optional_int("accounts", minimum=0)
     login_cookie = top.boolean("login_cookie", True)
     expect = _expect(top.table("expect"), reply)
@@ -248,18 +267,30 @@ def _reply(t: _Table) -> Reply:
     sentences = t.integer("faker_sentences", 0, minimum=0)
     if sum((text is not None, echo, sentences > 0)) > 1:
         raise t.error("", "give only one of 'text', 'echo' or 'faker_sentences'")
+    if sentences > _MAX_SENTENCES:
+        raise t.error("faker_sentences", f"must be at most {_MAX_SENTENCES:,}, got {sentences}")
     reply = Reply(
         text=text if (text is not None or echo or sentences) else d.text,
         echo=echo,
         faker_sentences=sentences,
         faker_seed=t.integer("faker_seed", 0),
         faker_locale=t.text("faker_locale", d.faker_locale),
-        repeat=t.integer("repeat", 1, minimum=1, maximum=10_000_000),
+        repeat=t.integer("repeat", 1, minimum=1, maximum=MAX_REPLY_CHARS),
         cut=cast(Cut, t.choice("cut", get_args(Cut), d.cut)),
         cut_size=t.integer("cut_size", 1, minimum=1),
     )
+    if reply.text and not echo and not sentences:
+        length = len(reply.text) * reply.repeat
+        if length > MAX_REPLY_CHARS:
+            raise t.error(
+                "repeat",
+                f"the reply would be {length:,} characters; the limit is {MAX_REPLY_CHARS:,}",
+            )
     t.finish()
     return reply
+
+
+_MAX_SENTENCES: Final = 10_000
 
 
 def _timing(t: _Table) -> Timing:
@@ -317,6 +348,10 @@ def _fault(t: _Table) -> Fault:
         message_type=t.text("message_type", "variant"),
         count=t.integer("count", 1, minimum=1, maximum=100_000),
     )
+    if 0 < fault.ping_every < 0.01:
+        raise t.error(
+            "ping_every", f"must be 0 (no pings) or at least 0.01, got {fault.ping_every}"
+        )
     if kind == "stall" and fault.seconds <= 0:
         raise t.error("seconds", "a stall needs seconds > 0")
     if kind == "rewrite" and not fault.text:
@@ -453,12 +488,14 @@ class _Table:
     def table(self, key: str) -> _Table:
         return _Table(self.source, self._key(key), self._get(key) or {})
 
-    def tables(self, key: str) -> list[_Table]:
+    def tables(self, key: str, *, limit: int) -> list[_Table]:
         value = self._get(key)
         if value is None:
             return []
         if not isinstance(value, list):
             raise self.error(key, f"expected an array of tables ([[{key}]]), got {_kind(value)}")
+        if len(value) > limit:
+            raise self.error(key, f"at most {limit:,} entries, got {len(value):,}")
         return [_Table(self.source, f"{self._key(key)}[{i}]", v) for i, v in enumerate(value)]
 
     def _ranged(self, key: str, value: _N, minimum: float | None, maximum: float | None) -> _N:

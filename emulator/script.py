@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 import re
 from collections.abc import Iterator
@@ -30,26 +31,35 @@ from .protocol import (
     message_object,
     v1_add_object,
 )
-from .scenario import Fault, Reply, Scenario
+from .scenario import MAX_REPLY_CHARS, Fault, Reply, Scenario
 
 __all__ = [
+    "CACHE_TEXT_CHARS",
     "COALESCE_BYTES",
+    "MAX_REPLY_CHARS",
     "MAX_STREAM_BYTES",
     "Drop",
     "Hold",
     "PlanError",
+    "Prepared",
     "Step",
     "StreamContext",
     "Wait",
     "Write",
     "cut_points",
+    "estimated_bytes",
     "plan",
+    "prepare",
     "reply_text",
 ]
 
-#: A stream larger than this is refused when planned (a cumulative reply of
-#: n characters cut into k snapshots sends about n·k/2 bytes).
+#: A stream larger than this (estimated) is refused when planned (a
+#: cumulative reply of n characters cut into k snapshots sends about n·k/2
+#: bytes); the server's ``max_stream_bytes`` is usually lower.
 MAX_STREAM_BYTES: Final = 2 * 1024**3
+#: Texts up to this many characters have their cut points and escaping
+#: cached; longer ones are computed afresh (and a server runs that off its loop).
+CACHE_TEXT_CHARS: Final = 64 * 1024
 #: The player merges consecutive writes up to this size.
 COALESCE_BYTES: Final = 256 * 1024
 #: A stream of at most this many bytes (estimated) is planned once per
@@ -110,17 +120,22 @@ class StreamContext(NamedTuple):
 
 
 def reply_text(reply: Reply, prompt: str) -> str:
-    """The reply's full text for this prompt."""
+    """The reply's full text for this prompt; :class:`PlanError` past :data:`MAX_REPLY_CHARS`."""
     if reply.echo:
         base = prompt
     elif reply.faker_sentences:
         base = _faker_text(reply.faker_locale, reply.faker_seed, reply.faker_sentences)
     else:
         base = reply.text or ""
+    if len(base) * reply.repeat > MAX_REPLY_CHARS:
+        raise PlanError(
+            f"the reply would be {len(base) * reply.repeat:,} characters for this prompt; "
+            f"the limit is {MAX_REPLY_CHARS:,} (lower reply.repeat or shorten the text)"
+        )
     return base * reply.repeat
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)
 def _faker_text(locale: str, seed: int, sentences: int) -> str:
     from faker import Faker  # imported when used: it is slow to import
 
@@ -138,6 +153,8 @@ _WORD: Final = re.compile(r"\s*\S+|\s+")
 
 def cut_points(text: str, cut: str, size: int) -> list[int]:
     """End offsets of the cumulative snapshots; the last one is ``len(text)``."""
+    if len(text) > CACHE_TEXT_CHARS:  # never kept: a cache of huge texts is unbounded memory
+        return _compute_cut_points(text, cut, size)
     return list(_cut_points(text, cut, size))
 
 
@@ -170,45 +187,92 @@ def _compute_cut_points(text: str, cut: str, size: int) -> list[int]:
     return ends
 
 
+class Prepared(NamedTuple):
+    """The costly part of planning for one text: its snapshot ends and escaping.
+
+    Pure and possibly slow for a long text (a server may run :func:`prepare`
+    off its event loop); :func:`plan` computes it itself when not given.
+    """
+
+    text: str
+    ends: list[int]
+    escaped: bytes  # the whole text as a JSON string body (cumulative replies)
+    offsets: list[int]  # where each snapshot ends in ``escaped``
+
+
+def prepare(scenario: Scenario, text: str) -> Prepared:
+    """Cut points and escaping of ``text`` under ``scenario`` (cached for short texts)."""
+    ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
+    if scenario.wire.encoding != "cumulative":
+        return Prepared(text, ends, b"", [])
+    escaped, offsets = _escaped_text(text, ends, scenario.wire.ensure_ascii)
+    return Prepared(text, ends, escaped, offsets)
+
+
+def estimated_bytes(scenario: Scenario, prepared: Prepared) -> int:
+    """About how many bytes the stream sends (at least its snapshots and fault writes)."""
+    text, ends = prepared.text, prepared.ends
+    events = len(ends) + 3
+    size = (sum(ends) if scenario.wire.encoding == "cumulative" else 0) + len(text)
+    size += events * 600  # an event's envelope
+    for fault in scenario.faults:
+        each = 600 + len(fault.text) + len(fault.raw)
+        if fault.kind in ("stale", "repeat"):
+            each += len(text)
+        if fault.kind == "stall" and fault.ping_every > 0:
+            each = 60 * math.ceil(fault.seconds / fault.ping_every)
+        size += each * (1 if fault.kind in ("stall", "drop", "done") else fault.count)
+    return size
+
+
 def plan(
-    scenario: Scenario, ctx: StreamContext, *, max_bytes: int = MAX_STREAM_BYTES
+    scenario: Scenario,
+    ctx: StreamContext,
+    *,
+    max_bytes: int = MAX_STREAM_BYTES,
+    prepared: Prepared | None = None,
 ) -> Iterator[Step]:
-    """The steps that play ``scenario`` for one ``/api/conversation`` request."""
+    """The steps that play ``scenario`` for one ``/api/conversation`` request.
+
+    :class:`PlanError` when the reply or the stream would exceed its limit.
+    """
     wire = scenario.wire
     if wire.body == "empty":
         return iter(())
-    text = reply_text(scenario.reply, ctx.prompt)
-    # Looked up by identity: hashing a scenario (a tree of dataclasses) costs
-    # more than filling a small template. The entry holds the scenario, so its
-    # id cannot be reused by another while the entry lives. A template is
-    # built the second time a (scenario, text) pair is seen: a text seen once
-    # (an echoed prompt, say) is planned directly, which costs less than
-    # building a template that would not be used again.
-    key = (id(scenario), text)
-    entry = _TEMPLATES.get(key)
-    if entry is None or entry[0] is not scenario:
-        if len(_TEMPLATES) >= TEMPLATE_COUNT:
-            _TEMPLATES.clear()
-        _TEMPLATES[key] = (scenario, _SEEN_ONCE)
-    elif entry[1] is _SEEN_ONCE:
-        entry = _TEMPLATES[key] = (scenario, _template(scenario, text))
-    if entry is not None and isinstance(entry[1], _Template) and entry[1].size <= max_bytes:
-        return entry[1].fill(ctx)
-    ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
-    if wire.encoding == "cumulative":
-        size = sum(ends) + len(text)
-        if size > max_bytes:
-            raise PlanError(
-                f"scenario {scenario.name!r} would stream about {size:,} bytes of snapshots "
-                f"for this prompt; the limit is {max_bytes:,} (cut coarser or shorten the reply)"
-            )
-    return _planned(scenario, ctx, text)
+    text = prepared.text if prepared is not None else reply_text(scenario.reply, ctx.prompt)
+    if len(text) * 4 <= TEMPLATE_BYTES:
+        # Looked up by identity: hashing a scenario (a tree of dataclasses)
+        # costs more than filling a small template. The entry holds the
+        # scenario, so its id cannot be reused by another while the entry
+        # lives. A template is built the second time a (scenario, text) pair
+        # is seen: a text seen once (an echoed prompt, say) is planned
+        # directly, which costs less than building a template that would
+        # not be used again. Only short texts are keys (the cache is bounded
+        # in bytes too).
+        key = (id(scenario), text)
+        entry = _TEMPLATES.get(key)
+        if entry is None or entry[0] is not scenario:
+            if len(_TEMPLATES) >= TEMPLATE_COUNT:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = (scenario, _SEEN_ONCE)
+        elif entry[1] is _SEEN_ONCE:
+            entry = _TEMPLATES[key] = (scenario, _template(scenario, text))
+        if entry is not None and isinstance(entry[1], _Template) and entry[1].size <= max_bytes:
+            return entry[1].fill(ctx)
+    if prepared is None:
+        prepared = prepare(scenario, text)
+    size = estimated_bytes(scenario, prepared)
+    if size > max_bytes:
+        raise PlanError(
+            f"scenario {scenario.name!r} would stream about {size:,} bytes for this prompt; "
+            f"the limit is {max_bytes:,} (cut coarser, shorten the reply or use fewer faults)"
+        )
+    return _planned(scenario, ctx, prepared)
 
 
-def _planned(scenario: Scenario, ctx: StreamContext, text: str) -> Iterator[Step]:
+def _planned(scenario: Scenario, ctx: StreamContext, prepared: Prepared) -> Iterator[Step]:
     """The stream planned step by step (what a template is built from)."""
-    ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
-    return _frame(scenario, _stream(scenario, ctx, _format_of(scenario), text, ends))
+    return _frame(scenario, _stream(scenario, ctx, _format_of(scenario), prepared))
 
 
 def _format_of(scenario: Scenario) -> SSEFormat:
@@ -297,7 +361,7 @@ def _template(scenario: Scenario, text: str) -> _Template | None:
     size = 0
     # Consecutive writes become one, as the player would send them anyway.
     run: list[bytes] = []
-    for step in _planned(scenario, ctx, text):
+    for step in _planned(scenario, ctx, prepare(scenario, text)):
         if isinstance(step, Write):
             run.append(step.data)
             continue
@@ -324,9 +388,10 @@ def _holes_or_write(data: bytes, fmt: SSEFormat) -> Holes | Write:
 
 
 def _stream(
-    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, text: str, ends: list[int]
+    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
 ) -> Iterator[Step]:
     wire = scenario.wire
+    text = prepared.text
     if wire.body == "done_only":
         yield Write(fmt.event(DONE))
         yield from _after_done(scenario)
@@ -335,9 +400,9 @@ def _stream(
     for fault in scenario.faults:
         faults.setdefault(fault.at, []).append(fault)
     events = (
-        _cumulative_events(scenario, ctx, fmt, text, ends, frozenset(faults))
+        _cumulative_events(scenario, ctx, fmt, prepared, frozenset(faults))
         if wire.encoding == "cumulative"
-        else _v1_events(scenario, ctx, fmt, text, ends)
+        else _v1_events(scenario, ctx, fmt, prepared)
     )
     sent = _Sent(text)  # how far each sent snapshot reached, for stale/repeat
     for index, covered, steps in events:
@@ -402,8 +467,7 @@ def _cumulative_events(
     scenario: Scenario,
     ctx: StreamContext,
     fmt: SSEFormat,
-    text: str,
-    ends: list[int],
+    prepared: Prepared,
     breaks: frozenset[int],
 ) -> Iterator[tuple[int, list[int], list[Step]]]:
     """Message events as (first index, snapshot ends covered, steps).
@@ -412,6 +476,7 @@ def _cumulative_events(
     snapshot, then the final one. Consecutive events with no pause and no
     fault between them (``breaks``) come as one write, up to COALESCE_BYTES.
     """
+    text, ends = prepared.text, prepared.ends
     values = _encoded(fmt, ctx)
     progress = _envelope(fmt, "in_progress", None).fill(values)
     final = _envelope(fmt, "finished_successfully", scenario.wire.finish_type).fill(values)
@@ -421,7 +486,7 @@ def _cumulative_events(
     yield 0, [0], [*first, Write(progress.render(b""))]
     # Each snapshot is a prefix of the whole escaped text (JSON escapes
     # character by character), rendered from a view: one copy per event.
-    escaped, offsets = _escaped(text, tuple(ends), fmt.ensure_ascii)
+    escaped, offsets = prepared.escaped, prepared.offsets
     view = memoryview(escaped)
     head, tail = progress.head, progress.tail
     overhead = len(head) + len(tail)
@@ -463,9 +528,19 @@ def _envelope(fmt: SSEFormat, status: str, finish_type: str | None) -> EnvelopeT
     return EnvelopeTemplate.build(fmt, status=status, finish_type=finish_type)
 
 
+def _escaped_text(text: str, ends: list[int], ensure_ascii: bool) -> tuple[bytes, list[int]]:
+    """The whole text escaped, and where each snapshot ends in it (cached for short texts)."""
+    if len(text) > CACHE_TEXT_CHARS:
+        return _escape(text, tuple(ends), ensure_ascii)
+    return _escaped(text, tuple(ends), ensure_ascii)
+
+
 @lru_cache(maxsize=64)
 def _escaped(text: str, ends: tuple[int, ...], ensure_ascii: bool) -> tuple[bytes, list[int]]:
-    """The whole text escaped, and where each snapshot ends in it (cached)."""
+    return _escape(text, ends, ensure_ascii)
+
+
+def _escape(text: str, ends: tuple[int, ...], ensure_ascii: bool) -> tuple[bytes, list[int]]:
     pieces = _escape_pieces(ensure_ascii, [text[a:b] for a, b in itertools.pairwise([0, *ends])])
     return b"".join(pieces), list(itertools.accumulate(map(len, pieces)))
 
@@ -498,14 +573,21 @@ def _escape_pieces(ensure_ascii: bool, pieces: list[str]) -> list[bytes]:
     every quote is preceded by a backslash, so that separator cannot occur
     within one.
     """
-    if not pieces:
-        return []
-    dumped = json.dumps(pieces, ensure_ascii=ensure_ascii, separators=(", ", ": "))
-    return dumped[2:-2].encode().split(b'", "')
+    out: list[bytes] = []
+    # In batches: one json.dumps call holds the GIL throughout, and a long
+    # text is escaped in a worker thread while the event loop serves others.
+    for i in range(0, len(pieces), _ESCAPE_BATCH):
+        batch = pieces[i : i + _ESCAPE_BATCH]
+        dumped = json.dumps(batch, ensure_ascii=ensure_ascii, separators=(", ", ": "))
+        out += dumped[2:-2].encode().split(b'", "')
+    return out
+
+
+_ESCAPE_BATCH: Final = 8192
 
 
 def _v1_events(
-    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, text: str, ends: list[int]
+    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
 ) -> Iterator[tuple[int, list[int], list[Step]]]:
     """The 2024 delta_encoding v1 stream: an "add", then appends, then a patch."""
     first: list[Step] = [Write(fmt.event('"v1"', "delta_encoding"))]
@@ -515,6 +597,7 @@ def _v1_events(
     first.append(Write(fmt.json_event(add, "delta")))
     yield 0, [0], first
     start = 0
+    text, ends = prepared.text, prepared.ends
     pauses = _pauses(scenario, len(ends))
     for i, end in enumerate(ends):
         piece = text[start:end]

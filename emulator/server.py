@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
+import resource
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -114,11 +119,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def _make_state(
-    scenarios: Mapping[str, Scenario] | None, default: ScenarioRef | None
+    config: EmulatorConfig, scenarios: Mapping[str, Scenario] | None, default: ScenarioRef | None
 ) -> EmulatorState:
     known = dict(builtin_scenarios() if scenarios is None else scenarios)
     return EmulatorState(
-        known, default if default is not None else known.get("default") or _fallback()
+        known,
+        default if default is not None else known.get("default") or _fallback(),
+        limits=config.limits,
     )
 
 
@@ -140,6 +147,9 @@ async def serving(
     )
     await runner.setup()
     sock = bind_socket(host, port)
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(_AcceptErrors(previous))
     try:
         await web.SockSite(runner, sock).start()
         shown = url_host or (f"[{host}]" if ":" in host else host)
@@ -147,6 +157,44 @@ async def serving(
     finally:
         await runner.cleanup()
         sock.close()
+        loop.set_exception_handler(previous)
+
+
+_log = logging.getLogger("emulator")
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class _AcceptErrors:
+    """The loop's exception handler while serving: running out of descriptors is one line.
+
+    asyncio logs a traceback for every failed ``accept()`` and retries a
+    second later; for a server under load that is expected, not a crash. One
+    warning (at most every 10 s) says what happens and what to do; anything
+    else goes to the handler that was there before.
+    """
+
+    def __init__(self, previous: Any) -> None:
+        self.previous = previous
+        self.last = 0.0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in _OUT_OF_RESOURCES:
+            now = time.monotonic()
+            if now - self.last >= 10.0:
+                self.last = now
+                soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+                _log.warning(
+                    "cannot accept new connections: %s (open-file limit %d); they wait "
+                    "until connections close; raise the limit with ulimit -n",
+                    exc.strerror or exc,
+                    soft,
+                )
+            return
+        if self.previous is not None:
+            self.previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
 
 
 @contextlib.asynccontextmanager
@@ -161,7 +209,8 @@ async def serve(
 ) -> AsyncIterator[Emulator]:
     """Run an emulator in the running event loop for the ``async with`` block."""
     config = config or EmulatorConfig()
-    async with serving(config, _make_state(scenarios, default), host, port, url_host) as emulator:
+    state = _make_state(config, scenarios, default)
+    async with serving(config, state, host, port, url_host) as emulator:
         yield emulator
 
 
@@ -181,7 +230,7 @@ class EmulatorServer(Emulator):
         default: ScenarioRef | None = None,
     ) -> None:
         config = config or EmulatorConfig()
-        super().__init__(_make_state(scenarios, default), config, "")
+        super().__init__(_make_state(config, scenarios, default), config, "")
         self._host = host
         self._port = port
         self._thread: threading.Thread | None = None

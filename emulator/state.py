@@ -2,6 +2,13 @@
 
 Thread-safe: the pytest plugin runs the server in a thread of its own and the
 test changes the scenario or reads the journal from the test's thread.
+
+Two ways in, kept apart: Python callers (:meth:`EmulatorState.resolve`) may
+give a scenario as a name, a file path, a dict or a value; what arrives over
+HTTP (:meth:`EmulatorState.named`: the scenario header, a prompt marker, the
+admin API) may only *name* a known scenario, so no request can make the
+emulator read a file. Every store that requests can grow has a cap in count
+(and in bytes where entries vary in size): :data:`LIMITS`.
 """
 
 from __future__ import annotations
@@ -16,14 +23,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import regex
+
 from .scenario import Endpoint, Scenario, ScenarioError, load_scenario, scenario_from_dict
 
 __all__ = [
+    "LIMITS",
     "SCENARIO_HEADER",
     "SCENARIO_MARKER",
+    "SCENARIO_NAME",
     "Call",
     "CallList",
     "EmulatorState",
+    "LimitError",
+    "Limits",
+    "RuleTimeoutError",
     "ScenarioRef",
 ]
 
@@ -32,8 +46,48 @@ SCENARIO_HEADER: Final = "X-Emulator-Scenario"
 #: A prompt containing ``[scenario:NAME]`` picks scenario NAME (for clients
 #: that cannot add headers, such as the original provider).
 SCENARIO_MARKER: Final = re.compile(r"\[scenario:([A-Za-z0-9_.\-]+)\]")
+#: A name that a marker can carry (and a scenario registered over HTTP must have).
+SCENARIO_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 ScenarioRef = str | Path | Scenario | Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps on what requests can make a running emulator hold or do."""
+
+    journal_calls: int = 10_000  # requests the journal keeps (the oldest go first)
+    journal_bytes: int = 64 * 1024 * 1024  # ... and their stored headers and bodies, in all
+    body_bytes: int = 64 * 1024  # of each request body, kept in the journal
+    queue: int = 1_000  # queued scenarios
+    rules: int = 100  # prompt rules
+    rule_chars: int = 1_000  # length of one rule's pattern
+    rule_seconds: float = 0.05  # time one rule may take on one prompt
+    registered: int = 256  # scenarios registered over the admin API
+    problems: int = 1_000  # handler errors and unmatched requests kept (each)
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"limit {name} must be positive, got {getattr(self, name)}")
+
+
+LIMITS: Final = Limits()
+
+
+class LimitError(ValueError):
+    """A store is full: the request would grow it past its cap."""
+
+
+class RuleTimeoutError(ValueError):
+    """A prompt rule took longer than its time limit on a prompt (and was stopped)."""
+
+    def __init__(self, pattern: str, seconds: float) -> None:
+        self.pattern = pattern
+        super().__init__(
+            f"prompt rule {pattern[:80]!r} took longer than {seconds * 1000:.0f} ms on this "
+            "prompt and was stopped; simplify the pattern (nested repetition backtracks)"
+        )
 
 
 @dataclass
@@ -44,7 +98,8 @@ class Call:
     path: str
     query: dict[str, str]
     headers: Mapping[str, str]  # as received: case-insensitive for a served request
-    body: bytes
+    body: bytes  # its first Limits.body_bytes; body_size says how long it was
+    body_size: int = 0
     started: float = field(default_factory=time.time)
     scenario: str | None = None
     status: int | None = None
@@ -52,6 +107,7 @@ class Call:
     duration: float | None = None
     detail: str | None = None  # the error detail answered, if any
     number: int = 0  # which call of this endpoint under its scenario (1: the first)
+    journaled: bool = field(default=False, repr=False, compare=False)  # in the journal now
 
     @property
     def text(self) -> str:
@@ -67,7 +123,7 @@ class Call:
             "query": self.query,
             "headers": dict(self.headers),
             "body": self.body[:body_limit].decode("utf-8", "replace"),
-            "body_size": len(self.body),
+            "body_size": self.body_size,
             "started": self.started,
             "scenario": self.scenario,
             "status": self.status,
@@ -104,39 +160,70 @@ class EmulatorState:
         scenarios: Mapping[str, Scenario],
         default: ScenarioRef,
         *,
-        journal_size: int = 10_000,
+        limits: Limits = LIMITS,
     ) -> None:
+        self.limits = limits
         self._lock = threading.RLock()
         self.scenarios: dict[str, Scenario] = dict(scenarios)
+        self._registered: dict[str, Scenario] = {}
         self.default = self.resolve(default)
         self._active: Scenario | None = None
         self._queue: deque[Scenario] = deque()
-        self._rules: list[tuple[re.Pattern[str], Scenario]] = []
+        self._rules: list[tuple[regex.Pattern[str], Scenario]] = []
         self._counters: dict[tuple[str, str], int] = {}
-        self._journal: deque[Call] = deque(maxlen=journal_size)
-        #: Exceptions raised inside handlers (bugs, or hostile input not handled).
-        self.problems: list[str] = []
-        #: Requests that matched no route.
-        self.unmatched: list[str] = []
+        self._journal: deque[Call] = deque()
+        self._journal_bytes = 0
+        #: Exceptions raised inside handlers (bugs, or hostile input not handled);
+        #: the newest ``limits.problems`` of them.
+        self.problems: deque[str] = deque(maxlen=limits.problems)
+        #: Requests that matched no route (the newest ``limits.problems``).
+        self.unmatched: deque[str] = deque(maxlen=limits.problems)
 
     # -- choosing ------------------------------------------------------------
 
     def resolve(self, ref: ScenarioRef) -> Scenario:
-        """A scenario from a name, a file path, a dict, or a scenario itself."""
+        """A scenario from a name, a file path, a dict, or a scenario itself (Python callers)."""
         if isinstance(ref, Scenario):
             return ref
         if isinstance(ref, Mapping):
             return scenario_from_dict(ref, source="<dict>")
         if isinstance(ref, Path) or (isinstance(ref, str) and ref.endswith(".toml")):
             return load_scenario(ref)
+        return self.named(ref)
+
+    def named(self, name: str) -> Scenario:
+        """The known scenario called ``name``: all that a request may choose.
+
+        Never a file: a path, existing or not, is answered as any unknown name.
+        """
         with self._lock:
-            found = self.scenarios.get(ref)
+            found = self._registered.get(name) or self.scenarios.get(name)
+            known = sorted({*self.scenarios, *self._registered}) if found is None else ()
         if found is None:
-            known = ", ".join(sorted(self.scenarios)) or "none"
             raise ScenarioError(
-                "<request>", "scenario", f"no scenario named {ref!r} (known: {known})"
+                "<request>",
+                "scenario",
+                f"no scenario named {name[:80]!r} (known: {', '.join(known) or 'none'})",
             )
         return found
+
+    def register(self, name: str, data: Mapping[str, Any]) -> Scenario:
+        """Make a scenario given as a table (over the admin API) known by ``name``."""
+        scenario = scenario_from_dict(data, name=name, source=f"<registered {name[:80]}>")
+        with self._lock:
+            if name not in self._registered and len(self._registered) >= self.limits.registered:
+                raise LimitError(
+                    f"at most {self.limits.registered} scenarios can be registered; "
+                    "reset the emulator or use a folder of scenario files"
+                )
+            self._registered[name] = scenario
+        return scenario
+
+    @property
+    def known(self) -> dict[str, Scenario]:
+        """Every scenario a request may name: the loaded ones, then those registered."""
+        with self._lock:
+            return {**self.scenarios, **self._registered}
 
     @property
     def active(self) -> Scenario:
@@ -152,6 +239,11 @@ class EmulatorState:
     def enqueue(self, refs: Iterable[ScenarioRef]) -> list[Scenario]:
         scenarios = [self.resolve(r) for r in refs]
         with self._lock:
+            if len(self._queue) + len(scenarios) > self.limits.queue:
+                raise LimitError(
+                    f"the queue holds at most {self.limits.queue} scenarios "
+                    f"({len(self._queue)} queued, {len(scenarios)} more asked for)"
+                )
             self._queue.extend(scenarios)
         return scenarios
 
@@ -161,14 +253,18 @@ class EmulatorState:
             return list(self._queue)
 
     def add_rule(self, pattern: str, ref: ScenarioRef) -> None:
+        if len(pattern) > self.limits.rule_chars:
+            raise LimitError(f"a rule's pattern is at most {self.limits.rule_chars} characters")
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
+            compiled = regex.compile(pattern, regex.VERSION0)
+        except regex.error as exc:
             raise ScenarioError(
                 "<request>", "pattern", f"is not a valid regular expression: {exc}"
             ) from exc
         scenario = self.resolve(ref)
         with self._lock:
+            if len(self._rules) >= self.limits.rules:
+                raise LimitError(f"at most {self.limits.rules} prompt rules can be set")
             self._rules.append((compiled, scenario))
 
     def select(self, endpoint: Endpoint, header: str | None, prompt: str | None) -> Scenario:
@@ -177,19 +273,26 @@ class EmulatorState:
         Order: the ``X-Emulator-Scenario`` header, a ``[scenario:NAME]`` marker
         in the prompt, the first matching prompt rule, the queue (consumed by
         ``/api/conversation``, only looked at by the other endpoints), the
-        scenario set with :meth:`use`, the server's default.
+        scenario set with :meth:`use`, the server's default. Header and marker
+        only name known scenarios; each rule runs with a time limit, outside
+        the lock (:class:`RuleTimeoutError` when one takes too long).
         """
         if header:
-            return self.resolve(header)
+            return self.named(header)
         if prompt is not None:
             marker = SCENARIO_MARKER.search(prompt)
             if marker:
-                return self.resolve(marker.group(1))
-        with self._lock:
-            if prompt is not None:
-                for pattern, scenario in self._rules:
-                    if pattern.search(prompt):
+                return self.named(marker.group(1))
+            with self._lock:
+                rules = list(self._rules)
+            seconds = self.limits.rule_seconds
+            for pattern, scenario in rules:
+                try:
+                    if pattern.search(prompt, timeout=seconds):
                         return scenario
+                except TimeoutError:
+                    raise RuleTimeoutError(pattern.pattern, seconds) from None
+        with self._lock:
             if self._queue:
                 return self._queue.popleft() if endpoint == "conversation" else self._queue[0]
             return self._active or self.default
@@ -202,21 +305,55 @@ class EmulatorState:
         return n
 
     def reset(self) -> None:
-        """Back to the default scenario, no queue or rules, counters and journal empty."""
+        """Back to the default scenario: no queue, rules or registered scenarios;
+        counters and journal empty."""
         with self._lock:
             self._active = None
             self._queue.clear()
             self._rules.clear()
+            self._registered.clear()
             self._counters.clear()
+            for call in self._journal:
+                call.journaled = False
             self._journal.clear()
+            self._journal_bytes = 0
             self.problems.clear()
             self.unmatched.clear()
 
     # -- the journal ---------------------------------------------------------
 
     def record(self, call: Call) -> None:
+        """Add ``call`` to the journal (its body comes later: :meth:`keep_body`)."""
         with self._lock:
             self._journal.append(call)
+            call.journaled = True
+            self._grow(_call_size(call))
+
+    def keep_body(self, call: Call, body: bytes) -> None:
+        """Store the start of ``body`` with ``call`` (at most ``limits.body_bytes``)."""
+        kept = body[: self.limits.body_bytes] if len(body) > self.limits.body_bytes else body
+        call.body_size = len(body)
+        with self._lock:
+            call.body = kept
+            if call.journaled:  # not evicted (or reset) while its body was read
+                self._grow(len(kept))
+
+    def _grow(self, size: int) -> None:
+        # The oldest calls go until both caps hold again (the newest call
+        # always stays: its body was already cut to limits.body_bytes).
+        self._journal_bytes += size
+        journal, limits = self._journal, self.limits
+        while len(journal) > 1 and (
+            len(journal) > limits.journal_calls or self._journal_bytes > limits.journal_bytes
+        ):
+            old = journal.popleft()
+            old.journaled = False
+            self._journal_bytes -= _call_size(old)
+
+    @property
+    def journal_bytes(self) -> int:
+        with self._lock:
+            return self._journal_bytes
 
     @property
     def requests(self) -> CallList:
@@ -234,8 +371,17 @@ class EmulatorState:
 
     def add_problem(self, text: str) -> None:
         with self._lock:
-            self.problems.append(text)
+            self.problems.append(text[:2000])
 
     def add_unmatched(self, text: str) -> None:
         with self._lock:
-            self.unmatched.append(text)
+            self.unmatched.append(text[:2000])
+
+
+def header_size(headers: Mapping[str, str]) -> int:
+    """About how many bytes a request's headers take."""
+    return sum(len(k) + len(v) for k, v in headers.items())
+
+
+def _call_size(call: Call) -> int:
+    return len(call.body) + header_size(call.headers) + len(call.path)

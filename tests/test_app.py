@@ -298,7 +298,7 @@ async def test_bad_requests_get_a_4xx_json_detail(
     # ... and the emulator keeps serving.
     status_after, _, _, _ = await answer(http, "GET", f"{emulator.url}/api/loads")
     assert status_after == 200
-    assert emulator.state.problems == []
+    assert list(emulator.state.problems) == []
 
 
 async def test_a_too_long_prompt_is_the_upstreams_413(
@@ -406,10 +406,14 @@ async def test_admin_api_sets_queues_and_journals(
     status, _, body, _ = await answer(
         http,
         "POST",
-        f"{admin}/queue",
-        json={"scenarios": ["default", {"description": "inline", "reply": {"text": "inline!"}}]},
+        f"{admin}/scenarios",
+        json={"name": "mine", "scenario": {"description": "mine", "reply": {"text": "inline!"}}},
     )
-    assert [s["name"] for s in body] == ["default", "default"]
+    assert (status, body["name"], body["source"]) == (200, "mine", "<registered mine>")
+    status, _, body, _ = await answer(
+        http, "POST", f"{admin}/queue", json={"scenarios": ["default", "mine"]}
+    )
+    assert [s["name"] for s in body] == ["default", "mine"]
     token = await login(http, emulator.url)
     for expected in ("Hello! How can I help you today?", "inline!", None):
         async with http.post(
@@ -425,7 +429,7 @@ async def test_admin_api_sets_queues_and_journals(
     status, _, journal, _ = await answer(
         http, "GET", f"{admin}/journal", params={"path": "/api/conversation"}
     )
-    assert [c["scenario"] for c in journal] == ["default", "default", "done_only"]
+    assert [c["scenario"] for c in journal] == ["default", "mine", "done_only"]
     assert json.loads(journal[0]["body"])["action"] == "next"
     status, _, body, _ = await answer(
         http, "POST", f"{admin}/rules", json={"pattern": "^Hi$", "name": "empty_body"}
@@ -449,13 +453,19 @@ async def test_admin_api_sets_queues_and_journals(
     ("path", "body", "detail"),
     [
         ("/scenario", {"name": "no_such"}, "no scenario named 'no_such'"),
-        ("/scenario", {"name": 3}, "scenario name or a scenario object"),
-        ("/scenario", {"scenario": {"reply": {"text": "x"}}}, "description] is required"),
+        ("/scenario", {"name": 3}, "must be the name of a known scenario"),
+        ("/scenario", {"scenario": {"reply": {"text": "x"}}}, "register it first"),
         (
-            "/scenario",
-            {"scenario": {"description": "d", "wire": {"line_ending": "\t"}}},
+            "/scenarios",
+            {"name": "x", "scenario": {"reply": {"text": "x"}}},
+            "description] is required",
+        ),
+        (
+            "/scenarios",
+            {"name": "x", "scenario": {"description": "d", "wire": {"line_ending": "\t"}}},
             "wire.line_ending",
         ),
+        ("/scenarios", {"name": "a/b.toml", "scenario": {"description": "d"}}, "'name' must be"),
         ("/queue", {"scenarios": []}, "non-empty list"),
         ("/rules", {"pattern": "(", "name": "default"}, "not a valid regular expression"),
     ],

@@ -158,7 +158,7 @@ def _afresh(s: Scenario, ctx: StreamContext) -> list[object]:
     """The stream planned step by step, as for a scenario no template covers."""
     if s.wire.body == "empty":
         return []
-    return _merged(script._planned(s, ctx, reply_text(s.reply, ctx.prompt)))
+    return _merged(script._planned(s, ctx, script.prepare(s, reply_text(s.reply, ctx.prompt))))
 
 
 def _merged(steps: Iterable[object]) -> list[object]:
@@ -283,5 +283,5 @@ def test_the_size_limit_holds_for_templated_streams_too() -> None:
     small = scenario()
     list(plan(small, CTX))
     list(plan(small, CTX))  # templated now
-    with pytest.raises(PlanError, match="bytes of snapshots"):
+    with pytest.raises(PlanError, match="would stream about"):
         plan(small, CTX, max_bytes=10)

@@ -124,7 +124,7 @@ def test_random_requests_never_get_a_5xx(
     if status >= 400:
         assert ctype == "application/json"
         assert "detail" in json.loads(raw)
-    assert emulator.state.problems == []
+    assert list(emulator.state.problems) == []
 
 
 def raw_exchange(
@@ -192,7 +192,7 @@ def test_broken_http_is_refused_and_the_emulator_keeps_serving(
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /api/loads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 200")
-    assert emulator.state.problems == []
+    assert list(emulator.state.problems) == []
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
@@ -214,7 +214,7 @@ def test_requests_no_route_can_match_get_a_json_404_and_are_journaled(
     method = request_line.split()[0]
     assert json.loads(body) == {"detail": f"Not Found: no route for {method} {path}"}
     assert emulator.requests.last.method == method and emulator.requests.last.status == 404
-    assert emulator.state.unmatched == [f"{method} {path}"]
+    assert list(emulator.state.unmatched) == [f"{method} {path}"]
 
 
 @pytest.mark.parametrize(
