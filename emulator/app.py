@@ -101,7 +101,7 @@ class EmulatorConfig:
     max_body: int = 1024 * 1024
     max_prompt: int = 100_000  # UTF-8 bytes; longer: 413 message_length_exceeds_limit
     #: A reply stream estimated larger than this is refused with a 400.
-    max_stream_bytes: int = 512 * 1024 * 1024
+    max_stream_bytes: int = 256 * 1024 * 1024
     #: A connection that has not sent a whole request head within this many
     #: seconds (after connecting, or after its last answer) is closed.
     header_timeout: float = 15.0

@@ -57,7 +57,7 @@ class Limits:
     """Caps on what requests can make a running emulator hold or do."""
 
     journal_calls: int = 10_000  # requests the journal keeps (the oldest go first)
-    journal_bytes: int = 64 * 1024 * 1024  # ... and their stored headers and bodies, in all
+    journal_bytes: int = 16 * 1024 * 1024  # ... and their stored headers and bodies, in all
     body_bytes: int = 64 * 1024  # of each request body, kept in the journal
     queue: int = 1_000  # queued scenarios
     rules: int = 100  # prompt rules

@@ -9,10 +9,12 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 import client
@@ -160,3 +162,46 @@ async def run_client(url: str, **options: Any) -> str:
         )
     finally:
         FakeGpt.reset()
+
+
+# -- talking to the emulator as a browser would -----------------------------------------
+
+#: A valid /api/conversation body, as the front end sends it.
+CONVERSATION = {
+    "action": "next",
+    "messages": [
+        {
+            "id": str(uuid.uuid4()),
+            "author": {"role": "user"},
+            "content": {"content_type": "text", "parts": ["Hi"]},
+            "metadata": {},
+        }
+    ],
+    "parent_message_id": str(uuid.uuid4()),
+    "model": "text-davinci-002-render-sha",
+}
+
+
+async def login(http: aiohttp.ClientSession, url: str, password: str = "pw") -> str:
+    """Log in as a browser would; returns the access token."""
+    async with http.get(f"{url}/api/loads", params={"t": "1"}) as r:
+        token_key = (await r.json())["loads"][0]["token_id"]
+    async with http.post(
+        f"{url}/auth/login", data={"token_key": token_key, "session_password": password}
+    ) as r:
+        assert r.status == 200
+    async with http.get(f"{url}/api/auth/session") as r:
+        return str((await r.json())["accessToken"])
+
+
+async def answer(
+    http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[int, str, Any, dict[str, str]]:
+    async with http.request(method, url, **kwargs) as r:
+        raw = await r.read()
+        body = (
+            json.loads(raw)
+            if r.content_type == "application/json"
+            else raw.decode("utf-8", "replace")
+        )
+        return r.status, r.content_type, body, dict(r.headers)

@@ -20,51 +20,13 @@ from hypothesis import strategies as st
 from emulator import Emulator, EmulatorConfig
 from emulator.auth import Signer
 from emulator.pytest_plugin import EmulatorFactory
-
-CONVERSATION = {
-    "action": "next",
-    "messages": [
-        {
-            "id": str(uuid.uuid4()),
-            "author": {"role": "user"},
-            "content": {"content_type": "text", "parts": ["Hi"]},
-            "metadata": {},
-        }
-    ],
-    "parent_message_id": str(uuid.uuid4()),
-    "model": "text-davinci-002-render-sha",
-}
+from tests.helpers import CONVERSATION, answer, login
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         yield session
-
-
-async def login(http: aiohttp.ClientSession, url: str, password: str = "pw") -> str:
-    """Log in as a browser would; returns the access token."""
-    async with http.get(f"{url}/api/loads", params={"t": "1"}) as r:
-        token_key = (await r.json())["loads"][0]["token_id"]
-    async with http.post(
-        f"{url}/auth/login", data={"token_key": token_key, "session_password": password}
-    ) as r:
-        assert r.status == 200
-    async with http.get(f"{url}/api/auth/session") as r:
-        return str((await r.json())["accessToken"])
-
-
-async def answer(
-    http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
-) -> tuple[int, str, Any, dict[str, str]]:
-    async with http.request(method, url, **kwargs) as r:
-        raw = await r.read()
-        body = (
-            json.loads(raw)
-            if r.content_type == "application/json"
-            else raw.decode("utf-8", "replace")
-        )
-        return r.status, r.content_type, body, dict(r.headers)
 
 
 async def converse(
