@@ -216,13 +216,24 @@ def estimated_bytes(scenario: Scenario, prepared: Prepared) -> int:
     size = (sum(ends) if scenario.wire.encoding == "cumulative" else 0) + len(text)
     size += events * 600  # an event's envelope
     for fault in scenario.faults:
-        each = 600 + len(fault.text) + len(fault.raw)
+        each = _FAULT_BYTES.get(fault.kind, 700) + len(fault.text) + len(fault.raw)
         if fault.kind in ("stale", "repeat"):
             each += len(text)
         if fault.kind == "stall" and fault.ping_every > 0:
             each = 60 * math.ceil(fault.seconds / fault.ping_every)
         size += each * (1 if fault.kind in ("stall", "drop", "done") else fault.count)
     return size
+
+
+#: About how many bytes one write of a fault kind takes, but for its text
+#: (kinds not listed carry a whole message event: 700).
+_FAULT_BYTES: Final = {
+    "comment": 16,
+    "ping": 48,
+    "garbage": 32,
+    "done": 16,
+    "malformed_json": 120,
+}
 
 
 def plan(
