@@ -20,6 +20,7 @@ async def run_all(sizes: cases.Sizes) -> tuple[list[Result], list[Result]]:
     results = [
         await cases.decoder_vs_httpx_sse(sizes),
         await cases.client_vs_floor(sizes),
+        await cases.client_v1(sizes),
         await cases.emulator_vs_bare(sizes),
         await cases.fixture_cost(sizes),
         await cases.start_stop(sizes),

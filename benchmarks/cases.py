@@ -14,7 +14,7 @@ import time
 import tracemalloc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -29,6 +29,7 @@ from emulator import (
     Reply,
     Scenario,
     Timing,
+    Wire,
     builtin_scenarios,
     serve,
 )
@@ -425,6 +426,35 @@ async def start_stop(sizes: Sizes) -> Result:
         variants,
         repeats=sizes.repeats * 3,
     )
+
+
+async def client_v1(sizes: Sizes) -> Result:
+    """The 2024 delta_encoding v1 stream: the client's time is linear in the reply's length."""
+    n = sizes.client_tokens
+    bodies = {}
+    for tokens in (n, 4 * n):
+        scenario = replace(scenario_of(tokens), wire=Wire(encoding="delta_v1"))
+        bodies[tokens] = (encoded(scenario), reply_text(scenario.reply, ""))
+    async with bare_server(bodies[n][0]) as short, bare_server(bodies[4 * n][0]) as long:
+        FakeGpt.reset()
+        for url, (_, want) in ((short, bodies[n]), (long, bodies[4 * n])):
+            if await read_ours(url) != want:
+                raise AssertionError("the client got the wrong text")
+        result = await compare(
+            f"Whole client, delta_encoding v1, {n} and {4 * n} tokens",
+            "linear: 4x the tokens takes at most 5x the time (quadratic would be 16x)",
+            {
+                f"ours, {n} tokens": lambda: read_ours(short),
+                f"ours, {4 * n} tokens": lambda: read_ours(long),
+            },
+            repeats=sizes.repeats,
+        )
+    FakeGpt.reset()
+    result.notes.append(
+        f"{len(bodies[n][0]):,} and {len(bodies[4 * n][0]):,} bytes on the wire; "
+        "before the fix each append joined the whole text (0.22 s -> 3.70 s for 4k -> 16k events)"
+    )
+    return result
 
 
 async def growth(sizes: Sizes) -> list[Result]:

@@ -33,6 +33,7 @@ def test_every_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
     for heading in (
         "SSE decoder throughput",
         "Whole client",
+        "Whole client, delta_encoding v1",
         "Emulator throughput",
         "Per-test cost of the session emulator fixture",
         "Function-scoped factory",
