@@ -17,7 +17,7 @@ import random
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
 
@@ -200,6 +200,7 @@ class _Options:
     idle_timeout: float | None
     total_timeout: float | None
     max_line: int | None
+    headers: dict[str, str]
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> _Options:
@@ -209,7 +210,12 @@ class _Options:
         max_line = kwargs.get("max_line", DEFAULT_MAX_LINE)
         if max_line is not None and (not isinstance(max_line, int) or max_line < 1):
             raise ValueError(f"max_line must be a positive int or None, got {max_line!r}")
-        return cls(timeout, idle, total, max_line)
+        headers = kwargs.get("headers") or {}
+        if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise ValueError(f"headers must map strings to strings, got {headers!r:.80}")
+        return cls(timeout, idle, total, max_line, dict(headers))
 
     def client_timeout(self) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(
@@ -282,13 +288,19 @@ class FakeGpt(AsyncGeneratorProvider, metaclass=_LoginCache):
     (seconds to connect, and the default idle time allowed between bytes,
     60); ``idle_timeout``; ``total_timeout`` (a deadline for one whole call,
     :data:`DEFAULT_TOTAL_TIMEOUT`; None: none); ``max_line`` (bytes,
-    :data:`DEFAULT_MAX_LINE`).
+    :data:`DEFAULT_MAX_LINE`); ``headers`` (sent with every request to
+    ``url``, e.g. ``{"X-Emulator-Scenario": "stall_silent"}``).
+
+    ``url`` defaults to the original front end, which is gone: point it at
+    the emulator (``python -m emulator``, then ``FakeGpt.url =
+    "http://localhost:8080"``).
 
     The access token is cached per class and per ``url``
     (``FakeGpt._access_token`` shows the one for the current ``url``), and
     never sent anywhere else: redirects are not followed.
     """
 
+    #: The original shared front end (offline since 2024); set the emulator's URL.
     url: ClassVar[str] = "https://chat-shared2.zhile.io"
     supports_gpt_35_turbo: ClassVar[bool] = True
     working: ClassVar[bool] = True
@@ -317,7 +329,7 @@ class FakeGpt(AsyncGeneratorProvider, metaclass=_LoginCache):
     ) -> AsyncGenerator[str, None]:
         base = _base(cls.url)  # the server this call talks to, whatever happens to cls.url
         async with aiohttp.ClientSession(
-            headers=_BROWSER_HEADERS,
+            headers={**_BROWSER_HEADERS, **options.headers},
             timeout=options.client_timeout(),
             # unsafe=True: the default jar drops cookies from IP-address hosts,
             # so with http://127.0.0.1:PORT the login cookie was never sent back.
@@ -338,6 +350,7 @@ class FakeGpt(AsyncGeneratorProvider, metaclass=_LoginCache):
                         allow_redirects=False,
                     ),
                     "/api/conversation",
+                    session.timeout,
                 ) as response:
                     if response.status in (401, 403) and attempt == 1:
                         cls._forget(base, token)
@@ -384,6 +397,7 @@ async def _login(url: str, session: aiohttp.ClientSession, proxy: str | None) ->
             allow_redirects=False,
         ),
         "/api/loads",
+        session.timeout,
     ) as response:
         await _raise_for_status(response, "/api/loads")
         body = await _json_body(response, "/api/loads")
@@ -401,11 +415,13 @@ async def _login(url: str, session: aiohttp.ClientSession, proxy: str | None) ->
     async with _guard(
         session.post(f"{url}/auth/login", data=form, proxy=proxy, allow_redirects=False),
         "/auth/login",
+        session.timeout,
     ) as response:
         await _raise_for_status(response, "/auth/login")
     async with _guard(
         session.get(f"{url}/api/auth/session", proxy=proxy, allow_redirects=False),
         "/api/auth/session",
+        session.timeout,
     ) as response:
         await _raise_for_status(response, "/api/auth/session")
         session_body = await _json_body(response, "/api/auth/session")
@@ -453,7 +469,9 @@ async def _read_reply(
         except StopAsyncIteration:
             break
         except TimeoutError as exc:
-            raise _timeout(exc, "/api/conversation", len(assembler.text)) from exc
+            raise _timeout(
+                exc, "/api/conversation", len(assembler.text), options.client_timeout()
+            ) from exc
         except aiohttp.ClientError as exc:  # payload cut short, connection reset
             dropped = exc
             break
@@ -488,18 +506,21 @@ async def _read_reply(
 class _guard:
     """Enter a request context, turning timeouts and refused connections into ours."""
 
-    __slots__ = ("_ctx", "_endpoint")
+    __slots__ = ("_ctx", "_endpoint", "_limits")
 
-    def __init__(self, ctx: Any, endpoint: str) -> None:
+    def __init__(
+        self, ctx: Any, endpoint: str, limits: aiohttp.ClientTimeout | None = None
+    ) -> None:
         self._ctx = ctx
         self._endpoint = endpoint
+        self._limits = limits
 
     async def __aenter__(self) -> aiohttp.ClientResponse:
         endpoint = self._endpoint
         try:
             response: aiohttp.ClientResponse = await self._ctx.__aenter__()
         except TimeoutError as exc:
-            raise _timeout(exc, endpoint, 0) from exc
+            raise _timeout(exc, endpoint, 0, self._limits) from exc
         except aiohttp.ClientConnectorError as exc:
             raise UpstreamConnectionError(
                 f"{endpoint}: cannot connect to {exc.host}:{exc.port}: {exc.os_error}"
@@ -517,10 +538,30 @@ class _guard:
         await self._ctx.__aexit__(*exc)
 
 
-def _timeout(exc: BaseException, endpoint: str, received: int) -> UpstreamTimeoutError:
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    getattr(aiohttp, name) for name in ("ConnectionTimeoutError",) if hasattr(aiohttp, name)
+)
+
+
+def _timeout(
+    exc: BaseException,
+    endpoint: str,
+    received: int,
+    limits: aiohttp.ClientTimeout | None = None,
+) -> UpstreamTimeoutError:
+    """The timeout error, saying which limit was hit and what it was set to."""
+    if _CONNECT_TIMEOUT and isinstance(exc, _CONNECT_TIMEOUT):
+        what = "no connection within the connect timeout"
+        value = limits.connect if limits else None
+    elif isinstance(exc, aiohttp.ServerTimeoutError):
+        what = "no bytes within the idle timeout"
+        value = limits.sock_read if limits else None
+    else:
+        what = "the call's deadline passed (total_timeout)"
+        value = limits.total if limits else None
+    limit = f" of {value:g} s" if value is not None else ""
     return UpstreamTimeoutError(
-        f"{endpoint}: no data within the timeout ({received} characters of reply received): "
-        f"{type(exc).__name__}"
+        f"{endpoint}: {what}{limit} ({received} characters of reply received)"
     )
 
 

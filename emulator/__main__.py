@@ -6,14 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
 from ._version import __version__
 from .app import EmulatorConfig, is_loopback
+from .check import check_folder
 from .scenario import Scenario, ScenarioError, load_scenario, load_scenarios
-from .server import scenarios_dir, serving
+from .server import builtin_scenarios, scenarios_dir, serving
 from .state import SCENARIO_HEADER, EmulatorState, Limits
 
 log = logging.getLogger("emulator")
@@ -41,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         "--scenarios-dir",
         type=Path,
         default=None,
-        help="folder of scenario files (default: the shipped ones)",
+        help="a folder of your own scenario files, added to the shipped ones "
+        "(yours win on a name both have)",
     )
     p.add_argument(
         "--speed",
@@ -78,9 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--list", action="store_true", help="list the scenarios with their descriptions and exit"
     )
-    p.add_argument("--check", action="store_true", help="validate the scenarios folder and exit")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check every file of the scenarios folder (--scenarios-dir, or the shipped "
+        "ones), print one line per problem, exit 1 if there is any",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action="version", version=f"fakegpt-emulator {__version__}")
     return p
 
 
@@ -90,15 +98,23 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
-    folder = args.scenarios_dir or scenarios_dir()
+    if args.check:
+        folder = args.scenarios_dir or scenarios_dir()
+        checked, problems = check_folder(folder)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{len(problems)} problems in {folder}", file=sys.stderr)
+            return 1
+        print(f"{len(checked)} scenarios in {folder} are valid")
+        return 0
     try:
-        scenarios = load_scenarios(folder)
+        scenarios = builtin_scenarios()
+        if args.scenarios_dir is not None:
+            scenarios.update(load_scenarios(args.scenarios_dir))
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2 if not args.check else 1
-    if args.check:
-        print(f"{len(scenarios)} scenarios in {folder} are valid")
-        return 0
+        return 2
     if args.list:
         width = max((len(n) for n in scenarios), default=0)
         for name, scenario in sorted(scenarios.items()):
@@ -174,5 +190,17 @@ def _banner(url: str, state: EmulatorState) -> None:
     )
 
 
+def run() -> int:
+    """:func:`main`, quiet when the reader of its output goes away (``--list | head``)."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at devnull first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

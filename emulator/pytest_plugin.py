@@ -20,7 +20,13 @@ Fixtures:
     login cleared before and after the test.
 
 Marker: ``@pytest.mark.emulator_scenario("name")`` (or a path, a dict, a
-``Scenario``) picks the scenario the ``emulator`` fixture serves.
+``Scenario``) picks the scenario the ``emulator`` fixture serves. A relative
+``.toml`` path is looked up in the ``emulator_scenarios_dir`` folder, then
+beside the test file, never in the working directory.
+
+Ini option ``emulator_scenarios_dir``: a folder of your own scenario files
+(relative to the ini file), added to the shipped ones, so markers and the
+``X-Emulator-Scenario`` header can name them.
 
 Where the shared emulator runs: in a thread of its own, so that sync tests
 and async tests of any event loop reach it. With the ini option
@@ -39,13 +45,14 @@ import dataclasses
 import inspect
 import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from .app import EmulatorConfig
-from .scenario import Scenario
-from .server import _LOOPBACK, Emulator, EmulatorServer, serve, serving
+from .scenario import Scenario, ScenarioError, load_scenarios
+from .server import _LOOPBACK, Emulator, EmulatorServer, builtin_scenarios, serve, serving
 from .state import ScenarioRef
 
 if TYPE_CHECKING:
@@ -68,6 +75,13 @@ class EmulatorFactory(Protocol):
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "emulator_scenarios_dir",
+        "a folder of your own scenario files (relative to the ini file's folder), added to "
+        "the shipped ones for the emulator fixture; relative .toml paths in "
+        "emulator_scenario markers are found there too",
+        default="",
+    )
     parser.addini(
         "emulator_in_test_loop",
         "serve async tests running in pytest-asyncio's session loop from that loop "
@@ -96,14 +110,46 @@ def emulator_config() -> EmulatorConfig:
     return EmulatorConfig(speed=0.0)
 
 
+def _scenarios_dir(config: pytest.Config) -> Path | None:
+    """The ``emulator_scenarios_dir`` ini option, resolved against the ini file's folder."""
+    value = str(config.getini("emulator_scenarios_dir") or "")
+    if not value:
+        return None
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    return (base / value).resolve()
+
+
 @pytest.fixture(scope="session")
-def _emulator_server(emulator_config: EmulatorConfig) -> Iterator[EmulatorServer]:
+def _emulator_server(
+    emulator_config: EmulatorConfig, pytestconfig: pytest.Config
+) -> Iterator[EmulatorServer]:
     if emulator_config.secret is None:
         # One secret for the session, so a second server in the test loop
         # (emulator_in_test_loop) accepts the same tokens.
         emulator_config = dataclasses.replace(emulator_config, secret=secrets.token_bytes(32))
-    with EmulatorServer(emulator_config) as server:
+    scenarios = builtin_scenarios()
+    folder = _scenarios_dir(pytestconfig)
+    if folder is not None:
+        try:
+            scenarios.update(load_scenarios(folder))
+        except ScenarioError as exc:
+            raise pytest.UsageError(f"emulator_scenarios_dir: {exc}") from exc
+    with EmulatorServer(emulator_config, scenarios=scenarios) as server:
         yield server
+
+
+def _marker_scenario(request: pytest.FixtureRequest, ref: ScenarioRef) -> ScenarioRef:
+    """A relative .toml path of a marker, found in the scenarios folder or beside the test."""
+    if isinstance(ref, str) and ref.endswith(".toml") and not Path(ref).is_absolute():
+        folder = _scenarios_dir(request.config)
+        candidates = [folder / ref] if folder is not None else []
+        candidates.append(request.path.parent / ref)
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        tried = ", ".join(str(c) for c in candidates)
+        raise pytest.UsageError(f"emulator_scenario({ref!r}): no such file (looked in {tried})")
+    return ref
 
 
 def _in_session_loop(request: pytest.FixtureRequest) -> bool:
@@ -134,7 +180,7 @@ def emulator(
     if marker is not None:
         if len(marker.args) != 1:
             raise pytest.UsageError("emulator_scenario takes exactly one scenario")
-        server.use(marker.args[0])
+        server.use(_marker_scenario(request, marker.args[0]))
     yield server
     allow = request.node.get_closest_marker("emulator_allow")
     options: dict[str, Any] = dict(allow.kwargs) if allow is not None else {}

@@ -8,6 +8,8 @@ strictly: an unknown key, a wrong type or an out-of-range value raises one
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -184,9 +186,6 @@ class Scenario:
     source: str = "<python>"
 
 
-_DEFAULT_NAME: Final = "default"
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate one scenario file; its name is the file's stem."""
     path = Path(path)
@@ -217,7 +216,7 @@ def scenario_from_dict(
 ) -> Scenario:
     """Validate a scenario given as a dict (a parsed TOML file, or JSON from the admin API)."""
     top = _Table(source, "", data)
-    scenario_name = top.text("name", name or _DEFAULT_NAME)
+    scenario_name = top.text("name", name or _inline_name(data))
     description = top.text("description", "")
     if not description.strip():
         raise ScenarioError(source, "description", "is required: one line saying what happens")
@@ -258,6 +257,15 @@ def scenario_from_dict(
         expect=expect,
         source=source,
     )
+
+
+def _inline_name(data: Mapping[str, Any]) -> str:
+    """A name for a scenario given without one: ``inline-`` and a digest of its content,
+    so two different tables never share a name (and one table keeps its name)."""
+    digest = hashlib.blake2b(
+        json.dumps(data, sort_keys=True, default=repr).encode(), digest_size=4
+    ).hexdigest()
+    return f"inline-{digest}"
 
 
 def _reply(t: _Table) -> Reply:

@@ -41,8 +41,17 @@ _LOOPBACK = "127.0.0.1"
 
 
 def scenarios_dir() -> Path:
-    """The folder of shipped scenarios (the checkout's, or the installed copy)."""
-    return Path(str(resources.files("emulator.scenarios")))
+    """The folder of shipped scenarios (the installed copy, or the checkout's)."""
+    try:
+        return Path(str(resources.files("emulator.scenarios")))
+    except ModuleNotFoundError:
+        # Run from a checkout (``python -m emulator`` in the clone): the local
+        # emulator/ package comes first on sys.path, and the scenario files
+        # are mapped into it only when installed; they sit beside it.
+        checkout = Path(__file__).resolve().parent.parent / "scenarios"
+        if not (checkout / "default.toml").is_file():
+            raise
+        return checkout
 
 
 def builtin_scenarios() -> dict[str, Scenario]:
@@ -99,7 +108,7 @@ class Emulator:
         if not allow_unmatched:
             found += [f"request matched no route: {u}" for u in self.state.unmatched]
         if not allow_unused:
-            found += [f"queued scenario never used: {s.name}" for s in self.state.queued]
+            found += [f"queued scenario never used: {s.name}" for s in self.state.unused]
         return found
 
 
@@ -108,6 +117,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6 and host == "::":
+        # Every address, IPv4 too (dual-stack), as "0.0.0.0" would be for IPv4.
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     try:
         sock.bind((host, port))
         sock.listen(1024)

@@ -39,6 +39,7 @@ __all__ = [
     "Limits",
     "RuleTimeoutError",
     "ScenarioRef",
+    "login_effects",
 ]
 
 #: Request header that picks the scenario for one request.
@@ -168,7 +169,8 @@ class EmulatorState:
         self._registered: dict[str, Scenario] = {}
         self.default = self.resolve(default)
         self._active: Scenario | None = None
-        self._queue: deque[Scenario] = deque()
+        #: Queued scenarios, each with whether it served a call yet.
+        self._queue: deque[_Queued] = deque()
         self._rules: list[tuple[regex.Pattern[str], Scenario]] = []
         self._counters: dict[tuple[str, str], int] = {}
         self._journal: deque[Call] = deque()
@@ -244,13 +246,19 @@ class EmulatorState:
                     f"the queue holds at most {self.limits.queue} scenarios "
                     f"({len(self._queue)} queued, {len(scenarios)} more asked for)"
                 )
-            self._queue.extend(scenarios)
+            self._queue.extend(_Queued(s) for s in scenarios)
         return scenarios
 
     @property
     def queued(self) -> list[Scenario]:
         with self._lock:
-            return list(self._queue)
+            return [q.scenario for q in self._queue]
+
+    @property
+    def unused(self) -> list[Scenario]:
+        """Queued scenarios that have not served any call yet."""
+        with self._lock:
+            return [q.scenario for q in self._queue if not q.served]
 
     def add_rule(self, pattern: str, ref: ScenarioRef) -> None:
         if len(pattern) > self.limits.rule_chars:
@@ -282,19 +290,25 @@ class EmulatorState:
         if prompt is not None:
             marker = SCENARIO_MARKER.search(prompt)
             if marker:
-                return self.named(marker.group(1))
+                return _reachable_by_prompt(self.named(marker.group(1)), "a [scenario:] marker")
             with self._lock:
                 rules = list(self._rules)
             seconds = self.limits.rule_seconds
             for pattern, scenario in rules:
                 try:
                     if pattern.search(prompt, timeout=seconds):
-                        return scenario
+                        return _reachable_by_prompt(scenario, f"the rule {pattern.pattern[:40]!r}")
                 except TimeoutError:
                     raise RuleTimeoutError(pattern.pattern, seconds) from None
         with self._lock:
             if self._queue:
-                return self._queue.popleft() if endpoint == "conversation" else self._queue[0]
+                # The conversation takes the head; the login calls before it
+                # only look at it (it serves them too, so it counts as used).
+                if endpoint == "conversation":
+                    return self._queue.popleft().scenario
+                head = self._queue[0]
+                head.served = True
+                return head.scenario
             return self._active or self.default
 
     def next_call(self, scenario: Scenario, endpoint: Endpoint) -> int:
@@ -376,6 +390,45 @@ class EmulatorState:
     def add_unmatched(self, text: str) -> None:
         with self._lock:
             self.unmatched.append(text[:2000])
+
+
+def login_effects(scenario: Scenario) -> list[str]:
+    """What ``scenario`` does to the login calls (loads, login, session), in words."""
+    effects = [
+        f"HTTP {e.status} on /{'api/' if e.endpoint != 'login' else 'auth/'}"
+        f"{'auth/session' if e.endpoint == 'session' else e.endpoint}"
+        for e in scenario.http_errors
+        if e.endpoint != "conversation"
+    ]
+    if scenario.accounts is not None:
+        effects.append(f"{scenario.accounts} accounts on /api/loads")
+    if not scenario.login_cookie:
+        effects.append("no login cookie")
+    return effects
+
+
+def _reachable_by_prompt(scenario: Scenario, chosen_by: str) -> Scenario:
+    """``scenario``, unless what it does happens where a prompt cannot reach.
+
+    A prompt is seen only by ``/api/conversation``, after the login calls:
+    a scenario acting on those would be logged as applied and do nothing.
+    """
+    effects = login_effects(scenario)
+    if effects:
+        raise ScenarioError(
+            "<request>",
+            "scenario",
+            f"{chosen_by} chose {scenario.name!r}, which acts on the login calls "
+            f"({', '.join(effects)}) that come before the prompt is seen; choose it with the "
+            "X-Emulator-Scenario header, the admin API or the queue instead",
+        )
+    return scenario
+
+
+@dataclass(slots=True)
+class _Queued:
+    scenario: Scenario
+    served: bool = False
 
 
 def header_size(headers: Mapping[str, str]) -> int:

@@ -38,11 +38,37 @@ def test_list_shows_every_scenario_with_its_description() -> None:
 
 
 def test_check_passes_on_the_shipped_folder_and_names_a_bad_file(tmp_path: Path) -> None:
-    assert run("--check").returncode == 0
-    (tmp_path / "broken.toml").write_text('description = "x"\n[wire]\nbody = "none"\n')
+    done = run("--check")
+    assert done.returncode == 0 and "43 scenarios" in done.stdout
+    files = {
+        "broken": 'description = "x"\n[wire]\nbody = "none"\n',
+        "not_toml": "description = \n",
+        "late_fault": 'description = "x"\n[reply]\ntext = "Hi there"\n'
+        '[[faults]]\nkind = "drop"\nat = 40\n',
+        "no_such_error": 'description = "x"\n[expect]\nerror = "NoSuchError"\n',
+        "far_call": 'description = "x"\n[[http_errors]]\nendpoint = "loads"\nstatus = 500\n'
+        "on_call = 100000\n",
+        "contradiction": 'description = "x"\n[wire]\nbody = "empty"\n[[faults]]\nkind = "drop"\n',
+        "fine": 'description = "x"\n',
+    }
+    for name, text in files.items():
+        (tmp_path / f"{name}.toml").write_text(text)
     done = run("--check", "--scenarios-dir", str(tmp_path))
     assert done.returncode == 1
-    assert "broken.toml" in done.stderr and "[wire.body]" in done.stderr
+    lines = done.stdout.splitlines()
+    expected = [
+        ("broken.toml", "[wire.body]"),
+        ("contradiction.toml", "[faults] never happen"),
+        ("contradiction.toml", "[expect] a reply cannot arrive"),
+        ("far_call.toml", "[http_errors[0].on_call] 100000 is past any plausible"),
+        ("late_fault.toml", "[faults[0].at] 40 is past the last message event (3)"),
+        ("no_such_error.toml", "[expect.error] 'NoSuchError' is no client error"),
+        ("not_toml.toml", "is not valid TOML"),
+    ]
+    assert len(lines) == len(expected), done.stdout
+    for line, (file, text) in zip(lines, expected, strict=True):
+        assert file in line and text in line, line
+    assert "7 problems" in done.stderr
 
 
 @pytest.mark.parametrize(
