@@ -182,6 +182,13 @@ CONVERSATION = {
 }
 
 
+def conversation(prompt: str) -> dict[str, Any]:
+    """A valid /api/conversation body carrying ``prompt`` (a fresh copy)."""
+    body: dict[str, Any] = json.loads(json.dumps(CONVERSATION))
+    body["messages"][0]["content"]["parts"] = [prompt]
+    return body
+
+
 async def login(http: aiohttp.ClientSession, url: str, password: str = "pw") -> str:
     """Log in as a browser would; returns the access token."""
     async with http.get(f"{url}/api/loads", params={"t": "1"}) as r:

@@ -15,7 +15,7 @@ import client.errors
 from client import FakeGpt, UpstreamTimeoutError
 from emulator import Emulator, builtin_scenarios, scenario_from_dict
 from emulator.check import CLIENT_ERRORS
-from tests.helpers import CONVERSATION, answer, collect, login, serving
+from tests.helpers import answer, collect, conversation, login, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,8 +137,7 @@ async def test_a_prompt_cannot_choose_a_login_phase_scenario_silently(
 ) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         token = await login(http, emulator.url)
-        body = {**CONVERSATION, "messages": [dict(CONVERSATION["messages"][0])]}  # type: ignore[index]
-        body["messages"][0]["content"] = {"content_type": "text", "parts": [f"[scenario:{name}]"]}
+        body = conversation(f"[scenario:{name}]")
         status, _, answered, _ = await answer(
             http,
             "POST",

@@ -22,7 +22,7 @@ from emulator import Emulator, EmulatorConfig
 from emulator import scenario as scenario_module
 from emulator import state as state_module
 from emulator.pytest_plugin import EmulatorFactory
-from tests.helpers import CONVERSATION, answer, login
+from tests.helpers import CONVERSATION, answer, conversation, login
 
 A_SCENARIO_FILE = 'description = "read from the disk"\n[reply]\ntext = "SECRET FILE TEXT"\n'
 
@@ -102,8 +102,7 @@ async def test_a_prompt_marker_never_reads_a_file(
     (tmp_path / "local.toml").write_text(A_SCENARIO_FILE)
     monkeypatch.chdir(tmp_path)  # where a relative name would be looked up
     token = await login(http, emulator.url)
-    body = {**CONVERSATION, "messages": [dict(CONVERSATION["messages"][0])]}  # type: ignore[index]
-    body["messages"][0]["content"] = {"content_type": "text", "parts": ["[scenario:local.toml]"]}
+    body = conversation("[scenario:local.toml]")
     status, _, answered, _ = await answer(
         http,
         "POST",
@@ -227,8 +226,7 @@ async def test_the_prompt_limit_counts_bytes(
     token = await login(http, emu.url)
 
     async def send(prompt: str) -> int:
-        body = {**CONVERSATION, "messages": [dict(CONVERSATION["messages"][0])]}  # type: ignore[index]
-        body["messages"][0]["content"] = {"content_type": "text", "parts": [prompt]}
+        body = conversation(prompt)
         status, _, _, _ = await answer(
             http,
             "POST",
@@ -246,8 +244,7 @@ async def test_an_amplifying_echo_is_refused_before_a_byte_is_sent(
     emulator: Emulator, http: aiohttp.ClientSession
 ) -> None:
     token = await login(http, emulator.url)
-    body = {**CONVERSATION, "messages": [dict(CONVERSATION["messages"][0])]}  # type: ignore[index]
-    body["messages"][0]["content"] = {"content_type": "text", "parts": ["x" * 60_000]}
+    body = conversation("x" * 60_000)
     status, _, answered, _ = await answer(
         http,
         "POST",

@@ -8,7 +8,6 @@ while another client attacks it, what it logs.
 from __future__ import annotations
 
 import asyncio
-import json
 import resource
 import signal
 import socket
@@ -25,7 +24,7 @@ import pytest
 
 from emulator import EmulatorConfig
 from emulator.pytest_plugin import EmulatorFactory
-from tests.helpers import CONVERSATION, login, serving
+from tests.helpers import CONVERSATION, conversation, login, serving
 
 MiB = 1024 * 1024
 pytestmark = pytest.mark.slow
@@ -49,12 +48,6 @@ async def bounded(count: int, width: int, one: Callable[[int], Awaitable[Any]]) 
             await one(i)
 
     await asyncio.gather(*(worker() for _ in range(width)))
-
-
-def conversation(prompt: str) -> dict[str, Any]:
-    body = json.loads(json.dumps(CONVERSATION))
-    body["messages"][0]["content"]["parts"] = [prompt]
-    return body
 
 
 def test_unauthenticated_floods_grow_the_server_by_under_50_mib() -> None:
