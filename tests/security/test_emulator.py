@@ -347,3 +347,20 @@ async def test_the_login_cookie_is_same_site(
     ) as r:
         cookie = r.headers["Set-Cookie"]
     assert "SameSite=Lax" in cookie and "HttpOnly" in cookie
+
+
+def test_a_huge_refused_reply_leaves_no_cache_behind() -> None:
+    from emulator import script
+    from emulator.scenario import Reply, Scenario
+    from emulator.script import PlanError, StreamContext, plan
+
+    huge = Scenario(
+        name="huge", description="d", reply=Reply(text="word ", repeat=800_000, cut="word")
+    )
+    ctx = StreamContext("p", "m", "c", "p", 0.0, "model", "modr")
+    before = (script._cut_points.cache_info().currsize, script._escaped.cache_info().currsize)
+    with pytest.raises(PlanError, match="would stream about"):
+        plan(huge, ctx)
+    after = (script._cut_points.cache_info().currsize, script._escaped.cache_info().currsize)
+    assert after == before  # 4 M characters: computed, refused, and not kept
+    assert all(len(text) * 4 <= script.TEMPLATE_BYTES for _, text in script._TEMPLATES)
