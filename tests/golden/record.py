@@ -1,0 +1,112 @@
+"""Record (``python -m tests.golden.record``) or compare the bytes every shipped scenario plans.
+
+For each shipped scenario and a few prompts: the planned steps with fixed
+per-request values (each write's bytes, each wait, drop and hold), planned
+twice (the second time from a template where one applies, which must agree), and the HTTP
+errors it injects. A refactoring that changes none of the emulator's output
+leaves ``plans.json`` as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+GOLDEN = HERE / "plans.json"
+PROMPTS = ("Tell me something.", "héllo 👋🏽 [x]", "")
+
+
+def _context(prompt: str) -> Any:
+    try:
+        from emulator.protocol.fakegpt import StreamContext
+    except ImportError:
+        from emulator.script import StreamContext  # type: ignore[no-redef]
+    return StreamContext(
+        prompt=prompt,
+        message_id="6fa459ea-ee8a-4ca4-894e-db77e160355e",
+        conversation_id="16fd2706-8baf-433b-82eb-8c7fada847da",
+        parent_id="1b4e28ba-2fa1-41d2-883f-0016d3cca427",
+        create_time=1700000000.123456,
+        model="text-davinci-002-render-sha",
+        moderation_id="modr-0123456789abcdef01234567",
+    )
+
+
+def _steps(scenario: Any, prompt: str) -> str:
+    try:
+        from emulator.engine.plan import PlanError, plan
+    except ImportError:
+        from emulator.script import PlanError, plan  # type: ignore[no-redef]
+    out = []
+    try:
+        for step in plan(scenario, _context(prompt)):
+            kind = type(step).__name__
+            if kind == "Write":
+                # Consecutive writes merged, as the player sends them (and as
+                # a template holds them): what reaches the socket, not how
+                # the planner happened to cut it.
+                if out and out[-1][0] == "W":
+                    out[-1][1] += step.data.hex()
+                else:
+                    out.append(["W", step.data.hex()])
+            elif kind == "Wait":
+                out.append(["T", repr(step.seconds), step.scaled])
+            elif kind == "Hold":
+                out.append(["H", repr(step.seconds)])
+            else:
+                out.append([kind])
+    except PlanError as exc:
+        out.append(["PlanError", str(exc)])
+    return hashlib.sha256(json.dumps(out).encode()).hexdigest()
+
+
+def _errors(scenario: Any) -> list[Any]:
+    try:
+        from emulator.http.app import scripted_error
+    except ImportError:
+        from emulator.app import _scripted_error as scripted_error  # type: ignore[no-redef]
+    found = []
+    for error in scenario.http_errors:
+        response = scripted_error(error)
+        found.append(
+            [
+                error.endpoint,
+                error.on_call,
+                response.status,
+                response.content_type,
+                bytes(response.body or b"").hex(),
+                dict(response.headers).get("Retry-After"),
+            ]
+        )
+    return found
+
+
+def _same(first: str, second: str) -> str:
+    # Planned afresh, then (where one applies) from a template: the same bytes.
+    if first != second:
+        raise AssertionError("a template plans other bytes than planning afresh")
+    return first
+
+
+def record() -> dict[str, Any]:
+    from emulator import builtin_scenarios
+
+    result: dict[str, Any] = {}
+    for name, scenario in sorted(builtin_scenarios().items()):
+        result[name] = {
+            "plans": {
+                prompt: _same(_steps(scenario, prompt), _steps(scenario, prompt))
+                for prompt in PROMPTS
+            },
+            "errors": _errors(scenario),
+        }
+    return result
+
+
+if __name__ == "__main__":
+    GOLDEN.write_text(json.dumps(record(), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {GOLDEN}", file=sys.stderr)
