@@ -33,7 +33,10 @@ from emulator import (
     builtin_scenarios,
     serve,
 )
-from emulator.script import StreamContext, Write, cut_points, plan, reply_text
+from emulator.engine.plan import plan
+from emulator.protocol.fakegpt import StreamContext
+from emulator.protocol.steps import Write
+from emulator.scenario.text import cut_points, reply_text
 from emulator.server import serving
 
 from .harness import Result, compare, run_sync
@@ -270,10 +273,12 @@ async def client_vs_floor(sizes: Sizes, tokens: int | None = None) -> Result:
 async def emulator_vs_bare(sizes: Sizes) -> Result:
     scenario = scenario_of(sizes.emulator_tokens)
     body = encoded(scenario)
-    config = EmulatorConfig(speed=0, secret=b"bench")
+    config = EmulatorConfig(
+        speed=0, secret=b"bench", scenarios={"bench": scenario}, default="bench"
+    )
     async with (
         bare_server(body) as bare_url,
-        serve(config, scenarios={"bench": scenario}, default="bench") as emu,
+        serve(config) as emu,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
     ):
         FakeGpt.url = emu.url
@@ -328,7 +333,7 @@ async def fixture_cost(sizes: Sizes) -> Result:
             threaded_bare_server(body) as threaded_url,
             # As the fixture serves async tests in pytest-asyncio's session loop
             # with emulator_in_test_loop = true: a second server, same state.
-            serving(server.config, server.state, "127.0.0.1", 0) as in_loop,
+            serving(server.config, server.state) as in_loop,
             aiohttp.ClientSession() as http,
         ):
             FakeGpt.url = server.url
@@ -550,7 +555,7 @@ async def timing_fidelity(sizes: Sizes) -> Result:
     )
     quick = Scenario(name="quick", description="quick")
     async with serve(
-        EmulatorConfig(speed=1.0), scenarios={"paced": scenario, "quick": quick}, default="paced"
+        EmulatorConfig(speed=1.0, scenarios={"paced": scenario, "quick": quick}, default="paced")
     ) as emu:
         FakeGpt.url = emu.url
         FakeGpt.reset()

@@ -6,7 +6,9 @@ its own) or :func:`serve` (in the running event loop).
 """
 
 from ._version import __version__
-from .app import EmulatorConfig, EmulatorHandler, make_app, make_server
+from .config import EmulatorConfig, Limits
+from .http.app import EmulatorHandler, make_app, make_server
+from .journal import Call, CallList
 from .scenario import (
     Expect,
     Fault,
@@ -21,7 +23,7 @@ from .scenario import (
     scenario_from_dict,
 )
 from .server import Emulator, EmulatorServer, builtin_scenarios, serve
-from .state import SCENARIO_HEADER, Call, CallList, EmulatorState
+from .state import SCENARIO_HEADER, EmulatorState
 
 __all__ = [
     "SCENARIO_HEADER",
@@ -35,6 +37,7 @@ __all__ = [
     "Expect",
     "Fault",
     "HttpError",
+    "Limits",
     "Reply",
     "Scenario",
     "ScenarioError",

@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 from ._version import __version__
-from .app import EmulatorConfig, is_loopback
-from .check import check_folder
+from .config import EmulatorConfig, Limits
+from .http.errors import is_loopback
 from .scenario import Scenario, ScenarioError, load_scenario, load_scenarios
-from .server import builtin_scenarios, scenarios_dir, serving
-from .state import SCENARIO_HEADER, EmulatorState, Limits
+from .scenario.builtin import builtin_scenarios, scenarios_dir
+from .scenario.check import check_folder
+from .server import make_state, serving
+from .state import SCENARIO_HEADER, EmulatorState
 
 log = logging.getLogger("emulator")
 
@@ -120,32 +122,30 @@ def main(argv: list[str] | None = None) -> int:
         for name, scenario in sorted(scenarios.items()):
             print(f"{name:<{width}}  {scenario.description}")
         return 0
-    for name, value, ok in (
-        ("--port", args.port, 0 <= args.port <= 65535),
-        ("--speed", args.speed, args.speed >= 0),
-        ("--token-ttl", args.token_ttl, args.token_ttl > 0),
-        ("--accounts", args.accounts, args.accounts >= 0),
-        ("--journal-size", args.journal_size, args.journal_size >= 1),
-    ):
-        if not ok:
-            parser.error(f"{name}: {value} is out of range")
-    config = EmulatorConfig(
-        speed=args.speed,
-        seed=args.seed,
-        secret=args.secret.encode() if args.secret else None,
-        token_ttl=args.token_ttl,
-        accounts=args.accounts,
-        admin_token=args.admin_token,
-        limits=Limits(journal_calls=args.journal_size),
-    )
     try:
-        state = EmulatorState(scenarios, _default(args.scenario), limits=config.limits)
+        # "localhost" is served on 127.0.0.1: loopback only, one address family.
+        config = EmulatorConfig(
+            speed=args.speed,
+            seed=args.seed,
+            secret=args.secret.encode() if args.secret else None,
+            token_ttl=args.token_ttl,
+            accounts=args.accounts,
+            admin_token=args.admin_token,
+            limits=Limits(journal_calls=args.journal_size),
+            host="127.0.0.1" if args.host == "localhost" else args.host,
+            port=args.port,
+            scenarios=scenarios,
+            default=_default(args.scenario),
+        )
+        state = make_state(config)
     except ScenarioError as exc:
         parser.error(str(exc))
+    except ValueError as exc:  # the config's own check names the field first
+        parser.error(f"--{str(exc).split()[0].replace('_', '-')}: {exc}")
     if not is_loopback(args.host):
         log.warning("listening on %s: the emulator is reachable from other machines", args.host)
     try:
-        asyncio.run(_serve(config, state, args.host, args.port))
+        asyncio.run(_serve(config, state, "localhost" if args.host == "localhost" else None))
     except OSError as exc:
         print(
             f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
@@ -160,11 +160,8 @@ def _default(name: str) -> Scenario | str:
     return load_scenario(name) if name.endswith(".toml") else name
 
 
-async def _serve(config: EmulatorConfig, state: EmulatorState, host: str, port: int) -> None:
-    # "localhost" is served on 127.0.0.1: loopback only, one address family.
-    bind_host = "127.0.0.1" if host == "localhost" else host
-    url_host = "localhost" if host == "localhost" else None
-    async with serving(config, state, bind_host, port, url_host) as running:
+async def _serve(config: EmulatorConfig, state: EmulatorState, url_host: str | None) -> None:
+    async with serving(config, state, url_host) as running:
         _banner(running.url, state)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

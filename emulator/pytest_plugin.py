@@ -12,7 +12,7 @@ Fixtures:
     The :class:`~emulator.EmulatorConfig` of the shared server (``speed=0``);
     override it in a ``conftest.py`` (session scope).
 ``emulator_factory``
-    ``await emulator_factory(config, ...)`` starts a fresh emulator in the
+    ``await emulator_factory(config)`` starts a fresh emulator in the
     test's event loop; all are closed last-in-first-out after the test.
     Needs pytest-asyncio.
 ``fakegpt``
@@ -44,14 +44,14 @@ import contextlib
 import dataclasses
 import inspect
 import secrets
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from .app import EmulatorConfig
-from .scenario import Scenario, ScenarioError, load_scenarios
+from .config import EmulatorConfig
+from .scenario import ScenarioError, load_scenarios
 from .server import _LOOPBACK, Emulator, EmulatorServer, builtin_scenarios, serve, serving
 from .state import ScenarioRef
 
@@ -64,14 +64,7 @@ __all__ = ["EmulatorFactory"]
 class EmulatorFactory(Protocol):
     """The type of the ``emulator_factory`` fixture, for annotations."""
 
-    async def __call__(
-        self,
-        config: EmulatorConfig | None = None,
-        *,
-        scenarios: Mapping[str, Scenario] | None = None,
-        default: ScenarioRef | None = None,
-        host: str = "127.0.0.1",
-    ) -> Emulator: ...
+    async def __call__(self, config: EmulatorConfig | None = None) -> Emulator: ...
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -127,14 +120,15 @@ def _emulator_server(
         # One secret for the session, so a second server in the test loop
         # (emulator_in_test_loop) accepts the same tokens.
         emulator_config = dataclasses.replace(emulator_config, secret=secrets.token_bytes(32))
-    scenarios = builtin_scenarios()
     folder = _scenarios_dir(pytestconfig)
     if folder is not None:
+        scenarios = dict(emulator_config.scenarios or builtin_scenarios())
         try:
             scenarios.update(load_scenarios(folder))
         except ScenarioError as exc:
             raise pytest.UsageError(f"emulator_scenarios_dir: {exc}") from exc
-    with EmulatorServer(emulator_config, scenarios=scenarios) as server:
+        emulator_config = dataclasses.replace(emulator_config, scenarios=scenarios)
+    with EmulatorServer(emulator_config) as server:
         yield server
 
 
@@ -232,9 +226,8 @@ else:
         _emulator_server: EmulatorServer,
     ) -> AsyncIterator[Emulator]:
         """A second server on the shared state, in the session loop (emulator_in_test_loop)."""
-        async with serving(
-            _emulator_server.config, _emulator_server.state, _LOOPBACK, 0
-        ) as in_loop:
+        config = dataclasses.replace(_emulator_server.config, host=_LOOPBACK, port=0)
+        async with serving(config, _emulator_server.state) as in_loop:
             yield in_loop
 
     @pytest_asyncio.fixture
@@ -242,15 +235,7 @@ else:
         """Start fresh emulators in the test's loop; closed last-in-first-out."""
         async with contextlib.AsyncExitStack() as stack:
 
-            async def factory(
-                config: EmulatorConfig | None = None,
-                *,
-                scenarios: Mapping[str, Scenario] | None = None,
-                default: ScenarioRef | None = None,
-                host: str = "127.0.0.1",
-            ) -> Emulator:
-                return await stack.enter_async_context(
-                    serve(config, scenarios=scenarios, default=default, host=host)
-                )
+            async def factory(config: EmulatorConfig | None = None) -> Emulator:
+                return await stack.enter_async_context(serve(config))
 
             yield factory

@@ -1,8 +1,11 @@
 """Running the emulator: in the current event loop, or in a thread of its own.
 
-:class:`Emulator` is the handle tests use either way: ``url``, ``use()``,
-``queue()``, the journal (``requests``, ``calls()``), ``reset()`` and
-``check()``, which lists what went wrong on the server side.
+Everything is configured by one :class:`~emulator.config.EmulatorConfig`
+(where to listen, which scenarios, how to behave); :func:`serve` runs it in
+the running loop, :class:`EmulatorServer` in a thread, the command line and
+the pytest fixtures through these two. :class:`Emulator` is the handle tests
+use either way: ``url``, ``use()``, ``queue()``, the journal (``requests``,
+``calls()``), ``reset()`` and ``problems()``.
 """
 
 from __future__ import annotations
@@ -15,53 +18,30 @@ import resource
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
-from .app import EmulatorConfig, make_server
-from .scenario import Scenario, load_scenarios
-from .state import CallList, EmulatorState, ScenarioRef
+from .config import EmulatorConfig
+from .http.app import make_server
+from .journal import CallList
+from .scenario import Scenario
+from .scenario.builtin import builtin_scenarios, scenarios_dir
+from .state import EmulatorState, ScenarioRef
 
 __all__ = [
     "Emulator",
     "EmulatorServer",
     "bind_socket",
     "builtin_scenarios",
+    "make_state",
     "scenarios_dir",
     "serve",
     "serving",
 ]
 
 _LOOPBACK = "127.0.0.1"
-
-
-def scenarios_dir() -> Path:
-    """The folder of shipped scenarios (the installed copy, or the checkout's)."""
-    try:
-        return Path(str(resources.files("emulator.scenarios")))
-    except ModuleNotFoundError:
-        # Run from a checkout (``python -m emulator`` in the clone): the local
-        # emulator/ package comes first on sys.path, and the scenario files
-        # are mapped into it only when installed; they sit beside it.
-        checkout = Path(__file__).resolve().parent.parent / "scenarios"
-        if not (checkout / "default.toml").is_file():
-            raise
-        return checkout
-
-
-def builtin_scenarios() -> dict[str, Scenario]:
-    """The shipped scenarios, parsed once per process (they are frozen values)."""
-    return dict(_builtin_scenarios())
-
-
-@lru_cache(maxsize=1)
-def _builtin_scenarios() -> dict[str, Scenario]:
-    return load_scenarios(scenarios_dir())
 
 
 class Emulator:
@@ -130,15 +110,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _make_state(
-    config: EmulatorConfig, scenarios: Mapping[str, Scenario] | None, default: ScenarioRef | None
-) -> EmulatorState:
-    known = dict(builtin_scenarios() if scenarios is None else scenarios)
-    return EmulatorState(
-        known,
-        default if default is not None else known.get("default") or _fallback(),
-        limits=config.limits,
-    )
+def make_state(config: EmulatorConfig) -> EmulatorState:
+    """The state a server starts with: the config's scenarios (or the shipped ones)."""
+    known = dict(builtin_scenarios() if config.scenarios is None else config.scenarios)
+    default = config.default
+    if default is None:
+        default = known.get("default") or _fallback()
+    return EmulatorState(known, default, limits=config.limits)
 
 
 def _fallback() -> Scenario:
@@ -147,18 +125,20 @@ def _fallback() -> Scenario:
 
 @contextlib.asynccontextmanager
 async def serving(
-    config: EmulatorConfig, state: EmulatorState, host: str, port: int, url_host: str | None = None
+    config: EmulatorConfig, state: EmulatorState, url_host: str | None = None
 ) -> AsyncIterator[Emulator]:
-    """Serve ``state`` in the running loop: the one place that starts and stops a server.
+    """Serve ``state`` in the running loop at ``config.host``/``config.port``.
 
-    The socket is bound before the site starts, so the port is known (and
-    never guessed); streams still in flight get half a second at shutdown.
+    The one place that starts and stops a server. The socket is bound before
+    the site starts, so the port is known (and never guessed); streams still
+    in flight get half a second at shutdown.
     """
     runner = web.ServerRunner(
         make_server(config, state), handle_signals=False, shutdown_timeout=0.5
     )
     await runner.setup()
-    sock = bind_socket(host, port)
+    host = config.host
+    sock = bind_socket(host, config.port)
     loop = asyncio.get_running_loop()
     previous = loop.get_exception_handler()
     loop.set_exception_handler(_AcceptErrors(previous))
@@ -210,41 +190,24 @@ class _AcceptErrors:
 
 
 @contextlib.asynccontextmanager
-async def serve(
-    config: EmulatorConfig | None = None,
-    *,
-    host: str = _LOOPBACK,
-    port: int = 0,
-    scenarios: Mapping[str, Scenario] | None = None,
-    default: ScenarioRef | None = None,
-    url_host: str | None = None,
-) -> AsyncIterator[Emulator]:
+async def serve(config: EmulatorConfig | None = None) -> AsyncIterator[Emulator]:
     """Run an emulator in the running event loop for the ``async with`` block."""
     config = config or EmulatorConfig()
-    state = _make_state(config, scenarios, default)
-    async with serving(config, state, host, port, url_host) as emulator:
+    async with serving(config, make_state(config)) as emulator:
         yield emulator
 
 
 class EmulatorServer(Emulator):
     """An emulator in a background thread with its own event loop (sync and async tests alike).
 
-    ``with EmulatorServer() as emulator: ...`` or ``start()`` / ``stop()``.
+    ``with EmulatorServer(config) as emulator: ...`` or ``start()`` / ``stop()``;
+    ``start()`` after ``stop()`` starts it again (on a fresh port when the
+    config's port is 0; the state, scenarios and journal are kept).
     """
 
-    def __init__(
-        self,
-        config: EmulatorConfig | None = None,
-        *,
-        host: str = _LOOPBACK,
-        port: int = 0,
-        scenarios: Mapping[str, Scenario] | None = None,
-        default: ScenarioRef | None = None,
-    ) -> None:
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
         config = config or EmulatorConfig()
-        super().__init__(_make_state(config, scenarios, default), config, "")
-        self._host = host
-        self._port = port
+        super().__init__(make_state(config), config, "")
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
@@ -254,14 +217,21 @@ class EmulatorServer(Emulator):
     def start(self) -> EmulatorServer:
         if self._thread is not None:
             raise RuntimeError("this emulator is already started")
+        self._forget_last_run()
         self._thread = threading.Thread(target=self._run, name="fakegpt-emulator", daemon=True)
         self._thread.start()
         self._ready.wait(30)
         if self._error is not None:
+            self._thread = None
             raise self._error
         if not self._ready.is_set():
             raise RuntimeError("the emulator did not start within 30 s")
         return self
+
+    def _forget_last_run(self) -> None:
+        self._ready.clear()
+        self._error = None
+        self.url = ""
 
     def stop(self) -> None:
         loop, thread, stopped = self._loop, self._thread, self._stopped
@@ -272,6 +242,7 @@ class EmulatorServer(Emulator):
         thread.join(10)
         self._thread = None
         self._loop = None
+        self.url = ""
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -289,7 +260,7 @@ class EmulatorServer(Emulator):
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        async with serving(self.config, self.state, self._host, self._port) as running:
+        async with serving(self.config, self.state) as running:
             self.url = running.url
             self._ready.set()
             await self._stopped.wait()

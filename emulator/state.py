@@ -8,27 +8,26 @@ give a scenario as a name, a file path, a dict or a value; what arrives over
 HTTP (:meth:`EmulatorState.named`: the scenario header, a prompt marker, the
 admin API) may only *name* a known scenario, so no request can make the
 emulator read a file. Every store that requests can grow has a cap in count
-(and in bytes where entries vary in size): :data:`LIMITS`.
+(and in bytes where entries vary in size): :class:`~emulator.config.Limits`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-import time
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import regex
 
+from .config import LIMITS, Limits
+from .journal import Call, CallList, Journal
 from .scenario import Endpoint, Scenario, ScenarioError, load_scenario, scenario_from_dict
 
 __all__ = [
-    "LIMITS",
     "SCENARIO_HEADER",
     "SCENARIO_MARKER",
     "SCENARIO_NAME",
@@ -36,7 +35,6 @@ __all__ = [
     "CallList",
     "EmulatorState",
     "LimitError",
-    "Limits",
     "RuleTimeoutError",
     "ScenarioRef",
     "login_effects",
@@ -53,29 +51,6 @@ SCENARIO_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 ScenarioRef = str | Path | Scenario | Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Caps on what requests can make a running emulator hold or do."""
-
-    journal_calls: int = 10_000  # requests the journal keeps (the oldest go first)
-    journal_bytes: int = 16 * 1024 * 1024  # ... and their stored headers and bodies, in all
-    body_bytes: int = 64 * 1024  # of each request body, kept in the journal
-    queue: int = 1_000  # queued scenarios
-    rules: int = 100  # prompt rules
-    rule_chars: int = 1_000  # length of one rule's pattern
-    rule_seconds: float = 0.05  # time one rule may take on one prompt
-    registered: int = 256  # scenarios registered over the admin API
-    problems: int = 1_000  # handler errors and unmatched requests kept (each)
-
-    def __post_init__(self) -> None:
-        for name in self.__slots__:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"limit {name} must be positive, got {getattr(self, name)}")
-
-
-LIMITS: Final = Limits()
-
-
 class LimitError(ValueError):
     """A store is full: the request would grow it past its cap."""
 
@@ -89,68 +64,6 @@ class RuleTimeoutError(ValueError):
             f"prompt rule {pattern[:80]!r} took longer than {seconds * 1000:.0f} ms on this "
             "prompt and was stopped; simplify the pattern (nested repetition backtracks)"
         )
-
-
-@dataclass
-class Call:
-    """One request the emulator received, and what it answered."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: Mapping[str, str]  # as received: case-insensitive for a served request
-    body: bytes  # its first Limits.body_bytes; body_size says how long it was
-    body_size: int = 0
-    started: float = field(default_factory=time.time)
-    scenario: str | None = None
-    status: int | None = None
-    bytes_sent: int = 0
-    duration: float | None = None
-    detail: str | None = None  # the error detail answered, if any
-    number: int = 0  # which call of this endpoint under its scenario (1: the first)
-    journaled: bool = field(default=False, repr=False, compare=False)  # in the journal now
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def to_dict(self, body_limit: int = 65536) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "headers": dict(self.headers),
-            "body": self.body[:body_limit].decode("utf-8", "replace"),
-            "body_size": self.body_size,
-            "started": self.started,
-            "scenario": self.scenario,
-            "status": self.status,
-            "bytes_sent": self.bytes_sent,
-            "duration": self.duration,
-            "detail": self.detail,
-            "number": self.number,
-        }
-
-
-class CallList(list[Call]):
-    """A list of calls with respx-style helpers."""
-
-    @property
-    def last(self) -> Call:
-        if not self:
-            raise LookupError("no calls were recorded")
-        return self[-1]
-
-    @property
-    def call_count(self) -> int:
-        return len(self)
-
-    @property
-    def called(self) -> bool:
-        return bool(self)
 
 
 class EmulatorState:
@@ -173,8 +86,7 @@ class EmulatorState:
         self._queue: deque[_Queued] = deque()
         self._rules: list[tuple[regex.Pattern[str], Scenario]] = []
         self._counters: dict[tuple[str, str], int] = {}
-        self._journal: deque[Call] = deque()
-        self._journal_bytes = 0
+        self.journal = Journal(limits)
         #: Exceptions raised inside handlers (bugs, or hostile input not handled);
         #: the newest ``limits.problems`` of them.
         self.problems: deque[str] = deque(maxlen=limits.problems)
@@ -327,61 +239,30 @@ class EmulatorState:
             self._rules.clear()
             self._registered.clear()
             self._counters.clear()
-            for call in self._journal:
-                call.journaled = False
-            self._journal.clear()
-            self._journal_bytes = 0
+            self.journal.clear()
             self.problems.clear()
             self.unmatched.clear()
 
     # -- the journal ---------------------------------------------------------
 
+    # -- the journal (kept by a Journal) -------------------------------------
+
     def record(self, call: Call) -> None:
-        """Add ``call`` to the journal (its body comes later: :meth:`keep_body`)."""
-        with self._lock:
-            self._journal.append(call)
-            call.journaled = True
-            self._grow(_call_size(call))
+        self.journal.record(call)
 
     def keep_body(self, call: Call, body: bytes) -> None:
-        """Store the start of ``body`` with ``call`` (at most ``limits.body_bytes``)."""
-        kept = body[: self.limits.body_bytes] if len(body) > self.limits.body_bytes else body
-        call.body_size = len(body)
-        with self._lock:
-            call.body = kept
-            if call.journaled:  # not evicted (or reset) while its body was read
-                self._grow(len(kept))
-
-    def _grow(self, size: int) -> None:
-        # The oldest calls go until both caps hold again (the newest call
-        # always stays: its body was already cut to limits.body_bytes).
-        self._journal_bytes += size
-        journal, limits = self._journal, self.limits
-        while len(journal) > 1 and (
-            len(journal) > limits.journal_calls or self._journal_bytes > limits.journal_bytes
-        ):
-            old = journal.popleft()
-            old.journaled = False
-            self._journal_bytes -= _call_size(old)
+        self.journal.keep_body(call, body)
 
     @property
     def journal_bytes(self) -> int:
-        with self._lock:
-            return self._journal_bytes
+        return self.journal.bytes
 
     @property
     def requests(self) -> CallList:
-        with self._lock:
-            return CallList(self._journal)
+        return self.journal.requests
 
     def calls(self, path: str | None = None, method: str | None = None) -> CallList:
-        with self._lock:
-            return CallList(
-                c
-                for c in self._journal
-                if (path is None or c.path == path)
-                and (method is None or c.method == method.upper())
-            )
+        return self.journal.calls(path, method)
 
     def add_problem(self, text: str) -> None:
         with self._lock:
@@ -429,12 +310,3 @@ def _reachable_by_prompt(scenario: Scenario, chosen_by: str) -> Scenario:
 class _Queued:
     scenario: Scenario
     served: bool = False
-
-
-def header_size(headers: Mapping[str, str]) -> int:
-    """About how many bytes a request's headers take."""
-    return sum(len(k) + len(v) for k, v in headers.items())
-
-
-def _call_size(call: Call) -> int:
-    return len(call.body) + header_size(call.headers) + len(call.path)

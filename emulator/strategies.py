@@ -12,26 +12,18 @@ Serve one with ``emulator.use(scenario)``.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, get_args
 
 from hypothesis import strategies as st
 
-from .scenario import Expect, Fault, Reply, Scenario, Wire
-from .script import cut_points
+from .scenario import FAULTS, Expect, Fault, Reply, Scenario, Wire
+from .scenario.model import Cut, DataPrefix, LineEnding
+from .scenario.text import cut_points
 
 __all__ = ["SKIPPABLE_FAULTS", "replies", "scenarios", "skippable_faults", "wires"]
 
-#: Faults a correct client reads past without changing the text.
-SKIPPABLE_FAULTS = (
-    "malformed_json",
-    "garbage",
-    "ping",
-    "comment",
-    "foreign_message",
-    "moderation",
-    "num_variants",
-    "stale",
-    "repeat",
-)
+#: Faults a correct client reads past without changing the text (from the fault table).
+SKIPPABLE_FAULTS = tuple(kind for kind, spec in FAULTS.items() if spec.skippable)
 
 texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=120)
 
@@ -40,7 +32,7 @@ def replies() -> st.SearchStrategy[Reply]:
     return st.builds(
         Reply,
         text=texts,
-        cut=st.sampled_from(["token", "word", "char", "byte"]),
+        cut=st.sampled_from(get_args(Cut)),
         cut_size=st.integers(1, 6),
     )
 
@@ -48,8 +40,8 @@ def replies() -> st.SearchStrategy[Reply]:
 def wires() -> st.SearchStrategy[Wire]:
     return st.builds(
         Wire,
-        line_ending=st.sampled_from(["\n", "\r\n", "\r"]),
-        data_prefix=st.sampled_from(["data: ", "data:"]),
+        line_ending=st.sampled_from(get_args(LineEnding)),
+        data_prefix=st.sampled_from(get_args(DataPrefix)),
         bom=st.booleans(),
         multiline_data=st.booleans(),
         ensure_ascii=st.booleans(),
@@ -65,16 +57,28 @@ _garbage = st.binary(min_size=1, max_size=40).map(
 )
 
 
+#: How each key a fault kind may take is drawn (the table says which kind takes which).
+_FAULT_KEYS: dict[str, st.SearchStrategy[Any]] = {
+    "raw": _garbage,
+    "text": st.sampled_from(["", "{not json", "[1, 2]", '{"message": null}']),
+    "role": st.sampled_from(["user", "assistant", "system", "tool"]),
+    "message_type": st.sampled_from(["variant", "continue", "next"]),
+    "count": st.integers(1, 3),
+}
+
+
 def skippable_faults(max_at: int = 40) -> st.SearchStrategy[Fault]:
-    return st.builds(
-        Fault,
-        kind=st.sampled_from(SKIPPABLE_FAULTS),
-        at=st.integers(-1, max_at),
-        raw=_garbage,
-        text=st.sampled_from(["", "{not json", "[1, 2]", '{"message": null}']),
-        role=st.sampled_from(["user", "assistant", "system", "tool"]),
-        message_type=st.sampled_from(["variant", "continue", "next"]),
-        count=st.integers(1, 3),
+    """Any skippable fault, drawing only the keys its kind takes."""
+    return st.one_of(
+        [
+            st.builds(
+                Fault,
+                kind=st.just(kind),
+                at=st.integers(-1, max_at),
+                **{key: _FAULT_KEYS[key] for key in FAULTS[kind].keys},
+            )
+            for kind in SKIPPABLE_FAULTS
+        ]
     ).map(_fix_foreign)
 
 
@@ -138,5 +142,4 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
 def _terminal_last(faults: list[Fault]) -> list[Fault]:
     """Skippable faults placed after a terminal one at the same index run first."""
-    terminal = {"drop", "error", "done"}
-    return sorted(faults, key=lambda f: (f.at == -1, f.at, f.kind in terminal))
+    return sorted(faults, key=lambda f: (f.at == -1, f.at, FAULTS[f.kind].terminal))

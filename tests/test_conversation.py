@@ -19,7 +19,7 @@ from client.errors import (
     UpstreamStreamError,
 )
 from client.sse import ServerSentEvent
-from emulator.protocol import message_object
+from emulator.protocol.fakegpt import message_object
 
 
 def message(

@@ -14,7 +14,7 @@ import pytest
 import client.errors
 from client import FakeGpt, UpstreamTimeoutError
 from emulator import Emulator, builtin_scenarios, scenario_from_dict
-from emulator.check import CLIENT_ERRORS
+from emulator.scenario.check import CLIENT_ERRORS
 from tests.helpers import answer, collect, conversation, login, serving
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from client.sse import ServerSentEvent, SSEDecoder, SSELineTooLong
-from emulator.protocol import SSEFormat
+from emulator.protocol.sse import SSEFormat
 
 
 def decode(data: bytes, chunk: int | None = None) -> list[ServerSentEvent]:

@@ -12,7 +12,7 @@ import pytest
 
 from client import FakeGpt, UpstreamStatusError
 from emulator import Emulator, builtin_scenarios
-from emulator.script import reply_text
+from emulator.scenario.text import reply_text
 from tests.helpers import PROMPT, collect, error_class
 
 SCENARIOS = builtin_scenarios()

@@ -15,7 +15,7 @@ from aiohttp.http_exceptions import LineTooLong
 
 from client import FakeGpt
 from emulator import Emulator, builtin_scenarios
-from emulator.script import reply_text
+from emulator.scenario.text import reply_text
 from tests import seed_client
 from tests.helpers import MESSAGES, PROMPT, collect
 

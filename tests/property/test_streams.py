@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from client import FakeGpt
 from emulator import Emulator, Expect, Fault, Reply, Scenario, Wire, load_scenario
-from emulator.dump import scenario_to_toml
-from emulator.script import reply_text
+from emulator.scenario.dump import scenario_to_toml
+from emulator.scenario.text import reply_text
 from emulator.strategies import scenarios
 from tests.helpers import PROMPT, collect, error_class
 

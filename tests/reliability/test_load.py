@@ -23,7 +23,7 @@ import pytest
 
 from client import FakeGpt
 from emulator import Scenario, builtin_scenarios
-from emulator.script import reply_text
+from emulator.scenario.text import reply_text
 from tests.helpers import error_class, serving
 
 FULL = os.environ.get("FAKEGPT_RELIABILITY") == "full"

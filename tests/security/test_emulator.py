@@ -350,17 +350,28 @@ async def test_the_login_cookie_is_same_site(
 
 
 def test_a_huge_refused_reply_leaves_no_cache_behind() -> None:
-    from emulator import script
+    from emulator.engine import prepare as prepare_module
+    from emulator.engine.plan import PlanError, plan
+    from emulator.engine.templates import TEMPLATE_BYTES, TemplateCache
+    from emulator.protocol.fakegpt import StreamContext
     from emulator.scenario import Reply, Scenario
-    from emulator.script import PlanError, StreamContext, plan
+    from emulator.scenario import text as text_module
 
     huge = Scenario(
         name="huge", description="d", reply=Reply(text="word ", repeat=800_000, cut="word")
     )
     ctx = StreamContext("p", "m", "c", "p", 0.0, "model", "modr")
-    before = (script._cut_points.cache_info().currsize, script._escaped.cache_info().currsize)
-    with pytest.raises(PlanError, match="would stream about"):
-        plan(huge, ctx)
-    after = (script._cut_points.cache_info().currsize, script._escaped.cache_info().currsize)
-    assert after == before  # 4 M characters: computed, refused, and not kept
-    assert all(len(text) * 4 <= script.TEMPLATE_BYTES for _, text in script._TEMPLATES)
+    cache = TemplateCache()
+
+    def sizes() -> tuple[int, int]:
+        return (
+            text_module._cut_points.cache_info().currsize,
+            prepare_module._escaped.cache_info().currsize,
+        )
+
+    before = sizes()
+    for _ in range(2):
+        with pytest.raises(PlanError, match="would stream about"):
+            plan(huge, ctx, templates=cache)
+    assert sizes() == before  # 4 M characters: computed, refused, and not kept
+    assert all(len(text) * 4 <= TEMPLATE_BYTES for text in cache.texts())

@@ -1,8 +1,8 @@
-"""The upstream's wire shapes, as pure builders. No I/O.
+"""Byte templates: an event encoded once, with holes for the per-request values. Pure.
 
-Written apart from the client's decoder on purpose: the end-to-end tests are a
-cross-check between this encoder and that decoder. Shapes follow the captured
-2023 stream described in PROTOCOL.md.
+A cumulative reply repeats the whole text in every event; encoding the
+envelope once and splicing values and text in keeps the emulator's cost at
+copying bytes, close to a server writing pre-encoded events.
 """
 
 from __future__ import annotations
@@ -16,112 +16,22 @@ from functools import lru_cache
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Final
 
+from .fakegpt import StreamContext, message_object
+from .sse import SSEFormat
+
 __all__ = [
-    "CDN_CHALLENGE_HTML",
-    "DEFAULT_MODEL",
-    "ERROR_DETAILS",
     "FIELDS",
+    "PLACEHOLDER",
     "EnvelopeTemplate",
     "Holes",
     "MessageTemplate",
-    "SSEFormat",
-    "error_body",
+    "encoded_values",
     "field_placeholder",
-    "loads_body",
-    "session_body",
+    "json_encoders",
 ]
 
-DEFAULT_MODEL: Final = "text-davinci-002-render-sha"
-DONE: Final = "[DONE]"
-
-#: The upstream's representative error details by status (PROTOCOL.md, Errors).
-ERROR_DETAILS: Final[Mapping[int, Any]] = {
-    400: "Invalid request",
-    401: {
-        "code": "token_expired",
-        "message": "Your authentication token has expired. Please try signing in again.",
-    },
-    403: "Forbidden",
-    404: "Not Found",
-    413: {
-        "code": "message_length_exceeds_limit",
-        "message": "The message you submitted was too long, please reload the conversation "
-        "and submit something shorter.",
-    },
-    429: "Too many requests in 1 hour. Try again later.",
-    500: "Hmm...something seems to have gone wrong. Maybe try me again in a little bit.",
-    502: "Bad gateway",
-    503: "The server is overloaded or not ready yet.",
-}
-
-#: What the CDN in front of the upstream answers a browser it wants to check.
-CDN_CHALLENGE_HTML: Final = (
-    '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
-    '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">'
-    '<meta name="robots" content="noindex,nofollow"></head><body>'
-    "<noscript>Enable JavaScript and cookies to continue</noscript></body></html>"
-)
-
-
-def error_body(status: int, detail: Any = None) -> bytes:
-    """``{"detail": …}`` for an error status, the upstream's detail by default."""
-    if detail is None:
-        detail = ERROR_DETAILS.get(status, "Error")
-    return json.dumps({"detail": detail}).encode()
-
-
-def loads_body(accounts: list[tuple[str, int]]) -> dict[str, Any]:
-    return {"loads": [{"token_id": token_id, "count": count} for token_id, count in accounts]}
-
-
-def session_body(user_id: str, name: str, email: str, expires: str, token: str) -> dict[str, Any]:
-    return {
-        "user": {
-            "id": user_id,
-            "name": name,
-            "email": email,
-            "image": None,
-            "picture": None,
-            "groups": [],
-        },
-        "expires": expires,
-        "accessToken": token,
-        "authProvider": "auth0",
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class SSEFormat:
-    """How events are framed on the wire (the faults a scenario may ask for)."""
-
-    line_ending: str = "\n"
-    data_prefix: str = "data: "
-    multiline_data: bool = False
-    ensure_ascii: bool = False
-
-    def event(self, data: str, event: str | None = None) -> bytes:
-        """One event: optional ``event:`` line, ``data:`` line(s), blank line."""
-        end = self.line_ending
-        lines = [f"event: {event}"] if event else []
-        lines.extend(self.data_prefix + line for line in data.split("\n"))
-        return (end.join(lines) + end + end).encode()
-
-    def comment(self, text: str) -> bytes:
-        return f":{text}{self.line_ending}{self.line_ending}".encode()
-
-    def dumps(self, obj: Any) -> str:
-        # multiline_data: pretty-printed JSON has newlines only between tokens,
-        # so each line becomes its own data: field and the decoder's LF join
-        # gives back valid JSON.
-        if self.multiline_data:
-            return json.dumps(obj, ensure_ascii=self.ensure_ascii, indent=1)
-        return json.dumps(obj, ensure_ascii=self.ensure_ascii)
-
-    def json_event(self, obj: Any, event: str | None = None) -> bytes:
-        return self.event(self.dumps(obj), event)
-
-
-_PLACEHOLDER: Final = "\ue000PLACEHOLDER\ue000"
+#: Stands for the reply text while an event is encoded as a template.
+PLACEHOLDER: Final = "\ue000PLACEHOLDER\ue000"
 #: The per-request values a stream can carry, in the order templates look for them.
 FIELDS: Final = (
     "message_id",
@@ -217,7 +127,7 @@ class EnvelopeTemplate:
     @classmethod
     def build(cls, fmt: SSEFormat, **kwargs: Any) -> EnvelopeTemplate:
         holes = {name: field_placeholder(name) for name in FIELDS if name != "moderation_id"}
-        encoded = fmt.event(fmt.dumps(message_object(**holes, **kwargs)))  # type: ignore[arg-type]
+        encoded = fmt.event(fmt.dumps(message_object(**holes, **kwargs, text=PLACEHOLDER)))  # type: ignore[arg-type]
         text = MessageTemplate.split(encoded, fmt)
         return cls(Holes.find(text.head, fmt), Holes.find(text.tail, fmt))
 
@@ -264,7 +174,7 @@ class MessageTemplate:
 
     @classmethod
     def split(cls, encoded: bytes, fmt: SSEFormat) -> MessageTemplate:
-        literal = json.dumps(_PLACEHOLDER, ensure_ascii=fmt.ensure_ascii)[1:-1].encode()
+        literal = json.dumps(PLACEHOLDER, ensure_ascii=fmt.ensure_ascii)[1:-1].encode()
         head, found, tail = encoded.partition(literal)
         if not found:
             raise ValueError("the message template has no text placeholder")
@@ -274,67 +184,14 @@ class MessageTemplate:
         return b"".join((self.head, escaped_text, self.tail))
 
 
-def message_object(
-    *,
-    message_id: str,
-    conversation_id: str,
-    parent_id: str,
-    create_time: float,
-    status: str,
-    finish_type: str | None = None,
-    role: str = "assistant",
-    message_type: str = "next",
-    model: str = DEFAULT_MODEL,
-    text: str = _PLACEHOLDER,
-) -> dict[str, Any]:
-    """A message event's JSON (``text`` defaults to the template placeholder)."""
-    metadata: dict[str, Any] = {
-        "message_type": message_type,
-        "model_slug": model,
-        "parent_id": parent_id,
-    }
-    if finish_type is not None:
-        metadata = {
-            "finish_details": {"type": finish_type, "stop_tokens": [100260]},
-            "is_complete": True,
-            **metadata,
-            "timestamp_": "absolute",
-        }
+def encoded_values(fmt: SSEFormat, ctx: StreamContext) -> dict[str, bytes]:
+    """The request's values that templates have holes for (:data:`FIELDS`), as JSON."""
+    string, value = json_encoders(fmt)
     return {
-        "message": {
-            "id": message_id,
-            "author": {"role": role, "name": None, "metadata": {}},
-            "create_time": create_time,
-            "update_time": None,
-            "content": {"content_type": "text", "parts": [text]},
-            "status": status,
-            "end_turn": True if finish_type is not None else None,
-            "weight": 1.0,
-            "metadata": metadata,
-            "recipient": "all",
-        },
-        "conversation_id": conversation_id,
-        "error": None,
+        "message_id": string(ctx.message_id).encode(),
+        "conversation_id": string(ctx.conversation_id).encode(),
+        "parent_id": string(ctx.parent_id).encode(),
+        "create_time": value(ctx.create_time),
+        "model": string(ctx.model).encode(),
+        "moderation_id": string(ctx.moderation_id).encode(),
     }
-
-
-def completion_object(conversation_id: str, message_id: str, moderation_id: str) -> dict[str, Any]:
-    return {
-        "conversation_id": conversation_id,
-        "message_id": message_id,
-        "is_completion": True,
-        "moderation_response": {
-            "flagged": False,
-            "blocked": False,
-            "moderation_id": moderation_id,
-        },
-    }
-
-
-def error_object(conversation_id: str, text: str) -> dict[str, Any]:
-    return {"message": None, "conversation_id": conversation_id, "error": text}
-
-
-def v1_add_object(message: dict[str, Any]) -> dict[str, Any]:
-    """The first event of a 2024 ``delta_encoding: v1`` stream."""
-    return {"p": "", "o": "add", "v": message, "c": 0}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from .scenario import Expect, Fault, HttpError, Reply, Scenario, Timing, Wire
+from .faults import FAULTS
+from .model import Expect, HttpError, Reply, Scenario, Timing, Wire
 
 __all__ = ["scenario_to_toml"]
 
@@ -36,12 +37,19 @@ def scenario_to_toml(scenario: Scenario) -> str:
         if body:
             lines += ["", f"[{name}]", *body]
     for fault in scenario.faults:
-        lines += [
-            "",
-            "[[faults]]",
-            f"kind = {_value(fault.kind)}",
-            *_changed(fault, Fault, skip={"kind"}),
-        ]
+        lines += ["", "[[faults]]", f"kind = {_value(fault.kind)}"]
+        if fault.at:
+            lines.append(f"at = {fault.at}")
+        # Only the keys this kind takes (the parser refuses the others).
+        default = type(fault)(kind=fault.kind)
+        for key in FAULTS[fault.kind].keys:
+            value = getattr(fault, key)
+            if value != getattr(default, key):
+                lines.append(
+                    f"raw_hex = {_value(value.hex())}"
+                    if key == "raw"
+                    else f"{key} = {_value(value)}"
+                )
     for error in scenario.http_errors:
         lines += [
             "",
@@ -66,10 +74,7 @@ def _changed(
             continue  # implied by text / error
         if isinstance(value, Reply) and f.name == "text" and current is None:
             continue
-        if f.name == "raw":
-            out.append(f"raw_hex = {_value(current.hex())}")
-        else:
-            out.append(f"{f.name} = {_value(current)}")
+        out.append(f"{f.name} = {_value(current)}")
     return out
 
 

@@ -1,4 +1,4 @@
-"""emulator.script: planning a scenario into writes, waits and faults, without sockets."""
+"""emulator.engine: planning a scenario into writes, waits and faults, without sockets."""
 
 from __future__ import annotations
 
@@ -10,18 +10,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from emulator import Fault, Reply, Scenario, Timing, Wire, script
-from emulator.script import (
-    Drop,
-    Hold,
-    PlanError,
-    StreamContext,
-    Wait,
-    Write,
-    cut_points,
-    plan,
-    reply_text,
-)
+from emulator import Fault, Reply, Scenario, Timing, Wire
+from emulator.engine import templates
+from emulator.engine.plan import PlanError, plan
+from emulator.engine.prepare import prepare
+from emulator.engine.stream import planned
+from emulator.engine.templates import TemplateCache
+from emulator.protocol.fakegpt import StreamContext
+from emulator.protocol.steps import Drop, Hold, Wait, Write
+from emulator.scenario.text import cut_points, reply_text
 from emulator.strategies import replies, wires
 
 CTX = StreamContext(
@@ -158,7 +155,7 @@ def _afresh(s: Scenario, ctx: StreamContext) -> list[object]:
     """The stream planned step by step, as for a scenario no template covers."""
     if s.wire.body == "empty":
         return []
-    return _merged(script._planned(s, ctx, script.prepare(s, reply_text(s.reply, ctx.prompt))))
+    return _merged(planned(s, ctx, prepare(s, reply_text(s.reply, ctx.prompt))))
 
 
 def _merged(steps: Iterable[object]) -> list[object]:
@@ -219,27 +216,28 @@ def test_a_template_fills_in_exactly_the_stream_planned_afresh(
         model=model,
         create_time=create_time,
     )
-    assert _merged(plan(s, ctx)) == _afresh(s, ctx)
+    cache = TemplateCache()
+    assert _merged(plan(s, ctx, templates=cache)) == _afresh(s, ctx)
     # The second request is served from the template: the same again for other values.
     other = ctx._replace(message_id=ctx.message_id + "2", create_time=create_time + 1)
-    assert _merged(plan(s, other)) == _afresh(s, other)
+    assert _merged(plan(s, other, templates=cache)) == _afresh(s, other)
 
 
 def test_small_fault_free_streams_are_templated_and_others_are_not() -> None:
-    script._TEMPLATES.clear()
+    cache = TemplateCache()
     plain = scenario()
-    first = _merged(plan(plain, CTX))
+    first = _merged(plan(plain, CTX, templates=cache))
     # Seen once: planned directly, no template built yet.
-    (entry,) = script._TEMPLATES.values()
-    assert entry[0] is plain and entry[1] is script._SEEN_ONCE
+    (entry,) = cache._entries.values()
+    assert entry[0] is plain and entry[1] is templates._SEEN_ONCE
     # Seen twice: the template is built and used from then on.
-    assert _merged(plan(plain, CTX)) == first
-    (entry,) = script._TEMPLATES.values()
-    assert isinstance(entry[1], script._Template)
-    assert _merged(plan(plain, CTX)) == first and len(script._TEMPLATES) == 1
+    assert _merged(plan(plain, CTX, templates=cache)) == first
+    (entry,) = cache._entries.values()
+    assert isinstance(entry[1], templates._Template)
+    assert _merged(plan(plain, CTX, templates=cache)) == first and len(cache._entries) == 1
     # An equal scenario that is another object gets its own entry, never another's.
     twin = scenario()
-    assert _merged(plan(twin, CTX)) == first and len(script._TEMPLATES) == 2
+    assert _merged(plan(twin, CTX, templates=cache)) == first and len(cache._entries) == 2
     for other in (
         scenario(faults=(Fault("ping", at=1),)),
         scenario(wire=Wire(chunk_size=7)),
@@ -247,41 +245,42 @@ def test_small_fault_free_streams_are_templated_and_others_are_not() -> None:
         scenario(reply=Reply(text="x" * 600, cut="char")),  # 180 kB of snapshots
         scenario(reply=Reply(text="looks like a hole: \ue001model\ue001")),
     ):
-        assert script._template(other, reply_text(other.reply, "")) is None
-        assert _merged(plan(other, CTX)) == _afresh(other, CTX)
+        assert templates._template(other, reply_text(other.reply, "")) is None
+        assert _merged(plan(other, CTX, templates=cache)) == _afresh(other, CTX)
 
 
 def test_the_template_memory_is_bounded() -> None:
-    script._TEMPLATES.clear()
+    cache = TemplateCache()
     echo = scenario(reply=Reply(echo=True))
-    for i in range(script.TEMPLATE_COUNT + 3):
-        list(plan(echo, CTX._replace(prompt=f"prompt {i}")))
-        list(plan(echo, CTX._replace(prompt=f"prompt {i}")))  # templated
-    assert 0 < len(script._TEMPLATES) <= script.TEMPLATE_COUNT
+    for i in range(templates.TEMPLATE_COUNT + 3):
+        list(plan(echo, CTX._replace(prompt=f"prompt {i}"), templates=cache))
+        list(plan(echo, CTX._replace(prompt=f"prompt {i}"), templates=cache))  # templated
+    assert 0 < len(cache._entries) <= templates.TEMPLATE_COUNT
 
 
 def test_a_text_seen_once_costs_no_template(monkeypatch: pytest.MonkeyPatch) -> None:
     """Echoed prompts are mostly unique: building a template for each would be waste."""
-    script._TEMPLATES.clear()
+    cache = TemplateCache()
     built: list[str] = []
-    real = script._template
+    real = templates._template
 
     def counting(s: Scenario, text: str) -> object:
         built.append(text)
         return real(s, text)
 
-    monkeypatch.setattr(script, "_template", counting)
+    monkeypatch.setattr(templates, "_template", counting)
     echo = scenario(reply=Reply(echo=True))
     for i in range(20):
-        list(plan(echo, CTX._replace(prompt=f"unique prompt {i}")))
+        list(plan(echo, CTX._replace(prompt=f"unique prompt {i}"), templates=cache))
     assert built == []
-    list(plan(echo, CTX._replace(prompt="unique prompt 3")))
+    list(plan(echo, CTX._replace(prompt="unique prompt 3"), templates=cache))
     assert built == ["unique prompt 3"]
 
 
 def test_the_size_limit_holds_for_templated_streams_too() -> None:
     small = scenario()
-    list(plan(small, CTX))
-    list(plan(small, CTX))  # templated now
+    cache = TemplateCache()
+    list(plan(small, CTX, templates=cache))
+    list(plan(small, CTX, templates=cache))  # templated now
     with pytest.raises(PlanError, match="would stream about"):
-        plan(small, CTX, max_bytes=10)
+        plan(small, CTX, max_bytes=10, templates=cache)

@@ -12,13 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from .scenario import MAX_REPLY_CHARS, Scenario, ScenarioError, load_scenario
-from .script import cut_points, reply_text
+from .load import load_scenario
+from .model import MAX_REPLY_CHARS, Scenario, ScenarioError
+from .text import cut_points, reply_text
 
 __all__ = ["CLIENT_ERRORS", "check_folder", "meaning_problems"]
 
 #: The error classes of this project's client that an ``expect.error`` may
-#: name (tests/test_check.py keeps this list equal to ``client.errors``).
+#: name (tests/test_newcomer.py keeps this list equal to ``client.errors``).
 CLIENT_ERRORS: Final = frozenset(
     {
         "AuthenticationError",

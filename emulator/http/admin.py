@@ -15,47 +15,24 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from aiohttp import web
 
-from ._version import __version__
-from .app import ADMIN_PREFIX, BadRequest, current_config, current_state, is_loopback
-from .scenario import Scenario, ScenarioError
-from .state import SCENARIO_NAME, LimitError
+from .._version import __version__
+from ..scenario import Scenario, ScenarioError
+from ..state import SCENARIO_NAME, LimitError
+from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, is_loopback, json_response
 
-__all__ = ["ADMIN_TOKEN_HEADER", "admin_routes"]
+__all__ = ["ADMIN_ROUTES", "ADMIN_TOKEN_HEADER", "check_admin_access"]
 
 ADMIN_TOKEN_HEADER = "X-Emulator-Admin-Token"  # noqa: S105 - a header name
 
-Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
-
-
-def admin_routes() -> dict[str, dict[str, Handler]]:
-    """The admin API as {path: {method: handler}}, each behind the access check."""
-    routes = [
-        ("GET", "", _info),
-        ("GET", "/scenarios", _list_scenarios),
-        ("POST", "/scenarios", _register),
-        ("GET", "/scenario", _get_active),
-        ("PUT", "/scenario", _set_active),
-        ("POST", "/scenario", _set_active),
-        ("GET", "/queue", _get_queue),
-        ("POST", "/queue", _enqueue),
-        ("POST", "/rules", _add_rule),
-        ("GET", "/journal", _journal),
-        ("POST", "/reset", _reset),
-    ]
-    table: dict[str, dict[str, Handler]] = {}
-    for method, path, handler in routes:
-        table.setdefault(ADMIN_PREFIX + path, {})[method] = _guarded(handler)
-    return table
-
 
 def _guarded(handler: Handler) -> Handler:
-    async def guarded(request: web.BaseRequest) -> web.StreamResponse:
-        check_admin_access(request, current_config().admin_token)
+    async def guarded(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+        check_admin_access(request, ctx.config.admin_token)
         if await request.read() and request.content_type != "application/json":
             raise BadRequest(
                 415,
@@ -63,7 +40,7 @@ def _guarded(handler: Handler) -> Handler:
                 f"(got {request.content_type or 'none'})",
             )
         try:
-            return await handler(request)
+            return await handler(request, ctx)
         except ScenarioError as exc:
             raise BadRequest(400, str(exc)) from None
         except LimitError as exc:
@@ -122,7 +99,7 @@ def _describe(s: Scenario) -> dict[str, Any]:
 
 
 def _ok(obj: Any) -> web.Response:
-    return web.Response(body=json.dumps(obj).encode(), content_type="application/json")
+    return json_response(obj)
 
 
 async def _body(request: web.BaseRequest) -> dict[str, Any]:
@@ -148,8 +125,8 @@ def _scenario_name(obj: dict[str, Any], key: str = "scenario") -> str:
     return ref
 
 
-async def _info(request: web.BaseRequest) -> web.Response:
-    state = current_state()
+async def _info(request: web.BaseRequest, ctx: Context) -> web.Response:
+    state = ctx.state
     return _ok(
         {
             "version": __version__,
@@ -164,12 +141,12 @@ async def _info(request: web.BaseRequest) -> web.Response:
     )
 
 
-async def _list_scenarios(request: web.BaseRequest) -> web.Response:
-    state = current_state()
+async def _list_scenarios(request: web.BaseRequest, ctx: Context) -> web.Response:
+    state = ctx.state
     return _ok([_describe(s) for _, s in sorted(state.known.items())])
 
 
-async def _register(request: web.BaseRequest) -> web.Response:
+async def _register(request: web.BaseRequest, ctx: Context) -> web.Response:
     body = await _body(request)
     name, table = body.get("name"), body.get("scenario")
     if not isinstance(name, str) or not SCENARIO_NAME.fullmatch(name) or name.endswith(".toml"):
@@ -180,48 +157,69 @@ async def _register(request: web.BaseRequest) -> web.Response:
         )
     if not isinstance(table, dict):
         raise BadRequest(400, "'scenario' must be a scenario table (as in a scenario file)")
-    return _ok(_describe(current_state().register(name, table)))
+    return _ok(_describe(ctx.state.register(name, table)))
 
 
-async def _get_active(request: web.BaseRequest) -> web.Response:
-    return _ok(_describe(current_state().active))
+async def _get_active(request: web.BaseRequest, ctx: Context) -> web.Response:
+    return _ok(_describe(ctx.state.active))
 
 
-async def _set_active(request: web.BaseRequest) -> web.Response:
-    state = current_state()
+async def _set_active(request: web.BaseRequest, ctx: Context) -> web.Response:
+    state = ctx.state
     return _ok(_describe(state.use(state.named(_scenario_name(await _body(request))))))
 
 
-async def _get_queue(request: web.BaseRequest) -> web.Response:
-    return _ok([_describe(s) for s in current_state().queued])
+async def _get_queue(request: web.BaseRequest, ctx: Context) -> web.Response:
+    return _ok([_describe(s) for s in ctx.state.queued])
 
 
-async def _enqueue(request: web.BaseRequest) -> web.Response:
+async def _enqueue(request: web.BaseRequest, ctx: Context) -> web.Response:
     body = await _body(request)
     refs = body.get("scenarios")
     if not isinstance(refs, list) or not refs:
         raise BadRequest(400, "'scenarios' must be a non-empty list of scenario names")
-    state = current_state()
+    state = ctx.state
     state.enqueue([state.named(_scenario_name({"scenario": ref})) for ref in refs])
     return _ok([_describe(s) for s in state.queued])
 
 
-async def _add_rule(request: web.BaseRequest) -> web.Response:
+async def _add_rule(request: web.BaseRequest, ctx: Context) -> web.Response:
     body = await _body(request)
     pattern = body.get("pattern")
     if not isinstance(pattern, str) or not pattern:
         raise BadRequest(400, "'pattern' must be a regular expression matched against the prompt")
-    state = current_state()
+    state = ctx.state
     state.add_rule(pattern, state.named(_scenario_name(body)))
     return _ok({"pattern": pattern})
 
 
-async def _journal(request: web.BaseRequest) -> web.Response:
-    state = current_state()
+async def _journal(request: web.BaseRequest, ctx: Context) -> web.Response:
+    state = ctx.state
     path = request.query.get("path")
     return _ok([c.to_dict() for c in state.calls(path)])
 
 
-async def _reset(request: web.BaseRequest) -> web.Response:
-    current_state().reset()
+async def _reset(request: web.BaseRequest, ctx: Context) -> web.Response:
+    ctx.state.reset()
     return _ok({"reset": True})
+
+
+_ROUTES: Final = (
+    ("GET", "", _info),
+    ("GET", "/scenarios", _list_scenarios),
+    ("POST", "/scenarios", _register),
+    ("GET", "/scenario", _get_active),
+    ("PUT", "/scenario", _set_active),
+    ("POST", "/scenario", _set_active),
+    ("GET", "/queue", _get_queue),
+    ("POST", "/queue", _enqueue),
+    ("POST", "/rules", _add_rule),
+    ("GET", "/journal", _journal),
+    ("POST", "/reset", _reset),
+)
+
+#: The admin API as {path: {method: handler}}, each behind the access check.
+ADMIN_ROUTES: Final[Mapping[str, Mapping[str, Handler]]] = {
+    ADMIN_PREFIX + path: {m: _guarded(h) for m, p, h in _ROUTES if p == path}
+    for path in dict.fromkeys(p for _, p, _ in _ROUTES)
+}

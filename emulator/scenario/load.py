@@ -1,9 +1,8 @@
-"""Scenarios: what the emulator answers, as frozen typed values. Pure.
+"""Reading scenario files: strict TOML into :mod:`~emulator.scenario.model` values. Pure.
 
-A scenario file is TOML (read with the standard library's ``tomllib``); see
-``scenarios/README.md`` for the format. Files are parsed eagerly and
-strictly: an unknown key, a wrong type or an out-of-range value raises one
-:class:`ScenarioError` naming the file, the key and what was expected.
+Files are parsed eagerly and strictly: an unknown key, a wrong type or an
+out-of-range value raises one :class:`ScenarioError` naming the file, the
+key (``faults[2].kind``) and what was expected. See ``scenarios/README.md``.
 """
 
 from __future__ import annotations
@@ -11,179 +10,37 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast, get_args
 
-__all__ = [
-    "ENDPOINTS",
-    "FAULT_KINDS",
-    "MAX_FAULTS",
-    "MAX_FAULT_WRITES",
-    "MAX_REPLY_CHARS",
-    "Expect",
-    "Fault",
-    "HttpError",
-    "Reply",
-    "Scenario",
-    "ScenarioError",
-    "Timing",
-    "Wire",
-    "load_scenario",
-    "load_scenarios",
-    "scenario_from_dict",
-]
+from .faults import FAULT_KINDS, FAULTS
+from .model import (
+    ENDPOINTS,
+    MAX_FAULT_WRITES,
+    MAX_FAULTS,
+    MAX_HTTP_ERRORS,
+    MAX_REPLY_CHARS,
+    AfterDone,
+    Body,
+    Cut,
+    DataPrefix,
+    Encoding,
+    Endpoint,
+    ErrorBody,
+    Expect,
+    Fault,
+    FinishType,
+    HttpError,
+    LineEnding,
+    Reply,
+    Scenario,
+    ScenarioError,
+    Timing,
+    Wire,
+)
 
-Endpoint = Literal["loads", "login", "session", "conversation"]
-ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
-
-FaultKind = Literal[
-    "malformed_json",  # a data line that is not JSON
-    "garbage",  # raw bytes (``raw``, or random non-UTF-8 bytes)
-    "ping",  # event: ping with a timestamp
-    "comment",  # a ": …" comment line
-    "foreign_message",  # a message that is not the reply (role/message_type)
-    "error",  # an event whose "error" is a string: the stream stops there
-    "moderation",  # a moderation/completion event mid-stream
-    "num_variants",  # {"num_variants_in_stream": n}
-    "stale",  # an earlier snapshot again
-    "repeat",  # the last snapshot again
-    "rewrite",  # a snapshot that is not an extension of the last one
-    "done",  # data: [DONE] here (early)
-    "drop",  # the connection is cut here
-    "stall",  # silence (or pings) for ``seconds``
-]
-FAULT_KINDS: Final[tuple[str, ...]] = get_args(FaultKind)
-Cut = Literal["token", "word", "char", "byte"]
-Encoding = Literal["cumulative", "delta_v1"]
-Body = Literal["stream", "empty", "done_only"]
-AfterDone = Literal["close", "keep_open"]
-ErrorBody = Literal["upstream", "html", "empty", "text"]
-
-
-#: The longest reply text a scenario may produce for a request, in characters.
-MAX_REPLY_CHARS: Final = 4 * 1024 * 1024
-#: At most this many faults in a scenario, and this many fault writes in all
-#: (the sum of their ``count``): a scenario is a script, not a flood.
-MAX_FAULTS: Final = 10_000
-MAX_FAULT_WRITES: Final = 1_000_000
-_MAX_HTTP_ERRORS: Final = 100
-
-
-class ScenarioError(ValueError):
-    """A scenario file (or dict) is invalid: names the source, the key, the problem."""
-
-    def __init__(self, source: str, key: str, problem: str) -> None:
-        self.source = source
-        self.key = key
-        self.problem = problem
-        where = f" [{key}]" if key else ""
-        super().__init__(f"{source}:{where} {problem}")
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """The reply's text and how it is cut into cumulative snapshots."""
-
-    text: str | None = "Hello! How can I help you today?"
-    echo: bool = False
-    faker_sentences: int = 0
-    faker_seed: int = 0
-    faker_locale: str = "en_US"
-    repeat: int = 1
-    cut: Cut = "token"
-    cut_size: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """Pacing of the reply; scaled by the server's ``speed`` (0: no waiting)."""
-
-    first_event: float = 0.0
-    tokens_per_second: float = 0.0  # 0: no pause between snapshots
-    jitter: float = 0.0  # fraction of each pause, drawn from ``seed``
-    seed: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Wire:
-    """How the stream is framed and written."""
-
-    line_ending: Literal["\n", "\r\n", "\r"] = "\n"
-    data_prefix: Literal["data: ", "data:"] = "data: "
-    bom: bool = False
-    multiline_data: bool = False
-    ensure_ascii: bool = False
-    encoding: Encoding = "cumulative"
-    body: Body = "stream"
-    chunk_size: int = 0  # 0: writes are not split
-    split_at: tuple[int, ...] = ()
-    split_pause: float = 0.002
-    done: bool = True
-    after_done: AfterDone = "close"
-    keep_open_seconds: float = 30.0
-    moderation: bool = True
-    finish_type: Literal["stop", "max_tokens"] = "stop"
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    """Something that goes wrong before message event ``at`` (-1: after the last)."""
-
-    kind: FaultKind
-    at: int = 0
-    seconds: float = 0.0
-    ping_every: float = 0.0
-    text: str = ""
-    raw: bytes = b""
-    role: str = "assistant"
-    message_type: str = "variant"
-    count: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class HttpError:
-    """An HTTP error status on an endpoint, on every call or only the ``on_call``-th."""
-
-    endpoint: Endpoint
-    status: int
-    on_call: int = 0  # 0: every call
-    body: ErrorBody = "upstream"
-    detail: str = ""
-    retry_after: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Expect:
-    """The outcome a correct client reaches.
-
-    ``outcome`` is ``"reply"`` (exactly the reply text), ``"text"`` (exactly
-    ``text``) or ``"error"`` (the client error class ``error``, with
-    ``status`` and a message containing ``message`` when given).
-    """
-
-    outcome: Literal["reply", "text", "error"] = "reply"
-    text: str = ""
-    error: str = ""
-    status: int | None = None
-    message: str = ""
-    idle_timeout: float = 5.0  # the client's idle timeout this outcome assumes
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    name: str
-    description: str
-    reply: Reply = field(default_factory=Reply)
-    timing: Timing = field(default_factory=Timing)
-    wire: Wire = field(default_factory=Wire)
-    faults: tuple[Fault, ...] = ()
-    http_errors: tuple[HttpError, ...] = ()
-    accounts: int | None = None  # None: the server's pool
-    login_cookie: bool = True  # false: /auth/login answers 200 but sets no cookie
-    expect: Expect = field(default_factory=Expect)
-    source: str = "<python>"
+__all__ = ["load_scenario", "load_scenarios", "scenario_from_dict"]
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -231,14 +88,14 @@ def scenario_from_dict(
             "faults",
             f"ask for {writes:,} writes in all; the limit is {MAX_FAULT_WRITES:,}",
         )
-    http_errors = tuple(_http_error(t) for t in top.tables("http_errors", limit=_MAX_HTTP_ERRORS))
+    http_errors = tuple(_http_error(t) for t in top.tables("http_errors", limit=MAX_HTTP_ERRORS))
     accounts = top.optional_int("accounts", minimum=0)
     login_cookie = top.boolean("login_cookie", True)
     expect = _expect(top.table("expect"), reply)
     top.finish()
     if wire.encoding == "delta_v1":
         for i, fault in enumerate(faults):
-            if fault.kind in ("stale", "repeat", "rewrite"):
+            if FAULTS[fault.kind].cumulative_only:
                 raise ScenarioError(
                     source,
                     f"faults[{i}].kind",
@@ -316,8 +173,8 @@ def _wire(t: _Table) -> Wire:
     d = Wire()
     split_at = tuple(t.int_list("split_at", minimum=1))
     wire = Wire(
-        line_ending=cast(Any, t.choice("line_ending", ("\n", "\r\n", "\r"), d.line_ending)),
-        data_prefix=cast(Any, t.choice("data_prefix", ("data: ", "data:"), d.data_prefix)),
+        line_ending=cast(LineEnding, t.choice("line_ending", get_args(LineEnding), d.line_ending)),
+        data_prefix=cast(DataPrefix, t.choice("data_prefix", get_args(DataPrefix), d.data_prefix)),
         bom=t.boolean("bom", d.bom),
         multiline_data=t.boolean("multiline_data", d.multiline_data),
         ensure_ascii=t.boolean("ensure_ascii", d.ensure_ascii),
@@ -330,42 +187,47 @@ def _wire(t: _Table) -> Wire:
         after_done=cast(AfterDone, t.choice("after_done", get_args(AfterDone), d.after_done)),
         keep_open_seconds=t.number("keep_open_seconds", d.keep_open_seconds, minimum=0.0),
         moderation=t.boolean("moderation", d.moderation),
-        finish_type=cast(Any, t.choice("finish_type", ("stop", "max_tokens"), d.finish_type)),
+        finish_type=cast(FinishType, t.choice("finish_type", get_args(FinishType), d.finish_type)),
     )
     t.finish()
     return wire
 
 
 def _fault(t: _Table) -> Fault:
-    kind = cast(FaultKind, t.choice("kind", FAULT_KINDS, None))
-    raw_hex = t.optional_str("raw_hex")
-    raw = b""
-    if raw_hex is not None:
-        try:
-            raw = bytes.fromhex(raw_hex)
-        except ValueError as exc:
-            raise t.error("raw_hex", f"expected hex digits, got {raw_hex!r}") from exc
-    fault = Fault(
-        kind=kind,
-        at=t.integer("at", 0, minimum=-1),
-        seconds=t.number("seconds", 0.0, minimum=0.0, maximum=3600.0),
-        ping_every=t.number("ping_every", 0.0, minimum=0.0),
-        text=t.text("text", ""),
-        raw=raw,
-        role=t.text("role", "assistant"),
-        message_type=t.text("message_type", "variant"),
-        count=t.integer("count", 1, minimum=1, maximum=100_000),
-    )
+    spec = FAULTS[t.choice("kind", FAULT_KINDS, None)]
+    values = {key: _FAULT_KEYS[key](t) for key in spec.keys}
+    fault = Fault(kind=spec.kind, at=t.integer("at", 0, minimum=-1), **values)
     if 0 < fault.ping_every < 0.01:
         raise t.error(
             "ping_every", f"must be 0 (no pings) or at least 0.01, got {fault.ping_every}"
         )
-    if kind == "stall" and fault.seconds <= 0:
-        raise t.error("seconds", "a stall needs seconds > 0")
-    if kind == "rewrite" and not fault.text:
-        raise t.error("text", "a rewrite needs the snapshot text it sends instead")
-    t.finish()
+    for key, what in (spec.required or {}).items():
+        if not getattr(fault, key):
+            raise t.error(key, f"a {spec.kind} needs {what}")
+    t.finish()  # a key this kind does not take is unknown here
     return fault
+
+
+def _raw(t: _Table) -> bytes:
+    raw_hex = t.optional_str("raw_hex")
+    if raw_hex is None:
+        return b""
+    try:
+        return bytes.fromhex(raw_hex)
+    except ValueError as exc:
+        raise t.error("raw_hex", f"expected hex digits, got {raw_hex!r}") from exc
+
+
+#: How each key a fault kind may take is read (the table says which kind takes which).
+_FAULT_KEYS: Final[Mapping[str, Callable[[_Table], Any]]] = {
+    "seconds": lambda t: t.number("seconds", 0.0, minimum=0.0, maximum=3600.0),
+    "ping_every": lambda t: t.number("ping_every", 0.0, minimum=0.0),
+    "text": lambda t: t.text("text", ""),
+    "raw": _raw,
+    "role": lambda t: t.text("role", "assistant"),
+    "message_type": lambda t: t.text("message_type", "variant"),
+    "count": lambda t: t.integer("count", 1, minimum=1, maximum=100_000),
+}
 
 
 def _http_error(t: _Table) -> HttpError:

@@ -1,0 +1,85 @@
+"""How one emulator behaves apart from its scenarios: validated once, used everywhere.
+
+The command line, ``serve()``, ``EmulatorServer`` and the pytest fixtures all
+take an :class:`EmulatorConfig`; a bad value raises ``ValueError`` here,
+naming the field, before anything starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
+
+__all__ = ["LIMITS", "EmulatorConfig", "Limits"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps on what requests can make a running emulator hold or do."""
+
+    journal_calls: int = 10_000  # requests the journal keeps (the oldest go first)
+    journal_bytes: int = 16 * 1024 * 1024  # ... and their stored headers and bodies, in all
+    body_bytes: int = 64 * 1024  # of each request body, kept in the journal
+    queue: int = 1_000  # queued scenarios
+    rules: int = 100  # prompt rules
+    rule_chars: int = 1_000  # length of one rule's pattern
+    rule_seconds: float = 0.05  # time one rule may take on one prompt
+    registered: int = 256  # scenarios registered over the admin API
+    problems: int = 1_000  # handler errors and unmatched requests kept (each)
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"limit {name} must be positive, got {getattr(self, name)}")
+
+
+LIMITS: Final = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """How one emulator behaves apart from its scenarios."""
+
+    speed: float = 1.0  # time scale of scenario pacing: 1 real time, 0 no waiting
+    seed: int = 0
+    secret: bytes | None = None  # None: random per process
+    token_ttl: float = 3600.0
+    accounts: int = 8
+    max_body: int = 1024 * 1024
+    max_prompt: int = 100_000  # UTF-8 bytes; longer: 413 message_length_exceeds_limit
+    #: A reply stream estimated larger than this is refused with a 400.
+    max_stream_bytes: int = 256 * 1024 * 1024
+    #: A connection that has not sent a whole request head within this many
+    #: seconds (after connecting, or after its last answer) is closed.
+    header_timeout: float = 15.0
+    admin_token: str | None = None
+    limits: Limits = field(default=LIMITS)
+    #: Where a server listens (loopback by default; 0: a free port).
+    host: str = "127.0.0.1"
+    port: int = 0
+    #: The scenarios requests may name (None: the shipped ones), and the one
+    #: served by default (a name, a .toml path, a dict or a Scenario; None:
+    #: "default").
+    scenarios: Mapping[str, Scenario] | None = None
+    default: str | Path | Scenario | Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.speed < 0:
+            raise ValueError(f"speed must be 0 or more, got {self.speed}")
+        if self.header_timeout <= 0:
+            raise ValueError(f"header_timeout must be positive, got {self.header_timeout}")
+        if self.max_stream_bytes <= 0:
+            raise ValueError(f"max_stream_bytes must be positive, got {self.max_stream_bytes}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0 to 65535, got {self.port}")
+        if self.max_body <= 0 or self.max_prompt <= 0:
+            raise ValueError("max_body and max_prompt must be positive")
+        if self.token_ttl <= 0:
+            raise ValueError(f"token_ttl must be positive, got {self.token_ttl}")
+        if self.accounts < 0:
+            raise ValueError(f"accounts must be 0 or more, got {self.accounts}")

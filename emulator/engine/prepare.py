@@ -1,0 +1,76 @@
+"""The costly part of planning a text: its snapshot ends and its JSON escaping. Pure.
+
+Cached for short texts; for a long one a server runs :func:`prepare` in a
+worker thread, so its event loop serves others meanwhile.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from functools import lru_cache
+from typing import Final, NamedTuple
+
+from ..scenario.model import Scenario
+from ..scenario.text import CACHE_TEXT_CHARS, cut_points
+
+__all__ = ["Prepared", "prepare"]
+
+
+class Prepared(NamedTuple):
+    """The costly part of planning for one text: its snapshot ends and escaping.
+
+    Pure and possibly slow for a long text (a server may run :func:`prepare`
+    off its event loop); :func:`plan` computes it itself when not given.
+    """
+
+    text: str
+    ends: list[int]
+    escaped: bytes  # the whole text as a JSON string body (cumulative replies)
+    offsets: list[int]  # where each snapshot ends in ``escaped``
+
+
+def prepare(scenario: Scenario, text: str) -> Prepared:
+    """Cut points and escaping of ``text`` under ``scenario`` (cached for short texts)."""
+    ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
+    if scenario.wire.encoding != "cumulative":
+        return Prepared(text, ends, b"", [])
+    escaped, offsets = _escaped_text(text, ends, scenario.wire.ensure_ascii)
+    return Prepared(text, ends, escaped, offsets)
+
+
+def _escaped_text(text: str, ends: list[int], ensure_ascii: bool) -> tuple[bytes, list[int]]:
+    """The whole text escaped, and where each snapshot ends in it (cached for short texts)."""
+    if len(text) > CACHE_TEXT_CHARS:
+        return _escape(text, tuple(ends), ensure_ascii)
+    return _escaped(text, tuple(ends), ensure_ascii)
+
+
+@lru_cache(maxsize=64)
+def _escaped(text: str, ends: tuple[int, ...], ensure_ascii: bool) -> tuple[bytes, list[int]]:
+    return _escape(text, ends, ensure_ascii)
+
+
+def _escape(text: str, ends: tuple[int, ...], ensure_ascii: bool) -> tuple[bytes, list[int]]:
+    pieces = _escape_pieces(ensure_ascii, [text[a:b] for a, b in itertools.pairwise([0, *ends])])
+    return b"".join(pieces), list(itertools.accumulate(map(len, pieces)))
+
+
+def _escape_pieces(ensure_ascii: bool, pieces: list[str]) -> list[bytes]:
+    """Every piece's JSON string body, from one json.dumps call.
+
+    The list is dumped whole and split on '", "': inside an escaped string
+    every quote is preceded by a backslash, so that separator cannot occur
+    within one.
+    """
+    out: list[bytes] = []
+    # In batches: one json.dumps call holds the GIL throughout, and a long
+    # text is escaped in a worker thread while the event loop serves others.
+    for i in range(0, len(pieces), _ESCAPE_BATCH):
+        batch = pieces[i : i + _ESCAPE_BATCH]
+        dumped = json.dumps(batch, ensure_ascii=ensure_ascii, separators=(", ", ": "))
+        out += dumped[2:-2].encode().split(b'", "')
+    return out
+
+
+_ESCAPE_BATCH: Final = 8192

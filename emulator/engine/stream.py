@@ -1,0 +1,298 @@
+"""Planning a stream step by step: a scenario, a request and a prepared text become steps. Pure.
+
+Lazily, so a long cumulative reply (O(n²) bytes) is never held in memory at
+once; only the player (:mod:`emulator.engine.play`) sleeps or writes.
+Events are numbered as faults count them: 0 carries "", then one per
+snapshot, then the final message.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Final
+
+from ..protocol.fakegpt import (
+    DONE,
+    StreamContext,
+    completion_object,
+    message_object,
+    stream_complete_object,
+    v1_add_object,
+    v1_append_object,
+    v1_finish_object,
+)
+from ..protocol.sse import SSEFormat
+from ..protocol.steps import Drop, Hold, Step, Wait, Write
+from ..protocol.templates import EnvelopeTemplate, encoded_values
+from ..scenario.faults import write_fault
+from ..scenario.model import Fault, Scenario
+from .prepare import Prepared
+
+__all__ = ["COALESCE_BYTES", "format_of", "planned"]
+
+#: The player merges consecutive writes up to this size (and so does the planner).
+COALESCE_BYTES: Final = 256 * 1024
+
+
+def planned(scenario: Scenario, ctx: StreamContext, prepared: Prepared) -> Iterator[Step]:
+    """The stream planned step by step (what a template is built from)."""
+    return _frame(scenario, _stream(scenario, ctx, format_of(scenario), prepared))
+
+
+def format_of(scenario: Scenario) -> SSEFormat:
+    wire = scenario.wire
+    return _format(wire.line_ending, wire.data_prefix, wire.multiline_data, wire.ensure_ascii)
+
+
+@lru_cache(maxsize=16)
+def _format(
+    line_ending: str, data_prefix: str, multiline_data: bool, ensure_ascii: bool
+) -> SSEFormat:
+    return SSEFormat(line_ending, data_prefix, multiline_data, ensure_ascii)
+
+
+class _Sent:
+    """The snapshots sent so far, as end offsets into the text (strings made on demand)."""
+
+    __slots__ = ("ends", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ends = [0]
+
+    def back(self, n: int) -> str:
+        """The snapshot sent ``n`` events ago (0: the last one)."""
+        return self.text[: self.ends[max(0, len(self.ends) - 1 - n)]]
+
+
+def _stream(
+    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
+) -> Iterator[Step]:
+    wire = scenario.wire
+    text = prepared.text
+    if wire.body == "done_only":
+        yield Write(fmt.event(DONE))
+        yield from _after_done(scenario)
+        return
+    faults: dict[int, list[Fault]] = {}
+    for fault in scenario.faults:
+        faults.setdefault(fault.at, []).append(fault)
+    events = (
+        _cumulative_events(scenario, ctx, fmt, prepared, frozenset(faults))
+        if wire.encoding == "cumulative"
+        else _v1_events(scenario, ctx, fmt, prepared)
+    )
+    sent = _Sent(text)  # how far each sent snapshot reached, for stale/repeat
+    for index, covered, steps in events:
+        for fault in faults.pop(index, ()):
+            for step in write_fault(fault, fmt, ctx, sent):
+                yield step
+                if isinstance(step, Drop):
+                    return
+        yield from steps
+        sent.ends.extend(covered)
+    # Faults past the last message event, then those placed after it (-1).
+    leftover = [f for at in sorted(faults) if at != -1 for f in faults[at]]
+    for fault in leftover + faults.get(-1, []):
+        for step in write_fault(fault, fmt, ctx, sent):
+            yield step
+            if isinstance(step, Drop):
+                return
+    if wire.moderation:
+        yield Write(
+            fmt.json_event(
+                completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
+            )
+        )
+    if wire.done:
+        yield Write(fmt.event(DONE))
+    yield from _after_done(scenario)
+
+
+def _after_done(scenario: Scenario) -> Iterator[Step]:
+    if scenario.wire.after_done == "keep_open":
+        yield Hold(scenario.wire.keep_open_seconds)
+
+
+def _pauses(scenario: Scenario, count: int) -> Iterator[float]:
+    timing = scenario.timing
+    if timing.tokens_per_second <= 0:
+        yield from (0.0 for _ in range(count))
+        return
+    base = scenario.reply.cut_size / timing.tokens_per_second
+    rng = random.Random(timing.seed)
+    for _ in range(count):
+        yield base * (1.0 + timing.jitter * rng.uniform(-1.0, 1.0))
+
+
+def _cumulative_events(
+    scenario: Scenario,
+    ctx: StreamContext,
+    fmt: SSEFormat,
+    prepared: Prepared,
+    breaks: frozenset[int],
+) -> Iterator[tuple[int, list[int], list[Step]]]:
+    """Message events as (first index, snapshot ends covered, steps).
+
+    Events are numbered as faults count them: 0 carries "", then one per
+    snapshot, then the final one. Consecutive events with no pause and no
+    fault between them (``breaks``) come as one write, up to COALESCE_BYTES.
+    """
+    text, ends = prepared.text, prepared.ends
+    values = encoded_values(fmt, ctx)
+    progress = _envelope(fmt, "in_progress", None).fill(values)
+    final = _envelope(fmt, "finished_successfully", scenario.wire.finish_type).fill(values)
+    first: list[Step] = []
+    if scenario.timing.first_event > 0:
+        first.append(Wait(scenario.timing.first_event))
+    yield 0, [0], [*first, Write(progress.render(b""))]
+    # Each snapshot is a prefix of the whole escaped text (JSON escapes
+    # character by character), rendered from a view: one copy per event.
+    escaped, offsets = prepared.escaped, prepared.offsets
+    view = memoryview(escaped)
+    head, tail = progress.head, progress.tail
+    overhead = len(head) + len(tail)
+    if scenario.timing.tokens_per_second <= 0:
+        # No pacing: batches split only at faults and at COALESCE_BYTES, built
+        # with one comprehension each (the per-event loop below costs ~1 µs
+        # an event, a fifth of a 2000-token reply's time).
+        yield from _unpaced_batches(ends, breaks, offsets, head, view, tail)
+        yield len(ends) + 1, [len(text)], [Write(final.render(escaped))]
+        return
+    pauses = _pauses(scenario, len(ends))
+    parts: list[bytes | memoryview] = []
+    covered: list[int] = []
+    lead: list[Step] = []
+    start = size = offset = 0
+    for i, end in enumerate(ends):
+        index = i + 1
+        pause = next(pauses)
+        paused = pause > 0 and i > 0
+        if covered and (paused or index in breaks or size >= COALESCE_BYTES):
+            yield start, covered, [*lead, Write(b"".join(parts))]
+            parts, covered, lead, size = [], [], [], 0
+        if not covered:
+            start = index
+            if paused:
+                lead = [Wait(pause)]
+        offset = offsets[i]
+        parts += (head, view[:offset], tail)
+        covered.append(end)
+        size += offset + overhead
+    if covered:
+        yield start, covered, [*lead, Write(b"".join(parts))]
+    yield len(ends) + 1, [len(text)], [Write(final.render(escaped))]
+
+
+@lru_cache(maxsize=64)
+def _envelope(fmt: SSEFormat, status: str, finish_type: str | None) -> EnvelopeTemplate:
+    """The reply's message event for this framing and status, encoded once."""
+    return EnvelopeTemplate.build(fmt, status=status, finish_type=finish_type)
+
+
+def _unpaced_batches(
+    ends: list[int],
+    breaks: frozenset[int],
+    offsets: list[int],
+    head: bytes,
+    view: memoryview,
+    tail: bytes,
+) -> Iterator[tuple[int, list[int], list[Step]]]:
+    overhead = len(head) + len(tail)
+    n = len(ends)
+    i = 0
+    while i < n:
+        j, size = i + 1, offsets[i] + overhead
+        while j < n and (j + 1) not in breaks and size < COALESCE_BYTES:
+            size += offsets[j] + overhead
+            j += 1
+        data = b"".join([part for off in offsets[i:j] for part in (head, view[:off], tail)])
+        yield i + 1, ends[i:j], [Write(data)]
+        i = j
+
+
+def _v1_events(
+    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
+) -> Iterator[tuple[int, list[int], list[Step]]]:
+    """The 2024 delta_encoding v1 stream: an "add", then appends, then a patch."""
+    first: list[Step] = [Write(fmt.event('"v1"', "delta_encoding"))]
+    if scenario.timing.first_event > 0:
+        first.append(Wait(scenario.timing.first_event))
+    add = v1_add_object(
+        message_object(
+            message_id=ctx.message_id,
+            conversation_id=ctx.conversation_id,
+            parent_id=ctx.parent_id,
+            create_time=ctx.create_time,
+            status="in_progress",
+            model=ctx.model,
+            text="",
+        )
+    )
+    first.append(Write(fmt.json_event(add, "delta")))
+    yield 0, [0], first
+    start = 0
+    text, ends = prepared.text, prepared.ends
+    pauses = _pauses(scenario, len(ends))
+    for i, end in enumerate(ends):
+        piece = text[start:end]
+        start = end
+        pause = next(pauses)
+        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
+        steps.append(Write(fmt.json_event(v1_append_object(piece, first=i == 0), "delta")))
+        yield i + 1, [end], steps
+    yield (
+        len(ends) + 1,
+        [len(text)],
+        [
+            Write(fmt.json_event(v1_finish_object(scenario.wire.finish_type), "delta")),
+            Write(fmt.json_event(stream_complete_object(ctx.conversation_id))),
+        ],
+    )
+
+
+def _frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
+    """Add the BOM and split writes where the scenario says.
+
+    Merging small writes is the player's job: it knows the speed factor, so
+    it knows which scaled waits are zero. An unscaled wait (a fault's) always
+    separates writes, even a zero one between split pieces.
+    """
+    wire = scenario.wire
+    bom = wire.bom
+    splitting = wire.chunk_size > 0 or bool(wire.split_at)
+    offset = 0
+    for step in steps:
+        if not isinstance(step, Write):
+            yield step
+            continue
+        data = step.data
+        if bom:
+            data = b"\xef\xbb\xbf" + data
+            bom = False
+        if not splitting:
+            yield Write(data) if data is not step.data else step
+            continue
+        for i, piece in enumerate(_split(data, offset, wire.chunk_size, wire.split_at)):
+            if i:
+                yield Wait(wire.split_pause, scaled=False)
+            yield Write(piece)
+        offset += len(data)
+
+
+def _split(
+    data: bytes, offset: int, chunk_size: int, split_at: tuple[int, ...]
+) -> Iterator[bytes]:
+    """Cut ``data`` (which starts at stream ``offset``) at the stream offsets asked for."""
+    end = offset + len(data)
+    cuts = {at - offset for at in split_at if offset < at < end}
+    if chunk_size:
+        first = (offset // chunk_size + 1) * chunk_size
+        cuts.update(range(first - offset, len(data), chunk_size))
+    start = 0
+    for cut in sorted(cuts):
+        yield data[start:cut]
+        start = cut
+    yield data[start:]

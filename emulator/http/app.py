@@ -1,0 +1,282 @@
+"""The emulator's HTTP face: the route table, the dispatcher, and the server builders.
+
+:func:`make_server` serves it on aiohttp's low-level server (what every way
+of running the emulator uses); :func:`make_app` wraps it in an application.
+For every request the dispatcher records the call, enforces the body limit,
+routes it, and for the upstream's endpoints reads the request, chooses the
+scenario and injects the HTTP error it asks for — once, here — before the
+endpoint answers. Every error is answered as JSON ``{"detail": ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, NamedTuple
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from ..auth import Signer
+from ..config import EmulatorConfig
+from ..engine.templates import TemplateCache
+from ..journal import Call
+from ..scenario import Endpoint, Scenario, ScenarioError
+from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
+from . import endpoints
+from .admin import ADMIN_ROUTES
+from .endpoints import scripted_error
+from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, error_response
+
+__all__ = ["ROUTES", "EmulatorHandler", "Route", "make_app", "make_server", "scripted_error"]
+
+log = logging.getLogger("emulator")
+access_log = logging.getLogger("emulator.access")
+
+#: Validates (and authorises) a request: the prompt it carries, if any, and what it read.
+Reader = Callable[[web.BaseRequest, Context], Awaitable[tuple[str | None, Any]]]
+
+
+class Route(NamedTuple):
+    """What answers one method on one path.
+
+    For the upstream's endpoints (``endpoint`` set), the dispatcher runs
+    ``read`` (validation, authorisation), chooses the scenario and injects
+    its HTTP error before ``answer`` runs.
+    """
+
+    answer: Handler
+    endpoint: Endpoint | None = None
+    read: Reader | None = None
+
+
+ROUTES: Final[Mapping[str, Mapping[str, Route]]] = {
+    "/api/loads": {"GET": Route(endpoints.answer_loads, "loads", endpoints.read_loads)},
+    "/auth/login": {"POST": Route(endpoints.answer_login, "login", endpoints.read_login)},
+    "/api/auth/session": {"GET": Route(endpoints.answer_session, "session")},
+    "/api/conversation": {
+        "POST": Route(endpoints.answer_conversation, "conversation", endpoints.read_conversation)
+    },
+    "/": {"GET": Route(endpoints.index)},
+    **{
+        path: {method: Route(handler) for method, handler in methods.items()}
+        for path, methods in ADMIN_ROUTES.items()
+    },
+}
+
+
+class _MalformedHttpFilter(logging.Filter):
+    """aiohttp's parser logs malformed HTTP framing as "Error handling request"
+    with a traceback; for an emulator that is a bad request, not a crash: one
+    INFO line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "malformed HTTP refused with %s: %s", (exc.code, exc.message)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def _install_log_filter() -> None:
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _MalformedHttpFilter) for f in logger.filters):
+        logger.addFilter(_MalformedHttpFilter())
+
+
+class EmulatorHandler:
+    """The whole emulator as one low-level aiohttp handler: ``await handler(request)``."""
+
+    def __init__(self, config: EmulatorConfig, state: EmulatorState) -> None:
+        self.config = config
+        self.state = state
+        self.signer = Signer(config.secret, config.token_ttl)
+        self.templates = TemplateCache()
+
+    def __call__(self, request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
+        return _handle(request, self)  # the coroutine itself: no extra frame a request
+
+
+def make_server(config: EmulatorConfig, state: EmulatorState) -> web.Server:
+    """The emulator as aiohttp's low-level server (serve it with ``web.ServerRunner``).
+
+    What :func:`serving` runs: no application, router or middleware chain
+    between the socket and the handler (about 16 us a request here).
+    Call it with the serving loop running.
+    """
+    _install_log_filter()
+    handler = EmulatorHandler(config, state)
+    loop = asyncio.get_running_loop()
+
+    def request_factory(
+        message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+    ) -> web.BaseRequest:
+        # The body limit is the request's: aiohttp stops reading past it.
+        return web.BaseRequest(
+            message, payload, protocol, writer, task, loop, client_max_size=config.max_body
+        )
+
+    # keepalive_timeout doubles as the header timeout: aiohttp closes a
+    # connection whose next request head is not complete when it fires.
+    return web.Server(
+        handler,
+        request_factory=request_factory,
+        access_log=None,
+        keepalive_timeout=config.header_timeout,
+    )
+
+
+def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
+    """The emulator as an aiohttp application, for runners and tools that take one.
+
+    It answers every path itself, so serve it at the root, not as a sub-app.
+    """
+    _install_log_filter()
+    serve_request = EmulatorHandler(config, state)
+
+    # A middleware rather than a route: it also sees requests no route can
+    # match ("OPTIONS *", "CONNECT host:443"), which aiohttp would answer
+    # with its own plain-text 404. It never calls the router's handler.
+    @web.middleware
+    async def emulator(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        return await serve_request(request)
+
+    return web.Application(client_max_size=config.max_body, middlewares=[emulator])
+
+
+def _route(request: web.BaseRequest) -> Route:
+    methods = ROUTES.get(request.path)
+    if methods is None:
+        raise web.HTTPNotFound()
+    route = methods.get(request.method)
+    if route is None and request.method == "HEAD":
+        route = methods.get("GET")
+    if route is None:
+        allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+        raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
+    return route
+
+
+async def _dispatch(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    route = _route(request)
+    if route.endpoint is None:
+        return await route.answer(request, ctx)
+    prompt, parsed = await route.read(request, ctx) if route.read is not None else (None, None)
+    scenario = _choose(request, ctx, route.endpoint, prompt)
+    n = ctx.call.number = ctx.state.next_call(scenario, route.endpoint)
+    for error in scenario.http_errors:
+        if error.endpoint == route.endpoint and error.on_call in (0, n):
+            return scripted_error(error)
+    return await route.answer(request, ctx._replace(scenario=scenario, parsed=parsed))
+
+
+def _choose(
+    request: web.BaseRequest, ctx: Context, endpoint: Endpoint, prompt: str | None
+) -> Scenario:
+    try:
+        scenario = ctx.state.select(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
+    except ScenarioError as exc:
+        raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
+    except RuleTimeoutError as exc:
+        ctx.state.add_problem(str(exc))
+        raise BadRequest(400, f"cannot choose a scenario: {exc}") from exc
+    ctx.call.scenario = scenario.name
+    return scenario
+
+
+# -- every request ------------------------------------------------------------------
+
+
+async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.StreamResponse:
+    state = emulator.state
+    config = emulator.config
+    started = time.perf_counter()
+    is_admin = request.path.startswith(ADMIN_PREFIX)
+    call = Call(
+        method=request.method,
+        path=request.path,
+        query=dict(request.query) if "?" in request.raw_path else {},
+        headers=request.headers,  # an immutable, case-insensitive view: kept, not copied
+        body=b"",
+    )
+    ctx = Context(call, state, config, emulator.signer, emulator.templates)
+    if not is_admin:
+        state.record(call)
+    try:
+        limit = config.max_body
+        length = request.content_length
+        if length is not None and length > limit:
+            raise _too_large(limit)  # refused on the declared length: not one byte is read
+        try:
+            body = await request.read()  # kept by the request: handlers read it again for free
+        except web.HTTPRequestEntityTooLarge:
+            # aiohttp stops reading at client_max_size: the body is never held whole.
+            raise _too_large(limit) from None
+        state.keep_body(call, body)
+        response = await _dispatch(request, ctx)
+    except BadRequest as exc:
+        response = error_response(exc.status, exc.detail, exc.headers)
+    except web.HTTPException as exc:
+        response = _http_exception_response(request, exc, state)
+    except ConnectionError:
+        # The client left (e.g. mid-body): nobody to answer, nothing to log
+        # as an error; the journal keeps the note.
+        call.detail = "the client went away"
+        response = web.Response(status=400)
+    except asyncio.CancelledError:
+        # Handlers are cancelled only when the server stops.
+        call.detail = "stopped by shutdown"
+        call.duration = time.perf_counter() - started
+        if not is_admin:
+            _log_access(request, call, "stopped by shutdown")
+        raise
+    except Exception as exc:
+        log.exception("handler error on %s %s", request.method, request.path)
+        state.add_problem(f"{request.method} {request.path}: {type(exc).__name__}: {exc}")
+        response = error_response(500, f"emulator error: {type(exc).__name__}: {exc}")
+    finally:
+        call.duration = time.perf_counter() - started
+    call.status = response.status
+    if call.bytes_sent == 0 and isinstance(response, web.Response) and response.body is not None:
+        call.bytes_sent = len(response.body) if isinstance(response.body, bytes) else 0
+    if not is_admin and access_log.isEnabledFor(logging.INFO):
+        _log_access(request, call, str(response.status))
+    return response
+
+
+def _log_access(request: web.BaseRequest, call: Call, outcome: str) -> None:
+    access_log.info(
+        "%s %s %s scenario=%s bytes=%d %.1fms",
+        request.method,
+        request.path_qs,
+        outcome,
+        call.scenario or "-",
+        call.bytes_sent,
+        (call.duration or 0.0) * 1000,
+    )
+
+
+def _too_large(limit: int) -> BadRequest:
+    return BadRequest(413, f"request body is larger than {limit:,} bytes")
+
+
+def _http_exception_response(
+    request: web.BaseRequest, exc: web.HTTPException, state: EmulatorState
+) -> web.Response:
+    detail: Any = exc.reason
+    if exc.status == 404:
+        detail = f"Not Found: no route for {request.method} {request.path}"
+    elif exc.status == 405:
+        allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
+        detail = (
+            f"Method Not Allowed: {request.method} {request.path} (allowed: {', '.join(allowed)})"
+        )
+    if exc.status in (404, 405):
+        state.add_unmatched(f"{request.method} {request.path}")
+    headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+    return error_response(exc.status, detail, headers)

@@ -1,0 +1,84 @@
+"""What the HTTP layer's modules share: the error answered as JSON, the admin prefix,
+the loopback check, and the per-request context handed to every handler."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, NamedTuple
+
+from aiohttp import web
+
+from ..auth import Signer
+from ..config import EmulatorConfig
+from ..engine.templates import TemplateCache
+from ..journal import Call
+from ..protocol.fakegpt import error_body
+from ..scenario import Scenario
+from ..state import EmulatorState
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "BadRequest",
+    "Context",
+    "Handler",
+    "error_response",
+    "is_loopback",
+    "json_response",
+]
+
+ADMIN_PREFIX: Final = "/_emulator"
+
+
+class Context(NamedTuple):
+    """One request's context, passed to its handler (never looked up from a global)."""
+
+    call: Call  # its journal entry
+    state: EmulatorState
+    config: EmulatorConfig
+    signer: Signer
+    templates: TemplateCache
+    scenario: Scenario | None = None  # chosen by the dispatcher for the upstream's endpoints
+    parsed: Any = None  # what the endpoint's reader made of the request
+
+
+Handler = Callable[[web.BaseRequest, Context], Awaitable[web.StreamResponse]]
+
+
+class BadRequest(Exception):
+    """Answer ``status`` with ``{"detail": detail}``."""
+
+    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, detail: Any, headers: dict[str, str] | None = None
+) -> web.Response:
+    """``{"detail": …}`` with ``status`` (the upstream's detail when ``detail`` is None)."""
+    return web.Response(
+        status=status,
+        body=error_body(status, detail),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def json_response(obj: Any, **kwargs: Any) -> web.Response:
+    return web.Response(body=json.dumps(obj).encode(), content_type="application/json", **kwargs)
+
+
+def is_loopback(remote: str | None) -> bool:
+    """True for a loopback address (or the name ``localhost``)."""
+    if not remote:
+        return False
+    if remote == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,176 @@
+"""Reading request bodies: validation with a clear 4xx for anything malformed. Pure.
+
+Every refusal is a :class:`~emulator.http.errors.BadRequest` naming what is
+wrong (``messages[2].content.parts must be a list of strings``).
+"""
+
+from __future__ import annotations
+
+import email.policy
+import json
+import json.scanner
+from email.parser import BytesParser
+from typing import Any, Final, NamedTuple
+
+from ..protocol.fakegpt import DEFAULT_MODEL
+from .errors import BadRequest
+
+__all__ = [
+    "ConversationRequest",
+    "form_text",
+    "json_loads",
+    "multipart_form",
+    "parse_conversation",
+    "too_long",
+]
+
+_ACTIONS: Final = frozenset({"next", "variant", "continue"})
+
+
+class ConversationRequest(NamedTuple):
+    prompt: str
+    parent_id: str
+    model: str
+    conversation_id: str | None
+
+
+def too_long(prompt: str, limit: int) -> bool:
+    """Whether the prompt takes more than ``limit`` bytes in UTF-8 (encoded only if it may)."""
+    n = len(prompt)
+    if n > limit:
+        return True
+    if n * 4 <= limit:  # no character takes more than 4 bytes
+        return False
+    return len(prompt.encode("utf-8", "surrogatepass")) > limit
+
+
+def parse_conversation(body: bytes, content_type: str) -> ConversationRequest:
+    if content_type != "application/json":
+        raise BadRequest(
+            415, f"Content-Type must be application/json (got {content_type or 'none'})"
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(400, f"the body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        obj = json_loads(text)
+    except RecursionError:
+        raise BadRequest(400, "the body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise BadRequest(400, f"the body must be a JSON object, got {_json_kind(obj)}")
+    action = _field(obj, "action", str, "a string")
+    if action not in _ACTIONS:
+        raise BadRequest(400, f"action must be one of {sorted(_ACTIONS)}, got {action[:40]!r}")
+    messages = _field(obj, "messages", list, "a list of messages")
+    if not messages:
+        raise BadRequest(400, "messages must not be empty")
+    texts = [_message_text(i, m) for i, m in enumerate(messages)]
+    parent = _field(obj, "parent_message_id", str, "a string (a UUID)")
+    model = obj.get("model", DEFAULT_MODEL)
+    if not isinstance(model, str):
+        raise BadRequest(400, f"model must be a string, got {_json_kind(model)}")
+    conversation_id = obj.get("conversation_id")
+    if conversation_id is not None and not isinstance(conversation_id, str):
+        raise BadRequest(
+            400, f"conversation_id must be a string, got {_json_kind(conversation_id)}"
+        )
+    return ConversationRequest(texts[-1], parent, model, conversation_id)
+
+
+_SCAN: Final = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads(text)``, faster for the usual body: json's C scanner, called directly.
+
+    Anything the scanner does not take whole (leading whitespace, extra data,
+    invalid JSON) goes to ``json.loads``, which accepts it or raises its own
+    error.
+    """
+    try:
+        obj, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)
+    if end != len(text) and text[end:].strip(" \t\n\r"):
+        return json.loads(text)
+    return obj
+
+
+def _field(obj: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    if name not in obj:
+        raise BadRequest(400, f"{name} is required ({what})")
+    value = obj[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise BadRequest(400, f"{name} must be {what}, got {_json_kind(value)}")
+    return value
+
+
+def _message_text(index: int, message: Any) -> str:
+    if not isinstance(message, dict):
+        raise BadRequest(400, f"messages[{index}] must be an object, got {_json_kind(message)}")
+    author = message.get("author")
+    if not isinstance(author, dict) or not isinstance(author.get("role"), str):
+        raise BadRequest(400, f"messages[{index}].author.role is required (a string)")
+    content = message.get("content")
+    if not isinstance(content, dict):
+        raise BadRequest(400, f"messages[{index}].content must be an object with 'parts'")
+    parts = content.get("parts")
+    if not isinstance(parts, list):
+        raise BadRequest(400, f"messages[{index}].content.parts must be a list of strings")
+    try:
+        return "\n".join(parts)  # raises TypeError for a part that is not a string
+    except TypeError:
+        raise BadRequest(
+            400, f"messages[{index}].content.parts must be a list of strings"
+        ) from None
+
+
+def _json_kind(value: Any) -> str:
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+    }
+    return names.get(type(value), "a number")
+
+
+class _FormFile:
+    """A multipart part that is a file, not a text field."""
+
+
+def multipart_form(content_type: str, body: bytes) -> dict[str, Any]:
+    """The fields of a ``multipart/form-data`` body (already read whole for the journal).
+
+    aiohttp's own reader wants the body unread; the standard library's MIME
+    parser takes the bytes instead.
+    """
+    head = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise ValueError("not a multipart body (is the boundary right?)")
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        if part.get_filename() is not None:
+            fields.setdefault(name, _FormFile())
+            continue
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
+        fields.setdefault(name, raw.decode(part.get_content_charset() or "utf-8"))
+    return fields
+
+
+def form_text(form: Any, name: str) -> str:
+    value = form.get(name)
+    if value is None:
+        raise BadRequest(400, f"form field '{name}' is required")
+    if not isinstance(value, str):
+        raise BadRequest(400, f"form field '{name}' must be text, not a file")
+    return value

@@ -1,0 +1,154 @@
+"""The journal: every request a server received and what it answered, bounded.
+
+Kept by count and by bytes (each body cut to ``Limits.body_bytes``); the
+oldest calls go first. Thread-safe: tests read it from their own thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Limits
+
+__all__ = ["Call", "CallList", "Journal"]
+
+
+@dataclass
+class Call:
+    """One request the emulator received, and what it answered."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Mapping[str, str]  # as received: case-insensitive for a served request
+    body: bytes  # its first Limits.body_bytes; body_size says how long it was
+    body_size: int = 0
+    started: float = field(default_factory=time.time)
+    scenario: str | None = None
+    status: int | None = None
+    bytes_sent: int = 0
+    duration: float | None = None
+    detail: str | None = None  # the error detail answered, if any
+    number: int = 0  # which call of this endpoint under its scenario (1: the first)
+    journaled: bool = field(default=False, repr=False, compare=False)  # in the journal now
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def to_dict(self, body_limit: int = 65536) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": dict(self.headers),
+            "body": self.body[:body_limit].decode("utf-8", "replace"),
+            "body_size": self.body_size,
+            "started": self.started,
+            "scenario": self.scenario,
+            "status": self.status,
+            "bytes_sent": self.bytes_sent,
+            "duration": self.duration,
+            "detail": self.detail,
+            "number": self.number,
+        }
+
+
+class CallList(list[Call]):
+    """A list of calls with respx-style helpers."""
+
+    @property
+    def last(self) -> Call:
+        if not self:
+            raise LookupError("no calls were recorded")
+        return self[-1]
+
+    @property
+    def call_count(self) -> int:
+        return len(self)
+
+    @property
+    def called(self) -> bool:
+        return bool(self)
+
+
+class Journal:
+    """The calls a server keeps, newest last, within its limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._journal: deque[Call] = deque()
+        self._journal_bytes = 0
+
+    def record(self, call: Call) -> None:
+        """Add ``call`` to the journal (its body comes later: :meth:`keep_body`)."""
+        with self._lock:
+            self._journal.append(call)
+            call.journaled = True
+            self._grow(_call_size(call))
+
+    def keep_body(self, call: Call, body: bytes) -> None:
+        """Store the start of ``body`` with ``call`` (at most ``limits.body_bytes``)."""
+        kept = body[: self.limits.body_bytes] if len(body) > self.limits.body_bytes else body
+        call.body_size = len(body)
+        with self._lock:
+            call.body = kept
+            if call.journaled:  # not evicted (or reset) while its body was read
+                self._grow(len(kept))
+
+    def _grow(self, size: int) -> None:
+        # The oldest calls go until both caps hold again (the newest call
+        # always stays: its body was already cut to limits.body_bytes).
+        self._journal_bytes += size
+        journal, limits = self._journal, self.limits
+        while len(journal) > 1 and (
+            len(journal) > limits.journal_calls or self._journal_bytes > limits.journal_bytes
+        ):
+            old = journal.popleft()
+            old.journaled = False
+            self._journal_bytes -= _call_size(old)
+
+    @property
+    def bytes(self) -> int:
+        with self._lock:
+            return self._journal_bytes
+
+    @property
+    def requests(self) -> CallList:
+        with self._lock:
+            return CallList(self._journal)
+
+    def calls(self, path: str | None = None, method: str | None = None) -> CallList:
+        with self._lock:
+            return CallList(
+                c
+                for c in self._journal
+                if (path is None or c.path == path)
+                and (method is None or c.method == method.upper())
+            )
+
+    def clear(self) -> None:
+        with self._lock:
+            for call in self._journal:
+                call.journaled = False
+            self._journal.clear()
+            self._journal_bytes = 0
+
+
+def header_size(headers: Mapping[str, str]) -> int:
+    """About how many bytes a request's headers take."""
+    return sum(len(k) + len(v) for k, v in headers.items())
+
+
+def _call_size(call: Call) -> int:
+    return len(call.body) + header_size(call.headers) + len(call.path)

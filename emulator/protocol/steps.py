@@ -1,0 +1,40 @@
+"""The steps a planned stream is made of: writes, waits, a drop, a hold. Pure values.
+
+The planner (:mod:`emulator.engine`) yields them, fault writers make them,
+and only the player (:mod:`emulator.engine.play`) turns them into socket
+writes and sleeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Drop", "Hold", "Step", "Wait", "Write"]
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Pause; ``scaled`` pauses follow the server's speed factor, faults do not."""
+
+    seconds: float
+    scaled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Cut the connection (no end of chunked body): a drop mid-stream."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Keep the response open without writing, until the client leaves or time is up."""
+
+    seconds: float
+
+
+Step = Write | Wait | Drop | Hold

@@ -1,0 +1,276 @@
+"""THE fault table: every fault kind, declared once. Pure.
+
+A :class:`FaultSpec` says what a kind does, which keys of ``[[faults]]`` it
+takes, how a correct client meets it (its traits) and how it is written
+(its writer: the steps it adds to a stream). The scenario parser, the
+planner, the dumper, the hypothesis strategies, ``--check`` and the
+reference in ``scenarios/README.md`` (:func:`reference`, kept equal by a
+test) all read this table. Adding a fault kind is one entry here, one
+scenario file and its tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from ..protocol.fakegpt import (
+    DEFAULT_GARBAGE,
+    DONE,
+    StreamContext,
+    completion_object,
+    error_object,
+    message_object,
+    num_variants_object,
+)
+from ..protocol.sse import SSEFormat
+from ..protocol.steps import Drop, Step, Wait, Write
+from .model import Fault
+
+__all__ = ["FAULTS", "FAULT_KINDS", "FaultSpec", "Sent", "reference", "write_fault"]
+
+
+class Sent(Protocol):
+    """The snapshots a stream has sent so far (what ``stale`` and ``repeat`` resend)."""
+
+    def back(self, n: int) -> str:
+        """The snapshot sent ``n`` events ago (0: the last one)."""
+        ...
+
+
+Writer = Callable[[Fault, SSEFormat, StreamContext, Sent], Iterator[Step]]
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """One fault kind: what it does, what it takes, how clients meet it, how it is written."""
+
+    kind: str
+    doc: str
+    keys: tuple[str, ...]  # the Fault fields it takes, besides kind and at
+    write: Writer
+    skippable: bool = False  # a correct client reads past it; the text is unchanged
+    terminal: bool = False  # the reply ends (or fails) where it stands
+    once: bool = False  # written once: count does not apply
+    cumulative_only: bool = False  # needs cumulative snapshots (not delta_v1)
+    resends_text: bool = False  # writes a snapshot of the reply again (its size grows with it)
+    required: Mapping[str, str] | None = None  # key -> what it must be, for keys without defaults
+    size: int = 700  # about how many bytes one write takes, but for its text and raw bytes
+
+
+def _timestamp(ctx: StreamContext) -> str:
+    return f"{ctx.timestamp or ctx.create_time:.6f}"
+
+
+def _malformed_json(
+    fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent
+) -> Iterator[Step]:
+    yield Write(
+        fmt.event(fault.text or '{"message": {"id": "' + ctx.message_id + '", "content": ')
+    )
+
+
+def _garbage(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    # Framed as a line of its own, so it cannot glue itself to the next field.
+    end = fmt.line_ending.encode()
+    yield Write((fault.raw or DEFAULT_GARBAGE) + end + end)
+
+
+def _ping(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.event(_timestamp(ctx), "ping"))
+
+
+def _comment(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.comment(fault.text or " keep-alive"))
+
+
+def _foreign(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    obj = message_object(
+        message_id="foreign-" + ctx.message_id,
+        conversation_id=ctx.conversation_id,
+        parent_id=ctx.parent_id,
+        create_time=ctx.create_time,
+        status="in_progress",
+        role=fault.role,
+        message_type=fault.message_type,
+        model=ctx.model,
+        text=fault.text or "This message is not part of the reply.",
+    )
+    yield Write(fmt.json_event(obj))
+
+
+def _error(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    text = fault.text or "Something went wrong."
+    yield Write(fmt.json_event(error_object(ctx.conversation_id, text)))
+
+
+def _moderation(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    obj = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
+    yield Write(fmt.json_event(obj))
+
+
+def _num_variants(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.json_event(num_variants_object(ctx.conversation_id)))
+
+
+def _resent(n: int | None) -> Writer:
+    """A snapshot sent again: ``n`` events back, or (None) the fault's own text."""
+
+    def write(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+        obj = message_object(
+            message_id=ctx.message_id,
+            conversation_id=ctx.conversation_id,
+            parent_id=ctx.parent_id,
+            create_time=ctx.create_time,
+            status="in_progress",
+            model=ctx.model,
+            text=fault.text if n is None else sent.back(n),
+        )
+        yield Write(fmt.json_event(obj))
+
+    return write
+
+
+def _done(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.event(DONE))
+
+
+def _drop(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    yield Drop()
+
+
+def _stall(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    if fault.ping_every <= 0:
+        yield Wait(fault.seconds, scaled=False)
+        return
+    left = fault.seconds
+    while left > 1e-9:
+        step = min(fault.ping_every, left)
+        yield Wait(step, scaled=False)
+        left -= step
+        yield Write(fmt.event(_timestamp(ctx), "ping"))
+
+
+FAULTS: Final[Mapping[str, FaultSpec]] = {
+    spec.kind: spec
+    for spec in (
+        FaultSpec(
+            "malformed_json",
+            "a data line that is not JSON",
+            ("text", "count"),
+            _malformed_json,
+            skippable=True,
+            size=120,
+        ),
+        FaultSpec(
+            "garbage",
+            "a line of raw bytes (raw_hex, or invalid UTF-8)",
+            ("raw", "count"),
+            _garbage,
+            skippable=True,
+            size=32,
+        ),
+        FaultSpec(
+            "ping", "event: ping with a timestamp", ("count",), _ping, skippable=True, size=48
+        ),
+        FaultSpec(
+            "comment", "a ': …' comment line", ("text", "count"), _comment, skippable=True, size=16
+        ),
+        FaultSpec(
+            "foreign_message",
+            "a message that is not the reply (its role or message_type)",
+            ("text", "role", "message_type", "count"),
+            _foreign,
+            skippable=True,
+        ),
+        FaultSpec(
+            "error",
+            'an event whose "error" is a string: the client stops with it',
+            ("text", "count"),
+            _error,
+            terminal=True,
+        ),
+        FaultSpec(
+            "moderation",
+            "a moderation (completion) event mid-stream",
+            ("count",),
+            _moderation,
+            skippable=True,
+        ),
+        FaultSpec(
+            "num_variants",
+            "a num_variants_in_stream event",
+            ("count",),
+            _num_variants,
+            skippable=True,
+        ),
+        FaultSpec(
+            "stale",
+            "an earlier snapshot again",
+            ("count",),
+            _resent(2),
+            skippable=True,
+            cumulative_only=True,
+            resends_text=True,
+        ),
+        FaultSpec(
+            "repeat",
+            "the last snapshot again",
+            ("count",),
+            _resent(0),
+            skippable=True,
+            cumulative_only=True,
+            resends_text=True,
+        ),
+        FaultSpec(
+            "rewrite",
+            "a snapshot (text) that does not extend the last one",
+            ("text", "count"),
+            _resent(None),
+            cumulative_only=True,
+            required={"text": "the snapshot text it sends instead"},
+        ),
+        FaultSpec(
+            "done", "data: [DONE] here, early", (), _done, terminal=True, once=True, size=16
+        ),
+        FaultSpec(
+            "drop", "the connection is cut here", (), _drop, terminal=True, once=True, size=0
+        ),
+        FaultSpec(
+            "stall",
+            "silence (or pings every ping_every) for seconds, never scaled by --speed",
+            ("seconds", "ping_every"),
+            _stall,
+            once=True,
+            required={"seconds": "seconds > 0"},
+        ),
+    )
+}
+FAULT_KINDS: Final[tuple[str, ...]] = tuple(FAULTS)
+
+
+def write_fault(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    """The steps of one fault (``count`` times unless its kind is written once)."""
+    spec = FAULTS[fault.kind]
+    for _ in range(1 if spec.once else fault.count):
+        yield from spec.write(fault, fmt, ctx, sent)
+
+
+def reference() -> str:
+    """The table of fault kinds for ``scenarios/README.md``, generated from :data:`FAULTS`."""
+    rows = ["| kind | keys | what it does | a correct client |", "|---|---|---|---|"]
+    for spec in FAULTS.values():
+        keys = ", ".join("raw_hex" if k == "raw" else k for k in spec.keys) or "-"
+        meets = (
+            "reads past it, the text unchanged"
+            if spec.skippable
+            else "stops there (the text so far, or an error)"
+            if spec.terminal
+            else "fails with an error"
+            if spec.kind == "rewrite"
+            else "waits, within its timeouts"
+        )
+        notes = " (cumulative replies only)" if spec.cumulative_only else ""
+        rows.append(f"| `{spec.kind}` | {keys} | {spec.doc}{notes} | {meets} |")
+    return "\n".join(rows)

@@ -1,0 +1,178 @@
+"""Scenarios as frozen, typed values: what the emulator answers. Pure.
+
+Read from TOML by :mod:`emulator.scenario.load`; the fault kinds and what
+each takes are declared in :mod:`emulator.scenario.faults`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal, get_args
+
+__all__ = [
+    "ENDPOINTS",
+    "MAX_FAULTS",
+    "MAX_FAULT_WRITES",
+    "MAX_HTTP_ERRORS",
+    "MAX_REPLY_CHARS",
+    "AfterDone",
+    "Body",
+    "Cut",
+    "DataPrefix",
+    "Encoding",
+    "Endpoint",
+    "ErrorBody",
+    "Expect",
+    "Fault",
+    "FinishType",
+    "HttpError",
+    "LineEnding",
+    "PlanError",
+    "Reply",
+    "Scenario",
+    "ScenarioError",
+    "Timing",
+    "Wire",
+]
+
+Endpoint = Literal["loads", "login", "session", "conversation"]
+ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
+Cut = Literal["token", "word", "char", "byte"]
+Encoding = Literal["cumulative", "delta_v1"]
+Body = Literal["stream", "empty", "done_only"]
+AfterDone = Literal["close", "keep_open"]
+ErrorBody = Literal["upstream", "html", "empty", "text"]
+LineEnding = Literal["\n", "\r\n", "\r"]
+DataPrefix = Literal["data: ", "data:"]
+FinishType = Literal["stop", "max_tokens"]
+
+#: The longest reply text a scenario may produce for a request, in characters.
+MAX_REPLY_CHARS: Final = 4 * 1024 * 1024
+#: At most this many faults in a scenario, and this many fault writes in all
+#: (the sum of their ``count``): a scenario is a script, not a flood.
+MAX_FAULTS: Final = 10_000
+MAX_FAULT_WRITES: Final = 1_000_000
+MAX_HTTP_ERRORS: Final = 100
+
+
+class PlanError(ValueError):
+    """The scenario cannot be played for this request (e.g. it would be too large)."""
+
+
+class ScenarioError(ValueError):
+    """A scenario file (or dict) is invalid: names the source, the key, the problem."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f" [{key}]" if key else ""
+        super().__init__(f"{source}:{where} {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The reply's text and how it is cut into cumulative snapshots."""
+
+    text: str | None = "Hello! How can I help you today?"
+    echo: bool = False
+    faker_sentences: int = 0
+    faker_seed: int = 0
+    faker_locale: str = "en_US"
+    repeat: int = 1
+    cut: Cut = "token"
+    cut_size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Pacing of the reply; scaled by the server's ``speed`` (0: no waiting)."""
+
+    first_event: float = 0.0
+    tokens_per_second: float = 0.0  # 0: no pause between snapshots
+    jitter: float = 0.0  # fraction of each pause, drawn from ``seed``
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """How the stream is framed and written."""
+
+    line_ending: LineEnding = "\n"
+    data_prefix: DataPrefix = "data: "
+    bom: bool = False
+    multiline_data: bool = False
+    ensure_ascii: bool = False
+    encoding: Encoding = "cumulative"
+    body: Body = "stream"
+    chunk_size: int = 0  # 0: writes are not split
+    split_at: tuple[int, ...] = ()
+    split_pause: float = 0.002
+    done: bool = True
+    after_done: AfterDone = "close"
+    keep_open_seconds: float = 30.0
+    moderation: bool = True
+    finish_type: FinishType = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Something that goes wrong before message event ``at`` (-1: after the last).
+
+    ``kind`` is one of :data:`emulator.scenario.faults.FAULTS`, which says
+    which of the other fields it takes.
+    """
+
+    kind: str
+    at: int = 0
+    seconds: float = 0.0
+    ping_every: float = 0.0
+    text: str = ""
+    raw: bytes = b""
+    role: str = "assistant"
+    message_type: str = "variant"
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HttpError:
+    """An HTTP error status on an endpoint, on every call or only the ``on_call``-th."""
+
+    endpoint: Endpoint
+    status: int
+    on_call: int = 0  # 0: every call
+    body: ErrorBody = "upstream"
+    detail: str = ""
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """The outcome a correct client reaches.
+
+    ``outcome`` is ``"reply"`` (exactly the reply text), ``"text"`` (exactly
+    ``text``) or ``"error"`` (the client error class ``error``, with
+    ``status`` and a message containing ``message`` when given).
+    """
+
+    outcome: Literal["reply", "text", "error"] = "reply"
+    text: str = ""
+    error: str = ""
+    status: int | None = None
+    message: str = ""
+    idle_timeout: float = 5.0  # the client's idle timeout this outcome assumes
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    reply: Reply = field(default_factory=Reply)
+    timing: Timing = field(default_factory=Timing)
+    wire: Wire = field(default_factory=Wire)
+    faults: tuple[Fault, ...] = ()
+    http_errors: tuple[HttpError, ...] = ()
+    accounts: int | None = None  # None: the server's pool
+    login_cookie: bool = True  # false: /auth/login answers 200 but sets no cookie
+    expect: Expect = field(default_factory=Expect)
+    source: str = "<python>"

@@ -1,0 +1,88 @@
+"""A scenario's reply text for a request, and where its snapshots end. Pure.
+
+Both belong to the scenario's meaning (``--check`` uses them to place
+faults); the planner builds every event from them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Final
+
+from .model import MAX_REPLY_CHARS, PlanError, Reply
+
+__all__ = ["CACHE_TEXT_CHARS", "cut_points", "reply_text"]
+
+#: Texts up to this many characters have their cut points (and, in the
+#: planner, their escaping) cached; longer ones are computed afresh (a server
+#: does that off its loop).
+CACHE_TEXT_CHARS: Final = 64 * 1024
+
+
+def reply_text(reply: Reply, prompt: str) -> str:
+    """The reply's full text for this prompt; :class:`PlanError` past :data:`MAX_REPLY_CHARS`."""
+    if reply.echo:
+        base = prompt
+    elif reply.faker_sentences:
+        base = _faker_text(reply.faker_locale, reply.faker_seed, reply.faker_sentences)
+    else:
+        base = reply.text or ""
+    if len(base) * reply.repeat > MAX_REPLY_CHARS:
+        raise PlanError(
+            f"the reply would be {len(base) * reply.repeat:,} characters for this prompt; "
+            f"the limit is {MAX_REPLY_CHARS:,} (lower reply.repeat or shorten the text)"
+        )
+    return base * reply.repeat
+
+
+@lru_cache(maxsize=8)
+def _faker_text(locale: str, seed: int, sentences: int) -> str:
+    from faker import Faker  # imported when used: it is slow to import
+
+    fake = Faker(locale)
+    fake.seed_instance(seed)
+    return " ".join(fake.sentences(sentences))
+
+
+# An approximation of a GPT tokenizer's pre-split: words with their leading
+# space, short digit runs, punctuation runs, whitespace. The alternatives
+# cover every character, so the pieces always concatenate to the text.
+_TOKEN: Final = re.compile(r"\s?[^\W\d_]+|\s?\d{1,3}|\s?[^\w\s]+|\s?_+|\s+(?!\S)|\s+")
+_WORD: Final = re.compile(r"\s*\S+|\s+")
+
+
+def cut_points(text: str, cut: str, size: int) -> list[int]:
+    """End offsets of the cumulative snapshots; the last one is ``len(text)``."""
+    if len(text) > CACHE_TEXT_CHARS:  # never kept: a cache of huge texts is unbounded memory
+        return _compute_cut_points(text, cut, size)
+    return list(_cut_points(text, cut, size))
+
+
+@lru_cache(maxsize=64)
+def _cut_points(text: str, cut: str, size: int) -> tuple[int, ...]:
+    # Cached: a scenario is usually served many times with the same text.
+    return tuple(_compute_cut_points(text, cut, size))
+
+
+def _compute_cut_points(text: str, cut: str, size: int) -> list[int]:
+    if not text:
+        return []
+    if cut == "char":
+        ends = list(range(size, len(text), size))
+    elif cut == "byte":
+        ends = []
+        taken = 0
+        for i, ch in enumerate(text):
+            taken += len(ch.encode("utf-8", "surrogatepass"))
+            if taken >= size:
+                ends.append(i + 1)
+                taken = 0
+    else:
+        pattern = _TOKEN if cut == "token" else _WORD
+        units = [m.end() for m in pattern.finditer(text)]
+        ends = units[size - 1 :: size]
+    if not ends or ends[-1] != len(text):
+        ends = [e for e in ends if e < len(text)]
+        ends.append(len(text))
+    return ends
