@@ -1,4 +1,6 @@
-"""``FakeGpt``: log in to the shared front end and stream a reply. The only I/O.
+"""``FakeGpt``: log in to the shared front end and stream a reply.
+
+With :mod:`client.transport` (its one request helper), the client's only I/O.
 
 The flow (``/api/loads`` → ``/auth/login`` → ``/api/auth/session`` →
 ``/api/conversation``) is the original provider's; what changed is how it
@@ -12,35 +14,25 @@ refreshed once on a 401/403, and the stream is decoded by
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Coroutine, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp.abc import AbstractCookieJar
 
-from .conversation import ReplyAssembler
 from .errors import (
-    AuthenticationError,
-    CDNChallengeError,
-    FakeGptError,
-    LineTooLongError,
-    MessageTooLongError,
     NoAccountsError,
     NotLoggedInError,
-    RateLimitedError,
     UnexpectedResponseError,
-    UpstreamConnectionError,
-    UpstreamStatusError,
-    UpstreamTimeoutError,
 )
 from .helpers import format_prompt, get_random_string
-from .sse import SSEDecoder, SSELineTooLong
+from .options import DEFAULT_MAX_LINE, DEFAULT_TOTAL_TIMEOUT, Options
+from .transport import json_body, raise_for_status, read_reply, request, require_event_stream
 from .typing import AsyncResult, CreateResult, Messages
 
 __all__ = [
@@ -50,16 +42,6 @@ __all__ = [
     "FakeGpt",
     "ReplyStream",
 ]
-
-#: The longest SSE line the client buffers (64 MiB): a reply's cumulative
-#: snapshot is one line, and ~16 million characters of reply is far past any
-#: real one, while an endless line from a hostile server stops here.
-DEFAULT_MAX_LINE = 64 * 1024 * 1024
-#: The deadline for one whole call (seconds), as openai-python's default: a
-#: stream that never ends (pings forever) stops here. ``total_timeout=None``
-#: turns it off.
-DEFAULT_TOTAL_TIMEOUT = 600.0
-_ERROR_BODY_LIMIT = 64 * 1024
 
 _BROWSER_HEADERS = {
     "Accept-Language": "en-US",
@@ -195,46 +177,6 @@ async def _join(agen: AsyncGenerator[str, None]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Options:
-    timeout: float | None
-    idle_timeout: float | None
-    total_timeout: float | None
-    max_line: int | None
-    headers: dict[str, str]
-
-    @classmethod
-    def from_kwargs(cls, kwargs: dict[str, Any]) -> _Options:
-        timeout = _seconds("timeout", kwargs.get("timeout", 60.0))
-        idle = _seconds("idle_timeout", kwargs.get("idle_timeout", timeout))
-        total = _seconds("total_timeout", kwargs.get("total_timeout", DEFAULT_TOTAL_TIMEOUT))
-        max_line = kwargs.get("max_line", DEFAULT_MAX_LINE)
-        if max_line is not None and (not isinstance(max_line, int) or max_line < 1):
-            raise ValueError(f"max_line must be a positive int or None, got {max_line!r}")
-        headers = kwargs.get("headers") or {}
-        if not isinstance(headers, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-        ):
-            raise ValueError(f"headers must map strings to strings, got {headers!r:.80}")
-        return cls(timeout, idle, total, max_line, dict(headers))
-
-    def client_timeout(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(
-            total=self.total_timeout,
-            connect=self.timeout,
-            sock_connect=self.timeout,
-            sock_read=self.idle_timeout,
-        )
-
-
-def _seconds(name: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True, slots=True)
 class _Login:
     """One login's result: the access token, and the cookies the login set."""
 
@@ -315,7 +257,7 @@ class FakeGpt(AsyncGeneratorProvider, metaclass=_LoginCache):
     ) -> ReplyStream:
         """Deltas of the reply; their concatenation is exactly the reply's text."""
         prompt = format_prompt(messages)  # bad messages fail here, not mid-iteration
-        options = _Options.from_kwargs(kwargs)
+        options = Options.from_kwargs(kwargs)
         return ReplyStream(cls._stream(prompt, proxy, options))
 
     @classmethod
@@ -325,7 +267,7 @@ class FakeGpt(AsyncGeneratorProvider, metaclass=_LoginCache):
 
     @classmethod
     async def _stream(
-        cls, prompt: str, proxy: str | None, options: _Options
+        cls, prompt: str, proxy: str | None, options: Options
     ) -> AsyncGenerator[str, None]:
         base = _base(cls.url)  # the server this call talks to, whatever happens to cls.url
         async with aiohttp.ClientSession(
@@ -337,27 +279,26 @@ class FakeGpt(AsyncGeneratorProvider, metaclass=_LoginCache):
         ) as session:
             for attempt in (1, 2):
                 token = await cls._ensure_token(session, base, proxy)
-                async with _guard(
-                    session.post(
-                        f"{base}/api/conversation",
-                        json=_conversation_body(prompt),
-                        headers={
-                            "Content-Type": "application/json",
-                            "Accept": "text/event-stream",
-                            "X-Authorization": f"Bearer {token}",
-                        },
-                        proxy=proxy,
-                        allow_redirects=False,
-                    ),
+                async with request(
+                    session,
+                    "POST",
+                    base,
                     "/api/conversation",
-                    session.timeout,
+                    proxy=proxy,
+                    check=False,  # a 401 or 403 first gets one fresh login
+                    json=_conversation_body(prompt),
+                    headers={
+                        "Content-Type": "application/json",
+                        "Accept": "text/event-stream",
+                        "X-Authorization": f"Bearer {token}",
+                    },
                 ) as response:
                     if response.status in (401, 403) and attempt == 1:
                         cls._forget(base, token)
                         continue
-                    await _raise_for_status(response, "/api/conversation")
-                    await _require_event_stream(response, "/api/conversation")
-                    async for delta in _read_reply(response, options):
+                    await raise_for_status(response, "/api/conversation")
+                    await require_event_stream(response, "/api/conversation")
+                    async for delta in read_reply(response, options):
                         yield delta
                     return
 
@@ -389,18 +330,9 @@ class FakeGpt(AsyncGeneratorProvider, metaclass=_LoginCache):
 
 
 async def _login(url: str, session: aiohttp.ClientSession, proxy: str | None) -> str:
-    async with _guard(
-        session.get(
-            f"{url}/api/loads",
-            params={"t": str(int(time.time()))},
-            proxy=proxy,
-            allow_redirects=False,
-        ),
-        "/api/loads",
-        session.timeout,
-    ) as response:
-        await _raise_for_status(response, "/api/loads")
-        body = await _json_body(response, "/api/loads")
+    params = {"t": str(int(time.time()))}
+    async with request(session, "GET", url, "/api/loads", proxy=proxy, params=params) as answer:
+        body = await json_body(answer, "/api/loads")
     loads = body.get("loads") if isinstance(body, dict) else None
     if not isinstance(loads, list):
         raise UnexpectedResponseError(f"/api/loads answered without a 'loads' list: {body!r:.200}")
@@ -412,19 +344,10 @@ async def _login(url: str, session: aiohttp.ClientSession, proxy: str | None) ->
     if not token_ids:
         raise NoAccountsError("/api/loads listed no shared accounts to log in with")
     form = {"token_key": random.choice(token_ids), "session_password": get_random_string()}
-    async with _guard(
-        session.post(f"{url}/auth/login", data=form, proxy=proxy, allow_redirects=False),
-        "/auth/login",
-        session.timeout,
-    ) as response:
-        await _raise_for_status(response, "/auth/login")
-    async with _guard(
-        session.get(f"{url}/api/auth/session", proxy=proxy, allow_redirects=False),
-        "/api/auth/session",
-        session.timeout,
-    ) as response:
-        await _raise_for_status(response, "/api/auth/session")
-        session_body = await _json_body(response, "/api/auth/session")
+    async with request(session, "POST", url, "/auth/login", proxy=proxy, data=form):
+        pass
+    async with request(session, "GET", url, "/api/auth/session", proxy=proxy) as answer:
+        session_body = await json_body(answer, "/api/auth/session")
     token = session_body.get("accessToken") if isinstance(session_body, dict) else None
     if not isinstance(token, str) or not token:
         raise NotLoggedInError(
@@ -454,207 +377,3 @@ def _conversation_body(prompt: str) -> dict[str, Any]:
         "arkose_token": "",
         "force_paragen": False,
     }
-
-
-async def _read_reply(
-    response: aiohttp.ClientResponse, options: _Options
-) -> AsyncGenerator[str, None]:
-    decoder = SSEDecoder(max_line=options.max_line)
-    assembler = ReplyAssembler()
-    dropped: BaseException | None = None
-    chunks = response.content.iter_any().__aiter__()
-    while True:
-        try:
-            chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            break
-        except TimeoutError as exc:
-            raise _timeout(
-                exc, "/api/conversation", len(assembler.text), options.client_timeout()
-            ) from exc
-        except aiohttp.ClientError as exc:  # payload cut short, connection reset
-            dropped = exc
-            break
-        try:
-            events = decoder.feed(chunk)
-        except SSELineTooLong as exc:
-            raise LineTooLongError(
-                f"an SSE line exceeded max_line={options.max_line:,} bytes; "
-                "raise max_line if replies this long are expected"
-            ) from exc
-        # The deltas of one network chunk go out as one: the caller would
-        # receive them at the same moment anyway, and the concatenation is the
-        # same. Text that came before an error is still delivered first.
-        parts: list[str] = []
-        try:
-            for event in events:
-                delta = assembler.feed(event)
-                if delta:
-                    parts.append(delta)
-        except FakeGptError:
-            if parts:
-                yield "".join(parts)
-            raise
-        if parts:
-            yield parts[0] if len(parts) == 1 else "".join(parts)
-        if assembler.done:
-            break  # [DONE]: read no further, even if the server keeps the stream open
-    decoder.close()
-    assembler.finish(dropped=dropped)
-
-
-class _guard:
-    """Enter a request context, turning timeouts and refused connections into ours."""
-
-    __slots__ = ("_ctx", "_endpoint", "_limits")
-
-    def __init__(
-        self, ctx: Any, endpoint: str, limits: aiohttp.ClientTimeout | None = None
-    ) -> None:
-        self._ctx = ctx
-        self._endpoint = endpoint
-        self._limits = limits
-
-    async def __aenter__(self) -> aiohttp.ClientResponse:
-        endpoint = self._endpoint
-        try:
-            response: aiohttp.ClientResponse = await self._ctx.__aenter__()
-        except TimeoutError as exc:
-            raise _timeout(exc, endpoint, 0, self._limits) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamConnectionError(
-                f"{endpoint}: cannot connect to {exc.host}:{exc.port}: {exc.os_error}"
-            ) from exc
-        except aiohttp.ClientConnectionError as exc:
-            raise UpstreamConnectionError(
-                f"{endpoint}: the connection failed before an answer: {exc!r}"
-            ) from exc
-        except aiohttp.ClientError as exc:
-            # What aiohttp's parser refused (a header too large, a bad status line).
-            raise UnexpectedResponseError(f"{endpoint}: the answer cannot be read: {exc}") from exc
-        return response
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self._ctx.__aexit__(*exc)
-
-
-_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
-    getattr(aiohttp, name) for name in ("ConnectionTimeoutError",) if hasattr(aiohttp, name)
-)
-
-
-def _timeout(
-    exc: BaseException,
-    endpoint: str,
-    received: int,
-    limits: aiohttp.ClientTimeout | None = None,
-) -> UpstreamTimeoutError:
-    """The timeout error, saying which limit was hit and what it was set to."""
-    if _CONNECT_TIMEOUT and isinstance(exc, _CONNECT_TIMEOUT):
-        what = "no connection within the connect timeout"
-        value = limits.connect if limits else None
-    elif isinstance(exc, aiohttp.ServerTimeoutError):
-        what = "no bytes within the idle timeout"
-        value = limits.sock_read if limits else None
-    else:
-        what = "the call's deadline passed (total_timeout)"
-        value = limits.total if limits else None
-    limit = f" of {value:g} s" if value is not None else ""
-    return UpstreamTimeoutError(
-        f"{endpoint}: {what}{limit} ({received} characters of reply received)"
-    )
-
-
-async def _raise_for_status(response: aiohttp.ClientResponse, endpoint: str) -> None:
-    if 200 <= response.status < 300:
-        return
-    if 300 <= response.status < 400:
-        location = response.headers.get("Location", "")
-        raise UnexpectedResponseError(
-            f"{endpoint} answered a redirect (HTTP {response.status}) to {location!r}; the "
-            f"client follows no redirects, so the access token and the prompt stay with "
-            f"{response.url.origin()}"
-        )
-    text, is_html = await _body_text(response, endpoint)
-    headers = dict(response.headers.items())
-    detail: Any
-    if is_html:
-        detail = f"an HTML page instead of JSON (a CDN challenge?): {_html_title(text)!r}"
-    else:
-        try:
-            body = json.loads(text)
-        except (ValueError, RecursionError):
-            body = None
-        detail = body.get("detail", body) if isinstance(body, dict) else text[:500]
-    _raise_status(endpoint, response.status, detail, headers, is_html)
-
-
-async def _require_event_stream(response: aiohttp.ClientResponse, endpoint: str) -> None:
-    """Refuse to decode a body that is not ``text/event-stream`` (as httpx-sse does)."""
-    if response.content_type == "text/event-stream":
-        return
-    text, is_html = await _body_text(response, endpoint)
-    shown = f"an HTML page {_html_title(text)!r}" if is_html else repr(text[:200])
-    raise UnexpectedResponseError(
-        f"{endpoint} answered HTTP {response.status} with Content-Type "
-        f"{response.content_type!r}, not an event stream: {shown}"
-    )
-
-
-def _raise_status(
-    endpoint: str, status: int, detail: Any, headers: dict[str, str], is_html: bool
-) -> NoReturn:
-    kind: Callable[..., UpstreamStatusError]
-    if status == 403 and is_html:
-        kind = CDNChallengeError
-    elif status in (401, 403):
-        kind = AuthenticationError
-    elif status == 429:
-        kind = RateLimitedError
-    elif status == 413:
-        kind = MessageTooLongError
-    else:
-        kind = UpstreamStatusError
-    raise kind(endpoint, status, detail, headers=headers)
-
-
-async def _read_limited(response: aiohttp.ClientResponse, endpoint: str) -> bytes:
-    try:
-        return await response.content.read(_ERROR_BODY_LIMIT)
-    except TimeoutError as exc:
-        raise _timeout(exc, endpoint, 0) from exc
-    except aiohttp.ClientError:
-        return b""
-
-
-async def _body_text(response: aiohttp.ClientResponse, endpoint: str) -> tuple[str, bool]:
-    """The answer's text (at most 64 KiB) and whether it is an HTML page, however labelled."""
-    text = (await _read_limited(response, endpoint)).decode("utf-8", "replace")
-    is_html = "html" in response.content_type or text.lstrip()[:15].lower().startswith(
-        ("<!doctype", "<html")
-    )
-    return text, is_html
-
-
-async def _json_body(response: aiohttp.ClientResponse, endpoint: str) -> Any:
-    text, is_html = await _body_text(response, endpoint)
-    if is_html:
-        raise UnexpectedResponseError(
-            f"{endpoint} answered an HTML page instead of JSON (a CDN challenge?): "
-            f"{_html_title(text)!r}"
-        )
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise UnexpectedResponseError(
-            f"{endpoint} answered a body that is not JSON: {text[:200]!r}"
-        ) from exc
-
-
-def _html_title(text: str) -> str:
-    lower = text.lower()
-    start = lower.find("<title>")
-    end = lower.find("</title>", start)
-    if start >= 0 and end > start:
-        return text[start + 7 : end].strip()
-    return text[:80].strip()

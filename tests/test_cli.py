@@ -159,3 +159,21 @@ def test_stopping_the_threaded_server_does_not_wait_for_a_stalled_stream() -> No
         started = time.monotonic()
         server.stop()
         assert time.monotonic() - started < 3
+
+
+def test_an_emulator_server_starts_again_after_stop() -> None:
+    server = EmulatorServer(EmulatorConfig(speed=0)).start()
+    first = server.url
+    with urllib.request.urlopen(first + "/api/loads") as r:
+        assert r.status == 200
+    server.stop()
+    assert server.url == ""
+    server.start()
+    try:
+        assert server.url and server.url != ""
+        with urllib.request.urlopen(server.url + "/api/loads") as r:
+            assert r.status == 200
+        # One state across runs: the journal kept both requests.
+        assert server.calls("/api/loads").call_count == 2
+    finally:
+        server.stop()

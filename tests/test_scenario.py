@@ -145,3 +145,17 @@ def test_scenario_from_dict_validates_like_a_file() -> None:
     assert scenario.reply.text == "x" and scenario.source == "<python>"
     with pytest.raises(ScenarioError, match=r"<python>: \[reply\.cut\]"):
         scenario_from_dict({"description": "d", "reply": {"cut": "line"}})
+
+
+def test_the_scenario_reference_lists_every_fault_kind_from_the_table() -> None:
+    from pathlib import Path
+
+    from emulator.scenario.faults import FAULTS, reference
+
+    readme = (Path(__file__).resolve().parent.parent / "scenarios" / "README.md").read_text()
+    start = readme.index("<!-- fault kinds:")
+    start = readme.index("\n", start) + 1
+    end = readme.index("<!-- /fault kinds -->")
+    assert readme[start:end].strip() == reference()
+    for kind in FAULTS:
+        assert f"| `{kind}` |" in readme

@@ -1,7 +1,7 @@
 """The seed's provider, exactly as it shipped, against the emulator.
 
 The emulator must serve what real users ran; and where the seed's code
-breaks (PROTOCOL.md lists how), the same scenario is shown failing it while
+breaks (docs/PROTOCOL.md lists how), the same scenario is shown failing it while
 the project's client reaches the scenario's stated outcome.
 """
 
@@ -35,7 +35,7 @@ SEED_SURVIVES = [
     "split_writes",
     "no_done",
     "max_tokens",
-    # PROTOCOL.md lists CRLF among the seed's breaks, but json.loads ignores the
+    # docs/PROTOCOL.md lists CRLF among the seed's breaks, but json.loads ignores the
     # trailing "\r\n" of each line, so the seed reads CRLF streams correctly.
     "crlf_line_endings",
 ]

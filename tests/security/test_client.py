@@ -21,7 +21,7 @@ from client import (
     UpstreamConnectionError,
 )
 from client.conversation import ReplyAssembler
-from client.provider import DEFAULT_TOTAL_TIMEOUT, _Options
+from client.options import DEFAULT_TOTAL_TIMEOUT, Options
 from client.sse import ServerSentEvent
 from tests.helpers import event, login_routes, run_client, upstream
 
@@ -169,11 +169,11 @@ async def test_an_unreachable_upstream_is_one_of_the_clients_errors() -> None:
 
 
 def test_an_endless_stream_ends_by_default() -> None:
-    options = _Options.from_kwargs({})
+    options = Options.from_kwargs({})
     assert DEFAULT_TOTAL_TIMEOUT == 600.0
     assert options.total_timeout == DEFAULT_TOTAL_TIMEOUT
     assert options.client_timeout().total == DEFAULT_TOTAL_TIMEOUT
-    assert _Options.from_kwargs({"total_timeout": None}).total_timeout is None  # opt out
+    assert Options.from_kwargs({"total_timeout": None}).total_timeout is None  # opt out
 
 
 def _v1_seconds(events: int) -> float:

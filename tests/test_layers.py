@@ -1,0 +1,186 @@
+"""Imports point one way: a walk over every module's ``import`` statements with ``ast``.
+
+The emulator's layers, bottom up: wire shapes (``protocol``) and signing
+(``auth``); scenarios as data; the engine (plan and play); configuration,
+the journal and the state; the HTTP layer; running a server; the tools on
+top (CLI, pytest plugin, hypothesis strategies). A module may import its own
+layer or a lower one, never a higher one, and no module may import itself
+back through others. The client never imports the emulator, and the
+emulator's server code never imports the client: an encoder and a decoder
+written apart are what make the end-to-end tests a cross-check.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Each emulator module's layer, by its dotted name (a package: every module in it).
+LAYERS: dict[str, int] = {
+    "emulator._version": 0,
+    "emulator.protocol": 0,
+    "emulator.auth": 0,
+    "emulator.scenario": 1,
+    "emulator.engine": 2,
+    "emulator.config": 3,
+    "emulator.journal": 3,
+    "emulator.state": 3,
+    "emulator.http": 4,
+    "emulator.server": 5,
+    "emulator.__main__": 6,
+    "emulator.pytest_plugin": 6,
+    "emulator.strategies": 6,
+    "emulator": 6,  # the package's public surface re-exports from everywhere
+}
+#: The only emulator modules that may import the client (lazily, for users' tests).
+MAY_IMPORT_CLIENT = {"emulator.pytest_plugin"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules(package: str) -> dict[str, Path]:
+    return {module_name(p): p for p in sorted((ROOT / package).rglob("*.py"))}
+
+
+def _type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports(name: str, path: Path) -> set[str]:
+    """The modules ``name`` imports at run time (type-checking-only imports left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    skip = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _type_checking(node)
+        for child in node.body
+        for n in ast.walk(child)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            # "from . import endpoints" imports a module, not a name
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return found
+
+
+def layer(name: str) -> int | None:
+    best: tuple[int, int] | None = None
+    for prefix, rank in LAYERS.items():
+        if name == prefix or name.startswith(prefix + "."):
+            if best is None or len(prefix) > best[0]:
+                best = (len(prefix), rank)
+    return None if best is None else best[1]
+
+
+def graph(package: str) -> dict[str, set[str]]:
+    known = modules(package)
+    return {
+        name: {target for target in imports(name, path) if target in known and target != name}
+        for name, path in known.items()
+    }
+
+
+def test_every_emulator_module_has_a_layer() -> None:
+    assert [name for name in modules("emulator") if layer(name) is None] == []
+
+
+def test_no_emulator_module_imports_a_higher_layer() -> None:
+    upward = [
+        f"{name} (layer {layer(name)}) imports {target} (layer {layer(target)})"
+        for name, targets in graph("emulator").items()
+        for target in targets
+        if (layer(target) or 0) > (layer(name) or 0)
+    ]
+    assert upward == []
+
+
+@pytest.mark.parametrize("package", ["emulator", "client"])
+def test_no_import_circles(package: str) -> None:
+    edges = graph(package)
+    # Package __init__ modules re-export their own submodules: an edge from a
+    # submodule to its package's __init__ would be a circle, the other way not.
+    cycles: list[list[str]] = []
+
+    def visit(node: str, path: list[str], on_path: set[str], done: set[str]) -> None:
+        if node in on_path:
+            cycles.append([*path[path.index(node) :], node])
+            return
+        if node in done:
+            return
+        on_path.add(node)
+        for target in sorted(edges.get(node, ())):
+            visit(target, [*path, node], on_path, done)
+        on_path.discard(node)
+        done.add(node)
+
+    done: set[str] = set()
+    for start in sorted(edges):
+        visit(start, [], set(), done)
+    assert cycles == []
+
+
+def test_the_client_never_imports_the_emulator() -> None:
+    found = {
+        name: sorted(t for t in imports(name, path) if t.split(".")[0] == "emulator")
+        for name, path in modules("client").items()
+    }
+    assert {name: targets for name, targets in found.items() if targets} == {}
+
+
+def test_the_emulator_imports_the_client_only_in_the_pytest_plugin() -> None:
+    found = {
+        name
+        for name, path in modules("emulator").items()
+        if any(t.split(".")[0] == "client" for t in imports(name, path))
+    }
+    assert found <= MAY_IMPORT_CLIENT
+
+
+def test_the_admin_api_never_imports_the_app() -> None:
+    assert "emulator.http.app" not in imports(
+        "emulator.http.admin", ROOT / "emulator" / "http" / "admin.py"
+    )
+
+
+def test_a_higher_import_is_caught() -> None:
+    # The walk itself: an import up a layer in a module is seen as one.
+    tree_imports = imports(
+        "emulator.protocol.fakegpt", ROOT / "emulator" / "protocol" / "fakegpt.py"
+    )
+    assert all((layer(t) or 0) <= 0 for t in tree_imports if t.startswith("emulator"))
+    assert layer("emulator.http.app") == 4 and layer("emulator.scenario.faults") == 1
+
+
+@pytest.mark.parametrize("package", ["emulator", "client"])
+def test_no_module_is_much_over_400_lines(package: str) -> None:
+    long = {
+        name: n
+        for name, path in modules(package).items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 420
+    }
+    assert long == {}
