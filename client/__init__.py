@@ -5,59 +5,24 @@ stream with a WHATWG-conformant SSE decoder and reports every failure as one
 of :mod:`client.errors`.
 """
 
+from . import errors
 from ._version import __version__
-from .errors import (
-    AuthenticationError,
-    CDNChallengeError,
-    FakeGptError,
-    IncompleteStreamError,
-    LineTooLongError,
-    LoginError,
-    MessageTooLongError,
-    NoAccountsError,
-    NotLoggedInError,
-    NoValidResponseError,
-    RateLimitedError,
-    SnapshotRewriteError,
-    StreamError,
-    UnexpectedResponseError,
-    UpstreamConnectionError,
-    UpstreamStatusError,
-    UpstreamStreamError,
-    UpstreamTimeoutError,
-)
+from .errors import *  # noqa: F403 - the error tree, exactly as errors.__all__ lists it
 from .helpers import format_prompt, get_random_string
 from .provider import AsyncGeneratorProvider, FakeGpt, ReplyStream
 from .sse import ServerSentEvent, SSEDecoder
 from .typing import AsyncResult, CreateResult, Messages
 
 __all__ = [
+    *errors.__all__,
     "AsyncGeneratorProvider",
     "AsyncResult",
-    "AuthenticationError",
-    "CDNChallengeError",
     "CreateResult",
     "FakeGpt",
-    "FakeGptError",
-    "IncompleteStreamError",
-    "LineTooLongError",
-    "LoginError",
-    "MessageTooLongError",
     "Messages",
-    "NoAccountsError",
-    "NoValidResponseError",
-    "NotLoggedInError",
-    "RateLimitedError",
     "ReplyStream",
     "SSEDecoder",
     "ServerSentEvent",
-    "SnapshotRewriteError",
-    "StreamError",
-    "UnexpectedResponseError",
-    "UpstreamConnectionError",
-    "UpstreamStatusError",
-    "UpstreamStreamError",
-    "UpstreamTimeoutError",
     "__version__",
     "format_prompt",
     "get_random_string",

@@ -17,7 +17,7 @@ from ..protocol.fakegpt import (
     DONE,
     StreamContext,
     completion_object,
-    message_object,
+    snapshot_object,
     stream_complete_object,
     v1_add_object,
     v1_append_object,
@@ -220,17 +220,7 @@ def _v1_events(
     first: list[Step] = [Write(fmt.event('"v1"', "delta_encoding"))]
     if scenario.timing.first_event > 0:
         first.append(Wait(scenario.timing.first_event))
-    add = v1_add_object(
-        message_object(
-            message_id=ctx.message_id,
-            conversation_id=ctx.conversation_id,
-            parent_id=ctx.parent_id,
-            create_time=ctx.create_time,
-            status="in_progress",
-            model=ctx.model,
-            text="",
-        )
-    )
+    add = v1_add_object(snapshot_object(ctx, ""))
     first.append(Write(fmt.json_event(add, "delta")))
     yield 0, [0], first
     start = 0

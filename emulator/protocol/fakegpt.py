@@ -26,6 +26,7 @@ __all__ = [
     "message_object",
     "num_variants_object",
     "session_body",
+    "snapshot_object",
     "stream_complete_object",
     "v1_add_object",
     "v1_append_object",
@@ -211,3 +212,21 @@ class StreamContext(NamedTuple):
     model: str
     moderation_id: str
     timestamp: float = 0.0
+
+
+def snapshot_object(ctx: StreamContext, text: str, **fields: Any) -> dict[str, Any]:
+    """A message event of this request's reply carrying ``text`` (in progress by default).
+
+    ``fields`` override :func:`message_object`'s other arguments (a foreign
+    message's id, role and message type).
+    """
+    values: dict[str, Any] = {
+        "message_id": ctx.message_id,
+        "conversation_id": ctx.conversation_id,
+        "parent_id": ctx.parent_id,
+        "create_time": ctx.create_time,
+        "status": "in_progress",
+        "model": ctx.model,
+        **fields,
+    }
+    return message_object(text=text, **values)

@@ -21,8 +21,8 @@ from ..protocol.fakegpt import (
     StreamContext,
     completion_object,
     error_object,
-    message_object,
     num_variants_object,
+    snapshot_object,
 )
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Drop, Step, Wait, Write
@@ -86,16 +86,12 @@ def _comment(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> It
 
 
 def _foreign(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    obj = message_object(
+    obj = snapshot_object(
+        ctx,
+        fault.text or "This message is not part of the reply.",
         message_id="foreign-" + ctx.message_id,
-        conversation_id=ctx.conversation_id,
-        parent_id=ctx.parent_id,
-        create_time=ctx.create_time,
-        status="in_progress",
         role=fault.role,
         message_type=fault.message_type,
-        model=ctx.model,
-        text=fault.text or "This message is not part of the reply.",
     )
     yield Write(fmt.json_event(obj))
 
@@ -118,16 +114,8 @@ def _resent(n: int | None) -> Writer:
     """A snapshot sent again: ``n`` events back, or (None) the fault's own text."""
 
     def write(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-        obj = message_object(
-            message_id=ctx.message_id,
-            conversation_id=ctx.conversation_id,
-            parent_id=ctx.parent_id,
-            create_time=ctx.create_time,
-            status="in_progress",
-            model=ctx.model,
-            text=fault.text if n is None else sent.back(n),
-        )
-        yield Write(fmt.json_event(obj))
+        text = fault.text if n is None else sent.back(n)
+        yield Write(fmt.json_event(snapshot_object(ctx, text)))
 
     return write
 
