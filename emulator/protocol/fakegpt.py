@@ -23,8 +23,10 @@ __all__ = [
     "error_body",
     "error_object",
     "loads_body",
+    "malformed_message",
     "message_object",
     "num_variants_object",
+    "ping_data",
     "session_body",
     "snapshot_object",
     "stream_complete_object",
@@ -230,3 +232,13 @@ def snapshot_object(ctx: StreamContext, text: str, **fields: Any) -> dict[str, A
         **fields,
     }
     return message_object(text=text, **values)
+
+
+def ping_data(ctx: StreamContext) -> str:
+    """The data of an ``event: ping``: a timestamp."""
+    return f"{ctx.timestamp or ctx.create_time:.6f}"
+
+
+def malformed_message(ctx: StreamContext) -> str:
+    """A message event cut off mid-JSON (what a ``malformed_json`` fault sends by default)."""
+    return '{"message": {"id": "' + ctx.message_id + '", "content": '

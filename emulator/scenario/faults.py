@@ -22,6 +22,7 @@ from ..protocol.fakegpt import (
     completion_object,
     error_object,
     num_variants_object,
+    ping_data,
     snapshot_object,
 )
 from ..protocol.sse import SSEFormat
@@ -59,10 +60,6 @@ class FaultSpec:
     size: int = 700  # about how many bytes one write takes, but for its text and raw bytes
 
 
-def _timestamp(ctx: StreamContext) -> str:
-    return f"{ctx.timestamp or ctx.create_time:.6f}"
-
-
 def _malformed_json(
     fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent
 ) -> Iterator[Step]:
@@ -78,7 +75,7 @@ def _garbage(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> It
 
 
 def _ping(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    yield Write(fmt.event(_timestamp(ctx), "ping"))
+    yield Write(fmt.event(ping_data(ctx), "ping"))
 
 
 def _comment(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
@@ -137,7 +134,7 @@ def _stall(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iter
         step = min(fault.ping_every, left)
         yield Wait(step, scaled=False)
         left -= step
-        yield Write(fmt.event(_timestamp(ctx), "ping"))
+        yield Write(fmt.event(ping_data(ctx), "ping"))
 
 
 FAULTS: Final[Mapping[str, FaultSpec]] = {
