@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         help="how many requests the journal keeps (the oldest go first; default 1000)",
     )
     p.add_argument(
+        "--no-capture",
+        action="store_true",
+        help="keep no bytes in the journal's transcripts, only offsets, times and "
+        "what each write carried (for load tests)",
+    )
+    p.add_argument(
         "--list", action="store_true", help="list the scenarios with their descriptions and exit"
     )
     p.add_argument(
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             token_ttl=args.token_ttl,
             accounts=args.accounts,
             admin_token=args.admin_token,
+            capture_bytes=not args.no_capture,
             limits=Limits(journal_calls=args.journal_size),
             host="127.0.0.1" if args.host == "localhost" else args.host,
             port=args.port,

@@ -31,6 +31,7 @@ class Limits:
     rule_seconds: float = 0.05  # time one rule may take on one prompt
     registered: int = 256  # scenarios registered over the admin API
     problems: int = 1_000  # handler errors and unmatched requests kept (each)
+    transcript_bytes: int = 32 * 1024  # of a stream's first and of its last bytes, kept
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
@@ -58,6 +59,9 @@ class EmulatorConfig:
     #: seconds (after connecting, or after its last answer) is closed.
     header_timeout: float = 15.0
     admin_token: str | None = None
+    #: Keep the bytes of each answer in the journal's transcripts (off: only
+    #: offsets, times and what each write carried; for load tests).
+    capture_bytes: bool = True
     limits: Limits = field(default=LIMITS)
     #: Where a server listens (loopback by default; 0: a free port).
     host: str = "127.0.0.1"

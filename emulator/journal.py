@@ -6,6 +6,7 @@ oldest calls go first. Thread-safe: tests read it from their own thread.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Limits
+from .transcript import Transcript
 
 __all__ = ["Call", "CallList", "Journal"]
 
@@ -36,7 +38,11 @@ class Call:
     duration: float | None = None
     detail: str | None = None  # the error detail answered, if any
     number: int = 0  # which call of this endpoint under its scenario (1: the first)
+    id: int = 0  # its place in the journal: stable, increasing
+    ending: str | None = None  # how a stream ended: "completed", "client gone at 812 B …"
+    transcript: Transcript | None = None  # what was answered, write by write
     journaled: bool = field(default=False, repr=False, compare=False)  # in the journal now
+    counted: int = field(default=0, repr=False, compare=False)  # bytes the journal counts for it
 
     @property
     def text(self) -> str:
@@ -60,6 +66,8 @@ class Call:
             "duration": self.duration,
             "detail": self.detail,
             "number": self.number,
+            "id": self.id,
+            "ending": self.ending,
         }
 
 
@@ -89,13 +97,32 @@ class Journal:
         self._lock = threading.Lock()
         self._journal: deque[Call] = deque()
         self._journal_bytes = 0
+        self._ids = itertools.count(1)
 
     def record(self, call: Call) -> None:
         """Add ``call`` to the journal (its body comes later: :meth:`keep_body`)."""
         with self._lock:
+            call.id = next(self._ids)
             self._journal.append(call)
             call.journaled = True
-            self._grow(_call_size(call))
+            self._grow(call, header_size(call.headers) + len(call.path))
+
+    def settle(self, call: Call) -> None:
+        """Count what ``call``'s transcript keeps, now that it is answered."""
+        transcript = call.transcript
+        if transcript is None:
+            return
+        with self._lock:
+            if call.journaled:
+                self._grow(call, sum(len(w.data or b"") + 64 for w in transcript.writes))
+
+    def get(self, call_id: int) -> Call | None:
+        """The call with this id, if the journal still has it."""
+        with self._lock:
+            for call in reversed(self._journal):
+                if call.id == call_id:
+                    return call
+        return None
 
     def keep_body(self, call: Call, body: bytes) -> None:
         """Store the start of ``body`` with ``call`` (at most ``limits.body_bytes``)."""
@@ -104,11 +131,12 @@ class Journal:
         with self._lock:
             call.body = kept
             if call.journaled:  # not evicted (or reset) while its body was read
-                self._grow(len(kept))
+                self._grow(call, len(kept))
 
-    def _grow(self, size: int) -> None:
+    def _grow(self, call: Call, size: int) -> None:
         # The oldest calls go until both caps hold again (the newest call
         # always stays: its body was already cut to limits.body_bytes).
+        call.counted += size
         self._journal_bytes += size
         journal, limits = self._journal, self.limits
         while len(journal) > 1 and (
@@ -116,7 +144,7 @@ class Journal:
         ):
             old = journal.popleft()
             old.journaled = False
-            self._journal_bytes -= _call_size(old)
+            self._journal_bytes -= old.counted
 
     @property
     def bytes(self) -> int:
@@ -148,7 +176,3 @@ class Journal:
 def header_size(headers: Mapping[str, str]) -> int:
     """About how many bytes a request's headers take."""
     return sum(len(k) + len(v) for k, v in headers.items())
-
-
-def _call_size(call: Call) -> int:
-    return len(call.body) + header_size(call.headers) + len(call.path)

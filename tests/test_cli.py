@@ -102,7 +102,7 @@ def test_banner_serves_and_sigterm_stops_within_a_second() -> None:
         assert proc.wait(timeout=5) == 0
         assert time.monotonic() - started < 1.0
         _, err = proc.communicate()
-        assert "POST /api/conversation 200 scenario=paced_50_tps bytes=" in err
+        assert "POST /api/conversation 200 completed scenario=paced_50_tps bytes=" in err
 
 
 def test_two_processes_with_one_secret_accept_each_others_logins() -> None:

@@ -28,12 +28,24 @@ class Clock:
         return wait.seconds * self.speed if wait.scaled else wait.seconds
 
 
+class Recorder(Protocol):
+    """Takes each write as it goes out (a journal entry's transcript)."""
+
+    def wrote(self, offset: int, ms: float, data: bytes, what: str) -> None: ...
+
+    def waited(self, offset: int, ms: float, seconds: float, what: str) -> None: ...
+
+
 class Progress(Protocol):
     """Where the player notes how a stream went (a journal entry has these)."""
 
     status: int | None
     bytes_sent: int
     detail: str | None
+    ending: str | None
+
+    @property
+    def transcript(self) -> Recorder | None: ...
 
 
 async def play(
@@ -44,8 +56,10 @@ async def play(
     await response.prepare(request)
     call.status = 200
     loop = asyncio.get_running_loop()
-    deadline = loop.time()
+    started = deadline = loop.time()
+    record = call.transcript
     pending: list[bytes] = []
+    whats: list[str] = []  # what each pending write carries (only when recording)
     size = 0
     unyielded = 0  # bytes written since this task last let others run
     count = 0
@@ -58,6 +72,8 @@ async def play(
                 # Writes with no real wait between them go out together.
                 pending.append(step.data)
                 size += len(step.data)
+                if record is not None:
+                    whats.append(step.what)
                 if size < COALESCE_BYTES:
                     continue
             elif isinstance(step, Wait):
@@ -65,6 +81,9 @@ async def play(
                 if seconds <= 0 and step.scaled:
                     continue
             if pending:
+                if record is not None:
+                    _note(record, call, pending, whats, loop.time() - started)
+                    whats = []
                 unyielded += await _flush(response, call, pending)
                 pending, size = [], 0
                 if unyielded >= _YIELD_BYTES:
@@ -76,11 +95,15 @@ async def play(
                 # Absolute deadlines: pacing does not drift with write time.
                 deadline = max(deadline, loop.time() - 0.5) + clock.seconds(step)
                 unyielded = 0
+                if record is not None and not step.scaled:
+                    ms = (loop.time() - started) * 1000
+                    record.waited(call.bytes_sent, ms, step.seconds, "wait")
                 if not await _wait_connected(request, deadline):
-                    call.detail = "the client went away"
+                    _gone(call, loop.time() - started)
                     return response
             elif isinstance(step, Drop):
                 call.detail = "dropped by the scenario"
+                call.ending = _at("dropped by the scenario", call, loop.time() - started)
                 if request.transport is not None:
                     request.transport.abort()
                 return response
@@ -88,11 +111,34 @@ async def play(
                 await _wait_connected(request, loop.time() + step.seconds)
         # The last bytes go out with the end of the body: one send, not two.
         last = b"".join(pending)
+        if record is not None and pending:
+            _note(record, call, pending, whats, loop.time() - started)
         call.bytes_sent += len(last)
         await response.write_eof(last)
+        call.ending = "completed"
     except ConnectionError:  # reset, or aiohttp's "Connection lost": the client left
-        call.detail = "the client went away"
+        _gone(call, loop.time() - started)
     return response
+
+
+def _at(what: str, call: Progress, seconds: float) -> str:
+    return f"{what} at {call.bytes_sent:,} B after {seconds * 1000:.0f} ms"
+
+
+def _gone(call: Progress, seconds: float) -> None:
+    call.detail = "the client went away"
+    call.ending = _at("client gone", call, seconds)
+
+
+def _note(
+    record: Recorder, call: Progress, pending: list[bytes], whats: list[str], seconds: float
+) -> None:
+    """Record the writes about to go out (one entry each, at their offsets)."""
+    offset = call.bytes_sent
+    ms = seconds * 1000
+    for data, what in zip(pending, whats, strict=True):
+        record.wrote(offset, ms, data, what)
+        offset += len(data)
 
 
 STREAM_HEADERS: Final = {

@@ -73,7 +73,7 @@ def _stream(
     wire = scenario.wire
     text = prepared.text
     if wire.body == "done_only":
-        yield Write(fmt.event(DONE))
+        yield Write(fmt.event(DONE), "[DONE]")
         yield from _after_done(scenario)
         return
     faults: dict[int, list[Fault]] = {}
@@ -101,14 +101,20 @@ def _stream(
             if isinstance(step, Drop):
                 return
     if wire.moderation:
-        yield Write(
-            fmt.json_event(
-                completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
-            )
-        )
+        moderation = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
+        yield Write(fmt.json_event(moderation), "moderation")
     if wire.done:
-        yield Write(fmt.event(DONE))
+        yield Write(fmt.event(DONE), "[DONE]")
     yield from _after_done(scenario)
+
+
+_FINAL: Final = "final message"
+
+
+def _messages(first: int, covered: list[int]) -> str:
+    """What a write of message events carries: one, or a run of them."""
+    last = first + len(covered) - 1
+    return f"message {first}" if last == first else f"messages {first}-{last}"
 
 
 def _after_done(scenario: Scenario) -> Iterator[Step]:
@@ -147,7 +153,7 @@ def _cumulative_events(
     first: list[Step] = []
     if scenario.timing.first_event > 0:
         first.append(Wait(scenario.timing.first_event))
-    yield 0, [0], [*first, Write(progress.render(b""))]
+    yield 0, [0], [*first, Write(progress.render(b""), "message 0 (empty)")]
     # Each snapshot is a prefix of the whole escaped text (JSON escapes
     # character by character), rendered from a view: one copy per event.
     escaped, offsets = prepared.escaped, prepared.offsets
@@ -159,7 +165,7 @@ def _cumulative_events(
         # with one comprehension each (the per-event loop below costs ~1 µs
         # an event, a fifth of a 2000-token reply's time).
         yield from _unpaced_batches(ends, breaks, offsets, head, view, tail)
-        yield len(ends) + 1, [len(text)], [Write(final.render(escaped))]
+        yield len(ends) + 1, [len(text)], [Write(final.render(escaped), _FINAL)]
         return
     pauses = _pauses(scenario, len(ends))
     parts: list[bytes | memoryview] = []
@@ -171,7 +177,7 @@ def _cumulative_events(
         pause = next(pauses)
         paused = pause > 0 and i > 0
         if covered and (paused or index in breaks or size >= COALESCE_BYTES):
-            yield start, covered, [*lead, Write(b"".join(parts))]
+            yield start, covered, [*lead, Write(b"".join(parts), _messages(start, covered))]
             parts, covered, lead, size = [], [], [], 0
         if not covered:
             start = index
@@ -182,8 +188,8 @@ def _cumulative_events(
         covered.append(end)
         size += offset + overhead
     if covered:
-        yield start, covered, [*lead, Write(b"".join(parts))]
-    yield len(ends) + 1, [len(text)], [Write(final.render(escaped))]
+        yield start, covered, [*lead, Write(b"".join(parts), _messages(start, covered))]
+    yield len(ends) + 1, [len(text)], [Write(final.render(escaped), _FINAL)]
 
 
 @lru_cache(maxsize=64)
@@ -209,7 +215,7 @@ def _unpaced_batches(
             size += offsets[j] + overhead
             j += 1
         data = b"".join([part for off in offsets[i:j] for part in (head, view[:off], tail)])
-        yield i + 1, ends[i:j], [Write(data)]
+        yield i + 1, ends[i:j], [Write(data, _messages(i + 1, ends[i:j]))]
         i = j
 
 
@@ -217,11 +223,11 @@ def _v1_events(
     scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
 ) -> Iterator[tuple[int, list[int], list[Step]]]:
     """The 2024 delta_encoding v1 stream: an "add", then appends, then a patch."""
-    first: list[Step] = [Write(fmt.event('"v1"', "delta_encoding"))]
+    first: list[Step] = [Write(fmt.event('"v1"', "delta_encoding"), "delta_encoding v1")]
     if scenario.timing.first_event > 0:
         first.append(Wait(scenario.timing.first_event))
     add = v1_add_object(snapshot_object(ctx, ""))
-    first.append(Write(fmt.json_event(add, "delta")))
+    first.append(Write(fmt.json_event(add, "delta"), "message 0 (add)"))
     yield 0, [0], first
     start = 0
     text, ends = prepared.text, prepared.ends
@@ -231,14 +237,15 @@ def _v1_events(
         start = end
         pause = next(pauses)
         steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
-        steps.append(Write(fmt.json_event(v1_append_object(piece, first=i == 0), "delta")))
+        append = fmt.json_event(v1_append_object(piece, first=i == 0), "delta")
+        steps.append(Write(append, f"message {i + 1} (append)"))
         yield i + 1, [end], steps
     yield (
         len(ends) + 1,
         [len(text)],
         [
-            Write(fmt.json_event(v1_finish_object(scenario.wire.finish_type), "delta")),
-            Write(fmt.json_event(stream_complete_object(ctx.conversation_id))),
+            Write(fmt.json_event(v1_finish_object(scenario.wire.finish_type), "delta"), _FINAL),
+            Write(fmt.json_event(stream_complete_object(ctx.conversation_id)), "stream complete"),
         ],
     )
 
@@ -263,12 +270,12 @@ def _frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
             data = b"\xef\xbb\xbf" + data
             bom = False
         if not splitting:
-            yield Write(data) if data is not step.data else step
+            yield Write(data, step.what) if data is not step.data else step
             continue
         for i, piece in enumerate(_split(data, offset, wire.chunk_size, wire.split_at)):
             if i:
                 yield Wait(wire.split_pause, scaled=False)
-            yield Write(piece)
+            yield Write(piece, f"{step.what} (split)")
         offset += len(data)
 
 

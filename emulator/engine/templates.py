@@ -97,14 +97,20 @@ class _Template:
 
     fmt: SSEFormat
     steps: tuple[Write | Wait | Drop | Hold | Holes, ...]
+    whats: tuple[str, ...]  # what each step's writes carry
     size: int  # bytes written, but for the values
 
     def fill(self, ctx: StreamContext) -> Iterator[Step]:
         values = encoded_values(self.fmt, ctx)
         steps = self.steps
         if len(steps) == 1 and isinstance(steps[0], Holes):  # the usual: one write
-            return iter((Write(steps[0].fill(values)),))
-        return iter([Write(s.fill(values)) if isinstance(s, Holes) else s for s in steps])
+            return iter((Write(steps[0].fill(values), self.whats[0]),))
+        return iter(
+            [
+                Write(s.fill(values), what) if isinstance(s, Holes) else s
+                for s, what in zip(steps, self.whats, strict=True)
+            ]
+        )
 
 
 def _template(scenario: Scenario, text: str) -> _Template | None:
@@ -124,27 +130,30 @@ def _template(scenario: Scenario, text: str) -> _Template | None:
         moderation_id=holes["moderation_id"],
     )
     steps: list[Write | Wait | Drop | Hold | Holes] = []
+    whats: list[str] = []
     size = 0
     # Consecutive writes become one, as the player would send them anyway.
-    run: list[bytes] = []
-    for step in planned(scenario, ctx, prepare(scenario, text)):
+    run: list[Write] = []
+    for step in [*planned(scenario, ctx, prepare(scenario, text)), None]:
         if isinstance(step, Write):
-            run.append(step.data)
+            run.append(step)
             continue
         if run:
-            steps.append(_holes_or_write(b"".join(run), fmt))
+            what = ", ".join(dict.fromkeys(w.what for w in run))
+            steps.append(_holes_or_write(b"".join(w.data for w in run), what, fmt))
+            whats.append(what)
             run = []
-        steps.append(step)
-    if run:
-        steps.append(_holes_or_write(b"".join(run), fmt))
+        if step is not None:
+            steps.append(step)
+            whats.append("")
     for part in steps:
         if isinstance(part, Holes):
             size += sum(map(len, part.segments))
         elif isinstance(part, Write):
             size += len(part.data)
-    return _Template(fmt, tuple(steps), size)
+    return _Template(fmt, tuple(steps), tuple(whats), size)
 
 
-def _holes_or_write(data: bytes, fmt: SSEFormat) -> Holes | Write:
+def _holes_or_write(data: bytes, what: str, fmt: SSEFormat) -> Holes | Write:
     found = Holes.find(data, fmt)
-    return found if found.fields else Write(data)
+    return found if found.fields else Write(data, what)

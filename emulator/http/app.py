@@ -25,6 +25,7 @@ from ..engine.templates import TemplateCache
 from ..journal import Call
 from ..scenario import Endpoint, Scenario, ScenarioError
 from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
+from ..transcript import Transcript
 from . import endpoints
 from .admin import ADMIN_ROUTES
 from .endpoints import scripted_error
@@ -206,6 +207,9 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     )
     ctx = Context(call, state, config, emulator.signer, emulator.templates)
     if not is_admin:
+        call.transcript = Transcript(
+            keep_bytes=config.limits.transcript_bytes, capture=config.capture_bytes
+        )
         state.record(call)
     try:
         limit = config.max_body
@@ -231,9 +235,10 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     except asyncio.CancelledError:
         # Handlers are cancelled only when the server stops.
         call.detail = "stopped by shutdown"
+        call.ending = f"stopped by shutdown at {call.bytes_sent:,} B"
         call.duration = time.perf_counter() - started
         if not is_admin:
-            _log_access(request, call, "stopped by shutdown")
+            _log_access(request, call, _outcome(call))
         raise
     except Exception as exc:
         log.exception("handler error on %s %s", request.method, request.path)
@@ -242,11 +247,34 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     finally:
         call.duration = time.perf_counter() - started
     call.status = response.status
-    if call.bytes_sent == 0 and isinstance(response, web.Response) and response.body is not None:
-        call.bytes_sent = len(response.body) if isinstance(response.body, bytes) else 0
-    if not is_admin and access_log.isEnabledFor(logging.INFO):
-        _log_access(request, call, str(response.status))
+    answered = response.body if isinstance(response, web.Response) else None
+    if call.bytes_sent == 0 and isinstance(answered, bytes):
+        call.bytes_sent = len(answered)
+    if not is_admin:
+        _settle(call, response, answered, state)
+        if access_log.isEnabledFor(logging.INFO):
+            _log_access(request, call, _outcome(call))
     return response
+
+
+def _settle(call: Call, response: web.StreamResponse, body: object, state: EmulatorState) -> None:
+    """Complete the call's transcript with what was answered, and count it in the journal."""
+    transcript = call.transcript
+    if transcript is None:
+        return
+    transcript.status = response.status
+    transcript.headers = dict(response.headers)
+    if isinstance(body, bytes) and body:
+        transcript.wrote(0, (call.duration or 0.0) * 1000, body, "body")
+    transcript.ending = call.ending
+    state.journal.settle(call)
+
+
+def _outcome(call: Call) -> str:
+    """The status, and for a stream how it really ended."""
+    if call.ending is None or (call.ending == "completed" and call.status != 200):
+        return str(call.status)
+    return f"{call.status} {call.ending}"
 
 
 def _log_access(request: web.BaseRequest, call: Call, outcome: str) -> None:

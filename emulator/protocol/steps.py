@@ -7,14 +7,17 @@ writes and sleeps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Drop", "Hold", "Step", "Wait", "Write"]
 
 
 @dataclass(frozen=True, slots=True)
 class Write:
+    """Bytes to send; ``what`` says what they are (for the journal's transcript)."""
+
     data: bytes
+    what: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

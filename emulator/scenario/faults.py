@@ -238,8 +238,10 @@ FAULT_KINDS: Final[tuple[str, ...]] = tuple(FAULTS)
 def write_fault(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
     """The steps of one fault (``count`` times unless its kind is written once)."""
     spec = FAULTS[fault.kind]
+    what = f"fault {fault.kind} at {fault.at}"
     for _ in range(1 if spec.once else fault.count):
-        yield from spec.write(fault, fmt, ctx, sent)
+        for step in spec.write(fault, fmt, ctx, sent):
+            yield Write(step.data, what) if isinstance(step, Write) else step
 
 
 def reference() -> str:

@@ -1,0 +1,100 @@
+"""What the emulator answered, as it went out: each write, when, what it carried, how it ended.
+
+The player (:mod:`emulator.engine.play`) records into a :class:`Transcript`
+as it writes. Bounded: the bytes of the first and the last ``keep_bytes``
+of a stream are kept (and at most ``keep_writes`` writes at each end); what
+lies between is counted and said, not kept. With ``capture`` off only the
+metadata is kept (for load tests).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Sent", "Transcript"]
+
+
+@dataclass(slots=True)
+class Sent:
+    """One write (or wait) of a stream."""
+
+    offset: int  # where its bytes start in the body
+    ms: float  # since the request arrived (monotonic)
+    size: int
+    what: str  # the step that produced it: "messages 1-9", "fault drop at 3", "wait 20 s"
+    data: bytes | None  # None: not captured
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "offset": self.offset,
+            "ms": round(self.ms, 3),
+            "size": self.size,
+            "what": self.what,
+        }
+        if self.data is not None:
+            # Invalid UTF-8 stays visible as \xNN; control characters are the UI's to show.
+            found["text"] = self.data.decode("utf-8", "backslashreplace")
+        return found
+
+
+@dataclass(slots=True)
+class Transcript:
+    """The answer to one request: status, headers, the writes, the ending."""
+
+    keep_bytes: int = 32 * 1024
+    keep_writes: int = 1000
+    capture: bool = True
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    head: list[Sent] = field(default_factory=list)
+    tail: deque[Sent] = field(default_factory=deque)
+    omitted_writes: int = 0
+    omitted_bytes: int = 0
+    ending: str | None = None
+    _head_bytes: int = 0
+    _tail_bytes: int = 0
+
+    def wrote(self, offset: int, ms: float, data: bytes, what: str) -> None:
+        """Note one write (called by the player as it writes)."""
+        size = len(data)
+        # One write's bytes are kept up to keep_bytes (its size says the rest).
+        kept = (
+            None
+            if not self.capture
+            else data
+            if size <= self.keep_bytes
+            else data[: self.keep_bytes]
+        )
+        if len(self.head) < self.keep_writes and self._head_bytes < self.keep_bytes:
+            self._head_bytes += size
+            self.head.append(Sent(offset, ms, size, what, kept))
+            return
+        self.tail.append(Sent(offset, ms, size, what, kept))
+        self._tail_bytes += size
+        while len(self.tail) > 1 and (
+            len(self.tail) > self.keep_writes or self._tail_bytes > self.keep_bytes
+        ):
+            gone = self.tail.popleft()
+            self._tail_bytes -= gone.size
+            self.omitted_writes += 1
+            self.omitted_bytes += gone.size
+
+    def waited(self, offset: int, ms: float, seconds: float, what: str) -> None:
+        """Note a wait the stream made (a stall: no bytes for ``seconds``)."""
+        self.wrote(offset, ms, b"", f"{what} {seconds:g} s")
+
+    @property
+    def writes(self) -> list[Sent]:
+        """The writes kept, in order (those between head and tail are left out)."""
+        return [*self.head, *self.tail]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "headers": self.headers,
+            "writes": [w.to_dict() for w in self.writes],
+            "omitted": {"writes": self.omitted_writes, "bytes": self.omitted_bytes},
+            "ending": self.ending,
+        }
