@@ -6,6 +6,8 @@ oldest calls go first. Thread-safe: tests read it from their own thread.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -18,7 +20,7 @@ from typing import Any
 from .config import Limits
 from .transcript import Transcript
 
-__all__ = ["Call", "CallList", "Journal"]
+__all__ = ["Call", "CallList", "Journal", "LimitError"]
 
 
 @dataclass
@@ -98,6 +100,7 @@ class Journal:
         self._journal: deque[Call] = deque()
         self._journal_bytes = 0
         self._ids = itertools.count(1)
+        self._feeds: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Call]]] = []
 
     def record(self, call: Call) -> None:
         """Add ``call`` to the journal (its body comes later: :meth:`keep_body`)."""
@@ -108,13 +111,35 @@ class Journal:
             self._grow(call, header_size(call.headers) + len(call.path))
 
     def settle(self, call: Call) -> None:
-        """Count what ``call``'s transcript keeps, now that it is answered."""
+        """Count what ``call``'s transcript keeps, now that it is answered; tell the feeds."""
         transcript = call.transcript
         if transcript is None:
             return
         with self._lock:
             if call.journaled:
                 self._grow(call, sum(len(w.data or b"") + 64 for w in transcript.writes))
+            feeds = list(self._feeds)
+        for loop, queue in feeds:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(_offer, queue, call)
+
+    def subscribe(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[Call]:
+        """A queue of the calls answered from now on (a live feed), fed in ``loop``."""
+        queue: asyncio.Queue[Call] = asyncio.Queue(maxsize=_FEED_QUEUE)
+        with self._lock:
+            if len(self._feeds) >= _FEEDS:
+                raise LimitError(f"at most {_FEEDS} journal feeds can be open at once")
+            self._feeds.append((loop, queue))
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Call]) -> None:
+        with self._lock:
+            self._feeds = [(lp, q) for lp, q in self._feeds if q is not queue]
+
+    def since(self, call_id: int) -> CallList:
+        """The calls after ``call_id``, oldest first."""
+        with self._lock:
+            return CallList(c for c in self._journal if c.id > call_id)
 
     def get(self, call_id: int) -> Call | None:
         """The call with this id, if the journal still has it."""
@@ -176,3 +201,18 @@ class Journal:
 def header_size(headers: Mapping[str, str]) -> int:
     """About how many bytes a request's headers take."""
     return sum(len(k) + len(v) for k, v in headers.items())
+
+
+#: Live journal feeds open at once, and the calls one may fall behind by.
+_FEEDS = 16
+_FEED_QUEUE = 1000
+
+
+class LimitError(ValueError):
+    """A store is full: the request would grow it past its cap."""
+
+
+def _offer(queue: asyncio.Queue[Call], call: Call) -> None:
+    # A reader that falls this far behind misses calls; the journal still has them.
+    with contextlib.suppress(asyncio.QueueFull):
+        queue.put_nowait(call)

@@ -24,7 +24,8 @@ from typing import Any, Final
 import regex
 
 from .config import LIMITS, Limits
-from .journal import Call, CallList, Journal
+from .journal import Call, CallList, Journal, LimitError
+from .metrics import Metrics
 from .scenario import Endpoint, Scenario, ScenarioError, load_scenario, scenario_from_dict
 
 __all__ = [
@@ -49,10 +50,6 @@ SCENARIO_MARKER: Final = re.compile(r"\[scenario:([A-Za-z0-9_.\-]+)\]")
 SCENARIO_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 ScenarioRef = str | Path | Scenario | Mapping[str, Any]
-
-
-class LimitError(ValueError):
-    """A store is full: the request would grow it past its cap."""
 
 
 class RuleTimeoutError(ValueError):
@@ -87,6 +84,8 @@ class EmulatorState:
         self._rules: list[tuple[regex.Pattern[str], Scenario]] = []
         self._counters: dict[tuple[str, str], int] = {}
         self.journal = Journal(limits)
+        #: What this server did since it started (not reset by reset()).
+        self.metrics = Metrics()
         #: Exceptions raised inside handlers (bugs, or hostile input not handled);
         #: the newest ``limits.problems`` of them.
         self.problems: deque[str] = deque(maxlen=limits.problems)
@@ -186,6 +185,21 @@ class EmulatorState:
             if len(self._rules) >= self.limits.rules:
                 raise LimitError(f"at most {self.limits.rules} prompt rules can be set")
             self._rules.append((compiled, scenario))
+
+    @property
+    def rules(self) -> list[tuple[str, str]]:
+        """The prompt rules, in the order they are tried: (pattern, scenario name)."""
+        with self._lock:
+            return [(pattern.pattern, scenario.name) for pattern, scenario in self._rules]
+
+    def remove_rules(self, pattern: str | None = None) -> int:
+        """Remove the rules with this pattern (None: all of them); how many went."""
+        with self._lock:
+            before = len(self._rules)
+            self._rules = [
+                r for r in self._rules if pattern is not None and r[0].pattern != pattern
+            ]
+            return before - len(self._rules)
 
     def select(self, endpoint: Endpoint, header: str | None, prompt: str | None) -> Scenario:
         """The scenario for one request.

@@ -53,11 +53,16 @@ class Transcript:
     omitted_writes: int = 0
     omitted_bytes: int = 0
     ending: str | None = None
+    #: Writes (and waits) of each fault kind, counted even where bytes are left out.
+    faults: dict[str, int] = field(default_factory=dict)
     _head_bytes: int = 0
     _tail_bytes: int = 0
 
     def wrote(self, offset: int, ms: float, data: bytes, what: str) -> None:
         """Note one write (called by the player as it writes)."""
+        if what.startswith("fault "):
+            kind = what.split(" ", 2)[1]
+            self.faults[kind] = self.faults.get(kind, 0) + 1
         size = len(data)
         # One write's bytes are kept up to keep_bytes (its size says the rest).
         kept = (
@@ -83,7 +88,7 @@ class Transcript:
 
     def waited(self, offset: int, ms: float, seconds: float, what: str) -> None:
         """Note a wait the stream made (a stall: no bytes for ``seconds``)."""
-        self.wrote(offset, ms, b"", f"{what} {seconds:g} s")
+        self.wrote(offset, ms, b"", f"{what}: {seconds:g} s")
 
     @property
     def writes(self) -> list[Sent]:
@@ -97,4 +102,5 @@ class Transcript:
             "writes": [w.to_dict() for w in self.writes],
             "omitted": {"writes": self.omitted_writes, "bytes": self.omitted_bytes},
             "ending": self.ending,
+            "faults": self.faults,
         }

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "emulator.journal": 3,
     "emulator.state": 3,
     "emulator.transcript": 3,
+    "emulator.metrics": 3,
     "emulator.http": 4,
     "emulator.server": 5,
     "emulator.__main__": 6,

@@ -97,7 +97,7 @@ async def play(
                 unyielded = 0
                 if record is not None and not step.scaled:
                     ms = (loop.time() - started) * 1000
-                    record.waited(call.bytes_sent, ms, step.seconds, "wait")
+                    record.waited(call.bytes_sent, ms, step.seconds, step.what or "wait")
                 if not await _wait_connected(request, deadline):
                     _gone(call, loop.time() - started)
                     return response

@@ -274,7 +274,7 @@ def _frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
             continue
         for i, piece in enumerate(_split(data, offset, wire.chunk_size, wire.split_at)):
             if i:
-                yield Wait(wire.split_pause, scaled=False)
+                yield Wait(wire.split_pause, scaled=False, what="split pause")
             yield Write(piece, f"{step.what} (split)")
         offset += len(data)
 

@@ -27,7 +27,7 @@ from ..scenario import Endpoint, Scenario, ScenarioError
 from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
 from ..transcript import Transcript
 from . import endpoints
-from .admin import ADMIN_ROUTES
+from .admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
 from .endpoints import scripted_error
 from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, error_response
 
@@ -65,6 +65,11 @@ ROUTES: Final[Mapping[str, Mapping[str, Route]]] = {
         path: {method: Route(handler) for method, handler in methods.items()}
         for path, methods in ADMIN_ROUTES.items()
     },
+}
+#: Routes for every path under a prefix (the admin API's /journal/{id}).
+PREFIX_ROUTES: Final[Mapping[str, Mapping[str, Route]]] = {
+    prefix: {method: Route(handler) for method, handler in methods.items()}
+    for prefix, methods in ADMIN_PREFIX_ROUTES.items()
 }
 
 
@@ -151,7 +156,10 @@ def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
 
 
 def _route(request: web.BaseRequest) -> Route:
-    methods = ROUTES.get(request.path)
+    path = request.path
+    methods = ROUTES.get(path)
+    if methods is None:
+        methods = next((m for p, m in PREFIX_ROUTES.items() if path.startswith(p)), None)
     if methods is None:
         raise web.HTTPNotFound()
     route = methods.get(request.method)
@@ -268,6 +276,14 @@ def _settle(call: Call, response: web.StreamResponse, body: object, state: Emula
         transcript.wrote(0, (call.duration or 0.0) * 1000, body, "body")
     transcript.ending = call.ending
     state.journal.settle(call)
+    state.metrics.answered(
+        call.path if call.path in ROUTES else "(no route)",
+        call.scenario,
+        call.status,
+        call.bytes_sent,
+        call.ending,
+        transcript.faults,
+    )
 
 
 def _outcome(call: Call) -> str:

@@ -223,7 +223,12 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
         )
     except PlanError as exc:
         raise BadRequest(400, str(exc)) from exc
-    return await play(request, steps, Clock(config.speed), ctx.call)
+    metrics = ctx.state.metrics
+    metrics.stream_started()
+    try:
+        return await play(request, steps, Clock(config.speed), ctx.call)
+    finally:
+        metrics.stream_ended()
 
 
 def _authorize(request: web.BaseRequest, signer: Signer) -> Identity:

@@ -22,10 +22,12 @@ class SSEFormat:
     multiline_data: bool = False
     ensure_ascii: bool = False
 
-    def event(self, data: str, event: str | None = None) -> bytes:
-        """One event: optional ``event:`` line, ``data:`` line(s), blank line."""
+    def event(self, data: str, event: str | None = None, id: str | None = None) -> bytes:
+        """One event: optional ``id:`` and ``event:`` lines, ``data:`` line(s), blank line."""
         end = self.line_ending
-        lines = [f"event: {event}"] if event else []
+        lines = [f"id: {id}"] if id is not None else []
+        if event:
+            lines.append(f"event: {event}")
         lines.extend(self.data_prefix + line for line in data.split("\n"))
         return (end.join(lines) + end + end).encode()
 

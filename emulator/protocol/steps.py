@@ -26,6 +26,7 @@ class Wait:
 
     seconds: float
     scaled: bool = True
+    what: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,7 +241,12 @@ def write_fault(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) ->
     what = f"fault {fault.kind} at {fault.at}"
     for _ in range(1 if spec.once else fault.count):
         for step in spec.write(fault, fmt, ctx, sent):
-            yield Write(step.data, what) if isinstance(step, Write) else step
+            if isinstance(step, Write):
+                yield Write(step.data, what)
+            elif isinstance(step, Wait):
+                yield Wait(step.seconds, step.scaled, what)
+            else:
+                yield step
 
 
 def reference() -> str:

@@ -1,0 +1,131 @@
+"""The journal over the admin API: filtered lists, one exchange, a live feed, metrics.
+
+``GET /_emulator/journal`` (``path``, ``method``, ``scenario``, ``status``,
+``since``, ``limit``; newest last), ``GET /_emulator/journal/{id}`` (one
+exchange with its transcript), ``GET /_emulator/journal/stream`` (an event
+stream of exchanges as they are answered, ``id:`` their journal ids;
+``since`` or ``Last-Event-ID`` replays those after it first), and
+``GET /_emulator/metrics`` (the Prometheus text format).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aiohttp import web
+
+from ..journal import Call
+from ..protocol.sse import SSEFormat
+from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, json_response
+
+__all__ = ["JOURNAL_PREFIX_ROUTES", "JOURNAL_ROUTES", "exchange"]
+
+#: Seconds between keep-alive comments on an idle feed.
+FEED_PING: Final = 15.0
+_MAX_LIMIT: Final = 10_000
+
+
+def exchange(call: Call, *, transcript: bool) -> dict[str, Any]:
+    """One journal entry as JSON (with its transcript, or only how it ended)."""
+    found = call.to_dict()
+    if transcript and call.transcript is not None:
+        found["transcript"] = call.transcript.to_dict()
+    return found
+
+
+def _int(request: web.BaseRequest, name: str, default: int | None = None) -> int | None:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(
+            400, f"query parameter {name!r} must be an integer, got {value!r:.40}"
+        ) from None
+
+
+async def _journal(request: web.BaseRequest, ctx: Context) -> web.Response:
+    query = request.query
+    status = _int(request, "status")
+    since = _int(request, "since", 0) or 0
+    limit = _int(request, "limit", _MAX_LIMIT)
+    if limit is None or not 0 <= limit <= _MAX_LIMIT:
+        raise BadRequest(400, f"'limit' must be 0 to {_MAX_LIMIT}")
+    method = query.get("method", "").upper()
+    calls = [
+        c
+        for c in ctx.state.journal.since(since)
+        if ("path" not in query or c.path == query["path"])
+        and (not method or c.method == method)
+        and ("scenario" not in query or c.scenario == query["scenario"])
+        and (status is None or c.status == status)
+    ]
+    return json_response([exchange(c, transcript=False) for c in calls[-limit:] if limit])
+
+
+async def _entry(request: web.BaseRequest, ctx: Context) -> web.Response:
+    tail = request.path.removeprefix(f"{ADMIN_PREFIX}/journal/")
+    if not tail.isdigit():
+        raise BadRequest(404, f"no journal entry {tail[:40]!r}: ids are integers")
+    call = ctx.state.journal.get(int(tail))
+    if call is None:
+        raise BadRequest(404, f"journal entry {tail} is gone (or never was)")
+    return json_response(exchange(call, transcript=True))
+
+
+async def _feed(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    journal = ctx.state.journal
+    since = _int(request, "since")
+    if since is None:
+        last = request.headers.get("Last-Event-ID", "")
+        since = int(last) if last.isdigit() else None
+    queue = journal.subscribe(asyncio.get_running_loop())
+    fmt = SSEFormat()
+    try:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        sent = 0
+        if since is not None:
+            for call in journal.since(since):
+                if call.ending is not None or call.status is not None:
+                    await response.write(_event(fmt, call))
+                    sent = call.id
+        while True:
+            try:
+                call = await asyncio.wait_for(queue.get(), FEED_PING)
+            except TimeoutError:
+                await response.write(fmt.comment(" keep-alive"))
+                continue
+            if call.id > sent:
+                await response.write(_event(fmt, call))
+    except ConnectionError:  # the reader left
+        return response
+    finally:
+        journal.unsubscribe(queue)
+
+
+def _event(fmt: SSEFormat, call: Call) -> bytes:
+    return fmt.event(json.dumps(exchange(call, transcript=False)), "exchange", str(call.id))
+
+
+async def _metrics(request: web.BaseRequest, ctx: Context) -> web.Response:
+    return web.Response(
+        text=ctx.state.metrics.render(), content_type="text/plain", charset="utf-8"
+    )
+
+
+#: (method, path under the admin prefix, handler)
+JOURNAL_ROUTES: Final = (
+    ("GET", "/journal", _journal),
+    ("GET", "/journal/stream", _feed),
+    ("GET", "/metrics", _metrics),
+)
+JOURNAL_PREFIX_ROUTES: Final[Mapping[str, Mapping[str, Handler]]] = {
+    "/journal/": {"GET": _entry},
+}
