@@ -81,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
         help="how many requests the journal keeps (the oldest go first; default 1000)",
     )
     p.add_argument(
+        "--cors",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let a browser app on ORIGIN (repeatable, or *) stream from the four endpoints",
+    )
+    p.add_argument(
         "--no-capture",
         action="store_true",
         help="keep no bytes in the journal's transcripts, only offsets, times and "
@@ -138,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             accounts=args.accounts,
             admin_token=args.admin_token,
             capture_bytes=not args.no_capture,
+            cors=tuple(args.cors),
             limits=Limits(journal_calls=args.journal_size),
             host="127.0.0.1" if args.host == "localhost" else args.host,
             port=args.port,

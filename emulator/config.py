@@ -62,6 +62,9 @@ class EmulatorConfig:
     #: Keep the bytes of each answer in the journal's transcripts (off: only
     #: offsets, times and what each write carried; for load tests).
     capture_bytes: bool = True
+    #: Origins a browser app may stream from (``("*",)``: any); empty: no CORS.
+    #: Never with credentials: the access token travels in a header the page sets.
+    cors: tuple[str, ...] = ()
     limits: Limits = field(default=LIMITS)
     #: Where a server listens (loopback by default; 0: a free port).
     host: str = "127.0.0.1"

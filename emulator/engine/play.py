@@ -7,7 +7,7 @@ Time goes through one :class:`Clock`, so ``speed=0`` never waits for pacing
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Final, Protocol
 
 from aiohttp import web
@@ -49,10 +49,16 @@ class Progress(Protocol):
 
 
 async def play(
-    request: web.BaseRequest, steps: Iterator[Step], clock: Clock, call: Progress
+    request: web.BaseRequest,
+    steps: Iterator[Step],
+    clock: Clock,
+    call: Progress,
+    headers: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:
-    """Send ``steps`` as a 200 event stream; note how it went in ``call``."""
-    response = web.StreamResponse(status=200, headers=STREAM_HEADERS)
+    """Send ``steps`` as a 200 event stream (with extra ``headers``); note how it went in ``call``."""
+    response = web.StreamResponse(
+        status=200, headers={**STREAM_HEADERS, **headers} if headers else STREAM_HEADERS
+    )
     await response.prepare(request)
     call.status = 200
     loop = asyncio.get_running_loop()

@@ -29,7 +29,15 @@ from ..transcript import Transcript
 from . import endpoints
 from .admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
 from .endpoints import scripted_error
-from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, error_response
+from .errors import (
+    ADMIN_PREFIX,
+    BadRequest,
+    Context,
+    Handler,
+    cors_headers,
+    error_response,
+    preflight,
+)
 
 __all__ = ["ROUTES", "EmulatorHandler", "Route", "make_app", "make_server", "scripted_error"]
 
@@ -66,6 +74,8 @@ ROUTES: Final[Mapping[str, Mapping[str, Route]]] = {
         for path, methods in ADMIN_ROUTES.items()
     },
 }
+#: The upstream's paths (the ones CORS applies to).
+_UPSTREAM: Final = frozenset(p for p, m in ROUTES.items() if any(r.endpoint for r in m.values()))
 #: Routes for every path under a prefix (the admin API's /journal/{id}).
 PREFIX_ROUTES: Final[Mapping[str, Mapping[str, Route]]] = {
     prefix: {method: Route(handler) for method, handler in methods.items()}
@@ -172,6 +182,8 @@ def _route(request: web.BaseRequest) -> Route:
 
 
 async def _dispatch(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    if ctx.cors and request.method == "OPTIONS" and request.path in _UPSTREAM:
+        return preflight(ctx.cors)
     route = _route(request)
     if route.endpoint is None:
         return await route.answer(request, ctx)
@@ -213,7 +225,12 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         headers=request.headers,  # an immutable, case-insensitive view: kept, not copied
         body=b"",
     )
-    ctx = Context(call, state, config, emulator.signer, emulator.templates)
+    cors = (
+        cors_headers(config.cors, request.headers.get("Origin"))
+        if config.cors and request.path in _UPSTREAM
+        else {}
+    )
+    ctx = Context(call, state, config, emulator.signer, emulator.templates, cors=cors)
     if not is_admin:
         call.transcript = Transcript(
             keep_bytes=config.limits.transcript_bytes, capture=config.capture_bytes
@@ -255,6 +272,8 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     finally:
         call.duration = time.perf_counter() - started
     call.status = response.status
+    if cors and not response.prepared:
+        response.headers.update(cors)
     answered = response.body if isinstance(response, web.Response) else None
     if call.bytes_sent == 0 and isinstance(answered, bytes):
         call.bytes_sent = len(answered)

@@ -226,7 +226,7 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
     metrics = ctx.state.metrics
     metrics.stream_started()
     try:
-        return await play(request, steps, Clock(config.speed), ctx.call)
+        return await play(request, steps, Clock(config.speed), ctx.call, ctx.cors)
     finally:
         metrics.stream_ended()
 

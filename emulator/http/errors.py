@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, NamedTuple
 
 from aiohttp import web
@@ -23,9 +23,11 @@ __all__ = [
     "BadRequest",
     "Context",
     "Handler",
+    "cors_headers",
     "error_response",
     "is_loopback",
     "json_response",
+    "preflight",
 ]
 
 ADMIN_PREFIX: Final = "/_emulator"
@@ -41,6 +43,7 @@ class Context(NamedTuple):
     templates: TemplateCache
     scenario: Scenario | None = None  # chosen by the dispatcher for the upstream's endpoints
     parsed: Any = None  # what the endpoint's reader made of the request
+    cors: Mapping[str, str] = {}  # CORS headers for this request's answer (none: no CORS)
 
 
 Handler = Callable[[web.BaseRequest, Context], Awaitable[web.StreamResponse]]
@@ -82,3 +85,31 @@ def is_loopback(remote: str | None) -> bool:
         return ipaddress.ip_address(remote).is_loopback
     except ValueError:
         return False
+
+
+#: Request headers a browser app sends to the upstream's endpoints.
+_CORS_REQUEST_HEADERS: Final = "Content-Type, X-Authorization, Authorization, X-Emulator-Scenario"
+
+
+def cors_headers(allowed: tuple[str, ...], origin: str | None) -> dict[str, str]:
+    """The CORS headers for a request from ``origin`` (empty: not allowed, or no CORS)."""
+    if not allowed or origin is None:
+        return {}
+    if "*" in allowed:
+        return {"Access-Control-Allow-Origin": "*"}
+    if origin in allowed:
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return {}
+
+
+def preflight(cors: Mapping[str, str]) -> web.Response:
+    """The answer to a CORS preflight ``OPTIONS`` (204)."""
+    return web.Response(
+        status=204,
+        headers={
+            **cors,
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": _CORS_REQUEST_HEADERS,
+            "Access-Control-Max-Age": "600",
+        },
+    )
