@@ -35,6 +35,7 @@ class Call:
     body_size: int = 0
     started: float = field(default_factory=time.time)
     scenario: str | None = None
+    chosen_by: str | None = None  # why that scenario: "the X-Emulator-Scenario header", …
     status: int | None = None
     bytes_sent: int = 0
     duration: float | None = None
@@ -63,6 +64,7 @@ class Call:
             "body_size": self.body_size,
             "started": self.started,
             "scenario": self.scenario,
+            "chosen_by": self.chosen_by,
             "status": self.status,
             "bytes_sent": self.bytes_sent,
             "duration": self.duration,

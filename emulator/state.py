@@ -202,7 +202,13 @@ class EmulatorState:
             return before - len(self._rules)
 
     def select(self, endpoint: Endpoint, header: str | None, prompt: str | None) -> Scenario:
-        """The scenario for one request.
+        """The scenario for one request (see :meth:`choose`)."""
+        return self.choose(endpoint, header, prompt)[0]
+
+    def choose(
+        self, endpoint: Endpoint, header: str | None, prompt: str | None
+    ) -> tuple[Scenario, str]:
+        """The scenario for one request, and why it was chosen (for the journal).
 
         Order: the ``X-Emulator-Scenario`` header, a ``[scenario:NAME]`` marker
         in the prompt, the first matching prompt rule, the queue (consumed by
@@ -212,18 +218,20 @@ class EmulatorState:
         the lock (:class:`RuleTimeoutError` when one takes too long).
         """
         if header:
-            return self.named(header)
+            return self.named(header), "the X-Emulator-Scenario header"
         if prompt is not None:
             marker = SCENARIO_MARKER.search(prompt)
             if marker:
-                return _reachable_by_prompt(self.named(marker.group(1)), "a [scenario:] marker")
+                chosen = "a [scenario:] marker"
+                return _reachable_by_prompt(self.named(marker.group(1)), chosen), chosen
             with self._lock:
                 rules = list(self._rules)
             seconds = self.limits.rule_seconds
             for pattern, scenario in rules:
                 try:
                     if pattern.search(prompt, timeout=seconds):
-                        return _reachable_by_prompt(scenario, f"the rule {pattern.pattern[:40]!r}")
+                        chosen = f"the rule {pattern.pattern[:40]!r}"
+                        return _reachable_by_prompt(scenario, chosen), chosen
                 except TimeoutError:
                     raise RuleTimeoutError(pattern.pattern, seconds) from None
         with self._lock:
@@ -231,11 +239,13 @@ class EmulatorState:
                 # The conversation takes the head; the login calls before it
                 # only look at it (it serves them too, so it counts as used).
                 if endpoint == "conversation":
-                    return self._queue.popleft().scenario
+                    return self._queue.popleft().scenario, "the queue"
                 head = self._queue[0]
                 head.served = True
-                return head.scenario
-            return self._active or self.default
+                return head.scenario, "the queue (its head, not taken)"
+            if self._active is not None:
+                return self._active, "the active scenario"
+            return self.default, "the default"
 
     def next_call(self, scenario: Scenario, endpoint: Endpoint) -> int:
         """Count a call to ``endpoint`` under ``scenario``; returns 1 for the first."""

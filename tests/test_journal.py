@@ -11,11 +11,20 @@ import aiohttp
 import pytest
 
 from client import FakeGpt, IncompleteStreamError, SSEDecoder, UpstreamTimeoutError
-from emulator import Emulator, EmulatorConfig
+from emulator import Call, Emulator, EmulatorConfig
 from emulator.pytest_plugin import EmulatorFactory
 from tests.helpers import CONVERSATION, answer, collect, login
 
 DEFAULT_TEXT = "Hello! How can I help you today?"
+
+
+async def settled(call: Call) -> Call:
+    """``call`` once the server has finished it (the client may read the end a moment sooner)."""
+    for _ in range(200):
+        if call.duration is not None:
+            return call
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"call {call.id} was not finished within 2 s")
 
 
 @pytest.fixture
@@ -29,7 +38,7 @@ async def test_a_stream_transcript_has_every_write_in_order(
 ) -> None:
     emulator.use("pings_and_comments")
     assert "".join(await collect(fakegpt)) == DEFAULT_TEXT
-    call = emulator.calls("/api/conversation").last
+    call = await settled(emulator.calls("/api/conversation").last)
     transcript = call.transcript
     assert transcript is not None and call.ending == transcript.ending == "completed"
     assert transcript.status == 200
@@ -68,11 +77,7 @@ async def test_the_transcript_says_how_a_stream_ended(
     emulator.use(scenario)
     with pytest.raises(error):
         await collect(fakegpt, idle_timeout=0.3)
-    call = emulator.calls("/api/conversation").last
-    for _ in range(100):  # the server notes the ending as the client goes
-        if call.ending is not None:
-            break
-        await asyncio.sleep(0.02)
+    call = await settled(emulator.calls("/api/conversation").last)
     assert call.ending is not None and call.ending.startswith(ending), call.ending
     assert f"at {call.bytes_sent:,} B after " in call.ending
     if scenario == "stall_silent":
@@ -174,6 +179,7 @@ async def test_metrics_count_requests_faults_and_endings(
             await collect(FakeGpt)
     finally:
         FakeGpt.reset()
+    await settled(emu.calls("/api/conversation").last)
     async with http.get(f"{emu.url}/_emulator/metrics") as r:
         assert r.content_type == "text/plain"
         text = await r.text()
@@ -213,7 +219,7 @@ async def test_a_long_stream_keeps_its_first_and_last_bytes(
 ) -> None:
     emulator.use({"description": "long", "reply": {"text": "word " * 4000, "cut": "word"}})
     await collect(fakegpt)
-    call = emulator.calls("/api/conversation").last
+    call = await settled(emulator.calls("/api/conversation").last)
     transcript = call.transcript
     assert transcript is not None
     kept = sum(len(w.data or b"") for w in transcript.writes)

@@ -207,3 +207,17 @@ def test_license_and_changelog_ship() -> None:
     assert "MIT License" in license_text
     assert 'license = { text = "MIT" }' in (ROOT / "pyproject.toml").read_text()
     assert "## 0.2.0" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_every_package_is_installed() -> None:
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    on_disk = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for top in ("emulator", "client")
+        for p in (ROOT / top).rglob("__init__.py")
+    }
+    assert on_disk | {"emulator.scenarios"} == listed

@@ -21,6 +21,7 @@ from ..state import SCENARIO_NAME
 from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, json_response
 from .guard import guarded, json_body
 from .journal_api import JOURNAL_PREFIX_ROUTES, JOURNAL_ROUTES
+from .ui import inspector
 
 __all__ = ["ADMIN_PREFIX_ROUTES", "ADMIN_ROUTES"]
 
@@ -148,8 +149,12 @@ _ALL: Final = (*_ROUTES, *JOURNAL_ROUTES)
 
 #: The admin API as {path: {method: handler}}, each behind the access check.
 ADMIN_ROUTES: Final[Mapping[str, Mapping[str, Handler]]] = {
-    ADMIN_PREFIX + path: {m: guarded(h) for m, p, h in _ALL if p == path}
-    for path in dict.fromkeys(p for _, p, _ in _ALL)
+    **{
+        ADMIN_PREFIX + path: {m: guarded(h) for m, p, h in _ALL if p == path}
+        for path in dict.fromkeys(p for _, p, _ in _ALL)
+    },
+    # The page checks access itself (it is served to anyone when a token is set).
+    ADMIN_PREFIX + "/ui": {"GET": inspector},
 }
 #: Routes for every path under a prefix ({prefix: {method: handler}}): /journal/{id}.
 ADMIN_PREFIX_ROUTES: Final[Mapping[str, Mapping[str, Handler]]] = {

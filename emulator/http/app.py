@@ -200,13 +200,14 @@ def _choose(
     request: web.BaseRequest, ctx: Context, endpoint: Endpoint, prompt: str | None
 ) -> Scenario:
     try:
-        scenario = ctx.state.select(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
+        scenario, why = ctx.state.choose(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
     except ScenarioError as exc:
         raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
     except RuleTimeoutError as exc:
         ctx.state.add_problem(str(exc))
         raise BadRequest(400, f"cannot choose a scenario: {exc}") from exc
     ctx.call.scenario = scenario.name
+    ctx.call.chosen_by = why
     return scenario
 
 

@@ -84,7 +84,8 @@ def _chosen(ctx: Context) -> Scenario:
 
 async def index(request: web.BaseRequest, ctx: Context) -> web.Response:
     return web.Response(
-        text="<!DOCTYPE html><title>FakeGpt emulator</title><p>FakeGpt upstream emulator.</p>",
+        text="<!DOCTYPE html><title>FakeGpt emulator</title><p>FakeGpt upstream emulator. "
+        '<a href="/_emulator/ui">The inspector</a> shows what it sent.</p>',
         content_type="text/html",
     )
 

@@ -1,0 +1,172 @@
+"""The inspector page and CORS, in a real headless Chromium (Debian's ``chromium``).
+
+Driven by Playwright (its asyncio API, with auto-waiting locators, pointed at
+the system's Chromium: no browser download). Skipped with a reason only
+where no Chromium can be had; under CI (CI=true) a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from client import FakeGpt, IncompleteStreamError
+from emulator import Emulator, EmulatorConfig
+from emulator.pytest_plugin import EmulatorFactory
+from tests.helpers import collect, upstream
+
+playwright = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
+
+CHROMIUM = (
+    os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+)
+# As the machine's notes advise: no background traffic on a closed network.
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[playwright.Page]:
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the browser tests: install Debian's chromium package")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    async with playwright.async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 800})
+            page.set_default_timeout(10_000)
+            yield page
+        finally:
+            await browser.close()
+
+
+async def test_the_inspector_shows_exchanges_live_and_switches_scenarios(
+    page: playwright.Page, emulator: Emulator, fakegpt: type[FakeGpt], tmp_path: Path
+) -> None:
+    expect = playwright.expect
+    await page.goto(f"{emulator.url}/_emulator/ui")
+    await expect(page.locator("#status")).to_have_text("live")
+    # A conversation with faults, run while the page is open: it appears without a reload.
+    emulator.use("pings_and_comments")
+    assert "".join(await collect(fakegpt)) == "Hello! How can I help you today?"
+    row = page.locator("#exchanges tr", has_text="POST /api/conversation")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("pings_and_comments")
+    await expect(row).to_contain_text("completed")
+    # Open it: the faults are in the timeline, with their bytes.
+    await row.click()
+    faults = page.locator("#timeline tr.fault")
+    await expect(faults.first).to_contain_text("fault ping at 0")
+    await expect(page.locator("#timeline")).to_contain_text("fault comment at 2")
+    await expect(page.locator("#detail")).to_contain_text("chosen by the active scenario")
+    await expect(page.locator("#timeline")).to_contain_text("data: [DONE]")
+    await page.screenshot(path=str(tmp_path / "inspector.png"), full_page=False)
+    if os.environ.get("FAKEGPT_SCREENSHOT"):  # to refresh the README's picture
+        DOCS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(DOCS / "inspector.png"))
+    # Switch the active scenario from the page; the next conversation uses it.
+    await page.select_option("#scenario", "drop_mid_stream")
+    await page.click("#use")
+    await expect(page.locator("#status")).to_have_text("using drop_mid_stream")
+    assert emulator.state.active.name == "drop_mid_stream"
+    with pytest.raises(IncompleteStreamError):
+        await collect(fakegpt)
+    dropped = page.locator("#exchanges tr", has_text="drop_mid_stream")
+    await expect(dropped).to_contain_text("dropped by the scenario at")
+    # The filter hides what does not match.
+    await page.fill("#filter", "drop_mid")
+    await expect(page.locator("#exchanges tr:visible")).to_have_count(1)
+
+
+async def test_the_inspector_queues_and_resets(page: playwright.Page, emulator: Emulator) -> None:
+    await page.goto(f"{emulator.url}/_emulator/ui")
+    await playwright.expect(page.locator("#status")).to_have_text("live")
+    await page.select_option("#scenario", "echo_prompt")
+    await page.click("#queue")
+    await playwright.expect(page.locator("#status")).to_have_text("queued: echo_prompt")
+    assert [s.name for s in emulator.state.queued] == ["echo_prompt"]
+    await page.click("#reset")
+    await playwright.expect(page.locator("#scenario")).to_have_value("default")
+    assert emulator.state.queued == []
+
+
+async def test_a_page_of_another_origin_cannot_use_the_inspector_api(
+    page: playwright.Page, emulator: Emulator
+) -> None:
+    async def other(_: web.Request) -> web.Response:
+        return web.Response(text="<!DOCTYPE html><title>other</title>", content_type="text/html")
+
+    async with upstream({("GET", "/"): other}) as origin:
+        await page.goto(origin + "/")
+        status = await page.evaluate(
+            """async (url) => {
+                try {
+                    const r = await fetch(url + "/_emulator/reset", {method: "POST"});
+                    return r.status;
+                } catch (e) { return "blocked: " + e.message; }
+            }""",
+            emulator.url,
+        )
+    # Not answered to the page (no CORS on the admin API), and refused on the server.
+    assert str(status).startswith("blocked")
+    assert emulator.calls("/_emulator/reset").call_count == 0
+
+
+async def test_cors_lets_a_browser_app_stream_a_reply(
+    page: playwright.Page, emulator_factory: EmulatorFactory
+) -> None:
+    async def app_page(_: web.Request) -> web.Response:
+        return web.Response(text="<!DOCTYPE html><title>app</title>", content_type="text/html")
+
+    async with upstream({("GET", "/"): app_page}) as origin:
+        emu = await emulator_factory(EmulatorConfig(speed=0, cors=(origin,)))
+        FakeGpt.url = emu.url
+        FakeGpt.reset()
+        try:
+            await collect(FakeGpt)  # logs in; the page gets the token as an app would
+            token = FakeGpt._access_token
+        finally:
+            FakeGpt.reset()
+        await page.goto(origin + "/")
+        streamed = await page.evaluate(
+            """async ([url, token]) => {
+                const r = await fetch(url + "/api/conversation", {
+                    method: "POST",
+                    headers: {"Content-Type": "application/json",
+                              "X-Authorization": "Bearer " + token},
+                    body: JSON.stringify({action: "next", parent_message_id: "p",
+                        messages: [{author: {role: "user"}, content: {parts: ["hi"]}}]}),
+                });
+                const reader = r.body.getReader();
+                const decoder = new TextDecoder();
+                let text = "", reads = 0;
+                for (;;) {
+                    const {value, done} = await reader.read();
+                    if (done) break;
+                    reads += 1;
+                    text += decoder.decode(value, {stream: true});
+                }
+                return {status: r.status, text, reads};
+            }""",
+            [emu.url, token],
+        )
+    assert streamed["status"] == 200
+    assert streamed["text"].endswith("data: [DONE]\n\n")
+    assert "Hello! How can I help you today?" in streamed["text"]
+    preflights = emu.calls("/api/conversation", "OPTIONS")
+    assert preflights.call_count == 1 and preflights.last.status == 204
