@@ -34,6 +34,7 @@ class Call:
     body: bytes  # its first Limits.body_bytes; body_size says how long it was
     body_size: int = 0
     started: float = field(default_factory=time.time)
+    arrived: float = 0.0  # the loop clock at arrival; transcript times count from it
     scenario: str | None = None
     chosen_by: str | None = None  # why that scenario: "the X-Emulator-Scenario header", …
     status: int | None = None

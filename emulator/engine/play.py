@@ -43,6 +43,7 @@ class Progress(Protocol):
     bytes_sent: int
     detail: str | None
     ending: str | None
+    arrived: float  # the loop's clock when the request arrived (0: unknown)
 
     @property
     def transcript(self) -> Recorder | None: ...
@@ -62,7 +63,8 @@ async def play(
     await response.prepare(request)
     call.status = 200
     loop = asyncio.get_running_loop()
-    started = deadline = loop.time()
+    deadline = loop.time()
+    started = call.arrived or deadline  # transcript times count from the request's arrival
     record = call.transcript
     pending: list[bytes] = []
     whats: list[str] = []  # what each pending write carries (only when recording)

@@ -225,6 +225,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         query=dict(request.query) if "?" in request.raw_path else {},
         headers=request.headers,  # an immutable, case-insensitive view: kept, not copied
         body=b"",
+        arrived=asyncio.get_running_loop().time(),
     )
     cors = (
         cors_headers(config.cors, request.headers.get("Origin"))
