@@ -26,7 +26,8 @@ log = logging.getLogger("emulator")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m emulator",
-        description="A local emulator of the FakeGpt upstream, with scripted streaming scenarios.",
+        description="A local emulator of the FakeGpt upstream, with scripted streaming scenarios. "
+        "'python -m emulator conform --help': judge a client against them.",
     )
     p.add_argument(
         "--host",
@@ -202,10 +203,16 @@ def _banner(url: str, state: EmulatorState) -> None:
     )
 
 
-def run() -> int:
-    """:func:`main`, quiet when the reader of its output goes away (``--list | head``)."""
+def run(argv: list[str] | None = None) -> int:
+    """:func:`main` (or ``conform …``), quiet when the reader of its output goes away."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        code = main()
+        if argv[:1] == ["conform"]:
+            from .conformance.cli import main as conform
+
+            code = conform(argv[1:])
+        else:
+            code = main(argv)
         sys.stdout.flush()
     except BrokenPipeError:
         # Python flushes stdout again at exit: point it at devnull first.

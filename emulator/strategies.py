@@ -105,18 +105,16 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     events = len(ends) + 2  # the empty first message, the snapshots, the final one
     faults = draw(st.lists(skippable_faults(events), max_size=6))
     ending = draw(st.sampled_from(["none", "none", "drop", "error", "done"]))
-    expect = (
-        Expect(outcome="reply") if text else Expect(outcome="error", error="NoValidResponseError")
-    )
+    expect = Expect(outcome="reply") if text else Expect(outcome="failure", failure="no_reply")
     if ending != "none":
         at = draw(st.integers(0, events))
         if ending == "drop":
             faults.append(Fault("drop", at=at))
-            expect = Expect(outcome="error", error="IncompleteStreamError")
+            expect = Expect(outcome="failure", failure="incomplete_stream")
         elif ending == "error":
             faults.append(Fault("error", at=at, text="upstream failure"))
             expect = Expect(
-                outcome="error", error="UpstreamStreamError", message="upstream failure"
+                outcome="failure", failure="upstream_error", message="upstream failure"
             )
         else:
             faults.append(Fault("done", at=at))
@@ -125,7 +123,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             expect = (
                 Expect(outcome="text", text=before)
                 if before
-                else Expect(outcome="error", error="NoValidResponseError")
+                else Expect(outcome="failure", failure="no_reply")
             )
     if ending == "none" and not wire.done and text:
         expect = Expect(outcome="reply")  # a finished message without [DONE] is complete

@@ -19,6 +19,8 @@ from aiohttp import web
 
 import client
 from client import FakeGpt
+from emulator import Expect
+from emulator.conformance.clients import failure_kind
 
 PROMPT = "Tell me something."
 MESSAGES = [{"role": "user", "content": PROMPT}]
@@ -38,12 +40,12 @@ async def collect(provider: type[FakeGpt], **kwargs: Any) -> list[str]:
     return deltas
 
 
-def error_class(name: str) -> type[BaseException]:
-    """The client error class a scenario names."""
-    cls = getattr(client, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-        raise LookupError(f"the client has no error class {name!r}")
-    return cls
+def assert_failure(expect: Expect, exc: BaseException) -> None:
+    """``exc`` (from this project's client) is the failure ``expect`` states."""
+    assert failure_kind(exc) == expect.failure, f"{type(exc).__name__}: {exc}"
+    if expect.status is not None:
+        assert isinstance(exc, client.UpstreamStatusError) and exc.status == expect.status
+    assert expect.message in str(exc)
 
 
 @contextmanager

@@ -62,7 +62,7 @@ def test_check_passes_on_the_shipped_folder_and_names_a_bad_file(tmp_path: Path)
         ("contradiction.toml", "[expect] a reply cannot arrive"),
         ("far_call.toml", "[http_errors[0].on_call] 100000 is past any plausible"),
         ("late_fault.toml", "[faults[0].at] 40 is past the last message event (3)"),
-        ("no_such_error.toml", "[expect.error] 'NoSuchError' is no client error"),
+        ("no_such_error.toml", "[expect.error] expect.error (a client's class name) was replaced"),
         ("not_toml.toml", "is not valid TOML"),
     ]
     assert len(lines) == len(expected), done.stdout

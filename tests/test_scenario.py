@@ -76,8 +76,14 @@ def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
             "http_errors[0].status",
             "at least 400",
         ),
-        ('description = "d"\n[expect]\ntext = "a"\nerror = "X"', "expect", "not both"),
-        ('description = "d"\n[expect]\nerror = "not a class"', "expect.error", "class name"),
+        ('description = "d"\n[expect]\ntext = "a"\nfailure = "no_reply"', "expect", "not both"),
+        ('description = "d"\n[expect]\nerror = "X"', "expect.error", "replaced by expect.failure"),
+        ('description = "d"\n[expect]\nfailure = "nope"', "expect.failure", "'http_status'"),
+        (
+            'description = "d"\n[expect]\nfailure = "http_status"',
+            "expect.status",
+            "needs the status",
+        ),
         (
             'description = "d"\n[wire]\nencoding = "delta_v1"\n[[faults]]\nkind = "stale"',
             "faults[0].kind",

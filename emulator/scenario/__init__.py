@@ -23,9 +23,11 @@ from .model import (
     Timing,
     Wire,
 )
+from .outcomes import FAILURES
 
 __all__ = [
     "ENDPOINTS",
+    "FAILURES",
     "FAULTS",
     "FAULT_KINDS",
     "MAX_FAULTS",

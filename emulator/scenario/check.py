@@ -16,32 +16,8 @@ from .load import load_scenario
 from .model import MAX_REPLY_CHARS, Scenario, ScenarioError
 from .text import cut_points, reply_text
 
-__all__ = ["CLIENT_ERRORS", "check_folder", "meaning_problems"]
+__all__ = ["check_folder", "meaning_problems"]
 
-#: The error classes of this project's client that an ``expect.error`` may
-#: name (tests/test_newcomer.py keeps this list equal to ``client.errors``).
-CLIENT_ERRORS: Final = frozenset(
-    {
-        "AuthenticationError",
-        "CDNChallengeError",
-        "FakeGptError",
-        "IncompleteStreamError",
-        "LineTooLongError",
-        "LoginError",
-        "MessageTooLongError",
-        "NoAccountsError",
-        "NoValidResponseError",
-        "NotLoggedInError",
-        "RateLimitedError",
-        "SnapshotRewriteError",
-        "StreamError",
-        "UnexpectedResponseError",
-        "UpstreamConnectionError",
-        "UpstreamStatusError",
-        "UpstreamStreamError",
-        "UpstreamTimeoutError",
-    }
-)
 #: An ``on_call`` past this is a call no test makes.
 MAX_PLAUSIBLE_CALL: Final = 1000
 
@@ -68,12 +44,10 @@ def meaning_problems(scenario: Scenario) -> list[tuple[str, str]]:
     """(key, problem) for each thing in ``scenario`` that cannot do what it says."""
     found: list[tuple[str, str]] = []
     wire, expect = scenario.wire, scenario.expect
-    if expect.error and expect.error not in CLIENT_ERRORS:
-        found.append(("expect.error", f"{expect.error!r} is no client error (known: {_known()})"))
     if wire.body != "stream":
         if scenario.faults:
             found.append(("faults", f"never happen: wire.body is {wire.body!r}, not a stream"))
-        if expect.outcome == "reply" and not expect.error:
+        if expect.outcome == "reply":
             found.append(("expect", f"a reply cannot arrive when wire.body is {wire.body!r}"))
     if scenario.timing.jitter and not scenario.timing.tokens_per_second:
         found.append(("timing.jitter", "does nothing without timing.tokens_per_second"))
@@ -103,7 +77,3 @@ def meaning_problems(scenario: Scenario) -> list[tuple[str, str]]:
                 )
             )
     return found
-
-
-def _known() -> str:
-    return ", ".join(sorted(CLIENT_ERRORS))

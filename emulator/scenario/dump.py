@@ -71,7 +71,7 @@ def _changed(
         if f.name in skip or current == defaults[f.name]:
             continue
         if isinstance(value, Expect) and f.name == "outcome":
-            continue  # implied by text / error
+            continue  # implied by text / failure
         if isinstance(value, Reply) and f.name == "text" and current is None:
             continue
         out.append(f"{f.name} = {_value(current)}")

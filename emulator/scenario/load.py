@@ -39,6 +39,7 @@ from .model import (
     Timing,
     Wire,
 )
+from .outcomes import FAILURES
 
 __all__ = ["load_scenario", "load_scenarios", "scenario_from_dict"]
 
@@ -244,23 +245,33 @@ def _http_error(t: _Table) -> HttpError:
 
 
 def _expect(t: _Table, reply: Reply) -> Expect:
+    if t.data.get("error") is not None:
+        raise t.error(
+            "error",
+            "expect.error (a client's class name) was replaced by expect.failure, one of "
+            + ", ".join(FAILURES),
+        )
     text = t.optional_str("text")
-    error = t.optional_str("error")
-    if text is not None and error is not None:
-        raise t.error("", "give 'text' or 'error', not both")
-    outcome: Literal["reply", "text", "error"] = (
-        "error" if error is not None else "text" if text is not None else "reply"
+    failure = t.optional_str("failure")
+    if text is not None and failure is not None:
+        raise t.error("", "give 'text' or 'failure', not both")
+    if failure is not None and failure not in FAILURES:
+        raise t.error(
+            "failure", f"expected one of {', '.join(map(repr, FAILURES))}, got {failure!r}"
+        )
+    outcome: Literal["reply", "text", "failure"] = (
+        "failure" if failure is not None else "text" if text is not None else "reply"
     )
     expect = Expect(
         outcome=outcome,
         text=text or "",
-        error=error or "",
+        failure=failure or "",
         status=t.optional_int("status", minimum=100, maximum=599),
         message=t.text("message", ""),
         idle_timeout=t.number("idle_timeout", 5.0, minimum=0.01, maximum=600.0),
     )
-    if error is not None and not error.isidentifier():
-        raise t.error("error", f"expected a client error class name, got {error!r}")
+    if failure == "http_status" and expect.status is None:
+        raise t.error("status", "an http_status failure needs the status")
     t.finish()
     return expect
 

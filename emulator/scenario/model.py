@@ -148,16 +148,17 @@ class HttpError:
 
 @dataclass(frozen=True, slots=True)
 class Expect:
-    """The outcome a correct client reaches.
+    """The outcome a correct client reaches, in terms any client can meet.
 
     ``outcome`` is ``"reply"`` (exactly the reply text), ``"text"`` (exactly
-    ``text``) or ``"error"`` (the client error class ``error``, with
-    ``status`` and a message containing ``message`` when given).
+    ``text``) or ``"failure"`` (a failure of the kind ``failure``, one of
+    :data:`emulator.scenario.outcomes.FAILURES`; with ``status`` for an HTTP
+    status, and ``message``, the upstream's detail a failure should carry).
     """
 
-    outcome: Literal["reply", "text", "error"] = "reply"
+    outcome: Literal["reply", "text", "failure"] = "reply"
     text: str = ""
-    error: str = ""
+    failure: str = ""
     status: int | None = None
     message: str = ""
     idle_timeout: float = 5.0  # the client's idle timeout this outcome assumes

@@ -1,7 +1,9 @@
 """Every shipped scenario, served by the real emulator over loopback to the real client.
 
 Table-driven from ``scenarios/*.toml``: each file states the outcome a correct
-client reaches, the exact text or the error, and this test holds the client to it.
+client reaches, the exact text or a failure of a client-neutral kind, and this
+test holds the client to it through the one table that maps its errors to
+those kinds (``emulator.conformance.clients.CLIENT_FAILURE_KINDS``).
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import time
 
 import pytest
 
-from client import FakeGpt, UpstreamStatusError
+from client import FakeGpt, FakeGptError
 from emulator import Emulator, builtin_scenarios
 from emulator.scenario.text import reply_text
-from tests.helpers import PROMPT, collect, error_class
+from tests.helpers import PROMPT, assert_failure, collect
 
 SCENARIOS = builtin_scenarios()
 
@@ -24,13 +26,10 @@ async def test_scenario_outcome(name: str, emulator: Emulator, fakegpt: type[Fak
     emulator.use(name)
     expect = scenario.expect
     started = time.monotonic()
-    if expect.outcome == "error":
-        with pytest.raises(error_class(expect.error)) as caught:
+    if expect.outcome == "failure":
+        with pytest.raises(FakeGptError) as caught:
             await collect(fakegpt, idle_timeout=expect.idle_timeout)
-        if expect.status is not None:
-            assert isinstance(caught.value, UpstreamStatusError)
-            assert caught.value.status == expect.status
-        assert expect.message in str(caught.value)
+        assert_failure(expect, caught.value)
     else:
         deltas = await collect(fakegpt, idle_timeout=expect.idle_timeout)
         wanted = reply_text(scenario.reply, PROMPT) if expect.outcome == "reply" else expect.text

@@ -23,8 +23,9 @@ import pytest
 
 from client import FakeGpt
 from emulator import Scenario, builtin_scenarios
+from emulator.conformance.clients import failure_kind
 from emulator.scenario.text import reply_text
-from tests.helpers import error_class, serving
+from tests.helpers import serving
 
 FULL = os.environ.get("FAKEGPT_RELIABILITY") == "full"
 CLIENTS = 1000 if FULL else 150
@@ -78,12 +79,12 @@ async def one_call(scenario: Scenario, index: int) -> tuple[str, float | None]:
                     first = time.perf_counter() - started
                 deltas.append(delta)
     except Exception as exc:
-        if expect.outcome != "error" or not isinstance(exc, error_class(expect.error)):
+        if expect.outcome != "failure" or failure_kind(exc) != expect.failure:
             return f"WRONG ERROR {type(exc).__name__}: {exc} (scenario {scenario.name})", first
         return type(exc).__name__, first
     text = "".join(deltas)
     wanted = reply_text(scenario.reply, prompt) if expect.outcome == "reply" else expect.text
-    if expect.outcome == "error" or text != wanted:
+    if expect.outcome == "failure" or text != wanted:
         return f"WRONG TEXT for {scenario.name}", first
     return "exact reply", first
 

@@ -1,0 +1,72 @@
+"""``python -m emulator conform``: judge any client against the scenarios; a report card."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from ..scenario import ScenarioError, load_scenarios
+from ..scenario.builtin import builtin_scenarios
+from .clients import Client, command_client, python_client
+from .report import as_json, as_junit, as_markdown, as_table
+from .runner import DEFAULT_SPEED, cases, run_all
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m emulator conform",
+        description="Run a client against every scenario and report how it did.",
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--python",
+        metavar="MODULE:FUNCTION",
+        help="a callable (url, prompt[, timeout]) returning text, awaitable or not, or an "
+        "(async) iterator of pieces; raising is failing",
+    )
+    which.add_argument(
+        "--cmd",
+        metavar="TEMPLATE",
+        help="a program in any language: {url}, {prompt}, {timeout} are filled in; stdout is "
+        "the reply, a non-zero exit a failure (stderr kept)",
+    )
+    p.add_argument("-k", dest="select", help="only scenarios whose name matches (glob or part)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="scenarios run at once (default 1)")
+    p.add_argument("--speed", type=float, default=DEFAULT_SPEED, help="pacing time scale")
+    p.add_argument("--scenarios-dir", type=Path, help="add a folder of your own scenarios")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--junit-xml", type=Path, metavar="FILE", help="write JUnit XML")
+    p.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown table")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    known = builtin_scenarios()
+    try:
+        if args.scenarios_dir is not None:
+            known.update(load_scenarios(args.scenarios_dir))
+        client: Client = python_client(args.python) if args.python else command_client(args.cmd)
+    except (ScenarioError, ValueError, ImportError, AttributeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    chosen = cases(args.select, scenarios=known)
+    if not chosen:
+        print(f"error: no scenario matches {args.select!r}", file=sys.stderr)
+        return 2
+    results = asyncio.run(
+        run_all(chosen, client, jobs=args.jobs, speed=args.speed, progress=sys.stdout.isatty())
+    )
+    print(as_table(results))
+    for path, render in (
+        (args.json, as_json),
+        (args.junit_xml, as_junit),
+        (args.markdown, as_markdown),
+    ):
+        if path is not None:
+            path.write_text(render(results), encoding="utf-8")
+    return 0 if all(r.verdict.passed for r in results) else 1

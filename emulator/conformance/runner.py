@@ -1,0 +1,183 @@
+"""Running a client against scenarios: each on an emulator of its own, with a deadline.
+
+A case is one scenario and a prompt. :meth:`Case.run` serves the scenario
+on a fresh emulator (a free loopback port, pacing at ``speed``), calls the
+client with a hard deadline (a client that does not answer is ``hung``,
+never a hang of the run), judges what it did, and adds behaviour notes from
+what the emulator saw: its journal and the response transcripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from ..config import EmulatorConfig
+from ..journal import Call
+from ..scenario import Scenario
+from ..scenario.builtin import builtin_scenarios
+from ..server import Emulator, serve
+from .clients import Client
+from .judge import Outcome, Verdict, judge
+
+__all__ = ["DEFAULT_SPEED", "Case", "Result", "cases", "run_all"]
+
+#: Pacing at a twentieth of real time: meaningful, and short. Fault waits
+#: (stalls) keep their real time, as they test the client's timeouts.
+DEFAULT_SPEED: Final = 0.05
+#: Past its idle timeout, how long a client gets before it is called hung.
+DEADLINE_MARGIN: Final = 10.0
+PROMPT: Final = "Tell me something."
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    case: Case
+    outcome: Outcome
+    verdict: Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One scenario and the prompt it is served to (``str(case)`` is its name, for test ids)."""
+
+    name: str
+    scenario: Scenario
+    prompt: str = PROMPT
+
+    def __str__(self) -> str:
+        return self.name
+
+    async def run(self, client: Client, *, speed: float = DEFAULT_SPEED) -> Verdict:
+        """Serve this case to ``client`` on its own emulator; the verdict, with notes."""
+        return (await self.result(client, speed=speed)).verdict
+
+    async def result(self, client: Client, *, speed: float = DEFAULT_SPEED) -> Result:
+        expect = self.scenario.expect
+        config = EmulatorConfig(
+            speed=speed, scenarios={self.name: self.scenario}, default=self.name
+        )
+        deadline = expect.idle_timeout + DEADLINE_MARGIN
+        async with serve(config) as emulator:
+            started = time.monotonic()
+            try:
+                outcome = await asyncio.wait_for(
+                    client(emulator.url, self.prompt, expect.idle_timeout), deadline
+                )
+            except TimeoutError:
+                outcome = Outcome(hung=True, seconds=time.monotonic() - started)
+            except Exception as exc:  # noqa: BLE001 - the adapter itself broke
+                outcome = Outcome(crashed=f"{type(exc).__name__}: {exc}")
+            await _settled(emulator)
+            notes = behaviour(self.scenario, outcome, emulator)
+        verdict = judge(self.scenario, self.prompt, outcome)
+        return Result(self, outcome, Verdict(verdict.kind, verdict.detail, tuple(notes)))
+
+
+def cases(
+    selection: str | Iterable[str] | None = None,
+    *,
+    scenarios: dict[str, Scenario] | None = None,
+) -> list[Case]:
+    """The shipped scenarios (or ``scenarios``) as cases, by name; ``selection`` filters them.
+
+    ``selection``: a glob (``"http_*"``) or substring, or names.
+    """
+    known = scenarios if scenarios is not None else builtin_scenarios()
+    if selection is None:
+        names = sorted(known)
+    elif isinstance(selection, str):
+        names = [n for n in sorted(known) if fnmatch.fnmatch(n, selection) or selection in n]
+    else:
+        names = list(selection)
+    return [Case(name, known[name]) for name in names]
+
+
+async def run_all(
+    chosen: list[Case],
+    client: Client,
+    *,
+    jobs: int = 1,
+    speed: float = DEFAULT_SPEED,
+    progress: bool = False,
+) -> list[Result]:
+    """Every case, ``jobs`` at a time (each on its own emulator), in the order given."""
+    gate = asyncio.Semaphore(max(1, jobs))
+    done = 0
+
+    async def one(case: Case) -> Result:
+        nonlocal done
+        async with gate:
+            result = await case.result(client, speed=speed)
+        done += 1
+        if progress:
+            print(f"\r{done}/{len(chosen)} {case.name:<40}", end="", flush=True)
+        return result
+
+    results = await asyncio.gather(*(one(c) for c in chosen))
+    if progress:
+        print("\r" + " " * 60 + "\r", end="", flush=True)
+    return list(results)
+
+
+async def _settled(emulator: Emulator) -> None:
+    """Let the emulator finish its journal entries (the client may leave a moment sooner)."""
+    for _ in range(100):
+        if all(c.duration is not None for c in emulator.requests):
+            return
+        await asyncio.sleep(0.01)
+
+
+def behaviour(scenario: Scenario, outcome: Outcome, emulator: Emulator) -> list[str]:
+    """What the emulator saw the client do, beyond its outcome."""
+    notes: list[str] = []
+    conversations = emulator.calls("/api/conversation", "POST")
+    logins = emulator.calls("/auth/login").call_count
+    statuses = [c.status for c in conversations]
+    if 401 in statuses:
+        after = statuses[statuses.index(401) + 1 :]
+        if logins > 2:
+            notes.append(f"logged in {logins} times after a 401: a loop?")
+        elif after and logins == 2:
+            notes.append("logged in again once after a 401 token_expired")
+        else:
+            notes.append("did not log in again after a 401 token_expired")
+    for i, call in enumerate(conversations):
+        retry = call.transcript.headers.get("Retry-After") if call.transcript else None
+        if call.status == 429 and retry is not None:
+            soon = [c for c in conversations[i + 1 :] if c.started - call.started < float(retry)]
+            if soon:
+                notes.append(
+                    f"retried a 429 {len(soon)} time(s) before its Retry-After ({retry} s)"
+                )
+    for call in conversations:
+        notes += _stream_notes(scenario, call)
+        if call.status in (400, 401, 415) and call.detail and "token" not in call.detail:
+            notes.append(f"sent a request the upstream refuses: {call.detail[:80]}")
+    expect = scenario.expect
+    if expect.message and outcome.failure is not None and expect.message not in outcome.failure:
+        notes.append(f"the failure does not carry the upstream's detail {expect.message!r}")
+    return notes
+
+
+def _stream_notes(scenario: Scenario, call: Call) -> list[str]:
+    transcript, ending = call.transcript, call.ending or ""
+    if transcript is None or not ending.startswith("client gone"):
+        return []
+    gone_ms = float(ending.rsplit("after ", 1)[1].removesuffix(" ms"))
+    writes = transcript.writes
+    notes = []
+    done = [w for w in writes if w.what.endswith("[DONE]")]
+    if scenario.wire.after_done == "keep_open" and done:
+        notes.append(f"closed the connection {gone_ms - done[-1].ms:.0f} ms after [DONE]")
+    stalls = [w for w in writes if "fault stall" in w.what and w.size == 0]
+    if stalls:
+        into = (gone_ms - stalls[0].ms) / 1000
+        idle = scenario.expect.idle_timeout
+        verdict = "within" if into <= idle + 5 else "past"
+        notes.append(f"gave up {into:.1f} s into a silent stall ({verdict} its idle timeout)")
+    return notes

@@ -1,0 +1,27 @@
+"""Client-neutral outcomes: what any correct client reaches, in any language. Pure.
+
+A scenario expects either text (exactly the reply, or an exact prefix where
+the stream ends early) or a failure of one of these kinds. A client reports
+a failure however its language does (an exception, a non-zero exit); the
+conformance judge (:mod:`emulator.conformance`) holds it to the kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+__all__ = ["FAILURES"]
+
+#: Each failure kind, and what a correct client does to meet it.
+FAILURES: Final[Mapping[str, str]] = {
+    "http_status": "fails on a non-2xx answer; the failure mentions the status",
+    "incomplete_stream": "fails when the stream is cut before the reply is complete",
+    "idle_timeout": "gives up within its idle timeout (plus a margin) when the upstream goes "
+    "silent; never hangs",
+    "no_reply": "fails on an empty or [DONE]-only reply instead of returning ''",
+    "upstream_error": "fails with the error an event in the stream carries",
+    "rejected_login": "fails when the login flow cannot go on (no accounts, no token)",
+    "rewritten_reply": "fails when a snapshot rewrites text already delivered, rather than "
+    "deliver text that differs from the upstream's",
+}
