@@ -56,21 +56,14 @@ def _failed(exc: BaseException, started: float) -> Outcome:
     )
 
 
-def python_client(spec: str) -> Client:
-    """``module:function``, called as ``function(url, prompt[, timeout=…])``.
+def python_client(spec: str | Callable[..., Any]) -> Client:
+    """A callable (or ``"module:function"``), called as ``function(url, prompt[, timeout=…])``.
 
     It may return text, an awaitable of text, or an (async) iterator of text
     pieces; raising is failing. A synchronous function runs in a daemon
     thread of its own, so one that hangs cannot hold the run up.
     """
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not attr:
-        raise ValueError(f"--python expects module:function, got {spec!r}")
-    function: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        function = getattr(function, part)
-    if not callable(function):
-        raise ValueError(f"{spec} is not callable")
+    function: Any = spec if callable(spec) else _imported(spec)
     takes_timeout = "timeout" in inspect.signature(function).parameters
 
     async def call(url: str, prompt: str, idle: float) -> Outcome:
@@ -86,6 +79,18 @@ def python_client(spec: str) -> Client:
         return Outcome(text=text, seconds=time.monotonic() - started)
 
     return call
+
+
+def _imported(spec: str) -> Any:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not attr:
+        raise ValueError(f"--python expects module:function, got {spec!r}")
+    function: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        function = getattr(function, part)
+    if not callable(function):
+        raise ValueError(f"{spec} is not callable")
+    return function
 
 
 async def _text_of(result: Any) -> str:

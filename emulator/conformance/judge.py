@@ -9,7 +9,7 @@ due), ``pass``.
 
 from __future__ import annotations
 
-import difflib
+import os
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -105,12 +105,9 @@ def judge(scenario: Scenario, prompt: str, outcome: Outcome) -> Verdict:
 
 
 def _diff(want: str, got: str) -> str:
-    """Where two texts part, briefly."""
-    matcher = difflib.SequenceMatcher(a=want, b=got, autojunk=False)
-    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        if tag != "equal":
-            return (
-                f"at character {a0}: expected {want[a0 : a1 + 20][:40]!r}, "
-                f"got {got[b0 : b1 + 20][:40]!r} ({len(got)} of {len(want)} characters)"
-            )
-    return f"{len(got)} of {len(want)} characters"
+    """Where two texts part, briefly (linear: replies can be megabytes long)."""
+    at = len(os.path.commonprefix([want, got]))  # noqa: RUF071 - characters are meant
+    return (
+        f"at character {at}: expected {want[at : at + 30]!r}, got {got[at : at + 30]!r} "
+        f"({len(got):,} of {len(want):,} characters)"
+    )

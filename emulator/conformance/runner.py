@@ -52,16 +52,23 @@ class Case:
     def __str__(self) -> str:
         return self.name
 
-    async def run(self, client: Client, *, speed: float = DEFAULT_SPEED) -> Verdict:
-        """Serve this case to ``client`` on its own emulator; the verdict, with notes."""
-        return (await self.result(client, speed=speed)).verdict
+    async def run(
+        self, client: Client, *, speed: float = DEFAULT_SPEED, margin: float = DEADLINE_MARGIN
+    ) -> Verdict:
+        """Serve this case to ``client`` on its own emulator; the verdict, with notes.
 
-    async def result(self, client: Client, *, speed: float = DEFAULT_SPEED) -> Result:
+        The client is called hung ``margin`` seconds past the scenario's idle timeout.
+        """
+        return (await self.result(client, speed=speed, margin=margin)).verdict
+
+    async def result(
+        self, client: Client, *, speed: float = DEFAULT_SPEED, margin: float = DEADLINE_MARGIN
+    ) -> Result:
         expect = self.scenario.expect
         config = EmulatorConfig(
             speed=speed, scenarios={self.name: self.scenario}, default=self.name
         )
-        deadline = expect.idle_timeout + DEADLINE_MARGIN
+        deadline = expect.idle_timeout + margin
         async with serve(config) as emulator:
             started = time.monotonic()
             try:
