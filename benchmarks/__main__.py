@@ -26,7 +26,11 @@ async def run_all(sizes: cases.Sizes) -> tuple[list[Result], list[Result]]:
         await cases.start_stop(sizes),
     ]
     growth = await cases.growth(sizes)
-    results += [await cases.concurrency(sizes), await cases.timing_fidelity(sizes)]
+    results += [
+        await cases.concurrency(sizes),
+        await cases.timing_fidelity(sizes),
+        await cases.conformance_run(sizes),
+    ]
     return results, growth
 
 

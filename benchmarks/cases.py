@@ -594,3 +594,26 @@ async def timing_fidelity(sizes: Sizes) -> Result:
         f"first delta {1000 * (first - started):.1f} ms after the request started (goal 200 ms)"
     )
     return result
+
+
+async def conformance_run(sizes: Sizes) -> Result:
+    """Every scenario against this project's client, as ``python -m emulator conform`` runs it."""
+    from emulator.conformance import cases as conformance_cases
+    from emulator.conformance import fakegpt, python_client, run_all
+
+    chosen = conformance_cases("default" if sizes is SMOKE else None)
+    client = python_client(fakegpt)
+    result = Result(
+        f"Conformance run: {len(chosen)} scenarios against this project's client",
+        "under 30 s on 2 cores, one scenario at a time",
+    )
+    for jobs in (1, 4):
+        started = time.perf_counter()
+        results = await run_all(chosen, client, jobs=jobs)
+        result.figures[f"-j {jobs}: seconds"] = time.perf_counter() - started
+        result.figures[f"-j {jobs}: not passed"] = sum(not r.verdict.passed for r in results)
+    result.notes.append(
+        "each scenario on an emulator of its own; the stall scenarios wait the client's 0.5 s "
+        "idle timeout, and stall_with_pings its 1.5 s of pings"
+    )
+    return result

@@ -8,6 +8,8 @@
 // (fetch and web streams built in), no packages. Deliberately small: it
 // reads cumulative snapshots only (not the 2024 delta_encoding v1) and does
 // not log in again after a 401, and the report card says so.
+import {randomUUID} from "node:crypto";
+
 const [base, prompt, idleArg = "60"] = process.argv.slice(2);
 const idleMs = Number(idleArg) * 1000;
 
@@ -46,8 +48,8 @@ async function converse(token) {
     headers: {"Content-Type": "application/json", "Accept": "text/event-stream",
               "X-Authorization": `Bearer ${token}`},
     body: JSON.stringify({
-      action: "next", parent_message_id: crypto.randomUUID(), model: "text-davinci-002-render-sha",
-      messages: [{id: crypto.randomUUID(), author: {role: "user"},
+      action: "next", parent_message_id: randomUUID(), model: "text-davinci-002-render-sha",
+      messages: [{id: randomUUID(), author: {role: "user"},
                   content: {content_type: "text", parts: [prompt]}, metadata: {}}],
     }),
   });

@@ -39,6 +39,7 @@ def test_every_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
         "Function-scoped factory",
         "Concurrent streams",
         "Timing fidelity",
+        "Conformance run",
         "Growth: client time over reply length",
     ):
         assert f"## {heading}" in report, heading

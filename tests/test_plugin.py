@@ -209,3 +209,12 @@ def test_the_readme_in_loop_settings_serve_unmarked_async_tests_from_the_session
         """
     )
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_the_readme_conformance_example_runs_in_an_empty_project(
+    pytester: pytest.Pytester,
+) -> None:
+    example = next(b for b in readme_blocks() if "from emulator.conformance import" in b)
+    pytester.makepyfile(test_conformance_example=example)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=8)  # the eight http_* scenarios, each judged

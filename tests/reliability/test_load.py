@@ -124,10 +124,12 @@ def test_load_with_every_fault_loses_nothing_and_leaks_nothing() -> None:
     FakeGpt.reset()
     rounds = []
     try:
-        with serving("--speed", "0", "--log-level", "WARNING", "--no-capture") as (proc, url):
+        with serving(
+            "--speed", "0", "--log-level", "WARNING", "--no-capture", "--journal-size", "100"
+        ) as (proc, url):
             start = proc_figures(proc.pid)
             # A warm-up round, not measured: it fills the journal (bounded,
-            # --journal-size 1000) and the allocator's pools to their working size.
+            # --journal-size 100, below one round) and the allocator's pools.
             asyncio.run(run_round(url, mix, ROUNDS))
             for r in range(ROUNDS):
                 kinds, firsts, elapsed = asyncio.run(run_round(url, mix, r))
