@@ -214,3 +214,16 @@ async def answer(
             else raw.decode("utf-8", "replace")
         )
         return r.status, r.content_type, body, dict(r.headers)
+
+
+async def converse(
+    http: aiohttp.ClientSession, url: str, token: str, body: Any = None
+) -> tuple[int, str, Any, dict[str, str]]:
+    """POST /api/conversation with a bearer token; the answer, read whole."""
+    return await answer(
+        http,
+        "POST",
+        f"{url}/api/conversation",
+        json=CONVERSATION if body is None else body,
+        headers={"X-Authorization": f"Bearer {token}"},
+    )

@@ -20,26 +20,13 @@ from hypothesis import strategies as st
 from emulator import Emulator, EmulatorConfig
 from emulator.auth import Signer
 from emulator.pytest_plugin import EmulatorFactory
-from tests.helpers import CONVERSATION, answer, login
+from tests.helpers import CONVERSATION, answer, converse, login
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         yield session
-
-
-async def converse(
-    http: aiohttp.ClientSession, url: str, token: str, body: Any = None
-) -> tuple[int, str, Any, dict[str, str]]:
-    """POST /api/conversation with a bearer token; the answer, read whole."""
-    return await answer(
-        http,
-        "POST",
-        f"{url}/api/conversation",
-        json=CONVERSATION if body is None else body,
-        headers={"X-Authorization": f"Bearer {token}"},
-    )
 
 
 # -- faithful shapes ---------------------------------------------------------------

@@ -16,7 +16,7 @@ from client import FakeGpt, UpstreamTimeoutError
 from emulator import Emulator, builtin_scenarios, scenario_from_dict
 from emulator.conformance.clients import CLIENT_FAILURE_KINDS
 from emulator.scenario import FAILURES
-from tests.helpers import answer, collect, conversation, login, serving
+from tests.helpers import collect, conversation, converse, login, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,13 +136,7 @@ async def test_a_prompt_cannot_choose_a_login_phase_scenario_silently(
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         token = await login(http, emulator.url)
         body = conversation(f"[scenario:{name}]")
-        status, _, answered, _ = await answer(
-            http,
-            "POST",
-            f"{emulator.url}/api/conversation",
-            json=body,
-            headers={"X-Authorization": f"Bearer {token}"},
-        )
+        status, _, answered, _ = await converse(http, emulator.url, token, body)
     assert status == 400
     assert f"chose '{name}', which acts on the login calls" in answered["detail"]
     assert "X-Emulator-Scenario header" in answered["detail"]

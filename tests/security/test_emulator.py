@@ -22,7 +22,7 @@ from emulator import Emulator, EmulatorConfig
 from emulator import scenario as scenario_module
 from emulator import state as state_module
 from emulator.pytest_plugin import EmulatorFactory
-from tests.helpers import CONVERSATION, answer, conversation, login
+from tests.helpers import CONVERSATION, answer, conversation, converse, login
 
 A_SCENARIO_FILE = 'description = "read from the disk"\n[reply]\ntext = "SECRET FILE TEXT"\n'
 
@@ -103,13 +103,7 @@ async def test_a_prompt_marker_never_reads_a_file(
     monkeypatch.chdir(tmp_path)  # where a relative name would be looked up
     token = await login(http, emulator.url)
     body = conversation("[scenario:local.toml]")
-    status, _, answered, _ = await answer(
-        http,
-        "POST",
-        f"{emulator.url}/api/conversation",
-        json=body,
-        headers={"X-Authorization": f"Bearer {token}"},
-    )
+    status, _, answered, _ = await converse(http, emulator.url, token, body)
     assert status == 400
     assert answered["detail"].startswith(
         "cannot choose a scenario: no scenario named 'local.toml'"
@@ -227,13 +221,7 @@ async def test_the_prompt_limit_counts_bytes(
 
     async def send(prompt: str) -> int:
         body = conversation(prompt)
-        status, _, _, _ = await answer(
-            http,
-            "POST",
-            f"{emu.url}/api/conversation",
-            json=body,
-            headers={"X-Authorization": f"Bearer {token}"},
-        )
+        status, _, _, _ = await converse(http, emu.url, token, body)
         return status
 
     assert await send("\U0001f600" * 250) == 200  # 1,000 bytes
@@ -268,13 +256,7 @@ async def test_a_huge_repeat_is_a_4xx_not_a_memory_error(
     assert status == 400 and "reply.repeat" in body["detail"]
     emulator.use({"description": "echo, repeated", "reply": {"echo": True, "repeat": 3_000_000}})
     token = await login(http, emulator.url)
-    status, _, body, _ = await answer(
-        http,
-        "POST",
-        f"{emulator.url}/api/conversation",
-        json=CONVERSATION,
-        headers={"X-Authorization": f"Bearer {token}"},
-    )
+    status, _, body, _ = await converse(http, emulator.url, token, CONVERSATION)
     assert status == 400 and "the limit is 4,194,304" in body["detail"]
 
 
