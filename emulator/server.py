@@ -28,6 +28,7 @@ from .http.app import make_server
 from .journal import CallList
 from .scenario import Scenario
 from .scenario.builtin import builtin_scenarios, scenarios_dir
+from .scenario.text import warm
 from .state import EmulatorState, ScenarioRef
 
 __all__ = [
@@ -92,6 +93,10 @@ class Emulator:
         return found
 
 
+#: The listen backlog: room for a thousand clients connecting at once.
+BACKLOG = 1024
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket bound now, so the port is known and never guessed."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -102,7 +107,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     try:
         sock.bind((host, port))
-        sock.listen(1024)
+        sock.listen(BACKLOG)
     except OSError:
         sock.close()
         raise
@@ -133,6 +138,7 @@ async def serving(
     the site starts, so the port is known (and never guessed); streams still
     in flight get half a second at shutdown.
     """
+    warm(state.known.values())  # before the first request, not during it
     runner = web.ServerRunner(
         make_server(config, state), handle_signals=False, shutdown_timeout=0.5
     )
@@ -143,7 +149,8 @@ async def serving(
     previous = loop.get_exception_handler()
     loop.set_exception_handler(_AcceptErrors(previous))
     try:
-        await web.SockSite(runner, sock).start()
+        # The site listens again on the socket: with BACKLOG, not aiohttp's 128.
+        await web.SockSite(runner, sock, backlog=BACKLOG).start()
         shown = url_host or (f"[{host}]" if ":" in host else host)
         yield Emulator(state, config, f"http://{shown}:{sock.getsockname()[1]}")
     finally:

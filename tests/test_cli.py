@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -177,3 +178,36 @@ def test_an_emulator_server_starts_again_after_stop() -> None:
         assert server.calls("/api/loads").call_count == 2
     finally:
         server.stop()
+
+
+def test_the_emulator_listens_with_a_backlog_of_1024() -> None:
+    ss = shutil.which("ss")
+    if ss is None:
+        pytest.skip("no ss on this machine (iproute2)")
+    with serving() as (_, url):
+        port = url.rsplit(":", 1)[1]
+        listing = subprocess.run(
+            [ss, "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+        ).stdout
+    # For a listening socket, ss shows the backlog as Send-Q.
+    (line,) = listing.splitlines()
+    assert int(line.split()[2]) >= 1024, line
+
+
+def test_faker_is_warmed_before_the_first_request() -> None:
+    # In a fresh process: serving a scenario that uses Faker text imports
+    # Faker as the server starts, not on the first request.
+    code = (
+        "import asyncio, sys\n"
+        "from emulator import EmulatorConfig, serve\n"
+        "async def main():\n"
+        "    assert 'faker' not in sys.modules\n"
+        "    async with serve(EmulatorConfig(default='long_reply')):\n"
+        "        print('faker' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

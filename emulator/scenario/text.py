@@ -7,12 +7,13 @@ faults); the planner builds every event from them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Final
 
-from .model import MAX_REPLY_CHARS, PlanError, Reply
+from .model import MAX_REPLY_CHARS, PlanError, Reply, Scenario
 
-__all__ = ["CACHE_TEXT_CHARS", "cut_points", "reply_text"]
+__all__ = ["CACHE_TEXT_CHARS", "cut_points", "reply_text", "warm"]
 
 #: Texts up to this many characters have their cut points (and, in the
 #: planner, their escaping) cached; longer ones are computed afresh (a server
@@ -86,3 +87,15 @@ def _compute_cut_points(text: str, cut: str, size: int) -> list[int]:
         ends = [e for e in ends if e < len(text)]
         ends.append(len(text))
     return ends
+
+
+def warm(scenarios: Iterable[Scenario]) -> None:
+    """Make the Faker texts these scenarios use now (a server calls this as it starts).
+
+    Importing Faker takes 60-90 ms; done on the first request, it would
+    delay that request and stall the loop for every other one.
+    """
+    for scenario in scenarios:
+        reply = scenario.reply
+        if reply.faker_sentences:
+            _faker_text(reply.faker_locale, reply.faker_seed, reply.faker_sentences)
