@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
+import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from .http.errors import is_loopback
 from .scenario import Scenario, ScenarioError, load_scenario, load_scenarios
 from .scenario.builtin import builtin_scenarios, scenarios_dir
 from .scenario.check import check_folder
-from .server import make_state, serving
+from .server import bind_socket, make_state, serving
 from .state import SCENARIO_HEADER, EmulatorState
 
 log = logging.getLogger("emulator")
@@ -89,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
         help="let a browser app on ORIGIN (repeatable, or *) stream from the four endpoints",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="serve the port from N processes (SO_REUSEPORT; tokens work across them, "
+        "the admin API's state and the journal are each worker's own)",
+    )
+    p.add_argument(
         "--no-capture",
         action="store_true",
         help="keep no bytes in the journal's transcripts, only offsets, times and "
@@ -136,12 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         for name, scenario in sorted(scenarios.items()):
             print(f"{name:<{width}}  {scenario.description}")
         return 0
+    if args.workers < 1:
+        parser.error(f"--workers: must be 1 or more, got {args.workers}")
+    # Several workers share one secret, so a token from one is good at all.
+    secret = args.secret.encode() if args.secret else None
+    if args.workers > 1 and secret is None:
+        secret = secrets.token_bytes(32)
     try:
         # "localhost" is served on 127.0.0.1: loopback only, one address family.
         config = EmulatorConfig(
             speed=args.speed,
             seed=args.seed,
-            secret=args.secret.encode() if args.secret else None,
+            secret=secret,
             token_ttl=args.token_ttl,
             accounts=args.accounts,
             admin_token=args.admin_token,
@@ -150,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             limits=Limits(journal_calls=args.journal_size),
             host="127.0.0.1" if args.host == "localhost" else args.host,
             port=args.port,
+            reuse_port=args.workers > 1,
             scenarios=scenarios,
             default=_default(args.scenario),
         )
@@ -161,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     if not is_loopback(args.host):
         log.warning("listening on %s: the emulator is reachable from other machines", args.host)
     try:
-        asyncio.run(_serve(config, state, "localhost" if args.host == "localhost" else None))
+        url_host = "localhost" if args.host == "localhost" else None
+        if args.workers > 1:
+            return _serve_workers(config, state, url_host, args.workers)
+        asyncio.run(_serve(config, state, url_host))
     except OSError as exc:
         print(
             f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
@@ -176,21 +196,75 @@ def _default(name: str) -> Scenario | str:
     return load_scenario(name) if name.endswith(".toml") else name
 
 
-async def _serve(config: EmulatorConfig, state: EmulatorState, url_host: str | None) -> None:
+def _serve_workers(
+    config: EmulatorConfig, state: EmulatorState, url_host: str | None, workers: int
+) -> int:
+    """Serve one port from ``workers`` processes (this one and forks of it).
+
+    Each binds the port with SO_REUSEPORT, and the kernel spreads new
+    connections among them. A port of 0 is chosen here first, and held
+    (bound, not listening) until every worker has its own socket.
+    """
+    hold = bind_socket(config.host, config.port, reuse_port=True)
+    config = dataclasses.replace(config, port=hold.getsockname()[1])
+    children = []
+    parent = os.getpid()
+    for _ in range(workers - 1):
+        pid = os.fork()  # before any event loop or thread exists in this process
+        if pid == 0:
+            hold.close()
+            asyncio.run(_serve(config, state, url_host, banner=False, parent=parent))
+            os._exit(0)
+        children.append(pid)
+    try:
+        asyncio.run(_serve(config, state, url_host, workers=workers, hold=hold))
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            os.waitpid(pid, 0)
+    return 0
+
+
+async def _serve(
+    config: EmulatorConfig,
+    state: EmulatorState,
+    url_host: str | None,
+    *,
+    banner: bool = True,
+    workers: int = 1,
+    hold: socket.socket | None = None,
+    parent: int | None = None,
+) -> None:
     async with serving(config, state, url_host) as running:
-        _banner(running.url, state)
+        if hold is not None:
+            hold.close()
+        if banner:
+            _banner(running.url, state, workers)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        # A worker stops when the process that forked it is gone.
+        watchdog = loop.create_task(_orphaned(parent, stop)) if parent is not None else None
         await stop.wait()
+        if watchdog is not None:
+            watchdog.cancel()
         log.info("stopping")
 
 
-def _banner(url: str, state: EmulatorState) -> None:
+async def _orphaned(parent: int, stop: asyncio.Event) -> None:
+    while os.getppid() == parent:  # noqa: ASYNC110 - no event tells of a parent's death
+        await asyncio.sleep(0.5)
+    stop.set()
+
+
+def _banner(url: str, state: EmulatorState, workers: int = 1) -> None:
+    processes = f" ({workers} worker processes)" if workers > 1 else ""
     print(
-        f"FakeGpt emulator {__version__} listening on {url}\n"
+        f"FakeGpt emulator {__version__} listening on {url}{processes}\n"
         f"  active scenario: {state.active.name} - {state.active.description}\n"
         f"  scenarios: {len(state.scenarios)} (python -m emulator --list); per request: "
         f"header {SCENARIO_HEADER} or '[scenario:NAME]' in the prompt\n"

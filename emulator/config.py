@@ -69,6 +69,8 @@ class EmulatorConfig:
     #: Where a server listens (loopback by default; 0: a free port).
     host: str = "127.0.0.1"
     port: int = 0
+    #: Bind with SO_REUSEPORT, so several processes serve one port (--workers).
+    reuse_port: bool = False
     #: The scenarios requests may name (None: the shipped ones), and the one
     #: served by default (a name, a .toml path, a dict or a Scenario; None:
     #: "default").

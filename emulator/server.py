@@ -97,11 +97,17 @@ class Emulator:
 BACKLOG = 1024
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening socket bound now, so the port is known and never guessed."""
+def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening socket bound now, so the port is known and never guessed.
+
+    ``reuse_port``: SO_REUSEPORT, so that other processes may bind the same
+    port and the kernel spreads new connections among them.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if family == socket.AF_INET6 and host == "::":
         # Every address, IPv4 too (dual-stack), as "0.0.0.0" would be for IPv4.
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -144,10 +150,13 @@ async def serving(
     )
     await runner.setup()
     host = config.host
-    sock = bind_socket(host, config.port)
+    sock = bind_socket(host, config.port, reuse_port=config.reuse_port)
     loop = asyncio.get_running_loop()
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(_AcceptErrors(previous))
+    if not isinstance(loop.get_exception_handler(), _AcceptErrors):
+        # Left in place when serving ends: asyncio may still fire its retry
+        # of accept() after the socket is gone (see _AcceptErrors); all else
+        # goes to the handler that was there before.
+        loop.set_exception_handler(_AcceptErrors(loop.get_exception_handler()))
     try:
         # The site listens again on the socket: with BACKLOG, not aiohttp's 128.
         await web.SockSite(runner, sock, backlog=BACKLOG).start()
@@ -156,7 +165,6 @@ async def serving(
     finally:
         await runner.cleanup()
         sock.close()
-        loop.set_exception_handler(previous)
 
 
 _log = logging.getLogger("emulator")
@@ -178,6 +186,13 @@ class _AcceptErrors:
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
+        handle = repr(context.get("handle", ""))
+        if isinstance(exc, ValueError) and "_start_serving" in handle:
+            # asyncio retries accept() a second after running out of
+            # descriptors; when the server has stopped meanwhile, that retry
+            # finds the socket closed. Nothing is lost: it was stopping.
+            _log.debug("accept() retry after the server stopped: %s", exc)
+            return
         if isinstance(exc, OSError) and exc.errno in _OUT_OF_RESOURCES:
             now = time.monotonic()
             if now - self.last >= 10.0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import shutil
 import signal
@@ -211,3 +212,43 @@ def test_faker_is_warmed_before_the_first_request() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_workers_serve_one_port_and_accept_each_others_tokens() -> None:
+    def per_worker(path: str) -> dict[int, int]:
+        """Each worker's journal count of ``path`` (fresh connections reach both)."""
+        counts: dict[int, int] = {}
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        for _ in range(40):
+            # Both requests on one connection: one worker answers both.
+            connection = http.client.HTTPConnection(host, int(port), timeout=10)
+            try:
+                connection.request("GET", "/_emulator")
+                pid = json.loads(connection.getresponse().read())["pid"]
+                connection.request("GET", f"/_emulator/journal?path={path}")
+                counts[pid] = len(json.loads(connection.getresponse().read()))
+            finally:
+                connection.close()
+        return counts
+
+    with serving("--workers", "2", "--speed", "0") as (proc, url):
+
+        async def across() -> list[str]:
+            FakeGpt.url = url
+            FakeGpt.reset()
+            # A session per call: fresh connections, to either worker.
+            return ["".join(await collect(FakeGpt)) for _ in range(20)]
+
+        try:
+            replies = asyncio.run(across())
+        finally:
+            FakeGpt.reset()
+        assert replies == ["Hello! How can I help you today?"] * 20
+        logins = per_worker("/auth/login")
+        conversations = per_worker("/api/conversation")
+        assert len(logins) == 2 and proc.pid in logins  # two processes on one port
+        # One login, on one worker; its token was good on both (no second login).
+        assert sum(logins.values()) == 1
+        assert sum(conversations.values()) == 20 and all(conversations.values())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0

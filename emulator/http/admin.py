@@ -10,6 +10,7 @@ registered first (``POST /_emulator/scenarios``) and then named like any other.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -52,6 +53,7 @@ async def _info(request: web.BaseRequest, ctx: Context) -> web.Response:
     return _ok(
         {
             "version": __version__,
+            "pid": os.getpid(),  # which worker answered (--workers)
             "active": state.active.name,
             "default": state.default.name,
             "queued": [s.name for s in state.queued],

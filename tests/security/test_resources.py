@@ -300,7 +300,7 @@ def test_at_the_descriptor_limit_new_clients_wait_and_one_line_is_logged() -> No
         _, err = proc.communicate(timeout=10)
     assert err.count("cannot accept new connections: Too many open files") == 1, err[-2000:]
     assert "open-file limit 64" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
 
 
 def test_a_stream_cut_by_shutdown_is_logged() -> None:
