@@ -51,15 +51,21 @@ def plan(
     *,
     max_bytes: int = MAX_STREAM_BYTES,
     prepared: Prepared | None = None,
+    text: str | None = None,
     templates: TemplateCache | None = None,
 ) -> Iterator[Step]:
     """The steps that play ``scenario`` for one ``/api/conversation`` request.
 
+    ``text``, the reply's text for this prompt, and ``prepared`` (its cuts
+    and escaping) are computed here when the caller has not already.
     :class:`PlanError` when the reply or the stream would exceed its limit.
     """
     if scenario.wire.body == "empty":
         return iter(())
-    text = prepared.text if prepared is not None else reply_text(scenario.reply, ctx.prompt)
+    if prepared is not None:
+        text = prepared.text
+    elif text is None:
+        text = reply_text(scenario.reply, ctx.prompt)
     if templates is not None:
         steps = templates.steps(scenario, text, ctx, max_bytes)
         if steps is not None:

@@ -182,7 +182,7 @@ def _route(request: web.BaseRequest) -> Route:
 
 
 async def _dispatch(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
-    if ctx.cors and request.method == "OPTIONS" and request.path in _UPSTREAM:
+    if ctx.cors and request.method == "OPTIONS":  # cors is only ever set on upstream paths
         return preflight(ctx.cors)
     route = _route(request)
     if route.endpoint is None:

@@ -208,7 +208,7 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
     )
     config = ctx.config
     try:
-        prepared = None
+        prepared = text = None
         if scenario.wire.body == "stream":
             text = reply_text(scenario.reply, parsed.prompt)
             if len(text) > CACHE_TEXT_CHARS:
@@ -220,6 +220,7 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
             stream,
             max_bytes=config.max_stream_bytes,
             prepared=prepared,
+            text=text,  # made once, above, not again in plan()
             templates=ctx.templates,
         )
     except PlanError as exc:
