@@ -44,6 +44,7 @@ class Call:
     number: int = 0  # which call of this endpoint under its scenario (1: the first)
     id: int = 0  # its place in the journal: stable, increasing
     ending: str | None = None  # how a stream ended: "completed", "client gone at 812 B …"
+    ended_ms: float | None = None  # when a stream that did not complete stopped
     transcript: Transcript | None = None  # what was answered, write by write
     journaled: bool = field(default=False, repr=False, compare=False)  # in the journal now
     counted: int = field(default=0, repr=False, compare=False)  # bytes the journal counts for it
@@ -73,6 +74,7 @@ class Call:
             "number": self.number,
             "id": self.id,
             "ending": self.ending,
+            "ended_ms": self.ended_ms,
         }
 
 

@@ -172,10 +172,9 @@ def behaviour(scenario: Scenario, outcome: Outcome, emulator: Emulator) -> list[
 
 
 def _stream_notes(scenario: Scenario, call: Call) -> list[str]:
-    transcript, ending = call.transcript, call.ending or ""
-    if transcript is None or not ending.startswith("client gone"):
+    transcript, gone_ms = call.transcript, call.ended_ms
+    if transcript is None or gone_ms is None or not (call.ending or "").startswith("client gone"):
         return []
-    gone_ms = float(ending.rsplit("after ", 1)[1].removesuffix(" ms"))
     writes = transcript.writes
     notes = []
     done = [w for w in writes if w.what.endswith("[DONE]")]

@@ -43,6 +43,7 @@ class Progress(Protocol):
     bytes_sent: int
     detail: str | None
     ending: str | None
+    ended_ms: float | None  # when a stream that did not complete stopped, since arrival
     arrived: float  # the loop's clock when the request arrived (0: unknown)
 
     @property
@@ -130,7 +131,8 @@ async def play(
 
 
 def _at(what: str, call: Progress, seconds: float) -> str:
-    return f"{what} at {call.bytes_sent:,} B after {seconds * 1000:.0f} ms"
+    call.ended_ms = seconds * 1000
+    return f"{what} at {call.bytes_sent:,} B after {call.ended_ms:.0f} ms"
 
 
 def _gone(call: Progress, seconds: float) -> None:
