@@ -32,6 +32,7 @@ class Identity:
     account: str
     user: str
     expires: float
+    session: str | None = None  # the emulator session it was issued in (None: the default)
 
 
 def user_id_for(secret: bytes, account: str, session_password: str) -> str:
@@ -59,11 +60,21 @@ class Signer:
         # a few times cheaper per call than HMAC through OpenSSL).
         self._tag_key = hashlib.sha256(b"emulator tag key\0" + self.secret).digest()
 
-    def issue(self, kind: str, account: str, user: str) -> tuple[str, float]:
-        """A token and its expiry (unix seconds)."""
+    def issue(
+        self, kind: str, account: str, user: str, session: str | None = None
+    ) -> tuple[str, float]:
+        """A token and its expiry (unix seconds); ``session``: the emulator session it is for."""
         now = self.clock()
         expires = now + self.ttl
-        claims = {"typ": kind, "acct": account, "sub": user, "iat": int(now), "exp": expires}
+        claims: dict[str, Any] = {
+            "typ": kind,
+            "acct": account,
+            "sub": user,
+            "iat": int(now),
+            "exp": expires,
+        }
+        if session is not None:
+            claims["ses"] = session
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         signing_input = f"{_HEADER}.{body}"
         return f"{signing_input}.{self._sign(signing_input)}", expires
@@ -104,7 +115,10 @@ class Signer:
             return None
         if not isinstance(account, str) or not isinstance(user, str):
             return None
-        return Identity(account, user, float(expires))
+        session = claims.get("ses")
+        if session is not None and not isinstance(session, str):
+            return None
+        return Identity(account, user, float(expires), session)
 
     def tag(self, data: bytes, size: int = 8) -> bytes:
         """A short MAC of ``data`` under this signer's secret."""

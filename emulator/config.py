@@ -32,6 +32,8 @@ class Limits:
     registered: int = 256  # scenarios registered over the admin API
     problems: int = 1_000  # handler errors and unmatched requests kept (each)
     transcript_bytes: int = 32 * 1024  # of a stream's first and of its last bytes, kept
+    sessions: int = 256  # named sessions open at once (X-Emulator-Session, /_session/ID/)
+    session_idle: float = 900.0  # seconds after its last request a named session is dropped
 
     def __post_init__(self) -> None:
         for name in self.__slots__:

@@ -20,7 +20,10 @@ from typing import Any
 from .config import Limits
 from .transcript import Transcript
 
-__all__ = ["Call", "CallList", "Journal", "LimitError"]
+__all__ = ["ALL_SESSIONS", "Call", "CallList", "Journal", "LimitError"]
+
+#: Stands for every session where a session id is asked for (no id can be "*").
+ALL_SESSIONS = "*"
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Call:
     id: int = 0  # its place in the journal: stable, increasing
     ending: str | None = None  # how a stream ended: "completed", "client gone at 812 B …"
     ended_ms: float | None = None  # when a stream that did not complete stopped
+    session: str | None = None  # the session it was made in (None: the default session)
     transcript: Transcript | None = None  # what was answered, write by write
     journaled: bool = field(default=False, repr=False, compare=False)  # in the journal now
     counted: int = field(default=0, repr=False, compare=False)  # bytes the journal counts for it
@@ -75,6 +79,7 @@ class Call:
             "id": self.id,
             "ending": self.ending,
             "ended_ms": self.ended_ms,
+            "session": self.session,
         }
 
 
@@ -186,21 +191,35 @@ class Journal:
         with self._lock:
             return CallList(self._journal)
 
-    def calls(self, path: str | None = None, method: str | None = None) -> CallList:
+    def calls(
+        self,
+        path: str | None = None,
+        method: str | None = None,
+        session: str | None = ALL_SESSIONS,
+    ) -> CallList:
+        """The calls to ``path`` with ``method`` in ``session`` (each: None for any)."""
+        every = session == ALL_SESSIONS
         with self._lock:
             return CallList(
                 c
                 for c in self._journal
                 if (path is None or c.path == path)
                 and (method is None or c.method == method.upper())
+                and (every or c.session == session)
             )
 
-    def clear(self) -> None:
+    def clear(self, session: str | None = ALL_SESSIONS) -> None:
+        """Forget every call, or (``session``) the calls of one session."""
         with self._lock:
-            for call in self._journal:
+            if session == ALL_SESSIONS:
+                gone, kept = list(self._journal), deque[Call]()
+            else:
+                gone = [c for c in self._journal if c.session == session]
+                kept = deque(c for c in self._journal if c.session != session)
+            for call in gone:
                 call.journaled = False
-            self._journal.clear()
-            self._journal_bytes = 0
+                self._journal_bytes -= call.counted
+            self._journal = kept
 
 
 def header_size(headers: Mapping[str, str]) -> int:

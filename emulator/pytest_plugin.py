@@ -3,8 +3,12 @@
 Fixtures:
 
 ``emulator``
-    A running emulator, shared by the session (one server per xdist worker,
-    on a port the OS picked), reset before and after each test. Strict: the
+    A session of its own on a running emulator that the test run shares (one
+    server per xdist worker, on a port the OS picked): its ``url`` ends in
+    ``/_session/ID``, so whatever the test points at it sees only this
+    test's scenario, queue, rules, counters and journal, and tests running
+    at once (threads, several event loops) do not interfere. The session is
+    dropped after the test. Strict: the
     test fails at teardown when a handler raised, a request matched no route,
     or a queued scenario was never served. Opt out per test with
     ``@pytest.mark.emulator_allow(unmatched=True, unused=True, errors=True)``.
@@ -165,11 +169,11 @@ def _in_session_loop(request: pytest.FixtureRequest) -> bool:
 def emulator(
     _emulator_server: EmulatorServer, request: pytest.FixtureRequest
 ) -> Iterator[Emulator]:
-    """The session's emulator, reset for this test (see the module docstring)."""
-    server: Emulator = _emulator_server
+    """A session of its own on the shared emulator, for this test (see the module docstring)."""
+    shared: Emulator = _emulator_server
     if request.config.getini("emulator_in_test_loop") and _in_session_loop(request):
-        server = request.getfixturevalue("_emulator_in_session_loop")
-    server.reset()
+        shared = request.getfixturevalue("_emulator_in_session_loop")
+    server = shared.session()
     marker = request.node.get_closest_marker("emulator_scenario")
     if marker is not None:
         if len(marker.args) != 1:
@@ -183,7 +187,7 @@ def emulator(
     )
     if options.get("errors"):
         problems = [p for p in problems if not p.startswith("handler raised")]
-    server.reset()
+    server.drop()
     if problems:
         __tracebackhide__ = True
         listing = "\n".join(f"  - {p}" for p in problems)

@@ -15,11 +15,13 @@ import contextlib
 import errno
 import logging
 import resource
+import secrets
 import socket
 import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -29,6 +31,7 @@ from .journal import CallList
 from .scenario import Scenario
 from .scenario.builtin import builtin_scenarios, scenarios_dir
 from .scenario.text import warm
+from .sessions import SESSION_HEADER
 from .state import EmulatorState, ScenarioRef
 
 __all__ = [
@@ -46,7 +49,7 @@ _LOOPBACK = "127.0.0.1"
 
 
 class Emulator:
-    """A handle on a running emulator."""
+    """A handle on a running emulator (or on one session of it: :meth:`session`)."""
 
     def __init__(self, state: EmulatorState, config: EmulatorConfig, url: str) -> None:
         self.state = state
@@ -55,7 +58,39 @@ class Emulator:
 
     @property
     def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
+        port = urlsplit(self.url).port
+        if port is None:
+            raise RuntimeError("this emulator is not running")
+        return port
+
+    @property
+    def session_id(self) -> str | None:
+        """The session this handle acts in (None: the default session)."""
+        return self.state.id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers that put a request in this handle's session (none for the default)."""
+        return {SESSION_HEADER: self.state.id} if self.state.id is not None else {}
+
+    def session(self, session: str | None = None) -> Emulator:
+        """A handle on one session of this emulator: its own scenario, queue, rules,
+        counters and journal. Its ``url`` ends in ``/_session/ID``, so a client
+        that can only change its base URL talks in the session; others may
+        send ``headers`` to the server's own URL instead. ``None``: a fresh id."""
+        if not self.url:
+            raise RuntimeError("start the emulator before opening a session on it")
+        session = session or f"s-{secrets.token_hex(6)}"
+        parts = urlsplit(self.url)
+        base = f"{parts.scheme}://{parts.netloc}"
+        return Emulator(self.state.session(session), self.config, f"{base}/_session/{session}")
+
+    def drop(self) -> None:
+        """End this handle's session (its calls leave the journal); the default session: reset."""
+        if self.state.id is None:
+            self.state.reset()
+        else:
+            self.state.drop_session(self.state.id)
 
     def use(self, scenario: ScenarioRef) -> Scenario:
         """Serve ``scenario`` (a name, a .toml path, a dict or a Scenario) from now on."""

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import regex
-
 from .config import LIMITS, Limits
 from .journal import Call, CallList, Journal, LimitError
 from .metrics import Metrics
+from .rules import Rules, RuleTimeoutError
 from .scenario import Endpoint, Scenario, ScenarioError, load_scenario, scenario_from_dict
+from .sessions import Sessions, check_session_id
 
 __all__ = [
     "SCENARIO_HEADER",
@@ -52,19 +52,14 @@ SCENARIO_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 ScenarioRef = str | Path | Scenario | Mapping[str, Any]
 
 
-class RuleTimeoutError(ValueError):
-    """A prompt rule took longer than its time limit on a prompt (and was stopped)."""
-
-    def __init__(self, pattern: str, seconds: float) -> None:
-        self.pattern = pattern
-        super().__init__(
-            f"prompt rule {pattern[:80]!r} took longer than {seconds * 1000:.0f} ms on this "
-            "prompt and was stopped; simplify the pattern (nested repetition backtracks)"
-        )
-
-
 class EmulatorState:
-    """Scenario selection, per-scenario call counters and the request journal."""
+    """One session's view of a server: its scenario selection, call counters and journal.
+
+    The object a server starts with is the default session's (requests that
+    name no session); :meth:`session` gives a named session's, sharing the
+    server's scenarios, journal (each call tagged with its session), metrics
+    and limits, and nothing else.
+    """
 
     def __init__(
         self,
@@ -72,25 +67,80 @@ class EmulatorState:
         default: ScenarioRef,
         *,
         limits: Limits = LIMITS,
+        _server: _Server | None = None,
+        _id: str | None = None,
     ) -> None:
-        self.limits = limits
-        self._lock = threading.RLock()
-        self.scenarios: dict[str, Scenario] = dict(scenarios)
+        if _server is None:
+            _server = _Server(dict(scenarios), limits, self)
+        self._server = _server
+        #: The session's id (None: the default session).
+        self.id = _id
+        self.limits = _server.limits
+        self._lock = _server.lock
+        self.scenarios: dict[str, Scenario] = _server.scenarios
         self._registered: dict[str, Scenario] = {}
         self.default = self.resolve(default)
         self._active: Scenario | None = None
         #: Queued scenarios, each with whether it served a call yet.
         self._queue: deque[_Queued] = deque()
-        self._rules: list[tuple[regex.Pattern[str], Scenario]] = []
+        self._rules = Rules(self.limits)
         self._counters: dict[tuple[str, str], int] = {}
-        self.journal = Journal(limits)
+        #: Every session's calls, each tagged with its session (see :attr:`requests`).
+        self.journal = _server.journal
         #: What this server did since it started (not reset by reset()).
-        self.metrics = Metrics()
-        #: Exceptions raised inside handlers (bugs, or hostile input not handled);
-        #: the newest ``limits.problems`` of them.
-        self.problems: deque[str] = deque(maxlen=limits.problems)
-        #: Requests that matched no route (the newest ``limits.problems``).
-        self.unmatched: deque[str] = deque(maxlen=limits.problems)
+        self.metrics = _server.metrics
+
+    # -- sessions ------------------------------------------------------------
+
+    def session(self, session: str | None) -> EmulatorState:
+        """The state of session ``session`` (made on first use; None: the default session).
+
+        Raises ``ValueError`` for an id that is not a valid session id, and
+        :class:`LimitError` when ``Limits.sessions`` are open already.
+        """
+        if session is None:
+            return self._server.root
+        return self._server.sessions.get(check_session_id(session))
+
+    def drop_session(self, session: str) -> bool:
+        """Forget a named session: its selection, its calls and its problems."""
+        return self._server.sessions.drop(session)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """The named sessions, oldest use first: id, age, idle time, what they chose."""
+        return [
+            {
+                "id": sid,
+                "age": round(age, 3),
+                "idle": round(idle, 3),
+                "active": state.active.name,
+                "queued": len(state.queued),
+                "rules": len(state.rules),
+                "requests": len(state.requests),
+            }
+            for sid, state, age, idle in self._server.sessions.listing()
+        ]
+
+    def _make_session(self, session: str) -> EmulatorState:
+        return EmulatorState(
+            self.scenarios, self.default, limits=self.limits, _server=self._server, _id=session
+        )
+
+    def _forget(self) -> None:
+        """Back to nothing chosen, and nothing journaled or noted for this session."""
+        with self._lock:
+            self._active = None
+            self._queue.clear()
+            self._rules.remove()
+            self._server.registered -= len(self._registered)
+            self._registered.clear()
+            self._counters.clear()
+            server = self._server
+            for notes in (server.problems, server.unmatched):
+                kept = [n for n in notes if n[0] != self.id]
+                notes.clear()
+                notes.extend(kept)
+        self.journal.clear(self.id)
 
     # -- choosing ------------------------------------------------------------
 
@@ -124,11 +174,13 @@ class EmulatorState:
         """Make a scenario given as a table (over the admin API) known by ``name``."""
         scenario = scenario_from_dict(data, name=name, source=f"<registered {name[:80]}>")
         with self._lock:
-            if name not in self._registered and len(self._registered) >= self.limits.registered:
-                raise LimitError(
-                    f"at most {self.limits.registered} scenarios can be registered; "
-                    "reset the emulator or use a folder of scenario files"
-                )
+            if name not in self._registered:
+                if self._server.registered >= self.limits.registered:
+                    raise LimitError(
+                        f"at most {self.limits.registered} scenarios can be registered "
+                        "(in all sessions); reset the emulator or use a folder of scenario files"
+                    )
+                self._server.registered += 1
             self._registered[name] = scenario
         return scenario
 
@@ -172,34 +224,17 @@ class EmulatorState:
             return [q.scenario for q in self._queue if not q.served]
 
     def add_rule(self, pattern: str, ref: ScenarioRef) -> None:
-        if len(pattern) > self.limits.rule_chars:
-            raise LimitError(f"a rule's pattern is at most {self.limits.rule_chars} characters")
-        try:
-            compiled = regex.compile(pattern, regex.VERSION0)
-        except regex.error as exc:
-            raise ScenarioError(
-                "<request>", "pattern", f"is not a valid regular expression: {exc}"
-            ) from exc
-        scenario = self.resolve(ref)
-        with self._lock:
-            if len(self._rules) >= self.limits.rules:
-                raise LimitError(f"at most {self.limits.rules} prompt rules can be set")
-            self._rules.append((compiled, scenario))
+        compiled = Rules.compile(pattern, self.limits)
+        self._rules.add(compiled, self.resolve(ref))
 
     @property
     def rules(self) -> list[tuple[str, str]]:
         """The prompt rules, in the order they are tried: (pattern, scenario name)."""
-        with self._lock:
-            return [(pattern.pattern, scenario.name) for pattern, scenario in self._rules]
+        return self._rules.listing()
 
     def remove_rules(self, pattern: str | None = None) -> int:
         """Remove the rules with this pattern (None: all of them); how many went."""
-        with self._lock:
-            before = len(self._rules)
-            self._rules = [
-                r for r in self._rules if pattern is not None and r[0].pattern != pattern
-            ]
-            return before - len(self._rules)
+        return self._rules.remove(pattern)
 
     def select(self, endpoint: Endpoint, header: str | None, prompt: str | None) -> Scenario:
         """The scenario for one request (see :meth:`choose`)."""
@@ -224,16 +259,10 @@ class EmulatorState:
             if marker:
                 chosen = "a [scenario:] marker"
                 return _reachable_by_prompt(self.named(marker.group(1)), chosen), chosen
-            with self._lock:
-                rules = list(self._rules)
-            seconds = self.limits.rule_seconds
-            for pattern, scenario in rules:
-                try:
-                    if pattern.search(prompt, timeout=seconds):
-                        chosen = f"the rule {pattern.pattern[:40]!r}"
-                        return _reachable_by_prompt(scenario, chosen), chosen
-                except TimeoutError:
-                    raise RuleTimeoutError(pattern.pattern, seconds) from None
+            matched = self._rules.match(prompt)
+            if matched is not None:
+                chosen = f"the rule {matched[0][:40]!r}"
+                return _reachable_by_prompt(matched[1], chosen), chosen
         with self._lock:
             if self._queue:
                 # The conversation takes the head; the login calls before it
@@ -256,22 +285,16 @@ class EmulatorState:
 
     def reset(self) -> None:
         """Back to the default scenario: no queue, rules or registered scenarios;
-        counters and journal empty."""
-        with self._lock:
-            self._active = None
-            self._queue.clear()
-            self._rules.clear()
-            self._registered.clear()
-            self._counters.clear()
-            self.journal.clear()
-            self.problems.clear()
-            self.unmatched.clear()
+        counters, journal and problems empty. For the default session, the
+        whole server: every named session is dropped too."""
+        if self.id is None:
+            self._server.sessions.clear()
+        self._forget()
 
-    # -- the journal ---------------------------------------------------------
-
-    # -- the journal (kept by a Journal) -------------------------------------
+    # -- the journal (kept by the server's Journal, each call tagged) ----------
 
     def record(self, call: Call) -> None:
+        call.session = self.id
         self.journal.record(call)
 
     def keep_body(self, call: Call, body: bytes) -> None:
@@ -283,18 +306,57 @@ class EmulatorState:
 
     @property
     def requests(self) -> CallList:
-        return self.journal.requests
+        """This session's calls, oldest first."""
+        return self.journal.calls(session=self.id)
 
     def calls(self, path: str | None = None, method: str | None = None) -> CallList:
-        return self.journal.calls(path, method)
+        return self.journal.calls(path, method, self.id)
+
+    @property
+    def problems(self) -> list[str]:
+        """Exceptions raised inside this session's handlers (the server keeps the
+        newest ``limits.problems`` of all sessions)."""
+        with self._lock:
+            return [text for session, text in self._server.problems if session == self.id]
+
+    @property
+    def unmatched(self) -> list[str]:
+        """This session's requests that matched no route."""
+        with self._lock:
+            return [text for session, text in self._server.unmatched if session == self.id]
 
     def add_problem(self, text: str) -> None:
         with self._lock:
-            self.problems.append(text[:2000])
+            self._server.problems.append((self.id, text[:2000]))
 
     def add_unmatched(self, text: str) -> None:
         with self._lock:
-            self.unmatched.append(text[:2000])
+            self._server.unmatched.append((self.id, text[:2000]))
+
+
+class _Server:
+    """What every session of one server shares: scenarios, journal, metrics, notes."""
+
+    def __init__(self, scenarios: dict[str, Scenario], limits: Limits, root: EmulatorState):
+        self.lock = threading.RLock()
+        self.scenarios = scenarios
+        self.limits = limits
+        self.root = root
+        self.journal = Journal(limits)
+        self.metrics = Metrics()
+        #: (session, text): exceptions raised inside handlers (bugs, or hostile
+        #: input not handled), and requests that matched no route; the newest
+        #: ``limits.problems`` of each.
+        self.problems: deque[tuple[str | None, str]] = deque(maxlen=limits.problems)
+        self.unmatched: deque[tuple[str | None, str]] = deque(maxlen=limits.problems)
+        #: Scenarios registered over the admin API, in all sessions.
+        self.registered = 0
+        self.sessions: Sessions[EmulatorState] = Sessions(
+            limits.sessions,
+            limits.session_idle,
+            root._make_session,
+            EmulatorState._forget,
+        )
 
 
 def login_effects(scenario: Scenario) -> list[str]:

@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "emulator.config": 3,
     "emulator.journal": 3,
     "emulator.state": 3,
+    "emulator.sessions": 3,
+    "emulator.rules": 3,
     "emulator.transcript": 3,
     "emulator.metrics": 3,
     "emulator.http": 4,

@@ -146,14 +146,17 @@ IN_LOOP_TESTS = """
 
     THREAD_URLS = []
 
+    def server(url):
+        return url.split("/_session/")[0]
+
     def test_sync_tests_get_the_threaded_server(emulator):
-        THREAD_URLS.append(emulator.url)
+        THREAD_URLS.append(server(emulator.url))
         with urllib.request.urlopen(emulator.url + "/api/loads") as r:
             assert r.status == 200
 
     @pytest.mark.asyncio(loop_scope="session")
     async def test_session_loop_tests_get_a_server_in_their_loop(emulator, fakegpt):
-        in_loop = emulator.url != THREAD_URLS[0]
+        in_loop = server(emulator.url) != THREAD_URLS[0]
         assert in_loop == IN_LOOP
         emulator.use("echo_prompt")
         text = await fakegpt.create_async("m", [{"role": "user", "content": "hi there"}])
@@ -163,7 +166,7 @@ IN_LOOP_TESTS = """
         assert [c.path for c in emulator.requests][-1] == "/api/conversation"
 
     async def test_function_loop_tests_keep_the_threaded_server(emulator, fakegpt):
-        assert emulator.url == THREAD_URLS[0]
+        assert server(emulator.url) == THREAD_URLS[0]
         text = await fakegpt.create_async("m", [{"role": "user", "content": "hi"}])
         assert text == "Hello! How can I help you today?"
 
@@ -198,11 +201,11 @@ def test_the_readme_in_loop_settings_serve_unmarked_async_tests_from_the_session
         URLS = []
 
         def test_sync(emulator):
-            URLS.append(emulator.url)
+            URLS.append(emulator.url.split("/_session/")[0])
 
         async def test_async(emulator, fakegpt):
             # Not the threaded server the sync test got: the one in this loop.
-            assert emulator.url != URLS[0]
+            assert emulator.url.split("/_session/")[0] != URLS[0]
             text = await fakegpt.create_async("m", [{"role": "user", "content": "hi"}])
             assert text == "Hello! How can I help you today?"
             assert emulator.calls("/api/conversation").call_count == 1

@@ -54,6 +54,7 @@ async def _info(request: web.BaseRequest, ctx: Context) -> web.Response:
         {
             "version": __version__,
             "pid": os.getpid(),  # which worker answered (--workers)
+            "session": state.id,
             "active": state.active.name,
             "default": state.default.name,
             "queued": [s.name for s in state.queued],
@@ -132,6 +133,17 @@ async def _reset(request: web.BaseRequest, ctx: Context) -> web.Response:
     return _ok({"reset": True})
 
 
+async def _list_sessions(request: web.BaseRequest, ctx: Context) -> web.Response:
+    return _ok(ctx.state.sessions())
+
+
+async def _drop_session(request: web.BaseRequest, ctx: Context) -> web.Response:
+    session = request.path.removeprefix(f"{ADMIN_PREFIX}/sessions/")
+    if not ctx.state.drop_session(session):
+        raise BadRequest(404, f"no session {session[:64]!r} is open")
+    return _ok({"dropped": session})
+
+
 _ROUTES: Final = (
     ("GET", "", _info),
     ("GET", "/scenarios", _list_scenarios),
@@ -145,6 +157,7 @@ _ROUTES: Final = (
     ("GET", "/rules", _list_rules),
     ("DELETE", "/rules", _remove_rules),
     ("POST", "/reset", _reset),
+    ("GET", "/sessions", _list_sessions),
 )
 
 _ALL: Final = (*_ROUTES, *JOURNAL_ROUTES)
@@ -161,5 +174,8 @@ ADMIN_ROUTES: Final[Mapping[str, Mapping[str, Handler]]] = {
 #: Routes for every path under a prefix ({prefix: {method: handler}}): /journal/{id}.
 ADMIN_PREFIX_ROUTES: Final[Mapping[str, Mapping[str, Handler]]] = {
     ADMIN_PREFIX + prefix: {m: guarded(h) for m, h in methods.items()}
-    for prefix, methods in JOURNAL_PREFIX_ROUTES.items()
+    for prefix, methods in {
+        **JOURNAL_PREFIX_ROUTES,
+        "/sessions/": {"DELETE": _drop_session},
+    }.items()
 }

@@ -22,8 +22,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ..auth import Signer
 from ..config import EmulatorConfig
 from ..engine.templates import TemplateCache
-from ..journal import Call
+from ..journal import Call, LimitError
 from ..scenario import Endpoint, Scenario, ScenarioError
+from ..sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
 from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
 from ..transcript import Transcript
 from . import endpoints
@@ -215,9 +216,13 @@ def _choose(
 
 
 async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.StreamResponse:
-    state = emulator.state
     config = emulator.config
     started = time.perf_counter()
+    refused: BadRequest | None = None
+    try:
+        request, state = _session_of(request, emulator.state)
+    except BadRequest as exc:
+        refused, state = exc, emulator.state
     is_admin = request.path.startswith(ADMIN_PREFIX)
     call = Call(
         method=request.method,
@@ -239,6 +244,8 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         )
         state.record(call)
     try:
+        if refused is not None:
+            raise refused
         limit = config.max_body
         length = request.content_length
         if length is not None and length > limit:
@@ -286,6 +293,31 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     return response
 
 
+def _session_of(
+    request: web.BaseRequest, root: EmulatorState
+) -> tuple[web.BaseRequest, EmulatorState]:
+    """The request as its session sees it (no ``/_session/ID`` prefix), and that session."""
+    header = request.headers.get(SESSION_HEADER)
+    raw = request.raw_path
+    if header is None and not raw.startswith(SESSION_PREFIX):
+        return request, root  # the usual case: one lookup, nothing else
+    try:
+        named, rest = split_session_path(raw)
+        if named is not None:
+            if header is not None and header != named:
+                raise BadRequest(
+                    400,
+                    f"the {SESSION_HEADER} header ({header[:64]!r}) and the URL "
+                    f"({named!r}) name different sessions",
+                )
+            request = request.clone(rel_url=rest)
+        return request, root.session(named or header)
+    except ValueError as exc:
+        raise BadRequest(400, f"bad session: {exc}") from None
+    except LimitError as exc:
+        raise BadRequest(409, str(exc)) from None
+
+
 def _settle(call: Call, response: web.StreamResponse, body: object, state: EmulatorState) -> None:
     """Complete the call's transcript with what was answered, and count it in the journal."""
     transcript = call.transcript
@@ -316,10 +348,11 @@ def _outcome(call: Call) -> str:
 
 def _log_access(request: web.BaseRequest, call: Call, outcome: str) -> None:
     access_log.info(
-        "%s %s %s scenario=%s bytes=%d %.1fms",
+        "%s %s %s %sscenario=%s bytes=%d %.1fms",
         request.method,
         request.path_qs,
         outcome,
+        f"session={call.session} " if call.session is not None else "",
         call.scenario or "-",
         call.bytes_sent,
         (call.duration or 0.0) * 1000,

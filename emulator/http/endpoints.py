@@ -138,7 +138,7 @@ async def answer_login(request: web.BaseRequest, ctx: Context) -> web.Response:
         )
     signer = ctx.signer
     user = user_id_for(signer.secret, token_key, password)
-    credential, _ = signer.issue("credential", token_key, user)
+    credential, _ = signer.issue("credential", token_key, user, ctx.state.id)
     response = json_response({"code": 0, "url": "/"})
     if not _chosen(ctx).login_cookie:
         return response
@@ -159,9 +159,9 @@ async def answer_login(request: web.BaseRequest, ctx: Context) -> web.Response:
 async def answer_session(request: web.BaseRequest, ctx: Context) -> web.Response:
     signer = ctx.signer
     identity = signer.verify("credential", request.cookies.get("credential", ""))
-    if identity is None:
+    if identity is None or _other_session(ctx, identity):
         return json_response({})  # the NextAuth convention for "not signed in"
-    token, expires = signer.issue("access", identity.account, identity.user)
+    token, expires = signer.issue("access", identity.account, identity.user, ctx.state.id)
     short = identity.user.removeprefix("user-")[:8]
     return json_response(
         session_body(
@@ -197,6 +197,12 @@ async def read_conversation(
 async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed, identity = ctx.parsed
     scenario = _chosen(ctx)
+    if _other_session(ctx, identity):
+        raise BadRequest(
+            401,
+            "the access token was issued in another emulator session "
+            f"({identity.session or 'the default'}); this scenario sets session_tokens",
+        )
     stream = StreamContext(
         prompt=parsed.prompt,
         message_id=_random_uuid4(),
@@ -231,6 +237,11 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
         return await play(request, steps, Clock(config.speed), ctx.call, ctx.cors)
     finally:
         metrics.stream_ended()
+
+
+def _other_session(ctx: Context, identity: Identity) -> bool:
+    """Whether the chosen scenario refuses ``identity`` because another session issued it."""
+    return _chosen(ctx).session_tokens and identity.session != ctx.state.id
 
 
 def _authorize(request: web.BaseRequest, signer: Signer) -> Identity:

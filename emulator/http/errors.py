@@ -88,7 +88,9 @@ def is_loopback(remote: str | None) -> bool:
 
 
 #: Request headers a browser app sends to the upstream's endpoints.
-_CORS_REQUEST_HEADERS: Final = "Content-Type, X-Authorization, Authorization, X-Emulator-Scenario"
+_CORS_REQUEST_HEADERS: Final = (
+    "Content-Type, X-Authorization, Authorization, X-Emulator-Scenario, X-Emulator-Session"
+)
 
 
 def cors_headers(allowed: tuple[str, ...], origin: str | None) -> dict[str, str]:

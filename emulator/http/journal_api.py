@@ -1,7 +1,8 @@
 """The journal over the admin API: filtered lists, one exchange, a live feed, metrics.
 
 ``GET /_emulator/journal`` (``path``, ``method``, ``scenario``, ``status``,
-``since``, ``limit``; newest last), ``GET /_emulator/journal/{id}`` (one
+``session``, ``since``, ``limit``; newest last; a request made in a session
+sees only that session's calls), ``GET /_emulator/journal/{id}`` (one
 exchange with its transcript), ``GET /_emulator/journal/stream`` (an event
 stream of exchanges as they are answered, ``id:`` their journal ids;
 ``since`` or ``Last-Event-ID`` replays those after it first), and
@@ -17,7 +18,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from ..journal import Call
+from ..journal import ALL_SESSIONS, Call
 from ..protocol.sse import SSEFormat
 from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, json_response
 
@@ -56,10 +57,12 @@ async def _journal(request: web.BaseRequest, ctx: Context) -> web.Response:
     if limit is None or not 0 <= limit <= _MAX_LIMIT:
         raise BadRequest(400, f"'limit' must be 0 to {_MAX_LIMIT}")
     method = query.get("method", "").upper()
+    session = _session_filter(request, ctx)
     calls = [
         c
         for c in ctx.state.journal.since(since)
-        if ("path" not in query or c.path == query["path"])
+        if (session == ALL_SESSIONS or c.session == session)
+        and ("path" not in query or c.path == query["path"])
         and (not method or c.method == method)
         and ("scenario" not in query or c.scenario == query["scenario"])
         and (status is None or c.status == status)
@@ -67,18 +70,29 @@ async def _journal(request: web.BaseRequest, ctx: Context) -> web.Response:
     return json_response([exchange(c, transcript=False) for c in calls[-limit:] if limit])
 
 
+def _session_filter(request: web.BaseRequest, ctx: Context) -> str | None:
+    """Whose calls a journal request sees: its own session's, when it names one;
+    else every session's, or (``?session=``) one's (``?session=`` empty: the default's)."""
+    if ctx.state.id is not None:
+        return ctx.state.id
+    if "session" in request.query:
+        return request.query["session"] or None
+    return ALL_SESSIONS
+
+
 async def _entry(request: web.BaseRequest, ctx: Context) -> web.Response:
     tail = request.path.removeprefix(f"{ADMIN_PREFIX}/journal/")
     if not tail.isdigit():
         raise BadRequest(404, f"no journal entry {tail[:40]!r}: ids are integers")
     call = ctx.state.journal.get(int(tail))
-    if call is None:
+    if call is None or (ctx.state.id is not None and call.session != ctx.state.id):
         raise BadRequest(404, f"journal entry {tail} is gone (or never was)")
     return json_response(exchange(call, transcript=True))
 
 
 async def _feed(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     journal = ctx.state.journal
+    session = _session_filter(request, ctx)
     since = _int(request, "since")
     if since is None:
         last = request.headers.get("Last-Event-ID", "")
@@ -93,6 +107,8 @@ async def _feed(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
         sent = 0
         if since is not None:
             for call in journal.since(since):
+                if not _sees(session, call):
+                    continue
                 if call.ending is not None or call.status is not None:
                     await response.write(_event(fmt, call))
                     sent = call.id
@@ -102,12 +118,16 @@ async def _feed(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(fmt.comment(" keep-alive"))
                 continue
-            if call.id > sent:
+            if call.id > sent and _sees(session, call):
                 await response.write(_event(fmt, call))
     except ConnectionError:  # the reader left
         return response
     finally:
         journal.unsubscribe(queue)
+
+
+def _sees(session: str | None, call: Call) -> bool:
+    return session == ALL_SESSIONS or call.session == session
 
 
 def _event(fmt: SSEFormat, call: Call) -> bytes:

@@ -25,6 +25,8 @@ def scenario_to_toml(scenario: Scenario) -> str:
         lines.append(f"accounts = {scenario.accounts}")
     if not scenario.login_cookie:
         lines.append("login_cookie = false")
+    if scenario.session_tokens:
+        lines.append("session_tokens = true")
     for name, cls in _TABLES:
         body = _changed(getattr(scenario, name), cls)
         if (

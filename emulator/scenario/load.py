@@ -92,6 +92,7 @@ def scenario_from_dict(
     http_errors = tuple(_http_error(t) for t in top.tables("http_errors", limit=MAX_HTTP_ERRORS))
     accounts = top.optional_int("accounts", minimum=0)
     login_cookie = top.boolean("login_cookie", True)
+    session_tokens = top.boolean("session_tokens", False)
     expect = _expect(top.table("expect"), reply)
     top.finish()
     if wire.encoding == "delta_v1":
@@ -112,6 +113,7 @@ def scenario_from_dict(
         http_errors=http_errors,
         accounts=accounts,
         login_cookie=login_cookie,
+        session_tokens=session_tokens,
         expect=expect,
         source=source,
     )

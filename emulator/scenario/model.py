@@ -175,5 +175,6 @@ class Scenario:
     http_errors: tuple[HttpError, ...] = ()
     accounts: int | None = None  # None: the server's pool
     login_cookie: bool = True  # false: /auth/login answers 200 but sets no cookie
+    session_tokens: bool = False  # true: a token from another emulator session is refused
     expect: Expect = field(default_factory=Expect)
     source: str = "<python>"

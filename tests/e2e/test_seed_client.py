@@ -45,7 +45,7 @@ SEED_SURVIVES = [
 def seed(emulator: Emulator) -> Iterator[type[seed_client.FakeGpt]]:
     """The seed's class at http://localhost:PORT (its cookie jar ignores IP hosts)."""
     cls = seed_client.FakeGpt
-    cls.url = f"http://localhost:{emulator.port}"
+    cls.url = emulator.url.replace("127.0.0.1", "localhost")
     cls._access_token = None
     cls._cookie_jar = None
     yield cls

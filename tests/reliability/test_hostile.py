@@ -206,7 +206,9 @@ def test_requests_no_route_can_match_get_a_json_404_and_are_journaled(
 ) -> None:
     answer = raw_exchange(
         emulator.port,
-        f"{request_line}\r\nHost: x\r\nConnection: close\r\n\r\n".encode(),
+        # No path to put a session in: the header names the test's session.
+        f"{request_line}\r\nHost: x\r\nX-Emulator-Session: {emulator.session_id}\r\n"
+        "Connection: close\r\n\r\n".encode(),
         half_close=False,
     )
     head, _, body = answer.partition(b"\r\n\r\n")
