@@ -28,6 +28,13 @@ Marker: ``@pytest.mark.emulator_scenario("name")`` (or a path, a dict, a
 ``.toml`` path is looked up in the ``emulator_scenarios_dir`` folder, then
 beside the test file, never in the working directory.
 
+Ini option ``emulator_url`` (or the ``EMULATOR_URL`` environment variable,
+with ``EMULATOR_ADMIN_TOKEN`` if the server has one): use an emulator already
+running there instead of starting one, each test in a session of its own,
+so that xdist workers and other suites share one server. The handle is a
+:class:`~emulator.remote.RemoteEmulator`: the same methods, through the
+admin API, but no ``state``.
+
 Ini option ``emulator_scenarios_dir``: a folder of your own scenario files
 (relative to the ini file), added to the shipped ones, so markers and the
 ``X-Emulator-Scenario`` header can name them.
@@ -47,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -55,6 +63,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pytest
 
 from .config import EmulatorConfig
+from .remote import RemoteEmulator
 from .scenario import ScenarioError, load_scenarios
 from .server import _LOOPBACK, Emulator, EmulatorServer, builtin_scenarios, serve, serving
 from .state import ScenarioRef
@@ -77,6 +86,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "a folder of your own scenario files (relative to the ini file's folder), added to "
         "the shipped ones for the emulator fixture; relative .toml paths in "
         "emulator_scenario markers are found there too",
+        default="",
+    )
+    parser.addini(
+        "emulator_url",
+        "use the emulator already running at this URL (each test in a session of its own) "
+        "instead of starting one; the EMULATOR_URL environment variable overrides it",
         default="",
     )
     parser.addini(
@@ -165,14 +180,21 @@ def _in_session_loop(request: pytest.FixtureRequest) -> bool:
     return bool(scope == "session")
 
 
+def _remote_url(config: pytest.Config) -> str:
+    return os.environ.get("EMULATOR_URL") or str(config.getini("emulator_url") or "")
+
+
 @pytest.fixture
-def emulator(
-    _emulator_server: EmulatorServer, request: pytest.FixtureRequest
-) -> Iterator[Emulator]:
+def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     """A session of its own on the shared emulator, for this test (see the module docstring)."""
-    shared: Emulator = _emulator_server
-    if request.config.getini("emulator_in_test_loop") and _in_session_loop(request):
+    remote = _remote_url(request.config)
+    shared: Emulator
+    if remote:
+        shared = RemoteEmulator(remote, admin_token=os.environ.get("EMULATOR_ADMIN_TOKEN"))
+    elif request.config.getini("emulator_in_test_loop") and _in_session_loop(request):
         shared = request.getfixturevalue("_emulator_in_session_loop")
+    else:
+        shared = request.getfixturevalue("_emulator_server")
     server = shared.session()
     marker = request.node.get_closest_marker("emulator_scenario")
     if marker is not None:

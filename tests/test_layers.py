@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "emulator.metrics": 3,
     "emulator.http": 4,
     "emulator.server": 5,
+    "emulator.remote": 6,
     "emulator.__main__": 6,
     "emulator.pytest_plugin": 6,
     "emulator.strategies": 6,

@@ -58,6 +58,7 @@ async def _info(request: web.BaseRequest, ctx: Context) -> web.Response:
             "active": state.active.name,
             "default": state.default.name,
             "queued": [s.name for s in state.queued],
+            "unused": [s.name for s in state.unused],
             "scenarios": sorted(state.scenarios),
             "requests": len(state.requests),
             "problems": list(state.problems),

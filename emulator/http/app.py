@@ -307,15 +307,15 @@ def _session_of(
             if header is not None and header != named:
                 raise BadRequest(
                     400,
-                    f"the {SESSION_HEADER} header ({header[:64]!r}) and the URL "
+                    f"bad session: the {SESSION_HEADER} header ({header[:64]!r}) and the URL "
                     f"({named!r}) name different sessions",
                 )
             request = request.clone(rel_url=rest)
         return request, root.session(named or header)
+    except LimitError as exc:  # a ValueError too: first
+        raise BadRequest(409, str(exc)) from None
     except ValueError as exc:
         raise BadRequest(400, f"bad session: {exc}") from None
-    except LimitError as exc:
-        raise BadRequest(409, str(exc)) from None
 
 
 def _settle(call: Call, response: web.StreamResponse, body: object, state: EmulatorState) -> None:
