@@ -224,18 +224,40 @@ def _raise_status(
     raise kind(endpoint, status, detail, headers=headers)
 
 
-async def _read_limited(response: aiohttp.ClientResponse, endpoint: str) -> bytes:
+async def _read_limited(
+    response: aiohttp.ClientResponse, endpoint: str, *, whole: bool = False
+) -> bytes:
+    """The body up to 64 KiB, read to its end (one ``read()`` may return only a part).
+
+    ``whole``: a body cut short (the connection ended before its length, or
+    before the end of its chunks) raises :class:`UpstreamConnectionError`;
+    otherwise what arrived is kept (an error's body is only its detail).
+    """
+    parts: list[bytes] = []
+    size = 0
     try:
-        return await response.content.read(_ERROR_BODY_LIMIT)
+        while size < _ERROR_BODY_LIMIT:
+            part = await response.content.read(_ERROR_BODY_LIMIT - size)
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
     except TimeoutError as exc:
         raise _timeout(exc, endpoint, 0) from exc
-    except aiohttp.ClientError:
-        return b""
+    except aiohttp.ClientError as exc:
+        if whole:
+            raise UpstreamConnectionError(
+                f"{endpoint}: the connection ended before the answer was complete "
+                f"({size} bytes received): {exc!r}"
+            ) from exc
+    return b"".join(parts)
 
 
-async def _body_text(response: aiohttp.ClientResponse, endpoint: str) -> tuple[str, bool]:
+async def _body_text(
+    response: aiohttp.ClientResponse, endpoint: str, *, whole: bool = False
+) -> tuple[str, bool]:
     """The answer's text (at most 64 KiB) and whether it is an HTML page, however labelled."""
-    text = (await _read_limited(response, endpoint)).decode("utf-8", "replace")
+    text = (await _read_limited(response, endpoint, whole=whole)).decode("utf-8", "replace")
     is_html = "html" in response.content_type or text.lstrip()[:15].lower().startswith(
         ("<!doctype", "<html")
     )
@@ -243,7 +265,7 @@ async def _body_text(response: aiohttp.ClientResponse, endpoint: str) -> tuple[s
 
 
 async def json_body(response: aiohttp.ClientResponse, endpoint: str) -> Any:
-    text, is_html = await _body_text(response, endpoint)
+    text, is_html = await _body_text(response, endpoint, whole=True)
     if is_html:
         raise UnexpectedResponseError(
             f"{endpoint} answered an HTML page instead of JSON (a CDN challenge?): "

@@ -18,6 +18,11 @@ _ENDINGS: Final = (
     ("dropped by the scenario", "dropped"),
     ("client gone", "client_gone"),
     ("stopped by shutdown", "shutdown"),
+    ("reset by the scenario", "reset"),
+    ("closed by the scenario", "closed"),
+    ("cut by the transport", "cut"),
+    ("cut by the Content-Length", "short_length"),
+    ("headers never sent", "no_headers"),
 )
 
 

@@ -371,6 +371,11 @@ def login_effects(scenario: Scenario) -> list[str]:
         effects.append(f"{scenario.accounts} accounts on /api/loads")
     if not scenario.login_cookie:
         effects.append("no login cookie")
+    effects += [
+        f"network faults on /{endpoint}"
+        for endpoint in scenario.transport.endpoints
+        if endpoint != "conversation" and scenario.transport.shapes
+    ]
     return effects
 
 

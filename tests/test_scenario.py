@@ -165,3 +165,14 @@ def test_the_scenario_reference_lists_every_fault_kind_from_the_table() -> None:
     assert readme[start:end].strip() == reference()
     for kind in FAULTS:
         assert f"| `{kind}` |" in readme
+
+
+def test_the_scenario_reference_lists_every_outcome_kind() -> None:
+    from pathlib import Path
+
+    from emulator.scenario.outcomes import FAILURES
+
+    readme = (Path(__file__).resolve().parent.parent / "scenarios" / "README.md").read_text()
+    start = readme.index("\n", readme.index("<!-- outcomes:")) + 1
+    rows = readme[start : readme.index("<!-- /outcomes -->")].strip().splitlines()[2:]
+    assert rows == [f"| `{kind}` | {what} |" for kind, what in FAILURES.items()]

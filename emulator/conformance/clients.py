@@ -32,6 +32,7 @@ Client = Callable[[str, str, float], Awaitable[Outcome]]
 CLIENT_FAILURE_KINDS: Final = {
     "UpstreamStatusError": "http_status",
     "UpstreamTimeoutError": "idle_timeout",
+    "UpstreamConnectionError": "connection",
     "IncompleteStreamError": "incomplete_stream",
     "NoValidResponseError": "no_reply",
     "UpstreamStreamError": "upstream_error",

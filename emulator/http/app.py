@@ -21,6 +21,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..auth import Signer
 from ..config import EmulatorConfig
+from ..engine.play import deliver
 from ..engine.templates import TemplateCache
 from ..journal import Call, LimitError
 from ..scenario import Endpoint, Scenario, ScenarioError
@@ -191,10 +192,21 @@ async def _dispatch(request: web.BaseRequest, ctx: Context) -> web.StreamRespons
     prompt, parsed = await route.read(request, ctx) if route.read is not None else (None, None)
     scenario = _choose(request, ctx, route.endpoint, prompt)
     n = ctx.call.number = ctx.state.next_call(scenario, route.endpoint)
-    for error in scenario.http_errors:
-        if error.endpoint == route.endpoint and error.on_call in (0, n):
-            return scripted_error(error)
-    return await route.answer(request, ctx._replace(scenario=scenario, parsed=parsed))
+    scripted = next(
+        (e for e in scenario.http_errors if e.endpoint == route.endpoint and e.on_call in (0, n)),
+        None,
+    )
+    response = (
+        scripted_error(scripted)
+        if scripted is not None
+        else await route.answer(request, ctx._replace(scenario=scenario, parsed=parsed))
+    )
+    transport = scenario.transport
+    if isinstance(response, web.Response) and transport.applies(route.endpoint):
+        # A whole answer (JSON, an error) through the scenario's network; a
+        # stream went through it as it was played.
+        return await deliver(request, response, transport, ctx.call)
+    return response
 
 
 def _choose(

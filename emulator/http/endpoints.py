@@ -234,7 +234,8 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
     metrics = ctx.state.metrics
     metrics.stream_started()
     try:
-        return await play(request, steps, Clock(config.speed), ctx.call, ctx.cors)
+        transport = scenario.transport if scenario.transport.applies("conversation") else None
+        return await play(request, steps, Clock(config.speed), ctx.call, ctx.cors, transport)
     finally:
         metrics.stream_ended()
 

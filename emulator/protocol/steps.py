@@ -8,6 +8,7 @@ writes and sleeps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = ["Drop", "Hold", "Step", "Wait", "Write"]
 
@@ -31,7 +32,13 @@ class Wait:
 
 @dataclass(frozen=True, slots=True)
 class Drop:
-    """Cut the connection (no end of chunked body): a drop mid-stream."""
+    """End the connection here, the body unfinished (no end of chunked body).
+
+    ``how``: ``"abort"`` at once (what is not yet sent is lost), ``"close"``
+    after every byte written (a FIN), ``"reset"`` with an RST (``SO_LINGER 0``).
+    """
+
+    how: Literal["abort", "close", "reset"] = "abort"
 
 
 @dataclass(frozen=True, slots=True)

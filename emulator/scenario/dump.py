@@ -6,7 +6,7 @@ from dataclasses import fields
 from typing import Any
 
 from .faults import FAULTS
-from .model import Expect, HttpError, Reply, Scenario, Timing, Wire
+from .model import Expect, HttpError, Reply, Scenario, Timing, Transport, Wire
 
 __all__ = ["scenario_to_toml"]
 
@@ -14,6 +14,7 @@ _TABLES: tuple[tuple[str, type[Any]], ...] = (
     ("reply", Reply),
     ("timing", Timing),
     ("wire", Wire),
+    ("transport", Transport),
     ("expect", Expect),
 )
 

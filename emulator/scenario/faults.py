@@ -26,7 +26,7 @@ from ..protocol.fakegpt import (
     snapshot_object,
 )
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Drop, Step, Wait, Write
+from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from .model import Fault
 
 __all__ = ["FAULTS", "FAULT_KINDS", "FaultSpec", "Sent", "reference", "write_fault"]
@@ -58,6 +58,7 @@ class FaultSpec:
     resends_text: bool = False  # writes a snapshot of the reply again (its size grows with it)
     required: Mapping[str, str] | None = None  # key -> what it must be, for keys without defaults
     size: int = 700  # about how many bytes one write takes, but for its text and raw bytes
+    meets: str = ""  # how a correct client meets it, where the traits do not say
 
 
 def _malformed_json(
@@ -123,6 +124,23 @@ def _done(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Itera
 
 def _drop(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
     yield Drop()
+
+
+def _reset(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    yield Drop("reset")
+
+
+def _close(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    yield Drop("close")
+
+
+def _half_open(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+    yield Hold(fault.seconds or HALF_OPEN_SECONDS)
+    yield Drop("close")
+
+
+#: How long a half-open connection stays open when the fault gives no seconds.
+HALF_OPEN_SECONDS: Final = 3600.0
 
 
 def _stall(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
@@ -223,6 +241,35 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "drop", "the connection is cut here", (), _drop, terminal=True, once=True, size=0
         ),
         FaultSpec(
+            "reset",
+            "the connection is reset here (an RST): bytes still in flight may be lost",
+            (),
+            _reset,
+            terminal=True,
+            once=True,
+            size=0,
+        ),
+        FaultSpec(
+            "close",
+            "the connection is closed here (a FIN after every byte written), the body unfinished",
+            (),
+            _close,
+            terminal=True,
+            once=True,
+            size=0,
+        ),
+        FaultSpec(
+            "half_open",
+            "sending stops here and the connection stays open, silent, for seconds "
+            "(default an hour) or until the client leaves",
+            ("seconds",),
+            _half_open,
+            terminal=True,
+            once=True,
+            size=0,
+            meets="gives up within its idle timeout",
+        ),
+        FaultSpec(
             "stall",
             "silence (or pings every ping_every) for seconds, never scaled by --speed",
             ("seconds", "ping_every"),
@@ -254,7 +301,7 @@ def reference() -> str:
     rows = ["| kind | keys | what it does | a correct client |", "|---|---|---|---|"]
     for spec in FAULTS.values():
         keys = ", ".join("raw_hex" if k == "raw" else k for k in spec.keys) or "-"
-        meets = (
+        meets = spec.meets or (
             "reads past it, the text unchanged"
             if spec.skippable
             else "stops there (the text so far, or an error)"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar, cast, get_args
+from typing import Any, Final, Literal, cast, get_args
 
 from .faults import FAULT_KINDS, FAULTS
 from .model import (
@@ -24,7 +24,9 @@ from .model import (
     AfterDone,
     Body,
     Cut,
+    CutWith,
     DataPrefix,
+    Distribution,
     Encoding,
     Endpoint,
     ErrorBody,
@@ -37,9 +39,11 @@ from .model import (
     Scenario,
     ScenarioError,
     Timing,
+    Transport,
     Wire,
 )
 from .outcomes import FAILURES
+from .table import Table
 
 __all__ = ["load_scenario", "load_scenarios", "scenario_from_dict"]
 
@@ -73,7 +77,7 @@ def scenario_from_dict(
     data: Mapping[str, Any], *, name: str | None = None, source: str = "<python>"
 ) -> Scenario:
     """Validate a scenario given as a dict (a parsed TOML file, or JSON from the admin API)."""
-    top = _Table(source, "", data)
+    top = Table(source, "", data)
     scenario_name = top.text("name", name or _inline_name(data))
     description = top.text("description", "")
     if not description.strip():
@@ -90,6 +94,7 @@ def scenario_from_dict(
             f"ask for {writes:,} writes in all; the limit is {MAX_FAULT_WRITES:,}",
         )
     http_errors = tuple(_http_error(t) for t in top.tables("http_errors", limit=MAX_HTTP_ERRORS))
+    transport = _transport(top.table("transport"))
     accounts = top.optional_int("accounts", minimum=0)
     login_cookie = top.boolean("login_cookie", True)
     session_tokens = top.boolean("session_tokens", False)
@@ -111,6 +116,7 @@ def scenario_from_dict(
         wire=wire,
         faults=faults,
         http_errors=http_errors,
+        transport=transport,
         accounts=accounts,
         login_cookie=login_cookie,
         session_tokens=session_tokens,
@@ -128,7 +134,7 @@ def _inline_name(data: Mapping[str, Any]) -> str:
     return f"inline-{digest}"
 
 
-def _reply(t: _Table) -> Reply:
+def _reply(t: Table) -> Reply:
     d = Reply()
     text = t.optional_str("text")
     echo = t.boolean("echo", False)
@@ -161,7 +167,7 @@ def _reply(t: _Table) -> Reply:
 _MAX_SENTENCES: Final = 10_000
 
 
-def _timing(t: _Table) -> Timing:
+def _timing(t: Table) -> Timing:
     timing = Timing(
         first_event=t.number("first_event", 0.0, minimum=0.0),
         tokens_per_second=t.number("tokens_per_second", 0.0, minimum=0.0),
@@ -172,7 +178,7 @@ def _timing(t: _Table) -> Timing:
     return timing
 
 
-def _wire(t: _Table) -> Wire:
+def _wire(t: Table) -> Wire:
     d = Wire()
     split_at = tuple(t.int_list("split_at", minimum=1))
     wire = Wire(
@@ -196,7 +202,7 @@ def _wire(t: _Table) -> Wire:
     return wire
 
 
-def _fault(t: _Table) -> Fault:
+def _fault(t: Table) -> Fault:
     spec = FAULTS[t.choice("kind", FAULT_KINDS, None)]
     values = {key: _FAULT_KEYS[key](t) for key in spec.keys}
     fault = Fault(kind=spec.kind, at=t.integer("at", 0, minimum=-1), **values)
@@ -211,7 +217,7 @@ def _fault(t: _Table) -> Fault:
     return fault
 
 
-def _raw(t: _Table) -> bytes:
+def _raw(t: Table) -> bytes:
     raw_hex = t.optional_str("raw_hex")
     if raw_hex is None:
         return b""
@@ -222,7 +228,7 @@ def _raw(t: _Table) -> bytes:
 
 
 #: How each key a fault kind may take is read (the table says which kind takes which).
-_FAULT_KEYS: Final[Mapping[str, Callable[[_Table], Any]]] = {
+_FAULT_KEYS: Final[Mapping[str, Callable[[Table], Any]]] = {
     "seconds": lambda t: t.number("seconds", 0.0, minimum=0.0, maximum=3600.0),
     "ping_every": lambda t: t.number("ping_every", 0.0, minimum=0.0),
     "text": lambda t: t.text("text", ""),
@@ -233,7 +239,7 @@ _FAULT_KEYS: Final[Mapping[str, Callable[[_Table], Any]]] = {
 }
 
 
-def _http_error(t: _Table) -> HttpError:
+def _http_error(t: Table) -> HttpError:
     error = HttpError(
         endpoint=cast(Endpoint, t.choice("endpoint", ENDPOINTS, None)),
         status=t.integer("status", 500, minimum=400, maximum=599),
@@ -246,7 +252,36 @@ def _http_error(t: _Table) -> HttpError:
     return error
 
 
-def _expect(t: _Table, reply: Reply) -> Expect:
+def _transport(t: Table) -> Transport:
+    d = Transport()
+    transport = Transport(
+        endpoints=cast("tuple[Endpoint, ...]", t.choices("endpoints", ENDPOINTS, d.endpoints)),
+        bandwidth=t.integer("bandwidth", 0, minimum=0),
+        latency=t.number("latency", 0.0, minimum=0.0, maximum=60.0),
+        latency_sd=t.number("latency_sd", 0.0, minimum=0.0, maximum=60.0),
+        distribution=cast(
+            Distribution, t.choice("distribution", get_args(Distribution), d.distribution)
+        ),
+        seed=t.integer("seed", 0),
+        cut_after=t.integer("cut_after", 0, minimum=0),
+        cut_with=cast(CutWith, t.choice("cut_with", get_args(CutWith), d.cut_with)),
+        no_headers=t.boolean("no_headers", False),
+        length_error=t.integer("length_error", 0, minimum=-(2**31), maximum=2**31),
+        slow_close=t.number("slow_close", 0.0, minimum=0.0, maximum=3600.0),
+    )
+    if 0 < transport.bandwidth < 10:
+        raise t.error(
+            "bandwidth", f"must be 0 (no cap) or at least 10 bytes/s, got {transport.bandwidth}"
+        )
+    if transport.latency_sd and transport.distribution == "fixed":
+        raise t.error("latency_sd", "needs distribution = 'normal' or 'lognormal'")
+    if transport.distribution == "lognormal" and transport.latency_sd and not transport.latency:
+        raise t.error("latency", "a lognormal latency needs its mean (latency > 0)")
+    t.finish()
+    return transport
+
+
+def _expect(t: Table, reply: Reply) -> Expect:
     if t.data.get("error") is not None:
         raise t.error(
             "error",
@@ -276,131 +311,3 @@ def _expect(t: _Table, reply: Reply) -> Expect:
         raise t.error("status", "an http_status failure needs the status")
     t.finish()
     return expect
-
-
-_T = TypeVar("_T")
-_N = TypeVar("_N", int, float)
-
-
-class _Table:
-    """Typed, strict access to one TOML table; :meth:`finish` rejects unknown keys."""
-
-    def __init__(self, source: str, path: str, data: Any) -> None:
-        if not isinstance(data, Mapping):
-            raise ScenarioError(source, path, f"expected a table, got {_kind(data)}")
-        self.source = source
-        self.path = path
-        self.data = data
-        self.used: set[str] = set()
-
-    def error(self, key: str, problem: str) -> ScenarioError:
-        return ScenarioError(self.source, self._key(key), problem)
-
-    def _key(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path and key else self.path or key
-
-    def _get(self, key: str) -> Any:
-        self.used.add(key)
-        return self.data.get(key)
-
-    def _typed(self, key: str, types: type | tuple[type, ...], what: str, default: _T) -> Any:
-        value = self._get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) and bool not in (
-            types if isinstance(types, tuple) else (types,)
-        ):
-            raise self.error(key, f"expected {what}, got a boolean")
-        if not isinstance(value, types):
-            raise self.error(key, f"expected {what}, got {_kind(value)} {value!r:.60}")
-        return value
-
-    def text(self, key: str, default: str) -> str:
-        return cast(str, self._typed(key, str, "a string", default))
-
-    def optional_str(self, key: str) -> str | None:
-        return cast("str | None", self._typed(key, str, "a string", None))
-
-    def boolean(self, key: str, default: bool) -> bool:
-        return cast(bool, self._typed(key, bool, "true or false", default))
-
-    def integer(
-        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
-        value = cast(int, self._typed(key, int, "an integer", default))
-        return self._ranged(key, value, minimum, maximum)
-
-    def optional_int(
-        self, key: str, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int | None:
-        value = cast("int | None", self._typed(key, int, "an integer", None))
-        return None if value is None else self._ranged(key, value, minimum, maximum)
-
-    def number(
-        self,
-        key: str,
-        default: float,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-    ) -> float:
-        value = float(self._typed(key, (int, float), "a number", default))
-        if value != value or value in (float("inf"), float("-inf")):
-            raise self.error(key, "expected a finite number")
-        return self._ranged(key, value, minimum, maximum)
-
-    def int_list(self, key: str, *, minimum: int) -> list[int]:
-        value = self._typed(key, list, "a list of integers", [])
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise self.error(key, f"expected a list of integers, got {value!r:.60}")
-        return [self._ranged(key, v, minimum, None) for v in value]
-
-    def choice(self, key: str, options: Iterable[str], default: str | None) -> str:
-        options = tuple(options)
-        value = self._get(key)
-        if value is None:
-            if default is None:
-                raise self.error(key, f"is required: one of {', '.join(map(repr, options))}")
-            return default
-        if value not in options:
-            raise self.error(
-                key, f"expected one of {', '.join(map(repr, options))}, got {value!r}"
-            )
-        return cast(str, value)
-
-    def table(self, key: str) -> _Table:
-        return _Table(self.source, self._key(key), self._get(key) or {})
-
-    def tables(self, key: str, *, limit: int) -> list[_Table]:
-        value = self._get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.error(key, f"expected an array of tables ([[{key}]]), got {_kind(value)}")
-        if len(value) > limit:
-            raise self.error(key, f"at most {limit:,} entries, got {len(value):,}")
-        return [_Table(self.source, f"{self._key(key)}[{i}]", v) for i, v in enumerate(value)]
-
-    def _ranged(self, key: str, value: _N, minimum: float | None, maximum: float | None) -> _N:
-        if minimum is not None and value < minimum:
-            raise self.error(key, f"must be at least {minimum}, got {value}")
-        if maximum is not None and value > maximum:
-            raise self.error(key, f"must be at most {maximum}, got {value}")
-        return value
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            known = ", ".join(sorted(self.used))
-            raise self.error(unknown[0], f"unknown key (known here: {known})")
-
-
-def _kind(value: Any) -> str:
-    return {
-        dict: "a table",
-        list: "a list",
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "a boolean",
-    }.get(type(value), type(value).__name__)

@@ -18,7 +18,9 @@ __all__ = [
     "AfterDone",
     "Body",
     "Cut",
+    "CutWith",
     "DataPrefix",
+    "Distribution",
     "Encoding",
     "Endpoint",
     "ErrorBody",
@@ -32,6 +34,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Timing",
+    "Transport",
     "Wire",
 ]
 
@@ -45,6 +48,8 @@ ErrorBody = Literal["upstream", "html", "empty", "text"]
 LineEnding = Literal["\n", "\r\n", "\r"]
 DataPrefix = Literal["data: ", "data:"]
 FinishType = Literal["stop", "max_tokens"]
+Distribution = Literal["fixed", "normal", "lognormal"]
+CutWith = Literal["close", "reset"]
 
 #: The longest reply text a scenario may produce for a request, in characters.
 MAX_REPLY_CHARS: Final = 4 * 1024 * 1024
@@ -165,6 +170,32 @@ class Expect:
 
 
 @dataclass(frozen=True, slots=True)
+class Transport:
+    """How an answer's bytes reach the socket, on the endpoints listed: the network's
+    faults (Toxiproxy's toxics), never scaled by the server's speed."""
+
+    endpoints: tuple[Endpoint, ...] = ("loads", "login", "session", "conversation")
+    bandwidth: int = 0  # bytes per second; 0: as fast as the socket takes them
+    latency: float = 0.0  # seconds before each write (the mean, for a distribution)
+    latency_sd: float = 0.0  # the standard deviation of a normal or lognormal latency
+    distribution: Distribution = "fixed"
+    seed: int = 0  # the latencies are drawn from this seed, the same for every request
+    cut_after: int = 0  # > 0: the connection ends after this many bytes of the body
+    cut_with: CutWith = "close"  # ... with a FIN (close) or an RST (reset)
+    no_headers: bool = False  # the status line goes out; the headers never do
+    length_error: int = 0  # Content-Length declares this many bytes more (+) or fewer (-)
+    slow_close: float = 0.0  # seconds between the end of the answer and the close (FIN)
+
+    @property
+    def shapes(self) -> bool:
+        """Whether it changes anything at all."""
+        return self != Transport(endpoints=self.endpoints)
+
+    def applies(self, endpoint: Endpoint) -> bool:
+        return endpoint in self.endpoints and self.shapes
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     description: str
@@ -173,6 +204,7 @@ class Scenario:
     wire: Wire = field(default_factory=Wire)
     faults: tuple[Fault, ...] = ()
     http_errors: tuple[HttpError, ...] = ()
+    transport: Transport = field(default_factory=Transport)
     accounts: int | None = None  # None: the server's pool
     login_cookie: bool = True  # false: /auth/login answers 200 but sets no cookie
     session_tokens: bool = False  # true: a token from another emulator session is refused

@@ -17,6 +17,8 @@ __all__ = ["FAILURES"]
 FAILURES: Final[Mapping[str, str]] = {
     "http_status": "fails on a non-2xx answer; the failure mentions the status",
     "incomplete_stream": "fails when the stream is cut before the reply is complete",
+    "connection": "fails when the connection breaks before a whole answer arrives (a reset, "
+    "a body cut short of its length) outside the reply stream",
     "idle_timeout": "gives up within its idle timeout (plus a margin) when the upstream goes "
     "silent; never hangs",
     "no_reply": "fails on an empty or [DONE]-only reply instead of returning ''",

@@ -25,6 +25,7 @@ from client import FakeGpt
 from emulator import Scenario, builtin_scenarios
 from emulator.conformance.clients import failure_kind
 from emulator.scenario.text import reply_text
+from emulator.state import login_effects
 from tests.helpers import serving
 
 FULL = os.environ.get("FAKEGPT_RELIABILITY") == "full"
@@ -38,9 +39,7 @@ def conversation_scenarios() -> list[Scenario]:
     return [
         s
         for s in builtin_scenarios().values()
-        if s.accounts is None
-        and s.login_cookie
-        and all(e.endpoint == "conversation" for e in s.http_errors)
+        if not login_effects(s)
         and s.name not in ("long_line", "paced_50_tps", "http_401_always")  # see below
     ]
 
