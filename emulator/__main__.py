@@ -19,6 +19,7 @@ from .config import EmulatorConfig, Limits
 from .http.errors import is_loopback
 from .scenario import Scenario, ScenarioError, load_scenario, load_scenarios
 from .scenario.builtin import builtin_scenarios, scenarios_dir
+from .scenario.chaos import Chaos, parse_chaos
 from .scenario.check import check_folder
 from .server import bind_socket, make_state, serving
 from .state import SCENARIO_HEADER, EmulatorState
@@ -99,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
         "the admin API's state and the journal are each worker's own)",
     )
     p.add_argument(
+        "--chaos",
+        type=_chaos,
+        default=None,
+        metavar="rate=R,seed=S,kinds=K1,K2,...",
+        help="seeded chaos: each conversation, with probability R, gets one fault drawn "
+        "from the kinds (any fault kind, http_NNN, cut, no_headers, latency, bandwidth, "
+        "slow_close), reproducibly from S; endpoints=all spreads it to the login calls. "
+        "The journal and the access log say what each request got",
+    )
+    p.add_argument(
         "--no-capture",
         action="store_true",
         help="keep no bytes in the journal's transcripts, only offsets, times and "
@@ -116,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--version", action="version", version=f"fakegpt-emulator {__version__}")
     return p
+
+
+def _chaos(text: str) -> Chaos:
+    try:
+        return parse_chaos(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             reuse_port=args.workers > 1,
             scenarios=scenarios,
             default=_default(args.scenario),
+            chaos=args.chaos,
         )
         state = make_state(config)
     except ScenarioError as exc:
@@ -268,8 +287,15 @@ def _banner(url: str, state: EmulatorState, workers: int = 1) -> None:
         f"  active scenario: {state.active.name} - {state.active.description}\n"
         f"  scenarios: {len(state.scenarios)} (python -m emulator --list); per request: "
         f"header {SCENARIO_HEADER} or '[scenario:NAME]' in the prompt\n"
-        f"  admin API: {url}/_emulator\n"
-        f"Point the client at it:\n"
+        f"  admin API: {url}/_emulator; sessions: header X-Emulator-Session or "
+        f"{url}/_session/ID/...\n"
+        + (
+            f"  chaos: rate {state.chaos.rate:g}, seed {state.chaos.seed}, kinds "
+            f"{', '.join(state.chaos.kinds)}\n"
+            if state.chaos is not None
+            else ""
+        )
+        + f"Point the client at it:\n"
         f"  from client import FakeGpt\n"
         f'  FakeGpt.url = "{url}"\n'
         f"Stop with Ctrl-C.",

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from .scenario.chaos import Chaos
+
 if TYPE_CHECKING:
     from .scenario import Scenario
 
@@ -78,6 +80,8 @@ class EmulatorConfig:
     #: "default").
     scenarios: Mapping[str, Scenario] | None = None
     default: str | Path | Scenario | Mapping[str, Any] | None = None
+    #: Seeded chaos for every session (each may set its own over the admin API).
+    chaos: Chaos | None = None
 
     def __post_init__(self) -> None:
         if self.speed < 0:

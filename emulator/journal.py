@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Limits
+from .scenario import Scenario
 from .transcript import Transcript
 
 __all__ = ["ALL_SESSIONS", "Call", "CallList", "Journal", "LimitError"]
@@ -49,6 +50,8 @@ class Call:
     ending: str | None = None  # how a stream ended: "completed", "client gone at 812 B …"
     ended_ms: float | None = None  # when a stream that did not complete stopped
     session: str | None = None  # the session it was made in (None: the default session)
+    chaos: str | None = None  # what seeded chaos did to it, if anything
+    served: Scenario | None = field(default=None, repr=False, compare=False)  # what it got
     transcript: Transcript | None = None  # what was answered, write by write
     journaled: bool = field(default=False, repr=False, compare=False)  # in the journal now
     counted: int = field(default=0, repr=False, compare=False)  # bytes the journal counts for it
@@ -80,6 +83,7 @@ class Call:
             "ending": self.ending,
             "ended_ms": self.ended_ms,
             "session": self.session,
+            "chaos": self.chaos,
         }
 
 

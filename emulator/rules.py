@@ -1,4 +1,5 @@
-"""Prompt rules: regular expressions matched against a prompt, each naming a scenario.
+"""Choosing by prompt: ``[scenario:NAME]`` markers, and prompt rules (regular
+expressions matched against a prompt, each naming a scenario).
 
 Matched with the ``regex`` package, which can stop a match after a time
 limit (``re`` cannot): a catastrophic pattern costs its author a 400, not
@@ -7,7 +8,9 @@ everyone else a stalled loop. Thread-safe; bounded by ``Limits``.
 
 from __future__ import annotations
 
+import re
 import threading
+from typing import Final
 
 import regex
 
@@ -15,7 +18,11 @@ from .config import Limits
 from .journal import LimitError
 from .scenario import Scenario, ScenarioError
 
-__all__ = ["RuleTimeoutError", "Rules"]
+__all__ = ["SCENARIO_MARKER", "RuleTimeoutError", "Rules", "login_effects", "reachable_by_prompt"]
+
+#: A prompt containing ``[scenario:NAME]`` picks scenario NAME (for clients
+#: that cannot add headers, such as the original provider).
+SCENARIO_MARKER: Final = re.compile(r"\[scenario:([A-Za-z0-9_.\-]+)\]")
 
 
 class RuleTimeoutError(ValueError):
@@ -88,3 +95,41 @@ class Rules:
     def __len__(self) -> int:
         with self._lock:
             return len(self._rules)
+
+
+def login_effects(scenario: Scenario) -> list[str]:
+    """What ``scenario`` does to the login calls (loads, login, session), in words."""
+    effects = [
+        f"HTTP {e.status} on /{'api/' if e.endpoint != 'login' else 'auth/'}"
+        f"{'auth/session' if e.endpoint == 'session' else e.endpoint}"
+        for e in scenario.http_errors
+        if e.endpoint != "conversation"
+    ]
+    if scenario.accounts is not None:
+        effects.append(f"{scenario.accounts} accounts on /api/loads")
+    if not scenario.login_cookie:
+        effects.append("no login cookie")
+    effects += [
+        f"network faults on /{endpoint}"
+        for endpoint in scenario.transport.endpoints
+        if endpoint != "conversation" and scenario.transport.shapes
+    ]
+    return effects
+
+
+def reachable_by_prompt(scenario: Scenario, chosen_by: str) -> Scenario:
+    """``scenario``, unless what it does happens where a prompt cannot reach.
+
+    A prompt is seen only by ``/api/conversation``, after the login calls:
+    a scenario acting on those would be logged as applied and do nothing.
+    """
+    effects = login_effects(scenario)
+    if effects:
+        raise ScenarioError(
+            "<request>",
+            "scenario",
+            f"{chosen_by} chose {scenario.name!r}, which acts on the login calls "
+            f"({', '.join(effects)}) that come before the prompt is seen; choose it with the "
+            "X-Emulator-Scenario header, the admin API or the queue instead",
+        )
+    return scenario

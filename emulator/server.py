@@ -162,7 +162,7 @@ def make_state(config: EmulatorConfig) -> EmulatorState:
     default = config.default
     if default is None:
         default = known.get("default") or _fallback()
-    return EmulatorState(known, default, limits=config.limits)
+    return EmulatorState(known, default, limits=config.limits, chaos=config.chaos)
 
 
 def _fallback() -> Scenario:

@@ -24,8 +24,9 @@ from typing import Any, Final
 from .config import LIMITS, Limits
 from .journal import Call, CallList, Journal, LimitError
 from .metrics import Metrics
-from .rules import Rules, RuleTimeoutError
+from .rules import SCENARIO_MARKER, Rules, RuleTimeoutError, login_effects, reachable_by_prompt
 from .scenario import Endpoint, Scenario, ScenarioError, load_scenario, scenario_from_dict
+from .scenario.chaos import Chaos, derive
 from .sessions import Sessions, check_session_id
 
 __all__ = [
@@ -43,9 +44,6 @@ __all__ = [
 
 #: Request header that picks the scenario for one request.
 SCENARIO_HEADER: Final = "X-Emulator-Scenario"
-#: A prompt containing ``[scenario:NAME]`` picks scenario NAME (for clients
-#: that cannot add headers, such as the original provider).
-SCENARIO_MARKER: Final = re.compile(r"\[scenario:([A-Za-z0-9_.\-]+)\]")
 #: A name that a marker can carry (and a scenario registered over HTTP must have).
 SCENARIO_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
@@ -67,11 +65,12 @@ class EmulatorState:
         default: ScenarioRef,
         *,
         limits: Limits = LIMITS,
+        chaos: Chaos | None = None,
         _server: _Server | None = None,
         _id: str | None = None,
     ) -> None:
         if _server is None:
-            _server = _Server(dict(scenarios), limits, self)
+            _server = _Server(dict(scenarios), limits, self, chaos)
         self._server = _server
         #: The session's id (None: the default session).
         self.id = _id
@@ -85,6 +84,8 @@ class EmulatorState:
         self._queue: deque[_Queued] = deque()
         self._rules = Rules(self.limits)
         self._counters: dict[tuple[str, str], int] = {}
+        self._chaos = _server.chaos
+        self._chaos_count = 0
         #: Every session's calls, each tagged with its session (see :attr:`requests`).
         self.journal = _server.journal
         #: What this server did since it started (not reset by reset()).
@@ -135,6 +136,8 @@ class EmulatorState:
             self._server.registered -= len(self._registered)
             self._registered.clear()
             self._counters.clear()
+            self._chaos = self._server.chaos
+            self._chaos_count = 0
             server = self._server
             for notes in (server.problems, server.unmatched):
                 kept = [n for n in notes if n[0] != self.id]
@@ -258,11 +261,11 @@ class EmulatorState:
             marker = SCENARIO_MARKER.search(prompt)
             if marker:
                 chosen = "a [scenario:] marker"
-                return _reachable_by_prompt(self.named(marker.group(1)), chosen), chosen
+                return reachable_by_prompt(self.named(marker.group(1)), chosen), chosen
             matched = self._rules.match(prompt)
             if matched is not None:
                 chosen = f"the rule {matched[0][:40]!r}"
-                return _reachable_by_prompt(matched[1], chosen), chosen
+                return reachable_by_prompt(matched[1], chosen), chosen
         with self._lock:
             if self._queue:
                 # The conversation takes the head; the login calls before it
@@ -282,6 +285,30 @@ class EmulatorState:
         with self._lock:
             self._counters[key] = n = self._counters.get(key, 0) + 1
         return n
+
+    # -- seeded chaos ----------------------------------------------------------
+
+    @property
+    def chaos(self) -> Chaos | None:
+        """This session's chaos (the server's, unless set for the session)."""
+        with self._lock:
+            return self._chaos
+
+    def set_chaos(self, chaos: Chaos | None) -> None:
+        """Chaos from now on (None: none); the count of requests starts again."""
+        with self._lock:
+            self._chaos = chaos
+            self._chaos_count = 0
+
+    def draw_chaos(self, scenario: Scenario, endpoint: Endpoint) -> tuple[Scenario, str] | None:
+        """What chaos does to this request: the scenario it gets and what was done, or None."""
+        with self._lock:
+            chaos = self._chaos
+            if chaos is None or endpoint not in chaos.endpoints:
+                return None
+            self._chaos_count += 1
+            k = self._chaos_count
+        return derive(scenario, chaos, k, endpoint)
 
     def reset(self) -> None:
         """Back to the default scenario: no queue, rules or registered scenarios;
@@ -337,8 +364,16 @@ class EmulatorState:
 class _Server:
     """What every session of one server shares: scenarios, journal, metrics, notes."""
 
-    def __init__(self, scenarios: dict[str, Scenario], limits: Limits, root: EmulatorState):
+    def __init__(
+        self,
+        scenarios: dict[str, Scenario],
+        limits: Limits,
+        root: EmulatorState,
+        chaos: Chaos | None,
+    ) -> None:
         self.lock = threading.RLock()
+        #: The chaos every session starts with (--chaos).
+        self.chaos = chaos
         self.scenarios = scenarios
         self.limits = limits
         self.root = root
@@ -357,44 +392,6 @@ class _Server:
             root._make_session,
             EmulatorState._forget,
         )
-
-
-def login_effects(scenario: Scenario) -> list[str]:
-    """What ``scenario`` does to the login calls (loads, login, session), in words."""
-    effects = [
-        f"HTTP {e.status} on /{'api/' if e.endpoint != 'login' else 'auth/'}"
-        f"{'auth/session' if e.endpoint == 'session' else e.endpoint}"
-        for e in scenario.http_errors
-        if e.endpoint != "conversation"
-    ]
-    if scenario.accounts is not None:
-        effects.append(f"{scenario.accounts} accounts on /api/loads")
-    if not scenario.login_cookie:
-        effects.append("no login cookie")
-    effects += [
-        f"network faults on /{endpoint}"
-        for endpoint in scenario.transport.endpoints
-        if endpoint != "conversation" and scenario.transport.shapes
-    ]
-    return effects
-
-
-def _reachable_by_prompt(scenario: Scenario, chosen_by: str) -> Scenario:
-    """``scenario``, unless what it does happens where a prompt cannot reach.
-
-    A prompt is seen only by ``/api/conversation``, after the login calls:
-    a scenario acting on those would be logged as applied and do nothing.
-    """
-    effects = login_effects(scenario)
-    if effects:
-        raise ScenarioError(
-            "<request>",
-            "scenario",
-            f"{chosen_by} chose {scenario.name!r}, which acts on the login calls "
-            f"({', '.join(effects)}) that come before the prompt is seen; choose it with the "
-            "X-Emulator-Scenario header, the admin API or the queue instead",
-        )
-    return scenario
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .._version import __version__
 from ..scenario import Scenario
+from ..scenario.chaos import DEFAULT_KINDS, Chaos
 from ..state import SCENARIO_NAME
 from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, json_response
 from .guard import guarded, json_body
@@ -145,6 +146,42 @@ async def _drop_session(request: web.BaseRequest, ctx: Context) -> web.Response:
     return _ok({"dropped": session})
 
 
+async def _get_chaos(request: web.BaseRequest, ctx: Context) -> web.Response:
+    chaos = ctx.state.chaos
+    return _ok(chaos.to_dict() if chaos is not None else None)
+
+
+async def _set_chaos(request: web.BaseRequest, ctx: Context) -> web.Response:
+    """``{"rate": 0.1, "seed": 7, "kinds": [...], "endpoints": [...]}`` for this session."""
+    body = await json_body(request)
+    unknown = sorted(set(body) - {"rate", "seed", "kinds", "endpoints"})
+    if unknown:
+        raise BadRequest(
+            400, f"unknown chaos setting {unknown[0]!r} (rate, seed, kinds, endpoints)"
+        )
+    rate, seed = body.get("rate"), body.get("seed", 0)
+    kinds = body.get("kinds", list(DEFAULT_KINDS))
+    endpoints = body.get("endpoints", ["conversation"])
+    if not isinstance(rate, int | float) or isinstance(rate, bool):
+        raise BadRequest(400, "'rate' must be a number from 0 to 1")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise BadRequest(400, "'seed' must be an integer")
+    for key, value in (("kinds", kinds), ("endpoints", endpoints)):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BadRequest(400, f"'{key}' must be a list of names")
+    try:
+        chaos = Chaos(float(rate), seed, tuple(kinds), tuple(endpoints))
+    except ValueError as exc:
+        raise BadRequest(400, str(exc)) from None
+    ctx.state.set_chaos(chaos)
+    return _ok(chaos.to_dict())
+
+
+async def _stop_chaos(request: web.BaseRequest, ctx: Context) -> web.Response:
+    ctx.state.set_chaos(None)
+    return _ok(None)
+
+
 _ROUTES: Final = (
     ("GET", "", _info),
     ("GET", "/scenarios", _list_scenarios),
@@ -159,6 +196,9 @@ _ROUTES: Final = (
     ("DELETE", "/rules", _remove_rules),
     ("POST", "/reset", _reset),
     ("GET", "/sessions", _list_sessions),
+    ("GET", "/chaos", _get_chaos),
+    ("PUT", "/chaos", _set_chaos),
+    ("DELETE", "/chaos", _stop_chaos),
 )
 
 _ALL: Final = (*_ROUTES, *JOURNAL_ROUTES)

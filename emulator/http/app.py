@@ -192,6 +192,10 @@ async def _dispatch(request: web.BaseRequest, ctx: Context) -> web.StreamRespons
     prompt, parsed = await route.read(request, ctx) if route.read is not None else (None, None)
     scenario = _choose(request, ctx, route.endpoint, prompt)
     n = ctx.call.number = ctx.state.next_call(scenario, route.endpoint)
+    drawn = ctx.state.draw_chaos(scenario, route.endpoint)
+    if drawn is not None:
+        scenario, ctx.call.chaos = drawn
+    ctx.call.served = scenario
     scripted = next(
         (e for e in scenario.http_errors if e.endpoint == route.endpoint and e.on_call in (0, n)),
         None,
@@ -360,12 +364,13 @@ def _outcome(call: Call) -> str:
 
 def _log_access(request: web.BaseRequest, call: Call, outcome: str) -> None:
     access_log.info(
-        "%s %s %s %sscenario=%s bytes=%d %.1fms",
+        "%s %s %s %sscenario=%s%s bytes=%d %.1fms",
         request.method,
         request.path_qs,
         outcome,
         f"session={call.session} " if call.session is not None else "",
         call.scenario or "-",
+        f" chaos={call.chaos!r}" if call.chaos is not None else "",
         call.bytes_sent,
         (call.duration or 0.0) * 1000,
     )

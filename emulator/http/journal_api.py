@@ -3,7 +3,8 @@
 ``GET /_emulator/journal`` (``path``, ``method``, ``scenario``, ``status``,
 ``session``, ``since``, ``limit``; newest last; a request made in a session
 sees only that session's calls), ``GET /_emulator/journal/{id}`` (one
-exchange with its transcript), ``GET /_emulator/journal/stream`` (an event
+exchange with its transcript; ``/journal/{id}/scenario``: the scenario it
+got, chaos included, as a TOML file to replay alone), ``GET /_emulator/journal/stream`` (an event
 stream of exchanges as they are answered, ``id:`` their journal ids;
 ``since`` or ``Last-Event-ID`` replays those after it first), and
 ``GET /_emulator/metrics`` (the Prometheus text format).
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from ..journal import ALL_SESSIONS, Call
 from ..protocol.sse import SSEFormat
+from ..scenario.dump import scenario_to_toml
 from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, json_response
 
 __all__ = ["JOURNAL_PREFIX_ROUTES", "JOURNAL_ROUTES", "exchange"]
@@ -82,11 +84,21 @@ def _session_filter(request: web.BaseRequest, ctx: Context) -> str | None:
 
 async def _entry(request: web.BaseRequest, ctx: Context) -> web.Response:
     tail = request.path.removeprefix(f"{ADMIN_PREFIX}/journal/")
+    tail, as_scenario = tail.removesuffix("/scenario"), tail.endswith("/scenario")
     if not tail.isdigit():
         raise BadRequest(404, f"no journal entry {tail[:40]!r}: ids are integers")
     call = ctx.state.journal.get(int(tail))
     if call is None or (ctx.state.id is not None and call.session != ctx.state.id):
         raise BadRequest(404, f"journal entry {tail} is gone (or never was)")
+    if as_scenario:
+        # The scenario this request got (with what chaos added) as a file to replay alone.
+        if call.served is None:
+            raise BadRequest(404, f"journal entry {tail} was served no scenario")
+        return web.Response(
+            text=scenario_to_toml(call.served),
+            content_type="application/toml",
+            headers={"Content-Disposition": f'attachment; filename="{call.served.name}.toml"'},
+        )
     return json_response(exchange(call, transcript=True))
 
 
