@@ -9,6 +9,7 @@ from ._version import __version__
 from .config import EmulatorConfig, Limits
 from .http.app import EmulatorHandler, make_app, make_server
 from .journal import Call, CallList
+from .remote import RemoteEmulator
 from .scenario import (
     Expect,
     Fault,
@@ -22,13 +23,17 @@ from .scenario import (
     load_scenarios,
     scenario_from_dict,
 )
+from .scenario.chaos import Chaos, parse_chaos
 from .server import Emulator, EmulatorServer, builtin_scenarios, serve
+from .sessions import SESSION_HEADER
 from .state import SCENARIO_HEADER, EmulatorState
 
 __all__ = [
     "SCENARIO_HEADER",
+    "SESSION_HEADER",
     "Call",
     "CallList",
+    "Chaos",
     "Emulator",
     "EmulatorConfig",
     "EmulatorHandler",
@@ -38,6 +43,7 @@ __all__ = [
     "Fault",
     "HttpError",
     "Limits",
+    "RemoteEmulator",
     "Reply",
     "Scenario",
     "ScenarioError",
@@ -49,6 +55,7 @@ __all__ = [
     "load_scenarios",
     "make_app",
     "make_server",
+    "parse_chaos",
     "scenario_from_dict",
     "serve",
 ]

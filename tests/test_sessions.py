@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
 
-from emulator import EmulatorConfig, Limits
+from emulator import EmulatorConfig, Limits, builtin_scenarios
 from emulator.pytest_plugin import EmulatorFactory
 from emulator.remote import RemoteEmulator, RemoteError
 from emulator.server import EmulatorServer
@@ -302,3 +306,35 @@ def test_a_remote_handle_registers_what_it_is_given_and_names_what_the_server_re
         assert server.state.sessions() == []
     with pytest.raises(RemoteError, match="cannot be reached"):
         remote.reset()
+
+
+def readme_example(marker: str) -> str:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    return next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if marker in b)
+
+
+def run_example(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_readme_sessions_example_prints_what_it_says() -> None:
+    greeting = builtin_scenarios()["unicode_text"].reply.text or ""
+    expected = f"hi\n{greeting[:7]}\n1 1\n"
+    assert run_example(readme_example("emulator.session(")) == expected
+
+
+def test_the_readme_chaos_example_runs_and_repeats_itself_from_its_seed() -> None:
+    code = readme_example("parse_chaos(")
+    out = run_example(code)
+    tries = re.findall(r"^try \d: (\w+)$", out, re.M)
+    calls = re.findall(r"^call \d+: (.+)$", out, re.M)
+    assert len(tries) + len(calls) == len(out.splitlines()) and calls
+    assert set(tries) <= {"UpstreamTimeoutError", "UpstreamStatusError", "IncompleteStreamError"}
+    assert all(re.match(r"(drop|stall|malformed_json) before|HTTP 500", c) for c in calls)
+    # Every failure was chaos's doing: as many hits that fail as failures.
+    assert len(tries) == sum(not c.startswith("malformed_json") for c in calls)
+    assert run_example(code) == out  # the same seed, the same run
