@@ -16,7 +16,7 @@ from typing import Any, get_args
 
 from hypothesis import strategies as st
 
-from .scenario import FAULTS, Expect, Fault, Reply, Scenario, Wire
+from .scenario import FAULTS, Expect, Fault, Reply, Scenario, Transport, Wire
 from .scenario.model import Cut, DataPrefix, LineEnding
 from .scenario.text import cut_points
 
@@ -104,12 +104,12 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     ends = cut_points(text, reply.cut, reply.cut_size)
     events = len(ends) + 2  # the empty first message, the snapshots, the final one
     faults = draw(st.lists(skippable_faults(events), max_size=6))
-    ending = draw(st.sampled_from(["none", "none", "drop", "error", "done"]))
+    ending = draw(st.sampled_from(["none", "none", "drop", "reset", "close", "error", "done"]))
     expect = Expect(outcome="reply") if text else Expect(outcome="failure", failure="no_reply")
     if ending != "none":
         at = draw(st.integers(0, events))
-        if ending == "drop":
-            faults.append(Fault("drop", at=at))
+        if ending in ("drop", "reset", "close"):
+            faults.append(Fault(ending, at=at))
             expect = Expect(outcome="failure", failure="incomplete_stream")
         elif ending == "error":
             faults.append(Fault("error", at=at, text="upstream failure"))
@@ -128,12 +128,34 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     if ending == "none" and not wire.done and text:
         expect = Expect(outcome="reply")  # a finished message without [DONE] is complete
     faults.sort(key=lambda f: (f.at == -1, f.at))
+    # The network: quick enough for a fuzz run, and a Content-Length promising
+    # more than comes only where [DONE] makes the reply whole before the close.
+    lies = ending == "none" and wire.done and bool(text) and draw(st.booleans())
+    transport = Transport(
+        endpoints=("conversation",),
+        # Latency comes before every write: only where writes are few (not split).
+        latency=draw(st.sampled_from([0.0, 0.0, 0.001]))
+        if not (wire.chunk_size or wire.split_at)
+        else 0.0,
+        latency_sd=0.0005,
+        distribution=draw(st.sampled_from(["normal", "lognormal"])),
+        seed=draw(st.integers(0, 2**16)),
+        bandwidth=draw(st.sampled_from([0, 0, 2_000_000])),
+        length_error=draw(st.integers(1, 500)) if lies else 0,
+    )
+    if not transport.latency:
+        transport = Transport(
+            endpoints=transport.endpoints,
+            bandwidth=transport.bandwidth,
+            length_error=transport.length_error,
+        )
     return Scenario(
         name="fuzz",
         description="A generated stream (emulator.strategies.scenarios).",
         reply=reply,
         wire=wire,
         faults=tuple(_terminal_last(faults)),
+        transport=transport,
         expect=expect,
     )
 
