@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from client import FakeGpt, IncompleteStreamError
-from emulator import Emulator, EmulatorConfig
+from client import FakeGpt, IncompleteStreamError, UpstreamStatusError
+from emulator import Emulator, EmulatorConfig, parse_chaos
 from emulator.pytest_plugin import EmulatorFactory
 from tests.helpers import collect, upstream
 
@@ -170,3 +170,27 @@ async def test_cors_lets_a_browser_app_stream_a_reply(
     assert "Hello! How can I help you today?" in streamed["text"]
     preflights = emu.calls("/api/conversation", "OPTIONS")
     assert preflights.call_count == 1 and preflights.last.status == 204
+
+
+async def test_the_inspector_marks_chaos_and_shows_the_scenario_a_hit_was_served(
+    page: playwright.Page, emulator_factory: EmulatorFactory
+) -> None:
+    chaos = parse_chaos("rate=1,seed=7,kinds=http_503")
+    emulator = await emulator_factory(EmulatorConfig(speed=0, chaos=chaos))
+    expect = playwright.expect
+    await page.goto(f"{emulator.url}/_emulator/ui")
+    await expect(page.locator("#status")).to_have_text("live")
+
+    class Client(FakeGpt):
+        url = emulator.session("ci").url
+
+    with pytest.raises(UpstreamStatusError):
+        await collect(Client)
+    row = page.locator("#exchanges tr", has_text="POST /api/conversation")
+    await expect(row).to_contain_text("ci: default ⚡ chaos")
+    await row.click()
+    await expect(page.locator("#detail")).to_contain_text("chaos: HTTP 503 on conversation")
+    served = page.locator("#served")
+    await expect(served).to_contain_text("[[http_errors]]")
+    await expect(served).to_contain_text("status = 503")
+    await expect(served).to_contain_text('failure = "http_status"')
