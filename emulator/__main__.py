@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m emulator",
         description="A local emulator of the FakeGpt upstream, with scripted streaming scenarios. "
-        "'python -m emulator conform --help': judge a client against them.",
+        "'python -m emulator conform --help': judge a client against them; "
+        "'python -m emulator import --help': a capture becomes a scenario.",
     )
     p.add_argument(
         "--host",
@@ -311,6 +312,10 @@ def run(argv: list[str] | None = None) -> int:
             from .conformance.cli import main as conform
 
             code = conform(argv[1:])
+        elif argv[:1] == ["import"]:
+            from .capture.cli import main as import_
+
+            code = import_(argv[1:])
         else:
             code = main(argv)
         sys.stdout.flush()

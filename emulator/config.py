@@ -34,6 +34,7 @@ class Limits:
     registered: int = 256  # scenarios registered over the admin API
     problems: int = 1_000  # handler errors and unmatched requests kept (each)
     transcript_bytes: int = 32 * 1024  # of a stream's first and of its last bytes, kept
+    transcript_writes: int = 1_000  # ... and at most this many of its first and last writes
     sessions: int = 256  # named sessions open at once (X-Emulator-Session, /_session/ID/)
     session_idle: float = 900.0  # seconds after its last request a named session is dropped
 

@@ -11,9 +11,24 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+from .scenario.model import Chunk, Ending, Recording
+from .scenario.recording import FRAMING_HEADERS
 
 __all__ = ["Sent", "Transcript"]
+
+#: How each way a stream ended is replayed (anything else: held open, as the
+#: client that left saw it).
+_ENDINGS: Final[tuple[tuple[str, Ending], ...]] = (
+    ("completed", "complete"),
+    ("dropped by the scenario", "drop"),
+    ("reset by the scenario", "reset"),
+    ("closed by the scenario", "close"),
+    ("cut by", "close"),
+)
+#: Response headers a recording leaves to the server replaying it.
+_NOT_REPLAYED: Final = FRAMING_HEADERS | {"date", "server"}
 
 
 @dataclass(slots=True)
@@ -89,6 +104,22 @@ class Transcript:
     def waited(self, offset: int, ms: float, seconds: float, what: str) -> None:
         """Note a wait the stream made (a stall: no bytes for ``seconds``)."""
         self.wrote(offset, ms, b"", f"{what}: {seconds:g} s")
+
+    def recording(self) -> Recording | None:
+        """The answer as a recording to replay byte for byte (None: some bytes were left out)."""
+        writes = self.writes
+        if self.omitted_writes or any(w.data is None or len(w.data) != w.size for w in writes):
+            return None
+        # A whole answer (not a stream) has no ending of its own: it was sent whole.
+        ending = self.ending or "completed"
+        return Recording(
+            chunks=tuple(Chunk(w.ms / 1000, w.data) for w in writes if w.data),
+            status=self.status or 200,
+            headers=tuple(
+                (k, v) for k, v in self.headers.items() if k.lower() not in _NOT_REPLAYED
+            ),
+            ending=next((e for prefix, e in _ENDINGS if ending.startswith(prefix)), "hold"),
+        )
 
     @property
     def writes(self) -> list[Sent]:

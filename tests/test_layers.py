@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "emulator.pytest_plugin": 6,
     "emulator.strategies": 6,
     "emulator.conformance": 6,
+    "emulator.capture": 6,
     "emulator": 6,  # the package's public surface re-exports from everywhere
 }
 #: The only emulator modules that may import the client (lazily, for users' tests).

@@ -18,10 +18,14 @@ from typing import Final, Protocol
 from aiohttp import web
 
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
-from ..scenario import PlanError, Transport
+from ..scenario import PlanError, Transport, model
 from .stream import COALESCE_BYTES
 
 __all__ = ["STREAM_HEADERS", "Clock", "Progress", "deliver", "end_connection", "latencies", "play"]
+
+
+#: The headers of an event stream (a recording may answer with its own).
+STREAM_HEADERS: Final = dict(model.STREAM_HEADERS)
 
 
 class Clock:
@@ -63,6 +67,8 @@ async def play(
     call: Progress,
     headers: Mapping[str, str] | None = None,
     transport: Transport | None = None,
+    status: int = 200,
+    base_headers: Mapping[str, str] = STREAM_HEADERS,
 ) -> web.StreamResponse:
     """Send ``steps`` as a 200 event stream (with extra ``headers``); note how it went in ``call``.
 
@@ -72,7 +78,7 @@ async def play(
     if transport is not None and transport.no_headers:
         return await _no_headers(request, call)
     response = web.StreamResponse(
-        status=200, headers={**STREAM_HEADERS, **headers} if headers else STREAM_HEADERS
+        status=status, headers={**base_headers, **headers} if headers else base_headers
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time()
@@ -86,7 +92,7 @@ async def play(
         if transport.length_error or transport.slow_close:
             response.force_close()  # the lie cannot leave the connection reusable
     await response.prepare(request)
-    call.status = 200
+    call.status = status
     record = call.transcript
     pending: list[bytes] = []
     whats: list[str] = []  # what each pending write carries (only when recording)
@@ -200,12 +206,6 @@ def _note(
     for data, what in zip(pending, whats, strict=True):
         record.wrote(offset, ms, data, what)
         offset += len(data)
-
-
-STREAM_HEADERS: Final = {
-    "Content-Type": "text/event-stream; charset=utf-8",
-    "Cache-Control": "no-cache",
-}
 
 
 #: The player lets other tasks run after this many bytes written without a

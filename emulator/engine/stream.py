@@ -30,7 +30,7 @@ from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Scenario
 from .prepare import Prepared
 
-__all__ = ["COALESCE_BYTES", "format_of", "planned"]
+__all__ = ["COALESCE_BYTES", "format_of", "frame", "planned"]
 
 #: The player merges consecutive writes up to this size (and so does the planner).
 COALESCE_BYTES: Final = 256 * 1024
@@ -38,7 +38,7 @@ COALESCE_BYTES: Final = 256 * 1024
 
 def planned(scenario: Scenario, ctx: StreamContext, prepared: Prepared) -> Iterator[Step]:
     """The stream planned step by step (what a template is built from)."""
-    return _frame(scenario, _stream(scenario, ctx, format_of(scenario), prepared))
+    return frame(scenario, _stream(scenario, ctx, format_of(scenario), prepared))
 
 
 def format_of(scenario: Scenario) -> SSEFormat:
@@ -250,7 +250,7 @@ def _v1_events(
     )
 
 
-def _frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
+def frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
     """Add the BOM and split writes where the scenario says.
 
     Merging small writes is the player's job: it knows the speed factor, so

@@ -255,8 +255,11 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     )
     ctx = Context(call, state, config, emulator.signer, emulator.templates, cors=cors)
     if not is_admin:
+        limits = config.limits
         call.transcript = Transcript(
-            keep_bytes=config.limits.transcript_bytes, capture=config.capture_bytes
+            keep_bytes=limits.transcript_bytes,
+            keep_writes=limits.transcript_writes,
+            capture=config.capture_bytes,
         )
         state.record(call)
     try:

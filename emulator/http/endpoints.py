@@ -14,6 +14,7 @@ import math
 import random
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -21,8 +22,9 @@ from aiohttp import web
 
 from ..auth import Identity, Signer, user_id_for
 from ..engine.plan import PlanError, plan
-from ..engine.play import Clock, play
+from ..engine.play import STREAM_HEADERS, Clock, play
 from ..engine.prepare import prepare
+from ..engine.replay import replayed
 from ..protocol.fakegpt import (
     CDN_CHALLENGE_HTML,
     DEFAULT_MODEL,
@@ -31,7 +33,8 @@ from ..protocol.fakegpt import (
     loads_body,
     session_body,
 )
-from ..scenario import HttpError, Scenario
+from ..protocol.steps import Step
+from ..scenario import HttpError, Scenario, Transport
 from ..scenario.text import CACHE_TEXT_CHARS, reply_text
 from .errors import BadRequest, Context, json_response
 from .requests import ConversationRequest, form_text, multipart_form, parse_conversation, too_long
@@ -213,6 +216,18 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
         moderation_id=f"modr-{_IDS.getrandbits(96):024x}",
     )
     config = ctx.config
+    transport = scenario.transport if scenario.transport.applies("conversation") else None
+    recording = scenario.recording
+    if recording is not None:
+        # A captured stream, byte for byte (with the scenario's faults on top).
+        return await _played(
+            request,
+            ctx,
+            replayed(scenario, stream),
+            transport,
+            recording.status,
+            dict(recording.headers),
+        )
     try:
         prepared = text = None
         if scenario.wire.body == "stream":
@@ -231,11 +246,23 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
         )
     except PlanError as exc:
         raise BadRequest(400, str(exc)) from exc
+    return await _played(request, ctx, steps, transport)
+
+
+async def _played(
+    request: web.BaseRequest,
+    ctx: Context,
+    steps: Iterator[Step],
+    transport: Transport | None,
+    status: int = 200,
+    headers: Mapping[str, str] = STREAM_HEADERS,
+) -> web.StreamResponse:
     metrics = ctx.state.metrics
     metrics.stream_started()
     try:
-        transport = scenario.transport if scenario.transport.applies("conversation") else None
-        return await play(request, steps, Clock(config.speed), ctx.call, ctx.cors, transport)
+        return await play(
+            request, steps, Clock(ctx.config.speed), ctx.call, ctx.cors, transport, status, headers
+        )
     finally:
         metrics.stream_ended()
 

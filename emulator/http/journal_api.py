@@ -4,7 +4,8 @@
 ``session``, ``since``, ``limit``; newest last; a request made in a session
 sees only that session's calls), ``GET /_emulator/journal/{id}`` (one
 exchange with its transcript; ``/journal/{id}/scenario``: the scenario it
-got, chaos included, as a TOML file to replay alone), ``GET /_emulator/journal/stream`` (an event
+got, chaos included, as a TOML file to replay alone; ``/journal/{id}/recording``:
+what it answered, byte for byte, as JSON lines to import), ``GET /_emulator/journal/stream`` (an event
 stream of exchanges as they are answered, ``id:`` their journal ids;
 ``since`` or ``Last-Event-ID`` replays those after it first), and
 ``GET /_emulator/metrics`` (the Prometheus text format).
@@ -22,6 +23,7 @@ from aiohttp import web
 from ..journal import ALL_SESSIONS, Call
 from ..protocol.sse import SSEFormat
 from ..scenario.dump import scenario_to_toml
+from ..scenario.recording import chunk_dict
 from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, json_response
 
 __all__ = ["JOURNAL_PREFIX_ROUTES", "JOURNAL_ROUTES", "exchange"]
@@ -84,6 +86,8 @@ def _session_filter(request: web.BaseRequest, ctx: Context) -> str | None:
 
 async def _entry(request: web.BaseRequest, ctx: Context) -> web.Response:
     tail = request.path.removeprefix(f"{ADMIN_PREFIX}/journal/")
+    as_recording = tail.endswith("/recording")
+    tail = tail.removesuffix("/recording")
     tail, as_scenario = tail.removesuffix("/scenario"), tail.endswith("/scenario")
     if not tail.isdigit():
         raise BadRequest(404, f"no journal entry {tail[:40]!r}: ids are integers")
@@ -99,7 +103,30 @@ async def _entry(request: web.BaseRequest, ctx: Context) -> web.Response:
             content_type="application/toml",
             headers={"Content-Disposition": f'attachment; filename="{call.served.name}.toml"'},
         )
+    if as_recording:
+        return _recording(call, tail)
     return json_response(exchange(call, transcript=True))
+
+
+def _recording(call: Call, entry: str) -> web.Response:
+    """What one exchange answered, as JSON lines that ``python -m emulator import`` reads."""
+    recording = call.transcript.recording() if call.transcript is not None else None
+    if recording is None:
+        raise BadRequest(
+            409,
+            f"journal entry {entry} kept only part of its bytes (the transcript keeps the "
+            "first and last Limits.transcript_bytes; capture must be on)",
+        )
+    lines = [
+        {"status": recording.status, "headers": dict(recording.headers)},
+        *(chunk_dict(c) for c in recording.chunks),
+        {"ending": recording.ending},
+    ]
+    return web.Response(
+        text="".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines),
+        content_type="application/jsonl",
+        headers={"Content-Disposition": f'attachment; filename="exchange-{entry}.jsonl"'},
+    )
 
 
 async def _feed(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:

@@ -6,7 +6,8 @@ from dataclasses import fields
 from typing import Any
 
 from .faults import FAULTS
-from .model import Expect, HttpError, Reply, Scenario, Timing, Transport, Wire
+from .model import Expect, HttpError, Recording, Reply, Scenario, Timing, Transport, Wire
+from .recording import chunk_dict
 
 __all__ = ["scenario_to_toml"]
 
@@ -53,6 +54,8 @@ def scenario_to_toml(scenario: Scenario) -> str:
                     if key == "raw"
                     else f"{key} = {_value(value)}"
                 )
+    if scenario.recording is not None:
+        lines += _recording(scenario.recording)
     for error in scenario.http_errors:
         lines += [
             "",
@@ -62,6 +65,26 @@ def scenario_to_toml(scenario: Scenario) -> str:
             *_changed(error, HttpError, skip={"endpoint", "status"}),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _recording(recording: Recording) -> list[str]:
+    default = Recording()
+    lines = ["", "[recording]"]
+    if recording.status != default.status:
+        lines.append(f"status = {recording.status}")
+    if recording.headers != default.headers:
+        pairs = ", ".join(f"{_string(k)} = {_value(v)}" for k, v in recording.headers)
+        lines.append(f"headers = {{ {pairs} }}" if pairs else "headers = {}")
+    if recording.ending != default.ending:
+        lines.append(f"ending = {_value(recording.ending)}")
+    if recording.real_time_over != default.real_time_over:
+        lines.append(f"real_time_over = {_value(recording.real_time_over)}")
+    for chunk in recording.chunks:
+        item = chunk_dict(chunk)
+        key = "text" if "text" in item else "hex"
+        lines += ["", "[[recording.chunks]]", f"at = {_value(item['at'])}",
+                  f"{key} = {_value(item[key])}"]  # fmt: skip
+    return lines
 
 
 def _changed(

@@ -43,6 +43,7 @@ from .model import (
     Wire,
 )
 from .outcomes import FAILURES
+from .recording import recording_from_table
 from .table import Table
 
 __all__ = ["load_scenario", "load_scenarios", "scenario_from_dict"]
@@ -62,7 +63,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(source, "", f"is not UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "", f"is not valid TOML: {exc}") from exc
-    return scenario_from_dict(data, name=path.stem, source=source)
+    return scenario_from_dict(data, name=path.stem, source=source, folder=path.parent)
 
 
 def load_scenarios(folder: str | Path) -> dict[str, Scenario]:
@@ -74,9 +75,17 @@ def load_scenarios(folder: str | Path) -> dict[str, Scenario]:
 
 
 def scenario_from_dict(
-    data: Mapping[str, Any], *, name: str | None = None, source: str = "<python>"
+    data: Mapping[str, Any],
+    *,
+    name: str | None = None,
+    source: str = "<python>",
+    folder: Path | None = None,
 ) -> Scenario:
-    """Validate a scenario given as a dict (a parsed TOML file, or JSON from the admin API)."""
+    """Validate a scenario given as a dict (a parsed TOML file, or JSON from the admin API).
+
+    ``folder``: where the file it came from lies (a recording's ``file`` is
+    looked for there); None for a table that came from no file.
+    """
     top = Table(source, "", data)
     scenario_name = top.text("name", name or _inline_name(data))
     description = top.text("description", "")
@@ -95,11 +104,23 @@ def scenario_from_dict(
         )
     http_errors = tuple(_http_error(t) for t in top.tables("http_errors", limit=MAX_HTTP_ERRORS))
     transport = _transport(top.table("transport"))
+    recording = (
+        recording_from_table(top.table("recording"), folder) if "recording" in data else None
+    )
+    if recording is not None and "reply" in data:
+        raise ScenarioError(source, "reply", "a recording replaces the reply: give one of them")
     accounts = top.optional_int("accounts", minimum=0)
     login_cookie = top.boolean("login_cookie", True)
     session_tokens = top.boolean("session_tokens", False)
     expect = _expect(top.table("expect"), reply)
     top.finish()
+    for i, fault in enumerate(faults if recording is not None else ()):
+        if FAULTS[fault.kind].cumulative_only:
+            raise ScenarioError(
+                source,
+                f"faults[{i}].kind",
+                f"{fault.kind!r} resends a snapshot of the reply; a recording has none to resend",
+            )
     if wire.encoding == "delta_v1":
         for i, fault in enumerate(faults):
             if FAULTS[fault.kind].cumulative_only:
@@ -117,6 +138,7 @@ def scenario_from_dict(
         faults=faults,
         http_errors=http_errors,
         transport=transport,
+        recording=recording,
         accounts=accounts,
         login_cookie=login_cookie,
         session_tokens=session_tokens,

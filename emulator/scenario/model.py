@@ -17,11 +17,13 @@ __all__ = [
     "MAX_REPLY_CHARS",
     "AfterDone",
     "Body",
+    "Chunk",
     "Cut",
     "CutWith",
     "DataPrefix",
     "Distribution",
     "Encoding",
+    "Ending",
     "Endpoint",
     "ErrorBody",
     "Expect",
@@ -30,6 +32,7 @@ __all__ = [
     "HttpError",
     "LineEnding",
     "PlanError",
+    "Recording",
     "Reply",
     "Scenario",
     "ScenarioError",
@@ -50,6 +53,7 @@ DataPrefix = Literal["data: ", "data:"]
 FinishType = Literal["stop", "max_tokens"]
 Distribution = Literal["fixed", "normal", "lognormal"]
 CutWith = Literal["close", "reset"]
+Ending = Literal["complete", "drop", "reset", "close", "hold"]
 
 #: The longest reply text a scenario may produce for a request, in characters.
 MAX_REPLY_CHARS: Final = 4 * 1024 * 1024
@@ -196,6 +200,41 @@ class Transport:
 
 
 @dataclass(frozen=True, slots=True)
+class Chunk:
+    """One write of a captured stream: its bytes, and when it came (seconds after the request)."""
+
+    at: float
+    data: bytes
+
+
+#: The headers a recording answers with unless it says otherwise.
+STREAM_HEADERS: Final = (
+    ("Content-Type", "text/event-stream; charset=utf-8"),
+    ("Cache-Control", "no-cache"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A captured ``/api/conversation`` answer, replayed byte for byte, write for write.
+
+    Its pace is scaled by the server's speed, but for gaps of
+    ``real_time_over`` seconds or more (a captured stall keeps tripping
+    timeouts at ``--speed 0``). ``ending``: how the capture ended.
+    """
+
+    chunks: tuple[Chunk, ...] = ()
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = STREAM_HEADERS
+    ending: Ending = "complete"
+    real_time_over: float = 1.0
+
+    @property
+    def size(self) -> int:
+        return sum(len(c.data) for c in self.chunks)
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     description: str
@@ -205,6 +244,7 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     http_errors: tuple[HttpError, ...] = ()
     transport: Transport = field(default_factory=Transport)
+    recording: Recording | None = None  # a captured stream, replayed instead of the reply
     accounts: int | None = None  # None: the server's pool
     login_cookie: bool = True  # false: /auth/login answers 200 but sets no cookie
     session_tokens: bool = False  # true: a token from another emulator session is refused

@@ -1,0 +1,225 @@
+"""Turning a capture into a scenario: a HAR file, JSON lines of timed chunks, or a raw SSE body.
+
+What is written is only what the scenario needs (the conversation's status,
+headers that describe the body, the body itself write by write with its
+times, and what the login calls answered): cookies, tokens, passwords and
+request bodies are never copied, and :class:`Imported` says what was left
+out and what could not be kept as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from ..scenario.model import (
+    ENDPOINTS,
+    Chunk,
+    Endpoint,
+    HttpError,
+    Recording,
+    Scenario,
+    ScenarioError,
+)
+from ..scenario.recording import FRAMING_HEADERS, MAX_RECORDING_BYTES, read_jsonl
+from .decode import expected_outcome
+
+__all__ = ["Imported", "import_capture"]
+
+#: Response headers worth replaying: what describes the body, not who asked for it.
+_KEPT_HEADERS: Final = frozenset(
+    {"content-type", "cache-control", "x-accel-buffering", "retry-after", "vary"}
+)
+#: The upstream's paths, by endpoint.
+_PATHS: Final[dict[str, Endpoint]] = {
+    "/api/loads": "loads",
+    "/auth/login": "login",
+    "/api/auth/session": "session",
+    "/api/conversation": "conversation",
+}
+_SECRET_WORDS: Final = ("accesstoken", "session_password", "token_key", "credential")
+
+
+@dataclass
+class Imported:
+    """A scenario made from a capture, and what the import left out or changed."""
+
+    scenario: Scenario
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+
+def import_capture(raw: bytes, source: str, name: str) -> Imported:
+    """The scenario that replays the capture ``raw`` (read from ``source``), named ``name``."""
+    stripped = raw.lstrip()
+    if stripped.startswith(b"{"):
+        try:
+            har = json.loads(raw)
+        except ValueError:
+            har = None  # JSON lines: several objects
+        if isinstance(har, dict) and isinstance(har.get("log"), dict):
+            return _from_har(har, source, name)
+        chunks, meta = read_jsonl(raw, source)
+        removed: list[str] = []
+        recording = Recording(
+            chunks=tuple(chunks),
+            status=int(meta.get("status", 200)),
+            headers=_headers(meta.get("headers"), removed) or Recording().headers,
+            ending=meta.get("ending", "complete"),
+        )
+        return _made(recording, source, name, f"JSON lines ({len(chunks)} timed chunks)",
+                     removed=removed)  # fmt: skip
+    if len(raw) > MAX_RECORDING_BYTES:
+        raise ScenarioError(source, "", f"holds {len(raw):,} bytes; at most "
+                            f"{MAX_RECORDING_BYTES:,} can be replayed")  # fmt: skip
+    recording = Recording(chunks=(Chunk(0.0, raw),) if raw else ())
+    return _made(recording, source, name, "a raw SSE body (no times: one write)",
+                 changed=["a raw body has no timing: it is replayed as one write"])  # fmt: skip
+
+
+def _made(
+    recording: Recording,
+    source: str,
+    name: str,
+    what: str,
+    *,
+    removed: list[str] | None = None,
+    changed: list[str] | None = None,
+    http_errors: tuple[HttpError, ...] = (),
+    accounts: int | None = None,
+) -> Imported:
+    removed = list(removed or [])
+    secrets = [w for w in _SECRET_WORDS if any(w in c.data.lower().decode("utf-8", "replace")
+                                                for c in recording.chunks)]  # fmt: skip
+    if secrets:
+        removed.append(
+            "nothing: the body mentions " + ", ".join(secrets) + " (check it before sharing)"
+        )
+    scenario = Scenario(
+        name=name,
+        description=f"Imported from {Path(source).name}: {what}.",
+        recording=recording,
+        http_errors=http_errors,
+        accounts=accounts,
+        expect=expected_outcome(recording),
+        source=source,
+    )
+    return Imported(scenario, removed, list(changed or []))
+
+
+def _headers(raw: Any, removed: list[str]) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, dict):
+        return ()
+    kept = []
+    for key, value in raw.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            continue
+        low = key.lower()
+        if low in _KEPT_HEADERS:
+            kept.append((key, value))
+        elif low not in FRAMING_HEADERS and low != "set-cookie":  # cookies: said apart
+            removed.append(f"the response header {key}")
+    return tuple(kept)
+
+
+def _from_har(har: dict[str, Any], source: str, name: str) -> Imported:
+    entries = [e for e in har["log"].get("entries", []) if isinstance(e, dict)]
+    removed: list[str] = []
+    changed: list[str] = []
+    by_endpoint: dict[Endpoint, list[dict[str, Any]]] = {e: [] for e in ENDPOINTS}
+    for entry in entries:
+        url = str(entry.get("request", {}).get("url", ""))
+        path = "/" + url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+        endpoint = next((e for p, e in _PATHS.items() if path.endswith(p)), None)
+        if endpoint is not None:
+            by_endpoint[endpoint].append(entry)
+        _count_secrets(entry, removed)
+    conversations = by_endpoint["conversation"]
+    if not conversations:
+        raise ScenarioError(source, "log.entries", "has no /api/conversation request to replay")
+    if len(conversations) > 1:
+        changed.append(f"the HAR holds {len(conversations)} conversations: the last is replayed")
+    conversation = conversations[-1]
+    response = conversation.get("response", {})
+    status = int(response.get("status") or 200)
+    content = response.get("content", {})
+    text = content.get("text")
+    if not isinstance(text, str):
+        raise ScenarioError(source, "response.content.text",
+                            "the conversation's body is not in the HAR (export with content)")  # fmt: skip
+    try:
+        body = (
+            base64.b64decode(text, validate=True)
+            if content.get("encoding") == "base64"
+            else text.encode("utf-8")
+        )
+    except (ValueError, binascii.Error) as exc:
+        raise ScenarioError(source, "response.content.text", f"is not base64: {exc}") from None
+    timings = conversation.get("timings", {})
+    first = max(0.0, float(timings.get("wait") or 0)) / 1000
+    changed.append("a HAR keeps no times within a body: it is replayed as one write after "
+                   f"the recorded wait ({first * 1000:.0f} ms)")  # fmt: skip
+    headers = _headers(
+        {
+            h.get("name"): h.get("value")
+            for h in response.get("headers", [])
+            if isinstance(h, dict)
+        },
+        removed,
+    )
+    recording = Recording(
+        chunks=(Chunk(first, body),) if body else (),
+        status=status,
+        headers=headers or Recording().headers,
+    )
+    errors = tuple(
+        HttpError(endpoint=endpoint, status=int(e["response"]["status"]), on_call=i + 1)
+        for endpoint in ("loads", "login", "session")
+        for i, e in enumerate(by_endpoint[endpoint])
+        if int(e.get("response", {}).get("status") or 200) >= 400
+    )
+    accounts = _accounts(by_endpoint["loads"])
+    return _made(recording, source, name, f"a HAR file ({len(entries)} entries)",
+                 removed=sorted(set(removed)), changed=changed, http_errors=errors,
+                 accounts=accounts)  # fmt: skip
+
+
+def _accounts(loads: list[dict[str, Any]]) -> int | None:
+    """How many accounts the captured /api/loads listed (None: not captured)."""
+    for entry in reversed(loads):
+        text = entry.get("response", {}).get("content", {}).get("text")
+        try:
+            listed = json.loads(text)["loads"]
+        except (TypeError, ValueError, KeyError):
+            continue
+        if isinstance(listed, list):
+            return len(listed)
+    return None
+
+
+def _count_secrets(entry: dict[str, Any], removed: list[str]) -> None:
+    """Note the secrets a HAR entry carries (none of them is written)."""
+    request = entry.get("request", {})
+    for header in request.get("headers", []):
+        low = str(header.get("name", "")).lower()
+        if low in ("authorization", "x-authorization"):
+            removed.append("bearer tokens (Authorization headers)")
+        elif low == "cookie":
+            removed.append("cookies sent")
+    if any(
+        str(h.get("name", "")).lower() == "set-cookie"
+        for h in entry.get("response", {}).get("headers", [])
+    ):
+        removed.append("cookies set (Set-Cookie)")
+    if request.get("cookies"):
+        removed.append("cookies sent")
+    posted = str(request.get("postData", {}).get("text", ""))
+    if "session_password" in posted:
+        removed.append("the session_password of the login form")
+    text = str(entry.get("response", {}).get("content", {}).get("text", ""))
+    if "accessToken" in text:
+        removed.append("the accessToken of /api/auth/session")

@@ -1,0 +1,178 @@
+"""``python -m emulator import``: captures become scenarios, secrets stay behind, replays are
+byte for byte (over real sockets, with the real client)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from client import FakeGpt
+from emulator import EmulatorConfig, ScenarioError, load_scenario, scenario_from_dict
+from emulator.capture import import_capture
+from emulator.pytest_plugin import EmulatorFactory
+from tests.helpers import answer, conversation, login
+
+HAR = Path(__file__).resolve().parent / "captures" / "chatgpt_session.har"
+SECRETS = ("hunter2", "fake-access", "credential=", "__cf_bm", "CF-RAY", "0123456789abcdef0")
+
+
+def run_import(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", "import", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_a_har_becomes_a_scenario_without_its_secrets_that_the_client_reads(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    out = tmp_path / "bonjour.toml"
+    done = run_import(HAR, "-o", out)
+    assert done.returncode == 0, done.stderr
+    written = out.read_text(encoding="utf-8")
+    assert not [s for s in SECRETS if s in written]
+    for said in (
+        "left out: bearer tokens (Authorization headers)",
+        "left out: cookies set (Set-Cookie)",
+        "left out: the session_password of the login form",
+        "left out: the accessToken of /api/auth/session",
+        "left out: the response header CF-RAY",
+        "changed: a HAR keeps no times within a body",
+        "expecting 17 characters of text",
+    ):
+        assert said in done.stderr
+    scenario = load_scenario(out)
+    assert scenario.name == "bonjour" and scenario.accounts == 2
+    assert scenario.expect.text == "Bonjour ! Ça va ?"
+    emulator = await emulator_factory(EmulatorConfig(speed=0, default=scenario))
+
+    class Client(FakeGpt):
+        url = emulator.url
+
+    text = await Client.create_async("m", [{"role": "user", "content": "Dis bonjour"}])
+    assert text == "Bonjour ! Ça va ?"
+    har = json.loads(HAR.read_text(encoding="utf-8"))
+    body = har["log"]["entries"][-1]["response"]["content"]["text"].encode()
+    call = emulator.calls("/api/conversation").last
+    assert call.transcript is not None
+    assert b"".join(w.data or b"" for w in call.transcript.writes) == body
+
+
+async def test_a_raw_body_replays_byte_for_byte_whatever_its_framing(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    raw = (
+        b'\xef\xbb\xbfdata:{"message": {"author": {"role": "assistant"}, '
+        b'"content": {"parts": ["Hi"]}, "status": "finished_successfully", '
+        b'"metadata": {}}}\r\n\r\n: ping\r\r\xff\xfe garbage\n\ndata: [DONE]\r\n\r\n'
+    )
+    imported = import_capture(raw, "curl.txt", "curl")
+    assert imported.scenario.expect.text == "Hi"
+    path = tmp_path / "curl.toml"
+    from emulator.scenario.dump import scenario_to_toml
+
+    path.write_text(scenario_to_toml(imported.scenario), encoding="utf-8")
+    emulator = await emulator_factory(EmulatorConfig(speed=0, default=load_scenario(path)))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await login(http, emulator.url)
+        async with http.post(
+            f"{emulator.url}/api/conversation",
+            json=conversation("x"),
+            headers={"Authorization": f"Bearer {token}"},
+        ) as r:
+            assert r.headers["Content-Type"] == "text/event-stream; charset=utf-8"
+            assert await r.read() == raw
+
+
+def test_bad_captures_are_refused_naming_the_file_and_the_place(tmp_path: Path) -> None:
+    bad = tmp_path / "log.jsonl"
+    bad.write_text('{"at": 0, "text": "data: 1\\n\\n"}\n{"at": 0.1, "text": 5}\n', "utf-8")
+    done = run_import(bad)
+    assert done.returncode == 1
+    assert f"{bad}: [line 2] give exactly one of text, hex or base64" in done.stderr
+    backwards = tmp_path / "back.jsonl"
+    backwards.write_text('{"at": 1, "text": "a"}\n{"at": 0.5, "text": "b"}\n', "utf-8")
+    assert "chunks must come in time order" in run_import(backwards).stderr
+    no_body = tmp_path / "empty.har"
+    no_body.write_text(json.dumps({"log": {"entries": []}}), "utf-8")
+    assert "has no /api/conversation request to replay" in run_import(no_body).stderr
+    missing = run_import(tmp_path / "nope.har")
+    assert missing.returncode == 2 and "nope.har" in missing.stderr
+
+
+def test_a_recording_file_is_read_beside_its_scenario_and_never_named_over_http(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "chunks.jsonl").write_text(
+        '{"status": 503, "headers": {"Content-Type": "application/json"}}\n'
+        '{"at": 0.25, "text": "{\\"detail\\": \\"busy\\"}"}\n',
+        "utf-8",
+    )
+    (tmp_path / "busy.toml").write_text(
+        'description = "A captured 503."\n[recording]\nfile = "chunks.jsonl"\n', "utf-8"
+    )
+    scenario = load_scenario(tmp_path / "busy.toml")
+    assert scenario.recording is not None and scenario.recording.status == 503
+    assert scenario.recording.chunks[0].at == 0.25
+    assert scenario.expect.outcome == "reply"  # a file of one's own states what one wants
+    (tmp_path / "out.toml").write_text(
+        'description = "x"\n[recording]\nfile = "../chunks.jsonl"\n', "utf-8"
+    )
+    with pytest.raises(ScenarioError, match=r"recording\.file.*own folder"):
+        load_scenario(tmp_path / "out.toml")
+    with pytest.raises(ScenarioError, match="requests name no files"):
+        scenario_from_dict({"description": "x", "recording": {"file": "chunks.jsonl"}})
+    with pytest.raises(ScenarioError, match="a recording replaces the reply"):
+        scenario_from_dict(
+            {"description": "x", "reply": {"text": "y"}, "recording": {"chunks": []}}
+        )
+    with pytest.raises(ScenarioError, match="resends a snapshot"):
+        scenario_from_dict(
+            {"description": "x", "recording": {}, "faults": [{"kind": "stale", "at": 1}]}
+        )
+
+
+async def test_the_admin_api_refuses_a_registered_recording_that_names_a_file(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = await emulator_factory(EmulatorConfig(speed=0))
+    async with aiohttp.ClientSession() as http:
+        status, _, body, _ = await answer(
+            http,
+            "POST",
+            f"{emulator.url}/_emulator/scenarios",
+            json={
+                "name": "sneaky",
+                "scenario": {"description": "x", "recording": {"file": "/etc/passwd.jsonl"}},
+            },
+        )
+    assert status == 400 and "requests name no files" in body["detail"]
+
+
+def test_the_readme_import_commands_run_as_written(tmp_path: Path) -> None:
+    readme = (HAR.parent.parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Reproduce a stream you captured") :]
+    block = section[
+        section.index("```sh\n") + 6 : section.index("```", section.index("```sh") + 5)
+    ]
+    commands = [line.split() for line in block.strip().splitlines()]
+    assert [c[:3] for c in commands] == [["python", "-m", "emulator"]] * 3
+    root = HAR.parent.parent.parent
+    for command in commands[:2]:  # the third serves until stopped
+        args = [a.replace("my_scenarios", str(tmp_path / "my_scenarios")) for a in command[3:]]
+        done = subprocess.run(
+            [sys.executable, "-m", "emulator", *args],
+            cwd=root, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert load_scenario(tmp_path / "my_scenarios" / "bonjour.toml").expect.text == (
+        "Bonjour ! Ça va ?"
+    )
