@@ -316,6 +316,10 @@ def run(argv: list[str] | None = None) -> int:
             from .capture.cli import main as import_
 
             code = import_(argv[1:])
+        elif argv[:1] == ["record"]:
+            from .capture.cli import record
+
+            code = record(argv[1:])
         else:
             code = main(argv)
         sys.stdout.flush()

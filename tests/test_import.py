@@ -3,7 +3,11 @@ byte for byte (over real sockets, with the real client)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +15,18 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from client import FakeGpt
-from emulator import EmulatorConfig, ScenarioError, load_scenario, scenario_from_dict
+from client import FakeGpt, FakeGptError
+from emulator import (
+    EmulatorConfig,
+    ScenarioError,
+    builtin_scenarios,
+    load_scenario,
+    scenario_from_dict,
+)
 from emulator.capture import import_capture
+from emulator.capture.proxy import recording_proxy
 from emulator.pytest_plugin import EmulatorFactory
-from tests.helpers import answer, conversation, login
+from tests.helpers import answer, conversation, login, serving
 
 HAR = Path(__file__).resolve().parent / "captures" / "chatgpt_session.har"
 SECRETS = ("hunter2", "fake-access", "credential=", "__cf_bm", "CF-RAY", "0123456789abcdef0")
@@ -176,3 +187,93 @@ def test_the_readme_import_commands_run_as_written(tmp_path: Path) -> None:
     assert load_scenario(tmp_path / "my_scenarios" / "bonjour.toml").expect.text == (
         "Bonjour ! Ça va ?"
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["default", "unicode_text", "drop_mid_stream", "crlf_line_endings", "http_429_rate_limited"],
+)
+async def test_the_recording_proxy_records_what_an_upstream_sent_and_it_replays_the_same(
+    emulator_factory: EmulatorFactory, tmp_path: Path, name: str
+) -> None:
+    upstream = await emulator_factory(EmulatorConfig(speed=0))
+    upstream.use(name)
+    async with recording_proxy(upstream.url, tmp_path / "rec") as proxy:
+
+        class ThroughProxy(FakeGpt):
+            url = proxy.url
+
+        expect = builtin_scenarios()[name].expect
+        try:
+            text: str | None = await ThroughProxy.create_async(
+                "m", [{"role": "user", "content": "hi"}]
+            )
+        except FakeGptError:
+            text = None
+        assert (text is None) == (expect.outcome == "failure")
+        for _ in range(100):  # the file is written when the exchange is over (bounded: 5 s)
+            if proxy.written:
+                break
+            await asyncio.sleep(0.05)
+    [path] = proxy.written
+    written = path.read_text(encoding="utf-8")
+    assert "eyJ" not in written and "Bearer" not in written  # no token of the login
+    recorded = load_scenario(path)
+    sent = upstream.calls("/api/conversation").last.transcript
+    assert sent is not None and recorded.recording is not None
+    assert b"".join(c.data for c in recorded.recording.chunks) == b"".join(
+        w.data or b"" for w in sent.writes
+    )
+    assert (recorded.expect.outcome == "failure") == (expect.outcome == "failure")
+    assert recorded.expect.failure == expect.failure
+    if text is not None:
+        assert recorded.expect.text == text
+    # The recording, replayed by a third emulator: the same bytes again.
+    replay = await emulator_factory(EmulatorConfig(speed=0, default=recorded))
+
+    class FromReplay(FakeGpt):
+        url = replay.url
+
+    if text is not None:
+        assert await FromReplay.create_async("m", [{"role": "user", "content": "hi"}]) == text
+    else:
+        with pytest.raises(FakeGptError):
+            await FromReplay.create_async("m", [{"role": "user", "content": "hi"}])
+    again = replay.calls("/api/conversation").last.transcript
+    assert again is not None
+    assert b"".join(w.data or b"" for w in again.writes) == b"".join(
+        c.data for c in recorded.recording.chunks
+    )
+
+
+def test_python_m_emulator_record_proxies_and_writes_scenarios_until_stopped(
+    tmp_path: Path,
+) -> None:
+    with serving("--speed", "0", "--scenario", "echo_prompt") as (_, upstream):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "record", "--upstream", upstream,
+             "--port", "0", "-o", str(tmp_path / "rec")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            banner = proc.stdout.readline()
+            match = re.search(r"recording proxy on (http://\S+)", banner)
+            assert match, banner
+
+            class ThroughProxy(FakeGpt):
+                url = match.group(1)
+
+            prompt = [{"role": "user", "content": "say it back"}]
+            assert asyncio.run(ThroughProxy.create_async("m", prompt)) == "say it back"
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "wrote 1 scenarios" in out, err
+    [path] = (tmp_path / "rec").glob("*.toml")
+    assert path.name == "recorded-1.toml" and "left out:" in err
+    assert load_scenario(path).expect.text == "say it back"

@@ -3,12 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
 import sys
 from pathlib import Path
 
 from ..scenario import ScenarioError, load_scenario
 from ..scenario.dump import scenario_to_toml
 from .imports import import_capture
+from .proxy import recording_proxy
+
+
+def record(argv: list[str]) -> int:
+    """``python -m emulator record --upstream URL``: the recording proxy, until stopped."""
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator record",
+        description="A proxy in front of an upstream that speaks this protocol: it forwards "
+        "every request and writes each conversation it passes on as a scenario that "
+        "replays it (tokens and cookies are never written).",
+    )
+    parser.add_argument("--upstream", required=True, help="the upstream's base URL")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8081, help="port (0: a free one)")
+    parser.add_argument("-o", "--output", type=Path, default=Path("recorded"),
+                        help="the folder the scenarios go to (default: ./recorded)")  # fmt: skip
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with recording_proxy(args.upstream, args.output, host=args.host,
+                                   port=args.port) as proxy:  # fmt: skip
+            print(f"recording proxy on {proxy.url} -> {args.upstream}; scenarios go to "
+                  f"{args.output}/. Point the client at {proxy.url}. Stop with Ctrl-C.",
+                  flush=True)  # fmt: skip
+            await stop.wait()
+            print(f"wrote {len(proxy.written)} scenarios", flush=True)
+
+    asyncio.run(serve())
+    return 0
 
 
 def main(argv: list[str]) -> int:

@@ -28,7 +28,7 @@ from ..scenario.model import (
 from ..scenario.recording import FRAMING_HEADERS, MAX_RECORDING_BYTES, read_jsonl
 from .decode import expected_outcome
 
-__all__ = ["Imported", "import_capture"]
+__all__ = ["Imported", "content_headers", "import_capture"]
 
 #: Response headers worth replaying: what describes the body, not who asked for it.
 _KEPT_HEADERS: Final = frozenset(
@@ -68,7 +68,7 @@ def import_capture(raw: bytes, source: str, name: str) -> Imported:
         recording = Recording(
             chunks=tuple(chunks),
             status=int(meta.get("status", 200)),
-            headers=_headers(meta.get("headers"), removed) or Recording().headers,
+            headers=content_headers(meta.get("headers"), removed) or Recording().headers,
             ending=meta.get("ending", "complete"),
         )
         return _made(recording, source, name, f"JSON lines ({len(chunks)} timed chunks)",
@@ -111,7 +111,7 @@ def _made(
     return Imported(scenario, removed, list(changed or []))
 
 
-def _headers(raw: Any, removed: list[str]) -> tuple[tuple[str, str], ...]:
+def content_headers(raw: Any, removed: list[str]) -> tuple[tuple[str, str], ...]:
     if not isinstance(raw, dict):
         return ()
     kept = []
@@ -163,7 +163,7 @@ def _from_har(har: dict[str, Any], source: str, name: str) -> Imported:
     first = max(0.0, float(timings.get("wait") or 0)) / 1000
     changed.append("a HAR keeps no times within a body: it is replayed as one write after "
                    f"the recorded wait ({first * 1000:.0f} ms)")  # fmt: skip
-    headers = _headers(
+    headers = content_headers(
         {
             h.get("name"): h.get("value")
             for h in response.get("headers", [])
