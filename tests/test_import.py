@@ -275,5 +275,34 @@ def test_python_m_emulator_record_proxies_and_writes_scenarios_until_stopped(
                 proc.communicate(timeout=10)
     assert proc.returncode == 0 and "wrote 1 scenarios" in out, err
     [path] = (tmp_path / "rec").glob("*.toml")
-    assert path.name == "recorded-1.toml" and "left out:" in err
+    assert path.name.startswith("recorded-") and "left out:" in err
     assert load_scenario(path).expect.text == "say it back"
+
+
+async def test_the_proxy_replays_a_recorded_prompt_and_passes_the_others_through(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    upstream = await emulator_factory(EmulatorConfig(speed=0))
+    upstream.use("echo_prompt")
+    folder = tmp_path / "rec"
+    async with recording_proxy(upstream.url, folder) as proxy:
+
+        class First(FakeGpt):
+            url = proxy.url
+
+        assert await First.create_async("m", [{"role": "user", "content": "hi"}]) == "hi"
+    upstream.use("unicode_text")  # the upstream changed: a replay does not ask it
+    async with recording_proxy(upstream.url, folder, replay=True, speed=0) as proxy:
+
+        class Second(FakeGpt):
+            url = proxy.url
+
+        assert await Second.create_async("m", [{"role": "user", "content": "hi"}]) == "hi"
+        other = await Second.create_async("m", [{"role": "user", "content": "other"}])
+        assert other.startswith(builtin_scenarios()["unicode_text"].reply.text[:5])  # type: ignore[index]
+        assert len(proxy.replayed) == 1 and len(proxy.written) == 1
+    assert [c.scenario for c in upstream.calls("/api/conversation")] == [
+        "echo_prompt",
+        "unicode_text",
+    ]
+    assert len(list(folder.glob("recorded-*.toml"))) == 2

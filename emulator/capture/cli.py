@@ -28,6 +28,11 @@ def record(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=8081, help="port (0: a free one)")
     parser.add_argument("-o", "--output", type=Path, default=Path("recorded"),
                         help="the folder the scenarios go to (default: ./recorded)")  # fmt: skip
+    parser.add_argument("--replay", action="store_true",
+                        help="answer a prompt recorded before from its recording; pass the "
+                        "others through to the upstream and record them")  # fmt: skip
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="the pace of replays (1 as recorded, 0 no waiting)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -37,7 +42,7 @@ def record(argv: list[str]) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with recording_proxy(args.upstream, args.output, host=args.host,
-                                   port=args.port) as proxy:  # fmt: skip
+                                   port=args.port, replay=args.replay, speed=args.speed) as proxy:  # fmt: skip
             print(f"recording proxy on {proxy.url} -> {args.upstream}; scenarios go to "
                   f"{args.output}/. Point the client at {proxy.url}. Stop with Ctrl-C.",
                   flush=True)  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import logging
 import time
@@ -24,6 +25,13 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 
+from ..engine.play import Clock, play
+from ..engine.replay import replayed
+from ..http.errors import BadRequest
+from ..http.requests import parse_conversation
+from ..journal import Call
+from ..protocol.fakegpt import StreamContext
+from ..scenario import load_scenario
 from ..scenario.dump import scenario_to_toml
 from ..scenario.model import Chunk, Ending, Recording, Scenario
 from ..server import bind_socket
@@ -49,6 +57,7 @@ class RecordingProxy:
 
     url: str
     written: list[Path] = field(default_factory=list)
+    replayed: list[Path] = field(default_factory=list)
 
 
 @contextlib.asynccontextmanager
@@ -59,8 +68,16 @@ async def recording_proxy(
     host: str = "127.0.0.1",
     port: int = 0,
     prefix: str = "recorded",
+    replay: bool = False,
+    speed: float = 1.0,
 ) -> AsyncIterator[RecordingProxy]:
-    """Serve a proxy to ``upstream`` that writes ``folder/PREFIX-N.toml`` per conversation."""
+    """Serve a proxy to ``upstream`` that writes ``folder/PREFIX-KEY.toml`` per conversation.
+
+    KEY is a digest of the prompt (the prompt itself is never written).
+    ``replay``: a conversation whose prompt has a recording in ``folder`` is
+    answered from it (at ``speed``), without the upstream; the others pass
+    through and are recorded.
+    """
     numbers = itertools.count(_first_number(folder, prefix))  # before serving: may block
     base = upstream.rstrip("/")
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=None)
@@ -70,7 +87,13 @@ async def recording_proxy(
         proxy = RecordingProxy("")
 
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
-            return await _forward(request, session, base, proxy, folder, prefix, numbers)
+            key = None
+            if request.method == "POST" and request.path.endswith("/api/conversation"):
+                key = _key(await request.read()) or f"n{next(numbers)}"
+                found = folder / f"{prefix}-{key}.toml"
+                if replay and found.is_file():
+                    return await _replay(request, found, speed, proxy)
+            return await _forward(request, session, base, proxy, folder / f"{prefix}-{key}.toml")
 
         runner = web.ServerRunner(web.Server(handle), handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
@@ -85,9 +108,39 @@ async def recording_proxy(
 
 
 def _first_number(folder: Path, prefix: str) -> int:
-    """The number the next file gets, after those already in ``folder``."""
+    """The number the next file whose prompt cannot be read gets."""
     folder.mkdir(parents=True, exist_ok=True)
     return 1 + len(list(folder.glob(f"{prefix}-*.toml")))
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _key(body: bytes) -> str | None:
+    """A digest of a conversation's prompt: what a recording is found by."""
+    try:
+        prompt = parse_conversation(body, "application/json").prompt
+    except BadRequest:
+        return None
+    return hashlib.sha256(prompt.encode()).hexdigest()[:16]
+
+
+async def _replay(
+    request: web.BaseRequest, path: Path, speed: float, proxy: RecordingProxy
+) -> web.StreamResponse:
+    """Answer from the recording at ``path``, as the emulator would replay it."""
+    scenario = await asyncio.to_thread(load_scenario, path)
+    recording = scenario.recording
+    if recording is None:
+        return web.json_response({"detail": f"{path} holds no recording"}, status=500)
+    loop = asyncio.get_running_loop()
+    call = Call(request.method, request.path, {}, request.headers, b"", arrived=loop.time())
+    ctx = StreamContext("", "replayed", "replayed", "replayed", time.time(), "-", "-")
+    proxy.replayed.append(path)
+    log.info("replayed %s", path)
+    return await play(request, replayed(scenario, ctx), Clock(speed), call, None, None,
+                      recording.status, dict(recording.headers))  # fmt: skip
 
 
 async def _forward(
@@ -95,9 +148,7 @@ async def _forward(
     session: aiohttp.ClientSession,
     base: str,
     proxy: RecordingProxy,
-    folder: Path,
-    prefix: str,
-    numbers: itertools.count[int],
+    path: Path,
 ) -> web.StreamResponse:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
     headers["Accept-Encoding"] = "identity"
@@ -145,7 +196,6 @@ async def _forward(
                 headers=content_headers(dict(upstream.headers), removed) or Recording().headers,
                 ending=ending,
             )
-            path = folder / f"{prefix}-{next(numbers)}.toml"
             when = time.strftime("%Y-%m-%d %H:%M:%S")
             scenario = Scenario(
                 name=path.stem,
@@ -154,7 +204,7 @@ async def _forward(
                 recording=made,
                 expect=expected_outcome(made),
             )
-            path.write_text(scenario_to_toml(scenario), encoding="utf-8")
+            _write(path, scenario_to_toml(scenario))  # small; also when cancelled
             proxy.written.append(path)
             log.info("recorded %s (%d writes); left out: %s", path, len(chunks),
                      ", ".join(removed) or "nothing")  # fmt: skip
