@@ -11,7 +11,7 @@ from ..scenario import ScenarioError, load_scenarios
 from ..scenario.builtin import builtin_scenarios
 from .clients import Client, command_client, python_client
 from .report import as_json, as_junit, as_markdown, as_table
-from .runner import DEFAULT_SPEED, cases, run_all
+from .runner import DEFAULT_SPEED, DIALECTS, cases, run_all, skipped
 
 __all__ = ["main"]
 
@@ -34,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
         help="a program in any language: {url}, {prompt}, {timeout} are filled in; stdout is "
         "the reply, a non-zero exit a failure (stderr kept)",
     )
+    p.add_argument(
+        "--dialect",
+        choices=sorted(DIALECTS),
+        default="fakegpt",
+        help="the API the client speaks: fakegpt (/api/conversation) or openai-chat "
+        "(/v1/chat/completions); scenarios that mean nothing on it are skipped, with why",
+    )
     p.add_argument("-k", dest="select", help="only scenarios whose name matches (glob or part)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="scenarios run at once (default 1)")
     p.add_argument("--speed", type=float, default=DEFAULT_SPEED, help="pacing time scale")
@@ -54,7 +61,10 @@ def main(argv: list[str]) -> int:
     except (ScenarioError, ValueError, ImportError, AttributeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    chosen = cases(args.select, scenarios=known)
+    chosen = cases(args.select, scenarios=known, dialect=args.dialect)
+    for name, reason in skipped(args.dialect, known):
+        if args.select is None or args.select in name:
+            print(f"skipped {name}: {reason}")
     if not chosen:
         print(f"error: no scenario matches {args.select!r}", file=sys.stderr)
         return 2

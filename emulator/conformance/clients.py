@@ -191,3 +191,22 @@ async def fakegpt(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: 
     return await Judged.create_async(
         "text-davinci-002-render-sha", [{"role": "user", "content": prompt}], idle_timeout=timeout
     )
+
+
+async def openai_chat_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    """The official ``openai`` package streaming Chat Completions from the emulator's
+    ``/v1`` (``--python emulator.conformance.clients:openai_chat_sdk --dialect openai-chat``)."""
+    import openai
+
+    client = openai.AsyncOpenAI(
+        base_url=f"{url}/v1",
+        api_key="sk-conformance",
+        max_retries=0,
+        timeout=openai.Timeout(60.0, read=timeout),
+    )
+    async with client:
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}], stream=True
+        )
+        pieces = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+    return "".join(pieces)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from ..config import EmulatorConfig
+from ..engine.openai_chat import not_applicable
 from ..journal import Call
 from ..scenario import Scenario
 from ..scenario.builtin import builtin_scenarios
@@ -85,22 +86,41 @@ class Case:
         return Result(self, outcome, Verdict(verdict.kind, verdict.detail, tuple(notes)))
 
 
+#: The dialects a client may speak, and why a scenario does not apply to each (None: it does).
+DIALECTS: Final[dict[str, Callable[[Scenario], str | None]]] = {
+    "fakegpt": lambda scenario: None,
+    "openai-chat": not_applicable,
+}
+
+
+def skipped(dialect: str, scenarios: dict[str, Scenario] | None = None) -> list[tuple[str, str]]:
+    """The scenarios that do not apply to ``dialect``, each with why."""
+    known = scenarios if scenarios is not None else builtin_scenarios()
+    why = DIALECTS[dialect]
+    return [(name, reason) for name in sorted(known) if (reason := why(known[name]))]
+
+
 def cases(
     selection: str | Iterable[str] | None = None,
     *,
     scenarios: dict[str, Scenario] | None = None,
+    dialect: str = "fakegpt",
 ) -> list[Case]:
     """The shipped scenarios (or ``scenarios``) as cases, by name; ``selection`` filters them.
 
-    ``selection``: a glob (``"http_*"``) or substring, or names.
+    ``selection``: a glob (``"http_*"``) or substring, or names. Scenarios that
+    do not apply to ``dialect`` are left out (:func:`skipped` says why).
     """
     known = scenarios if scenarios is not None else builtin_scenarios()
+    if dialect != "fakegpt":
+        gone = {name for name, _ in skipped(dialect, known)}
+        known = {n: s for n, s in known.items() if n not in gone}
     if selection is None:
         names = sorted(known)
     elif isinstance(selection, str):
         names = [n for n in sorted(known) if fnmatch.fnmatch(n, selection) or selection in n]
     else:
-        names = list(selection)
+        names = [n for n in selection if n in known]
     return [Case(name, known[name]) for name in names]
 
 

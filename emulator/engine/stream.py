@@ -9,9 +9,9 @@ snapshot, then the final message.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from ..protocol.fakegpt import (
     DONE,
@@ -30,7 +30,17 @@ from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Scenario
 from .prepare import Prepared
 
-__all__ = ["COALESCE_BYTES", "format_of", "frame", "planned"]
+__all__ = [
+    "COALESCE_BYTES",
+    "Snapshots",
+    "after_done",
+    "faults_by_event",
+    "format_of",
+    "frame",
+    "pauses",
+    "planned",
+    "with_faults",
+]
 
 #: The player merges consecutive writes up to this size (and so does the planner).
 COALESCE_BYTES: Final = 256 * 1024
@@ -53,7 +63,7 @@ def _format(
     return SSEFormat(line_ending, data_prefix, multiline_data, ensure_ascii)
 
 
-class _Sent:
+class Snapshots:
     """The snapshots sent so far, as end offsets into the text (strings made on demand)."""
 
     __slots__ = ("ends", "text")
@@ -67,6 +77,44 @@ class _Sent:
         return self.text[: self.ends[max(0, len(self.ends) - 1 - n)]]
 
 
+Events = Iterator[tuple[int, list[int], list[Step]]]
+FaultWriter = Callable[[Fault, SSEFormat, StreamContext, Any], Iterator[Step]]
+
+
+def with_faults(
+    events: Events,
+    faults: dict[int, list[Fault]],
+    fmt: SSEFormat,
+    ctx: StreamContext,
+    sent: Snapshots,
+    write: FaultWriter = write_fault,
+) -> Generator[Step, None, bool]:
+    """The events' steps with each fault before its event (those past the last
+    event, and at -1, after it); True when a fault dropped the connection."""
+    for index, covered, steps in events:
+        for fault in faults.pop(index, ()):
+            for step in write(fault, fmt, ctx, sent):
+                yield step
+                if isinstance(step, Drop):
+                    return True
+        yield from steps
+        sent.ends.extend(covered)
+    leftover = [f for at in sorted(faults) if at != -1 for f in faults[at]]
+    for fault in leftover + faults.get(-1, []):
+        for step in write(fault, fmt, ctx, sent):
+            yield step
+            if isinstance(step, Drop):
+                return True
+    return False
+
+
+def faults_by_event(scenario: Scenario) -> dict[int, list[Fault]]:
+    faults: dict[int, list[Fault]] = {}
+    for fault in scenario.faults:
+        faults.setdefault(fault.at, []).append(fault)
+    return faults
+
+
 def _stream(
     scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
 ) -> Iterator[Step]:
@@ -74,38 +122,23 @@ def _stream(
     text = prepared.text
     if wire.body == "done_only":
         yield Write(fmt.event(DONE), "[DONE]")
-        yield from _after_done(scenario)
+        yield from after_done(scenario)
         return
-    faults: dict[int, list[Fault]] = {}
-    for fault in scenario.faults:
-        faults.setdefault(fault.at, []).append(fault)
+    faults = faults_by_event(scenario)
     events = (
         _cumulative_events(scenario, ctx, fmt, prepared, frozenset(faults))
         if wire.encoding == "cumulative"
         else _v1_events(scenario, ctx, fmt, prepared)
     )
-    sent = _Sent(text)  # how far each sent snapshot reached, for stale/repeat
-    for index, covered, steps in events:
-        for fault in faults.pop(index, ()):
-            for step in write_fault(fault, fmt, ctx, sent):
-                yield step
-                if isinstance(step, Drop):
-                    return
-        yield from steps
-        sent.ends.extend(covered)
-    # Faults past the last message event, then those placed after it (-1).
-    leftover = [f for at in sorted(faults) if at != -1 for f in faults[at]]
-    for fault in leftover + faults.get(-1, []):
-        for step in write_fault(fault, fmt, ctx, sent):
-            yield step
-            if isinstance(step, Drop):
-                return
+    sent = Snapshots(text)  # how far each sent snapshot reached, for stale/repeat
+    if (yield from with_faults(events, faults, fmt, ctx, sent)):
+        return
     if wire.moderation:
         moderation = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
         yield Write(fmt.json_event(moderation), "moderation")
     if wire.done:
         yield Write(fmt.event(DONE), "[DONE]")
-    yield from _after_done(scenario)
+    yield from after_done(scenario)
 
 
 _FINAL: Final = "final message"
@@ -117,12 +150,12 @@ def _messages(first: int, covered: list[int]) -> str:
     return f"message {first}" if last == first else f"messages {first}-{last}"
 
 
-def _after_done(scenario: Scenario) -> Iterator[Step]:
+def after_done(scenario: Scenario) -> Iterator[Step]:
     if scenario.wire.after_done == "keep_open":
         yield Hold(scenario.wire.keep_open_seconds)
 
 
-def _pauses(scenario: Scenario, count: int) -> Iterator[float]:
+def pauses(scenario: Scenario, count: int) -> Iterator[float]:
     timing = scenario.timing
     if timing.tokens_per_second <= 0:
         yield from (0.0 for _ in range(count))
@@ -167,14 +200,14 @@ def _cumulative_events(
         yield from _unpaced_batches(ends, breaks, offsets, head, view, tail)
         yield len(ends) + 1, [len(text)], [Write(final.render(escaped), _FINAL)]
         return
-    pauses = _pauses(scenario, len(ends))
+    waits = pauses(scenario, len(ends))
     parts: list[bytes | memoryview] = []
     covered: list[int] = []
     lead: list[Step] = []
     start = size = offset = 0
     for i, end in enumerate(ends):
         index = i + 1
-        pause = next(pauses)
+        pause = next(waits)
         paused = pause > 0 and i > 0
         if covered and (paused or index in breaks or size >= COALESCE_BYTES):
             yield start, covered, [*lead, Write(b"".join(parts), _messages(start, covered))]
@@ -231,11 +264,11 @@ def _v1_events(
     yield 0, [0], first
     start = 0
     text, ends = prepared.text, prepared.ends
-    pauses = _pauses(scenario, len(ends))
+    waits = pauses(scenario, len(ends))
     for i, end in enumerate(ends):
         piece = text[start:end]
         start = end
-        pause = next(pauses)
+        pause = next(waits)
         steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
         append = fmt.json_event(v1_append_object(piece, first=i == 0), "delta")
         steps.append(Write(append, f"message {i + 1} (append)"))

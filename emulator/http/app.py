@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -28,61 +28,21 @@ from ..scenario import Endpoint, Scenario, ScenarioError
 from ..sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
 from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
 from ..transcript import Transcript
-from . import endpoints
-from .admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
 from .endpoints import scripted_error
 from .errors import (
     ADMIN_PREFIX,
     BadRequest,
     Context,
-    Handler,
     cors_headers,
     error_response,
     preflight,
 )
+from .routes import ROUTES, UPSTREAM_PATHS, Route, route_of
 
 __all__ = ["ROUTES", "EmulatorHandler", "Route", "make_app", "make_server", "scripted_error"]
 
 log = logging.getLogger("emulator")
 access_log = logging.getLogger("emulator.access")
-
-#: Validates (and authorises) a request: the prompt it carries, if any, and what it read.
-Reader = Callable[[web.BaseRequest, Context], Awaitable[tuple[str | None, Any]]]
-
-
-class Route(NamedTuple):
-    """What answers one method on one path.
-
-    For the upstream's endpoints (``endpoint`` set), the dispatcher runs
-    ``read`` (validation, authorisation), chooses the scenario and injects
-    its HTTP error before ``answer`` runs.
-    """
-
-    answer: Handler
-    endpoint: Endpoint | None = None
-    read: Reader | None = None
-
-
-ROUTES: Final[Mapping[str, Mapping[str, Route]]] = {
-    "/api/loads": {"GET": Route(endpoints.answer_loads, "loads", endpoints.read_loads)},
-    "/auth/login": {"POST": Route(endpoints.answer_login, "login", endpoints.read_login)},
-    "/api/auth/session": {"GET": Route(endpoints.answer_session, "session")},
-    "/api/conversation": {
-        "POST": Route(endpoints.answer_conversation, "conversation", endpoints.read_conversation)
-    },
-    "/": {"GET": Route(endpoints.index)},
-    **{
-        path: {method: Route(handler) for method, handler in methods.items()}
-        for path, methods in ADMIN_ROUTES.items()
-    },
-}
-#: The upstream's paths (the ones CORS applies to).
-_UPSTREAM: Final = frozenset(p for p, m in ROUTES.items() if any(r.endpoint for r in m.values()))
-#: Routes for every path under a prefix (the admin API's /journal/{id}).
-PREFIX_ROUTES: Final[Mapping[str, Mapping[str, Route]]] = {
-    prefix: {method: Route(handler) for method, handler in methods.items()}
-    for prefix, methods in ADMIN_PREFIX_ROUTES.items()
-}
 
 
 class _MalformedHttpFilter(logging.Filter):
@@ -167,26 +127,21 @@ def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
     return web.Application(client_max_size=config.max_body, middlewares=[emulator])
 
 
-def _route(request: web.BaseRequest) -> Route:
-    path = request.path
-    methods = ROUTES.get(path)
-    if methods is None:
-        methods = next((m for p, m in PREFIX_ROUTES.items() if path.startswith(p)), None)
-    if methods is None:
-        raise web.HTTPNotFound()
-    route = methods.get(request.method)
-    if route is None and request.method == "HEAD":
-        route = methods.get("GET")
-    if route is None:
-        allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
-        raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
-    return route
-
-
 async def _dispatch(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     if ctx.cors and request.method == "OPTIONS":  # cors is only ever set on upstream paths
         return preflight(ctx.cors)
-    route = _route(request)
+    route = route_of(request)
+    if route.errors is None:
+        return await _routed(request, ctx, route)
+    try:
+        return await _routed(request, ctx, route)
+    except BadRequest as exc:
+        message = exc.detail if isinstance(exc.detail, str) else f"HTTP {exc.status}"
+        body = route.errors(exc.status, message)
+        raise BadRequest(exc.status, exc.detail, exc.headers, body) from None
+
+
+async def _routed(request: web.BaseRequest, ctx: Context, route: Route) -> web.StreamResponse:
     if route.endpoint is None:
         return await route.answer(request, ctx)
     prompt, parsed = await route.read(request, ctx) if route.read is not None else (None, None)
@@ -201,7 +156,7 @@ async def _dispatch(request: web.BaseRequest, ctx: Context) -> web.StreamRespons
         None,
     )
     response = (
-        scripted_error(scripted)
+        route.scripted(scripted)
         if scripted is not None
         else await route.answer(request, ctx._replace(scenario=scenario, parsed=parsed))
     )
@@ -250,7 +205,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     )
     cors = (
         cors_headers(config.cors, request.headers.get("Origin"))
-        if config.cors and request.path in _UPSTREAM
+        if config.cors and request.path in UPSTREAM_PATHS
         else {}
     )
     ctx = Context(call, state, config, emulator.signer, emulator.templates, cors=cors)
@@ -277,7 +232,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         state.keep_body(call, body)
         response = await _dispatch(request, ctx)
     except BadRequest as exc:
-        response = error_response(exc.status, exc.detail, exc.headers)
+        response = error_response(exc.status, exc.detail, exc.headers, exc.body)
     except web.HTTPException as exc:
         response = _http_exception_response(request, exc, state)
     except ConnectionError:

@@ -52,20 +52,28 @@ Handler = Callable[[web.BaseRequest, Context], Awaitable[web.StreamResponse]]
 class BadRequest(Exception):
     """Answer ``status`` with ``{"detail": detail}``."""
 
-    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: Any,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+        self.body = body  # the whole JSON body, for an API with an error shape of its own
 
 
 def error_response(
-    status: int, detail: Any, headers: dict[str, str] | None = None
+    status: int, detail: Any, headers: dict[str, str] | None = None, body: bytes | None = None
 ) -> web.Response:
-    """``{"detail": …}`` with ``status`` (the upstream's detail when ``detail`` is None)."""
+    """``{"detail": …}`` with ``status`` (the upstream's detail when ``detail`` is None),
+    or ``body`` as it is."""
     return web.Response(
         status=status,
-        body=error_body(status, detail),
+        body=body if body is not None else error_body(status, detail),
         content_type="application/json",
         headers=headers,
     )

@@ -1,0 +1,139 @@
+"""Planning a scenario on OpenAI's Chat Completions stream. Pure.
+
+The same events as the FakeGpt stream, so a fault's ``at`` and a
+scenario's expected outcome mean the same on both: event 0 carries the role
+and no content, then one chunk per piece of the reply, then the chunk with
+``finish_reason`` (and the usage chunk). Faults are written as on the
+FakeGpt stream but for those with a shape of their own here (an ``error``
+event, a malformed chunk); :func:`not_applicable` names the scenarios that
+mean nothing on this dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from ..protocol.fakegpt import DONE, StreamContext
+from ..protocol.openai_chat import ChatContext, chunk_object, error_object, usage_chunk_object
+from ..protocol.sse import SSEFormat
+from ..protocol.steps import Step, Wait, Write
+from ..scenario.faults import write_fault
+from ..scenario.model import Fault, Scenario
+from .prepare import Prepared
+from .stream import Events, Snapshots, after_done, faults_by_event, format_of, frame, pauses
+from .stream import with_faults as _with_faults
+
+__all__ = ["DIALECT", "finish_reason", "not_applicable", "planned_chat"]
+
+DIALECT: Final = "OpenAI Chat Completions"
+#: Fault kinds with no meaning on a delta stream of chunks.
+_NOT_HERE: Final = {
+    "foreign_message": "chunks carry no message of another author",
+    "moderation": "there is no moderation event",
+    "num_variants": "there is no num_variants event",
+    "stale": "deltas have no earlier snapshot to resend",
+    "repeat": "deltas have no snapshot to resend",
+    "rewrite": "deltas cannot rewrite what was sent",
+}
+
+
+def not_applicable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` means nothing on this dialect (None: it applies)."""
+    for fault in scenario.faults:
+        if fault.kind in _NOT_HERE:
+            return f"its {fault.kind} fault: {_NOT_HERE[fault.kind]}"
+    if scenario.wire.encoding != "cumulative":
+        return "it is about the FakeGpt delta_encoding v1 stream"
+    if scenario.wire.body != "stream":
+        return f"its body is {scenario.wire.body!r}, a FakeGpt quirk"
+    if scenario.recording is not None:
+        return "its recording is of the FakeGpt stream"
+    login = [e for e in scenario.http_errors if e.endpoint != "conversation"]
+    transport = scenario.transport
+    if (
+        login
+        or scenario.accounts is not None
+        or not scenario.login_cookie
+        or (transport.shapes and "conversation" not in transport.endpoints)
+    ):
+        return "it acts on the FakeGpt login calls, which this API does not have"
+    if scenario.expect.outcome != "failure" and any(
+        e.status in (401, 403) for e in scenario.http_errors
+    ):
+        return "it expects a fresh login to cure a 401; an API key has no login"
+    return None
+
+
+def finish_reason(scenario: Scenario) -> str:
+    return "length" if scenario.wire.finish_type == "max_tokens" else "stop"
+
+
+def planned_chat(
+    scenario: Scenario, ctx: ChatContext, fault_ctx: StreamContext, prepared: Prepared
+) -> Iterator[Step]:
+    """The Chat Completions stream of ``scenario`` for one request, faults included."""
+    return frame(scenario, _stream(scenario, ctx, fault_ctx, prepared))
+
+
+def _stream(
+    scenario: Scenario, ctx: ChatContext, fault_ctx: StreamContext, prepared: Prepared
+) -> Iterator[Step]:
+    fmt = format_of(scenario)
+    events = _events(scenario, ctx, fmt, prepared)
+    writer = _writer(ctx)
+    if (
+        yield from _with_faults(
+            events, faults_by_event(scenario), fmt, fault_ctx, Snapshots(prepared.text), writer
+        )
+    ):
+        return
+    if scenario.wire.done:
+        yield Write(fmt.event(DONE), "[DONE]")
+    yield from after_done(scenario)
+
+
+def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prepared) -> Events:
+    first: list[Step] = []
+    if scenario.timing.first_event > 0:
+        first.append(Wait(scenario.timing.first_event))
+    role = chunk_object(ctx, {"role": "assistant", "content": "", "refusal": None})
+    first.append(Write(fmt.json_event(role), "chunk 0 (role)"))
+    yield 0, [0], first
+    text, ends = prepared.text, prepared.ends
+    waits = pauses(scenario, len(ends))
+    start = 0
+    for i, end in enumerate(ends):
+        pause = next(waits)
+        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
+        piece = chunk_object(ctx, {"content": text[start:end]})
+        steps.append(Write(fmt.json_event(piece), f"chunk {i + 1}"))
+        start = end
+        yield i + 1, [end], steps
+    last: list[Step] = [
+        Write(fmt.json_event(chunk_object(ctx, {}, finish_reason(scenario))), "final chunk")
+    ]
+    if ctx.include_usage:
+        usage = usage_chunk_object(ctx, len(ends))
+        last.append(Write(fmt.json_event(usage), "usage chunk"))
+    yield len(ends) + 1, [len(text)], last
+
+
+def _writer(ctx: ChatContext) -> Any:
+    """Fault writers, with this dialect's shapes for an error event and a malformed chunk."""
+
+    def write(fault: Fault, fmt: SSEFormat, fault_ctx: StreamContext, sent: Any) -> Iterator[Step]:
+        what = f"fault {fault.kind} at {fault.at}"
+        if fault.kind == "error":
+            obj = error_object(500, fault.text or "The server had an error while processing "
+                               "your request.")  # fmt: skip
+            for _ in range(fault.count):
+                yield Write(fmt.json_event(obj), what)
+        elif fault.kind == "malformed_json":
+            data = fault.text or '{"id": "' + ctx.id + '", "object": "chat.completion.chunk", '
+            for _ in range(fault.count):
+                yield Write(fmt.event(data), what)
+        else:
+            yield from write_fault(fault, fmt, fault_ctx, sent)
+
+    return write

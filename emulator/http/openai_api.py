@@ -1,0 +1,200 @@
+"""OpenAI's Chat Completions: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+
+The same scenarios as the FakeGpt endpoints, in OpenAI's shapes: a key is
+``Authorization: Bearer sk-…`` (any such key is accepted; a missing or
+malformed one gets the API's 401), a request is validated as the API does
+(a 400 names the ``param``), and every error is ``{"error": {…}}``.
+Scenarios are chosen as for ``/api/conversation`` (header, ``[scenario:]``
+in the last user message, rules, queue, active, default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any, Final, NamedTuple
+
+from aiohttp import web
+
+from ..engine.openai_chat import DIALECT, finish_reason, not_applicable, planned_chat
+from ..engine.plan import estimated_bytes
+from ..engine.play import Clock, end_connection, play
+from ..engine.prepare import prepare
+from ..protocol.fakegpt import StreamContext
+from ..protocol.openai_chat import ChatContext, completion_object, error_body, models_body
+from ..scenario import HttpError, Scenario
+from ..scenario.text import CACHE_TEXT_CHARS, reply_text
+from .errors import BadRequest, Context
+from .requests import too_long
+
+__all__ = ["answer_chat", "answer_models", "chat_error", "read_chat", "scripted_chat_error"]
+
+_IDS: Final = random.Random()
+
+
+class ChatRequest(NamedTuple):
+    prompt: str
+    model: str
+    stream: bool
+    include_usage: bool
+    prompt_tokens: int
+
+
+def chat_error(status: int, message: str) -> bytes:
+    """An error as the API words it."""
+    return error_body(status, message)
+
+
+def scripted_chat_error(error: HttpError) -> web.Response:
+    """A scenario's HTTP error in the API's shape (with Retry-After, as the API sends it)."""
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+    message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
+    if error.status == 429:
+        headers.update(
+            {"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0"}
+        )
+    return web.Response(
+        status=error.status, body=error_body(error.status, message),
+        content_type="application/json", headers=headers,
+    )  # fmt: skip
+
+
+_MESSAGES: Final = {
+    401: "Incorrect API key provided.",
+    429: "Rate limit reached for requests. Please try again later.",
+    500: "The server had an error while processing your request. Sorry about that!",
+    502: "Bad gateway.",
+    503: "The engine is currently overloaded, please try again later.",
+}
+
+
+def _key(request: web.BaseRequest) -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if not header:
+        raise BadRequest(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        )
+    if scheme.lower() != "bearer" or not key.strip().startswith("sk-"):
+        raise BadRequest(401, f"Incorrect API key provided: {key.strip()[:8]}***.")
+
+
+async def read_chat(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRequest]:
+    _key(request)
+    if request.content_type != "application/json":
+        raise BadRequest(400, "The request body must be JSON (Content-Type: application/json).")
+    try:
+        body: Any = await request.json()
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest(400, f"We could not parse the JSON body of your request: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(400, "The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest(400, "you must provide a model parameter")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest(400, "'messages' must be a non-empty array of messages.")
+    texts = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            raise BadRequest(400, f"Invalid 'messages[{i}].role': expected one of "
+                             f"{', '.join(_ROLES)}.")  # fmt: skip
+        texts.append((message["role"], _content(message.get("content"), i)))
+    stream = body.get("stream", False)
+    options = body.get("stream_options")
+    if not isinstance(stream, bool):
+        raise BadRequest(400, "Invalid type for 'stream': expected a boolean.")
+    if options is not None and (not isinstance(options, dict) or not stream):
+        raise BadRequest(400, "'stream_options' is only allowed when 'stream' is true.")
+    include_usage = bool(options and options.get("include_usage"))
+    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    if too_long(prompt, ctx.config.max_prompt):
+        raise BadRequest(400, "This model's maximum context length was exceeded.")
+    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
+    return prompt, ChatRequest(prompt, model, stream, include_usage, tokens)
+
+
+_ROLES: Final = ("system", "developer", "user", "assistant", "tool")
+
+
+def _content(content: Any, i: int) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        if all(isinstance(p, str) for p in parts):
+            return "".join(parts)  # type: ignore[arg-type]
+    if content is None:
+        return ""
+    raise BadRequest(400, f"Invalid 'messages[{i}].content': expected a string or text parts.")
+
+
+async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    parsed: ChatRequest = ctx.parsed
+    scenario = ctx.scenario
+    assert scenario is not None  # the dispatcher chose it
+    reason = not_applicable(scenario)
+    if reason is not None:
+        raise BadRequest(400, f"scenario {scenario.name!r} does not apply to {DIALECT}: {reason}")
+    text = reply_text(scenario.reply, parsed.prompt)
+    prepared = (
+        await asyncio.to_thread(prepare, scenario, text)
+        if len(text) > CACHE_TEXT_CHARS
+        else prepare(scenario, text)
+    )
+    if estimated_bytes(scenario, prepared) > ctx.config.max_stream_bytes:
+        raise BadRequest(400, f"scenario {scenario.name!r} would stream more than "
+                         f"{ctx.config.max_stream_bytes:,} bytes for this prompt")  # fmt: skip
+    chat = ChatContext(
+        id=f"chatcmpl-{_IDS.getrandbits(120):030x}",
+        created=int(time.time()),
+        model=parsed.model,
+        include_usage=parsed.include_usage,
+        prompt_tokens=parsed.prompt_tokens,
+    )
+    transport = scenario.transport if scenario.transport.applies("conversation") else None
+    if not parsed.stream:
+        return await _whole(request, ctx, scenario, chat, text, len(prepared.ends))
+    fault_ctx = StreamContext(parsed.prompt, chat.id, chat.id, chat.id, time.time(), chat.model,
+                              chat.id)  # fmt: skip
+    steps = planned_chat(scenario, chat, fault_ctx, prepared)
+    metrics = ctx.state.metrics
+    metrics.stream_started()
+    try:
+        return await play(request, steps, Clock(ctx.config.speed), ctx.call, ctx.cors, transport)
+    finally:
+        metrics.stream_ended()
+
+
+async def _whole(
+    request: web.BaseRequest,
+    ctx: Context,
+    scenario: Scenario,
+    chat: ChatContext,
+    text: str,
+    pieces: int,
+) -> web.StreamResponse:
+    """``stream: false``: the whole completion, after the stream's faults that mean
+    something for one body (a stall waits, an error is a 500, a cut cuts)."""
+    for fault in scenario.faults:
+        if fault.kind == "stall":
+            await asyncio.sleep(fault.seconds)
+        elif fault.kind == "error":
+            raise BadRequest(500, fault.text or _MESSAGES[500])
+        elif fault.kind in ("drop", "reset", "close", "half_open"):
+            if fault.kind == "half_open":
+                await asyncio.sleep(min(fault.seconds or 3600.0, 3600.0))
+            ctx.call.ending = f"{fault.kind} (the whole answer was never sent)"
+            end_connection(request, "abort" if fault.kind in ("drop", "half_open") else fault.kind)
+            return web.Response(status=200)
+    body = completion_object(chat, text, finish_reason(scenario), pieces)
+    return web.json_response(body)
+
+
+async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:
+    _key(request)
+    return web.Response(body=models_body(), content_type="application/json")

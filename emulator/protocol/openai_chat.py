@@ -1,0 +1,128 @@
+"""OpenAI's Chat Completions on the wire: chunks, completions, models, errors. Pure.
+
+As the API reference and the openai-python SDK's models describe them: a
+stream of ``chat.completion.chunk`` objects (the first carries the role,
+then one per piece of content, then one with ``finish_reason``, then a
+usage chunk with empty ``choices`` when ``stream_options.include_usage``),
+ended by ``data: [DONE]``; errors as ``{"error": {"message", "type",
+"param", "code"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final, NamedTuple
+
+__all__ = [
+    "MODELS",
+    "ChatContext",
+    "chunk_object",
+    "completion_object",
+    "error_body",
+    "error_object",
+    "models_body",
+    "usage_chunk_object",
+]
+
+#: The models ``GET /v1/models`` lists (any model name is accepted).
+MODELS: Final = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "o4-mini")
+_CREATED: Final = 1_715_000_000
+
+#: Each status's error ``type`` and ``code``, as the API answers them.
+_ERRORS: Final[dict[int, tuple[str, str | None]]] = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "model_not_found"),
+    413: ("invalid_request_error", "context_length_exceeded"),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None),
+    502: ("server_error", None),
+    503: ("server_error", "overloaded"),
+}
+
+
+class ChatContext(NamedTuple):
+    """What one request contributes to its answer."""
+
+    id: str  # chatcmpl-…
+    created: int
+    model: str
+    include_usage: bool
+    prompt_tokens: int
+
+
+def chunk_object(
+    ctx: ChatContext, delta: dict[str, Any], finish_reason: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": ctx.id,
+        "object": "chat.completion.chunk",
+        "created": ctx.created,
+        "model": ctx.model,
+        "system_fingerprint": "fp_emulator",
+        "choices": [
+            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        ],
+    }
+
+
+def _usage(ctx: ChatContext, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": ctx.prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": ctx.prompt_tokens + completion_tokens,
+    }
+
+
+def usage_chunk_object(ctx: ChatContext, completion_tokens: int) -> dict[str, Any]:
+    """The last chunk when ``stream_options.include_usage``: usage, and empty ``choices``."""
+    found = chunk_object(ctx, {})
+    found["choices"] = []
+    found["usage"] = _usage(ctx, completion_tokens)
+    return found
+
+
+def completion_object(
+    ctx: ChatContext, text: str, finish_reason: str, completion_tokens: int
+) -> dict[str, Any]:
+    """The whole answer to a request with ``stream`` false."""
+    return {
+        "id": ctx.id,
+        "object": "chat.completion",
+        "created": ctx.created,
+        "model": ctx.model,
+        "system_fingerprint": "fp_emulator",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ],
+        "usage": _usage(ctx, completion_tokens),
+    }
+
+
+def models_body() -> bytes:
+    return json.dumps(
+        {
+            "object": "list",
+            "data": [
+                {"id": m, "object": "model", "created": _CREATED, "owned_by": "system"}
+                for m in MODELS
+            ],
+        }
+    ).encode()
+
+
+def error_object(status: int, message: str, param: str | None = None) -> dict[str, Any]:
+    kind, code = _ERRORS.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None)
+    )
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def error_body(status: int, message: str, param: str | None = None) -> bytes:
+    return json.dumps(error_object(status, message, param)).encode()
