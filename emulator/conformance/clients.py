@@ -210,3 +210,30 @@ async def openai_chat_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  
         )
         pieces = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
     return "".join(pieces)
+
+
+async def anthropic_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    """The official ``anthropic`` package streaming Messages from the emulator's
+    ``/v1/messages`` (``--python emulator.conformance.clients:anthropic_sdk --dialect
+    anthropic``)."""
+    import anthropic
+
+    client = anthropic.AsyncAnthropic(
+        base_url=url,
+        api_key="sk-ant-conformance",
+        max_retries=0,
+        timeout=anthropic.Timeout(60.0, read=timeout),
+    )
+    async with client:
+        stream = await client.messages.create(
+            model="claude-emulator",
+            max_tokens=1024,
+            messages=[{"role": "user", "content": prompt}],
+            stream=True,
+        )
+        pieces = [
+            event.delta.text
+            async for event in stream
+            if event.type == "content_block_delta" and event.delta.type == "text_delta"
+        ]
+    return "".join(pieces)

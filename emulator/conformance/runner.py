@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..config import EmulatorConfig
+from ..engine.anthropic import not_applicable as anthropic_not_applicable
 from ..engine.openai_chat import not_applicable
 from ..journal import Call
 from ..scenario import Scenario
@@ -90,6 +91,7 @@ class Case:
 DIALECTS: Final[dict[str, Callable[[Scenario], str | None]]] = {
     "fakegpt": lambda scenario: None,
     "openai-chat": not_applicable,
+    "anthropic": anthropic_not_applicable,
 }
 
 

@@ -28,7 +28,14 @@ from ..scenario.text import CACHE_TEXT_CHARS, reply_text
 from .errors import BadRequest, Context
 from .requests import too_long
 
-__all__ = ["answer_chat", "answer_models", "chat_error", "read_chat", "scripted_chat_error"]
+__all__ = [
+    "answer_chat",
+    "answer_models",
+    "chat_error",
+    "read_chat",
+    "scripted_chat_error",
+    "whole_answer_faults",
+]
 
 _IDS: Final = random.Random()
 
@@ -158,7 +165,11 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
     )
     transport = scenario.transport if scenario.transport.applies("conversation") else None
     if not parsed.stream:
-        return await _whole(request, ctx, scenario, chat, text, len(prepared.ends))
+        cut = await whole_answer_faults(request, ctx, scenario)
+        if cut is not None:
+            return cut
+        body = completion_object(chat, text, finish_reason(scenario), len(prepared.ends))
+        return web.json_response(body)
     fault_ctx = StreamContext(parsed.prompt, chat.id, chat.id, chat.id, time.time(), chat.model,
                               chat.id)  # fmt: skip
     steps = planned_chat(scenario, chat, fault_ctx, prepared)
@@ -170,16 +181,12 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
         metrics.stream_ended()
 
 
-async def _whole(
-    request: web.BaseRequest,
-    ctx: Context,
-    scenario: Scenario,
-    chat: ChatContext,
-    text: str,
-    pieces: int,
-) -> web.StreamResponse:
-    """``stream: false``: the whole completion, after the stream's faults that mean
-    something for one body (a stall waits, an error is a 500, a cut cuts)."""
+async def whole_answer_faults(
+    request: web.BaseRequest, ctx: Context, scenario: Scenario
+) -> web.StreamResponse | None:
+    """For an answer sent whole (no stream), the stream's faults that mean something for
+    one body: a stall waits, an error is a 500, a drop or a reset cuts the connection
+    (returned: the answer that never goes out). None: answer as usual."""
     for fault in scenario.faults:
         if fault.kind == "stall":
             await asyncio.sleep(fault.seconds)
@@ -191,8 +198,7 @@ async def _whole(
             ctx.call.ending = f"{fault.kind} (the whole answer was never sent)"
             end_connection(request, "abort" if fault.kind in ("drop", "half_open") else fault.kind)
             return web.Response(status=200)
-    body = completion_object(chat, text, finish_reason(scenario), pieces)
-    return web.json_response(body)
+    return None
 
 
 async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:

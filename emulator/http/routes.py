@@ -14,7 +14,7 @@ from typing import Any, Final, NamedTuple
 from aiohttp import web
 
 from ..scenario import Endpoint, HttpError
-from . import endpoints, openai_api
+from . import anthropic_api, endpoints, openai_api
 from .admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
 from .endpoints import scripted_error
 from .errors import Context, Handler
@@ -59,6 +59,15 @@ ROUTES: Final[Mapping[str, Mapping[str, Route]]] = {
         )
     },
     "/v1/models": {"GET": Route(openai_api.answer_models, errors=openai_api.chat_error)},
+    "/v1/messages": {
+        "POST": Route(
+            anthropic_api.answer_messages,
+            "conversation",
+            anthropic_api.read_messages,
+            anthropic_api.messages_error,
+            anthropic_api.scripted_messages_error,
+        )
+    },
     "/": {"GET": Route(endpoints.index)},
     **{
         path: {method: Route(handler) for method, handler in methods.items()}

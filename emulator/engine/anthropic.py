@@ -1,0 +1,117 @@
+"""Planning a scenario on Anthropic's Messages stream. Pure.
+
+The same events as the FakeGpt stream: event 0 is ``message_start`` and
+``content_block_start``, then one ``content_block_delta`` per piece of the
+reply, then ``content_block_stop``, ``message_delta`` and ``message_stop``.
+A ``ping`` fault is the API's own ``event: ping``; an ``error`` fault its
+``event: error`` (``overloaded_error``); a malformed line a
+``content_block_delta`` whose JSON is cut. There is no ``[DONE]`` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from ..protocol.anthropic import (
+    MessageContext,
+    block_delta,
+    block_start,
+    block_stop,
+    error_object,
+    message_delta,
+    message_start,
+)
+from ..protocol.fakegpt import StreamContext
+from ..protocol.sse import SSEFormat
+from ..protocol.steps import Step, Wait, Write
+from ..scenario.faults import write_fault
+from ..scenario.model import Fault, Scenario
+from .openai_chat import not_applicable as _not_for_deltas
+from .prepare import Prepared
+from .stream import Events, Snapshots, after_done, faults_by_event, format_of, frame, pauses
+from .stream import with_faults as _with_faults
+
+__all__ = ["DIALECT", "not_applicable", "planned_messages", "stop_reason"]
+
+DIALECT: Final = "Anthropic Messages"
+
+
+def not_applicable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` means nothing on this dialect (None: it applies)."""
+    reason = _not_for_deltas(scenario)
+    if reason is not None:
+        return reason
+    if any(f.kind == "done" for f in scenario.faults) or not scenario.wire.done:
+        return "there is no [DONE] in this API (message_stop ends a message)"
+    return None
+
+
+def stop_reason(scenario: Scenario) -> str:
+    return "max_tokens" if scenario.wire.finish_type == "max_tokens" else "end_turn"
+
+
+def planned_messages(
+    scenario: Scenario, ctx: MessageContext, fault_ctx: StreamContext, prepared: Prepared
+) -> Iterator[Step]:
+    return frame(scenario, _stream(scenario, ctx, fault_ctx, prepared))
+
+
+def _stream(
+    scenario: Scenario, ctx: MessageContext, fault_ctx: StreamContext, prepared: Prepared
+) -> Iterator[Step]:
+    fmt = format_of(scenario)
+    faults = faults_by_event(scenario)
+    sent = Snapshots(prepared.text)
+    if (yield from _with_faults(_events(scenario, ctx, fmt, prepared), faults, fmt, fault_ctx,
+                                sent, _write)):  # fmt: skip
+        return
+    yield from after_done(scenario)
+
+
+def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: Prepared) -> Events:
+    first: list[Step] = []
+    if scenario.timing.first_event > 0:
+        first.append(Wait(scenario.timing.first_event))
+    first.append(Write(fmt.json_event(message_start(ctx), "message_start"), "message_start"))
+    first.append(Write(fmt.json_event(block_start(), "content_block_start"), "block start"))
+    yield 0, [0], first
+    text, ends = prepared.text, prepared.ends
+    waits = pauses(scenario, len(ends))
+    start = 0
+    for i, end in enumerate(ends):
+        pause = next(waits)
+        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
+        delta = fmt.json_event(block_delta(text[start:end]), "content_block_delta")
+        steps.append(Write(delta, f"delta {i + 1}"))
+        start = end
+        yield i + 1, [end], steps
+    yield (
+        len(ends) + 1,
+        [len(text)],
+        [
+            Write(fmt.json_event(block_stop(), "content_block_stop"), "block stop"),
+            Write(
+                fmt.json_event(message_delta(stop_reason(scenario), len(ends)), "message_delta"),
+                "message delta",
+            ),
+            Write(fmt.json_event({"type": "message_stop"}, "message_stop"), "message_stop"),
+        ],
+    )
+
+
+def _write(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Any) -> Iterator[Step]:
+    what = f"fault {fault.kind} at {fault.at}"
+    for _ in range(1 if fault.kind in ("drop", "stall", "reset", "close", "half_open") else
+                   fault.count):  # fmt: skip
+        if fault.kind == "error":
+            obj = error_object(529, fault.text or "Overloaded")
+            yield Write(fmt.json_event(obj, "error"), what)
+        elif fault.kind == "ping":
+            yield Write(fmt.json_event({"type": "ping"}, "ping"), what)
+        elif fault.kind == "malformed_json":
+            data = fault.text or '{"type": "content_block_delta", "index": 0, "delta": {"type": '
+            yield Write(fmt.event(data, "content_block_delta"), what)
+        else:
+            yield from write_fault(fault, fmt, ctx, sent)
+            return

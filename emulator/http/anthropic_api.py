@@ -1,0 +1,157 @@
+"""Anthropic's Messages API: ``POST /v1/messages``.
+
+The same scenarios as the FakeGpt endpoints, in Anthropic's shapes: a key is
+``x-api-key: sk-ant-…`` or ``Authorization: Bearer sk-ant-…`` (any such key;
+a missing or malformed one gets the API's 401 ``authentication_error``), ``anthropic-version`` is required, a
+request is validated as the API does, and every error is ``{"type":
+"error", "error": {"type", "message"}}``. Scenarios are chosen as for
+``/api/conversation``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any, Final, NamedTuple
+
+from aiohttp import web
+
+from ..engine.anthropic import DIALECT, not_applicable, planned_messages, stop_reason
+from ..engine.plan import estimated_bytes
+from ..engine.play import Clock, play
+from ..engine.prepare import prepare
+from ..protocol.anthropic import MessageContext, error_body, message_object
+from ..protocol.fakegpt import StreamContext
+from ..scenario import HttpError
+from ..scenario.text import CACHE_TEXT_CHARS, reply_text
+from .errors import BadRequest, Context
+from .openai_api import whole_answer_faults
+from .requests import too_long
+
+__all__ = ["answer_messages", "messages_error", "read_messages", "scripted_messages_error"]
+
+_IDS: Final = random.Random()
+_ROLES: Final = ("user", "assistant")
+
+
+class MessagesRequest(NamedTuple):
+    prompt: str
+    model: str
+    stream: bool
+    input_tokens: int
+
+
+def messages_error(status: int, message: str) -> bytes:
+    return error_body(status, message)
+
+
+_MESSAGES: Final = {
+    401: "invalid x-api-key",
+    429: "Number of request tokens has exceeded your per-minute rate limit.",
+    500: "Internal server error",
+    529: "Overloaded",
+}
+
+
+def scripted_messages_error(error: HttpError) -> web.Response:
+    headers = {"request-id": _request_id()}
+    if error.retry_after is not None:
+        headers["retry-after"] = str(error.retry_after)
+    if error.status == 429:
+        headers["anthropic-ratelimit-requests-remaining"] = "0"
+    message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
+    return web.Response(status=error.status, body=error_body(error.status, message),
+                        content_type="application/json", headers=headers)  # fmt: skip
+
+
+def _request_id() -> str:
+    return f"req_{_IDS.getrandbits(96):024x}"
+
+
+async def read_messages(request: web.BaseRequest, ctx: Context) -> tuple[str, MessagesRequest]:
+    key = request.headers.get("x-api-key")
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    if key is None and scheme.lower() == "bearer":
+        key = bearer.strip()  # what newer SDKs send
+    if key is None:
+        raise BadRequest(401, "x-api-key header is required")
+    if not key.startswith("sk-ant-"):
+        raise BadRequest(401, "invalid x-api-key")
+    if not request.headers.get("anthropic-version"):
+        raise BadRequest(400, "anthropic-version: header is required")
+    try:
+        body: Any = await request.json()
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest(400, f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(400, "The request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest(400, "model: Field required")
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise BadRequest(400, "max_tokens: Field required (an integer of at least 1)")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest(400, "messages: at least one message is required")
+    texts = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            raise BadRequest(400, f"messages.{i}.role: Input should be 'user' or 'assistant'")
+        texts.append((message["role"], _content(message.get("content"), i)))
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest(400, "stream: Input should be a valid boolean")
+    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    if too_long(prompt, ctx.config.max_prompt):
+        raise BadRequest(400, "prompt is too long")
+    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
+    return prompt, MessagesRequest(prompt, model, stream, tokens)
+
+
+def _content(content: Any, i: int) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
+        if all(isinstance(p, str) for p in parts):
+            return "".join(parts)  # type: ignore[arg-type]
+    raise BadRequest(400, f"messages.{i}.content: Input should be a string or content blocks")
+
+
+async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    parsed: MessagesRequest = ctx.parsed
+    scenario = ctx.scenario
+    assert scenario is not None  # the dispatcher chose it
+    reason = not_applicable(scenario)
+    if reason is not None:
+        raise BadRequest(400, f"scenario {scenario.name!r} does not apply to {DIALECT}: {reason}")
+    text = reply_text(scenario.reply, parsed.prompt)
+    prepared = (
+        await asyncio.to_thread(prepare, scenario, text)
+        if len(text) > CACHE_TEXT_CHARS
+        else prepare(scenario, text)
+    )
+    if estimated_bytes(scenario, prepared) > ctx.config.max_stream_bytes:
+        raise BadRequest(400, f"scenario {scenario.name!r} would stream more than "
+                         f"{ctx.config.max_stream_bytes:,} bytes for this prompt")  # fmt: skip
+    message = MessageContext(f"msg_{_IDS.getrandbits(120):030x}", parsed.model,
+                             parsed.input_tokens)  # fmt: skip
+    headers = {"request-id": _request_id(), **ctx.cors}
+    if not parsed.stream:
+        cut = await whole_answer_faults(request, ctx, scenario)
+        if cut is not None:
+            return cut
+        body = message_object(message, text, stop_reason(scenario), len(prepared.ends))
+        return web.json_response(body, headers=headers)
+    fault_ctx = StreamContext(parsed.prompt, message.id, message.id, message.id, time.time(),
+                              message.model, message.id)  # fmt: skip
+    transport = scenario.transport if scenario.transport.applies("conversation") else None
+    steps = planned_messages(scenario, message, fault_ctx, prepared)
+    metrics = ctx.state.metrics
+    metrics.stream_started()
+    try:
+        return await play(request, steps, Clock(ctx.config.speed), ctx.call, headers, transport)
+    finally:
+        metrics.stream_ended()
