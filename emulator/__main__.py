@@ -130,6 +130,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _not_served(scenario: Scenario) -> str:
+    """Where the scenario is not served, and why: `` [not on DIALECT, …: reason; …]``."""
+    from .conformance.runner import DIALECTS
+
+    reasons: dict[str, list[str]] = {}
+    for dialect, why in DIALECTS.items():
+        reason = why(scenario)
+        if reason is not None:
+            reasons.setdefault(reason, []).append(dialect)
+    if not reasons:
+        return ""
+    return " [" + "; ".join(f"not on {', '.join(d)}: {r}" for r, d in reasons.items()) + "]"
+
+
 def _chaos(text: str) -> Chaos:
     try:
         return parse_chaos(text)
@@ -163,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         width = max((len(n) for n in scenarios), default=0)
         for name, scenario in sorted(scenarios.items()):
-            print(f"{name:<{width}}  {scenario.description}")
+            print(f"{name:<{width}}  {scenario.description}{_not_served(scenario)}")
         return 0
     if args.workers < 1:
         parser.error(f"--workers: must be 1 or more, got {args.workers}")

@@ -252,3 +252,16 @@ def test_workers_serve_one_port_and_accept_each_others_tokens() -> None:
         assert sum(conversations.values()) == 20 and all(conversations.values())
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
+    lines = {line.split()[0]: line for line in run("--list").stdout.splitlines()}
+    assert lines["default"].endswith("the happy path.")
+    assert (
+        "[not on anthropic, openai-responses: there is no [DONE] in this API"
+        in (lines["done_early"])
+    )
+    assert (
+        "not on openai-chat, anthropic, openai-responses: its stale fault"
+        in (lines["stale_snapshots"])
+    )

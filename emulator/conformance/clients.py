@@ -237,3 +237,29 @@ async def anthropic_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # 
             if event.type == "content_block_delta" and event.delta.type == "text_delta"
         ]
     return "".join(pieces)
+
+
+async def openai_responses_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    """The official ``openai`` package streaming the Responses API from the emulator's
+    ``/v1/responses`` (``--dialect openai-responses``). Errors arrive as events, not
+    exceptions: like a careful reader, this raises on ``error`` and ``response.failed``."""
+    import openai
+
+    client = openai.AsyncOpenAI(
+        base_url=f"{url}/v1",
+        api_key="sk-conformance",
+        max_retries=0,
+        timeout=openai.Timeout(60.0, read=timeout),
+    )
+    pieces: list[str] = []
+    failed = ""
+    async with client:
+        stream = await client.responses.create(model="gpt-4o-mini", input=prompt, stream=True)
+        async for event in stream:
+            if event.type == "response.output_text.delta":
+                pieces.append(event.delta)
+            elif event.type in ("error", "response.failed") and not failed:
+                failed = event.type
+    if failed:
+        raise RuntimeError(f"the response failed: a {failed} event")
+    return "".join(pieces)

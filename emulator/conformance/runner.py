@@ -92,6 +92,7 @@ DIALECTS: Final[dict[str, Callable[[Scenario], str | None]]] = {
     "fakegpt": lambda scenario: None,
     "openai-chat": not_applicable,
     "anthropic": anthropic_not_applicable,
+    "openai-responses": anthropic_not_applicable,  # the same rules: deltas, no [DONE]
 }
 
 

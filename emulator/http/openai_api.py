@@ -18,11 +18,15 @@ from typing import Any, Final, NamedTuple
 from aiohttp import web
 
 from ..engine.openai_chat import DIALECT, finish_reason, not_applicable, planned_chat
+from ..engine.openai_responses import DIALECT as RESPONSES
+from ..engine.openai_responses import not_applicable as responses_not_applicable
+from ..engine.openai_responses import planned_responses, whole_response
 from ..engine.plan import estimated_bytes
 from ..engine.play import Clock, end_connection, play
 from ..engine.prepare import prepare
 from ..protocol.fakegpt import StreamContext
 from ..protocol.openai_chat import ChatContext, completion_object, error_body, models_body
+from ..protocol.openai_responses import ResponseContext
 from ..scenario import HttpError, Scenario
 from ..scenario.text import CACHE_TEXT_CHARS, reply_text
 from .errors import BadRequest, Context
@@ -31,8 +35,10 @@ from .requests import too_long
 __all__ = [
     "answer_chat",
     "answer_models",
+    "answer_responses",
     "chat_error",
     "read_chat",
+    "read_responses",
     "scripted_chat_error",
     "whole_answer_faults",
 ]
@@ -204,3 +210,90 @@ async def whole_answer_faults(
 async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:
     _key(request)
     return web.Response(body=models_body(), content_type="application/json")
+
+
+# -- POST /v1/responses ---------------------------------------------------------------
+
+
+async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRequest]:
+    """The Responses API's request: ``input`` (a string, or messages), ``model``, ``stream``."""
+    _key(request)
+    if request.content_type != "application/json":
+        raise BadRequest(400, "The request body must be JSON (Content-Type: application/json).")
+    try:
+        body: Any = await request.json()
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest(400, f"We could not parse the JSON body of your request: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(400, "The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest(400, "Missing required parameter: 'model'.")
+    given = body.get("input")
+    if isinstance(given, str):
+        texts = [("user", given)]
+    elif isinstance(given, list) and given:
+        texts = []
+        for i, item in enumerate(given):
+            if not isinstance(item, dict) or item.get("role") not in _ROLES:
+                raise BadRequest(400, f"Invalid 'input[{i}]': expected a message with a role.")
+            content = item.get("content")
+            if isinstance(content, list):
+                content = [
+                    {**p, "type": "text"} if isinstance(p, dict) and p.get("type") in (
+                        "input_text", "output_text") else p
+                    for p in content
+                ]  # fmt: skip
+            texts.append((item["role"], _content(content, i)))
+    else:
+        raise BadRequest(400, "Missing required parameter: 'input'.")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest(400, "Invalid type for 'stream': expected a boolean.")
+    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    if too_long(prompt, ctx.config.max_prompt):
+        raise BadRequest(400, "Your input exceeds the context window of this model.")
+    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
+    return prompt, ChatRequest(prompt, model, stream, False, tokens)
+
+
+async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    parsed: ChatRequest = ctx.parsed
+    scenario = ctx.scenario
+    assert scenario is not None  # the dispatcher chose it
+    reason = responses_not_applicable(scenario)
+    if reason is not None:
+        raise BadRequest(
+            400, f"scenario {scenario.name!r} does not apply to {RESPONSES}: {reason}"
+        )
+    text = reply_text(scenario.reply, parsed.prompt)
+    prepared = (
+        await asyncio.to_thread(prepare, scenario, text)
+        if len(text) > CACHE_TEXT_CHARS
+        else prepare(scenario, text)
+    )
+    if estimated_bytes(scenario, prepared) > ctx.config.max_stream_bytes:
+        raise BadRequest(400, f"scenario {scenario.name!r} would stream more than "
+                         f"{ctx.config.max_stream_bytes:,} bytes for this prompt")  # fmt: skip
+    response = ResponseContext(
+        id=f"resp_{_IDS.getrandbits(120):030x}",
+        item_id=f"msg_{_IDS.getrandbits(120):030x}",
+        created_at=int(time.time()),
+        model=parsed.model,
+        input_tokens=parsed.prompt_tokens,
+    )
+    if not parsed.stream:
+        cut = await whole_answer_faults(request, ctx, scenario)
+        if cut is not None:
+            return cut
+        return web.json_response(whole_response(scenario, response, text, len(prepared.ends)))
+    fault_ctx = StreamContext(parsed.prompt, response.item_id, response.id, response.id,
+                              time.time(), response.model, response.id)  # fmt: skip
+    transport = scenario.transport if scenario.transport.applies("conversation") else None
+    steps = planned_responses(scenario, response, fault_ctx, prepared)
+    metrics = ctx.state.metrics
+    metrics.stream_started()
+    try:
+        return await play(request, steps, Clock(ctx.config.speed), ctx.call, ctx.cors, transport)
+    finally:
+        metrics.stream_ended()

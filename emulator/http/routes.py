@@ -58,6 +58,15 @@ ROUTES: Final[Mapping[str, Mapping[str, Route]]] = {
             openai_api.scripted_chat_error,
         )
     },
+    "/v1/responses": {
+        "POST": Route(
+            openai_api.answer_responses,
+            "conversation",
+            openai_api.read_responses,
+            openai_api.chat_error,
+            openai_api.scripted_chat_error,
+        )
+    },
     "/v1/models": {"GET": Route(openai_api.answer_models, errors=openai_api.chat_error)},
     "/v1/messages": {
         "POST": Route(

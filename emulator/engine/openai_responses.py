@@ -1,0 +1,136 @@
+"""Planning a scenario on OpenAI's Responses stream. Pure.
+
+The same events as the FakeGpt stream: event 0 is ``response.created``,
+``response.in_progress``, the output item and its content part added; then
+one ``response.output_text.delta`` per piece; then the text, part and item
+done and ``response.completed`` (``response.incomplete`` for
+``finish_type = "max_tokens"``). An ``error`` fault is ``response.failed``
+followed by an ``error`` event; there is no ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any, Final
+
+from ..protocol.fakegpt import StreamContext
+from ..protocol.openai_responses import (
+    ResponseContext,
+    event_object,
+    message_item,
+    response_object,
+    text_part,
+)
+from ..protocol.sse import SSEFormat
+from ..protocol.steps import Step, Wait, Write
+from ..scenario.faults import write_fault
+from ..scenario.model import Fault, Scenario
+from .anthropic import not_applicable as _not_without_done
+from .prepare import Prepared
+from .stream import Events, Snapshots, after_done, faults_by_event, format_of, frame, pauses
+from .stream import with_faults as _with_faults
+
+__all__ = ["DIALECT", "not_applicable", "planned_responses", "whole_response"]
+
+DIALECT: Final = "OpenAI Responses"
+not_applicable = _not_without_done  # the same: deltas, and no [DONE]
+
+
+def planned_responses(
+    scenario: Scenario, ctx: ResponseContext, fault_ctx: StreamContext, prepared: Prepared
+) -> Iterator[Step]:
+    return frame(scenario, _stream(scenario, ctx, fault_ctx, prepared))
+
+
+def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: int) -> Any:
+    """The answer to a request without ``stream``."""
+    cut = scenario.wire.finish_type == "max_tokens"
+    status = "incomplete" if cut else "completed"
+    item = message_item(ctx, text, status)
+    incomplete = "max_output_tokens" if cut else None
+    return response_object(ctx, status, [item], pieces, incomplete=incomplete)
+
+
+def _stream(
+    scenario: Scenario, ctx: ResponseContext, fault_ctx: StreamContext, prepared: Prepared
+) -> Iterator[Step]:
+    fmt = format_of(scenario)
+    numbers = itertools.count()
+    events = _events(scenario, ctx, fmt, prepared, numbers)
+    write = _writer(ctx, numbers)
+    faults = faults_by_event(scenario)
+    if (yield from _with_faults(events, faults, fmt, fault_ctx, Snapshots(prepared.text), write)):
+        return
+    yield from after_done(scenario)
+
+
+def _ev(fmt: SSEFormat, kind: str, numbers: Iterator[int], **fields: Any) -> bytes:
+    return fmt.json_event(event_object(kind, next(numbers), **fields), kind)
+
+
+def _events(
+    scenario: Scenario,
+    ctx: ResponseContext,
+    fmt: SSEFormat,
+    prepared: Prepared,
+    numbers: Iterator[int],
+) -> Events:
+    first: list[Step] = []
+    if scenario.timing.first_event > 0:
+        first.append(Wait(scenario.timing.first_event))
+    started = response_object(ctx, "in_progress", [])
+    where = {"item_id": ctx.item_id, "output_index": 0, "content_index": 0}
+    first += [
+        Write(_ev(fmt, "response.created", numbers, response=started), "response.created"),
+        Write(_ev(fmt, "response.in_progress", numbers, response=started), "in progress"),
+        Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
+                  item=message_item(ctx, None, "in_progress")), "item added"),
+        Write(_ev(fmt, "response.content_part.added", numbers, **where, part=text_part("")),
+              "part added"),
+    ]  # fmt: skip
+    yield 0, [0], first
+    text, ends = prepared.text, prepared.ends
+    waits = pauses(scenario, len(ends))
+    start = 0
+    for i, end in enumerate(ends):
+        pause = next(waits)
+        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
+        delta = _ev(fmt, "response.output_text.delta", numbers, **where, delta=text[start:end],
+                    logprobs=[])  # fmt: skip
+        steps.append(Write(delta, f"delta {i + 1}"))
+        start = end
+        yield i + 1, [end], steps
+    cut = scenario.wire.finish_type == "max_tokens"
+    status = "incomplete" if cut else "completed"
+    item = message_item(ctx, text, status)
+    done = response_object(ctx, status, [item], len(ends),
+                           incomplete="max_output_tokens" if cut else None)  # fmt: skip
+    yield len(ends) + 1, [len(text)], [
+        Write(_ev(fmt, "response.output_text.done", numbers, **where, text=text, logprobs=[]),
+              "text done"),
+        Write(_ev(fmt, "response.content_part.done", numbers, **where, part=text_part(text)),
+              "part done"),
+        Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
+              "item done"),
+        Write(_ev(fmt, f"response.{status}", numbers, response=done), f"response.{status}"),
+    ]  # fmt: skip
+
+
+def _writer(ctx: ResponseContext, numbers: Iterator[int]) -> Any:
+    def write(fault: Fault, fmt: SSEFormat, fault_ctx: StreamContext, sent: Any) -> Iterator[Step]:
+        what = f"fault {fault.kind} at {fault.at}"
+        if fault.kind == "error":
+            message = fault.text or "The server had an error while processing your request."
+            error = {"code": "server_error", "message": message}
+            failed = response_object(ctx, "failed", [], None, error=error)
+            yield Write(_ev(fmt, "response.failed", numbers, response=failed), what)
+            yield Write(_ev(fmt, "error", numbers, code="server_error", message=message,
+                            param=None), what)  # fmt: skip
+        elif fault.kind == "malformed_json":
+            data = fault.text or '{"type": "response.output_text.delta", "sequence_number": '
+            yield Write(fmt.event(data, "response.output_text.delta"), what)
+        else:
+            yield from write_fault(fault, fmt, fault_ctx, sent)
+
+    return write

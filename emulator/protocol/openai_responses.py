@@ -1,0 +1,85 @@
+"""OpenAI's Responses API on the wire: the typed ``response.*`` event stream. Pure.
+
+As the API reference and the openai-python SDK's models describe it: each
+event named by its ``type`` and numbered by ``sequence_number``:
+``response.created``, ``response.in_progress``,
+``response.output_item.added``, ``response.content_part.added``, one
+``response.output_text.delta`` per piece, ``response.output_text.done``,
+``response.content_part.done``, ``response.output_item.done``, then
+``response.completed`` (or ``response.incomplete`` when the output was cut
+at ``max_output_tokens``, ``response.failed`` on an error).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+__all__ = ["ResponseContext", "event_object", "message_item", "response_object", "text_part"]
+
+
+class ResponseContext(NamedTuple):
+    id: str  # resp_…
+    item_id: str  # msg_…
+    created_at: int
+    model: str
+    input_tokens: int
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def message_item(ctx: ResponseContext, text: str | None, status: str) -> dict[str, Any]:
+    """The assistant's message item (``text`` None: no content part yet)."""
+    return {
+        "id": ctx.item_id,
+        "type": "message",
+        "status": status,
+        "role": "assistant",
+        "content": [] if text is None else [text_part(text)],
+    }
+
+
+def response_object(
+    ctx: ResponseContext,
+    status: str,
+    output: list[dict[str, Any]],
+    output_tokens: int | None = None,
+    *,
+    error: dict[str, Any] | None = None,
+    incomplete: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": ctx.id,
+        "object": "response",
+        "created_at": ctx.created_at,
+        "status": status,
+        "error": error,
+        "incomplete_details": {"reason": incomplete} if incomplete else None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": ctx.model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": None
+        if output_tokens is None
+        else {
+            "input_tokens": ctx.input_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": ctx.input_tokens + output_tokens,
+        },
+        "metadata": {},
+    }
+
+
+def event_object(kind: str, sequence: int, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "sequence_number": sequence, **fields}

@@ -1,0 +1,85 @@
+"""OpenAI's Responses dialect, judged with the official ``openai`` package over real sockets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator import Emulator, builtin_scenarios
+from emulator.conformance import cases, run_all
+from emulator.conformance.clients import openai_responses_sdk, python_client
+from emulator.conformance.runner import skipped
+from emulator.scenario.text import reply_text
+
+openai = pytest.importorskip("openai", reason="the openai package is not installed")
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+PROMPT = "Tell me something."
+GOOD = [
+    "default", "unicode_text", "long_reply", "echo_prompt", "crlf_line_endings",
+    "cr_line_endings", "bom", "data_without_space", "multiline_data", "split_writes",
+    "paced_50_tps", "long_line", "latency_lognormal",
+]  # fmt: skip
+
+
+def sdk(emulator: Emulator) -> Any:
+    return openai.AsyncOpenAI(base_url=f"{emulator.url}/v1", api_key="sk-test", max_retries=0)
+
+
+@pytest.mark.parametrize("name", GOOD)
+async def test_the_sdk_gets_the_exact_text_streaming_and_not(
+    emulator: Emulator, name: str
+) -> None:
+    emulator.use(name)
+    async with sdk(emulator) as client:
+        stream = await client.responses.create(model="gpt-4o-mini", input=PROMPT, stream=True)
+        events = [event async for event in stream]
+        whole = await client.responses.create(model="gpt-4o-mini", input=PROMPT)
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    expected = reply_text(builtin_scenarios()[name].reply, PROMPT)
+    assert text == expected == whole.output_text
+    kinds = [e.type for e in events]
+    assert kinds[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert kinds[-1] == "response.completed" and whole.status == "completed"
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert events[-1].response.output_text == expected  # type: ignore[union-attr]
+
+
+async def test_a_cut_output_is_incomplete_and_an_error_fails_the_response(
+    emulator: Emulator,
+) -> None:
+    async with sdk(emulator) as client:
+        emulator.use("max_tokens")
+        whole = await client.responses.create(model="m", input="x")
+        assert whole.status == "incomplete"
+        assert whole.incomplete_details is not None
+        assert whole.incomplete_details.reason == "max_output_tokens"
+        emulator.use("in_stream_error")
+        stream = await client.responses.create(model="m", input="x", stream=True)
+        kinds = [event.type async for event in stream]
+    failed = kinds.index("response.failed")
+    assert kinds[failed + 1] == "error"
+    # Before message event 3: the two pieces of events 1 and 2.
+    assert kinds[:failed].count("response.output_text.delta") == 2
+
+
+async def test_the_sdks_report_card_in_the_readme_is_what_a_run_finds() -> None:
+    readme = README.read_text(encoding="utf-8")
+    card = readme[readme.index("<!-- responses card") : readme.index("<!-- /responses card")]
+    stated = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", card, re.M))
+    results = await run_all(
+        cases(dialect="openai-responses"), python_client(openai_responses_sdk), jobs=4, speed=0.05
+    )
+    found = {r.case.name: r.verdict.kind for r in results if not r.verdict.passed}
+    assert found == stated
+    passes = sum(r.verdict.passed for r in results)
+    assert f"{passes} pass" in card
+    assert f"{len(skipped('openai-responses'))} not applicable" in card
