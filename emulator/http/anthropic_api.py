@@ -10,23 +10,23 @@ request is validated as the API does, and every error is ``{"type":
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from typing import Any, Final, NamedTuple
 
 from aiohttp import web
 
 from ..engine.anthropic import DIALECT, not_applicable, planned_messages, stop_reason
-from ..engine.plan import estimated_bytes
-from ..engine.play import Clock, play
-from ..engine.prepare import prepare
 from ..protocol.anthropic import MessageContext, error_body, message_object
-from ..protocol.fakegpt import StreamContext
 from ..scenario import HttpError
-from ..scenario.text import CACHE_TEXT_CHARS, reply_text
+from .dialect import (
+    fault_context,
+    json_object,
+    reply_for,
+    streamed,
+    transport_of,
+    whole_answer_faults,
+)
 from .errors import BadRequest, Context
-from .openai_api import whole_answer_faults
 from .requests import too_long
 
 __all__ = ["answer_messages", "messages_error", "read_messages", "scripted_messages_error"]
@@ -80,12 +80,7 @@ async def read_messages(request: web.BaseRequest, ctx: Context) -> tuple[str, Me
         raise BadRequest(401, "invalid x-api-key")
     if not request.headers.get("anthropic-version"):
         raise BadRequest(400, "anthropic-version: header is required")
-    try:
-        body: Any = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadRequest(400, f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest(400, "The request body must be a JSON object")
+    body = await json_object(request, "The request body is not valid JSON")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(400, "model: Field required")
@@ -122,36 +117,17 @@ def _content(content: Any, i: int) -> str:
 
 async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: MessagesRequest = ctx.parsed
-    scenario = ctx.scenario
-    assert scenario is not None  # the dispatcher chose it
-    reason = not_applicable(scenario)
-    if reason is not None:
-        raise BadRequest(400, f"scenario {scenario.name!r} does not apply to {DIALECT}: {reason}")
-    text = reply_text(scenario.reply, parsed.prompt)
-    prepared = (
-        await asyncio.to_thread(prepare, scenario, text)
-        if len(text) > CACHE_TEXT_CHARS
-        else prepare(scenario, text)
-    )
-    if estimated_bytes(scenario, prepared) > ctx.config.max_stream_bytes:
-        raise BadRequest(400, f"scenario {scenario.name!r} would stream more than "
-                         f"{ctx.config.max_stream_bytes:,} bytes for this prompt")  # fmt: skip
+    scenario, text, prepared = await reply_for(ctx, parsed.prompt, DIALECT, not_applicable)
     message = MessageContext(f"msg_{_IDS.getrandbits(120):030x}", parsed.model,
                              parsed.input_tokens)  # fmt: skip
     headers = {"request-id": _request_id(), **ctx.cors}
     if not parsed.stream:
-        cut = await whole_answer_faults(request, ctx, scenario)
+        cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
         if cut is not None:
             return cut
         body = message_object(message, text, stop_reason(scenario), len(prepared.ends))
         return web.json_response(body, headers=headers)
-    fault_ctx = StreamContext(parsed.prompt, message.id, message.id, message.id, time.time(),
-                              message.model, message.id)  # fmt: skip
-    transport = scenario.transport if scenario.transport.applies("conversation") else None
-    steps = planned_messages(scenario, message, fault_ctx, prepared)
-    metrics = ctx.state.metrics
-    metrics.stream_started()
-    try:
-        return await play(request, steps, Clock(ctx.config.speed), ctx.call, headers, transport)
-    finally:
-        metrics.stream_ended()
+    steps = planned_messages(
+        scenario, message, fault_context(parsed.prompt, message.id, message.model), prepared
+    )
+    return await streamed(request, ctx, steps, transport_of(scenario), extra=headers)

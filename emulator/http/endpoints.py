@@ -14,7 +14,6 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -22,7 +21,6 @@ from aiohttp import web
 
 from ..auth import Identity, Signer, user_id_for
 from ..engine.plan import PlanError, plan
-from ..engine.play import STREAM_HEADERS, Clock, play
 from ..engine.prepare import prepare
 from ..engine.replay import replayed
 from ..protocol.fakegpt import (
@@ -33,9 +31,9 @@ from ..protocol.fakegpt import (
     loads_body,
     session_body,
 )
-from ..protocol.steps import Step
-from ..scenario import HttpError, Scenario, Transport
+from ..scenario import HttpError, Scenario
 from ..scenario.text import CACHE_TEXT_CHARS, reply_text
+from .dialect import streamed, transport_of
 from .errors import BadRequest, Context, json_response
 from .requests import ConversationRequest, form_text, multipart_form, parse_conversation, too_long
 
@@ -216,11 +214,11 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
         moderation_id=f"modr-{_IDS.getrandbits(96):024x}",
     )
     config = ctx.config
-    transport = scenario.transport if scenario.transport.applies("conversation") else None
+    transport = transport_of(scenario)
     recording = scenario.recording
     if recording is not None:
         # A captured stream, byte for byte (with the scenario's faults on top).
-        return await _played(
+        return await streamed(
             request,
             ctx,
             replayed(scenario, stream),
@@ -246,25 +244,7 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
         )
     except PlanError as exc:
         raise BadRequest(400, str(exc)) from exc
-    return await _played(request, ctx, steps, transport)
-
-
-async def _played(
-    request: web.BaseRequest,
-    ctx: Context,
-    steps: Iterator[Step],
-    transport: Transport | None,
-    status: int = 200,
-    headers: Mapping[str, str] = STREAM_HEADERS,
-) -> web.StreamResponse:
-    metrics = ctx.state.metrics
-    metrics.stream_started()
-    try:
-        return await play(
-            request, steps, Clock(ctx.config.speed), ctx.call, ctx.cors, transport, status, headers
-        )
-    finally:
-        metrics.stream_ended()
+    return await streamed(request, ctx, steps, transport)
 
 
 def _other_session(ctx: Context, identity: Identity) -> bool:

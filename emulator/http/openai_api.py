@@ -10,7 +10,6 @@ in the last user message, rules, queue, active, default).
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from typing import Any, Final, NamedTuple
@@ -21,14 +20,17 @@ from ..engine.openai_chat import DIALECT, finish_reason, not_applicable, planned
 from ..engine.openai_responses import DIALECT as RESPONSES
 from ..engine.openai_responses import not_applicable as responses_not_applicable
 from ..engine.openai_responses import planned_responses, whole_response
-from ..engine.plan import estimated_bytes
-from ..engine.play import Clock, end_connection, play
-from ..engine.prepare import prepare
-from ..protocol.fakegpt import StreamContext
 from ..protocol.openai_chat import ChatContext, completion_object, error_body, models_body
 from ..protocol.openai_responses import ResponseContext
-from ..scenario import HttpError, Scenario
-from ..scenario.text import CACHE_TEXT_CHARS, reply_text
+from ..scenario import HttpError
+from .dialect import (
+    fault_context,
+    json_object,
+    reply_for,
+    streamed,
+    transport_of,
+    whole_answer_faults,
+)
 from .errors import BadRequest, Context
 from .requests import too_long
 
@@ -40,10 +42,10 @@ __all__ = [
     "read_chat",
     "read_responses",
     "scripted_chat_error",
-    "whole_answer_faults",
 ]
 
 _IDS: Final = random.Random()
+_UNREADABLE: Final = "We could not parse the JSON body of your request"
 
 
 class ChatRequest(NamedTuple):
@@ -97,14 +99,7 @@ def _key(request: web.BaseRequest) -> None:
 
 async def read_chat(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRequest]:
     _key(request)
-    if request.content_type != "application/json":
-        raise BadRequest(400, "The request body must be JSON (Content-Type: application/json).")
-    try:
-        body: Any = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadRequest(400, f"We could not parse the JSON body of your request: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest(400, "The request body must be a JSON object.")
+    body = await json_object(request, _UNREADABLE)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(400, "you must provide a model parameter")
@@ -148,20 +143,7 @@ def _content(content: Any, i: int) -> str:
 
 async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: ChatRequest = ctx.parsed
-    scenario = ctx.scenario
-    assert scenario is not None  # the dispatcher chose it
-    reason = not_applicable(scenario)
-    if reason is not None:
-        raise BadRequest(400, f"scenario {scenario.name!r} does not apply to {DIALECT}: {reason}")
-    text = reply_text(scenario.reply, parsed.prompt)
-    prepared = (
-        await asyncio.to_thread(prepare, scenario, text)
-        if len(text) > CACHE_TEXT_CHARS
-        else prepare(scenario, text)
-    )
-    if estimated_bytes(scenario, prepared) > ctx.config.max_stream_bytes:
-        raise BadRequest(400, f"scenario {scenario.name!r} would stream more than "
-                         f"{ctx.config.max_stream_bytes:,} bytes for this prompt")  # fmt: skip
+    scenario, text, prepared = await reply_for(ctx, parsed.prompt, DIALECT, not_applicable)
     chat = ChatContext(
         id=f"chatcmpl-{_IDS.getrandbits(120):030x}",
         created=int(time.time()),
@@ -169,42 +151,15 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
         include_usage=parsed.include_usage,
         prompt_tokens=parsed.prompt_tokens,
     )
-    transport = scenario.transport if scenario.transport.applies("conversation") else None
     if not parsed.stream:
-        cut = await whole_answer_faults(request, ctx, scenario)
+        cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
         if cut is not None:
             return cut
         body = completion_object(chat, text, finish_reason(scenario), len(prepared.ends))
         return web.json_response(body)
-    fault_ctx = StreamContext(parsed.prompt, chat.id, chat.id, chat.id, time.time(), chat.model,
-                              chat.id)  # fmt: skip
+    fault_ctx = fault_context(parsed.prompt, chat.id, chat.model)
     steps = planned_chat(scenario, chat, fault_ctx, prepared)
-    metrics = ctx.state.metrics
-    metrics.stream_started()
-    try:
-        return await play(request, steps, Clock(ctx.config.speed), ctx.call, ctx.cors, transport)
-    finally:
-        metrics.stream_ended()
-
-
-async def whole_answer_faults(
-    request: web.BaseRequest, ctx: Context, scenario: Scenario
-) -> web.StreamResponse | None:
-    """For an answer sent whole (no stream), the stream's faults that mean something for
-    one body: a stall waits, an error is a 500, a drop or a reset cuts the connection
-    (returned: the answer that never goes out). None: answer as usual."""
-    for fault in scenario.faults:
-        if fault.kind == "stall":
-            await asyncio.sleep(fault.seconds)
-        elif fault.kind == "error":
-            raise BadRequest(500, fault.text or _MESSAGES[500])
-        elif fault.kind in ("drop", "reset", "close", "half_open"):
-            if fault.kind == "half_open":
-                await asyncio.sleep(min(fault.seconds or 3600.0, 3600.0))
-            ctx.call.ending = f"{fault.kind} (the whole answer was never sent)"
-            end_connection(request, "abort" if fault.kind in ("drop", "half_open") else fault.kind)
-            return web.Response(status=200)
-    return None
+    return await streamed(request, ctx, steps, transport_of(scenario))
 
 
 async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:
@@ -218,14 +173,7 @@ async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:
 async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRequest]:
     """The Responses API's request: ``input`` (a string, or messages), ``model``, ``stream``."""
     _key(request)
-    if request.content_type != "application/json":
-        raise BadRequest(400, "The request body must be JSON (Content-Type: application/json).")
-    try:
-        body: Any = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadRequest(400, f"We could not parse the JSON body of your request: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest(400, "The request body must be a JSON object.")
+    body = await json_object(request, _UNREADABLE)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(400, "Missing required parameter: 'model'.")
@@ -259,22 +207,9 @@ async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[str, C
 
 async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: ChatRequest = ctx.parsed
-    scenario = ctx.scenario
-    assert scenario is not None  # the dispatcher chose it
-    reason = responses_not_applicable(scenario)
-    if reason is not None:
-        raise BadRequest(
-            400, f"scenario {scenario.name!r} does not apply to {RESPONSES}: {reason}"
-        )
-    text = reply_text(scenario.reply, parsed.prompt)
-    prepared = (
-        await asyncio.to_thread(prepare, scenario, text)
-        if len(text) > CACHE_TEXT_CHARS
-        else prepare(scenario, text)
+    scenario, text, prepared = await reply_for(
+        ctx, parsed.prompt, RESPONSES, responses_not_applicable
     )
-    if estimated_bytes(scenario, prepared) > ctx.config.max_stream_bytes:
-        raise BadRequest(400, f"scenario {scenario.name!r} would stream more than "
-                         f"{ctx.config.max_stream_bytes:,} bytes for this prompt")  # fmt: skip
     response = ResponseContext(
         id=f"resp_{_IDS.getrandbits(120):030x}",
         item_id=f"msg_{_IDS.getrandbits(120):030x}",
@@ -283,17 +218,10 @@ async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.Stream
         input_tokens=parsed.prompt_tokens,
     )
     if not parsed.stream:
-        cut = await whole_answer_faults(request, ctx, scenario)
+        cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
         if cut is not None:
             return cut
         return web.json_response(whole_response(scenario, response, text, len(prepared.ends)))
-    fault_ctx = StreamContext(parsed.prompt, response.item_id, response.id, response.id,
-                              time.time(), response.model, response.id)  # fmt: skip
-    transport = scenario.transport if scenario.transport.applies("conversation") else None
+    fault_ctx = fault_context(parsed.prompt, response.item_id, response.model)
     steps = planned_responses(scenario, response, fault_ctx, prepared)
-    metrics = ctx.state.metrics
-    metrics.stream_started()
-    try:
-        return await play(request, steps, Clock(ctx.config.speed), ctx.call, ctx.cors, transport)
-    finally:
-        metrics.stream_ended()
+    return await streamed(request, ctx, steps, transport_of(scenario))

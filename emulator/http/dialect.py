@@ -1,0 +1,119 @@
+"""What the endpoints of every dialect share: a JSON body read, the reply prepared for a
+scenario, a stream played, and the faults an answer sent whole can carry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from ..engine.plan import estimated_bytes
+from ..engine.play import STREAM_HEADERS, Clock, end_connection, play
+from ..engine.prepare import Prepared, prepare
+from ..protocol.fakegpt import StreamContext
+from ..protocol.steps import Step
+from ..scenario import Scenario, Transport
+from ..scenario.text import CACHE_TEXT_CHARS, reply_text
+from .errors import BadRequest, Context
+
+__all__ = [
+    "fault_context",
+    "json_object",
+    "reply_for",
+    "streamed",
+    "transport_of",
+    "whole_answer_faults",
+]
+
+
+async def json_object(request: web.BaseRequest, unreadable: str) -> dict[str, Any]:
+    """The request's JSON object; else a 400 that starts with ``unreadable``."""
+    if request.content_type != "application/json":
+        raise BadRequest(400, f"{unreadable}: the Content-Type must be application/json.")
+    try:
+        body: Any = await request.json()
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest(400, f"{unreadable}: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(400, f"{unreadable}: the body must be a JSON object.")
+    return body
+
+
+async def reply_for(
+    ctx: Context, prompt: str, dialect: str, not_applicable: Callable[[Scenario], str | None]
+) -> tuple[Scenario, str, Prepared]:
+    """The chosen scenario, its reply to ``prompt`` and its cuts, for a dialect
+    (a 400 when the scenario means nothing on it, or would stream too much)."""
+    scenario = ctx.scenario
+    if scenario is None:  # pragma: no cover - the dispatcher always chooses first
+        raise RuntimeError("an endpoint answered before its scenario was chosen")
+    reason = not_applicable(scenario)
+    if reason is not None:
+        raise BadRequest(400, f"scenario {scenario.name!r} does not apply to {dialect}: {reason}")
+    text = reply_text(scenario.reply, prompt)
+    prepared = (
+        # Cutting and escaping a long text takes a while: in a worker thread.
+        await asyncio.to_thread(prepare, scenario, text)
+        if len(text) > CACHE_TEXT_CHARS
+        else prepare(scenario, text)
+    )
+    limit = ctx.config.max_stream_bytes
+    if estimated_bytes(scenario, prepared) > limit:
+        raise BadRequest(
+            400,
+            f"scenario {scenario.name!r} would stream more than {limit:,} bytes for this prompt",
+        )
+    return scenario, text, prepared
+
+
+def fault_context(prompt: str, answer_id: str, model: str) -> StreamContext:
+    """What the fault writers take from a request of another dialect than FakeGpt's."""
+    return StreamContext(prompt, answer_id, answer_id, answer_id, time.time(), model, answer_id)
+
+
+def transport_of(scenario: Scenario) -> Transport | None:
+    """The network the conversation's answer goes through (None: a plain socket)."""
+    return scenario.transport if scenario.transport.applies("conversation") else None
+
+
+async def streamed(
+    request: web.BaseRequest,
+    ctx: Context,
+    steps: Iterator[Step],
+    transport: Transport | None,
+    status: int = 200,
+    headers: Mapping[str, str] = STREAM_HEADERS,
+    extra: Mapping[str, str] | None = None,
+) -> web.StreamResponse:
+    """Play ``steps`` as the answer, counted in the metrics as a stream in flight."""
+    metrics = ctx.state.metrics
+    metrics.stream_started()
+    try:
+        return await play(request, steps, Clock(ctx.config.speed), ctx.call,
+                          extra if extra is not None else ctx.cors, transport, status,
+                          headers)  # fmt: skip
+    finally:
+        metrics.stream_ended()
+
+
+async def whole_answer_faults(
+    request: web.BaseRequest, ctx: Context, scenario: Scenario, error_message: str
+) -> web.StreamResponse | None:
+    """For an answer sent whole (no stream), the stream's faults that mean something for
+    one body: a stall waits, an error is a 500, a drop or a reset cuts the connection
+    (returned: the answer that never goes out). None: answer as usual."""
+    for fault in scenario.faults:
+        if fault.kind == "stall":
+            await asyncio.sleep(fault.seconds)
+        elif fault.kind == "error":
+            raise BadRequest(500, fault.text or error_message)
+        elif fault.kind in ("drop", "reset", "close", "half_open"):
+            if fault.kind == "half_open":
+                await asyncio.sleep(min(fault.seconds or 3600.0, 3600.0))
+            ctx.call.ending = f"{fault.kind} (the whole answer was never sent)"
+            end_connection(request, "abort" if fault.kind in ("drop", "half_open") else fault.kind)
+            return web.Response(status=200)
+    return None
