@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -227,3 +228,25 @@ async def converse(
         json=CONVERSATION if body is None else body,
         headers={"X-Authorization": f"Bearer {token}"},
     )
+
+
+# -- report cards in the README ------------------------------------------------------------
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+async def assert_report_card(marker: str, dialect: str, client: Any) -> None:
+    """The README's card between ``<!-- MARKER`` and ``<!-- /MARKER`` is what a run finds:
+    the same scenarios not passing, with the same verdicts, and the same counts."""
+    from emulator.conformance import cases, python_client, run_all
+    from emulator.conformance.runner import skipped
+
+    readme = README.read_text(encoding="utf-8")
+    card = readme[readme.index(f"<!-- {marker}") : readme.index(f"<!-- /{marker}")]
+    stated = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", card, re.M))
+    results = await run_all(cases(dialect=dialect), python_client(client), jobs=4, speed=0.05)
+    found = {r.case.name: r.verdict.kind for r in results if not r.verdict.passed}
+    assert found == stated
+    passes = sum(r.verdict.passed for r in results)
+    assert f"{passes} pass" in card and f"{len(skipped(dialect))} not applicable" in card

@@ -12,10 +12,9 @@ import aiohttp
 import pytest
 
 from emulator import Emulator, builtin_scenarios
-from emulator.conformance import cases, run_all
-from emulator.conformance.clients import anthropic_sdk, python_client
-from emulator.conformance.runner import skipped
+from emulator.conformance.clients import anthropic_sdk
 from emulator.scenario.text import reply_text
+from tests.helpers import assert_report_card
 
 anthropic = pytest.importorskip("anthropic", reason="the anthropic package is not installed")
 pydantic = pytest.importorskip("pydantic")
@@ -155,16 +154,7 @@ async def test_the_sdk_raises_its_own_errors_mid_stream_and_for_statuses(
 
 
 async def test_the_sdks_report_card_in_the_readme_is_what_a_run_finds() -> None:
-    readme = README.read_text(encoding="utf-8")
-    card = readme[readme.index("<!-- anthropic card") : readme.index("<!-- /anthropic card")]
-    stated = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", card, re.M))
-    results = await run_all(
-        cases(dialect="anthropic"), python_client(anthropic_sdk), jobs=4, speed=0.05
-    )
-    found = {r.case.name: r.verdict.kind for r in results if not r.verdict.passed}
-    assert found == stated
-    passes = sum(r.verdict.passed for r in results)
-    assert f"{passes} pass" in card and f"{len(skipped('anthropic'))} not applicable" in card
+    await assert_report_card("anthropic card", "anthropic", anthropic_sdk)
 
 
 async def test_with_a_bom_the_sdk_loses_message_start_as_the_readme_says(

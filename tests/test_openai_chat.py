@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 
 from emulator import Emulator, builtin_scenarios
-from emulator.conformance import cases, run_all
-from emulator.conformance.clients import openai_chat_sdk, python_client
-from emulator.conformance.runner import skipped
+from emulator.conformance.clients import openai_chat_sdk
+from emulator.scenario.text import reply_text
+from tests.helpers import assert_report_card
 
 openai = pytest.importorskip("openai", reason="the openai package is not installed")
 from openai.types.chat import ChatCompletion, ChatCompletionChunk  # noqa: E402
@@ -34,8 +34,6 @@ def sdk(emulator: Emulator, key: str = "sk-test") -> Any:
 
 
 def expected(name: str) -> str:
-    from emulator.scenario.text import reply_text
-
     scenario = builtin_scenarios()[name]
     return reply_text(scenario.reply, PROMPT)
 
@@ -153,16 +151,7 @@ async def test_the_sdk_raises_its_own_errors_for_keys_statuses_and_scenarios_tha
 
 
 async def test_the_sdks_report_card_in_the_readme_is_what_a_run_finds() -> None:
-    readme = README.read_text(encoding="utf-8")
-    card = readme[readme.index("<!-- openai-chat card") : readme.index("<!-- /openai-chat card")]
-    stated = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", card, re.M))
-    results = await run_all(
-        cases(dialect="openai-chat"), python_client(openai_chat_sdk), jobs=4, speed=0.05
-    )
-    found = {r.case.name: r.verdict.kind for r in results if not r.verdict.passed}
-    assert found == stated
-    passes = sum(r.verdict.passed for r in results)
-    assert f"{passes} pass" in card and f"{len(skipped('openai-chat'))} not applicable" in card
+    await assert_report_card("openai-chat card", "openai-chat", openai_chat_sdk)
 
 
 def test_the_readme_openai_example_runs_as_written() -> None:

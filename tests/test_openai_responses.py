@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulator import Emulator, builtin_scenarios
-from emulator.conformance import cases, run_all
-from emulator.conformance.clients import openai_responses_sdk, python_client
-from emulator.conformance.runner import skipped
+from emulator.conformance.clients import openai_responses_sdk
 from emulator.scenario.text import reply_text
+from tests.helpers import assert_report_card
 
 openai = pytest.importorskip("openai", reason="the openai package is not installed")
 
@@ -72,14 +70,4 @@ async def test_a_cut_output_is_incomplete_and_an_error_fails_the_response(
 
 
 async def test_the_sdks_report_card_in_the_readme_is_what_a_run_finds() -> None:
-    readme = README.read_text(encoding="utf-8")
-    card = readme[readme.index("<!-- responses card") : readme.index("<!-- /responses card")]
-    stated = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", card, re.M))
-    results = await run_all(
-        cases(dialect="openai-responses"), python_client(openai_responses_sdk), jobs=4, speed=0.05
-    )
-    found = {r.case.name: r.verdict.kind for r in results if not r.verdict.passed}
-    assert found == stated
-    passes = sum(r.verdict.passed for r in results)
-    assert f"{passes} pass" in card
-    assert f"{len(skipped('openai-responses'))} not applicable" in card
+    await assert_report_card("responses card", "openai-responses", openai_responses_sdk)
