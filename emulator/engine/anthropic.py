@@ -29,8 +29,7 @@ from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Scenario
 from .openai_chat import not_applicable as _not_for_deltas
 from .prepare import Prepared
-from .stream import Events, Snapshots, after_done, faults_by_event, format_of, frame, pauses
-from .stream import with_faults as _with_faults
+from .stream import Events, dialect_stream, format_of, pauses
 
 __all__ = ["DIALECT", "not_applicable", "planned_messages", "stop_reason"]
 
@@ -54,19 +53,8 @@ def stop_reason(scenario: Scenario) -> str:
 def planned_messages(
     scenario: Scenario, ctx: MessageContext, fault_ctx: StreamContext, prepared: Prepared
 ) -> Iterator[Step]:
-    return frame(scenario, _stream(scenario, ctx, fault_ctx, prepared))
-
-
-def _stream(
-    scenario: Scenario, ctx: MessageContext, fault_ctx: StreamContext, prepared: Prepared
-) -> Iterator[Step]:
-    fmt = format_of(scenario)
-    faults = faults_by_event(scenario)
-    sent = Snapshots(prepared.text)
-    if (yield from _with_faults(_events(scenario, ctx, fmt, prepared), faults, fmt, fault_ctx,
-                                sent, _write)):  # fmt: skip
-        return
-    yield from after_done(scenario)
+    events = _events(scenario, ctx, format_of(scenario), prepared)
+    return dialect_stream(scenario, events, fault_ctx, prepared, _write)
 
 
 def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: Prepared) -> Events:

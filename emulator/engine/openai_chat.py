@@ -21,8 +21,7 @@ from ..protocol.steps import Step, Wait, Write
 from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Scenario
 from .prepare import Prepared
-from .stream import Events, Snapshots, after_done, faults_by_event, format_of, frame, pauses
-from .stream import with_faults as _with_faults
+from .stream import Events, dialect_stream, format_of, pauses
 
 __all__ = ["DIALECT", "finish_reason", "not_applicable", "planned_chat"]
 
@@ -73,24 +72,10 @@ def planned_chat(
     scenario: Scenario, ctx: ChatContext, fault_ctx: StreamContext, prepared: Prepared
 ) -> Iterator[Step]:
     """The Chat Completions stream of ``scenario`` for one request, faults included."""
-    return frame(scenario, _stream(scenario, ctx, fault_ctx, prepared))
-
-
-def _stream(
-    scenario: Scenario, ctx: ChatContext, fault_ctx: StreamContext, prepared: Prepared
-) -> Iterator[Step]:
     fmt = format_of(scenario)
+    done = [Write(fmt.event(DONE), "[DONE]")] if scenario.wire.done else []
     events = _events(scenario, ctx, fmt, prepared)
-    writer = _writer(ctx)
-    if (
-        yield from _with_faults(
-            events, faults_by_event(scenario), fmt, fault_ctx, Snapshots(prepared.text), writer
-        )
-    ):
-        return
-    if scenario.wire.done:
-        yield Write(fmt.event(DONE), "[DONE]")
-    yield from after_done(scenario)
+    return dialect_stream(scenario, events, fault_ctx, prepared, _writer(ctx), done)
 
 
 def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prepared) -> Events:

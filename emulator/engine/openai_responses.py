@@ -28,8 +28,7 @@ from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Scenario
 from .anthropic import not_applicable as _not_without_done
 from .prepare import Prepared
-from .stream import Events, Snapshots, after_done, faults_by_event, format_of, frame, pauses
-from .stream import with_faults as _with_faults
+from .stream import Events, dialect_stream, format_of, pauses
 
 __all__ = ["DIALECT", "not_applicable", "planned_responses", "whole_response"]
 
@@ -40,7 +39,9 @@ not_applicable = _not_without_done  # the same: deltas, and no [DONE]
 def planned_responses(
     scenario: Scenario, ctx: ResponseContext, fault_ctx: StreamContext, prepared: Prepared
 ) -> Iterator[Step]:
-    return frame(scenario, _stream(scenario, ctx, fault_ctx, prepared))
+    numbers = itertools.count()  # sequence_number, shared by the events and the faults
+    events = _events(scenario, ctx, format_of(scenario), prepared, numbers)
+    return dialect_stream(scenario, events, fault_ctx, prepared, _writer(ctx, numbers))
 
 
 def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: int) -> Any:
@@ -50,19 +51,6 @@ def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: 
     item = message_item(ctx, text, status)
     incomplete = "max_output_tokens" if cut else None
     return response_object(ctx, status, [item], pieces, incomplete=incomplete)
-
-
-def _stream(
-    scenario: Scenario, ctx: ResponseContext, fault_ctx: StreamContext, prepared: Prepared
-) -> Iterator[Step]:
-    fmt = format_of(scenario)
-    numbers = itertools.count()
-    events = _events(scenario, ctx, fmt, prepared, numbers)
-    write = _writer(ctx, numbers)
-    faults = faults_by_event(scenario)
-    if (yield from _with_faults(events, faults, fmt, fault_ctx, Snapshots(prepared.text), write)):
-        return
-    yield from after_done(scenario)
 
 
 def _ev(fmt: SSEFormat, kind: str, numbers: Iterator[int], **fields: Any) -> bytes:

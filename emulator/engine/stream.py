@@ -9,7 +9,7 @@ snapshot, then the final message.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import lru_cache
 from typing import Any, Final
 
@@ -34,6 +34,7 @@ __all__ = [
     "COALESCE_BYTES",
     "Snapshots",
     "after_done",
+    "dialect_stream",
     "faults_by_event",
     "format_of",
     "frame",
@@ -106,6 +107,30 @@ def with_faults(
             if isinstance(step, Drop):
                 return True
     return False
+
+
+def dialect_stream(
+    scenario: Scenario,
+    events: Events,
+    fault_ctx: StreamContext,
+    prepared: Prepared,
+    write: FaultWriter,
+    closing: Iterable[Step] = (),
+) -> Iterator[Step]:
+    """Another dialect's stream: its events with the scenario's faults (written by
+    ``write``), then ``closing`` and what the scenario does after the end; framed."""
+
+    def steps() -> Iterator[Step]:
+        fmt = format_of(scenario)
+        faults = faults_by_event(scenario)
+        if (
+            yield from with_faults(events, faults, fmt, fault_ctx, Snapshots(prepared.text), write)
+        ):
+            return
+        yield from closing
+        yield from after_done(scenario)
+
+    return frame(scenario, steps())
 
 
 def faults_by_event(scenario: Scenario) -> dict[int, list[Fault]]:
