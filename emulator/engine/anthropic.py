@@ -24,12 +24,12 @@ from ..protocol.anthropic import (
 )
 from ..protocol.fakegpt import StreamContext
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Step, Wait, Write
+from ..protocol.steps import Step, Write
 from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Scenario
 from .openai_chat import not_applicable as _not_for_deltas
 from .prepare import Prepared
-from .stream import Events, dialect_stream, format_of, pauses
+from .stream import Events, delta_events, dialect_stream, format_of
 
 __all__ = ["DIALECT", "not_applicable", "planned_messages", "stop_reason"]
 
@@ -58,34 +58,25 @@ def planned_messages(
 
 
 def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: Prepared) -> Events:
-    first: list[Step] = []
-    if scenario.timing.first_event > 0:
-        first.append(Wait(scenario.timing.first_event))
-    first.append(Write(fmt.json_event(message_start(ctx), "message_start"), "message_start"))
-    first.append(Write(fmt.json_event(block_start(), "content_block_start"), "block start"))
-    yield 0, [0], first
-    text, ends = prepared.text, prepared.ends
-    waits = pauses(scenario, len(ends))
-    start = 0
-    for i, end in enumerate(ends):
-        pause = next(waits)
-        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
-        delta = fmt.json_event(block_delta(text[start:end]), "content_block_delta")
-        steps.append(Write(delta, f"delta {i + 1}"))
-        start = end
-        yield i + 1, [end], steps
-    yield (
-        len(ends) + 1,
-        [len(text)],
-        [
+    def opening() -> list[Step]:
+        return [
+            Write(fmt.json_event(message_start(ctx), "message_start"), "message_start"),
+            Write(fmt.json_event(block_start(), "content_block_start"), "block start"),
+        ]
+
+    def piece(number: int, text: str) -> Step:
+        delta = fmt.json_event(block_delta(text), "content_block_delta")
+        return Write(delta, f"delta {number}")
+
+    def closing(text: str, pieces: int) -> list[Step]:
+        delta = message_delta(stop_reason(scenario), pieces)
+        return [
             Write(fmt.json_event(block_stop(), "content_block_stop"), "block stop"),
-            Write(
-                fmt.json_event(message_delta(stop_reason(scenario), len(ends)), "message_delta"),
-                "message delta",
-            ),
+            Write(fmt.json_event(delta, "message_delta"), "message delta"),
             Write(fmt.json_event({"type": "message_stop"}, "message_stop"), "message_stop"),
-        ],
-    )
+        ]
+
+    return delta_events(scenario, prepared, opening, piece, closing)
 
 
 def _write(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Any) -> Iterator[Step]:

@@ -17,11 +17,11 @@ from typing import Any, Final
 from ..protocol.fakegpt import DONE, StreamContext
 from ..protocol.openai_chat import ChatContext, chunk_object, error_object, usage_chunk_object
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Step, Wait, Write
+from ..protocol.steps import Step, Write
 from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Scenario
 from .prepare import Prepared
-from .stream import Events, dialect_stream, format_of, pauses
+from .stream import Events, delta_events, dialect_stream, format_of
 
 __all__ = ["DIALECT", "finish_reason", "not_applicable", "planned_chat"]
 
@@ -79,29 +79,22 @@ def planned_chat(
 
 
 def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prepared) -> Events:
-    first: list[Step] = []
-    if scenario.timing.first_event > 0:
-        first.append(Wait(scenario.timing.first_event))
-    role = chunk_object(ctx, {"role": "assistant", "content": "", "refusal": None})
-    first.append(Write(fmt.json_event(role), "chunk 0 (role)"))
-    yield 0, [0], first
-    text, ends = prepared.text, prepared.ends
-    waits = pauses(scenario, len(ends))
-    start = 0
-    for i, end in enumerate(ends):
-        pause = next(waits)
-        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
-        piece = chunk_object(ctx, {"content": text[start:end]})
-        steps.append(Write(fmt.json_event(piece), f"chunk {i + 1}"))
-        start = end
-        yield i + 1, [end], steps
-    last: list[Step] = [
-        Write(fmt.json_event(chunk_object(ctx, {}, finish_reason(scenario))), "final chunk")
-    ]
-    if ctx.include_usage:
-        usage = usage_chunk_object(ctx, len(ends))
-        last.append(Write(fmt.json_event(usage), "usage chunk"))
-    yield len(ends) + 1, [len(text)], last
+    def opening() -> list[Step]:
+        role = chunk_object(ctx, {"role": "assistant", "content": "", "refusal": None})
+        return [Write(fmt.json_event(role), "chunk 0 (role)")]
+
+    def piece(number: int, text: str) -> Step:
+        return Write(fmt.json_event(chunk_object(ctx, {"content": text})), f"chunk {number}")
+
+    def closing(text: str, pieces: int) -> list[Step]:
+        final = chunk_object(ctx, {}, finish_reason(scenario))
+        last: list[Step] = [Write(fmt.json_event(final), "final chunk")]
+        if ctx.include_usage:
+            usage = usage_chunk_object(ctx, pieces)
+            last.append(Write(fmt.json_event(usage), "usage chunk"))
+        return last
+
+    return delta_events(scenario, prepared, opening, piece, closing)
 
 
 def _writer(ctx: ChatContext) -> Any:

@@ -23,12 +23,12 @@ from ..protocol.openai_responses import (
     text_part,
 )
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Step, Wait, Write
+from ..protocol.steps import Step, Write
 from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Scenario
 from .anthropic import not_applicable as _not_without_done
 from .prepare import Prepared
-from .stream import Events, dialect_stream, format_of, pauses
+from .stream import Events, delta_events, dialect_stream, format_of
 
 __all__ = ["DIALECT", "not_applicable", "planned_responses", "whole_response"]
 
@@ -64,45 +64,37 @@ def _events(
     prepared: Prepared,
     numbers: Iterator[int],
 ) -> Events:
-    first: list[Step] = []
-    if scenario.timing.first_event > 0:
-        first.append(Wait(scenario.timing.first_event))
-    started = response_object(ctx, "in_progress", [])
     where = {"item_id": ctx.item_id, "output_index": 0, "content_index": 0}
-    first += [
-        Write(_ev(fmt, "response.created", numbers, response=started), "response.created"),
-        Write(_ev(fmt, "response.in_progress", numbers, response=started), "in progress"),
-        Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
-                  item=message_item(ctx, None, "in_progress")), "item added"),
-        Write(_ev(fmt, "response.content_part.added", numbers, **where, part=text_part("")),
-              "part added"),
-    ]  # fmt: skip
-    yield 0, [0], first
-    text, ends = prepared.text, prepared.ends
-    waits = pauses(scenario, len(ends))
-    start = 0
-    for i, end in enumerate(ends):
-        pause = next(waits)
-        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
-        delta = _ev(fmt, "response.output_text.delta", numbers, **where, delta=text[start:end],
-                    logprobs=[])  # fmt: skip
-        steps.append(Write(delta, f"delta {i + 1}"))
-        start = end
-        yield i + 1, [end], steps
-    cut = scenario.wire.finish_type == "max_tokens"
-    status = "incomplete" if cut else "completed"
-    item = message_item(ctx, text, status)
-    done = response_object(ctx, status, [item], len(ends),
-                           incomplete="max_output_tokens" if cut else None)  # fmt: skip
-    yield len(ends) + 1, [len(text)], [
-        Write(_ev(fmt, "response.output_text.done", numbers, **where, text=text, logprobs=[]),
-              "text done"),
-        Write(_ev(fmt, "response.content_part.done", numbers, **where, part=text_part(text)),
-              "part done"),
-        Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
-              "item done"),
-        Write(_ev(fmt, f"response.{status}", numbers, response=done), f"response.{status}"),
-    ]  # fmt: skip
+
+    def opening() -> list[Step]:
+        started = response_object(ctx, "in_progress", [])
+        return [
+            Write(_ev(fmt, "response.created", numbers, response=started), "response.created"),
+            Write(_ev(fmt, "response.in_progress", numbers, response=started), "in progress"),
+            Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
+                      item=message_item(ctx, None, "in_progress")), "item added"),
+            Write(_ev(fmt, "response.content_part.added", numbers, **where,
+                      part=text_part("")), "part added"),
+        ]  # fmt: skip
+
+    def piece(number: int, text: str) -> Step:
+        delta = _ev(fmt, "response.output_text.delta", numbers, **where, delta=text, logprobs=[])
+        return Write(delta, f"delta {number}")
+
+    def closing(text: str, pieces: int) -> list[Step]:
+        done = whole_response(scenario, ctx, text, pieces)  # what response.completed carries
+        status, item = done["status"], done["output"][0]
+        return [
+            Write(_ev(fmt, "response.output_text.done", numbers, **where, text=text,
+                      logprobs=[]), "text done"),
+            Write(_ev(fmt, "response.content_part.done", numbers, **where,
+                      part=text_part(text)), "part done"),
+            Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
+                  "item done"),
+            Write(_ev(fmt, f"response.{status}", numbers, response=done), f"response.{status}"),
+        ]  # fmt: skip
+
+    return delta_events(scenario, prepared, opening, piece, closing)
 
 
 def _writer(ctx: ResponseContext, numbers: Iterator[int]) -> Any:

@@ -34,6 +34,7 @@ __all__ = [
     "COALESCE_BYTES",
     "Snapshots",
     "after_done",
+    "delta_events",
     "dialect_stream",
     "faults_by_event",
     "format_of",
@@ -107,6 +108,33 @@ def with_faults(
             if isinstance(step, Drop):
                 return True
     return False
+
+
+def delta_events(
+    scenario: Scenario,
+    prepared: Prepared,
+    opening: Callable[[], list[Step]],
+    piece: Callable[[int, str], Step],
+    closing: Callable[[str, int], list[Step]],
+) -> Events:
+    """A delta dialect's events, numbered as faults count them on the FakeGpt stream:
+    0 the ``opening`` (after the first-event wait), then ``piece(number, text)`` for each
+    piece of the reply (paced), then ``closing(text, pieces)``. Each part is built when
+    its turn comes, so events numbered in order (sequence numbers) stay in order."""
+    first: list[Step] = []
+    if scenario.timing.first_event > 0:
+        first.append(Wait(scenario.timing.first_event))
+    yield 0, [0], first + opening()
+    text, ends = prepared.text, prepared.ends
+    waits = pauses(scenario, len(ends))
+    start = 0
+    for i, end in enumerate(ends):
+        pause = next(waits)
+        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
+        steps.append(piece(i + 1, text[start:end]))
+        start = end
+        yield i + 1, [end], steps
+    yield len(ends) + 1, [len(text)], closing(text, len(ends))
 
 
 def dialect_stream(
