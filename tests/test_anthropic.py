@@ -148,6 +148,8 @@ async def test_the_sdk_raises_its_own_errors_mid_stream_and_for_statuses(
 
         with pytest.raises(anthropic.APIStatusError, match="overloaded_error"):
             await read()
+        writes = emulator.requests[-1].transcript.writes  # type: ignore[union-attr]
+        assert writes[-1].what == "fault error at 3"  # the stream ends with the error
         emulator.use("done_early")
         with pytest.raises(anthropic.BadRequestError, match="no \\[DONE\\] in this API"):
             await client.messages.create(model="m", max_tokens=5, messages=hi)
@@ -174,3 +176,33 @@ async def test_with_a_bom_the_sdk_loses_message_start_as_the_readme_says(
             await stream.get_final_message()
     assert text == expected("bom")  # the deltas still arrive
     assert "`bom`" in README.read_text(encoding="utf-8").split("<!-- /anthropic card")[1][:900]
+
+
+async def test_a_tool_call_streams_its_input_as_json_pieces_and_the_sdk_parses_them(
+    emulator: Emulator,
+) -> None:
+    emulator.use("tool_call_split")
+    arguments = expected("tool_call_split")
+    messages = [{"role": "user", "content": PROMPT}]
+    async with sdk(emulator) as client:
+        async with client.messages.stream(
+            model="claude-emulator", max_tokens=1024, messages=messages
+        ) as stream:
+            events = [event async for event in stream]
+            final = await stream.get_final_message()
+        whole = await client.messages.create(
+            model="claude-emulator", max_tokens=1024, messages=messages
+        )
+    pieces = [
+        e.delta.partial_json  # type: ignore[union-attr]
+        for e in events
+        if e.type == "content_block_delta" and e.delta.type == "input_json_delta"
+    ]
+    assert "".join(pieces) == arguments and len(pieces) == -(-len(arguments) // 3)
+    for message in (final, whole):
+        block = message.content[0]
+        assert block.type == "tool_use" and block.name == "get_weather"
+        assert block.id.startswith("toolu_")
+        assert block.input == json.loads(arguments)
+        assert message.stop_reason == "tool_use"
+    Message.model_validate(whole.model_dump(mode="json"), strict=True)

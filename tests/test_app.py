@@ -264,6 +264,18 @@ async def test_a_too_long_prompt_is_the_upstreams_413(
     assert answer_body["detail"]["code"] == "message_length_exceeds_limit"
 
 
+async def test_a_tool_call_scenario_is_a_400_naming_why_on_the_fakegpt_stream(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
+    emulator.use("tool_call_split")
+    token = await login(http, emulator.url)
+    status, _, body, _ = await converse(http, emulator.url, token, CONVERSATION)
+    assert status == 400
+    assert (
+        "'tool_call_split' does not apply to FakeGpt: its reply is a tool call" in body["detail"]
+    )
+
+
 # -- auth: stateless, signed, expiring, isolated ---------------------------------------
 
 

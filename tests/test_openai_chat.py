@@ -148,6 +148,9 @@ async def test_the_sdk_raises_its_own_errors_for_keys_statuses_and_scenarios_tha
         with pytest.raises(openai.APIError, match="Something went wrong"):
             async for _ in stream:
                 pass
+    # The API ends a stream after its error: nothing follows it, not even [DONE].
+    writes = emulator.requests[-1].transcript.writes  # type: ignore[union-attr]
+    assert writes[-1].what == "fault error at 3" and b"[DONE]" not in writes[-1].data
 
 
 async def test_the_sdks_report_card_in_the_readme_is_what_a_run_finds() -> None:
@@ -165,3 +168,33 @@ def test_the_readme_openai_example_runs_as_written() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected("unicode_text") + "\n"
+
+
+async def test_a_tool_call_streams_its_arguments_piece_by_piece_and_the_sdk_rebuilds_them(
+    emulator: Emulator,
+) -> None:
+    emulator.use("tool_call_split")
+    arguments = expected("tool_call_split")
+    messages = [{"role": "user", "content": PROMPT}]
+    async with sdk(emulator) as client:
+        async with client.chat.completions.stream(model="gpt-4o-mini", messages=messages) as s:
+            chunks = [event.chunk async for event in s if event.type == "chunk"]
+            final = await s.get_final_completion()
+        whole = await client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    for chunk in chunks:  # every chunk is the API's shape, strictly
+        ChatCompletionChunk.model_validate(chunk.model_dump(mode="json"), strict=True)
+    first = chunks[0].choices[0].delta
+    assert first.role == "assistant" and first.content is None and first.tool_calls
+    assert first.tool_calls[0].id and first.tool_calls[0].type == "function"
+    assert first.tool_calls[0].function.name == "get_weather"  # type: ignore[union-attr]
+    pieces = [c.choices[0].delta.tool_calls for c in chunks[1:-1]]
+    assert all(p and p[0].id is None and p[0].function for p in pieces)
+    # Three characters a delta: keys, escapes and the emoji are cut across events.
+    assert "".join(p[0].function.arguments for p in pieces) == arguments  # type: ignore[index,union-attr,misc]
+    assert len(pieces) == -(-len(arguments) // 3)
+    call = final.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert call.function.arguments == arguments and json.loads(arguments)["days"] == 3  # type: ignore[union-attr]
+    assert final.choices[0].finish_reason == "tool_calls" == whole.choices[0].finish_reason
+    assert whole.choices[0].message.content is None
+    assert whole.choices[0].message.tool_calls[0].function.arguments == arguments  # type: ignore[index,union-attr]
+    ChatCompletion.model_validate(whole.model_dump(mode="json"), strict=True)

@@ -62,12 +62,64 @@ async def test_a_cut_output_is_incomplete_and_an_error_fails_the_response(
         assert whole.incomplete_details.reason == "max_output_tokens"
         emulator.use("in_stream_error")
         stream = await client.responses.create(model="m", input="x", stream=True)
-        kinds = [event.type async for event in stream]
+        events = [event async for event in stream]
+    kinds = [event.type for event in events]
     failed = kinds.index("response.failed")
-    assert kinds[failed + 1] == "error"
+    # The stream ends with the error, its numbers unbroken (no event built and not sent).
+    assert kinds[failed:] == ["response.failed", "error"]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
     # Before message event 3: the two pieces of events 1 and 2.
     assert kinds[:failed].count("response.output_text.delta") == 2
 
 
+async def test_a_snapshot_resent_is_an_event_resent_with_the_number_it_had(
+    emulator: Emulator,
+) -> None:
+    emulator.use("stale_snapshots")  # stale before event 4, repeat before event 6
+    async with sdk(emulator) as client:
+        stream = await client.responses.create(model="m", input="x", stream=True)
+        events = [event async for event in stream]
+    numbers = [e.sequence_number for e in events]
+    seen: set[int] = set()
+    again = [i for i, n in enumerate(numbers) if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    assert len(again) == 2 and len(set(numbers)) == len(events) - 2
+    stale, repeat = (events[i] for i in again)
+    # stale: the event from two events back (delta 1), after delta 3; repeat: delta 5 again.
+    assert numbers[again[0]] == numbers[again[0] - 3] and numbers[again[0]] < numbers[again[0] - 1]
+    assert numbers[again[1]] == numbers[again[1] - 1]
+    assert stale.type == repeat.type == "response.output_text.delta"
+    # Dropping the events whose number was seen gives the reply; the SDK does not.
+    kept = "".join(e.delta for i, e in enumerate(events)  # type: ignore[union-attr]
+                   if e.type == "response.output_text.delta" and i not in again)  # fmt: skip
+    assert kept == reply_text(builtin_scenarios()["stale_snapshots"].reply, "x")
+
+
 async def test_the_sdks_report_card_in_the_readme_is_what_a_run_finds() -> None:
     await assert_report_card("responses card", "openai-responses", openai_responses_sdk)
+
+
+async def test_a_tool_call_is_a_function_call_item_whose_arguments_come_as_deltas(
+    emulator: Emulator,
+) -> None:
+    emulator.use("tool_call_split")
+    arguments = reply_text(builtin_scenarios()["tool_call_split"].reply, PROMPT)
+    async with sdk(emulator) as client:
+        async with client.responses.stream(model="gpt-4o-mini", input=PROMPT) as stream:
+            events = [event async for event in stream]
+            final = await stream.get_final_response()
+        whole = await client.responses.create(model="gpt-4o-mini", input=PROMPT)
+    kinds = [e.type for e in events]
+    assert kinds[:3] == ["response.created", "response.in_progress", "response.output_item.added"]
+    assert kinds[-3:] == [
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    deltas = [e.delta for e in events if e.type == "response.function_call_arguments.delta"]
+    assert "".join(deltas) == arguments and len(deltas) == -(-len(arguments) // 3)
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    for response in (final, whole):
+        call = response.output[0]
+        assert call.type == "function_call" and call.name == "get_weather"
+        assert call.arguments == arguments and call.call_id.startswith("call_")
+        assert response.status == "completed"

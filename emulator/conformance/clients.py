@@ -50,8 +50,12 @@ def failure_kind(exc: BaseException) -> str | None:
 
 
 def _failed(exc: BaseException, started: float) -> Outcome:
+    # An HTTP error's status, where the exception carries it (as the SDKs' do) and its
+    # message may not say it (an HTML page as the message).
+    status = getattr(exc, "status_code", None)
+    said = f" (HTTP {status})" if isinstance(status, int) and str(status) not in str(exc) else ""
     return Outcome(
-        failure=f"{type(exc).__name__}: {exc}",
+        failure=f"{type(exc).__name__}{said}: {exc}",
         kind=failure_kind(exc),
         seconds=time.monotonic() - started,
     )
@@ -206,10 +210,19 @@ async def openai_chat_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  
     )
     async with client:
         stream = await client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}], stream=True
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": prompt}],
+            stream=True,
+            stream_options={"include_usage": True},  # a last chunk with empty choices
         )
-        pieces = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+        pieces = [_chat_delta(chunk.choices[0].delta) async for chunk in stream if chunk.choices]
     return "".join(pieces)
+
+
+def _chat_delta(delta: Any) -> str:
+    """A chunk's text: its content, or the arguments of the tool call it carries."""
+    calls = delta.tool_calls or []
+    return (delta.content or "") + "".join(c.function.arguments or "" for c in calls if c.function)
 
 
 async def anthropic_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
@@ -232,9 +245,10 @@ async def anthropic_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # 
             stream=True,
         )
         pieces = [
-            event.delta.text
+            event.delta.text if event.delta.type == "text_delta" else event.delta.partial_json
             async for event in stream
-            if event.type == "content_block_delta" and event.delta.type == "text_delta"
+            if event.type == "content_block_delta"
+            and event.delta.type in ("text_delta", "input_json_delta")
         ]
     return "".join(pieces)
 
@@ -256,7 +270,10 @@ async def openai_responses_sdk(url: str, prompt: str, timeout: float = 5.0) -> s
     async with client:
         stream = await client.responses.create(model="gpt-4o-mini", input=prompt, stream=True)
         async for event in stream:
-            if event.type == "response.output_text.delta":
+            if event.type in (
+                "response.output_text.delta",
+                "response.function_call_arguments.delta",
+            ):
                 pieces.append(event.delta)
             elif event.type in ("error", "response.failed") and not failed:
                 failed = event.type

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from typing import Final
 from ..config import EmulatorConfig
 from ..engine.anthropic import not_applicable as anthropic_not_applicable
 from ..engine.openai_chat import not_applicable
+from ..engine.openai_responses import not_applicable as responses_not_applicable
+from ..engine.plan import not_applicable as fakegpt_not_applicable
 from ..journal import Call
 from ..scenario import Scenario
 from ..scenario.builtin import builtin_scenarios
@@ -50,6 +53,7 @@ class Case:
     name: str
     scenario: Scenario
     prompt: str = PROMPT
+    dialect: str = "fakegpt"  # the API the client speaks (a key of DIALECTS)
 
     def __str__(self) -> str:
         return self.name
@@ -82,17 +86,17 @@ class Case:
             except Exception as exc:  # noqa: BLE001 - the adapter itself broke
                 outcome = Outcome(crashed=f"{type(exc).__name__}: {exc}")
             await _settled(emulator)
-            notes = behaviour(self.scenario, outcome, emulator)
+            notes = behaviour(self.scenario, outcome, emulator, self.dialect)
         verdict = judge(self.scenario, self.prompt, outcome)
         return Result(self, outcome, Verdict(verdict.kind, verdict.detail, tuple(notes)))
 
 
 #: The dialects a client may speak, and why a scenario does not apply to each (None: it does).
 DIALECTS: Final[dict[str, Callable[[Scenario], str | None]]] = {
-    "fakegpt": lambda scenario: None,
+    "fakegpt": fakegpt_not_applicable,
     "openai-chat": not_applicable,
     "anthropic": anthropic_not_applicable,
-    "openai-responses": anthropic_not_applicable,  # the same rules: deltas, no [DONE]
+    "openai-responses": responses_not_applicable,
 }
 
 
@@ -115,16 +119,15 @@ def cases(
     do not apply to ``dialect`` are left out (:func:`skipped` says why).
     """
     known = scenarios if scenarios is not None else builtin_scenarios()
-    if dialect != "fakegpt":
-        gone = {name for name, _ in skipped(dialect, known)}
-        known = {n: s for n, s in known.items() if n not in gone}
+    gone = {name for name, _ in skipped(dialect, known)}
+    known = {n: s for n, s in known.items() if n not in gone}
     if selection is None:
         names = sorted(known)
     elif isinstance(selection, str):
         names = [n for n in sorted(known) if fnmatch.fnmatch(n, selection) or selection in n]
     else:
         names = [n for n in selection if n in known]
-    return [Case(name, known[name]) for name in names]
+    return [Case(name, known[name], dialect=dialect) for name in names]
 
 
 async def run_all(
@@ -162,13 +165,24 @@ async def _settled(emulator: Emulator) -> None:
         await asyncio.sleep(0.01)
 
 
-def behaviour(scenario: Scenario, outcome: Outcome, emulator: Emulator) -> list[str]:
+#: Where each dialect's answers come from.
+ANSWERED_AT: Final = {
+    "fakegpt": "/api/conversation",
+    "openai-chat": "/v1/chat/completions",
+    "anthropic": "/v1/messages",
+    "openai-responses": "/v1/responses",
+}
+
+
+def behaviour(
+    scenario: Scenario, outcome: Outcome, emulator: Emulator, dialect: str = "fakegpt"
+) -> list[str]:
     """What the emulator saw the client do, beyond its outcome."""
     notes: list[str] = []
-    conversations = emulator.calls("/api/conversation", "POST")
+    conversations = emulator.calls(ANSWERED_AT[dialect], "POST")
     logins = emulator.calls("/auth/login").call_count
     statuses = [c.status for c in conversations]
-    if 401 in statuses:
+    if 401 in statuses and dialect == "fakegpt":  # an API key has no login to renew
         after = statuses[statuses.index(401) + 1 :]
         if logins > 2:
             notes.append(f"logged in {logins} times after a 401: a loop?")
@@ -188,10 +202,27 @@ def behaviour(scenario: Scenario, outcome: Outcome, emulator: Emulator) -> list[
         notes += _stream_notes(scenario, call)
         if call.status in (400, 401, 415) and call.detail and "token" not in call.detail:
             notes.append(f"sent a request the upstream refuses: {call.detail[:80]}")
-    expect = scenario.expect
-    if expect.message and outcome.failure is not None and expect.message not in outcome.failure:
-        notes.append(f"the failure does not carry the upstream's detail {expect.message!r}")
+    said = _detail(scenario, conversations[-1] if conversations else None, dialect)
+    if said and outcome.failure is not None and said not in outcome.failure:
+        notes.append(f"the failure does not carry the upstream's detail {said!r}")
     return notes
+
+
+def _detail(scenario: Scenario, last: Call | None, dialect: str) -> str:
+    """What the upstream said that a failure should carry: the scenario's expected message
+    on FakeGpt; on another API, for an HTTP status, that API's own error message (what the
+    last answer's JSON body says), else the expected message."""
+    expect = scenario.expect
+    if dialect == "fakegpt" or expect.failure != "http_status" or last is None:
+        return expect.message
+    transcript = last.transcript
+    body = b"".join(w.data or b"" for w in transcript.writes) if transcript is not None else b""
+    try:
+        error = json.loads(body)["error"]
+        message = error["message"]
+    except (ValueError, KeyError, TypeError):
+        return expect.message  # not the API's JSON (a CDN's page): the page says it
+    return message if isinstance(message, str) else expect.message
 
 
 def _stream_notes(scenario: Scenario, call: Call) -> list[str]:

@@ -36,9 +36,11 @@ __all__ = ["DIALECT", "not_applicable", "planned_messages", "stop_reason"]
 DIALECT: Final = "Anthropic Messages"
 
 
-def not_applicable(scenario: Scenario) -> str | None:
-    """Why ``scenario`` means nothing on this dialect (None: it applies)."""
-    reason = _not_for_deltas(scenario)
+def not_applicable(scenario: Scenario, *, resent: bool = False) -> str | None:
+    """Why ``scenario`` means nothing on this dialect (None: it applies). ``resent``: the
+    dialect numbers its events, so a snapshot resent (``stale``, ``repeat``) is an event
+    resent, which a reader can tell apart."""
+    reason = _not_for_deltas(scenario, resent=resent)
     if reason is not None:
         return reason
     if any(f.kind == "done" for f in scenario.faults) or not scenario.wire.done:
@@ -47,7 +49,9 @@ def not_applicable(scenario: Scenario) -> str | None:
 
 
 def stop_reason(scenario: Scenario) -> str:
-    return "max_tokens" if scenario.wire.finish_type == "max_tokens" else "end_turn"
+    if scenario.wire.finish_type == "max_tokens":
+        return "max_tokens"
+    return "tool_use" if scenario.reply.tool else "end_turn"
 
 
 def planned_messages(
@@ -58,14 +62,16 @@ def planned_messages(
 
 
 def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: Prepared) -> Events:
+    tool = scenario.reply.tool
+
     def opening() -> list[Step]:
         return [
             Write(fmt.json_event(message_start(ctx), "message_start"), "message_start"),
-            Write(fmt.json_event(block_start(), "content_block_start"), "block start"),
+            Write(fmt.json_event(block_start(ctx, tool), "content_block_start"), "block start"),
         ]
 
     def piece(number: int, text: str) -> Step:
-        delta = fmt.json_event(block_delta(text), "content_block_delta")
+        delta = fmt.json_event(block_delta(text, bool(tool)), "content_block_delta")
         return Write(delta, f"delta {number}")
 
     def closing(text: str, pieces: int) -> list[Step]:

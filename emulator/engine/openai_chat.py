@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from ..protocol.fakegpt import DONE, StreamContext
-from ..protocol.openai_chat import ChatContext, chunk_object, error_object, usage_chunk_object
+from ..protocol.openai_chat import (
+    ChatContext,
+    chunk_object,
+    error_object,
+    tool_call,
+    usage_chunk_object,
+)
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Step, Write
 from ..scenario.faults import write_fault
@@ -31,15 +37,18 @@ _NOT_HERE: Final = {
     "foreign_message": "chunks carry no message of another author",
     "moderation": "there is no moderation event",
     "num_variants": "there is no num_variants event",
-    "stale": "deltas have no earlier snapshot to resend",
-    "repeat": "deltas have no snapshot to resend",
+    "stale": "a delta sent again cannot be told from a new one: the events are not numbered",
+    "repeat": "a delta sent again cannot be told from a new one: the events are not numbered",
     "rewrite": "deltas cannot rewrite what was sent",
 }
 
 
-def not_applicable(scenario: Scenario) -> str | None:
-    """Why ``scenario`` means nothing on this dialect (None: it applies)."""
+def not_applicable(scenario: Scenario, *, resent: bool = False) -> str | None:
+    """Why ``scenario`` means nothing on this dialect (None: it applies). ``resent``: the
+    dialect numbers its events, so ``stale`` and ``repeat`` resend numbered events."""
     for fault in scenario.faults:
+        if resent and fault.kind in ("stale", "repeat"):
+            continue
         if fault.kind in _NOT_HERE:
             return f"its {fault.kind} fault: {_NOT_HERE[fault.kind]}"
     if scenario.wire.encoding != "cumulative":
@@ -65,7 +74,9 @@ def not_applicable(scenario: Scenario) -> str | None:
 
 
 def finish_reason(scenario: Scenario) -> str:
-    return "length" if scenario.wire.finish_type == "max_tokens" else "stop"
+    if scenario.wire.finish_type == "max_tokens":
+        return "length"
+    return "tool_calls" if scenario.reply.tool else "stop"
 
 
 def planned_chat(
@@ -79,12 +90,25 @@ def planned_chat(
 
 
 def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prepared) -> Events:
+    tool = scenario.reply.tool
+
     def opening() -> list[Step]:
-        role = chunk_object(ctx, {"role": "assistant", "content": "", "refusal": None})
-        return [Write(fmt.json_event(role), "chunk 0 (role)")]
+        delta: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+        if tool:  # the call's id, type and name; its arguments follow piece by piece
+            delta = {
+                **delta,
+                "content": None,
+                "tool_calls": [tool_call(ctx, tool, "", first=True)],
+            }
+        return [Write(fmt.json_event(chunk_object(ctx, delta)), "chunk 0 (role)")]
 
     def piece(number: int, text: str) -> Step:
-        return Write(fmt.json_event(chunk_object(ctx, {"content": text})), f"chunk {number}")
+        delta = (
+            {"tool_calls": [tool_call(ctx, None, text, first=False)]}
+            if tool
+            else {"content": text}
+        )
+        return Write(fmt.json_event(chunk_object(ctx, delta)), f"chunk {number}")
 
     def closing(text: str, pieces: int) -> list[Step]:
         final = chunk_object(ctx, {}, finish_reason(scenario))

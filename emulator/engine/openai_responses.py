@@ -11,6 +11,7 @@ followed by an ``error`` event; there is no ``[DONE]``.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ from ..protocol.fakegpt import StreamContext
 from ..protocol.openai_responses import (
     ResponseContext,
     event_object,
+    function_call_item,
     message_item,
     response_object,
     text_part,
@@ -33,13 +35,38 @@ from .stream import Events, delta_events, dialect_stream, format_of
 __all__ = ["DIALECT", "not_applicable", "planned_responses", "whole_response"]
 
 DIALECT: Final = "OpenAI Responses"
-not_applicable = _not_without_done  # the same: deltas, and no [DONE]
+
+
+def not_applicable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` means nothing on this dialect (None: it applies). As on Anthropic's,
+    but a snapshot resent is an event resent here: its ``sequence_number`` tells it apart."""
+    return _not_without_done(scenario, resent=True)
+
+
+class _Numbered:
+    """The stream's ``sequence_number``s, shared by the events and the faults, and the
+    last few events sent (what ``stale`` and ``repeat`` send again, numbers and all)."""
+
+    __slots__ = ("count", "sent")
+
+    def __init__(self) -> None:
+        self.count = itertools.count()
+        self.sent: deque[bytes] = deque(maxlen=3)
+
+    def event(self, fmt: SSEFormat, kind: str, **fields: Any) -> bytes:
+        data = fmt.json_event(event_object(kind, next(self.count), **fields), kind)
+        self.sent.append(data)
+        return data
+
+    def back(self, n: int) -> bytes:
+        """The event sent ``n`` events ago (0: the last one)."""
+        return self.sent[max(0, len(self.sent) - 1 - n)]
 
 
 def planned_responses(
     scenario: Scenario, ctx: ResponseContext, fault_ctx: StreamContext, prepared: Prepared
 ) -> Iterator[Step]:
-    numbers = itertools.count()  # sequence_number, shared by the events and the faults
+    numbers = _Numbered()
     events = _events(scenario, ctx, format_of(scenario), prepared, numbers)
     return dialect_stream(scenario, events, fault_ctx, prepared, _writer(ctx, numbers))
 
@@ -48,13 +75,14 @@ def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: 
     """The answer to a request without ``stream``."""
     cut = scenario.wire.finish_type == "max_tokens"
     status = "incomplete" if cut else "completed"
-    item = message_item(ctx, text, status)
+    tool = scenario.reply.tool
+    item = function_call_item(ctx, tool, text, status) if tool else message_item(ctx, text, status)
     incomplete = "max_output_tokens" if cut else None
     return response_object(ctx, status, [item], pieces, incomplete=incomplete)
 
 
-def _ev(fmt: SSEFormat, kind: str, numbers: Iterator[int], **fields: Any) -> bytes:
-    return fmt.json_event(event_object(kind, next(numbers), **fields), kind)
+def _ev(fmt: SSEFormat, kind: str, numbers: _Numbered, **fields: Any) -> bytes:
+    return numbers.event(fmt, kind, **fields)
 
 
 def _events(
@@ -62,8 +90,11 @@ def _events(
     ctx: ResponseContext,
     fmt: SSEFormat,
     prepared: Prepared,
-    numbers: Iterator[int],
+    numbers: _Numbered,
 ) -> Events:
+    tool = scenario.reply.tool
+    if tool:
+        return _tool_events(scenario, ctx, fmt, prepared, numbers)
     where = {"item_id": ctx.item_id, "output_index": 0, "content_index": 0}
 
     def opening() -> list[Step]:
@@ -97,7 +128,47 @@ def _events(
     return delta_events(scenario, prepared, opening, piece, closing)
 
 
-def _writer(ctx: ResponseContext, numbers: Iterator[int]) -> Any:
+def _tool_events(
+    scenario: Scenario,
+    ctx: ResponseContext,
+    fmt: SSEFormat,
+    prepared: Prepared,
+    numbers: _Numbered,
+) -> Events:
+    """The events of a reply that calls a tool: a ``function_call`` item whose arguments
+    come as ``response.function_call_arguments.delta`` events."""
+    tool = scenario.reply.tool
+    started = function_call_item(ctx, tool, "", "in_progress")
+    where = {"item_id": started["id"], "output_index": 0}
+
+    def opening() -> list[Step]:
+        created = response_object(ctx, "in_progress", [])
+        return [
+            Write(_ev(fmt, "response.created", numbers, response=created), "response.created"),
+            Write(_ev(fmt, "response.in_progress", numbers, response=created), "in progress"),
+            Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
+                      item=started), "item added"),
+        ]  # fmt: skip
+
+    def piece(number: int, text: str) -> Step:
+        delta = _ev(fmt, "response.function_call_arguments.delta", numbers, **where, delta=text)
+        return Write(delta, f"delta {number}")
+
+    def closing(text: str, pieces: int) -> list[Step]:
+        done = whole_response(scenario, ctx, text, pieces)
+        status, item = done["status"], done["output"][0]
+        return [
+            Write(_ev(fmt, "response.function_call_arguments.done", numbers, **where,
+                      name=tool, arguments=text), "arguments done"),
+            Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
+                  "item done"),
+            Write(_ev(fmt, f"response.{status}", numbers, response=done), f"response.{status}"),
+        ]  # fmt: skip
+
+    return delta_events(scenario, prepared, opening, piece, closing)
+
+
+def _writer(ctx: ResponseContext, numbers: _Numbered) -> Any:
     def write(fault: Fault, fmt: SSEFormat, fault_ctx: StreamContext, sent: Any) -> Iterator[Step]:
         what = f"fault {fault.kind} at {fault.at}"
         if fault.kind == "error":
@@ -110,6 +181,12 @@ def _writer(ctx: ResponseContext, numbers: Iterator[int]) -> Any:
         elif fault.kind == "malformed_json":
             data = fault.text or '{"type": "response.output_text.delta", "sequence_number": '
             yield Write(fmt.event(data, "response.output_text.delta"), what)
+        elif fault.kind in ("stale", "repeat"):
+            # An event again, byte for byte: its sequence_number already seen (the
+            # last one for repeat, one from two events back, out of order, for stale).
+            again = numbers.back(2 if fault.kind == "stale" else 0)
+            for _ in range(fault.count):
+                yield Write(again, what)
         else:
             yield from write_fault(fault, fmt, fault_ctx, sent)
 

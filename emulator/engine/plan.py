@@ -20,12 +20,19 @@ from .prepare import Prepared, prepare
 from .stream import planned
 from .templates import TemplateCache
 
-__all__ = ["MAX_STREAM_BYTES", "PlanError", "estimated_bytes", "plan"]
+__all__ = ["MAX_STREAM_BYTES", "PlanError", "estimated_bytes", "not_applicable", "plan"]
 
 #: A stream larger than this (estimated) is refused when planned (a
 #: cumulative reply of n characters cut into k snapshots sends about n·k/2
 #: bytes); a server's ``max_stream_bytes`` is usually lower.
 MAX_STREAM_BYTES: Final = 2 * 1024**3
+
+
+def not_applicable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` means nothing on the FakeGpt stream (None: it applies)."""
+    if scenario.reply.tool:
+        return "its reply is a tool call, which the FakeGpt conversation stream has not"
+    return None
 
 
 def estimated_bytes(scenario: Scenario, prepared: Prepared) -> int:

@@ -9,7 +9,7 @@ snapshot, then the final message.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Container, Generator, Iterable, Iterator
 from functools import lru_cache
 from typing import Any, Final
 
@@ -79,7 +79,9 @@ class Snapshots:
         return self.text[: self.ends[max(0, len(self.ends) - 1 - n)]]
 
 
-Events = Iterator[tuple[int, list[int], list[Step]]]
+#: Events as (first index, snapshot ends covered, steps). The steps may be lazy: they
+#: are made once the faults before the event are written (so numbers stay in order).
+Events = Iterator[tuple[int, list[int], Iterable[Step]]]
 FaultWriter = Callable[[Fault, SSEFormat, StreamContext, Any], Iterator[Step]]
 
 
@@ -90,15 +92,19 @@ def with_faults(
     ctx: StreamContext,
     sent: Snapshots,
     write: FaultWriter = write_fault,
+    ends_stream: Container[str] = (),
 ) -> Generator[Step, None, bool]:
     """The events' steps with each fault before its event (those past the last
-    event, and at -1, after it); True when a fault dropped the connection."""
+    event, and at -1, after it); True when a fault dropped the connection or, being
+    of a kind in ``ends_stream``, ended the stream (nothing more is sent)."""
     for index, covered, steps in events:
         for fault in faults.pop(index, ()):
             for step in write(fault, fmt, ctx, sent):
                 yield step
                 if isinstance(step, Drop):
                     return True
+            if fault.kind in ends_stream:
+                return True
         yield from steps
         sent.ends.extend(covered)
     leftover = [f for at in sorted(faults) if at != -1 for f in faults[at]]
@@ -107,6 +113,8 @@ def with_faults(
             yield step
             if isinstance(step, Drop):
                 return True
+        if fault.kind in ends_stream:
+            return True
     return False
 
 
@@ -120,21 +128,30 @@ def delta_events(
     """A delta dialect's events, numbered as faults count them on the FakeGpt stream:
     0 the ``opening`` (after the first-event wait), then ``piece(number, text)`` for each
     piece of the reply (paced), then ``closing(text, pieces)``. Each part is built when
-    its turn comes, so events numbered in order (sequence numbers) stay in order."""
-    first: list[Step] = []
-    if scenario.timing.first_event > 0:
-        first.append(Wait(scenario.timing.first_event))
-    yield 0, [0], first + opening()
+    it is sent, after the faults before it, so events numbered in order (sequence
+    numbers) stay in order."""
+
+    def first() -> Iterator[Step]:
+        if scenario.timing.first_event > 0:
+            yield Wait(scenario.timing.first_event)
+        yield from opening()
+
+    def paced(pause: float, number: int, piece_text: str) -> Iterator[Step]:
+        if pause > 0 and number > 1:
+            yield Wait(pause)
+        yield piece(number, piece_text)
+
+    def last() -> Iterator[Step]:
+        yield from closing(text, len(ends))
+
+    yield 0, [0], first()
     text, ends = prepared.text, prepared.ends
     waits = pauses(scenario, len(ends))
     start = 0
     for i, end in enumerate(ends):
-        pause = next(waits)
-        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
-        steps.append(piece(i + 1, text[start:end]))
+        yield i + 1, [end], paced(next(waits), i + 1, text[start:end])
         start = end
-        yield i + 1, [end], steps
-    yield len(ends) + 1, [len(text)], closing(text, len(ends))
+    yield len(ends) + 1, [len(text)], last()
 
 
 def dialect_stream(
@@ -146,14 +163,14 @@ def dialect_stream(
     closing: Iterable[Step] = (),
 ) -> Iterator[Step]:
     """Another dialect's stream: its events with the scenario's faults (written by
-    ``write``), then ``closing`` and what the scenario does after the end; framed."""
+    ``write``), then ``closing`` and what the scenario does after the end; framed.
+    An ``error`` fault ends the stream there, as these APIs end it after an error."""
 
     def steps() -> Iterator[Step]:
         fmt = format_of(scenario)
         faults = faults_by_event(scenario)
-        if (
-            yield from with_faults(events, faults, fmt, fault_ctx, Snapshots(prepared.text), write)
-        ):
+        sent = Snapshots(prepared.text)
+        if (yield from with_faults(events, faults, fmt, fault_ctx, sent, write, ("error",))):
             return
         yield from closing
         yield from after_done(scenario)

@@ -22,6 +22,7 @@ from .dialect import (
     fault_context,
     json_object,
     reply_for,
+    scripted_answer,
     streamed,
     transport_of,
     whole_answer_faults,
@@ -48,6 +49,7 @@ def messages_error(status: int, message: str) -> bytes:
 
 _MESSAGES: Final = {
     401: "invalid x-api-key",
+    413: "Request exceeds the maximum allowed number of bytes.",
     429: "Number of request tokens has exceeded your per-minute rate limit.",
     500: "Internal server error",
     529: "Overloaded",
@@ -56,13 +58,10 @@ _MESSAGES: Final = {
 
 def scripted_messages_error(error: HttpError) -> web.Response:
     headers = {"request-id": _request_id()}
-    if error.retry_after is not None:
-        headers["retry-after"] = str(error.retry_after)
     if error.status == 429:
         headers["anthropic-ratelimit-requests-remaining"] = "0"
     message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
-    return web.Response(status=error.status, body=error_body(error.status, message),
-                        content_type="application/json", headers=headers)  # fmt: skip
+    return scripted_answer(error, lambda: error_body(error.status, message), headers)
 
 
 def _request_id() -> str:
@@ -125,7 +124,9 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
         cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
         if cut is not None:
             return cut
-        body = message_object(message, text, stop_reason(scenario), len(prepared.ends))
+        body = message_object(
+            message, text, stop_reason(scenario), len(prepared.ends), scenario.reply.tool
+        )
         return web.json_response(body, headers=headers)
     steps = planned_messages(
         scenario, message, fault_context(parsed.prompt, message.id, message.model), prepared

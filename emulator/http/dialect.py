@@ -13,9 +13,9 @@ from aiohttp import web
 from ..engine.plan import estimated_bytes
 from ..engine.play import STREAM_HEADERS, Clock, end_connection, play
 from ..engine.prepare import Prepared, prepare
-from ..protocol.fakegpt import StreamContext
+from ..protocol.fakegpt import CDN_CHALLENGE_HTML, StreamContext
 from ..protocol.steps import Step
-from ..scenario import Scenario, Transport
+from ..scenario import HttpError, Scenario, Transport
 from ..scenario.text import CACHE_TEXT_CHARS, reply_text
 from .errors import BadRequest, Context
 
@@ -23,6 +23,7 @@ __all__ = [
     "fault_context",
     "json_object",
     "reply_for",
+    "scripted_answer",
     "streamed",
     "transport_of",
     "whole_answer_faults",
@@ -67,6 +68,24 @@ async def reply_for(
             f"scenario {scenario.name!r} would stream more than {limit:,} bytes for this prompt",
         )
     return scenario, text, prepared
+
+
+def scripted_answer(
+    error: HttpError, json_body: Callable[[], bytes], headers: Mapping[str, str] = {}
+) -> web.Response:
+    """A scenario's HTTP error on any API: the body it asks for (a CDN's HTML page, or
+    nothing, whatever the API; else ``json_body()``, the API's own error), with
+    ``Retry-After`` when it gives one."""
+    headers = dict(headers)
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    if error.body == "html":
+        return web.Response(status=error.status, text=CDN_CHALLENGE_HTML,
+                            content_type="text/html", headers=headers)  # fmt: skip
+    if error.body == "empty":
+        return web.Response(status=error.status, body=b"", headers=headers)
+    return web.Response(status=error.status, body=json_body(),
+                        content_type="application/json", headers=headers)  # fmt: skip
 
 
 def fault_context(prompt: str, answer_id: str, model: str) -> StreamContext:

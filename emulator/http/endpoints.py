@@ -20,11 +20,10 @@ from typing import Any, Final
 from aiohttp import web
 
 from ..auth import Identity, Signer, user_id_for
-from ..engine.plan import PlanError, plan
+from ..engine.plan import PlanError, not_applicable, plan
 from ..engine.prepare import prepare
 from ..engine.replay import replayed
 from ..protocol.fakegpt import (
-    CDN_CHALLENGE_HTML,
     DEFAULT_MODEL,
     StreamContext,
     error_body,
@@ -33,7 +32,7 @@ from ..protocol.fakegpt import (
 )
 from ..scenario import HttpError, Scenario
 from ..scenario.text import CACHE_TEXT_CHARS, reply_text
-from .dialect import streamed, transport_of
+from .dialect import scripted_answer, streamed, transport_of
 from .errors import BadRequest, Context, json_response
 from .requests import ConversationRequest, form_text, multipart_form, parse_conversation, too_long
 
@@ -52,20 +51,8 @@ __all__ = [
 
 def scripted_error(error: HttpError) -> web.Response:
     """The HTTP error a scenario injects, with the body it asks for."""
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
-    if error.body == "html":
-        return web.Response(
-            status=error.status, text=CDN_CHALLENGE_HTML, content_type="text/html", headers=headers
-        )
-    if error.body == "empty":
-        return web.Response(status=error.status, body=b"", headers=headers)
     detail = error.detail if (error.body == "text" or error.detail) else None
-    return web.Response(
-        status=error.status,
-        body=error_body(error.status, detail),
-        content_type="application/json",
-        headers=headers,
-    )
+    return scripted_answer(error, lambda: error_body(error.status, detail))
 
 
 def _accounts(ctx: Context, scenario: Scenario | None = None) -> list[str]:
@@ -198,6 +185,9 @@ async def read_conversation(
 async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed, identity = ctx.parsed
     scenario = _chosen(ctx)
+    reason = not_applicable(scenario)
+    if reason is not None:
+        raise BadRequest(400, f"scenario {scenario.name!r} does not apply to FakeGpt: {reason}")
     if _other_session(ctx, identity):
         raise BadRequest(
             401,

@@ -27,6 +27,7 @@ from .dialect import (
     fault_context,
     json_object,
     reply_for,
+    scripted_answer,
     streamed,
     transport_of,
     whole_answer_faults,
@@ -63,20 +64,16 @@ def chat_error(status: int, message: str) -> bytes:
 
 def scripted_chat_error(error: HttpError) -> web.Response:
     """A scenario's HTTP error in the API's shape (with Retry-After, as the API sends it)."""
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+    limits = {"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0"}
     message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
-    if error.status == 429:
-        headers.update(
-            {"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0"}
-        )
-    return web.Response(
-        status=error.status, body=error_body(error.status, message),
-        content_type="application/json", headers=headers,
-    )  # fmt: skip
+    return scripted_answer(error, lambda: error_body(error.status, message),
+                           limits if error.status == 429 else {})  # fmt: skip
 
 
 _MESSAGES: Final = {
     401: "Incorrect API key provided.",
+    403: "Country, region, or territory not supported.",
+    413: "Request too large for this model. Please reduce the length of the messages.",
     429: "Rate limit reached for requests. Please try again later.",
     500: "The server had an error while processing your request. Sorry about that!",
     502: "Bad gateway.",
@@ -155,7 +152,9 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
         cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
         if cut is not None:
             return cut
-        body = completion_object(chat, text, finish_reason(scenario), len(prepared.ends))
+        body = completion_object(
+            chat, text, finish_reason(scenario), len(prepared.ends), scenario.reply.tool
+        )
         return web.json_response(body)
     fault_ctx = fault_context(parsed.prompt, chat.id, chat.model)
     steps = planned_chat(scenario, chat, fault_ctx, prepared)

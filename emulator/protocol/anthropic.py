@@ -24,6 +24,7 @@ __all__ = [
     "message_delta",
     "message_object",
     "message_start",
+    "tool_use",
 ]
 
 #: Each status's error type, as the API answers them.
@@ -64,20 +65,26 @@ def message_start(ctx: MessageContext) -> dict[str, Any]:
     return {"type": "message_start", "message": _message(ctx, [], None, 1)}
 
 
-def block_start() -> dict[str, Any]:
-    return {
-        "type": "content_block_start",
-        "index": 0,
-        "content_block": {"type": "text", "text": ""},
-    }
+def tool_use(ctx: MessageContext, name: str, arguments: Any) -> dict[str, Any]:
+    """A ``tool_use`` content block (``arguments``: its input, ``{}`` when it starts)."""
+    return {"type": "tool_use", "id": "toolu_" + ctx.id.removeprefix("msg_")[:24],
+            "name": name, "input": arguments}  # fmt: skip
 
 
-def block_delta(text: str) -> dict[str, Any]:
-    return {
-        "type": "content_block_delta",
-        "index": 0,
-        "delta": {"type": "text_delta", "text": text},
-    }
+def block_start(ctx: MessageContext, tool: str = "") -> dict[str, Any]:
+    """The content block's start: text, or (``tool``) a call whose input follows as JSON."""
+    block = tool_use(ctx, tool, {}) if tool else {"type": "text", "text": ""}
+    return {"type": "content_block_start", "index": 0, "content_block": block}
+
+
+def block_delta(text: str, tool: bool = False) -> dict[str, Any]:
+    """A piece of the text, or (``tool``) of the tool input's JSON."""
+    delta = (
+        {"type": "input_json_delta", "partial_json": text}
+        if tool
+        else {"type": "text_delta", "text": text}
+    )
+    return {"type": "content_block_delta", "index": 0, "delta": delta}
 
 
 def block_stop() -> dict[str, Any]:
@@ -92,9 +99,13 @@ def message_delta(stop_reason: str, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def message_object(ctx: MessageContext, text: str, stop_reason: str, out: int) -> dict[str, Any]:
-    """The whole answer to a request without ``stream``."""
-    return _message(ctx, [{"type": "text", "text": text}], stop_reason, out)
+def message_object(
+    ctx: MessageContext, text: str, stop_reason: str, out: int, tool: str = ""
+) -> dict[str, Any]:
+    """The whole answer to a request without ``stream`` (``tool``: a call of it, ``text``
+    its input as JSON)."""
+    block = tool_use(ctx, tool, json.loads(text)) if tool else {"type": "text", "text": text}
+    return _message(ctx, [block], stop_reason, out)
 
 
 def error_object(status: int, message: str) -> dict[str, Any]:

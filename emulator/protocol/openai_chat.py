@@ -21,6 +21,7 @@ __all__ = [
     "error_body",
     "error_object",
     "models_body",
+    "tool_call",
     "usage_chunk_object",
 ]
 
@@ -67,6 +68,21 @@ def chunk_object(
     }
 
 
+def tool_call(
+    ctx: ChatContext, name: str | None, arguments: str, *, first: bool
+) -> dict[str, Any]:
+    """A tool call, whole or (``first`` False) a piece of its arguments as a delta carries it:
+    the first delta has the id, type and name, later ones only the index and arguments."""
+    if not first:
+        return {"index": 0, "function": {"arguments": arguments}}
+    return {
+        "index": 0,
+        "id": "call_" + ctx.id.removeprefix("chatcmpl-")[:24],
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+
+
 def _usage(ctx: ChatContext, completion_tokens: int) -> dict[str, int]:
     return {
         "prompt_tokens": ctx.prompt_tokens,
@@ -84,9 +100,15 @@ def usage_chunk_object(ctx: ChatContext, completion_tokens: int) -> dict[str, An
 
 
 def completion_object(
-    ctx: ChatContext, text: str, finish_reason: str, completion_tokens: int
+    ctx: ChatContext, text: str, finish_reason: str, completion_tokens: int, tool: str = ""
 ) -> dict[str, Any]:
-    """The whole answer to a request with ``stream`` false."""
+    """The whole answer to a request with ``stream`` false (``tool``: a call of it, ``text``
+    its arguments)."""
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if tool:
+        call = tool_call(ctx, tool, text, first=True)
+        del call["index"]
+        message = {**message, "content": None, "tool_calls": [call]}
     return {
         "id": ctx.id,
         "object": "chat.completion",
@@ -96,7 +118,7 @@ def completion_object(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": None},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": finish_reason,
             }

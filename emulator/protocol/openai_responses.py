@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-__all__ = ["ResponseContext", "event_object", "message_item", "response_object", "text_part"]
+__all__ = [
+    "ResponseContext",
+    "event_object",
+    "function_call_item",
+    "message_item",
+    "response_object",
+    "text_part",
+]
 
 
 class ResponseContext(NamedTuple):
@@ -37,6 +44,21 @@ def message_item(ctx: ResponseContext, text: str | None, status: str) -> dict[st
         "status": status,
         "role": "assistant",
         "content": [] if text is None else [text_part(text)],
+    }
+
+
+def function_call_item(
+    ctx: ResponseContext, name: str, arguments: str, status: str
+) -> dict[str, Any]:
+    """A call of the tool ``name`` (its id ``fc_…``, its ``call_id`` ``call_…``)."""
+    tail = ctx.item_id.removeprefix("msg_")
+    return {
+        "id": "fc_" + tail,
+        "type": "function_call",
+        "status": status,
+        "arguments": arguments,
+        "call_id": "call_" + tail[:24],
+        "name": name,
     }
 
 

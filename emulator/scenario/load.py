@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -174,7 +175,10 @@ def _reply(t: Table) -> Reply:
         repeat=t.integer("repeat", 1, minimum=1, maximum=MAX_REPLY_CHARS),
         cut=cast(Cut, t.choice("cut", get_args(Cut), d.cut)),
         cut_size=t.integer("cut_size", 1, minimum=1),
+        tool=t.text("tool", ""),
     )
+    if reply.tool:
+        _tool_call(t, reply)
     if reply.text and not echo and not sentences:
         length = len(reply.text) * reply.repeat
         if length > MAX_REPLY_CHARS:
@@ -187,6 +191,25 @@ def _reply(t: Table) -> Reply:
 
 
 _MAX_SENTENCES: Final = 10_000
+#: A tool's name, as the OpenAI and Anthropic APIs accept it.
+_TOOL_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _tool_call(t: Table, reply: Reply) -> None:
+    """A reply that calls a tool: a name the APIs take, and arguments that are one JSON
+    object (Anthropic's ``input`` is an object; clients parse the arguments as JSON)."""
+    if not _TOOL_NAME.fullmatch(reply.tool):
+        raise t.error("tool", f"must be 1-64 letters, digits, '_' or '-', got {reply.tool!r}")
+    if reply.echo or reply.faker_sentences or reply.repeat != 1:
+        raise t.error(
+            "tool", "a tool call's arguments are a fixed 'text' (no echo, faker, repeat)"
+        )
+    try:
+        arguments = json.loads(reply.text or "")
+    except ValueError as exc:
+        raise t.error("text", f"a tool call's arguments must be a JSON object: {exc}") from None
+    if not isinstance(arguments, dict):
+        raise t.error("text", "a tool call's arguments must be a JSON object")
 
 
 def _timing(t: Table) -> Timing:

@@ -91,6 +91,7 @@ class Reply:
     repeat: int = 1
     cut: Cut = "token"
     cut_size: int = 1
+    tool: str = ""  # the reply is a call of this tool, its text the arguments (a JSON object)
 
 
 @dataclass(frozen=True, slots=True)

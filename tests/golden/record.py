@@ -104,6 +104,8 @@ def record() -> dict[str, Any]:
         cache = None
     result: dict[str, Any] = {}
     for name, scenario in sorted(builtin_scenarios().items()):
+        if getattr(scenario.reply, "tool", ""):
+            continue  # a tool call is not served on the FakeGpt stream
         result[name] = {
             "plans": {
                 prompt: _same(

@@ -24,6 +24,7 @@ import pytest
 from client import FakeGpt
 from emulator import Scenario, builtin_scenarios
 from emulator.conformance.clients import failure_kind
+from emulator.engine.plan import not_applicable
 from emulator.scenario.text import reply_text
 from emulator.state import login_effects
 from tests.helpers import serving
@@ -40,6 +41,7 @@ def conversation_scenarios() -> list[Scenario]:
         s
         for s in builtin_scenarios().values()
         if not login_effects(s)
+        and not_applicable(s) is None  # served on the FakeGpt stream
         and s.name not in ("long_line", "paced_50_tps", "http_401_always")  # see below
     ]
 
