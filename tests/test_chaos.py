@@ -98,8 +98,9 @@ async def test_a_chaos_run_is_journaled_logged_judged_and_each_hit_replays_alone
     caplog.set_level(logging.INFO, logger="emulator.access")
     verdicts: Counter[str] = Counter()
     started = time.monotonic()
-    for i in range(30):  # bounded: 30 conversations, each within its idle timeout
-        outcome = await client(emulator.url, f"chaos {i}", 0.5)
+    # bounded: 30 conversations, each within its idle timeout (1 s: room for a busy CI)
+    for i in range(30):
+        outcome = await client(emulator.url, f"chaos {i}", 1.0)
         call = emulator.calls("/api/conversation").last
         assert call.served is not None
         verdict = judge(call.served, f"chaos {i}", outcome)
@@ -109,14 +110,14 @@ async def test_a_chaos_run_is_journaled_logged_judged_and_each_hit_replays_alone
     assert verdicts["untouched"] and sum(verdicts.values()) - verdicts["untouched"] >= 8
     hit = [c for c in emulator.calls("/api/conversation") if c.chaos]
     logged = [r.getMessage() for r in caplog.records if "chaos=" in r.getMessage()]
-    assert len(logged) == len(hit) and all(
-        f"chaos={c.chaos!r}" in m for c, m in zip(hit, logged, strict=True)
-    )
+    # A line is logged when its request ends: a stalled one after the next began.
+    said = sorted(m.split("chaos=", 1)[1].split(" bytes=", 1)[0] for m in logged)
+    assert said == sorted(repr(c.chaos) for c in hit)
 
     # The same seed and the same order of requests: the same hits.
     again = await emulator_factory(EmulatorConfig(speed=0, chaos=chaos))
     for i in range(30):
-        await client(again.url, f"chaos {i}", 0.5)
+        await client(again.url, f"chaos {i}", 1.0)
     assert [c.chaos for c in again.calls("/api/conversation")] == [
         c.chaos for c in emulator.calls("/api/conversation")
     ]
@@ -130,7 +131,7 @@ async def test_a_chaos_run_is_journaled_logged_judged_and_each_hit_replays_alone
                 path.write_bytes(await r.read())
             replayed = load_scenario(path)
             alone = await emulator_factory(EmulatorConfig(speed=0, default=replayed))
-            outcome = await client(alone.url, "again", 0.5)
+            outcome = await client(alone.url, "again", 1.0)
             assert judge(replayed, "again", outcome).passed
             assert replayed.expect == call.served.expect  # type: ignore[union-attr]
 

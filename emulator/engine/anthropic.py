@@ -57,8 +57,12 @@ def stop_reason(scenario: Scenario) -> str:
 def planned_messages(
     scenario: Scenario, ctx: MessageContext, fault_ctx: StreamContext, prepared: Prepared
 ) -> Iterator[Step]:
-    events = _events(scenario, ctx, format_of(scenario), prepared)
-    return dialect_stream(scenario, events, fault_ctx, prepared, _write)
+    fmt = format_of(scenario)
+    events = _events(scenario, ctx, fmt, prepared)
+    # message_stop stands where FakeGpt's [DONE] does: faults past the last event
+    # (and at -1) come before it, where a reader still listens.
+    stop = [Write(fmt.json_event({"type": "message_stop"}, "message_stop"), "message_stop")]
+    return dialect_stream(scenario, events, fault_ctx, prepared, _write, stop)
 
 
 def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: Prepared) -> Events:
@@ -79,7 +83,6 @@ def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: P
         return [
             Write(fmt.json_event(block_stop(), "content_block_stop"), "block stop"),
             Write(fmt.json_event(delta, "message_delta"), "message delta"),
-            Write(fmt.json_event({"type": "message_stop"}, "message_stop"), "message_stop"),
         ]
 
     return delta_events(scenario, prepared, opening, piece, closing)

@@ -59,16 +59,25 @@ class _Numbered:
         return data
 
     def back(self, n: int) -> bytes:
-        """The event sent ``n`` events ago (0: the last one)."""
-        return self.sent[max(0, len(self.sent) - 1 - n)]
+        """The event sent ``n`` events ago (0: the last one); before any, nothing."""
+        return self.sent[max(0, len(self.sent) - 1 - n)] if self.sent else b""
 
 
 def planned_responses(
     scenario: Scenario, ctx: ResponseContext, fault_ctx: StreamContext, prepared: Prepared
 ) -> Iterator[Step]:
     numbers = _Numbered()
-    events = _events(scenario, ctx, format_of(scenario), prepared, numbers)
-    return dialect_stream(scenario, events, fault_ctx, prepared, _writer(ctx, numbers))
+    fmt = format_of(scenario)
+    events = _events(scenario, ctx, fmt, prepared, numbers)
+
+    def terminal() -> Iterator[Step]:
+        # response.completed stands where FakeGpt's [DONE] does: faults past the last
+        # event (and at -1) come before it, where a reader still listens.
+        done = whole_response(scenario, ctx, prepared.text, len(prepared.ends))
+        kind = f"response.{done['status']}"
+        yield Write(_ev(fmt, kind, numbers, response=done), kind)
+
+    return dialect_stream(scenario, events, fault_ctx, prepared, _writer(ctx, numbers), terminal())
 
 
 def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: int) -> Any:
@@ -113,8 +122,7 @@ def _events(
         return Write(delta, f"delta {number}")
 
     def closing(text: str, pieces: int) -> list[Step]:
-        done = whole_response(scenario, ctx, text, pieces)  # what response.completed carries
-        status, item = done["status"], done["output"][0]
+        item = whole_response(scenario, ctx, text, pieces)["output"][0]
         return [
             Write(_ev(fmt, "response.output_text.done", numbers, **where, text=text,
                       logprobs=[]), "text done"),
@@ -122,7 +130,6 @@ def _events(
                       part=text_part(text)), "part done"),
             Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
                   "item done"),
-            Write(_ev(fmt, f"response.{status}", numbers, response=done), f"response.{status}"),
         ]  # fmt: skip
 
     return delta_events(scenario, prepared, opening, piece, closing)
@@ -155,14 +162,12 @@ def _tool_events(
         return Write(delta, f"delta {number}")
 
     def closing(text: str, pieces: int) -> list[Step]:
-        done = whole_response(scenario, ctx, text, pieces)
-        status, item = done["status"], done["output"][0]
+        item = whole_response(scenario, ctx, text, pieces)["output"][0]
         return [
             Write(_ev(fmt, "response.function_call_arguments.done", numbers, **where,
                       name=tool, arguments=text), "arguments done"),
             Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
                   "item done"),
-            Write(_ev(fmt, f"response.{status}", numbers, response=done), f"response.{status}"),
         ]  # fmt: skip
 
     return delta_events(scenario, prepared, opening, piece, closing)
@@ -185,7 +190,7 @@ def _writer(ctx: ResponseContext, numbers: _Numbered) -> Any:
             # An event again, byte for byte: its sequence_number already seen (the
             # last one for repeat, one from two events back, out of order, for stale).
             again = numbers.back(2 if fault.kind == "stale" else 0)
-            for _ in range(fault.count):
+            for _ in range(fault.count if again else 0):
                 yield Write(again, what)
         else:
             yield from write_fault(fault, fmt, fault_ctx, sent)
