@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import re
 import sys
 import time
 from importlib.metadata import version
@@ -150,7 +151,15 @@ def main(argv: list[str] | None = None) -> int:
             "![time versus reply length](time_vs_length.png)",
             "(matplotlib not installed: no plot)",
         )
-    (args.out / "RESULTS.md").write_text(text, encoding="utf-8")
+    results_md = args.out / "RESULTS.md"
+    if results_md.exists():  # the sections other commands write (benchmarks.paced, …) stay
+        text += "".join(
+            f"\n{m.group(0)}\n"
+            for m in re.finditer(
+                r"<!-- (\w+) -->.*?<!-- /\1 -->", results_md.read_text(encoding="utf-8"), re.S
+            )
+        )
+    results_md.write_text(text, encoding="utf-8")
     for r in results + growth:
         ratios = ", ".join(
             f"{v}: {r.ratio(v):.2f}x" for v in r.timings if r.timings[v]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import dataclasses
+import gc
 import logging
 import os
 import secrets
@@ -13,6 +15,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Final
 
 from ._version import __version__
 from .config import EmulatorConfig, Limits
@@ -151,6 +154,30 @@ def _chaos(text: str) -> Chaos:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+#: glibc's mallopt parameters, and what the server sets them to.
+_M_TRIM_THRESHOLD: Final = -1
+_M_MMAP_THRESHOLD: Final = -3
+_MMAP_THRESHOLD: Final = 4 * 1024 * 1024
+_TRIM_THRESHOLD: Final = 32 * 1024 * 1024
+
+
+def _keep_heap() -> None:
+    """Let glibc's malloc serve the player's write batches (up to 256 KiB) from its heap.
+
+    By default a block over 128 KiB is a fresh mmap, returned on free: every batch of
+    a fast stream touched new pages (about 170 page faults for a 5 MB reply, a fifth
+    of its CPU). Served from the heap, and the heap trimmed only past 32 MiB free, the
+    same pages are used again (11 faults). Only in this process, which is the server's
+    own; elsewhere (no glibc) nothing changes.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -179,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, scenario in sorted(scenarios.items()):
             print(f"{name:<{width}}  {scenario.description}{_not_served(scenario)}")
         return 0
+    _keep_heap()
     if args.workers < 1:
         parser.error(f"--workers: must be 1 or more, got {args.workers}")
     # Several workers share one secret, so a token from one is good at all.
@@ -274,6 +302,14 @@ async def _serve(
     async with serving(config, state, url_host) as running:
         if hold is not None:
             hold.close()
+        # What start-up made (modules, scenarios, Faker's tables) lives as long as the
+        # process: out of the collector's sight, so a full collection under load does not
+        # walk it again each time (this process is ours; serve() in a caller's leaves it).
+        gc.collect()
+        gc.freeze()
+        # Young collections rarer: a paced stream allocates a little per write, and a
+        # thousand of them made the collector a tenth of the server's time.
+        gc.set_threshold(50_000, 20, 20)
         if banner:
             _banner(running.url, state, workers)
         stop = asyncio.Event()

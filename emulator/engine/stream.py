@@ -200,9 +200,13 @@ def _stream(
         if wire.encoding == "cumulative"
         else _v1_events(scenario, ctx, fmt, prepared)
     )
-    sent = Snapshots(text)  # how far each sent snapshot reached, for stale/repeat
-    if (yield from with_faults(events, faults, fmt, ctx, sent)):
-        return
+    if not faults:  # the usual case: the events alone, no bookkeeping for faults
+        for _, _, steps in events:
+            yield from steps
+    else:
+        sent = Snapshots(text)  # how far each sent snapshot reached, for stale/repeat
+        if (yield from with_faults(events, faults, fmt, ctx, sent)):
+            return
     if wire.moderation:
         moderation = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
         yield Write(fmt.json_event(moderation), "moderation")
@@ -358,8 +362,16 @@ def frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
 
     Merging small writes is the player's job: it knows the speed factor, so
     it knows which scaled waits are zero. An unscaled wait (a fault's) always
-    separates writes, even a zero one between split pieces.
+    separates writes, even a zero one between split pieces. With nothing to add or
+    split, the steps are returned as they are (no generator in between).
     """
+    wire = scenario.wire
+    if not wire.bom and not (wire.chunk_size > 0 or wire.split_at):
+        return steps
+    return _framed(scenario, steps)
+
+
+def _framed(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
     wire = scenario.wire
     bom = wire.bom
     splitting = wire.chunk_size > 0 or bool(wire.split_at)
