@@ -1,0 +1,247 @@
+"""The network between the player and the client: a scenario's ``[transport]`` (bandwidth,
+latency, a cut, headers never sent), how a connection is ended, and the call a stream
+notes how it went into. Only :mod:`emulator.engine.play` and the HTTP layer use it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import socket
+import struct
+from collections.abc import Iterator
+from typing import Final, Protocol
+
+from aiohttp import web
+
+from ..scenario import Transport
+
+__all__ = [
+    "CHECK_EVERY",
+    "Cut",
+    "Progress",
+    "Recorder",
+    "Shaper",
+    "closed",
+    "deliver",
+    "end_connection",
+    "ended_at",
+    "gone",
+    "latencies",
+    "no_headers",
+    "wait_connected",
+]
+
+
+class Recorder(Protocol):
+    """Takes each write as it goes out (a journal entry's transcript)."""
+
+    def wrote(self, offset: int, ms: float, data: bytes, what: str) -> None: ...
+
+    def waited(self, offset: int, ms: float, seconds: float, what: str) -> None: ...
+
+
+class Progress(Protocol):
+    """Where the player notes how a stream went (a journal entry has these)."""
+
+    status: int | None
+    bytes_sent: int
+    detail: str | None
+    ending: str | None
+    ended_ms: float | None  # when a stream that did not complete stopped, since arrival
+    arrived: float  # the loop's clock when the request arrived (0: unknown)
+
+    @property
+    def transcript(self) -> Recorder | None: ...
+
+
+def ended_at(what: str, call: Progress, seconds: float) -> str:
+    call.ended_ms = seconds * 1000
+    return f"{what} at {call.bytes_sent:,} B after {call.ended_ms:.0f} ms"
+
+
+def gone(call: Progress, seconds: float) -> None:
+    call.detail = "the client went away"
+    call.ending = ended_at("client gone", call, seconds)
+
+
+#: How long a response whose headers never come keeps its connection open.
+NO_HEADERS_SECONDS: Final = 3600.0
+#: A bandwidth cap writes in slices of about this many seconds' worth.
+_SLICE_SECONDS: Final = 0.05
+
+
+#: A wait checks the client is still there at least this often.
+CHECK_EVERY: Final = 0.05
+
+
+def closed(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def wait_connected(request: web.BaseRequest, deadline: float) -> bool:
+    """Sleep until ``deadline`` (loop time); False as soon as the client disconnects.
+
+    A stalled or held stream stops at once when its client leaves, instead of
+    sleeping on for a reader that is gone.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return False
+        left = deadline - loop.time()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(left, CHECK_EVERY))
+
+
+class Cut(Exception):
+    """The transport cut the answer (``cut_after``); the ending is noted."""
+
+
+class Shaper:
+    """Writes an answer's bytes as a scenario's ``[transport]`` says the network carries them."""
+
+    def __init__(
+        self, request: web.BaseRequest, transport: Transport, call: Progress, started: float
+    ) -> None:
+        self.request = request
+        self.transport = transport
+        self.call = call
+        self.started = started
+        self.delays = latencies(transport)
+        self.loop = asyncio.get_running_loop()
+        self.deadline = self.loop.time()
+
+    async def write(self, response: web.StreamResponse, data: bytes) -> None:
+        """Send ``data``: after its latency, within the bandwidth, up to the cut."""
+        t, call = self.transport, self.call
+        cut = bool(t.cut_after) and call.bytes_sent + len(data) >= t.cut_after
+        if cut:
+            data = data[: t.cut_after - call.bytes_sent]
+        delay = next(self.delays)
+        if delay > 0 and not await wait_connected(self.request, self.loop.time() + delay):
+            raise ConnectionResetError("the client left")
+        if t.bandwidth and data:
+            await self._throttled(response, data)
+        elif data:
+            await response.write(data)
+            call.bytes_sent += len(data)
+        if cut:
+            what = "cut by the transport"
+            call.detail = what
+            call.ending = ended_at(what, call, self.loop.time() - self.started)
+            end_connection(self.request, "reset" if t.cut_with == "reset" else "close")
+            raise Cut
+
+    async def _throttled(self, response: web.StreamResponse, data: bytes) -> None:
+        rate = self.transport.bandwidth
+        step = max(1, int(rate * _SLICE_SECONDS))
+        self.deadline = max(self.deadline, self.loop.time())
+        for start in range(0, len(data), step):
+            piece = data[start : start + step]
+            await response.write(piece)
+            self.call.bytes_sent += len(piece)
+            self.deadline += len(piece) / rate
+            if not await wait_connected(self.request, self.deadline):
+                raise ConnectionResetError("the client left")
+
+    async def finish(self, response: web.StreamResponse) -> None:
+        """End the body; with ``slow_close``, keep the connection a while before the FIN."""
+        await response.write_eof()
+        declared, call = response.content_length, self.call
+        if self.transport.length_error < 0 and declared is not None and call.bytes_sent > declared:
+            # aiohttp sends no byte past the length declared.
+            call.bytes_sent = declared
+            call.detail = "cut by the Content-Length"
+            call.ending = ended_at(call.detail, call, self.loop.time() - self.started)
+        else:
+            call.ending = "completed"
+        if self.transport.slow_close:
+            await wait_connected(self.request, self.loop.time() + self.transport.slow_close)
+
+
+def latencies(transport: Transport) -> Iterator[float]:
+    """The delay before each write, drawn from ``transport.seed`` (the same every request)."""
+    mean, sd = transport.latency, transport.latency_sd
+    if not sd or transport.distribution == "fixed":
+        while True:
+            yield mean
+    rng = random.Random(transport.seed)
+    if transport.distribution == "normal":
+        while True:
+            yield max(0.0, rng.gauss(mean, sd))
+    # A lognormal with this mean and standard deviation.
+    sigma = math.sqrt(math.log1p((sd / mean) ** 2))
+    mu = math.log(mean) - sigma * sigma / 2
+    while True:
+        yield rng.lognormvariate(mu, sigma)
+
+
+async def deliver(
+    request: web.BaseRequest, answer: web.Response, transport: Transport, call: Progress
+) -> web.StreamResponse:
+    """Send a whole answer (a JSON body, an error page) through ``transport``'s network."""
+    if transport.no_headers:
+        return await no_headers(request, call)
+    body = answer.body if isinstance(answer.body, bytes) else b""
+    response = web.StreamResponse(
+        status=answer.status,
+        reason=answer.reason,
+        headers={
+            k: v
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding")
+        },
+    )
+    for name, morsel in answer.cookies.items():
+        response.cookies[name] = morsel
+    response.content_length = max(0, len(body) + transport.length_error)
+    if transport.length_error or transport.cut_after or transport.slow_close:
+        response.force_close()
+    shaper = Shaper(request, transport, call, call.arrived or asyncio.get_running_loop().time())
+    try:
+        await response.prepare(request)
+        call.status = answer.status
+        await shaper.write(response, body)
+        await shaper.finish(response)
+    except Cut:
+        pass
+    except ConnectionError:
+        gone(call, shaper.loop.time() - shaper.started)
+    return response
+
+
+async def no_headers(request: web.BaseRequest, call: Progress) -> web.StreamResponse:
+    """The status line, and then nothing: the headers never come, the connection stays."""
+    transport = request.transport
+    loop = asyncio.get_running_loop()
+    started = call.arrived or loop.time()
+    if transport is not None:
+        transport.write(b"HTTP/1.1 200 OK\r\n")
+    call.status = 200
+    await wait_connected(request, loop.time() + NO_HEADERS_SECONDS)
+    call.detail = "headers never sent"
+    call.ending = ended_at("headers never sent", call, loop.time() - started)
+    end_connection(request, "abort")
+    return web.Response(status=200)  # never sent: the connection is gone
+
+
+def end_connection(request: web.BaseRequest, how: str) -> None:
+    """End the connection now: ``abort`` (unsent bytes lost), ``close`` (a FIN after
+    every byte written) or ``reset`` (an RST: ``SO_LINGER`` 0, then close)."""
+    transport = request.transport
+    if transport is None:
+        return
+    if how == "close":
+        transport.close()
+        return
+    if how == "reset":
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
