@@ -214,12 +214,14 @@ async def one_round(server: Server, n: int) -> Round:
 # -- figures --------------------------------------------------------------------------
 
 
-def figures(r: Round, waits: list[float], tokens: int) -> dict[str, float]:
+def figures(r: Round, writes: list[bytes], waits: list[float]) -> dict[str, float]:
     """The round's figures: rates, first event, lateness against the plan, costs."""
     # When each event is planned, from the first write (its events come at once).
     plan: list[float] = []
     at = -waits[0]  # from the first write, as the lateness is counted
-    for wait, events in zip(waits, _events_per_write(), strict=True):
+    per_write = [w.count(b"\n\n") for w in writes]
+    tokens = sum(per_write) - 4  # message 0, the final one, moderation, [DONE]
+    for wait, events in zip(waits, per_write, strict=True):
         at += wait
         plan += [at] * events
     rates, firsts, late = [], [], []
@@ -242,13 +244,6 @@ def figures(r: Round, waits: list[float], tokens: int) -> dict[str, float]:
         "rss MiB": r.rss,
         "load cpu %": 100 * r.client_cpu / r.seconds if r.seconds else float("nan"),
     }
-
-
-_WRITES: list[bytes] = []
-
-
-def _events_per_write() -> list[int]:
-    return [w.count(b"\n\n") for w in _WRITES]
 
 
 def table(rows: list[tuple[str, int, dict[str, float]]], planned_rate: float) -> str:
@@ -306,8 +301,7 @@ async def run(sizes: tuple[int, ...], out: Path) -> str:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     writes, waits = _schedule()
-    _WRITES[:] = writes
-    tokens = sum(_events_per_write()) - 4  # message 0, the final one, moderation, [DONE]
+    tokens = sum(w.count(b"\n\n") for w in writes) - 4  # but message 0, final, moderation, [DONE]
     planned = (tokens - 1) / sum(waits[1:])
     rows: list[tuple[str, int, dict[str, float]]] = []
     running = {name: start(name, argv) for name, argv in servers().items()}
@@ -317,7 +311,7 @@ async def run(sizes: tuple[int, ...], out: Path) -> str:
         for n in sizes:
             for name, server in running.items():
                 r = await one_round(server, n)
-                f = figures(r, waits, tokens)
+                f = figures(r, writes, waits)
                 rows.append((name, n, f))
                 print(f"{n:>5} {name:<20} " + ", ".join(f"{k} {v:.1f}" for k, v in f.items()),
                       flush=True)  # fmt: skip
