@@ -91,7 +91,7 @@ def start(name: str, argv: list[str]) -> Server:
 
 async def access_token(url: str) -> str:
     """A token from the emulator's login flow (the bare server takes any)."""
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(f"{url}/api/loads", params={"t": "1"}) as r:
             if r.status != 200:
                 return "bare"

@@ -43,7 +43,7 @@ from .outside import (
 
 HERE = Path(__file__).resolve().parent
 SCENARIO: Final = "paced_50_tps"
-SIZES: Final = (100, 500, 1000, 1500, 2000)
+SIZES: Final = (100, 250, 500, 750, 1000, 1500, 2000)
 #: How long one round may take at most (streams last ~5 s when on time).
 ROUND_SECONDS: Final = 120.0
 
