@@ -4,6 +4,7 @@ emulator's login, a raw conversation request, and a section of ``RESULTS.md`` of
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 __all__ = [
     "Server",
@@ -20,6 +22,7 @@ __all__ = [
     "listen_overflows",
     "percentile",
     "request_bytes",
+    "serve_app",
     "start",
     "write_section",
 ]
@@ -71,6 +74,21 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+
+def serve_app(app: web.Application) -> None:
+    """Serve ``app`` on a free loopback port (backlog 1,024, as the emulator's), say where
+    as the emulator's banner does, and run until stopped: a bare server to compare with."""
+
+    async def main() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        print(f"listening on http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
 
 
 def start(name: str, argv: list[str]) -> Server:

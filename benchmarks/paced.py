@@ -37,6 +37,7 @@ from .outside import (
     listen_overflows,
     percentile,
     request_bytes,
+    serve_app,
     start,
     write_section,
 )
@@ -102,18 +103,9 @@ def bare_server() -> None:
         await response.write_eof()
         return response
 
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/api/conversation", handler)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        port = runner.addresses[0][1]
-        print(f"listening on http://127.0.0.1:{port}", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    app = web.Application()
+    app.router.add_post("/api/conversation", handler)
+    serve_app(app)
 
 
 def servers() -> dict[str, list[str]]:

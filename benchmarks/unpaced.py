@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Final
 
-from .outside import Server, access_token, request_bytes, start, write_section
+from .outside import Server, access_token, request_bytes, serve_app, start, write_section
 
 HERE = Path(__file__).resolve().parent
 SIZES: Final = (250, 1000, 4000)
@@ -30,35 +30,10 @@ ROUNDS: Final = 5
 
 
 def bare_server(tokens: int) -> None:
-    from aiohttp import web
+    """The bare handler: the reply pre-encoded, written in 256 KiB slices of one view."""
+    from .cases import bare_app, encoded, scenario_of
 
-    from emulator.engine.play import STREAM_HEADERS
-
-    from .cases import encoded, scenario_of
-
-    body = encoded(scenario_of(tokens))
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers=STREAM_HEADERS)
-        await response.prepare(request)
-        view = memoryview(body)
-        for i in range(0, len(body), 256 * 1024):
-            await response.write(view[i : i + 256 * 1024])
-        await response.write_eof()
-        return response
-
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/api/conversation", handler)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        print(f"listening on http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    serve_app(bare_app(encoded(scenario_of(tokens))))
 
 
 async def per_request(server: Server, requests: int) -> tuple[float, float, int]:

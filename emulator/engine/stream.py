@@ -97,23 +97,24 @@ def with_faults(
     """The events' steps with each fault before its event (those past the last
     event, and at -1, after it); True when a fault dropped the connection or, being
     of a kind in ``ends_stream``, ended the stream (nothing more is sent)."""
+
+    def written(fault: Fault) -> Generator[Step, None, bool]:
+        """The fault's steps; True when the stream ends with it."""
+        for step in write(fault, fmt, ctx, sent):
+            yield step
+            if isinstance(step, Drop):
+                return True
+        return fault.kind in ends_stream
+
     for index, covered, steps in events:
         for fault in faults.pop(index, ()):
-            for step in write(fault, fmt, ctx, sent):
-                yield step
-                if isinstance(step, Drop):
-                    return True
-            if fault.kind in ends_stream:
+            if (yield from written(fault)):
                 return True
         yield from steps
         sent.ends.extend(covered)
     leftover = [f for at in sorted(faults) if at != -1 for f in faults[at]]
     for fault in leftover + faults.get(-1, []):
-        for step in write(fault, fmt, ctx, sent):
-            yield step
-            if isinstance(step, Drop):
-                return True
-        if fault.kind in ends_stream:
+        if (yield from written(fault)):
             return True
     return False
 
