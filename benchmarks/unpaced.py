@@ -24,8 +24,14 @@ from .outside import Server, access_token, request_bytes, serve_app, start, writ
 
 HERE = Path(__file__).resolve().parent
 SIZES: Final = (250, 1000, 4000)
-#: Requests per round: enough CPU ticks (10 ms each) to tell servers apart at each size.
-REQUESTS: Final = {250: 100, 1000: 40}
+
+
+#: Requests per round for a reply of N tokens: enough CPU ticks (10 ms each) to tell the
+#: servers apart (100 at 250 tokens, 25 at 1,000, 12 at 4,000 and above).
+def requests_for(tokens: int) -> int:
+    return max(12, 25_000 // max(tokens, 1))
+
+
 ROUNDS: Final = 5
 
 
@@ -91,7 +97,7 @@ async def run(sizes: tuple[int, ...], folder: str, out: Path) -> str:
             seen: dict[str, list[tuple[float, float, int]]] = {k: [] for k in running}
             for _ in range(ROUNDS):  # interleaved: bare, emulator, quiet, bare, …
                 for name, server in running.items():
-                    seen[name].append(await per_request(server, REQUESTS.get(tokens, 12)))
+                    seen[name].append(await per_request(server, requests_for(tokens)))
         finally:
             for server in running.values():
                 server.stop()
@@ -99,8 +105,9 @@ async def run(sizes: tuple[int, ...], folder: str, out: Path) -> str:
         for name, found in seen.items():
             cpu = statistics.median(c for c, _, _ in found)
             faults = statistics.median(f for _, f, _ in found)
-            rows.append((tokens, name, found[0][2], cpu, cpu / bare_cpu, faults))
-            print(f"{tokens:>5} {name:<22} {cpu:.2f} ms {cpu / bare_cpu:.2f}x "
+            ratio = cpu / bare_cpu if bare_cpu > 0 else float("nan")  # under one tick
+            rows.append((tokens, name, found[0][2], cpu, ratio, faults))
+            print(f"{tokens:>5} {name:<22} {cpu:.2f} ms {ratio:.2f}x "
                   f"{faults:.0f} faults", flush=True)  # fmt: skip
     lines = [
         "## Server cost at speed 0, from outside (`python -m benchmarks.unpaced`)",
@@ -109,7 +116,7 @@ async def run(sizes: tuple[int, ...], folder: str, out: Path) -> str:
         "per request.",
         "",
         f"- run at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; medians of "
-        f"{ROUNDS} interleaved rounds of 100 (250 tokens), 40 (1,000) or 12 (4,000) "
+        f"{ROUNDS} interleaved rounds of 100 (250 tokens), 25 (1,000) or 12 (4,000) "
         "requests, one at a time",
         "",
         "| tokens | server | bytes | CPU per request | vs bare | page faults per request |",
