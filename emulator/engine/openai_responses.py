@@ -94,6 +94,15 @@ def _ev(fmt: SSEFormat, kind: str, numbers: _Numbered, **fields: Any) -> bytes:
     return numbers.event(fmt, kind, **fields)
 
 
+def _begun(ctx: ResponseContext, fmt: SSEFormat, numbers: _Numbered) -> list[Step]:
+    """Every stream's first two events: the response created, and in progress."""
+    started = response_object(ctx, "in_progress", [])
+    return [
+        Write(_ev(fmt, "response.created", numbers, response=started), "response.created"),
+        Write(_ev(fmt, "response.in_progress", numbers, response=started), "in progress"),
+    ]
+
+
 def _events(
     scenario: Scenario,
     ctx: ResponseContext,
@@ -107,10 +116,8 @@ def _events(
     where = {"item_id": ctx.item_id, "output_index": 0, "content_index": 0}
 
     def opening() -> list[Step]:
-        started = response_object(ctx, "in_progress", [])
         return [
-            Write(_ev(fmt, "response.created", numbers, response=started), "response.created"),
-            Write(_ev(fmt, "response.in_progress", numbers, response=started), "in progress"),
+            *_begun(ctx, fmt, numbers),
             Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
                       item=message_item(ctx, None, "in_progress")), "item added"),
             Write(_ev(fmt, "response.content_part.added", numbers, **where,
@@ -149,10 +156,8 @@ def _tool_events(
     where = {"item_id": started["id"], "output_index": 0}
 
     def opening() -> list[Step]:
-        created = response_object(ctx, "in_progress", [])
         return [
-            Write(_ev(fmt, "response.created", numbers, response=created), "response.created"),
-            Write(_ev(fmt, "response.in_progress", numbers, response=created), "in progress"),
+            *_begun(ctx, fmt, numbers),
             Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
                       item=started), "item added"),
         ]  # fmt: skip
