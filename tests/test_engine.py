@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -11,7 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from emulator import Fault, Reply, Scenario, Timing, Wire
-from emulator.engine import templates
+from emulator.engine import stream, templates
 from emulator.engine.plan import PlanError, plan
 from emulator.engine.prepare import prepare
 from emulator.engine.stream import planned
@@ -242,7 +244,7 @@ def test_small_fault_free_streams_are_templated_and_others_are_not() -> None:
         scenario(faults=(Fault("ping", at=1),)),
         scenario(wire=Wire(chunk_size=7)),
         scenario(wire=Wire(split_at=(3,))),
-        scenario(reply=Reply(text="x" * 600, cut="char")),  # 180 kB of snapshots
+        scenario(reply=Reply(text="x" * 3000, cut="char")),  # 4.5 MB of snapshots
         scenario(reply=Reply(text="looks like a hole: \ue001model\ue001")),
     ):
         assert templates._template(other, reply_text(other.reply, "")) is None
@@ -256,6 +258,60 @@ def test_the_template_memory_is_bounded() -> None:
         list(plan(echo, CTX._replace(prompt=f"prompt {i}"), templates=cache))
         list(plan(echo, CTX._replace(prompt=f"prompt {i}"), templates=cache))  # templated
     assert 0 < len(cache._entries) <= templates.TEMPLATE_COUNT
+
+
+def test_the_templates_kept_are_bounded_in_bytes_oldest_first() -> None:
+    # 1,000-character replies cut per character: about 600 kB of snapshots each.
+    replies = [scenario(reply=Reply(text=f"{i}" + "y" * 999, cut="char")) for i in range(4)]
+    cache = TemplateCache(budget=2 * 1024 * 1024)
+    sizes: list[int] = []
+    for s in replies:
+        list(plan(s, CTX, templates=cache))
+        steps = list(plan(s, CTX, templates=cache))  # templated
+        assert _merged(iter(steps)) == _afresh(s, CTX)
+        # Written in slices the player would send anyway, never one huge write.
+        writes = [len(step.data) for step in steps if isinstance(step, Write)]
+        assert len(writes) > 1 and max(writes) < stream.COALESCE_BYTES + 8 * 1024
+        sizes.append(sum(writes))
+        assert cache.kept <= cache.budget
+    entries = cache._entries
+    kept = [s for s in replies if (id(s), s.reply.text) in entries]
+    assert kept == replies[-len(kept) :] and 1 <= len(kept) < len(replies)  # the newest
+    held = [e[1] for e in cache._entries.values() if isinstance(e[1], templates._Template)]
+    assert cache.kept == sum(t.size for t in held) > cache.budget - max(sizes)
+
+
+async def test_a_due_template_is_built_once_in_a_worker_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = TemplateCache()
+    threads: list[int] = []
+    real = templates._template
+
+    def recording(s: Scenario, t: str) -> object:
+        threads.append(threading.get_ident())
+        return real(s, t)
+
+    monkeypatch.setattr(templates, "_template", recording)
+    # A text that is the same for every prompt: built on its first sight, once for a
+    # burst of requests (they wait for the build), off the loop's thread.
+    plain = scenario()
+    text = reply_text(plain.reply, "")
+    await asyncio.gather(*(cache.build_due(plain, text) for _ in range(5)))
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
+    assert _merged(plan(plain, CTX, templates=cache)) == _afresh(plain, CTX)
+    await cache.build_due(plain, text)  # built already: nothing more
+    assert len(threads) == 1
+    # An echoed prompt: nothing on its first sight, built on its second.
+    echo = scenario(reply=Reply(echo=True))
+    ctx = CTX._replace(prompt="an echoed prompt")
+    await cache.build_due(echo, ctx.prompt)
+    assert len(threads) == 1
+    list(plan(echo, ctx, templates=cache))  # seen once
+    await cache.build_due(echo, ctx.prompt)
+    assert len(threads) == 2 and threads[1] != threading.get_ident()
+    assert _merged(plan(echo, ctx, templates=cache)) == _afresh(echo, ctx)
+    assert sum(isinstance(e[1], templates._Template) for e in cache._entries.values()) == 2
 
 
 def test_a_text_seen_once_costs_no_template(monkeypatch: pytest.MonkeyPatch) -> None:

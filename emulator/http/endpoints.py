@@ -224,6 +224,8 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
                 # Cutting and escaping a long text takes a while: in a worker
                 # thread, so the loop keeps serving everyone else meanwhile.
                 prepared = await asyncio.to_thread(prepare, scenario, text)
+            else:
+                await ctx.templates.build_due(scenario, text)  # also in a worker thread
         steps = plan(
             scenario,
             stream,

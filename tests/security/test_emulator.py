@@ -334,7 +334,7 @@ async def test_the_login_cookie_is_same_site(
 def test_a_huge_refused_reply_leaves_no_cache_behind() -> None:
     from emulator.engine import prepare as prepare_module
     from emulator.engine.plan import PlanError, plan
-    from emulator.engine.templates import TEMPLATE_BYTES, TemplateCache
+    from emulator.engine.templates import TEMPLATE_TEXT_CHARS, TemplateCache
     from emulator.protocol.fakegpt import StreamContext
     from emulator.scenario import Reply, Scenario
     from emulator.scenario import text as text_module
@@ -356,4 +356,4 @@ def test_a_huge_refused_reply_leaves_no_cache_behind() -> None:
         with pytest.raises(PlanError, match="would stream about"):
             plan(huge, ctx, templates=cache)
     assert sizes() == before  # 4 M characters: computed, refused, and not kept
-    assert all(len(text) * 4 <= TEMPLATE_BYTES for text in cache.texts())
+    assert all(len(text) <= TEMPLATE_TEXT_CHARS for text in cache.texts())
