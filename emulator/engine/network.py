@@ -23,7 +23,6 @@ __all__ = [
     "Progress",
     "Recorder",
     "Shaper",
-    "closed",
     "deliver",
     "end_connection",
     "ended_at",
@@ -74,11 +73,6 @@ _SLICE_SECONDS: Final = 0.05
 
 #: A wait checks the client is still there at least this often.
 CHECK_EVERY: Final = 0.05
-
-
-def closed(request: web.BaseRequest) -> bool:
-    transport = request.transport
-    return transport is None or transport.is_closing()
 
 
 async def wait_connected(request: web.BaseRequest, deadline: float) -> bool:

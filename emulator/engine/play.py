@@ -21,7 +21,6 @@ from .network import (
     Progress,
     Recorder,
     Shaper,
-    closed,
     deliver,
     end_connection,
     ended_at,
@@ -104,14 +103,20 @@ async def play(
                 if seconds <= 0 and step.scaled:
                     continue
             if pending:
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
                 if record is not None:
                     if len(pending) == 1:  # the usual paced write: one event
                         ms = (loop.time() - started) * 1000
-                        record.wrote(call.bytes_sent, ms, pending[0], whats[0])
+                        record.wrote(call.bytes_sent, ms, data, whats[0])
                     else:
                         _note(record, call, pending, whats, loop.time() - started)
                     whats = []
-                unyielded += await _flush(response, call, pending, shaper)
+                if shaper is None:
+                    await response.write(data)
+                    call.bytes_sent += len(data)
+                else:
+                    await shaper.write(response, data)
+                unyielded += len(data)
                 pending, size = [], 0
                 if unyielded >= _YIELD_BYTES:
                     # A fast reader never makes a write wait, so the loop
@@ -127,7 +132,7 @@ async def play(
                     ms = (now - started) * 1000
                     record.waited(call.bytes_sent, ms, step.seconds, step.what or "wait")
                 left = deadline - now
-                if 0 < left <= CHECK_EVERY and not closed(request):
+                if 0 < left <= CHECK_EVERY:
                     # A pacing pause: one sleep (a client gone meanwhile fails the
                     # next write, which ends the stream as gone).
                     await asyncio.sleep(left)
@@ -199,18 +204,6 @@ def _note(
 #: pause, and after this many steps + 1 (a mask).
 _YIELD_BYTES: Final = 256 * 1024
 _YIELD_STEPS: Final = 4095
-
-
-async def _flush(
-    response: web.StreamResponse, call: Progress, pending: list[bytes], shaper: Shaper | None
-) -> int:
-    data = pending[0] if len(pending) == 1 else b"".join(pending)
-    if shaper is not None:
-        await shaper.write(response, data)
-        return len(data)
-    await response.write(data)
-    call.bytes_sent += len(data)
-    return len(data)
 
 
 #: A body measured for a lying Content-Length is held whole: at most this large.

@@ -111,9 +111,13 @@ async def streamed(
     metrics = ctx.state.metrics
     metrics.stream_started()
     try:
-        return await play(request, steps, Clock(ctx.config.speed), ctx.call,
-                          extra if extra is not None else ctx.cors, transport, status,
-                          headers)  # fmt: skip
+        # In a task of its own: each time a paced stream wakes, it resumes the player
+        # alone, not the five handler frames that await it (0.4 ms CPU a 5 s stream).
+        # Cancelling the handler cancels the task it awaits.
+        return await asyncio.ensure_future(
+            play(request, steps, Clock(ctx.config.speed), ctx.call,
+                 extra if extra is not None else ctx.cors, transport, status, headers)
+        )  # fmt: skip
     finally:
         metrics.stream_ended()
 
