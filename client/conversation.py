@@ -21,15 +21,16 @@ the upstream's final text, or raises one of the client's errors:
 
 Speed: an n-token reply sends O(n²) bytes, nearly all of them the repeated
 text. Decoding every snapshot whole would cost a full JSON parse per event,
-so :func:`_parse_snapshot` parses the event with the text literal cut out and
-decodes only the part of the literal that is new (see its docstring for why
-that gives exactly what ``json.loads`` would).
+so :func:`client.snapshots._parse_snapshot` parses the event with the text
+literal cut out and decodes only the part of the literal that is new (see its
+docstring for why that gives exactly what ``json.loads`` would);
+:meth:`ReplyAssembler.envelope` and :meth:`ReplyAssembler.extended` let
+:class:`client.reader.ReplyReader` take such events before they are decoded.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Final
 
 from .errors import (
@@ -38,6 +39,7 @@ from .errors import (
     SnapshotRewriteError,
     UpstreamStreamError,
 )
+from .snapshots import _ConstantCounter, _parse_snapshot
 from .sse import ServerSentEvent
 
 __all__ = ["ReplyAssembler"]
@@ -45,29 +47,6 @@ __all__ = ["ReplyAssembler"]
 _DONE: Final = "[DONE]"
 _FINISHED: Final = "finished_successfully"
 _PARTS_PATH: Final = "/message/content/parts/0"
-# JSON whitespace is exactly these four characters (RFC 8259, section 2).
-_PARTS_LITERAL: Final = re.compile(r'"parts"[ \t\r\n]*:[ \t\r\n]*\[[ \t\r\n]*"')
-_ESCAPE_OR_CONTROL: Final = re.compile(r"[\x00-\x1f\\]")
-
-
-class _Placeholder:
-    """Stands in for the cut-out text literal while the event is parsed."""
-
-
-_PLACEHOLDER: Final = _Placeholder()
-
-
-class _ConstantCounter:
-    """``parse_constant`` hook: counts NaN/Infinity tokens, returns the placeholder."""
-
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, _name: str) -> _Placeholder:
-        self.count += 1
-        return _PLACEHOLDER
 
 
 class ReplyAssembler:
@@ -145,6 +124,42 @@ class ReplyAssembler:
         self._in_sync = snapshot is not None and snapshot == self.text
         self._raw_snapshot = "" if self._in_sync or snapshot is None else snapshot
         return delta
+
+    def envelope(self) -> tuple[str, str, str] | None:
+        """``(head, raw, tail)``: the last message event's data around its text literal's body.
+
+        Given only when an event whose data is ``head + raw + piece + tail``
+        (``piece`` with no quote, backslash or control character) would be
+        taken by :meth:`feed` on its hot path, extending the reply by
+        ``piece``; ``None`` otherwise. :meth:`extended` then takes a run of
+        such events at once.
+        """
+        skeleton, verdict = self._skeleton, self._verdict
+        if (
+            self.done
+            or self._v1
+            or not self._in_sync
+            or not self._raw
+            or not skeleton[2]
+            or verdict[0] is not skeleton[1]
+            or not verdict[1]
+            or "\ud800" <= self._raw_last <= "\udbff"
+        ):
+            return None
+        return skeleton[2], self._raw, skeleton[3]
+
+    def extended(self, raw: str, pieces: list[str]) -> None:
+        """Take events of :meth:`envelope`'s shape, as :meth:`feed` would one by one.
+
+        ``raw`` is the last one's literal body; ``pieces`` the non-empty
+        texts they added, in order (the caller yields them as the deltas).
+        """
+        self._raw = raw
+        if self._verdict[2]:
+            self.finished = True
+        if pieces:
+            self._raw_last = pieces[-1][-1]
+            self._pieces += pieces
 
     @property
     def text(self) -> str:
@@ -278,138 +293,3 @@ def _text_of(message: Any) -> str | None:
     if not isinstance(parts, list) or not parts or not isinstance(parts[0], str):
         return None
     return parts[0]
-
-
-def _parse_snapshot(
-    data: str,
-    prev_raw: str,
-    prev_last: str,
-    decoder: json.JSONDecoder | None = None,
-    counter: _ConstantCounter | None = None,
-    cache: list[Any] | None = None,
-) -> tuple[dict[str, Any], str, str | None, str | None] | None:
-    """Parse a message event, decoding only the new part of its text literal.
-
-    Returns ``(event, raw literal body, piece, text)``: when the literal's raw
-    body starts with ``prev_raw`` (the previous snapshot's), ``piece`` is the
-    decoded remainder, so this snapshot's text is the previous one plus
-    ``piece``, and ``text`` is None; otherwise ``piece`` is None and ``text``
-    is the whole decoded literal. The event's parts[0] is a placeholder
-    object (the event is shared with the skeleton cache). ``None`` when the
-    shortcut does not apply (the caller then parses whole).
-
-    Why the result equals ``json.loads(data)``: let ``data[a:b+1]`` be the
-    candidate literal (an opening quote found after ``"parts": [``, closing
-    at the first quote not escaped by an odd run of backslashes). The
-    *skeleton* ``data[:a] + "NaN" + data[b+1:]`` is parsed with a
-    ``parse_constant`` hook. If it parses, the hook ran exactly once and its
-    value sits at ``message.content.parts[0]``, then (1) the tokenizer was
-    expecting a value at ``a`` (the prefix is shared, so in ``data`` too it
-    opens a string there, which ends at ``b``), (2) everything after ``b`` is
-    tokenized identically, and (3) no other NaN/Infinity exists, so the
-    placeholder is the value at ``a``. Hence ``data`` parses to the skeleton
-    with parts[0] = the literal's value. The literal's body is decoded in two
-    pieces only when its first piece is byte-for-byte the previous body,
-    which was a complete, valid literal body (so the cut is at a token
-    boundary), and the previous text does not end in a lone high surrogate
-    (which a ``\\uDCxx`` escape could pair with across the cut).
-    """
-    if cache is not None and prev_raw:
-        # The usual event: the last one's envelope around a longer text. When
-        # the text before and after the literal (``head``, ``tail``) is the
-        # last parsed event's, and the literal still closes where the tail
-        # begins, the general path below would find the same literal start
-        # (the first match lies inside the shared head), the same end and
-        # the same skeleton: the cached one. So skip straight to the piece.
-        head, tail = cache[2], cache[3]
-        body = len(head)
-        end = len(data) - len(tail)
-        if (
-            body
-            and end >= body + len(prev_raw)
-            and data.startswith(head)
-            and data.endswith(tail)
-            and data.startswith(prev_raw, body)
-            and not "\ud800" <= prev_last <= "\udbff"
-            and _closing_quote(data, body + len(prev_raw)) == end
-        ):
-            try:
-                piece = _new_piece(data, body + len(prev_raw), end)
-            except ValueError:
-                return None
-            return cache[1], data[body:end], piece, None
-    start = _text_literal_start(data)
-    if start < 0:
-        return None
-    body = start + 1
-    prefix = bool(prev_raw) and data.startswith(prev_raw, body)
-    if prefix and "\ud800" <= prev_last <= "\udbff":
-        prefix = False
-    end = _closing_quote(data, body + len(prev_raw) if prefix else body)
-    if end < 0:
-        return None
-    skeleton = data[:start] + "NaN" + data[end + 1 :]
-    if cache is not None and cache[0] == skeleton:
-        # The same skeleton string parses to the same value: the envelope of
-        # one reply repeats from event to event, so it is parsed once.
-        obj = cache[1]
-    else:
-        if decoder is None or counter is None:
-            counter = _ConstantCounter()
-            decoder = json.JSONDecoder(parse_constant=counter)
-        counter.count = 0
-        try:
-            obj = decoder.decode(skeleton)
-        except (ValueError, RecursionError):
-            return None
-        if counter.count != 1 or not isinstance(obj, dict):
-            return None
-        if cache is not None:
-            cache[:] = [skeleton, obj, "", ""]
-    message = obj.get("message")
-    content = message.get("content") if isinstance(message, dict) else None
-    parts = content.get("parts") if isinstance(content, dict) else None
-    if not isinstance(parts, list) or not parts or parts[0] is not _PLACEHOLDER:
-        return None
-    if cache is not None:
-        # The envelope around this literal, for the shortcut above next time.
-        cache[2], cache[3] = data[:body], data[end:]
-    raw = data[body:end]
-    try:
-        if prefix:
-            return obj, raw, _new_piece(data, body + len(prev_raw), end), None
-        return obj, raw, None, json.loads(data[start : end + 1])
-    except ValueError:
-        return None
-
-
-def _new_piece(data: str, start: int, end: int) -> str:
-    """The value of the literal body ``data[start:end]``; ValueError if it is not valid JSON.
-
-    A piece with no escape and no control character is its own value (strict
-    JSON rejects raw control characters: json.loads then raises, as it would
-    on the whole event).
-    """
-    new = data[start:end]
-    return new if not _ESCAPE_OR_CONTROL.search(new) else str(json.loads(f'"{new}"'))
-
-
-def _text_literal_start(data: str) -> int:
-    """Index of the quote opening the first string after ``"parts": [``, or -1."""
-    match = _PARTS_LITERAL.search(data)
-    return match.end() - 1 if match else -1
-
-
-def _closing_quote(data: str, start: int) -> int:
-    """Index of the first ``"`` at or after ``start`` not escaped by a backslash."""
-    while True:
-        q = data.find('"', start)
-        if q < 0:
-            return -1
-        k = q - 1
-        # Bounded: the literal's opening quote stops the walk at the latest.
-        while data[k] == "\\":
-            k -= 1
-        if (q - 1 - k) % 2 == 0:
-            return q
-        start = q + 1

@@ -248,6 +248,25 @@ class SSEDecoder:
         """True while bytes of an incomplete line or event are buffered."""
         return bool(self._pending_len or self._data or self._bom_pending)
 
+    @property
+    def at_rest(self) -> bool:
+        """True between events: nothing buffered, no field of an event begun, the BOM settled.
+
+        Bytes fed now start a line of a fresh event, so a block ``data: …``
+        + blank line would be dispatched as a ``message`` event with exactly
+        that data, the last event ID and no ``retry``, leaving the decoder as
+        it is: :class:`client.reader.ReplyReader` relies on this to take such
+        blocks without feeding them.
+        """
+        return not (
+            self._pending
+            or self._data
+            or self._event
+            or self._skip_lf
+            or self._retry_for_event is not None
+            or self._bom_pending is not None
+        )
+
     def _strip_bom(self, data: bytes) -> bytes:
         seen = (self._bom_pending or b"") + data
         if len(seen) < len(_BOM) and _BOM.startswith(seen):

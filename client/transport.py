@@ -15,7 +15,6 @@ from typing import Any, NoReturn
 
 import aiohttp
 
-from .conversation import ReplyAssembler
 from .errors import (
     AuthenticationError,
     CDNChallengeError,
@@ -29,7 +28,8 @@ from .errors import (
     UpstreamTimeoutError,
 )
 from .options import Options
-from .sse import SSEDecoder, SSELineTooLong
+from .reader import ReplyReader
+from .sse import SSELineTooLong
 
 __all__ = ["json_body", "raise_for_status", "read_reply", "request", "require_event_stream"]
 
@@ -65,8 +65,7 @@ async def request(
 async def read_reply(
     response: aiohttp.ClientResponse, options: Options
 ) -> AsyncGenerator[str, None]:
-    decoder = SSEDecoder(max_line=options.max_line)
-    assembler = ReplyAssembler()
+    reader = ReplyReader(max_line=options.max_line)
     dropped: BaseException | None = None
     chunks = response.content.iter_any().__aiter__()
     while True:
@@ -76,37 +75,31 @@ async def read_reply(
             break
         except TimeoutError as exc:
             raise _timeout(
-                exc, "/api/conversation", len(assembler.text), options.client_timeout()
+                exc, "/api/conversation", len(reader.assembler.text), options.client_timeout()
             ) from exc
         except aiohttp.ClientError as exc:  # payload cut short, connection reset
             dropped = exc
             break
-        try:
-            events = decoder.feed(chunk)
-        except SSELineTooLong as exc:
-            raise LineTooLongError(
-                f"an SSE line exceeded max_line={options.max_line:,} bytes; "
-                "raise max_line if replies this long are expected"
-            ) from exc
         # The deltas of one network chunk go out as one: the caller would
         # receive them at the same moment anyway, and the concatenation is the
         # same. Text that came before an error is still delivered first.
         parts: list[str] = []
         try:
-            for event in events:
-                delta = assembler.feed(event)
-                if delta:
-                    parts.append(delta)
-        except FakeGptError:
+            reader.feed(chunk, parts)
+        except (SSELineTooLong, FakeGptError) as exc:
             if parts:
                 yield "".join(parts)
+            if isinstance(exc, SSELineTooLong):
+                raise LineTooLongError(
+                    f"an SSE line exceeded max_line={options.max_line:,} bytes; "
+                    "raise max_line if replies this long are expected"
+                ) from exc
             raise
         if parts:
             yield parts[0] if len(parts) == 1 else "".join(parts)
-        if assembler.done:
+        if reader.assembler.done:
             break  # [DONE]: read no further, even if the server keeps the stream open
-    decoder.close()
-    assembler.finish(dropped=dropped)
+    reader.finish(dropped=dropped)
 
 
 class _guard:

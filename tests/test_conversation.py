@@ -10,14 +10,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from client import conversation
-from client.conversation import ReplyAssembler, _parse_snapshot
+from client import snapshots
+from client.conversation import ReplyAssembler
 from client.errors import (
     IncompleteStreamError,
     NoValidResponseError,
     SnapshotRewriteError,
     UpstreamStreamError,
 )
+from client.snapshots import _parse_snapshot
 from client.sse import ServerSentEvent
 from emulator.protocol.fakegpt import message_object
 
@@ -217,7 +218,7 @@ def test_the_fast_path_is_taken_for_every_snapshot_of_a_reply(
         full_parses.append(s)
         return real_loads(s, **kwargs)
 
-    monkeypatch.setattr(conversation.json, "loads", counting_loads)
+    monkeypatch.setattr(snapshots.json, "loads", counting_loads)
     events = [message("A"), *(message("A" + "b" * n) for n in range(1, 40)), DONE]
     assert "".join(run(events)) == "A" + "b" * 39
     # Only the first snapshot's text literal is decoded with json.loads; no
@@ -322,7 +323,7 @@ def test_the_envelope_shortcut_answers_as_parsing_afresh(
     steps: list[tuple[str, str, str, str]], ensure_ascii: bool
 ) -> None:
     """With the cache (as the assembler calls it) or without, the same answer."""
-    counter = conversation._ConstantCounter()
+    counter = snapshots._ConstantCounter()
     decoder = json.JSONDecoder(parse_constant=counter)
     cache: list[Any] = ["", None, "", ""]
     text = prev_raw = prev_last = ""
@@ -346,13 +347,13 @@ def test_the_envelope_shortcut_is_taken_for_every_snapshot_after_the_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     searches: list[str] = []
-    real = conversation._text_literal_start
+    real = snapshots._text_literal_start
 
     def counting(data: str) -> int:
         searches.append(data)
         return real(data)
 
-    monkeypatch.setattr(conversation, "_text_literal_start", counting)
+    monkeypatch.setattr(snapshots, "_text_literal_start", counting)
     events = [message("A"), *(message("A" + "b" * n) for n in range(1, 40))]
     events.append(message("A" + "b" * 40, status="finished_successfully"))
     assert "".join(run([*events, DONE])) == "A" + "b" * 40
@@ -362,7 +363,7 @@ def test_the_envelope_shortcut_is_taken_for_every_snapshot_after_the_first(
 
 def test_the_envelope_shortcut_ends_the_literal_where_json_does() -> None:
     """Same head, same tail, but the text closes early: the general path decides."""
-    counter = conversation._ConstantCounter()
+    counter = snapshots._ConstantCounter()
     decoder = json.JSONDecoder(parse_constant=counter)
     cache: list[Any] = ["", None, "", ""]
     first = message("ab").data
