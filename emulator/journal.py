@@ -228,7 +228,7 @@ class Journal:
 
 def header_size(headers: Mapping[str, str]) -> int:
     """About how many bytes a request's headers take."""
-    return sum(len(k) + len(v) for k, v in headers.items())
+    return sum(map(len, headers.keys())) + sum(map(len, headers.values()))
 
 
 #: Live journal feeds open at once, and the calls one may fall behind by.

@@ -50,7 +50,8 @@ class Metrics:
         with self._lock:
             self.requests[(path, scenario or "", status or 0)] += 1
             self.bytes_sent += sent
-            self.faults.update(faults)
+            if faults:
+                self.faults.update(faults)
             if ending is not None:
                 kind = next((k for prefix, k in _ENDINGS if ending.startswith(prefix)), "other")
                 self.endings[kind] += 1

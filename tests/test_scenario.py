@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,3 +181,33 @@ def test_the_scenario_reference_lists_every_outcome_kind() -> None:
     start = readme.index("\n", readme.index("<!-- outcomes:")) + 1
     rows = readme[start : readme.index("<!-- /outcomes -->")].strip().splitlines()[2:]
     assert rows == [f"| `{kind}` | {what} |" for kind, what in FAILURES.items()]
+
+
+def test_a_transport_shapes_the_answer_when_any_field_but_its_endpoints_differs() -> None:
+    from dataclasses import fields, replace
+
+    from emulator.scenario.model import Transport
+
+    plain = Transport()
+    assert not plain.shapes
+    assert not Transport(endpoints=("conversation",)).shapes
+    assert not plain.applies("conversation")
+    changed: dict[str, Any] = {
+        "bandwidth": 10,
+        "latency": 0.5,
+        "latency_sd": 0.1,
+        "distribution": "normal",
+        "seed": 3,
+        "cut_after": 100,
+        "cut_with": "reset",
+        "no_headers": True,
+        "length_error": -1,
+        "slow_close": 1.0,
+    }
+    # Every field is here: a new one must say whether it shapes the answer.
+    assert set(changed) == {f.name for f in fields(Transport)} - {"endpoints"}
+    for name, value in changed.items():
+        transport = replace(plain, **{name: value})
+        assert transport.shapes, name
+        assert transport.applies("conversation")
+        assert not replace(transport, endpoints=("loads",)).applies("conversation")

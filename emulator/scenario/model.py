@@ -6,7 +6,8 @@ each takes are declared in :mod:`emulator.scenario.faults`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Final, Literal, get_args
 
 __all__ = [
@@ -193,11 +194,16 @@ class Transport:
 
     @property
     def shapes(self) -> bool:
-        """Whether it changes anything at all."""
-        return self != Transport(endpoints=self.endpoints)
+        """Whether it changes anything at all (asked on every request: no new Transport)."""
+        return _shaping(self) != _NEUTRAL
 
     def applies(self, endpoint: Endpoint) -> bool:
         return endpoint in self.endpoints and self.shapes
+
+
+#: Every field of a Transport but the endpoints, and their values in one that shapes nothing.
+_shaping: Final = attrgetter(*(f.name for f in fields(Transport) if f.name != "endpoints"))
+_NEUTRAL: Final = _shaping(Transport())
 
 
 @dataclass(frozen=True, slots=True)
