@@ -131,7 +131,7 @@ class Journal:
             return
         with self._lock:
             if call.journaled:
-                self._grow(call, sum(len(w.data or b"") + 64 for w in transcript.writes))
+                self._grow(call, transcript.kept_bytes(64))
             feeds = list(self._feeds)
         for loop, queue in feeds:
             with contextlib.suppress(RuntimeError):  # that loop has closed
@@ -215,7 +215,7 @@ class Journal:
     def clear(self, session: str | None = ALL_SESSIONS) -> None:
         """Forget every call, or (``session``) the calls of one session."""
         with self._lock:
-            if session == ALL_SESSIONS:
+            if session == ALL_SESSIONS or all(c.session == session for c in self._journal):
                 gone, kept = list(self._journal), deque[Call]()
             else:
                 gone = [c for c in self._journal if c.session == session]

@@ -70,6 +70,8 @@ class Rules:
         """Remove the rules with this pattern (None: all of them); how many went."""
         with self._lock:
             before = len(self._rules)
+            if not before:
+                return 0
             self._rules = [
                 r for r in self._rules if pattern is not None and r[0].pattern != pattern
             ]

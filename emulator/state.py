@@ -140,9 +140,10 @@ class EmulatorState:
             self._chaos_count = 0
             server = self._server
             for notes in (server.problems, server.unmatched):
-                kept = [n for n in notes if n[0] != self.id]
-                notes.clear()
-                notes.extend(kept)
+                if notes:
+                    kept = [n for n in notes if n[0] != self.id]
+                    notes.clear()
+                    notes.extend(kept)
         self.journal.clear(self.id)
 
     # -- choosing ------------------------------------------------------------

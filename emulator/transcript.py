@@ -54,6 +54,10 @@ class Sent:
         return found
 
 
+#: A kept write: Sent's fields in order.
+_Entry = tuple[int, float, int, str, bytes | None]
+
+
 @dataclass(slots=True)
 class Transcript:
     """The answer to one request: status, headers, the writes, the ending."""
@@ -63,8 +67,10 @@ class Transcript:
     capture: bool = True
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    head: list[Sent] = field(default_factory=list)
-    tail: deque[Sent] = field(default_factory=deque)
+    # The writes kept at each end, as Sent's fields: a tuple costs less to make
+    # than a Sent, and most are never read (writes makes the Sents).
+    head: list[_Entry] = field(default_factory=list)
+    tail: deque[_Entry] = field(default_factory=deque)
     omitted_writes: int = 0
     omitted_bytes: int = 0
     ending: str | None = None
@@ -74,32 +80,34 @@ class Transcript:
     _tail_bytes: int = 0
 
     def wrote(self, offset: int, ms: float, data: bytes, what: str) -> None:
-        """Note one write (called by the player as it writes)."""
+        """Note one write (called by the player as it writes: kept lean)."""
         if what.startswith("fault "):
             kind = what.split(" ", 2)[1]
             self.faults[kind] = self.faults.get(kind, 0) + 1
         size = len(data)
+        keep = self.keep_bytes
         # One write's bytes are kept up to keep_bytes (its size says the rest).
-        kept = (
-            None
-            if not self.capture
-            else data
-            if size <= self.keep_bytes
-            else data[: self.keep_bytes]
+        entry = (
+            offset,
+            ms,
+            size,
+            what,
+            (data if size <= keep else data[:keep]) if self.capture else None,
         )
-        if len(self.head) < self.keep_writes and self._head_bytes < self.keep_bytes:
+        if self._head_bytes < keep and len(self.head) < self.keep_writes:
             self._head_bytes += size
-            self.head.append(Sent(offset, ms, size, what, kept))
+            self.head.append(entry)
             return
-        self.tail.append(Sent(offset, ms, size, what, kept))
-        self._tail_bytes += size
-        while len(self.tail) > 1 and (
-            len(self.tail) > self.keep_writes or self._tail_bytes > self.keep_bytes
-        ):
-            gone = self.tail.popleft()
-            self._tail_bytes -= gone.size
+        tail = self.tail
+        tail.append(entry)
+        tail_bytes = self._tail_bytes + size
+        limit = self.keep_writes
+        while len(tail) > 1 and (len(tail) > limit or tail_bytes > keep):
+            gone = tail.popleft()[2]
+            tail_bytes -= gone
             self.omitted_writes += 1
-            self.omitted_bytes += gone.size
+            self.omitted_bytes += gone
+        self._tail_bytes = tail_bytes
 
     def waited(self, offset: int, ms: float, seconds: float, what: str) -> None:
         """Note a wait the stream made (a stall: no bytes for ``seconds``)."""
@@ -121,10 +129,18 @@ class Transcript:
             ending=next((e for prefix, e in _ENDINGS if ending.startswith(prefix)), "hold"),
         )
 
+    def kept_bytes(self, overhead: int) -> int:
+        """The bytes of the writes kept, counting ``overhead`` more for each."""
+        return (
+            sum(len(e[4] or b"") for e in self.head)
+            + sum(len(e[4] or b"") for e in self.tail)
+            + overhead * (len(self.head) + len(self.tail))
+        )
+
     @property
     def writes(self) -> list[Sent]:
         """The writes kept, in order (those between head and tail are left out)."""
-        return [*self.head, *self.tail]
+        return [Sent(*entry) for entry in (*self.head, *self.tail)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
