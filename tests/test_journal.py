@@ -261,3 +261,22 @@ async def test_without_cors_there_are_no_cors_headers(
 ) -> None:
     async with http.get(f"{emulator.url}/api/loads", headers={"Origin": "http://x.example"}) as r:
         assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_a_transcript_keeps_both_ends_and_counts_what_it_keeps() -> None:
+    from emulator.transcript import Transcript
+
+    transcript = Transcript(keep_bytes=100, keep_writes=3)
+    for i in range(10):
+        transcript.wrote(
+            i * 40, float(i), bytes([65 + i]) * 40, "fault drop at 3" if i == 9 else "message"
+        )
+    writes = transcript.writes
+    # The first writes up to 100 bytes (three of 40: the third crosses it), and the last ones
+    # within 100 bytes; what lies between is counted.
+    assert [w.offset for w in writes] == [0, 40, 80, 320, 360]
+    assert transcript.omitted_writes == 5 and transcript.omitted_bytes == 200
+    assert [w.data for w in writes][-1] == b"J" * 40
+    assert transcript.faults == {"drop": 1}
+    assert transcript.kept_bytes(64) == sum(len(w.data or b"") + 64 for w in writes)
+    assert Transcript(capture=False).kept_bytes(64) == 0
