@@ -84,6 +84,7 @@ async def play(
     whats: list[str] = []  # what each pending write carries (only when recording)
     size = 0
     unyielded = 0  # bytes written since this task last let others run
+    yielded = deadline  # ... and when it last did
     count = 0
     try:
         for step in steps:
@@ -119,15 +120,19 @@ async def play(
                 unyielded += len(data)
                 pending, size = [], 0
                 if unyielded >= _YIELD_BYTES:
-                    # A fast reader never makes a write wait, so the loop
-                    # would serve this stream alone until it ends.
-                    await asyncio.sleep(0)
+                    # A fast reader never makes a write wait, so the loop would
+                    # serve this stream alone until it ends: others get a turn
+                    # once it has written for _YIELD_SECONDS (not at every
+                    # write: a turn of the loop costs as much as a write).
                     unyielded = 0
+                    if loop.time() - yielded >= _YIELD_SECONDS:
+                        await asyncio.sleep(0)
+                        yielded = loop.time()
             if isinstance(step, Wait):
                 # Absolute deadlines: pacing does not drift with write time.
                 now = loop.time()
                 deadline = max(deadline, now - 0.5) + seconds
-                unyielded = 0
+                unyielded, yielded = 0, now
                 if record is not None and not step.scaled:
                     ms = (now - started) * 1000
                     record.waited(call.bytes_sent, ms, step.seconds, step.what or "wait")
@@ -200,9 +205,10 @@ def _note(
         offset += len(data)
 
 
-#: The player lets other tasks run after this many bytes written without a
-#: pause, and after this many steps + 1 (a mask).
+#: The player lets other tasks run once it has written this many bytes and for
+#: this long without a pause, and after this many steps + 1 (a mask).
 _YIELD_BYTES: Final = 256 * 1024
+_YIELD_SECONDS: Final = 0.002
 _YIELD_STEPS: Final = 4095
 
 
