@@ -90,11 +90,11 @@ def bare_server() -> None:
     writes, waits = _schedule()
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()  # from the request's arrival, as the emulator's schedule
         await request.read()
         response = web.StreamResponse(headers=STREAM_HEADERS)
         await response.prepare(request)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time()
         for data, wait in zip(writes, waits, strict=True):
             if wait > 0:
                 deadline = max(deadline, loop.time() - 0.5) + wait

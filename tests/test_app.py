@@ -547,3 +547,57 @@ async def test_make_app_serves_the_same_emulator_under_any_runner(
         ]
     finally:
         await runner.cleanup()
+
+
+async def test_the_schedule_counts_from_the_request_s_arrival_not_from_the_first_step() -> None:
+    """Time spent before the player starts (reading, auth, a burst's queue) is part of the
+    first wait: the first event comes when the plan says, counted from the request."""
+    from dataclasses import dataclass as _dataclass
+
+    from aiohttp import web
+
+    from emulator.engine.play import Clock, play
+    from emulator.protocol.steps import Step, Wait, Write
+    from emulator.transcript import Transcript
+
+    @_dataclass
+    class Progress:
+        arrived: float
+        transcript: Transcript
+        status: int | None = None
+        bytes_sent: int = 0
+        detail: str | None = None
+        ending: str | None = None
+        ended_ms: float | None = None
+
+    calls: list[Progress] = []
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        call = Progress(arrived=loop.time(), transcript=Transcript())
+        calls.append(call)
+        await asyncio.sleep(0.3)  # the server was busy for 300 ms before it could play
+        steps: list[Step] = [Wait(0.5), Write(b"data: 1\n\n"), Wait(0.1), Write(b"data: 2\n\n")]
+        return await play(request, iter(steps), Clock(1.0), call)
+
+    server = web.Server(handler)
+    runner = web.ServerRunner(server)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as http:
+            loop = asyncio.get_running_loop()
+            sent = loop.time()
+            async with http.get(f"http://127.0.0.1:{port}/") as r:
+                first = await r.content.readuntil(b"\n\n")
+                first_at = loop.time() - sent
+                rest = await r.read()
+    finally:
+        await runner.cleanup()
+    assert (first, rest) == (b"data: 1\n\n", b"data: 2\n\n")
+    # 500 ms after arrival, not 300 + 500.
+    assert 0.45 <= first_at < 0.75, first_at
+    writes = calls[0].transcript.writes
+    assert 495 <= writes[0].ms < 700 and 595 <= writes[1].ms < 800, [w.ms for w in writes]

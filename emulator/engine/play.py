@@ -67,8 +67,11 @@ async def play(
     )
     loop = asyncio.get_running_loop()
     speed = clock.speed
-    deadline = loop.time()
-    started = call.arrived or deadline  # transcript times count from the request's arrival
+    # The schedule, like the transcript's times, counts from the request's
+    # arrival: what the server spent before the first step (reading, auth, a
+    # queue of other requests under a burst) is part of the first wait, not
+    # added to it.
+    started = deadline = call.arrived or loop.time()
     shaper = None
     if transport is not None:
         shaper = Shaper(request, transport, call, started)
