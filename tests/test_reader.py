@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,24 +15,14 @@ from client.conversation import ReplyAssembler
 from client.errors import FakeGptError
 from client.reader import ReplyReader
 from client.sse import SSEDecoder, SSELineTooLong
-from emulator.protocol.fakegpt import message_object
+from tests.test_conversation import message
 
 
 def snapshot(
     text: str, *, status: str = "in_progress", role: str = "assistant", **dumps: Any
 ) -> bytes:
-    obj = message_object(
-        message_id="m",
-        conversation_id="c",
-        parent_id="p",
-        create_time=1.0,
-        status=status,
-        finish_type="stop" if status == "finished_successfully" else None,
-        role=role,
-        message_type="next",
-        text=text,
-    )
-    return b"data: " + json.dumps(obj, **dumps).encode() + b"\n\n"
+    """A message event's block on the wire, as the emulator encodes one."""
+    return b"data: " + message(text, status=status, role=role, **dumps).data.encode() + b"\n\n"
 
 
 @dataclass
