@@ -26,8 +26,8 @@ HERE = Path(__file__).resolve().parent
 SIZES: Final = (250, 1000, 4000)
 
 
-#: Requests per round for a reply of N tokens: enough CPU ticks (10 ms each) to tell the
-#: servers apart (100 at 250 tokens, 25 at 1,000, 12 at 4,000 and above).
+#: Requests per round for a reply of N tokens: enough CPU time per round that the noise of
+#: one request stays small (100 at 250 tokens, 25 at 1,000, 12 at 4,000 and above).
 def requests_for(tokens: int) -> int:
     return max(12, 25_000 // max(tokens, 1))
 
