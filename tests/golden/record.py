@@ -1,6 +1,7 @@
 """Record (``python -m tests.golden.record``) or compare the bytes every shipped scenario plans.
 
-For each shipped scenario and a few prompts: the planned steps with fixed
+For each shipped scenario and a few prompts, on every dialect (FakeGpt's at the
+top level of a scenario's entry, the others under their names): the planned steps with fixed
 per-request values (each write's bytes, each wait, drop and hold), planned
 twice (the second time from a template where one applies, which must agree), and the HTTP
 errors it injects. A refactoring that changes none of the emulator's output
@@ -93,6 +94,99 @@ def _same(*plans: str) -> str:
     return plans[0]
 
 
+#: Fixed per-request values of the other dialects' answers.
+_ID = "0123456789abcdef0123456789abcd"
+_CREATED = 1700000000
+
+
+def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
+    """Each other dialect's (not_applicable, stream planner, whole answer, scripted error),
+    each taking what the golden file fixes (a scenario, a prompt, a prepared text)."""
+    from emulator.engine import anthropic, openai_chat, openai_responses
+    from emulator.http import anthropic_api, openai_api
+    from emulator.protocol.anthropic import MessageContext, message_object
+    from emulator.protocol.openai_chat import ChatContext, completion_object
+    from emulator.protocol.openai_responses import ResponseContext
+
+    def chat_ctx(usage: bool) -> Any:
+        return ChatContext(f"chatcmpl-{_ID}", _CREATED, "gpt-4o-mini", usage, 7)
+
+    message = MessageContext(f"msg_{_ID}", "claude-3-5-haiku-latest", 7)
+    response = ResponseContext(f"resp_{_ID}", f"msg_{_ID}", _CREATED, "gpt-4o-mini", 7)
+    return {
+        "openai-chat": (
+            openai_chat.not_applicable,
+            lambda s, p, prep: [
+                *openai_chat.planned_chat(s, chat_ctx(False), _context(p), prep),
+                *openai_chat.planned_chat(s, chat_ctx(True), _context(p), prep),
+            ],
+            lambda s, text, pieces: completion_object(
+                chat_ctx(False), text, openai_chat.finish_reason(s), pieces, s.reply.tool
+            ),
+            openai_api.scripted_chat_error,
+        ),
+        "openai-responses": (
+            openai_responses.not_applicable,
+            lambda s, p, prep: openai_responses.planned_responses(s, response, _context(p), prep),
+            lambda s, text, pieces: openai_responses.whole_response(s, response, text, pieces),
+            openai_api.scripted_chat_error,
+        ),
+        "anthropic": (
+            anthropic.not_applicable,
+            lambda s, p, prep: anthropic.planned_messages(s, message, _context(p), prep),
+            lambda s, text, pieces: message_object(
+                message, text, anthropic.stop_reason(s), pieces, s.reply.tool
+            ),
+            anthropic_api.scripted_messages_error,
+        ),
+    }
+
+
+def _hashed(steps: Any) -> str:
+    out: list[Any] = []
+    for step in steps:
+        kind = type(step).__name__
+        if kind == "Write":
+            if out and out[-1][0] == "W":
+                out[-1][1] += step.data.hex()
+            else:
+                out.append(["W", step.data.hex()])
+        elif kind == "Wait":
+            out.append(["T", repr(step.seconds), step.scaled])
+        elif kind == "Hold":
+            out.append(["H", repr(step.seconds)])
+        else:
+            out.append([kind])
+    return hashlib.sha256(json.dumps(out).encode()).hexdigest()
+
+
+def _on_dialect(scenario: Any, hooks: tuple[Any, Any, Any, Any]) -> dict[str, Any]:
+    """One scenario on another dialect: why not, or its stream and whole answer per
+    prompt, and its scripted errors (status, type and body; a request id is random)."""
+    from emulator.engine.prepare import prepare
+    from emulator.scenario.text import reply_text
+
+    not_applicable, planned, whole, scripted = hooks
+    reason = not_applicable(scenario)
+    if reason is not None:
+        return {"not_applicable": reason}
+    plans, wholes = {}, {}
+    for prompt in PROMPTS:
+        prepared = prepare(scenario, reply_text(scenario.reply, prompt))
+        plans[prompt] = _hashed(planned(scenario, prompt, prepared))
+        body = whole(scenario, prepared.text, len(prepared.ends))
+        wholes[prompt] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    errors = []
+    for error in scenario.http_errors:
+        response = scripted(error)
+        headers = dict(response.headers)
+        errors.append([error.endpoint, error.on_call, response.status, response.content_type,
+                       bytes(response.body or b"").hex(), headers.get("Retry-After"),
+                       headers.get("x-ratelimit-remaining-requests"),
+                       headers.get("anthropic-ratelimit-requests-remaining")])  # fmt: skip
+    return {"plans": plans, "whole": wholes, "errors": errors}
+
+
 def record() -> dict[str, Any]:
     from emulator import builtin_scenarios
 
@@ -103,10 +197,14 @@ def record() -> dict[str, Any]:
     except ImportError:  # before the redesign the cache was a module global
         cache = None
     result: dict[str, Any] = {}
+    dialects = _dialects()
     for name, scenario in sorted(builtin_scenarios().items()):
+        result[name] = {
+            dialect: _on_dialect(scenario, hooks) for dialect, hooks in dialects.items()
+        }
         if getattr(scenario.reply, "tool", ""):
             continue  # a tool call is not served on the FakeGpt stream
-        result[name] = {
+        result[name] |= {
             "plans": {
                 prompt: _same(
                     _steps(scenario, prompt, cache),
