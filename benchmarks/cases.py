@@ -33,8 +33,8 @@ from emulator import (
     builtin_scenarios,
     serve,
 )
-from emulator.engine.plan import plan
-from emulator.protocol.fakegpt import StreamContext
+from emulator.dialects.fakegpt.plan import plan
+from emulator.dialects.fakegpt.wire import StreamContext
 from emulator.protocol.steps import Write
 from emulator.scenario.text import cut_points, reply_text
 from emulator.server import serving

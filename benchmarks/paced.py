@@ -56,8 +56,8 @@ def _schedule() -> tuple[list[bytes], list[float]]:
     """The writes the emulator plans for one request of the scenario at speed 1, and the
     wait before each (the bare server sends the same bytes on the same schedule)."""
     from emulator import builtin_scenarios
-    from emulator.engine.plan import plan
-    from emulator.protocol.fakegpt import StreamContext
+    from emulator.dialects.fakegpt.plan import plan
+    from emulator.dialects.fakegpt.wire import StreamContext
     from emulator.protocol.steps import Wait, Write
 
     scenario = builtin_scenarios()[SCENARIO]

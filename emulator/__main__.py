@@ -135,13 +135,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _not_served(scenario: Scenario) -> str:
     """Where the scenario is not served, and why: `` [not on DIALECT, …: reason; …]``."""
-    from .conformance.runner import DIALECTS
+    from .dialects.registry import DIALECTS
 
     reasons: dict[str, list[str]] = {}
-    for dialect, why in DIALECTS.items():
-        reason = why(scenario)
+    for dialect in DIALECTS.values():
+        reason = dialect.not_applicable(scenario)
         if reason is not None:
-            reasons.setdefault(reason, []).append(dialect)
+            reasons.setdefault(reason, []).append(dialect.name)
     if not reasons:
         return ""
     return " [" + "; ".join(f"not on {', '.join(d)}: {r}" for r, d in reasons.items()) + "]"

@@ -20,7 +20,7 @@ from client.errors import (
 )
 from client.snapshots import _parse_snapshot
 from client.sse import ServerSentEvent
-from emulator.protocol.fakegpt import message_object
+from emulator.dialects.fakegpt.wire import message_object
 
 
 def message(

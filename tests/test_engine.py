@@ -13,14 +13,15 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from emulator import Fault, Reply, Scenario, Timing, Wire
-from emulator.engine import stream, templates
-from emulator.engine.plan import PlanError, plan
+from emulator.dialects.fakegpt import cache as templates
+from emulator.dialects.fakegpt.cache import TemplateCache
+from emulator.dialects.fakegpt.plan import PlanError, plan
+from emulator.dialects.fakegpt.stream import planned
+from emulator.dialects.fakegpt.templates import FIELDS, Holes
+from emulator.dialects.fakegpt.wire import StreamContext
+from emulator.engine import stream
 from emulator.engine.prepare import prepare
-from emulator.engine.stream import planned
-from emulator.engine.templates import TemplateCache
-from emulator.protocol.fakegpt import StreamContext
 from emulator.protocol.steps import Drop, Hold, Wait, Write
-from emulator.protocol.templates import FIELDS, Holes
 from emulator.scenario.text import cut_points, reply_text
 from emulator.strategies import replies, wires
 

@@ -13,6 +13,7 @@ written apart are what make the end-to-end tests a cross-check.
 from __future__ import annotations
 
 import ast
+import fnmatch
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,15 @@ LAYERS: dict[str, int] = {
     "emulator.transcript": 3,
     "emulator.metrics": 3,
     "emulator.http": 4,
+    # A dialect's folder spans the layers: its pure shapes sit with the protocol,
+    # its stream with the engine, its endpoints and Dialect value with the HTTP layer.
+    "emulator.dialects": 4,
+    "emulator.dialects.*.wire": 0,
+    "emulator.dialects.*.templates": 0,
+    "emulator.dialects.*.plan": 2,
+    "emulator.dialects.*.stream": 2,
+    "emulator.dialects.*.cache": 2,
+    "emulator.dialects.*.api": 4,
     "emulator.server": 5,
     "emulator.remote": 6,
     "emulator.__main__": 6,
@@ -98,7 +108,7 @@ def imports(name: str, path: Path) -> set[str]:
 def layer(name: str) -> int | None:
     best: tuple[int, int] | None = None
     for prefix, rank in LAYERS.items():
-        if name == prefix or name.startswith(prefix + "."):
+        if name == prefix or name.startswith(prefix + ".") or fnmatch.fnmatchcase(name, prefix):
             if best is None or len(prefix) > best[0]:
                 best = (len(prefix), rank)
     return None if best is None else best[1]
@@ -176,11 +186,27 @@ def test_the_admin_api_never_imports_the_app() -> None:
 
 def test_a_higher_import_is_caught() -> None:
     # The walk itself: an import up a layer in a module is seen as one.
-    tree_imports = imports(
-        "emulator.protocol.fakegpt", ROOT / "emulator" / "protocol" / "fakegpt.py"
-    )
+    path = ROOT / "emulator" / "dialects" / "fakegpt" / "wire.py"
+    tree_imports = imports("emulator.dialects.fakegpt.wire", path)
     assert all((layer(t) or 0) <= 0 for t in tree_imports if t.startswith("emulator"))
     assert layer("emulator.http.app") == 4 and layer("emulator.scenario.faults") == 1
+    assert layer("emulator.dialects.anthropic.wire") == 0
+    assert layer("emulator.dialects.anthropic.plan") == 2
+    assert layer("emulator.dialects.registry") == 4
+
+
+def test_a_dialects_package_files_import_nothing() -> None:
+    # Importing a dialect's wire shapes (from a lower layer) runs its packages'
+    # __init__ files first: one that imported the dialect's HTTP code would pull
+    # the HTTP layer under the protocol.
+    inits = sorted((ROOT / "emulator" / "dialects").rglob("__init__.py"))
+    assert len(inits) >= 5
+    found = {
+        module_name(p): sorted(imports(module_name(p), p))
+        for p in inits
+        if imports(module_name(p), p)
+    }
+    assert found == {}
 
 
 @pytest.mark.parametrize("package", ["emulator", "client"])

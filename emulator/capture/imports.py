@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from ..dialects.registry import DIALECTS
 from ..scenario.model import (
     ENDPOINTS,
     Chunk,
@@ -34,12 +35,12 @@ __all__ = ["Imported", "content_headers", "import_capture"]
 _KEPT_HEADERS: Final = frozenset(
     {"content-type", "cache-control", "x-accel-buffering", "retry-after", "vary"}
 )
-#: The upstream's paths, by endpoint.
+#: The upstream's paths, by endpoint: a recording is of the FakeGpt stream.
 _PATHS: Final[dict[str, Endpoint]] = {
-    "/api/loads": "loads",
-    "/auth/login": "login",
-    "/api/auth/session": "session",
-    "/api/conversation": "conversation",
+    path: route.endpoint
+    for path, methods in DIALECTS["fakegpt"].routes.items()
+    for route in methods.values()
+    if route.endpoint is not None
 }
 _SECRET_WORDS: Final = ("accesstoken", "session_password", "token_key", "credential")
 

@@ -25,12 +25,12 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 
+from ..dialects.fakegpt.wire import StreamContext
 from ..engine.play import Clock, play
 from ..engine.replay import replayed
 from ..http.errors import BadRequest
 from ..http.requests import parse_conversation
 from ..journal import Call
-from ..protocol.fakegpt import StreamContext
 from ..scenario import load_scenario
 from ..scenario.dump import scenario_to_toml
 from ..scenario.model import Chunk, Ending, Recording, Scenario

@@ -7,11 +7,12 @@ import asyncio
 import sys
 from pathlib import Path
 
+from ..dialects.registry import DIALECTS
 from ..scenario import ScenarioError, load_scenarios
 from ..scenario.builtin import builtin_scenarios
 from .clients import Client, command_client, python_client
 from .report import as_json, as_junit, as_markdown, as_table
-from .runner import DEFAULT_SPEED, DIALECTS, cases, run_all, skipped
+from .runner import DEFAULT_SPEED, cases, run_all, skipped
 
 __all__ = ["main"]
 
@@ -36,10 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dialect",
-        choices=sorted(DIALECTS),
+        choices=list(DIALECTS),
         default="fakegpt",
-        help="the API the client speaks: fakegpt (/api/conversation) or openai-chat "
-        "(/v1/chat/completions); scenarios that mean nothing on it are skipped, with why",
+        help="the API the client speaks: "
+        + ", ".join(f"{d.name} ({d.answered_at})" for d in DIALECTS.values())
+        + "; scenarios that mean nothing on it are skipped, with why",
     )
     p.add_argument("-k", dest="select", help="only scenarios whose name matches (glob or part)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="scenarios run at once (default 1)")

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from ..config import EmulatorConfig
-from ..engine.anthropic import not_applicable as anthropic_not_applicable
-from ..engine.openai_chat import not_applicable
-from ..engine.openai_responses import not_applicable as responses_not_applicable
-from ..engine.plan import not_applicable as fakegpt_not_applicable
+from ..dialects.dialect import Dialect
+from ..dialects.registry import dialect_named
 from ..journal import Call
 from ..scenario import Scenario
 from ..scenario.builtin import builtin_scenarios
@@ -91,19 +88,10 @@ class Case:
         return Result(self, outcome, Verdict(verdict.kind, verdict.detail, tuple(notes)))
 
 
-#: The dialects a client may speak, and why a scenario does not apply to each (None: it does).
-DIALECTS: Final[dict[str, Callable[[Scenario], str | None]]] = {
-    "fakegpt": fakegpt_not_applicable,
-    "openai-chat": not_applicable,
-    "anthropic": anthropic_not_applicable,
-    "openai-responses": responses_not_applicable,
-}
-
-
 def skipped(dialect: str, scenarios: dict[str, Scenario] | None = None) -> list[tuple[str, str]]:
     """The scenarios that do not apply to ``dialect``, each with why."""
     known = scenarios if scenarios is not None else builtin_scenarios()
-    why = DIALECTS[dialect]
+    why = dialect_named(dialect).not_applicable
     return [(name, reason) for name in sorted(known) if (reason := why(known[name]))]
 
 
@@ -165,24 +153,16 @@ async def _settled(emulator: Emulator) -> None:
         await asyncio.sleep(0.01)
 
 
-#: Where each dialect's answers come from.
-ANSWERED_AT: Final = {
-    "fakegpt": "/api/conversation",
-    "openai-chat": "/v1/chat/completions",
-    "anthropic": "/v1/messages",
-    "openai-responses": "/v1/responses",
-}
-
-
 def behaviour(
     scenario: Scenario, outcome: Outcome, emulator: Emulator, dialect: str = "fakegpt"
 ) -> list[str]:
     """What the emulator saw the client do, beyond its outcome."""
     notes: list[str] = []
-    conversations = emulator.calls(ANSWERED_AT[dialect], "POST")
+    speaks = dialect_named(dialect)
+    conversations = emulator.calls(speaks.answered_at, "POST")
     logins = emulator.calls("/auth/login").call_count
     statuses = [c.status for c in conversations]
-    if 401 in statuses and dialect == "fakegpt":  # an API key has no login to renew
+    if 401 in statuses and speaks.serves("login"):  # an API key has no login to renew
         after = statuses[statuses.index(401) + 1 :]
         if logins > 2:
             notes.append(f"logged in {logins} times after a 401: a loop?")
@@ -202,27 +182,24 @@ def behaviour(
         notes += _stream_notes(scenario, call)
         if call.status in (400, 401, 415) and call.detail and "token" not in call.detail:
             notes.append(f"sent a request the upstream refuses: {call.detail[:80]}")
-    said = _detail(scenario, conversations[-1] if conversations else None, dialect)
+    said = _detail(scenario, conversations[-1] if conversations else None, speaks)
     if said and outcome.failure is not None and said not in outcome.failure:
         notes.append(f"the failure does not carry the upstream's detail {said!r}")
     return notes
 
 
-def _detail(scenario: Scenario, last: Call | None, dialect: str) -> str:
-    """What the upstream said that a failure should carry: the scenario's expected message
-    on FakeGpt; on another API, for an HTTP status, that API's own error message (what the
-    last answer's JSON body says), else the expected message."""
+def _detail(scenario: Scenario, last: Call | None, speaks: Dialect) -> str:
+    """What the upstream said that a failure should carry: the scenario's expected message;
+    on an API whose errors carry a message of their own, for an HTTP status, that message
+    (what the last answer's body says), unless the body is not the API's (a CDN's page)."""
     expect = scenario.expect
-    if dialect == "fakegpt" or expect.failure != "http_status" or last is None:
+    read = speaks.error_message
+    if read is None or expect.failure != "http_status" or last is None:
         return expect.message
     transcript = last.transcript
     body = b"".join(w.data or b"" for w in transcript.writes) if transcript is not None else b""
-    try:
-        error = json.loads(body)["error"]
-        message = error["message"]
-    except (ValueError, KeyError, TypeError):
-        return expect.message  # not the API's JSON (a CDN's page): the page says it
-    return message if isinstance(message, str) else expect.message
+    message = read(body)
+    return expect.message if message is None else message
 
 
 def _stream_notes(scenario: Scenario, call: Call) -> list[str]:

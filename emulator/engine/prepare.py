@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from functools import lru_cache
 from typing import Final, NamedTuple
 
+from ..scenario.faults import FAULTS
 from ..scenario.model import Scenario
 from ..scenario.text import CACHE_TEXT_CHARS, cut_points
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["MAX_STREAM_BYTES", "Prepared", "estimated_bytes", "prepare"]
+
+#: A stream larger than this (estimated) is refused when planned (a
+#: cumulative reply of n characters cut into k snapshots sends about n·k/2
+#: bytes); a server's ``max_stream_bytes`` is usually lower.
+MAX_STREAM_BYTES: Final = 2 * 1024**3
 
 
 class Prepared(NamedTuple):
@@ -74,3 +81,20 @@ def _escape_pieces(ensure_ascii: bool, pieces: list[str]) -> list[bytes]:
 
 
 _ESCAPE_BATCH: Final = 8192
+
+
+def estimated_bytes(scenario: Scenario, prepared: Prepared) -> int:
+    """About how many bytes the stream sends (at least its snapshots and fault writes)."""
+    text, ends = prepared.text, prepared.ends
+    events = len(ends) + 3
+    size = (sum(ends) if scenario.wire.encoding == "cumulative" else 0) + len(text)
+    size += events * 600  # an event's envelope
+    for fault in scenario.faults:
+        spec = FAULTS[fault.kind]
+        each = spec.size + len(fault.text) + len(fault.raw)
+        if spec.resends_text:
+            each += len(text)
+        if fault.ping_every > 0:
+            each = 60 * math.ceil(fault.seconds / fault.ping_every)
+        size += each * (1 if spec.once else fault.count)
+    return size

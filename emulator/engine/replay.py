@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from ..protocol.fakegpt import StreamContext
+from ..dialects.fakegpt.wire import StreamContext
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Recording, Scenario

@@ -1,9 +1,10 @@
-"""Planning a stream step by step: a scenario, a request and a prepared text become steps. Pure.
+"""What every dialect's stream shares: its events with the scenario's faults, pacing,
+what comes after the end, and framing (a BOM, splits). Pure.
 
-Lazily, so a long cumulative reply (O(n²) bytes) is never held in memory at
-once; only the player (:mod:`emulator.engine.play`) sleeps or writes.
-Events are numbered as faults count them: 0 carries "", then one per
-snapshot, then the final message.
+Lazily, so a long reply is never held in memory at once; only the player
+(:mod:`emulator.engine.play`) sleeps or writes. Events are numbered as faults
+count them: 0 opens the reply, then one per piece, then the closing one. Each
+dialect's own events live in its folder (:mod:`emulator.dialects`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,9 @@ from collections.abc import Callable, Container, Generator, Iterable, Iterator
 from functools import lru_cache
 from typing import Any, Final
 
-from ..protocol.fakegpt import (
-    DONE,
-    StreamContext,
-    completion_object,
-    snapshot_object,
-    stream_complete_object,
-    v1_add_object,
-    v1_append_object,
-    v1_finish_object,
-)
+from ..dialects.fakegpt.wire import StreamContext
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
-from ..protocol.templates import EnvelopeTemplate, encoded_values
 from ..scenario.faults import write_fault
 from ..scenario.model import Fault, Scenario
 from .prepare import Prepared
@@ -40,17 +31,11 @@ __all__ = [
     "format_of",
     "frame",
     "pauses",
-    "planned",
     "with_faults",
 ]
 
 #: The player merges consecutive writes up to this size (and so does the planner).
 COALESCE_BYTES: Final = 256 * 1024
-
-
-def planned(scenario: Scenario, ctx: StreamContext, prepared: Prepared) -> Iterator[Step]:
-    """The stream planned step by step (what a template is built from)."""
-    return frame(scenario, _stream(scenario, ctx, format_of(scenario), prepared))
 
 
 def format_of(scenario: Scenario) -> SSEFormat:
@@ -186,45 +171,6 @@ def faults_by_event(scenario: Scenario) -> dict[int, list[Fault]]:
     return faults
 
 
-def _stream(
-    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
-) -> Iterator[Step]:
-    wire = scenario.wire
-    text = prepared.text
-    if wire.body == "done_only":
-        yield Write(fmt.event(DONE), "[DONE]")
-        yield from after_done(scenario)
-        return
-    faults = faults_by_event(scenario)
-    events = (
-        _cumulative_events(scenario, ctx, fmt, prepared, frozenset(faults))
-        if wire.encoding == "cumulative"
-        else _v1_events(scenario, ctx, fmt, prepared)
-    )
-    if not faults:  # the usual case: the events alone, no bookkeeping for faults
-        for _, _, steps in events:
-            yield from steps
-    else:
-        sent = Snapshots(text)  # how far each sent snapshot reached, for stale/repeat
-        if (yield from with_faults(events, faults, fmt, ctx, sent)):
-            return
-    if wire.moderation:
-        moderation = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
-        yield Write(fmt.json_event(moderation), "moderation")
-    if wire.done:
-        yield Write(fmt.event(DONE), "[DONE]")
-    yield from after_done(scenario)
-
-
-_FINAL: Final = "final message"
-
-
-def _messages(first: int, covered: list[int]) -> str:
-    """What a write of message events carries: one, or a run of them."""
-    last = first + len(covered) - 1
-    return f"message {first}" if last == first else f"messages {first}-{last}"
-
-
 def after_done(scenario: Scenario) -> Iterator[Step]:
     if scenario.wire.after_done == "keep_open":
         yield Hold(scenario.wire.keep_open_seconds)
@@ -239,123 +185,6 @@ def pauses(scenario: Scenario, count: int) -> Iterator[float]:
     rng = random.Random(timing.seed)
     for _ in range(count):
         yield base * (1.0 + timing.jitter * rng.uniform(-1.0, 1.0))
-
-
-def _cumulative_events(
-    scenario: Scenario,
-    ctx: StreamContext,
-    fmt: SSEFormat,
-    prepared: Prepared,
-    breaks: frozenset[int],
-) -> Iterator[tuple[int, list[int], list[Step]]]:
-    """Message events as (first index, snapshot ends covered, steps).
-
-    Events are numbered as faults count them: 0 carries "", then one per
-    snapshot, then the final one. Consecutive events with no pause and no
-    fault between them (``breaks``) come as one write, up to COALESCE_BYTES.
-    """
-    text, ends = prepared.text, prepared.ends
-    values = encoded_values(fmt, ctx)
-    progress = _envelope(fmt, "in_progress", None).fill(values)
-    final = _envelope(fmt, "finished_successfully", scenario.wire.finish_type).fill(values)
-    first: list[Step] = []
-    if scenario.timing.first_event > 0:
-        first.append(Wait(scenario.timing.first_event))
-    yield 0, [0], [*first, Write(progress.render(b""), "message 0 (empty)")]
-    # Each snapshot is a prefix of the whole escaped text (JSON escapes
-    # character by character), rendered from a view: one copy per event.
-    escaped, offsets = prepared.escaped, prepared.offsets
-    view = memoryview(escaped)
-    head, tail = progress.head, progress.tail
-    overhead = len(head) + len(tail)
-    if scenario.timing.tokens_per_second <= 0:
-        # No pacing: batches split only at faults and at COALESCE_BYTES, built
-        # with one comprehension each (the per-event loop below costs ~1 µs
-        # an event, a fifth of a 2000-token reply's time).
-        yield from _unpaced_batches(ends, breaks, offsets, head, view, tail)
-        yield len(ends) + 1, [len(text)], [Write(final.render(escaped), _FINAL)]
-        return
-    waits = pauses(scenario, len(ends))
-    parts: list[bytes | memoryview] = []
-    covered: list[int] = []
-    lead: list[Step] = []
-    start = size = offset = 0
-    for i, end in enumerate(ends):
-        index = i + 1
-        pause = next(waits)
-        paused = pause > 0 and i > 0
-        if covered and (paused or index in breaks or size >= COALESCE_BYTES):
-            yield start, covered, [*lead, Write(b"".join(parts), _messages(start, covered))]
-            parts, covered, lead, size = [], [], [], 0
-        if not covered:
-            start = index
-            if paused:
-                lead = [Wait(pause)]
-        offset = offsets[i]
-        parts += (head, view[:offset], tail)
-        covered.append(end)
-        size += offset + overhead
-    if covered:
-        yield start, covered, [*lead, Write(b"".join(parts), _messages(start, covered))]
-    yield len(ends) + 1, [len(text)], [Write(final.render(escaped), _FINAL)]
-
-
-@lru_cache(maxsize=64)
-def _envelope(fmt: SSEFormat, status: str, finish_type: str | None) -> EnvelopeTemplate:
-    """The reply's message event for this framing and status, encoded once."""
-    return EnvelopeTemplate.build(fmt, status=status, finish_type=finish_type)
-
-
-def _unpaced_batches(
-    ends: list[int],
-    breaks: frozenset[int],
-    offsets: list[int],
-    head: bytes,
-    view: memoryview,
-    tail: bytes,
-) -> Iterator[tuple[int, list[int], list[Step]]]:
-    overhead = len(head) + len(tail)
-    n = len(ends)
-    i = 0
-    while i < n:
-        j, size = i + 1, offsets[i] + overhead
-        while j < n and (j + 1) not in breaks and size < COALESCE_BYTES:
-            size += offsets[j] + overhead
-            j += 1
-        data = b"".join([part for off in offsets[i:j] for part in (head, view[:off], tail)])
-        yield i + 1, ends[i:j], [Write(data, _messages(i + 1, ends[i:j]))]
-        i = j
-
-
-def _v1_events(
-    scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
-) -> Iterator[tuple[int, list[int], list[Step]]]:
-    """The 2024 delta_encoding v1 stream: an "add", then appends, then a patch."""
-    first: list[Step] = [Write(fmt.event('"v1"', "delta_encoding"), "delta_encoding v1")]
-    if scenario.timing.first_event > 0:
-        first.append(Wait(scenario.timing.first_event))
-    add = v1_add_object(snapshot_object(ctx, ""))
-    first.append(Write(fmt.json_event(add, "delta"), "message 0 (add)"))
-    yield 0, [0], first
-    start = 0
-    text, ends = prepared.text, prepared.ends
-    waits = pauses(scenario, len(ends))
-    for i, end in enumerate(ends):
-        piece = text[start:end]
-        start = end
-        pause = next(waits)
-        steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
-        append = fmt.json_event(v1_append_object(piece, first=i == 0), "delta")
-        steps.append(Write(append, f"message {i + 1} (append)"))
-        yield i + 1, [end], steps
-    yield (
-        len(ends) + 1,
-        [len(text)],
-        [
-            Write(fmt.json_event(v1_finish_object(scenario.wire.finish_type), "delta"), _FINAL),
-            Write(fmt.json_event(stream_complete_object(ctx.conversation_id)), "stream complete"),
-        ],
-    )
 
 
 def frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:

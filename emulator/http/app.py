@@ -21,14 +21,14 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..auth import Signer
 from ..config import EmulatorConfig
+from ..dialects.dialect import Route
+from ..dialects.fakegpt.cache import TemplateCache
 from ..engine.play import deliver
-from ..engine.templates import TemplateCache
 from ..journal import Call, LimitError
 from ..scenario import Endpoint, Scenario, ScenarioError
 from ..sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
 from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
 from ..transcript import Transcript
-from .endpoints import scripted_error
 from .errors import (
     ADMIN_PREFIX,
     BadRequest,
@@ -37,9 +37,9 @@ from .errors import (
     error_response,
     preflight,
 )
-from .routes import ROUTES, UPSTREAM_PATHS, Route, route_of
+from .routes import RouteTable, route_table
 
-__all__ = ["ROUTES", "EmulatorHandler", "Route", "make_app", "make_server", "scripted_error"]
+__all__ = ["EmulatorHandler", "make_app", "make_server"]
 
 log = logging.getLogger("emulator")
 access_log = logging.getLogger("emulator.access")
@@ -73,6 +73,8 @@ class EmulatorHandler:
         self.state = state
         self.signer = Signer(config.secret, config.token_ttl)
         self.templates = TemplateCache()
+        #: The routes of the dialects registered when the server was built.
+        self.routes: RouteTable = route_table()
 
     def __call__(self, request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
         return _handle(request, self)  # the coroutine itself: no extra frame a request
@@ -127,10 +129,12 @@ def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
     return web.Application(client_max_size=config.max_body, middlewares=[emulator])
 
 
-async def _dispatch(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+async def _dispatch(
+    request: web.BaseRequest, ctx: Context, routes: RouteTable
+) -> web.StreamResponse:
     if ctx.cors and request.method == "OPTIONS":  # cors is only ever set on upstream paths
         return preflight(ctx.cors)
-    route = route_of(request)
+    route = routes.route_of(request)
     if route.errors is None:
         return await _routed(request, ctx, route)
     try:
@@ -157,7 +161,7 @@ async def _routed(request: web.BaseRequest, ctx: Context, route: Route) -> web.S
     )
     response = (
         route.scripted(scripted)
-        if scripted is not None
+        if scripted is not None and route.scripted is not None
         else await route.answer(request, ctx._replace(scenario=scenario, parsed=parsed))
     )
     transport = scenario.transport
@@ -205,7 +209,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     )
     cors = (
         cors_headers(config.cors, request.headers.get("Origin"))
-        if config.cors and request.path in UPSTREAM_PATHS
+        if config.cors and request.path in emulator.routes.upstream
         else {}
     )
     ctx = Context(call, state, config, emulator.signer, emulator.templates, cors=cors)
@@ -230,7 +234,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
             # aiohttp stops reading at client_max_size: the body is never held whole.
             raise _too_large(limit) from None
         state.keep_body(call, body)
-        response = await _dispatch(request, ctx)
+        response = await _dispatch(request, ctx, emulator.routes)
     except BadRequest as exc:
         response = error_response(exc.status, exc.detail, exc.headers, exc.body)
     except web.HTTPException as exc:
@@ -261,7 +265,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     if call.bytes_sent == 0 and isinstance(answered, bytes):
         call.bytes_sent = len(answered)
     if not is_admin:
-        _settle(call, response, answered, state)
+        _settle(call, response, answered, state, emulator.routes)
         if access_log.isEnabledFor(logging.INFO):
             _log_access(request, call, _outcome(call))
     return response
@@ -292,7 +296,13 @@ def _session_of(
         raise BadRequest(400, f"bad session: {exc}") from None
 
 
-def _settle(call: Call, response: web.StreamResponse, body: object, state: EmulatorState) -> None:
+def _settle(
+    call: Call,
+    response: web.StreamResponse,
+    body: object,
+    state: EmulatorState,
+    routes: RouteTable,
+) -> None:
     """Complete the call's transcript with what was answered, and count it in the journal."""
     transcript = call.transcript
     if transcript is None:
@@ -304,7 +314,7 @@ def _settle(call: Call, response: web.StreamResponse, body: object, state: Emula
     transcript.ending = call.ending
     state.journal.settle(call)
     state.metrics.answered(
-        call.path if call.path in ROUTES else "(no route)",
+        call.path if call.path in routes.routes else "(no route)",
         call.scenario,
         call.status,
         call.bytes_sent,

@@ -10,10 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..engine.plan import estimated_bytes
+from ..dialects.fakegpt.wire import CDN_CHALLENGE_HTML, StreamContext
 from ..engine.play import STREAM_HEADERS, Clock, end_connection, play
-from ..engine.prepare import Prepared, prepare
-from ..protocol.fakegpt import CDN_CHALLENGE_HTML, StreamContext
+from ..engine.prepare import Prepared, estimated_bytes, prepare
 from ..protocol.steps import Step
 from ..scenario import HttpError, Scenario, Transport
 from ..scenario.text import CACHE_TEXT_CHARS, reply_text

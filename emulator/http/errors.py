@@ -12,9 +12,9 @@ from aiohttp import web
 
 from ..auth import Signer
 from ..config import EmulatorConfig
-from ..engine.templates import TemplateCache
+from ..dialects.fakegpt.cache import TemplateCache
+from ..dialects.fakegpt.wire import error_body
 from ..journal import Call
-from ..protocol.fakegpt import error_body
 from ..scenario import Scenario
 from ..state import EmulatorState
 

@@ -12,7 +12,7 @@ import json.scanner
 from email.parser import BytesParser
 from typing import Any, Final, NamedTuple
 
-from ..protocol.fakegpt import DEFAULT_MODEL
+from ..dialects.fakegpt.wire import DEFAULT_MODEL
 from .errors import BadRequest
 
 __all__ = [

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from ..protocol.fakegpt import (
+from ..dialects.fakegpt.wire import (
     DEFAULT_GARBAGE,
     DONE,
     StreamContext,

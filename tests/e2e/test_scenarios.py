@@ -14,7 +14,7 @@ import pytest
 
 from client import FakeGpt, FakeGptError
 from emulator import Emulator, builtin_scenarios
-from emulator.engine.plan import not_applicable
+from emulator.dialects.fakegpt.plan import not_applicable
 from emulator.scenario.text import reply_text
 from tests.helpers import PROMPT, assert_failure, collect
 

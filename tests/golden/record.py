@@ -23,7 +23,7 @@ PROMPTS = ("Tell me something.", "héllo 👋🏽 [x]", "")
 
 def _context(prompt: str) -> Any:
     try:
-        from emulator.protocol.fakegpt import StreamContext
+        from emulator.dialects.fakegpt.wire import StreamContext
     except ImportError:
         from emulator.script import StreamContext  # type: ignore[no-redef]
     return StreamContext(
@@ -39,7 +39,7 @@ def _context(prompt: str) -> Any:
 
 def _steps(scenario: Any, prompt: str, templates: Any = None) -> str:
     try:
-        from emulator.engine.plan import PlanError, plan
+        from emulator.dialects.fakegpt.plan import PlanError, plan
     except ImportError:
         from emulator.script import PlanError, plan  # type: ignore[no-redef]
     out = []
@@ -68,7 +68,7 @@ def _steps(scenario: Any, prompt: str, templates: Any = None) -> str:
 
 def _errors(scenario: Any) -> list[Any]:
     try:
-        from emulator.http.app import scripted_error
+        from emulator.dialects.fakegpt.api import scripted_error
     except ImportError:
         from emulator.app import _scripted_error as scripted_error  # type: ignore[no-redef]
     found = []
@@ -102,11 +102,14 @@ _CREATED = 1700000000
 def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
     """Each other dialect's (not_applicable, stream planner, whole answer, scripted error),
     each taking what the golden file fixes (a scenario, a prompt, a prepared text)."""
-    from emulator.engine import anthropic, openai_chat, openai_responses
-    from emulator.http import anthropic_api, openai_api
-    from emulator.protocol.anthropic import MessageContext, message_object
-    from emulator.protocol.openai_chat import ChatContext, completion_object
-    from emulator.protocol.openai_responses import ResponseContext
+    from emulator.dialects.anthropic import api as anthropic_api
+    from emulator.dialects.anthropic import plan as anthropic
+    from emulator.dialects.anthropic.wire import MessageContext, message_object
+    from emulator.dialects.openai_chat import api as openai_api
+    from emulator.dialects.openai_chat import plan as openai_chat
+    from emulator.dialects.openai_chat.wire import ChatContext, completion_object
+    from emulator.dialects.openai_responses import plan as openai_responses
+    from emulator.dialects.openai_responses.wire import ResponseContext
 
     def chat_ctx(usage: bool) -> Any:
         return ChatContext(f"chatcmpl-{_ID}", _CREATED, "gpt-4o-mini", usage, 7)
@@ -191,7 +194,7 @@ def record() -> dict[str, Any]:
     from emulator import builtin_scenarios
 
     try:
-        from emulator.engine.templates import TemplateCache
+        from emulator.dialects.fakegpt.cache import TemplateCache
 
         cache: Any = TemplateCache()
     except ImportError:  # before the redesign the cache was a module global

@@ -20,17 +20,17 @@ from hypothesis import strategies as st
 
 from client.sse import SSEDecoder
 from emulator import Expect, Fault, Reply, Scenario, Wire
-from emulator.engine.anthropic import not_applicable as messages_not_applicable
-from emulator.engine.anthropic import planned_messages
-from emulator.engine.openai_chat import not_applicable as chat_not_applicable
-from emulator.engine.openai_chat import planned_chat
-from emulator.engine.openai_responses import not_applicable as responses_not_applicable
-from emulator.engine.openai_responses import planned_responses
+from emulator.dialects.anthropic.plan import not_applicable as messages_not_applicable
+from emulator.dialects.anthropic.plan import planned_messages
+from emulator.dialects.anthropic.wire import MessageContext
+from emulator.dialects.openai_chat.plan import not_applicable as chat_not_applicable
+from emulator.dialects.openai_chat.plan import planned_chat
+from emulator.dialects.openai_chat.wire import ChatContext
+from emulator.dialects.openai_responses.plan import not_applicable as responses_not_applicable
+from emulator.dialects.openai_responses.plan import planned_responses
+from emulator.dialects.openai_responses.wire import ResponseContext
 from emulator.engine.prepare import prepare
 from emulator.http.dialect import fault_context
-from emulator.protocol.anthropic import MessageContext
-from emulator.protocol.openai_chat import ChatContext
-from emulator.protocol.openai_responses import ResponseContext
 from emulator.protocol.steps import Drop, Write
 from emulator.scenario.text import reply_text
 from emulator.strategies import scenarios

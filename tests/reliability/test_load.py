@@ -24,7 +24,7 @@ import pytest
 from client import FakeGpt
 from emulator import Scenario, builtin_scenarios
 from emulator.conformance.clients import failure_kind
-from emulator.engine.plan import not_applicable
+from emulator.dialects.fakegpt.plan import not_applicable
 from emulator.scenario.text import reply_text
 from emulator.state import login_effects
 from tests.helpers import serving

@@ -332,10 +332,10 @@ async def test_the_login_cookie_is_same_site(
 
 
 def test_a_huge_refused_reply_leaves_no_cache_behind() -> None:
+    from emulator.dialects.fakegpt.cache import TEMPLATE_TEXT_CHARS, TemplateCache
+    from emulator.dialects.fakegpt.plan import PlanError, plan
+    from emulator.dialects.fakegpt.wire import StreamContext
     from emulator.engine import prepare as prepare_module
-    from emulator.engine.plan import PlanError, plan
-    from emulator.engine.templates import TEMPLATE_TEXT_CHARS, TemplateCache
-    from emulator.protocol.fakegpt import StreamContext
     from emulator.scenario import Reply, Scenario
     from emulator.scenario import text as text_module
 

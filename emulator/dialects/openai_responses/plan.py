@@ -15,8 +15,15 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Final
 
-from ..protocol.fakegpt import StreamContext
-from ..protocol.openai_responses import (
+from ...engine.prepare import Prepared
+from ...engine.stream import Events, delta_events, dialect_stream, format_of
+from ...protocol.sse import SSEFormat
+from ...protocol.steps import Step, Write
+from ...scenario.faults import write_fault
+from ...scenario.model import Fault, Scenario
+from ..anthropic.plan import not_applicable as _not_without_done
+from ..fakegpt.wire import StreamContext
+from .wire import (
     ResponseContext,
     event_object,
     function_call_item,
@@ -24,17 +31,10 @@ from ..protocol.openai_responses import (
     response_object,
     text_part,
 )
-from ..protocol.sse import SSEFormat
-from ..protocol.steps import Step, Write
-from ..scenario.faults import write_fault
-from ..scenario.model import Fault, Scenario
-from .anthropic import not_applicable as _not_without_done
-from .prepare import Prepared
-from .stream import Events, delta_events, dialect_stream, format_of
 
-__all__ = ["DIALECT", "not_applicable", "planned_responses", "whole_response"]
+__all__ = ["TITLE", "not_applicable", "planned_responses", "whole_response"]
 
-DIALECT: Final = "OpenAI Responses"
+TITLE: Final = "OpenAI Responses"
 
 
 def not_applicable(scenario: Scenario) -> str | None:

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from ..protocol.fakegpt import StreamContext
-from ..protocol.sse import SSEFormat
-from ..protocol.steps import Drop, Hold, Step, Wait, Write
-from ..protocol.templates import FIELDS, Holes, encoded_values, field_placeholder
-from ..scenario.model import Scenario
-from .prepare import Prepared, prepare
-from .stream import COALESCE_BYTES, format_of, planned
+from ...engine.prepare import Prepared, prepare
+from ...engine.stream import COALESCE_BYTES, format_of
+from ...protocol.sse import SSEFormat
+from ...protocol.steps import Drop, Hold, Step, Wait, Write
+from ...scenario.model import Scenario
+from .stream import planned
+from .templates import FIELDS, Holes, encoded_values, field_placeholder
+from .wire import StreamContext
 
 __all__ = [
     "TEMPLATE_BUDGET",

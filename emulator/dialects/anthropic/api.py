@@ -15,10 +15,7 @@ from typing import Any, Final, NamedTuple
 
 from aiohttp import web
 
-from ..engine.anthropic import DIALECT, not_applicable, planned_messages, stop_reason
-from ..protocol.anthropic import MessageContext, error_body, message_object
-from ..scenario import HttpError
-from .dialect import (
+from ...http.dialect import (
     fault_context,
     json_object,
     reply_for,
@@ -27,10 +24,20 @@ from .dialect import (
     transport_of,
     whole_answer_faults,
 )
-from .errors import BadRequest, Context
-from .requests import too_long
+from ...http.errors import BadRequest, Context
+from ...http.requests import too_long
+from ...scenario import HttpError
+from ..dialect import Dialect, Route, json_error_message
+from .plan import TITLE, not_applicable, planned_messages, stop_reason
+from .wire import MessageContext, error_body, message_object
 
-__all__ = ["answer_messages", "messages_error", "read_messages", "scripted_messages_error"]
+__all__ = [
+    "DIALECT",
+    "answer_messages",
+    "messages_error",
+    "read_messages",
+    "scripted_messages_error",
+]
 
 _IDS: Final = random.Random()
 _ROLES: Final = ("user", "assistant")
@@ -116,7 +123,7 @@ def _content(content: Any, i: int) -> str:
 
 async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: MessagesRequest = ctx.parsed
-    scenario, text, prepared = await reply_for(ctx, parsed.prompt, DIALECT, not_applicable)
+    scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
     message = MessageContext(f"msg_{_IDS.getrandbits(120):030x}", parsed.model,
                              parsed.input_tokens)  # fmt: skip
     headers = {"request-id": _request_id(), **ctx.cors}
@@ -132,3 +139,16 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
         scenario, message, fault_context(parsed.prompt, message.id, message.model), prepared
     )
     return await streamed(request, ctx, steps, transport_of(scenario), extra=headers)
+
+
+DIALECT: Final = Dialect(
+    name="anthropic",
+    title=TITLE,
+    answered_at="/v1/messages",
+    routes={"/v1/messages": {"POST": Route(answer_messages, "conversation", read_messages)}},
+    not_applicable=not_applicable,
+    scripted_error=scripted_messages_error,
+    error_body=messages_error,
+    error_message=json_error_message,
+    doc="Anthropic's Messages API (``stream: true``: message_start … message_stop events)",
+)

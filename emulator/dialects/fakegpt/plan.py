@@ -1,31 +1,23 @@
-"""``plan()``: a scenario and one request become the exact steps to play. Pure.
+"""``plan()``: a scenario and one ``/api/conversation`` request become the exact steps to play. Pure.
 
 Yields :class:`~emulator.protocol.steps.Write`, ``Wait``, ``Drop`` and
 ``Hold`` steps lazily; never sleeps, holds no state of its own (a server
-passes its :class:`~emulator.engine.templates.TemplateCache`).
+passes its :class:`~emulator.dialects.fakegpt.cache.TemplateCache`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from typing import Final
 
-from ..protocol.fakegpt import StreamContext
-from ..protocol.steps import Step
-from ..scenario.faults import FAULTS
-from ..scenario.model import PlanError, Scenario
-from ..scenario.text import reply_text
-from .prepare import Prepared, prepare
+from ...engine.prepare import MAX_STREAM_BYTES, Prepared, estimated_bytes, prepare
+from ...protocol.steps import Step
+from ...scenario.model import PlanError, Scenario
+from ...scenario.text import reply_text
+from .cache import TemplateCache
 from .stream import planned
-from .templates import TemplateCache
+from .wire import StreamContext
 
-__all__ = ["MAX_STREAM_BYTES", "PlanError", "estimated_bytes", "not_applicable", "plan"]
-
-#: A stream larger than this (estimated) is refused when planned (a
-#: cumulative reply of n characters cut into k snapshots sends about n·k/2
-#: bytes); a server's ``max_stream_bytes`` is usually lower.
-MAX_STREAM_BYTES: Final = 2 * 1024**3
+__all__ = ["PlanError", "not_applicable", "plan"]
 
 
 def not_applicable(scenario: Scenario) -> str | None:
@@ -33,23 +25,6 @@ def not_applicable(scenario: Scenario) -> str | None:
     if scenario.reply.tool:
         return "its reply is a tool call, which the FakeGpt conversation stream has not"
     return None
-
-
-def estimated_bytes(scenario: Scenario, prepared: Prepared) -> int:
-    """About how many bytes the stream sends (at least its snapshots and fault writes)."""
-    text, ends = prepared.text, prepared.ends
-    events = len(ends) + 3
-    size = (sum(ends) if scenario.wire.encoding == "cumulative" else 0) + len(text)
-    size += events * 600  # an event's envelope
-    for fault in scenario.faults:
-        spec = FAULTS[fault.kind]
-        each = spec.size + len(fault.text) + len(fault.raw)
-        if spec.resends_text:
-            each += len(text)
-        if fault.ping_every > 0:
-            each = 60 * math.ceil(fault.seconds / fault.ping_every)
-        size += each * (1 if spec.once else fault.count)
-    return size
 
 
 def plan(

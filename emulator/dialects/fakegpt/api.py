@@ -19,29 +19,36 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from ..auth import Identity, Signer, user_id_for
-from ..engine.plan import PlanError, not_applicable, plan
-from ..engine.prepare import prepare
-from ..engine.replay import replayed
-from ..protocol.fakegpt import (
+from ...auth import Identity, Signer, user_id_for
+from ...engine.prepare import prepare
+from ...engine.replay import replayed
+from ...http.dialect import scripted_answer, streamed, transport_of
+from ...http.errors import BadRequest, Context, json_response
+from ...http.requests import (
+    ConversationRequest,
+    form_text,
+    multipart_form,
+    parse_conversation,
+    too_long,
+)
+from ...scenario import HttpError, Scenario
+from ...scenario.text import CACHE_TEXT_CHARS, reply_text
+from ..dialect import Dialect, Route
+from .plan import PlanError, not_applicable, plan
+from .wire import (
     DEFAULT_MODEL,
     StreamContext,
     error_body,
     loads_body,
     session_body,
 )
-from ..scenario import HttpError, Scenario
-from ..scenario.text import CACHE_TEXT_CHARS, reply_text
-from .dialect import scripted_answer, streamed, transport_of
-from .errors import BadRequest, Context, json_response
-from .requests import ConversationRequest, form_text, multipart_form, parse_conversation, too_long
 
 __all__ = [
+    "DIALECT",
     "answer_conversation",
     "answer_loads",
     "answer_login",
     "answer_session",
-    "index",
     "read_conversation",
     "read_loads",
     "read_login",
@@ -68,14 +75,6 @@ def _chosen(ctx: Context) -> Scenario:
     if ctx.scenario is None:  # pragma: no cover - the dispatcher always chooses first
         raise RuntimeError("an endpoint answered before its scenario was chosen")
     return ctx.scenario
-
-
-async def index(request: web.BaseRequest, ctx: Context) -> web.Response:
-    return web.Response(
-        text="<!DOCTYPE html><title>FakeGpt emulator</title><p>FakeGpt upstream emulator. "
-        '<a href="/_emulator/ui">The inspector</a> shows what it sent.</p>',
-        content_type="text/html",
-    )
 
 
 # -- /api/loads -----------------------------------------------------------------------
@@ -294,3 +293,22 @@ def _random_uuid4() -> str:
 def _uuid_text(h: str) -> str:
     """32 hex digits in the canonical UUID form."""
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+DIALECT: Final = Dialect(
+    name="fakegpt",
+    title="FakeGpt",
+    answered_at="/api/conversation",
+    routes={
+        "/api/loads": {"GET": Route(answer_loads, "loads", read_loads)},
+        "/auth/login": {"POST": Route(answer_login, "login", read_login)},
+        "/api/auth/session": {"GET": Route(answer_session, "session")},
+        "/api/conversation": {
+            "POST": Route(answer_conversation, "conversation", read_conversation)
+        },
+    },
+    not_applicable=not_applicable,
+    scripted_error=scripted_error,
+    doc="the shared ChatGPT front end the seed's client spoke: a login, then cumulative "
+    "snapshots over SSE",
+)

@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from ..protocol.anthropic import (
+from ...engine.prepare import Prepared
+from ...engine.stream import Events, delta_events, dialect_stream, format_of
+from ...protocol.sse import SSEFormat
+from ...protocol.steps import Step, Write
+from ...scenario.faults import write_fault
+from ...scenario.model import Fault, Scenario
+from ..fakegpt.wire import StreamContext
+from ..openai_chat.plan import not_applicable as _not_for_deltas
+from .wire import (
     MessageContext,
     block_delta,
     block_start,
@@ -22,18 +30,10 @@ from ..protocol.anthropic import (
     message_delta,
     message_start,
 )
-from ..protocol.fakegpt import StreamContext
-from ..protocol.sse import SSEFormat
-from ..protocol.steps import Step, Write
-from ..scenario.faults import write_fault
-from ..scenario.model import Fault, Scenario
-from .openai_chat import not_applicable as _not_for_deltas
-from .prepare import Prepared
-from .stream import Events, delta_events, dialect_stream, format_of
 
-__all__ = ["DIALECT", "not_applicable", "planned_messages", "stop_reason"]
+__all__ = ["TITLE", "not_applicable", "planned_messages", "stop_reason"]
 
-DIALECT: Final = "Anthropic Messages"
+TITLE: Final = "Anthropic Messages"
 
 
 def not_applicable(scenario: Scenario, *, resent: bool = False) -> str | None:

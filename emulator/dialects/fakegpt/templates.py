@@ -16,8 +16,8 @@ from functools import lru_cache
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Final
 
-from .fakegpt import StreamContext, message_object
-from .sse import SSEFormat
+from ...protocol.sse import SSEFormat
+from .wire import StreamContext, message_object
 
 __all__ = [
     "FIELDS",

@@ -14,24 +14,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from ..protocol.fakegpt import DONE, StreamContext
-from ..protocol.openai_chat import (
+from ...engine.prepare import Prepared
+from ...engine.stream import Events, delta_events, dialect_stream, format_of
+from ...protocol.sse import SSEFormat
+from ...protocol.steps import Step, Write
+from ...scenario.faults import write_fault
+from ...scenario.model import Fault, Scenario
+from ..fakegpt.wire import DONE, StreamContext
+from .wire import (
     ChatContext,
     chunk_object,
     error_object,
     tool_call,
     usage_chunk_object,
 )
-from ..protocol.sse import SSEFormat
-from ..protocol.steps import Step, Write
-from ..scenario.faults import write_fault
-from ..scenario.model import Fault, Scenario
-from .prepare import Prepared
-from .stream import Events, delta_events, dialect_stream, format_of
 
-__all__ = ["DIALECT", "finish_reason", "not_applicable", "planned_chat"]
+__all__ = ["TITLE", "finish_reason", "not_applicable", "planned_chat"]
 
-DIALECT: Final = "OpenAI Chat Completions"
+TITLE: Final = "OpenAI Chat Completions"
 #: Fault kinds with no meaning on a delta stream of chunks.
 _NOT_HERE: Final = {
     "foreign_message": "chunks carry no message of another author",

@@ -16,14 +16,7 @@ from typing import Any, Final, NamedTuple
 
 from aiohttp import web
 
-from ..engine.openai_chat import DIALECT, finish_reason, not_applicable, planned_chat
-from ..engine.openai_responses import DIALECT as RESPONSES
-from ..engine.openai_responses import not_applicable as responses_not_applicable
-from ..engine.openai_responses import planned_responses, whole_response
-from ..protocol.openai_chat import ChatContext, completion_object, error_body, models_body
-from ..protocol.openai_responses import ResponseContext
-from ..scenario import HttpError
-from .dialect import (
+from ...http.dialect import (
     fault_context,
     json_object,
     reply_for,
@@ -32,21 +25,29 @@ from .dialect import (
     transport_of,
     whole_answer_faults,
 )
-from .errors import BadRequest, Context
-from .requests import too_long
+from ...http.errors import BadRequest, Context
+from ...http.requests import too_long
+from ...scenario import HttpError
+from ..dialect import Dialect, Route, json_error_message
+from .plan import TITLE, finish_reason, not_applicable, planned_chat
+from .wire import ChatContext, completion_object, error_body, models_body
 
 __all__ = [
+    "DIALECT",
+    "MESSAGES",
+    "ROLES",
+    "UNREADABLE",
     "answer_chat",
     "answer_models",
-    "answer_responses",
     "chat_error",
+    "check_key",
+    "content_text",
     "read_chat",
-    "read_responses",
     "scripted_chat_error",
 ]
 
 _IDS: Final = random.Random()
-_UNREADABLE: Final = "We could not parse the JSON body of your request"
+UNREADABLE: Final = "We could not parse the JSON body of your request"
 
 
 class ChatRequest(NamedTuple):
@@ -65,12 +66,12 @@ def chat_error(status: int, message: str) -> bytes:
 def scripted_chat_error(error: HttpError) -> web.Response:
     """A scenario's HTTP error in the API's shape (with Retry-After, as the API sends it)."""
     limits = {"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0"}
-    message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
+    message = error.detail or MESSAGES.get(error.status, f"HTTP {error.status}")
     return scripted_answer(error, lambda: error_body(error.status, message),
                            limits if error.status == 429 else {})  # fmt: skip
 
 
-_MESSAGES: Final = {
+MESSAGES: Final = {
     401: "Incorrect API key provided.",
     403: "Country, region, or territory not supported.",
     413: "Request too large for this model. Please reduce the length of the messages.",
@@ -81,7 +82,7 @@ _MESSAGES: Final = {
 }
 
 
-def _key(request: web.BaseRequest) -> None:
+def check_key(request: web.BaseRequest) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if not header:
@@ -95,8 +96,8 @@ def _key(request: web.BaseRequest) -> None:
 
 
 async def read_chat(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRequest]:
-    _key(request)
-    body = await json_object(request, _UNREADABLE)
+    check_key(request)
+    body = await json_object(request, UNREADABLE)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(400, "you must provide a model parameter")
@@ -105,10 +106,10 @@ async def read_chat(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRe
         raise BadRequest(400, "'messages' must be a non-empty array of messages.")
     texts = []
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise BadRequest(400, f"Invalid 'messages[{i}].role': expected one of "
-                             f"{', '.join(_ROLES)}.")  # fmt: skip
-        texts.append((message["role"], _content(message.get("content"), i)))
+                             f"{', '.join(ROLES)}.")  # fmt: skip
+        texts.append((message["role"], content_text(message.get("content"), i)))
     stream = body.get("stream", False)
     options = body.get("stream_options")
     if not isinstance(stream, bool):
@@ -123,10 +124,10 @@ async def read_chat(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRe
     return prompt, ChatRequest(prompt, model, stream, include_usage, tokens)
 
 
-_ROLES: Final = ("system", "developer", "user", "assistant", "tool")
+ROLES: Final = ("system", "developer", "user", "assistant", "tool")
 
 
-def _content(content: Any, i: int) -> str:
+def content_text(content: Any, i: int) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -140,7 +141,7 @@ def _content(content: Any, i: int) -> str:
 
 async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: ChatRequest = ctx.parsed
-    scenario, text, prepared = await reply_for(ctx, parsed.prompt, DIALECT, not_applicable)
+    scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
     chat = ChatContext(
         id=f"chatcmpl-{_IDS.getrandbits(120):030x}",
         created=int(time.time()),
@@ -149,7 +150,7 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
         prompt_tokens=parsed.prompt_tokens,
     )
     if not parsed.stream:
-        cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
+        cut = await whole_answer_faults(request, ctx, scenario, MESSAGES[500])
         if cut is not None:
             return cut
         body = completion_object(
@@ -162,65 +163,21 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
 
 
 async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:
-    _key(request)
+    check_key(request)
     return web.Response(body=models_body(), content_type="application/json")
 
 
-# -- POST /v1/responses ---------------------------------------------------------------
-
-
-async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRequest]:
-    """The Responses API's request: ``input`` (a string, or messages), ``model``, ``stream``."""
-    _key(request)
-    body = await json_object(request, _UNREADABLE)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest(400, "Missing required parameter: 'model'.")
-    given = body.get("input")
-    if isinstance(given, str):
-        texts = [("user", given)]
-    elif isinstance(given, list) and given:
-        texts = []
-        for i, item in enumerate(given):
-            if not isinstance(item, dict) or item.get("role") not in _ROLES:
-                raise BadRequest(400, f"Invalid 'input[{i}]': expected a message with a role.")
-            content = item.get("content")
-            if isinstance(content, list):
-                content = [
-                    {**p, "type": "text"} if isinstance(p, dict) and p.get("type") in (
-                        "input_text", "output_text") else p
-                    for p in content
-                ]  # fmt: skip
-            texts.append((item["role"], _content(content, i)))
-    else:
-        raise BadRequest(400, "Missing required parameter: 'input'.")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequest(400, "Invalid type for 'stream': expected a boolean.")
-    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
-    if too_long(prompt, ctx.config.max_prompt):
-        raise BadRequest(400, "Your input exceeds the context window of this model.")
-    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
-    return prompt, ChatRequest(prompt, model, stream, False, tokens)
-
-
-async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
-    parsed: ChatRequest = ctx.parsed
-    scenario, text, prepared = await reply_for(
-        ctx, parsed.prompt, RESPONSES, responses_not_applicable
-    )
-    response = ResponseContext(
-        id=f"resp_{_IDS.getrandbits(120):030x}",
-        item_id=f"msg_{_IDS.getrandbits(120):030x}",
-        created_at=int(time.time()),
-        model=parsed.model,
-        input_tokens=parsed.prompt_tokens,
-    )
-    if not parsed.stream:
-        cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
-        if cut is not None:
-            return cut
-        return web.json_response(whole_response(scenario, response, text, len(prepared.ends)))
-    fault_ctx = fault_context(parsed.prompt, response.item_id, response.model)
-    steps = planned_responses(scenario, response, fault_ctx, prepared)
-    return await streamed(request, ctx, steps, transport_of(scenario))
+DIALECT: Final = Dialect(
+    name="openai-chat",
+    title=TITLE,
+    answered_at="/v1/chat/completions",
+    routes={
+        "/v1/chat/completions": {"POST": Route(answer_chat, "conversation", read_chat)},
+        "/v1/models": {"GET": Route(answer_models)},
+    },
+    not_applicable=not_applicable,
+    scripted_error=scripted_chat_error,
+    error_body=chat_error,
+    error_message=json_error_message,
+    doc="OpenAI's Chat Completions (``stream: true``: chat.completion.chunk deltas, then [DONE])",
+)

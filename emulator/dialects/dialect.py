@@ -1,0 +1,96 @@
+"""What a dialect is: one value that says everything the emulator needs to serve an API.
+
+A :class:`Dialect` names the API, holds its routes (which method on which
+path, read and answered by which functions), says which scenarios mean
+nothing on it and why, and how its errors look (an error the emulator
+answers, a scenario's scripted HTTP error, and how to read the message back
+out of an error body, for the conformance kit). Routes, ``--list``,
+``conform --dialect``, ``import`` and the docs read these values from
+:data:`emulator.dialects.registry.DIALECTS`; nothing else names a dialect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from aiohttp import web
+
+from ..http.errors import Context, Handler
+from ..scenario import Endpoint, HttpError, Scenario
+
+__all__ = ["Dialect", "Reader", "Route", "json_error_message"]
+
+#: Validates (and authorises) a request: the prompt it carries, if any, and what it read.
+Reader = Callable[[web.BaseRequest, Context], Awaitable[tuple[str | None, Any]]]
+
+
+class Route(NamedTuple):
+    """What answers one method on one path.
+
+    For the upstream's endpoints (``endpoint`` set), the dispatcher runs
+    ``read`` (validation, authorisation), chooses the scenario and injects
+    its HTTP error before ``answer`` runs. ``errors`` and ``scripted`` are the
+    dialect's (filled in from it when the route table is built).
+    """
+
+    answer: Handler
+    endpoint: Endpoint | None = None
+    read: Reader | None = None
+    #: The API's own error shape: (status, message) -> body (None: ``{"detail": …}``).
+    errors: Callable[[int, str], bytes] | None = None
+    #: A scenario's HTTP error as this API answers it (None: FakeGpt's).
+    scripted: Callable[[HttpError], web.Response] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """One API the emulator speaks, registered once in :data:`~.registry.DIALECTS`."""
+
+    #: Its name on the command line and in reports (``conform --dialect NAME``).
+    name: str
+    #: How people call it ("OpenAI Chat Completions"): in messages and the docs.
+    title: str
+    #: The path (POST) its answers come from: what the conformance kit watches.
+    answered_at: str
+    #: Path -> method -> route: every path it serves.
+    routes: Mapping[str, Mapping[str, Route]]
+    #: Why a scenario means nothing on it (None: it applies).
+    not_applicable: Callable[[Scenario], str | None]
+    #: A scenario's HTTP error, as this API answers it.
+    scripted_error: Callable[[HttpError], web.Response]
+    #: An error the emulator answers on its routes, in this API's shape (None: ``{"detail"}``).
+    error_body: Callable[[int, str], bytes] | None = None
+    #: The message an error body of this API carries (None: it carries none, or the body is
+    #: not this API's, such as a CDN's page): what a client's failure should mention.
+    error_message: Callable[[bytes], str | None] | None = None
+    #: One line for ``--help`` and the docs.
+    doc: str = ""
+
+    def serves(self, endpoint: Endpoint) -> bool:
+        """Whether one of its routes is the upstream's ``endpoint`` (``login``, …)."""
+        return any(r.endpoint == endpoint for m in self.routes.values() for r in m.values())
+
+    def table(self) -> dict[str, dict[str, Route]]:
+        """Its routes with its error shapes filled in."""
+        return {
+            path: {
+                method: route._replace(
+                    errors=route.errors or self.error_body,
+                    scripted=route.scripted or self.scripted_error,
+                )
+                for method, route in methods.items()
+            }
+            for path, methods in self.routes.items()
+        }
+
+
+def json_error_message(body: bytes) -> str | None:
+    """``{"error": {"message": …}}``'s message, as OpenAI's and Anthropic's APIs send it."""
+    try:
+        message = json.loads(body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return message if isinstance(message, str) else None

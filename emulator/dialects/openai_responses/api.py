@@ -1,0 +1,116 @@
+"""OpenAI's Responses API: ``POST /v1/responses``.
+
+The same scenarios as the other dialects, as ``response.*`` events with
+``sequence_number``s; a key, the errors and the models list are Chat
+Completions' (:mod:`emulator.dialects.openai_chat.api`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Final, NamedTuple
+
+from aiohttp import web
+
+from ...http.dialect import (
+    fault_context,
+    json_object,
+    reply_for,
+    streamed,
+    transport_of,
+    whole_answer_faults,
+)
+from ...http.errors import BadRequest, Context
+from ...http.requests import too_long
+from ..dialect import Dialect, Route, json_error_message
+from ..openai_chat.api import (
+    MESSAGES,
+    ROLES,
+    UNREADABLE,
+    chat_error,
+    check_key,
+    content_text,
+    scripted_chat_error,
+)
+from .plan import TITLE, not_applicable, planned_responses, whole_response
+from .wire import ResponseContext
+
+__all__ = ["DIALECT", "answer_responses", "read_responses"]
+
+_IDS: Final = random.Random()
+
+
+class ResponsesRequest(NamedTuple):
+    prompt: str
+    model: str
+    stream: bool
+    input_tokens: int
+
+
+async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[str, ResponsesRequest]:
+    """The Responses API's request: ``input`` (a string, or messages), ``model``, ``stream``."""
+    check_key(request)
+    body = await json_object(request, UNREADABLE)
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest(400, "Missing required parameter: 'model'.")
+    given = body.get("input")
+    if isinstance(given, str):
+        texts = [("user", given)]
+    elif isinstance(given, list) and given:
+        texts = []
+        for i, item in enumerate(given):
+            if not isinstance(item, dict) or item.get("role") not in ROLES:
+                raise BadRequest(400, f"Invalid 'input[{i}]': expected a message with a role.")
+            content = item.get("content")
+            if isinstance(content, list):
+                content = [
+                    {**p, "type": "text"} if isinstance(p, dict) and p.get("type") in (
+                        "input_text", "output_text") else p
+                    for p in content
+                ]  # fmt: skip
+            texts.append((item["role"], content_text(content, i)))
+    else:
+        raise BadRequest(400, "Missing required parameter: 'input'.")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest(400, "Invalid type for 'stream': expected a boolean.")
+    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    if too_long(prompt, ctx.config.max_prompt):
+        raise BadRequest(400, "Your input exceeds the context window of this model.")
+    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
+    return prompt, ResponsesRequest(prompt, model, stream, tokens)
+
+
+async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    parsed: ResponsesRequest = ctx.parsed
+    scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
+    response = ResponseContext(
+        id=f"resp_{_IDS.getrandbits(120):030x}",
+        item_id=f"msg_{_IDS.getrandbits(120):030x}",
+        created_at=int(time.time()),
+        model=parsed.model,
+        input_tokens=parsed.input_tokens,
+    )
+    if not parsed.stream:
+        cut = await whole_answer_faults(request, ctx, scenario, MESSAGES[500])
+        if cut is not None:
+            return cut
+        return web.json_response(whole_response(scenario, response, text, len(prepared.ends)))
+    fault_ctx = fault_context(parsed.prompt, response.item_id, response.model)
+    steps = planned_responses(scenario, response, fault_ctx, prepared)
+    return await streamed(request, ctx, steps, transport_of(scenario))
+
+
+DIALECT: Final = Dialect(
+    name="openai-responses",
+    title=TITLE,
+    answered_at="/v1/responses",
+    routes={"/v1/responses": {"POST": Route(answer_responses, "conversation", read_responses)}},
+    not_applicable=not_applicable,
+    scripted_error=scripted_chat_error,
+    error_body=chat_error,
+    error_message=json_error_message,
+    doc="OpenAI's Responses API (``stream: true``: numbered response.* events)",
+)

@@ -1,0 +1,68 @@
+"""THE table of dialects: every API the emulator speaks, registered once.
+
+Routes (:mod:`emulator.http.routes`), ``--list``, ``conform --dialect``,
+``import`` and the docs read :data:`DIALECTS`. Adding a dialect is a folder
+of its own (``wire.py`` pure shapes, ``plan.py`` its stream, ``api.py`` its
+reader, answer and :class:`~.dialect.Dialect` value) and one line below. A
+dialect that is not shipped (a test's, a user's) is added with
+:func:`register` before a server is built, and taken back with
+:func:`unregister`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final
+
+from .anthropic.api import DIALECT as ANTHROPIC
+from .dialect import Dialect
+from .fakegpt.api import DIALECT as FAKEGPT
+from .openai_chat.api import DIALECT as OPENAI_CHAT
+from .openai_responses.api import DIALECT as OPENAI_RESPONSES
+
+__all__ = ["DIALECTS", "dialect_named", "register", "registered", "unregister"]
+
+#: Every dialect, by name, in the order the docs list them.
+DIALECTS: Final[dict[str, Dialect]] = {
+    d.name: d for d in (FAKEGPT, OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES)
+}
+_SHIPPED: Final = frozenset(DIALECTS)
+
+
+def dialect_named(name: str) -> Dialect:
+    """The dialect called ``name``; a ``ValueError`` naming the known ones otherwise."""
+    try:
+        return DIALECTS[name]
+    except KeyError:
+        raise ValueError(f"unknown dialect {name!r}; known: {', '.join(DIALECTS)}") from None
+
+
+def register(new: Dialect) -> None:
+    """Add a dialect (servers built from now on serve it). Its name and paths must be new."""
+    if new.name in DIALECTS:
+        raise ValueError(f"a dialect named {new.name!r} is already registered")
+    taken = {p: d.name for d in DIALECTS.values() for p in d.routes}
+    clash = sorted(p for p in new.routes if p in taken)
+    if clash:
+        raise ValueError(
+            f"dialect {new.name!r}: {', '.join(clash)} already served by {taken[clash[0]]!r}"
+        )
+    DIALECTS[new.name] = new
+
+
+def unregister(name: str) -> None:
+    """Take back a dialect :func:`register` added (the shipped ones stay)."""
+    if name in _SHIPPED:
+        raise ValueError(f"{name!r} is a shipped dialect; it cannot be taken back")
+    DIALECTS.pop(name, None)
+
+
+@contextmanager
+def registered(new: Dialect) -> Iterator[Dialect]:
+    """``with registered(d):`` — ``d`` is served by servers built inside the block."""
+    register(new)
+    try:
+        yield new
+    finally:
+        unregister(new.name)
