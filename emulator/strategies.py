@@ -83,14 +83,13 @@ def skippable_faults(max_at: int = 40) -> st.SearchStrategy[Fault]:
 
 
 def _fix_foreign(fault: Fault) -> Fault:
-    # A foreign message must be foreign: an assistant "next" message *is* the reply.
-    if (
-        fault.kind == "foreign_message"
-        and fault.role == "assistant"
-        and fault.message_type == "next"
-    ):
+    # A fault that sends a message of some author (a foreign message) must be
+    # foreign: an assistant "next" message *is* the reply.
+    if "role" not in FAULTS[fault.kind].keys:
+        return fault
+    if fault.role == "assistant" and fault.message_type == "next":
         return replace(fault, message_type="variant")
-    if fault.kind == "foreign_message" and fault.text.startswith(("{", "[")):
+    if fault.text.startswith(("{", "[")):
         return replace(fault, text="")
     return fault
 

@@ -258,7 +258,7 @@ def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
     lines = {line.split()[0]: line for line in run("--list").stdout.splitlines()}
     assert lines["default"].endswith("the happy path.")
     assert (
-        "[not on anthropic, openai-responses: there is no [DONE] in this API"
+        "[not on anthropic, openai-responses: its done fault: there is no [DONE] in this API"
         in (lines["done_early"])
     )
     assert lines["stale_snapshots"].endswith(

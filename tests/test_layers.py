@@ -41,6 +41,8 @@ LAYERS: dict[str, int] = {
     "emulator.dialects.*.wire": 0,
     "emulator.dialects.*.templates": 0,
     "emulator.dialects.*.plan": 2,
+    "emulator.dialects.*.shapes": 2,
+    "emulator.dialects.common": 2,
     "emulator.dialects.*.stream": 2,
     "emulator.dialects.*.cache": 2,
     "emulator.dialects.*.api": 4,

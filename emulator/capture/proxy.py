@@ -25,6 +25,7 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 
+from ..dialects.fakegpt.shapes import shapes as fakegpt_shapes
 from ..dialects.fakegpt.wire import StreamContext
 from ..engine.play import Clock, play
 from ..engine.replay import replayed
@@ -136,10 +137,11 @@ async def _replay(
         return web.json_response({"detail": f"{path} holds no recording"}, status=500)
     loop = asyncio.get_running_loop()
     call = Call(request.method, request.path, {}, request.headers, b"", arrived=loop.time())
+    # A recording of the FakeGpt stream: its faults in FakeGpt's look.
     ctx = StreamContext("", "replayed", "replayed", "replayed", time.time(), "-", "-")
     proxy.replayed.append(path)
     log.info("replayed %s", path)
-    return await play(request, replayed(scenario, ctx), Clock(speed), call, None, None,
+    return await play(request, replayed(scenario, fakegpt_shapes(ctx)), Clock(speed), call, None, None,
                       recording.status, dict(recording.headers))  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ..http.errors import Context, Handler
 from ..scenario import Endpoint, HttpError, Scenario
+from ..scenario.faults import FaultShapes
 
 __all__ = ["Dialect", "Reader", "Route", "json_error_message"]
 
@@ -59,6 +60,8 @@ class Dialect:
     routes: Mapping[str, Mapping[str, Route]]
     #: Why a scenario means nothing on it (None: it applies).
     not_applicable: Callable[[Scenario], str | None]
+    #: The shaped fault kinds it writes in its own look, and those it has not (with why).
+    shapes: FaultShapes
     #: A scenario's HTTP error, as this API answers it.
     scripted_error: Callable[[HttpError], web.Response]
     #: An error the emulator answers on its routes, in this API's shape (None: ``{"detail"}``).
@@ -68,6 +71,9 @@ class Dialect:
     error_message: Callable[[bytes], str | None] | None = None
     #: One line for ``--help`` and the docs.
     doc: str = ""
+
+    def __post_init__(self) -> None:
+        self.shapes.check(self.name)
 
     def serves(self, endpoint: Endpoint) -> bool:
         """Whether one of its routes is the upstream's ``endpoint`` (``login``, …)."""

@@ -14,9 +14,8 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from ..dialects.fakegpt.wire import StreamContext
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
-from ..scenario.faults import write_fault
+from ..scenario.faults import Shapes, write_fault
 from ..scenario.model import Fault, Recording, Scenario
 from .stream import format_of, frame
 
@@ -43,17 +42,18 @@ class _NoSnapshots:
         raise ValueError("a recording has no snapshots to resend")
 
 
-def replayed(scenario: Scenario, ctx: StreamContext) -> Iterator[Step]:
-    """The steps that replay ``scenario.recording`` (with its faults) for one request."""
+def replayed(scenario: Scenario, shapes: Shapes) -> Iterator[Step]:
+    """The steps that replay ``scenario.recording`` (with its faults, in the look of
+    ``shapes``: the recorded API's) for one request."""
     recording = scenario.recording
     if recording is None:
         raise ValueError(f"scenario {scenario.name!r} has no recording")
     # The recording carries its own BOM, if it had one.
     wire = dataclasses.replace(scenario.wire, bom=False)
-    return frame(dataclasses.replace(scenario, wire=wire), _steps(scenario, recording, ctx))
+    return frame(dataclasses.replace(scenario, wire=wire), _steps(scenario, recording, shapes))
 
 
-def _steps(scenario: Scenario, recording: Recording, ctx: StreamContext) -> Iterator[Step]:
+def _steps(scenario: Scenario, recording: Recording, shapes: Shapes) -> Iterator[Step]:
     fmt = format_of(scenario)
     sent = _NoSnapshots()
     at_offset: dict[int, list[Fault]] = {}
@@ -80,7 +80,7 @@ def _steps(scenario: Scenario, recording: Recording, ctx: StreamContext) -> Iter
                 yield Write(data[start : cut - offset], f"recorded chunk {number}")
                 start = cut - offset
             for fault in at_offset.pop(cut):
-                for step in write_fault(fault, fmt, ctx, sent):
+                for step in write_fault(fault, fmt, sent, shapes):
                     yield step
                     if isinstance(step, Drop):
                         return
@@ -88,7 +88,7 @@ def _steps(scenario: Scenario, recording: Recording, ctx: StreamContext) -> Iter
             yield Write(data[start:], f"recorded chunk {number}")
         offset = end
     for fault in (f for o in sorted(at_offset) for f in at_offset[o]):
-        for step in write_fault(fault, fmt, ctx, sent):
+        for step in write_fault(fault, fmt, sent, shapes):
             yield step
             if isinstance(step, Drop):
                 return

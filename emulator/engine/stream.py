@@ -10,14 +10,13 @@ dialect's own events live in its folder (:mod:`emulator.dialects`).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Container, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import lru_cache
-from typing import Any, Final
+from typing import Final
 
-from ..dialects.fakegpt.wire import StreamContext
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
-from ..scenario.faults import write_fault
+from ..scenario.faults import FAULTS, Shapes, write_fault
 from ..scenario.model import Fault, Scenario
 from .prepare import Prepared
 
@@ -67,29 +66,29 @@ class Snapshots:
 #: Events as (first index, snapshot ends covered, steps). The steps may be lazy: they
 #: are made once the faults before the event are written (so numbers stay in order).
 Events = Iterator[tuple[int, list[int], Iterable[Step]]]
-FaultWriter = Callable[[Fault, SSEFormat, StreamContext, Any], Iterator[Step]]
 
 
 def with_faults(
     events: Events,
     faults: dict[int, list[Fault]],
     fmt: SSEFormat,
-    ctx: StreamContext,
     sent: Snapshots,
-    write: FaultWriter = write_fault,
-    ends_stream: Container[str] = (),
+    shapes: Shapes,
+    *,
+    error_ends: bool = False,
 ) -> Generator[Step, None, bool]:
     """The events' steps with each fault before its event (those past the last
-    event, and at -1, after it); True when a fault dropped the connection or, being
-    of a kind in ``ends_stream``, ended the stream (nothing more is sent)."""
+    event, and at -1, after it), in the look of ``shapes``; True when a fault dropped
+    the connection or, ``error_ends``, was an error the API reports in the stream (its
+    stream ends there: nothing more is sent)."""
 
     def written(fault: Fault) -> Generator[Step, None, bool]:
         """The fault's steps; True when the stream ends with it."""
-        for step in write(fault, fmt, ctx, sent):
+        for step in write_fault(fault, fmt, sent, shapes):
             yield step
             if isinstance(step, Drop):
                 return True
-        return fault.kind in ends_stream
+        return error_ends and FAULTS[fault.kind].fails
 
     for index, covered, steps in events:
         for fault in faults.pop(index, ()):
@@ -143,20 +142,23 @@ def delta_events(
 def dialect_stream(
     scenario: Scenario,
     events: Events,
-    fault_ctx: StreamContext,
     prepared: Prepared,
-    write: FaultWriter,
+    shapes: Callable[[], Shapes],
     closing: Iterable[Step] = (),
 ) -> Iterator[Step]:
-    """Another dialect's stream: its events with the scenario's faults (written by
-    ``write``), then ``closing`` and what the scenario does after the end; framed.
-    An ``error`` fault ends the stream there, as these APIs end it after an error."""
+    """A delta dialect's stream: its events with the scenario's faults (in the look of
+    ``shapes()``, made only when there are faults), then ``closing`` and what the
+    scenario does after the end; framed. An error fault ends the stream there, as
+    these APIs end it after an error."""
 
     def steps() -> Iterator[Step]:
         fmt = format_of(scenario)
         faults = faults_by_event(scenario)
-        sent = Snapshots(prepared.text)
-        if (yield from with_faults(events, faults, fmt, fault_ctx, sent, write, ("error",))):
+        if not faults:
+            for _, _, each in events:
+                yield from each
+        elif (yield from with_faults(events, faults, fmt, Snapshots(prepared.text), shapes(),
+                                     error_ends=True)):  # fmt: skip
             return
         yield from closing
         yield from after_done(scenario)

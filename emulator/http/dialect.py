@@ -4,22 +4,21 @@ scenario, a stream played, and the faults an answer sent whole can carry."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from ..dialects.fakegpt.wire import CDN_CHALLENGE_HTML, StreamContext
+from ..dialects.fakegpt.wire import CDN_CHALLENGE_HTML
 from ..engine.play import STREAM_HEADERS, Clock, end_connection, play
 from ..engine.prepare import Prepared, estimated_bytes, prepare
 from ..protocol.steps import Step
 from ..scenario import HttpError, Scenario, Transport
+from ..scenario.faults import FAULTS
 from ..scenario.text import CACHE_TEXT_CHARS, reply_text
 from .errors import BadRequest, Context
 
 __all__ = [
-    "fault_context",
     "json_object",
     "reply_for",
     "scripted_answer",
@@ -87,11 +86,6 @@ def scripted_answer(
                         content_type="application/json", headers=headers)  # fmt: skip
 
 
-def fault_context(prompt: str, answer_id: str, model: str) -> StreamContext:
-    """What the fault writers take from a request of another dialect than FakeGpt's."""
-    return StreamContext(prompt, answer_id, answer_id, answer_id, time.time(), model, answer_id)
-
-
 def transport_of(scenario: Scenario) -> Transport | None:
     """The network the conversation's answer goes through (None: a plain socket)."""
     return scenario.transport if scenario.transport.applies("conversation") else None
@@ -126,17 +120,20 @@ async def whole_answer_faults(
     request: web.BaseRequest, ctx: Context, scenario: Scenario, error_message: str
 ) -> web.StreamResponse | None:
     """For an answer sent whole (no stream), the stream's faults that mean something for
-    one body: a stall waits, an error is a 500, a drop or a reset cuts the connection
-    (returned: the answer that never goes out). None: answer as usual."""
+    one body: a stall waits, an error is a 500, a cut (drop, reset, close, half-open)
+    cuts the connection (returned: the answer that never goes out). None: answer as
+    usual."""
     for fault in scenario.faults:
-        if fault.kind == "stall":
+        spec = FAULTS[fault.kind]
+        if spec.waits:
             await asyncio.sleep(fault.seconds)
-        elif fault.kind == "error":
+        elif spec.fails:
             raise BadRequest(500, fault.text or error_message)
-        elif fault.kind in ("drop", "reset", "close", "half_open"):
-            if fault.kind == "half_open":
+        elif spec.cut is not None:
+            if spec.holds:
                 await asyncio.sleep(min(fault.seconds or 3600.0, 3600.0))
             ctx.call.ending = f"{fault.kind} (the whole answer was never sent)"
-            end_connection(request, "abort" if fault.kind in ("drop", "half_open") else fault.kind)
+            # A half-open connection, once given up, is cut as a drop is.
+            end_connection(request, "abort" if spec.holds else spec.cut)
             return web.Response(status=200)
     return None

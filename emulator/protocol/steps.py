@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Drop", "Hold", "Step", "Wait", "Write"]
+__all__ = ["Cut", "Drop", "Hold", "Step", "Wait", "Write"]
+
+#: How a connection is cut: at once, after every byte written (a FIN), or with an RST.
+Cut = Literal["abort", "close", "reset"]
 
 
 # Writes and waits are made for every event of every stream (a template fills one in
@@ -40,7 +43,7 @@ class Drop:
     after every byte written (a FIN), ``"reset"`` with an RST (``SO_LINGER 0``).
     """
 
-    how: Literal["abort", "close", "reset"] = "abort"
+    how: Cut = "abort"
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,15 +168,15 @@ def _apply(
         spec = FAULTS[kind]
         at = rng.randint(0, 8)
         fault = Fault(kind=kind, at=at)
-        if kind in ("stall", "half_open"):
+        if spec.waits or spec.holds:
             fault = dataclasses.replace(fault, seconds=_SILENCE)
         changed = dataclasses.replace(scenario, faults=(*scenario.faults, fault))
         what = f"{kind} before message event {at}"
         if spec.skippable:
             return changed, what, None
-        if kind in ("stall", "half_open"):
+        if spec.waits or spec.holds:
             return changed, what, _failure("idle_timeout", idle)
-        if kind == "error":
+        if spec.fails:
             return changed, what, _failure("upstream_error", idle)
         return changed, what, _failure("incomplete_stream", idle)
     transport = Transport(endpoints=(endpoint,))

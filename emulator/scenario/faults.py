@@ -1,11 +1,18 @@
-"""THE fault table: every fault kind, declared once. Pure.
+"""THE fault table: every fault kind, declared once, as intent. Pure.
 
 A :class:`FaultSpec` says what a kind does, which keys of ``[[faults]]`` it
-takes, how a correct client meets it (its traits) and how it is written
-(its writer: the steps it adds to a stream). The scenario parser, the
-planner, the dumper, the hypothesis strategies, ``--check`` and the
-reference in ``scenarios/README.md`` (:func:`reference`, kept equal by a
-test) all read this table. Adding a fault kind is one entry here, one
+takes, how a correct client meets it (its traits) and, for a kind that looks
+the same on every wire (a cut, a stall, raw bytes, a comment), how it is
+written. A kind whose look is a dialect's own (an error event, a malformed
+event, a ping, an event sent again, ``[DONE]`` early…) has no writer here:
+each dialect's ``shapes.py`` says how it looks on its wire, or why the
+dialect has no such thing (then a scenario with it does not apply there).
+This is WireMock's split: the fault says what, the server says how.
+
+The scenario parser, the planner, the dumper, the hypothesis strategies,
+``--check``, the dialects and the reference in ``scenarios/README.md``
+(:func:`reference`, kept equal by a test) all read this table. Adding a
+fault kind is one entry here, a shape (or a reason) in each dialect, one
 scenario file and its tests.
 """
 
@@ -15,21 +22,23 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from ..dialects.fakegpt.wire import (
-    DEFAULT_GARBAGE,
-    DONE,
-    StreamContext,
-    completion_object,
-    error_object,
-    num_variants_object,
-    ping_data,
-    snapshot_object,
-)
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Drop, Hold, Step, Wait, Write
-from .model import Fault
+from ..protocol.steps import Cut, Drop, Hold, Step, Wait, Write
+from .model import Fault, Scenario
 
-__all__ = ["FAULTS", "FAULT_KINDS", "FaultSpec", "Sent", "reference", "write_fault"]
+__all__ = [
+    "FAULTS",
+    "FAULT_KINDS",
+    "SHAPED_KINDS",
+    "FaultShapes",
+    "FaultSpec",
+    "Sent",
+    "ShapeWriter",
+    "Shapes",
+    "reference",
+    "unshaped",
+    "write_fault",
+]
 
 
 class Sent(Protocol):
@@ -40,7 +49,13 @@ class Sent(Protocol):
         ...
 
 
-Writer = Callable[[Fault, SSEFormat, StreamContext, Sent], Iterator[Step]]
+#: How a dialect writes one fault of a kind whose look is its own (once; the table
+#: repeats it ``count`` times and labels its steps).
+ShapeWriter = Callable[[Fault, SSEFormat, Sent], Iterator[Step]]
+#: A dialect's shapes for one stream, by fault kind.
+Shapes = Mapping[str, ShapeWriter]
+#: How a kind that looks the same everywhere is written (a stall's pings are the dialect's).
+Writer = Callable[[Fault, SSEFormat, Shapes], Iterator[Step]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +65,7 @@ class FaultSpec:
     kind: str
     doc: str
     keys: tuple[str, ...]  # the Fault fields it takes, besides kind and at
-    write: Writer
+    write: Writer | None = None  # None: each dialect's shapes say how it looks
     skippable: bool = False  # a correct client reads past it; the text is unchanged
     terminal: bool = False  # the reply ends (or fails) where it stands
     once: bool = False  # written once: count does not apply
@@ -59,100 +74,53 @@ class FaultSpec:
     required: Mapping[str, str] | None = None  # key -> what it must be, for keys without defaults
     size: int = 700  # about how many bytes one write takes, but for its text and raw bytes
     meets: str = ""  # how a correct client meets it, where the traits do not say
+    fails: bool = False  # an error the API reports in the stream: the client fails with it
+    cut: Cut | None = None  # the connection ends here, this way
+    holds: bool = False  # before the cut, the connection stays open and silent (seconds)
+    waits: bool = False  # silence for seconds (never scaled by --speed)
 
 
-def _malformed_json(
-    fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent
-) -> Iterator[Step]:
-    yield Write(
-        fmt.event(fault.text or '{"message": {"id": "' + ctx.message_id + '", "content": ')
-    )
-
-
-def _garbage(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+def _garbage(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
     # Framed as a line of its own, so it cannot glue itself to the next field.
     end = fmt.line_ending.encode()
     yield Write((fault.raw or DEFAULT_GARBAGE) + end + end)
 
 
-def _ping(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    yield Write(fmt.event(ping_data(ctx), "ping"))
+#: What a garbage fault sends by default: bytes that are not UTF-8.
+DEFAULT_GARBAGE: Final = b"\x00\xff\xfe garbage \xc3\x28 \xed\xa0\x80"
 
 
-def _comment(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+def _comment(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
     yield Write(fmt.comment(fault.text or " keep-alive"))
 
 
-def _foreign(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    obj = snapshot_object(
-        ctx,
-        fault.text or "This message is not part of the reply.",
-        message_id="foreign-" + ctx.message_id,
-        role=fault.role,
-        message_type=fault.message_type,
-    )
-    yield Write(fmt.json_event(obj))
-
-
-def _error(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    text = fault.text or "Something went wrong."
-    yield Write(fmt.json_event(error_object(ctx.conversation_id, text)))
-
-
-def _moderation(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    obj = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
-    yield Write(fmt.json_event(obj))
-
-
-def _num_variants(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    yield Write(fmt.json_event(num_variants_object(ctx.conversation_id)))
-
-
-def _resent(n: int | None) -> Writer:
-    """A snapshot sent again: ``n`` events back, or (None) the fault's own text."""
-
-    def write(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-        text = fault.text if n is None else sent.back(n)
-        yield Write(fmt.json_event(snapshot_object(ctx, text)))
-
-    return write
-
-
-def _done(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    yield Write(fmt.event(DONE))
-
-
-def _drop(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    yield Drop()
-
-
-def _reset(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    yield Drop("reset")
-
-
-def _close(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    yield Drop("close")
-
-
-def _half_open(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    yield Hold(fault.seconds or HALF_OPEN_SECONDS)
-    yield Drop("close")
+def _cut(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
+    spec = FAULTS[fault.kind]
+    if spec.holds:
+        yield Hold(fault.seconds or HALF_OPEN_SECONDS)
+    yield Drop(spec.cut or "abort")
 
 
 #: How long a half-open connection stays open when the fault gives no seconds.
 HALF_OPEN_SECONDS: Final = 3600.0
 
 
-def _stall(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
+class _NothingSent:
+    def back(self, n: int) -> str:
+        return ""
+
+
+def _stall(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
     if fault.ping_every <= 0:
         yield Wait(fault.seconds, scaled=False)
         return
+    ping = shapes["ping"]
     left = fault.seconds
     while left > 1e-9:
         step = min(fault.ping_every, left)
         yield Wait(step, scaled=False)
         left -= step
-        yield Write(fmt.event(ping_data(ctx), "ping"))
+        yield from ping(fault, fmt, _NothingSent())
 
 
 FAULTS: Final[Mapping[str, FaultSpec]] = {
@@ -162,7 +130,6 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "malformed_json",
             "a data line that is not JSON",
             ("text", "count"),
-            _malformed_json,
             skippable=True,
             size=120,
         ),
@@ -174,9 +141,7 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             skippable=True,
             size=32,
         ),
-        FaultSpec(
-            "ping", "event: ping with a timestamp", ("count",), _ping, skippable=True, size=48
-        ),
+        FaultSpec("ping", "the API's keep-alive event", ("count",), skippable=True, size=48),
         FaultSpec(
             "comment", "a ': …' comment line", ("text", "count"), _comment, skippable=True, size=16
         ),
@@ -184,44 +149,31 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "foreign_message",
             "a message that is not the reply (its role or message_type)",
             ("text", "role", "message_type", "count"),
-            _foreign,
             skippable=True,
         ),
         FaultSpec(
             "error",
-            'an event whose "error" is a string: the client stops with it',
+            "the API's error event in the stream: the client stops with it",
             ("text", "count"),
-            _error,
             terminal=True,
+            fails=True,
         ),
         FaultSpec(
-            "moderation",
-            "a moderation (completion) event mid-stream",
-            ("count",),
-            _moderation,
-            skippable=True,
+            "moderation", "a moderation (completion) event mid-stream", ("count",), skippable=True
         ),
-        FaultSpec(
-            "num_variants",
-            "a num_variants_in_stream event",
-            ("count",),
-            _num_variants,
-            skippable=True,
-        ),
+        FaultSpec("num_variants", "a num_variants_in_stream event", ("count",), skippable=True),
         FaultSpec(
             "stale",
-            "an earlier snapshot again",
+            "an earlier snapshot (or event) again",
             ("count",),
-            _resent(2),
             skippable=True,
             cumulative_only=True,
             resends_text=True,
         ),
         FaultSpec(
             "repeat",
-            "the last snapshot again",
+            "the last snapshot (or event) again",
             ("count",),
-            _resent(0),
             skippable=True,
             cumulative_only=True,
             resends_text=True,
@@ -230,70 +182,136 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "rewrite",
             "a snapshot (text) that does not extend the last one",
             ("text", "count"),
-            _resent(None),
             cumulative_only=True,
             required={"text": "the snapshot text it sends instead"},
+            meets="fails with an error",
         ),
+        FaultSpec("done", "data: [DONE] here, early", (), terminal=True, once=True, size=16),
         FaultSpec(
-            "done", "data: [DONE] here, early", (), _done, terminal=True, once=True, size=16
-        ),
-        FaultSpec(
-            "drop", "the connection is cut here", (), _drop, terminal=True, once=True, size=0
+            "drop",
+            "the connection is cut here",
+            (),
+            _cut,
+            terminal=True,
+            once=True,
+            size=0,
+            cut="abort",
         ),
         FaultSpec(
             "reset",
             "the connection is reset here (an RST): bytes still in flight may be lost",
             (),
-            _reset,
+            _cut,
             terminal=True,
             once=True,
             size=0,
+            cut="reset",
         ),
         FaultSpec(
             "close",
             "the connection is closed here (a FIN after every byte written), the body unfinished",
             (),
-            _close,
+            _cut,
             terminal=True,
             once=True,
             size=0,
+            cut="close",
         ),
         FaultSpec(
             "half_open",
             "sending stops here and the connection stays open, silent, for seconds "
             "(default an hour) or until the client leaves",
             ("seconds",),
-            _half_open,
+            _cut,
             terminal=True,
             once=True,
             size=0,
             meets="gives up within its idle timeout",
+            cut="close",
+            holds=True,
         ),
         FaultSpec(
             "stall",
-            "silence (or pings every ping_every) for seconds, never scaled by --speed",
+            "silence (or the API's keep-alive every ping_every) for seconds, never scaled by "
+            "--speed",
             ("seconds", "ping_every"),
             _stall,
             once=True,
             required={"seconds": "seconds > 0"},
+            waits=True,
         ),
     )
 }
 FAULT_KINDS: Final[tuple[str, ...]] = tuple(FAULTS)
+#: The kinds whose look is each dialect's own (a shape, or a reason it has none).
+SHAPED_KINDS: Final[frozenset[str]] = frozenset(k for k, s in FAULTS.items() if s.write is None)
 
 
-def write_fault(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Sent) -> Iterator[Step]:
-    """The steps of one fault (``count`` times unless its kind is written once)."""
+def write_fault(fault: Fault, fmt: SSEFormat, sent: Sent, shapes: Shapes) -> Iterator[Step]:
+    """The steps of one fault (``count`` times unless its kind is written once), in the
+    look of the dialect whose ``shapes`` are given, each labelled with the fault."""
     spec = FAULTS[fault.kind]
+    if spec.write is not None:
+        write = spec.write
+
+        def once() -> Iterator[Step]:
+            return write(fault, fmt, shapes)
+    else:
+        shape = shapes.get(fault.kind)
+        if shape is None:  # not_applicable refuses such a scenario first
+            raise ValueError(f"this dialect has no {fault.kind!r} fault")
+
+        def once() -> Iterator[Step]:
+            return shape(fault, fmt, sent)
+
     what = f"fault {fault.kind} at {fault.at}"
     for _ in range(1 if spec.once else fault.count):
-        for step in spec.write(fault, fmt, ctx, sent):
+        for step in once():
             if isinstance(step, Write):
                 yield Write(step.data, what)
             elif isinstance(step, Wait):
                 yield Wait(step.seconds, step.scaled, what)
             else:
                 yield step
+
+
+@dataclass(frozen=True, slots=True)
+class FaultShapes:
+    """What a dialect says of the shaped kinds: those it writes in its own look, and
+    those it has not, each with why (a scenario with one does not apply to it).
+    Together they are every shaped kind, once."""
+
+    kinds: frozenset[str]
+    missing: Mapping[str, str]
+
+    def check(self, dialect: str) -> None:
+        """A ``ValueError`` naming ``dialect`` and the kinds it says nothing (or twice) of."""
+        silent = sorted(SHAPED_KINDS - self.kinds - set(self.missing))
+        twice = sorted(self.kinds & set(self.missing))
+        unknown = sorted((self.kinds | set(self.missing)) - SHAPED_KINDS)
+        if silent or twice or unknown:
+            raise ValueError(
+                f"dialect {dialect!r}: fault shapes "
+                + "; ".join(
+                    f"{what}: {', '.join(kinds)}"
+                    for what, kinds in (
+                        ("neither shaped nor missing", silent),
+                        ("both shaped and missing", twice),
+                        ("not shaped kinds", unknown),
+                    )
+                    if kinds
+                )
+            )
+
+
+def unshaped(scenario: Scenario, missing: Mapping[str, str]) -> str | None:
+    """Why ``scenario`` does not apply to a dialect without the shapes in ``missing``
+    (kind -> why it has none): its first such fault; None: it has none."""
+    for fault in scenario.faults:
+        reason = missing.get(fault.kind)
+        if reason is not None:
+            return f"its {fault.kind} fault: {reason}"
+    return None
 
 
 def reference() -> str:
@@ -306,8 +324,6 @@ def reference() -> str:
             if spec.skippable
             else "stops there (the text so far, or an error)"
             if spec.terminal
-            else "fails with an error"
-            if spec.kind == "rewrite"
             else "waits, within its timeouts"
         )
         notes = " (cumulative replies only)" if spec.cumulative_only else ""

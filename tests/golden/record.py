@@ -120,8 +120,8 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
         "openai-chat": (
             openai_chat.not_applicable,
             lambda s, p, prep: [
-                *openai_chat.planned_chat(s, chat_ctx(False), _context(p), prep),
-                *openai_chat.planned_chat(s, chat_ctx(True), _context(p), prep),
+                *openai_chat.planned_chat(s, chat_ctx(False), prep, _context(p).create_time),
+                *openai_chat.planned_chat(s, chat_ctx(True), prep, _context(p).create_time),
             ],
             lambda s, text, pieces: completion_object(
                 chat_ctx(False), text, openai_chat.finish_reason(s), pieces, s.reply.tool
@@ -130,13 +130,15 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
         ),
         "openai-responses": (
             openai_responses.not_applicable,
-            lambda s, p, prep: openai_responses.planned_responses(s, response, _context(p), prep),
+            lambda s, p, prep: openai_responses.planned_responses(
+                s, response, prep, _context(p).create_time
+            ),
             lambda s, text, pieces: openai_responses.whole_response(s, response, text, pieces),
             openai_api.scripted_chat_error,
         ),
         "anthropic": (
             anthropic.not_applicable,
-            lambda s, p, prep: anthropic.planned_messages(s, message, _context(p), prep),
+            lambda s, p, prep: anthropic.planned_messages(s, message, prep),
             lambda s, text, pieces: message_object(
                 message, text, anthropic.stop_reason(s), pieces, s.reply.tool
             ),

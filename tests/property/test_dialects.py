@@ -30,7 +30,6 @@ from emulator.dialects.openai_responses.plan import not_applicable as responses_
 from emulator.dialects.openai_responses.plan import planned_responses
 from emulator.dialects.openai_responses.wire import ResponseContext
 from emulator.engine.prepare import prepare
-from emulator.http.dialect import fault_context
 from emulator.protocol.steps import Drop, Write
 from emulator.scenario.text import reply_text
 from emulator.strategies import scenarios
@@ -60,14 +59,14 @@ def body(scenario: Scenario, dialect: str) -> tuple[bytes, bool]:
     """The stream's bytes as planned, and whether the connection is cut at their end."""
     text = reply_text(scenario.reply, PROMPT)
     prepared = prepare(scenario, text)
-    ctx = fault_context(PROMPT, "id-1", "m")
+    now = 1700000000.5
     if dialect == "openai-chat":
-        steps = planned_chat(scenario, ChatContext("chatcmpl-1", 1, "m", True, 3), ctx, prepared)
+        steps = planned_chat(scenario, ChatContext("chatcmpl-1", 1, "m", True, 3), prepared, now)
     elif dialect == "anthropic":
-        steps = planned_messages(scenario, MessageContext("msg_1", "m", 3), ctx, prepared)
+        steps = planned_messages(scenario, MessageContext("msg_1", "m", 3), prepared)
     else:
         steps = planned_responses(
-            scenario, ResponseContext("resp_1", "msg_1", 1, "m", 3), ctx, prepared
+            scenario, ResponseContext("resp_1", "msg_1", 1, "m", 3), prepared, now
         )
     out = bytearray()
     for step in steps:

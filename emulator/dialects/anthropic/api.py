@@ -16,7 +16,6 @@ from typing import Any, Final, NamedTuple
 from aiohttp import web
 
 from ...http.dialect import (
-    fault_context,
     json_object,
     reply_for,
     scripted_answer,
@@ -29,6 +28,7 @@ from ...http.requests import too_long
 from ...scenario import HttpError
 from ..dialect import Dialect, Route, json_error_message
 from .plan import TITLE, not_applicable, planned_messages, stop_reason
+from .shapes import FAULT_SHAPES
 from .wire import MessageContext, error_body, message_object
 
 __all__ = [
@@ -135,9 +135,7 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
             message, text, stop_reason(scenario), len(prepared.ends), scenario.reply.tool
         )
         return web.json_response(body, headers=headers)
-    steps = planned_messages(
-        scenario, message, fault_context(parsed.prompt, message.id, message.model), prepared
-    )
+    steps = planned_messages(scenario, message, prepared)
     return await streamed(request, ctx, steps, transport_of(scenario), extra=headers)
 
 
@@ -147,6 +145,7 @@ DIALECT: Final = Dialect(
     answered_at="/v1/messages",
     routes={"/v1/messages": {"POST": Route(answer_messages, "conversation", read_messages)}},
     not_applicable=not_applicable,
+    shapes=FAULT_SHAPES,
     scripted_error=scripted_messages_error,
     error_body=messages_error,
     error_message=json_error_message,

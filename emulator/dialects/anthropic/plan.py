@@ -11,22 +11,20 @@ A ``ping`` fault is the API's own ``event: ping``; an ``error`` fault its
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Final
 
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
-from ...scenario.faults import write_fault
-from ...scenario.model import Fault, Scenario
-from ..fakegpt.wire import StreamContext
-from ..openai_chat.plan import not_applicable as _not_for_deltas
+from ...scenario.model import Scenario
+from ..common import keyed_api_not_applicable
+from .shapes import MISSING, NO_DONE, shapes
 from .wire import (
     MessageContext,
     block_delta,
     block_start,
     block_stop,
-    error_object,
     message_delta,
     message_start,
 )
@@ -36,16 +34,12 @@ __all__ = ["TITLE", "not_applicable", "planned_messages", "stop_reason"]
 TITLE: Final = "Anthropic Messages"
 
 
-def not_applicable(scenario: Scenario, *, resent: bool = False) -> str | None:
-    """Why ``scenario`` means nothing on this dialect (None: it applies). ``resent``: the
-    dialect numbers its events, so a snapshot resent (``stale``, ``repeat``) is an event
-    resent, which a reader can tell apart."""
-    reason = _not_for_deltas(scenario, resent=resent)
-    if reason is not None:
-        return reason
-    if any(f.kind == "done" for f in scenario.faults) or not scenario.wire.done:
-        return "there is no [DONE] in this API (message_stop ends a message)"
-    return None
+def not_applicable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` means nothing on this dialect (None: it applies)."""
+    reason = keyed_api_not_applicable(scenario, MISSING)
+    if reason is None and not scenario.wire.done:
+        return NO_DONE
+    return reason
 
 
 def stop_reason(scenario: Scenario) -> str:
@@ -55,14 +49,14 @@ def stop_reason(scenario: Scenario) -> str:
 
 
 def planned_messages(
-    scenario: Scenario, ctx: MessageContext, fault_ctx: StreamContext, prepared: Prepared
+    scenario: Scenario, ctx: MessageContext, prepared: Prepared
 ) -> Iterator[Step]:
     fmt = format_of(scenario)
     events = _events(scenario, ctx, fmt, prepared)
     # message_stop stands where FakeGpt's [DONE] does: faults past the last event
     # (and at -1) come before it, where a reader still listens.
     stop = [Write(fmt.json_event({"type": "message_stop"}, "message_stop"), "message_stop")]
-    return dialect_stream(scenario, events, fault_ctx, prepared, _write, stop)
+    return dialect_stream(scenario, events, prepared, shapes, stop)
 
 
 def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: Prepared) -> Events:
@@ -86,20 +80,3 @@ def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: P
         ]
 
     return delta_events(scenario, prepared, opening, piece, closing)
-
-
-def _write(fault: Fault, fmt: SSEFormat, ctx: StreamContext, sent: Any) -> Iterator[Step]:
-    what = f"fault {fault.kind} at {fault.at}"
-    for _ in range(1 if fault.kind in ("drop", "stall", "reset", "close", "half_open") else
-                   fault.count):  # fmt: skip
-        if fault.kind == "error":
-            obj = error_object(529, fault.text or "Overloaded")
-            yield Write(fmt.json_event(obj, "error"), what)
-        elif fault.kind == "ping":
-            yield Write(fmt.json_event({"type": "ping"}, "ping"), what)
-        elif fault.kind == "malformed_json":
-            data = fault.text or '{"type": "content_block_delta", "index": 0, "delta": {"type": '
-            yield Write(fmt.event(data, "content_block_delta"), what)
-        else:
-            yield from write_fault(fault, fmt, ctx, sent)
-            return

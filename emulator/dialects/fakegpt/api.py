@@ -35,6 +35,7 @@ from ...scenario import HttpError, Scenario
 from ...scenario.text import CACHE_TEXT_CHARS, reply_text
 from ..dialect import Dialect, Route
 from .plan import PlanError, not_applicable, plan
+from .shapes import FAULT_SHAPES, shapes
 from .wire import (
     DEFAULT_MODEL,
     StreamContext,
@@ -210,7 +211,7 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
         return await streamed(
             request,
             ctx,
-            replayed(scenario, stream),
+            replayed(scenario, shapes(stream)),
             transport,
             recording.status,
             dict(recording.headers),
@@ -308,6 +309,7 @@ DIALECT: Final = Dialect(
         },
     },
     not_applicable=not_applicable,
+    shapes=FAULT_SHAPES,
     scripted_error=scripted_error,
     doc="the shared ChatGPT front end the seed's client spoke: a login, then cumulative "
     "snapshots over SSE",

@@ -27,6 +27,7 @@ from ...engine.stream import (
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Wait, Write
 from ...scenario.model import Scenario
+from .shapes import shapes
 from .templates import EnvelopeTemplate, encoded_values
 from .wire import (
     DONE,
@@ -67,7 +68,7 @@ def _stream(
             yield from steps
     else:
         sent = Snapshots(text)  # how far each sent snapshot reached, for stale/repeat
-        if (yield from with_faults(events, faults, fmt, ctx, sent)):
+        if (yield from with_faults(events, faults, fmt, sent, shapes(ctx))):
             return
     if wire.moderation:
         moderation = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)

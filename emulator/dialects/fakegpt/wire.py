@@ -14,7 +14,6 @@ from typing import Any, Final, NamedTuple
 
 __all__ = [
     "CDN_CHALLENGE_HTML",
-    "DEFAULT_GARBAGE",
     "DEFAULT_MODEL",
     "DONE",
     "ERROR_DETAILS",
@@ -26,7 +25,6 @@ __all__ = [
     "malformed_message",
     "message_object",
     "num_variants_object",
-    "ping_data",
     "session_body",
     "snapshot_object",
     "stream_complete_object",
@@ -195,10 +193,6 @@ def stream_complete_object(conversation_id: str) -> dict[str, Any]:
     return {"type": "message_stream_complete", "conversation_id": conversation_id}
 
 
-#: What a ``garbage`` fault writes when it gives no bytes of its own.
-DEFAULT_GARBAGE: Final = b"\x00\xff\xfe garbage \xc3\x28 \xed\xa0\x80"
-
-
 class StreamContext(NamedTuple):
     """What one request contributes to the stream.
 
@@ -232,11 +226,6 @@ def snapshot_object(ctx: StreamContext, text: str, **fields: Any) -> dict[str, A
         **fields,
     }
     return message_object(text=text, **values)
-
-
-def ping_data(ctx: StreamContext) -> str:
-    """The data of an ``event: ping``: a timestamp."""
-    return f"{ctx.timestamp or ctx.create_time:.6f}"
 
 
 def malformed_message(ctx: StreamContext) -> str:

@@ -17,7 +17,6 @@ from typing import Any, Final, NamedTuple
 from aiohttp import web
 
 from ...http.dialect import (
-    fault_context,
     json_object,
     reply_for,
     scripted_answer,
@@ -30,6 +29,7 @@ from ...http.requests import too_long
 from ...scenario import HttpError
 from ..dialect import Dialect, Route, json_error_message
 from .plan import TITLE, finish_reason, not_applicable, planned_chat
+from .shapes import FAULT_SHAPES
 from .wire import ChatContext, completion_object, error_body, models_body
 
 __all__ = [
@@ -157,8 +157,7 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
             chat, text, finish_reason(scenario), len(prepared.ends), scenario.reply.tool
         )
         return web.json_response(body)
-    fault_ctx = fault_context(parsed.prompt, chat.id, chat.model)
-    steps = planned_chat(scenario, chat, fault_ctx, prepared)
+    steps = planned_chat(scenario, chat, prepared, time.time())
     return await streamed(request, ctx, steps, transport_of(scenario))
 
 
@@ -176,6 +175,7 @@ DIALECT: Final = Dialect(
         "/v1/models": {"GET": Route(answer_models)},
     },
     not_applicable=not_applicable,
+    shapes=FAULT_SHAPES,
     scripted_error=scripted_chat_error,
     error_body=chat_error,
     error_message=json_error_message,

@@ -14,7 +14,6 @@ from typing import Final, NamedTuple
 from aiohttp import web
 
 from ...http.dialect import (
-    fault_context,
     json_object,
     reply_for,
     streamed,
@@ -34,6 +33,7 @@ from ..openai_chat.api import (
     scripted_chat_error,
 )
 from .plan import TITLE, not_applicable, planned_responses, whole_response
+from .shapes import FAULT_SHAPES
 from .wire import ResponseContext
 
 __all__ = ["DIALECT", "answer_responses", "read_responses"]
@@ -98,8 +98,7 @@ async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.Stream
         if cut is not None:
             return cut
         return web.json_response(whole_response(scenario, response, text, len(prepared.ends)))
-    fault_ctx = fault_context(parsed.prompt, response.item_id, response.model)
-    steps = planned_responses(scenario, response, fault_ctx, prepared)
+    steps = planned_responses(scenario, response, prepared, time.time())
     return await streamed(request, ctx, steps, transport_of(scenario))
 
 
@@ -109,6 +108,7 @@ DIALECT: Final = Dialect(
     answered_at="/v1/responses",
     routes={"/v1/responses": {"POST": Route(answer_responses, "conversation", read_responses)}},
     not_applicable=not_applicable,
+    shapes=FAULT_SHAPES,
     scripted_error=scripted_chat_error,
     error_body=chat_error,
     error_message=json_error_message,

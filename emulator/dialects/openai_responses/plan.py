@@ -19,10 +19,10 @@ from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
-from ...scenario.faults import write_fault
-from ...scenario.model import Fault, Scenario
-from ..anthropic.plan import not_applicable as _not_without_done
-from ..fakegpt.wire import StreamContext
+from ...scenario.model import Scenario
+from ..anthropic.shapes import NO_DONE
+from ..common import keyed_api_not_applicable
+from .shapes import MISSING, shapes
 from .wire import (
     ResponseContext,
     event_object,
@@ -40,7 +40,10 @@ TITLE: Final = "OpenAI Responses"
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies). As on Anthropic's,
     but a snapshot resent is an event resent here: its ``sequence_number`` tells it apart."""
-    return _not_without_done(scenario, resent=True)
+    reason = keyed_api_not_applicable(scenario, MISSING)
+    if reason is None and not scenario.wire.done:
+        return NO_DONE
+    return reason
 
 
 class _Numbered:
@@ -64,7 +67,7 @@ class _Numbered:
 
 
 def planned_responses(
-    scenario: Scenario, ctx: ResponseContext, fault_ctx: StreamContext, prepared: Prepared
+    scenario: Scenario, ctx: ResponseContext, prepared: Prepared, now: float
 ) -> Iterator[Step]:
     numbers = _Numbered()
     fmt = format_of(scenario)
@@ -77,7 +80,9 @@ def planned_responses(
         kind = f"response.{done['status']}"
         yield Write(_ev(fmt, kind, numbers, response=done), kind)
 
-    return dialect_stream(scenario, events, fault_ctx, prepared, _writer(ctx, numbers), terminal())
+    return dialect_stream(
+        scenario, events, prepared, lambda: shapes(ctx, numbers, now), terminal()
+    )
 
 
 def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: int) -> Any:
@@ -176,28 +181,3 @@ def _tool_events(
         ]  # fmt: skip
 
     return delta_events(scenario, prepared, opening, piece, closing)
-
-
-def _writer(ctx: ResponseContext, numbers: _Numbered) -> Any:
-    def write(fault: Fault, fmt: SSEFormat, fault_ctx: StreamContext, sent: Any) -> Iterator[Step]:
-        what = f"fault {fault.kind} at {fault.at}"
-        if fault.kind == "error":
-            message = fault.text or "The server had an error while processing your request."
-            error = {"code": "server_error", "message": message}
-            failed = response_object(ctx, "failed", [], None, error=error)
-            yield Write(_ev(fmt, "response.failed", numbers, response=failed), what)
-            yield Write(_ev(fmt, "error", numbers, code="server_error", message=message,
-                            param=None), what)  # fmt: skip
-        elif fault.kind == "malformed_json":
-            data = fault.text or '{"type": "response.output_text.delta", "sequence_number": '
-            yield Write(fmt.event(data, "response.output_text.delta"), what)
-        elif fault.kind in ("stale", "repeat"):
-            # An event again, byte for byte: its sequence_number already seen (the
-            # last one for repeat, one from two events back, out of order, for stale).
-            again = numbers.back(2 if fault.kind == "stale" else 0)
-            for _ in range(fault.count if again else 0):
-                yield Write(again, what)
-        else:
-            yield from write_fault(fault, fmt, fault_ctx, sent)
-
-    return write

@@ -1,0 +1,45 @@
+"""How the faults whose look is a dialect's own look on a Messages stream. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Final
+
+from ...protocol.sse import SSEFormat
+from ...protocol.steps import Step, Write
+from ...scenario.faults import FaultShapes, Sent, Shapes
+from ...scenario.model import Fault
+from ..openai_chat.shapes import MISSING as CHAT_MISSING
+from .wire import error_object
+
+__all__ = ["FAULT_SHAPES", "MISSING", "NO_DONE", "shapes"]
+
+#: Why a scenario that ends with (or sends) ``[DONE]`` means nothing here.
+NO_DONE: Final = "there is no [DONE] in this API (message_stop ends a message)"
+#: The shaped kinds this API has not, and why.
+MISSING: Final[Mapping[str, str]] = {**CHAT_MISSING, "done": NO_DONE}
+
+
+def _error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.json_event(error_object(529, fault.text or "Overloaded"), "error"))
+
+
+def _ping(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.json_event({"type": "ping"}, "ping"))
+
+
+def _malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    data = fault.text or '{"type": "content_block_delta", "index": 0, "delta": {"type": '
+    yield Write(fmt.event(data, "content_block_delta"))
+
+
+#: The Messages look of the faults it has (the same for every request).
+SHAPES: Final[Shapes] = {"error": _error, "ping": _ping, "malformed_json": _malformed}
+
+
+def shapes() -> Shapes:
+    return SHAPES
+
+
+#: What this dialect says of every shaped kind.
+FAULT_SHAPES: Final = FaultShapes(frozenset({"error", "ping", "malformed_json"}), MISSING)

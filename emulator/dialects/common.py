@@ -1,0 +1,38 @@
+"""What the dialects that are APIs with a key (every one but FakeGpt) share. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..scenario.faults import unshaped
+from ..scenario.model import Scenario
+
+__all__ = ["keyed_api_not_applicable"]
+
+
+def keyed_api_not_applicable(scenario: Scenario, missing: Mapping[str, str]) -> str | None:
+    """Why ``scenario`` means nothing on an API with a key whose stream has none of the
+    fault shapes in ``missing`` (kind -> why), and none of FakeGpt's logins or quirks."""
+    reason = unshaped(scenario, missing)
+    if reason is not None:
+        return reason
+    if scenario.wire.encoding != "cumulative":
+        return "it is about the FakeGpt delta_encoding v1 stream"
+    if scenario.wire.body != "stream":
+        return f"its body is {scenario.wire.body!r}, a FakeGpt quirk"
+    if scenario.recording is not None:
+        return "its recording is of the FakeGpt stream"
+    login = [e for e in scenario.http_errors if e.endpoint != "conversation"]
+    transport = scenario.transport
+    if (
+        login
+        or scenario.accounts is not None
+        or not scenario.login_cookie
+        or (transport.shapes and "conversation" not in transport.endpoints)
+    ):
+        return "it acts on the FakeGpt login calls, which this API does not have"
+    if scenario.expect.outcome != "failure" and any(
+        e.status in (401, 403) for e in scenario.http_errors
+    ):
+        return "it expects a fresh login to cure a 401; an API key has no login"
+    return None

@@ -1,0 +1,95 @@
+"""How the faults whose look is a dialect's own look on the FakeGpt stream. Pure.
+
+Every shaped kind of :data:`~emulator.scenario.faults.FAULTS` has one here:
+the FakeGpt stream is where they were all first seen. The other SSE dialects
+borrow :func:`ping` and :func:`done` where their APIs look the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from ...protocol.sse import SSEFormat
+from ...protocol.steps import Step, Write
+from ...scenario.faults import SHAPED_KINDS, FaultShapes, Sent, Shapes, ShapeWriter
+from ...scenario.model import Fault
+from .wire import (
+    DONE,
+    StreamContext,
+    completion_object,
+    error_object,
+    malformed_message,
+    num_variants_object,
+    snapshot_object,
+)
+
+__all__ = ["FAULT_SHAPES", "done", "ping", "shapes"]
+
+#: Every shaped kind has its look here.
+FAULT_SHAPES: Final = FaultShapes(SHAPED_KINDS, {})
+
+
+def ping(timestamp: float) -> ShapeWriter:
+    """``event: ping`` with a timestamp as its data."""
+    data = f"{timestamp:.6f}"
+
+    def write(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        yield Write(fmt.event(data, "ping"))
+
+    return write
+
+
+def done(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    """``data: [DONE]``, early."""
+    yield Write(fmt.event(DONE))
+
+
+def shapes(ctx: StreamContext) -> Shapes:
+    """The FakeGpt look of every shaped fault, for one request's stream."""
+
+    def malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        yield Write(fmt.event(fault.text or malformed_message(ctx)))
+
+    def foreign(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        obj = snapshot_object(
+            ctx,
+            fault.text or "This message is not part of the reply.",
+            message_id="foreign-" + ctx.message_id,
+            role=fault.role,
+            message_type=fault.message_type,
+        )
+        yield Write(fmt.json_event(obj))
+
+    def error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        text = fault.text or "Something went wrong."
+        yield Write(fmt.json_event(error_object(ctx.conversation_id, text)))
+
+    def moderation(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        obj = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
+        yield Write(fmt.json_event(obj))
+
+    def num_variants(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        yield Write(fmt.json_event(num_variants_object(ctx.conversation_id)))
+
+    def resent(n: int | None) -> ShapeWriter:
+        """A snapshot sent again: ``n`` events back, or (None) the fault's own text."""
+
+        def write(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+            text = fault.text if n is None else sent.back(n)
+            yield Write(fmt.json_event(snapshot_object(ctx, text)))
+
+        return write
+
+    return {
+        "malformed_json": malformed,
+        "ping": ping(ctx.timestamp or ctx.create_time),
+        "foreign_message": foreign,
+        "error": error,
+        "moderation": moderation,
+        "num_variants": num_variants,
+        "stale": resent(2),
+        "repeat": resent(0),
+        "rewrite": resent(None),
+        "done": done,
+    }

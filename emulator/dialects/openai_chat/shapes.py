@@ -1,0 +1,52 @@
+"""How the faults whose look is a dialect's own look on a Chat Completions stream. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Final
+
+from ...protocol.sse import SSEFormat
+from ...protocol.steps import Step, Write
+from ...scenario.faults import FaultShapes, Sent, Shapes
+from ...scenario.model import Fault
+from ..fakegpt.shapes import done, ping
+from .wire import ChatContext, error_object
+
+__all__ = [
+    "DELTA_MISSING",
+    "FAULT_SHAPES",
+    "MISSING",
+    "shapes",
+]
+
+#: What a stream of deltas has not, whatever the API: the FakeGpt events and snapshots.
+DELTA_MISSING: Final[Mapping[str, str]] = {
+    "foreign_message": "chunks carry no message of another author",
+    "moderation": "there is no moderation event",
+    "num_variants": "there is no num_variants event",
+    "rewrite": "deltas cannot rewrite what was sent",
+}
+#: The shaped kinds this API has not, and why.
+MISSING: Final[Mapping[str, str]] = {
+    **DELTA_MISSING,
+    "stale": "a delta sent again cannot be told from a new one: the events are not numbered",
+    "repeat": "a delta sent again cannot be told from a new one: the events are not numbered",
+}
+
+
+def shapes(ctx: ChatContext, now: float) -> Shapes:
+    """The Chat Completions look of the faults it has, for one request's stream."""
+
+    def error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        text = fault.text or "The server had an error while processing your request."
+        yield Write(fmt.json_event(error_object(500, text)))
+
+    def malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        data = fault.text or '{"id": "' + ctx.id + '", "object": "chat.completion.chunk", '
+        yield Write(fmt.event(data))
+
+    return {"error": error, "malformed_json": malformed, "ping": ping(now), "done": done}
+
+
+#: What this dialect says of every shaped kind.
+FAULT_SHAPES: Final = FaultShapes(frozenset({"error", "malformed_json", "ping", "done"}), MISSING)
