@@ -114,7 +114,10 @@ def test_bad_captures_are_refused_naming_the_file_and_the_place(tmp_path: Path) 
     assert "chunks must come in time order" in run_import(backwards).stderr
     no_body = tmp_path / "empty.har"
     no_body.write_text(json.dumps({"log": {"entries": []}}), "utf-8")
-    assert "has no /api/conversation request to replay" in run_import(no_body).stderr
+    assert (
+        "has no request to replay (none to /api/conversation, /v1/chat"
+        in run_import(no_body).stderr
+    )
     missing = run_import(tmp_path / "nope.har")
     assert missing.returncode == 2 and "nope.har" in missing.stderr
 
@@ -306,3 +309,88 @@ async def test_the_proxy_replays_a_recorded_prompt_and_passes_the_others_through
         "unicode_text",
     ]
     assert len(list(folder.glob("recorded-*.toml"))) == 2
+
+
+#: A streamed request of each API with a key: its path, headers and body.
+API_REQUESTS = {
+    "openai-chat": (
+        "/v1/chat/completions",
+        {"Authorization": "Bearer sk-test"},
+        {"model": "gpt-4o-mini", "stream": True,
+         "messages": [{"role": "user", "content": "Tell me something."}]},
+    ),
+    "anthropic": (
+        "/v1/messages",
+        {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"},
+        {"model": "claude-3-5-haiku-latest", "max_tokens": 64, "stream": True,
+         "messages": [{"role": "user", "content": "Tell me something."}]},
+    ),
+    "openai-responses": (
+        "/v1/responses",
+        {"Authorization": "Bearer sk-test"},
+        {"model": "gpt-4o-mini", "stream": True, "input": "Tell me something."},
+    ),
+}  # fmt: skip
+
+
+async def _answer_of(url: str, dialect: str) -> tuple[int, bytes]:
+    path, headers, body = API_REQUESTS[dialect]
+    async with aiohttp.ClientSession() as http, http.post(url + path, json=body,
+                                                           headers=headers) as r:  # fmt: skip
+        return r.status, await r.read()
+
+
+@pytest.mark.parametrize("dialect", sorted(API_REQUESTS))
+@pytest.mark.parametrize("form", ["raw", "har"])
+async def test_a_capture_of_each_api_imports_as_its_dialect_and_replays_byte_for_byte(
+    emulator_factory: EmulatorFactory, tmp_path: Path, dialect: str, form: str
+) -> None:
+    from emulator.dialects.registry import DIALECTS
+    from emulator.scenario.dump import scenario_to_toml
+    from emulator.scenario.text import reply_text
+
+    live = await emulator_factory(EmulatorConfig(speed=0))
+    status, captured = await _answer_of(live.url, dialect)
+    assert status == 200
+    path, headers, _ = API_REQUESTS[dialect]
+    if form == "raw":
+        imported = import_capture(captured, "body.txt", "captured", dialect)
+    else:
+        har = {"log": {"entries": [{
+            "request": {"method": "POST", "url": "https://api.example" + path,
+                        "headers": [{"name": k, "value": v} for k, v in headers.items()]},
+            "response": {"status": 200, "content": {"text": captured.decode()},
+                         "headers": [{"name": "Content-Type", "value": "text/event-stream"}]},
+        }]}}  # fmt: skip
+        imported = import_capture(json.dumps(har).encode(), "api.har", "captured")
+        assert any("API keys" in r or "bearer tokens" in r for r in imported.removed)
+    scenario = imported.scenario
+    default = builtin_scenarios()["default"]
+    assert scenario.expect.text == reply_text(default.reply, "Tell me something.")
+    file = tmp_path / "captured.toml"
+    file.write_text(scenario_to_toml(scenario), encoding="utf-8")
+    loaded = load_scenario(file)
+    assert loaded.recording is not None and loaded.recording.dialect == dialect
+    assert "sk-" not in file.read_text()
+    others = {name: d.not_applicable(loaded) for name, d in DIALECTS.items() if name != dialect}
+    assert set(others.values()) == {f"its recording is of another API ({dialect})"}
+    replaying = await emulator_factory(EmulatorConfig(speed=0, default=loaded))
+    assert await _answer_of(replaying.url, dialect) == (200, captured)
+
+
+def test_import_takes_the_dialect_of_a_raw_body_on_the_command_line(tmp_path: Path) -> None:
+    body = tmp_path / "messages.txt"
+    body.write_bytes(
+        b'event: message_start\ndata: {"type": "message_start"}\n\n'
+        b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, '
+        b'"delta": {"type": "text_delta", "text": "Hi there"}}\n\n'
+        b'event: message_stop\ndata: {"type": "message_stop"}\n\n'
+    )
+    out = tmp_path / "hi.toml"
+    done = run_import(body, "--dialect", "anthropic", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert "expecting 8 characters of text" in done.stderr
+    scenario = load_scenario(out)
+    assert scenario.recording is not None and scenario.recording.dialect == "anthropic"
+    refused = run_import(body, "--dialect", "klingon")
+    assert refused.returncode == 2 and "invalid choice: 'klingon'" in refused.stderr

@@ -1,6 +1,7 @@
 """Captured traffic: importing a capture as a scenario (``python -m emulator import``)."""
 
-from .decode import expected_outcome, sse_data
+from ..protocol.sse import sse_data
+from .decode import expected_outcome
 from .imports import Imported, import_capture
 
 __all__ = ["Imported", "expected_outcome", "import_capture", "sse_data"]

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from ..dialects.registry import DIALECTS
 from ..scenario import ScenarioError, load_scenario
 from ..scenario.dump import scenario_to_toml
 from .imports import import_capture
@@ -63,6 +64,14 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("file", type=Path, help="the capture")
     parser.add_argument(
+        "--dialect",
+        choices=list(DIALECTS),
+        default="fakegpt",
+        help="the API a raw body or JSON lines were captured from (default fakegpt; a HAR "
+        "says it by its paths): "
+        + ", ".join(f"{d.name} ({d.answered_at})" for d in DIALECTS.values()),
+    )
+    parser.add_argument(
         "-o", "--output", type=Path, default=None,
         help="the scenario file to write (default: print it); its stem is the scenario's name",
     )  # fmt: skip
@@ -73,7 +82,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"{args.file}: {exc.strerror or exc}")
     name = args.output.stem if args.output is not None else args.file.stem
     try:
-        imported = import_capture(raw, str(args.file), name)
+        imported = import_capture(raw, str(args.file), name, args.dialect)
     except ScenarioError as exc:
         print(f"cannot import: {exc}", file=sys.stderr)
         return 1

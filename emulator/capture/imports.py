@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -26,6 +27,7 @@ from ..scenario.model import (
     Scenario,
     ScenarioError,
 )
+from ..scenario.outcomes import Reading
 from ..scenario.recording import FRAMING_HEADERS, MAX_RECORDING_BYTES, read_jsonl
 from .decode import expected_outcome
 
@@ -35,10 +37,11 @@ __all__ = ["Imported", "content_headers", "import_capture"]
 _KEPT_HEADERS: Final = frozenset(
     {"content-type", "cache-control", "x-accel-buffering", "retry-after", "vary"}
 )
-#: The upstream's paths, by endpoint: a recording is of the FakeGpt stream.
+_FAKEGPT: Final = "fakegpt"
+#: The FakeGpt upstream's paths, by endpoint (its login calls' answers are kept).
 _PATHS: Final[dict[str, Endpoint]] = {
     path: route.endpoint
-    for path, methods in DIALECTS["fakegpt"].routes.items()
+    for path, methods in DIALECTS[_FAKEGPT].routes.items()
     for route in methods.values()
     if route.endpoint is not None
 }
@@ -54,8 +57,15 @@ class Imported:
     changed: list[str] = field(default_factory=list)
 
 
-def import_capture(raw: bytes, source: str, name: str) -> Imported:
-    """The scenario that replays the capture ``raw`` (read from ``source``), named ``name``."""
+def import_capture(raw: bytes, source: str, name: str, dialect: str = "fakegpt") -> Imported:
+    """The scenario that replays the capture ``raw`` (read from ``source``), named ``name``.
+
+    ``dialect``: the API a body or JSON lines were captured from (a HAR says it
+    by its paths; JSON lines may say it on a line of their own).
+    """
+    if dialect not in DIALECTS:
+        raise ScenarioError(source, "dialect", f"unknown dialect {dialect!r}; known: "
+                            f"{', '.join(DIALECTS)}")  # fmt: skip
     stripped = raw.lstrip()
     if stripped.startswith(b"{"):
         try:
@@ -71,14 +81,15 @@ def import_capture(raw: bytes, source: str, name: str) -> Imported:
             status=int(meta.get("status", 200)),
             headers=content_headers(meta.get("headers"), removed) or Recording().headers,
             ending=meta.get("ending", "complete"),
+            dialect=str(meta.get("dialect", dialect)),
         )
         return _made(recording, source, name, f"JSON lines ({len(chunks)} timed chunks)",
                      removed=removed)  # fmt: skip
     if len(raw) > MAX_RECORDING_BYTES:
         raise ScenarioError(source, "", f"holds {len(raw):,} bytes; at most "
                             f"{MAX_RECORDING_BYTES:,} can be replayed")  # fmt: skip
-    recording = Recording(chunks=(Chunk(0.0, raw),) if raw else ())
-    return _made(recording, source, name, "a raw SSE body (no times: one write)",
+    recording = Recording(chunks=(Chunk(0.0, raw),) if raw else (), dialect=dialect)
+    return _made(recording, source, name, f"a raw {DIALECTS[dialect].title} body (no times: one write)",
                  changed=["a raw body has no timing: it is replayed as one write"])  # fmt: skip
 
 
@@ -106,10 +117,18 @@ def _made(
         recording=recording,
         http_errors=http_errors,
         accounts=accounts,
-        expect=expected_outcome(recording),
+        expect=expected_outcome(recording, _reader(recording, source)),
         source=source,
     )
     return Imported(scenario, removed, list(changed or []))
+
+
+def _reader(recording: Recording, source: str) -> Callable[[bytes], Reading]:
+    known = DIALECTS.get(recording.dialect)
+    if known is None:
+        raise ScenarioError(source, "dialect", f"unknown dialect {recording.dialect!r}; "
+                            f"known: {', '.join(DIALECTS)}")  # fmt: skip
+    return known.read_capture
 
 
 def content_headers(raw: Any, removed: list[str]) -> tuple[tuple[str, str], ...]:
@@ -132,26 +151,30 @@ def _from_har(har: dict[str, Any], source: str, name: str) -> Imported:
     removed: list[str] = []
     changed: list[str] = []
     by_endpoint: dict[Endpoint, list[dict[str, Any]]] = {e: [] for e in ENDPOINTS}
+    answers: list[tuple[str, dict[str, Any]]] = []  # (dialect, entry) of every answer
     for entry in entries:
         url = str(entry.get("request", {}).get("url", ""))
         path = "/" + url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
         endpoint = next((e for p, e in _PATHS.items() if path.endswith(p)), None)
         if endpoint is not None:
             by_endpoint[endpoint].append(entry)
+        answering = next((d for d in DIALECTS.values() if path.endswith(d.answered_at)), None)
+        if answering is not None:
+            answers.append((answering.name, entry))
         _count_secrets(entry, removed)
-    conversations = by_endpoint["conversation"]
-    if not conversations:
-        raise ScenarioError(source, "log.entries", "has no /api/conversation request to replay")
-    if len(conversations) > 1:
-        changed.append(f"the HAR holds {len(conversations)} conversations: the last is replayed")
-    conversation = conversations[-1]
+    if not answers:
+        paths = ", ".join(d.answered_at for d in DIALECTS.values())
+        raise ScenarioError(source, "log.entries", f"has no request to replay (none to {paths})")
+    if len(answers) > 1:
+        changed.append(f"the HAR holds {len(answers)} answers: the last is replayed")
+    dialect, conversation = answers[-1]
     response = conversation.get("response", {})
     status = int(response.get("status") or 200)
     content = response.get("content", {})
     text = content.get("text")
     if not isinstance(text, str):
         raise ScenarioError(source, "response.content.text",
-                            "the conversation's body is not in the HAR (export with content)")  # fmt: skip
+                            "the answer's body is not in the HAR (export with content)")  # fmt: skip
     try:
         body = (
             base64.b64decode(text, validate=True)
@@ -176,14 +199,17 @@ def _from_har(har: dict[str, Any], source: str, name: str) -> Imported:
         chunks=(Chunk(first, body),) if body else (),
         status=status,
         headers=headers or Recording().headers,
+        dialect=dialect,
     )
+    # The login calls' answers matter only to a FakeGpt conversation.
+    logins = by_endpoint if dialect == _FAKEGPT else {e: [] for e in ENDPOINTS}
     errors = tuple(
         HttpError(endpoint=endpoint, status=int(e["response"]["status"]), on_call=i + 1)
         for endpoint in ("loads", "login", "session")
-        for i, e in enumerate(by_endpoint[endpoint])
+        for i, e in enumerate(logins[endpoint])
         if int(e.get("response", {}).get("status") or 200) >= 400
     )
-    accounts = _accounts(by_endpoint["loads"])
+    accounts = _accounts(logins["loads"])
     return _made(recording, source, name, f"a HAR file ({len(entries)} entries)",
                  removed=sorted(set(removed)), changed=changed, http_errors=errors,
                  accounts=accounts)  # fmt: skip
@@ -209,6 +235,8 @@ def _count_secrets(entry: dict[str, Any], removed: list[str]) -> None:
         low = str(header.get("name", "")).lower()
         if low in ("authorization", "x-authorization"):
             removed.append("bearer tokens (Authorization headers)")
+        elif low in ("x-api-key", "api-key", "x-goog-api-key"):
+            removed.append(f"API keys ({header.get('name')} headers)")
         elif low == "cookie":
             removed.append("cookies sent")
     if any(

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from ..dialects.fakegpt.shapes import shapes as fakegpt_shapes
 from ..dialects.fakegpt.wire import StreamContext
+from ..dialects.registry import DIALECTS
 from ..engine.play import Clock, play
 from ..engine.replay import replayed
 from ..http.errors import BadRequest
@@ -204,7 +205,7 @@ async def _forward(
                 description=f"Recorded from {base} at {when}: HTTP {made.status}, "
                 f"{len(made.chunks)} writes, {made.size:,} bytes, ending {ending}.",
                 recording=made,
-                expect=expected_outcome(made),
+                expect=expected_outcome(made, DIALECTS[made.dialect].read_capture),
             )
             _write(path, scenario_to_toml(scenario))  # small; also when cancelled
             proxy.written.append(path)

@@ -7,21 +7,30 @@ from collections.abc import Mapping
 from ..scenario.faults import unshaped
 from ..scenario.model import Scenario
 
-__all__ = ["keyed_api_not_applicable"]
+__all__ = ["keyed_api_not_applicable", "recorded_elsewhere"]
 
 
-def keyed_api_not_applicable(scenario: Scenario, missing: Mapping[str, str]) -> str | None:
-    """Why ``scenario`` means nothing on an API with a key whose stream has none of the
-    fault shapes in ``missing`` (kind -> why), and none of FakeGpt's logins or quirks."""
-    reason = unshaped(scenario, missing)
+def recorded_elsewhere(scenario: Scenario, dialect: str) -> str | None:
+    """Why ``scenario`` means nothing on ``dialect``: its recording is of another API."""
+    recording = scenario.recording
+    if recording is not None and recording.dialect != dialect:
+        return f"its recording is of another API ({recording.dialect})"
+    return None
+
+
+def keyed_api_not_applicable(
+    scenario: Scenario, dialect: str, missing: Mapping[str, str]
+) -> str | None:
+    """Why ``scenario`` means nothing on ``dialect``, an API with a key whose stream has
+    none of the fault shapes in ``missing`` (kind -> why), and none of FakeGpt's logins
+    or quirks."""
+    reason = unshaped(scenario, missing) or recorded_elsewhere(scenario, dialect)
     if reason is not None:
         return reason
     if scenario.wire.encoding != "cumulative":
         return "it is about the FakeGpt delta_encoding v1 stream"
     if scenario.wire.body != "stream":
         return f"its body is {scenario.wire.body!r}, a FakeGpt quirk"
-    if scenario.recording is not None:
-        return "its recording is of the FakeGpt stream"
     login = [e for e in scenario.http_errors if e.endpoint != "conversation"]
     transport = scenario.transport
     if (

@@ -21,6 +21,7 @@ from aiohttp import web
 from ..http.errors import Context, Handler
 from ..scenario import Endpoint, HttpError, Scenario
 from ..scenario.faults import FaultShapes
+from ..scenario.outcomes import Reading
 
 __all__ = ["Dialect", "Reader", "Route", "json_error_message"]
 
@@ -62,6 +63,9 @@ class Dialect:
     not_applicable: Callable[[Scenario], str | None]
     #: The shaped fault kinds it writes in its own look, and those it has not (with why).
     shapes: FaultShapes
+    #: What a correct client makes of a captured answer body (``import`` states it as a
+    #: recording's expected outcome).
+    read_capture: Callable[[bytes], Reading]
     #: A scenario's HTTP error, as this API answers it.
     scripted_error: Callable[[HttpError], web.Response]
     #: An error the emulator answers on its routes, in this API's shape (None: ``{"detail"}``).

@@ -12,14 +12,16 @@ from aiohttp import web
 from ..dialects.fakegpt.wire import CDN_CHALLENGE_HTML
 from ..engine.play import STREAM_HEADERS, Clock, end_connection, play
 from ..engine.prepare import Prepared, estimated_bytes, prepare
+from ..engine.replay import replayed
 from ..protocol.steps import Step
 from ..scenario import HttpError, Scenario, Transport
-from ..scenario.faults import FAULTS
+from ..scenario.faults import FAULTS, Shapes
 from ..scenario.text import CACHE_TEXT_CHARS, reply_text
 from .errors import BadRequest, Context
 
 __all__ = [
     "json_object",
+    "replayed_answer",
     "reply_for",
     "scripted_answer",
     "streamed",
@@ -84,6 +86,22 @@ def scripted_answer(
         return web.Response(status=error.status, body=b"", headers=headers)
     return web.Response(status=error.status, body=json_body(),
                         content_type="application/json", headers=headers)  # fmt: skip
+
+
+async def replayed_answer(
+    request: web.BaseRequest,
+    ctx: Context,
+    scenario: Scenario,
+    shapes: Shapes,
+    extra: Mapping[str, str] | None = None,
+) -> web.StreamResponse:
+    """The scenario's recording, byte for byte, with its faults in the look of ``shapes``
+    (the recorded API's), its status and headers as recorded."""
+    recording = scenario.recording
+    if recording is None:  # pragma: no cover - the answers call it only for a recording
+        raise RuntimeError(f"scenario {scenario.name!r} has no recording")
+    return await streamed(request, ctx, replayed(scenario, shapes), transport_of(scenario),
+                          recording.status, dict(recording.headers), extra)  # fmt: skip
 
 
 def transport_of(scenario: Scenario) -> Transport | None:

@@ -7,10 +7,12 @@ end-to-end tests are a cross-check between the two.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SSEFormat"]
+__all__ = ["SSEFormat", "event_json", "sse_data"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +46,31 @@ class SSEFormat:
 
     def json_event(self, obj: Any, event: str | None = None) -> bytes:
         return self.event(self.dumps(obj), event)
+
+
+def sse_data(body: bytes) -> Iterator[str]:
+    """The data of each event of a captured SSE body (comments and other fields left out):
+    a small reader for captures, not the client's spec-exact decoder."""
+    text = body.decode("utf-8", "replace").removeprefix("\ufeff")
+    data: list[str] = []
+    for line in re.split(r"\r\n|\r|\n", text):
+        if not line:
+            if data:
+                yield "\n".join(data)
+            data = []
+            continue
+        name, colon, value = line.partition(":")
+        if name == "data" and colon:
+            data.append(value.removeprefix(" "))
+        elif name == "data":
+            data.append("")
+    # An event not ended by a blank line is never dispatched.
+
+
+def event_json(data: str) -> dict[str, Any]:
+    """An event's data as a JSON object; ``{}`` when it is not one (a reader skips it)."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}

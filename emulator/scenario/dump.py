@@ -77,6 +77,8 @@ def _recording(recording: Recording) -> list[str]:
         lines.append(f"headers = {{ {pairs} }}" if pairs else "headers = {}")
     if recording.ending != default.ending:
         lines.append(f"ending = {_value(recording.ending)}")
+    if recording.dialect != default.dialect:
+        lines.append(f"dialect = {_value(recording.dialect)}")
     if recording.real_time_over != default.real_time_over:
         lines.append(f"real_time_over = {_value(recording.real_time_over)}")
     for chunk in recording.chunks:

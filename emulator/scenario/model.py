@@ -223,11 +223,13 @@ STREAM_HEADERS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """A captured ``/api/conversation`` answer, replayed byte for byte, write for write.
+    """A captured answer of one dialect's API, replayed byte for byte, write for write.
 
     Its pace is scaled by the server's speed, but for gaps of
     ``real_time_over`` seconds or more (a captured stall keeps tripping
     timeouts at ``--speed 0``). ``ending``: how the capture ended.
+    ``dialect``: the API it was captured from (a name in the dialect registry);
+    it is replayed there only.
     """
 
     chunks: tuple[Chunk, ...] = ()
@@ -235,6 +237,7 @@ class Recording:
     headers: tuple[tuple[str, str], ...] = STREAM_HEADERS
     ending: Ending = "complete"
     real_time_over: float = 1.0
+    dialect: str = "fakegpt"
 
     @property
     def size(self) -> int:

@@ -9,9 +9,9 @@ conformance judge (:mod:`emulator.conformance`) holds it to the kind.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, NamedTuple
 
-__all__ = ["FAILURES"]
+__all__ = ["FAILURES", "Reading"]
 
 #: Each failure kind, and what a correct client does to meet it.
 FAILURES: Final[Mapping[str, str]] = {
@@ -27,3 +27,18 @@ FAILURES: Final[Mapping[str, str]] = {
     "rewritten_reply": "fails when a snapshot rewrites text already delivered, rather than "
     "deliver text that differs from the upstream's",
 }
+
+
+class Reading(NamedTuple):
+    """What a correct client makes of a captured body of one API (a dialect's capture
+    reader says): the text, how the body ended, or the failure it carries."""
+
+    text: str
+    #: The API's end marker was read ([DONE], message_stop, response.completed).
+    done: bool = False
+    #: The reply said it was whole (a finished message, a finish or stop reason).
+    finished: bool = False
+    #: A kind of :data:`FAILURES` the body itself carries (an error event, a rewrite).
+    failure: str | None = None
+    #: What the failure says (an error event's message).
+    message: str = ""

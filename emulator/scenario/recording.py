@@ -5,7 +5,7 @@ for bytes that are not UTF-8. The same chunks may sit in a JSON-lines file
 beside the scenario (``file = "NAME.jsonl"``, one ``{"at": …, "text": …}``
 per line), which is also what ``python -m emulator import`` reads and what
 the recording proxy writes: a line may also give the answer's ``status``
-and ``headers``, or how it ``ending``.
+and ``headers``, how it ``ending``, or the ``dialect`` it was captured from.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, cast, get_args
@@ -22,6 +23,7 @@ from .table import Table
 
 __all__ = ["MAX_RECORDING_BYTES", "chunk_dict", "read_jsonl", "recording_from_table"]
 
+_DIALECT_NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 #: The most bytes a recording may hold.
 MAX_RECORDING_BYTES: Final = 64 * 1024 * 1024
 #: Headers a recording never answers with: the server frames the body itself.
@@ -65,7 +67,10 @@ def recording_from_table(t: Table, folder: Path | None) -> Recording:
         ending=cast(Ending, t.choice("ending", get_args(Ending),
                                      str(meta.get("ending", default.ending)))),
         real_time_over=t.number("real_time_over", default.real_time_over, minimum=0.0),
+        dialect=t.text("dialect", str(meta.get("dialect", default.dialect))),
     )  # fmt: skip
+    if not _DIALECT_NAME.fullmatch(recording.dialect):
+        raise t.error("dialect", "expected a dialect's name (letters, digits and '-')")
     if recording.ending not in get_args(Ending):
         raise t.error("ending", f"expected one of {', '.join(get_args(Ending))}")
     if recording.size > MAX_RECORDING_BYTES:
@@ -129,7 +134,7 @@ def read_jsonl(raw: bytes, source: str) -> tuple[list[Chunk], dict[str, Any]]:
         if not isinstance(obj, dict):
             raise ScenarioError(source, where, "expected a JSON object")
         if not {"text", "hex", "base64"} & set(obj):
-            extra = sorted(set(obj) - {"status", "headers", "ending"})
+            extra = sorted(set(obj) - {"status", "headers", "ending", "dialect"})
             if extra:
                 raise ScenarioError(source, f"{where}.{extra[0]}", "unknown key")
             meta.update(obj)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ...http.dialect import (
     json_object,
+    replayed_answer,
     reply_for,
     scripted_answer,
     streamed,
@@ -27,8 +28,9 @@ from ...http.errors import BadRequest, Context
 from ...http.requests import too_long
 from ...scenario import HttpError
 from ..dialect import Dialect, Route, json_error_message
-from .plan import TITLE, not_applicable, planned_messages, stop_reason
-from .shapes import FAULT_SHAPES
+from .capture import read_capture
+from .plan import NAME, TITLE, not_applicable, planned_messages, stop_reason
+from .shapes import FAULT_SHAPES, shapes
 from .wire import MessageContext, error_body, message_object
 
 __all__ = [
@@ -127,6 +129,8 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
     message = MessageContext(f"msg_{_IDS.getrandbits(120):030x}", parsed.model,
                              parsed.input_tokens)  # fmt: skip
     headers = {"request-id": _request_id(), **ctx.cors}
+    if scenario.recording is not None:
+        return await replayed_answer(request, ctx, scenario, shapes(), headers)
     if not parsed.stream:
         cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
         if cut is not None:
@@ -140,12 +144,13 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
 
 
 DIALECT: Final = Dialect(
-    name="anthropic",
+    name=NAME,
     title=TITLE,
     answered_at="/v1/messages",
     routes={"/v1/messages": {"POST": Route(answer_messages, "conversation", read_messages)}},
     not_applicable=not_applicable,
     shapes=FAULT_SHAPES,
+    read_capture=read_capture,
     scripted_error=scripted_messages_error,
     error_body=messages_error,
     error_message=json_error_message,

@@ -29,14 +29,16 @@ from .wire import (
     message_start,
 )
 
-__all__ = ["TITLE", "not_applicable", "planned_messages", "stop_reason"]
+__all__ = ["NAME", "TITLE", "not_applicable", "planned_messages", "stop_reason"]
 
+#: Its name in the registry.
+NAME: Final = "anthropic"
 TITLE: Final = "Anthropic Messages"
 
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies)."""
-    reason = keyed_api_not_applicable(scenario, MISSING)
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING)
     if reason is None and not scenario.wire.done:
         return NO_DONE
     return reason

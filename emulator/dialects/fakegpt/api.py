@@ -21,8 +21,7 @@ from aiohttp import web
 
 from ...auth import Identity, Signer, user_id_for
 from ...engine.prepare import prepare
-from ...engine.replay import replayed
-from ...http.dialect import scripted_answer, streamed, transport_of
+from ...http.dialect import replayed_answer, scripted_answer, streamed, transport_of
 from ...http.errors import BadRequest, Context, json_response
 from ...http.requests import (
     ConversationRequest,
@@ -34,7 +33,8 @@ from ...http.requests import (
 from ...scenario import HttpError, Scenario
 from ...scenario.text import CACHE_TEXT_CHARS, reply_text
 from ..dialect import Dialect, Route
-from .plan import PlanError, not_applicable, plan
+from .capture import read_capture
+from .plan import NAME, PlanError, not_applicable, plan
 from .shapes import FAULT_SHAPES, shapes
 from .wire import (
     DEFAULT_MODEL,
@@ -205,17 +205,9 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
     )
     config = ctx.config
     transport = transport_of(scenario)
-    recording = scenario.recording
-    if recording is not None:
+    if scenario.recording is not None:
         # A captured stream, byte for byte (with the scenario's faults on top).
-        return await streamed(
-            request,
-            ctx,
-            replayed(scenario, shapes(stream)),
-            transport,
-            recording.status,
-            dict(recording.headers),
-        )
+        return await replayed_answer(request, ctx, scenario, shapes(stream))
     try:
         prepared = text = None
         if scenario.wire.body == "stream":
@@ -297,7 +289,7 @@ def _uuid_text(h: str) -> str:
 
 
 DIALECT: Final = Dialect(
-    name="fakegpt",
+    name=NAME,
     title="FakeGpt",
     answered_at="/api/conversation",
     routes={
@@ -310,6 +302,7 @@ DIALECT: Final = Dialect(
     },
     not_applicable=not_applicable,
     shapes=FAULT_SHAPES,
+    read_capture=read_capture,
     scripted_error=scripted_error,
     doc="the shared ChatGPT front end the seed's client spoke: a login, then cumulative "
     "snapshots over SSE",

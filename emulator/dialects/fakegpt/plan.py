@@ -8,23 +8,28 @@ passes its :class:`~emulator.dialects.fakegpt.cache.TemplateCache`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from ...engine.prepare import MAX_STREAM_BYTES, Prepared, estimated_bytes, prepare
 from ...protocol.steps import Step
 from ...scenario.model import PlanError, Scenario
 from ...scenario.text import reply_text
+from ..common import recorded_elsewhere
 from .cache import TemplateCache
 from .stream import planned
 from .wire import StreamContext
 
-__all__ = ["PlanError", "not_applicable", "plan"]
+__all__ = ["NAME", "PlanError", "not_applicable", "plan"]
+
+#: Its name in the registry.
+NAME: Final = "fakegpt"
 
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on the FakeGpt stream (None: it applies)."""
     if scenario.reply.tool:
         return "its reply is a tool call, which the FakeGpt conversation stream has not"
-    return None
+    return recorded_elsewhere(scenario, NAME)
 
 
 def plan(

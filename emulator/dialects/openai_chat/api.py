@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ...http.dialect import (
     json_object,
+    replayed_answer,
     reply_for,
     scripted_answer,
     streamed,
@@ -28,8 +29,9 @@ from ...http.errors import BadRequest, Context
 from ...http.requests import too_long
 from ...scenario import HttpError
 from ..dialect import Dialect, Route, json_error_message
-from .plan import TITLE, finish_reason, not_applicable, planned_chat
-from .shapes import FAULT_SHAPES
+from .capture import read_capture
+from .plan import NAME, TITLE, finish_reason, not_applicable, planned_chat
+from .shapes import FAULT_SHAPES, shapes
 from .wire import ChatContext, completion_object, error_body, models_body
 
 __all__ = [
@@ -149,6 +151,8 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
         include_usage=parsed.include_usage,
         prompt_tokens=parsed.prompt_tokens,
     )
+    if scenario.recording is not None:
+        return await replayed_answer(request, ctx, scenario, shapes(chat, time.time()))
     if not parsed.stream:
         cut = await whole_answer_faults(request, ctx, scenario, MESSAGES[500])
         if cut is not None:
@@ -167,7 +171,7 @@ async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:
 
 
 DIALECT: Final = Dialect(
-    name="openai-chat",
+    name=NAME,
     title=TITLE,
     answered_at="/v1/chat/completions",
     routes={
@@ -176,6 +180,7 @@ DIALECT: Final = Dialect(
     },
     not_applicable=not_applicable,
     shapes=FAULT_SHAPES,
+    read_capture=read_capture,
     scripted_error=scripted_chat_error,
     error_body=chat_error,
     error_message=json_error_message,

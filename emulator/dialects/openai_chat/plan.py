@@ -29,14 +29,16 @@ from .wire import (
     usage_chunk_object,
 )
 
-__all__ = ["TITLE", "finish_reason", "not_applicable", "planned_chat"]
+__all__ = ["NAME", "TITLE", "finish_reason", "not_applicable", "planned_chat"]
 
+#: Its name in the registry.
+NAME: Final = "openai-chat"
 TITLE: Final = "OpenAI Chat Completions"
 
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies)."""
-    return keyed_api_not_applicable(scenario, MISSING)
+    return keyed_api_not_applicable(scenario, NAME, MISSING)
 
 
 def finish_reason(scenario: Scenario) -> str:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ...http.dialect import (
     json_object,
+    replayed_answer,
     reply_for,
     streamed,
     transport_of,
@@ -32,8 +33,9 @@ from ..openai_chat.api import (
     content_text,
     scripted_chat_error,
 )
-from .plan import TITLE, not_applicable, planned_responses, whole_response
-from .shapes import FAULT_SHAPES
+from .capture import read_capture
+from .plan import NAME, TITLE, Numbered, not_applicable, planned_responses, whole_response
+from .shapes import FAULT_SHAPES, shapes
 from .wire import ResponseContext
 
 __all__ = ["DIALECT", "answer_responses", "read_responses"]
@@ -93,6 +95,10 @@ async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.Stream
         model=parsed.model,
         input_tokens=parsed.input_tokens,
     )
+    if scenario.recording is not None:
+        # A recording's events are numbered already: a fault resends none of them.
+        faults = shapes(response, Numbered(), time.time())
+        return await replayed_answer(request, ctx, scenario, faults)
     if not parsed.stream:
         cut = await whole_answer_faults(request, ctx, scenario, MESSAGES[500])
         if cut is not None:
@@ -103,12 +109,13 @@ async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.Stream
 
 
 DIALECT: Final = Dialect(
-    name="openai-responses",
+    name=NAME,
     title=TITLE,
     answered_at="/v1/responses",
     routes={"/v1/responses": {"POST": Route(answer_responses, "conversation", read_responses)}},
     not_applicable=not_applicable,
     shapes=FAULT_SHAPES,
+    read_capture=read_capture,
     scripted_error=scripted_chat_error,
     error_body=chat_error,
     error_message=json_error_message,

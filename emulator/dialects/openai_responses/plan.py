@@ -32,21 +32,23 @@ from .wire import (
     text_part,
 )
 
-__all__ = ["TITLE", "not_applicable", "planned_responses", "whole_response"]
+__all__ = ["NAME", "TITLE", "Numbered", "not_applicable", "planned_responses", "whole_response"]
 
+#: Its name in the registry.
+NAME: Final = "openai-responses"
 TITLE: Final = "OpenAI Responses"
 
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies). As on Anthropic's,
     but a snapshot resent is an event resent here: its ``sequence_number`` tells it apart."""
-    reason = keyed_api_not_applicable(scenario, MISSING)
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING)
     if reason is None and not scenario.wire.done:
         return NO_DONE
     return reason
 
 
-class _Numbered:
+class Numbered:
     """The stream's ``sequence_number``s, shared by the events and the faults, and the
     last few events sent (what ``stale`` and ``repeat`` send again, numbers and all)."""
 
@@ -69,7 +71,7 @@ class _Numbered:
 def planned_responses(
     scenario: Scenario, ctx: ResponseContext, prepared: Prepared, now: float
 ) -> Iterator[Step]:
-    numbers = _Numbered()
+    numbers = Numbered()
     fmt = format_of(scenario)
     events = _events(scenario, ctx, fmt, prepared, numbers)
 
@@ -95,11 +97,11 @@ def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: 
     return response_object(ctx, status, [item], pieces, incomplete=incomplete)
 
 
-def _ev(fmt: SSEFormat, kind: str, numbers: _Numbered, **fields: Any) -> bytes:
+def _ev(fmt: SSEFormat, kind: str, numbers: Numbered, **fields: Any) -> bytes:
     return numbers.event(fmt, kind, **fields)
 
 
-def _begun(ctx: ResponseContext, fmt: SSEFormat, numbers: _Numbered) -> list[Step]:
+def _begun(ctx: ResponseContext, fmt: SSEFormat, numbers: Numbered) -> list[Step]:
     """Every stream's first two events: the response created, and in progress."""
     started = response_object(ctx, "in_progress", [])
     return [
@@ -113,7 +115,7 @@ def _events(
     ctx: ResponseContext,
     fmt: SSEFormat,
     prepared: Prepared,
-    numbers: _Numbered,
+    numbers: Numbered,
 ) -> Events:
     tool = scenario.reply.tool
     if tool:
@@ -152,7 +154,7 @@ def _tool_events(
     ctx: ResponseContext,
     fmt: SSEFormat,
     prepared: Prepared,
-    numbers: _Numbered,
+    numbers: Numbered,
 ) -> Events:
     """The events of a reply that calls a tool: a ``function_call`` item whose arguments
     come as ``response.function_call_arguments.delta`` events."""

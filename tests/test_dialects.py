@@ -1,0 +1,308 @@
+"""The dialect registry: one home per API, fault shapes per dialect, captures per dialect.
+
+A toy dialect, registered from this test module alone (a folder's worth of
+code: a reader, an answer, its fault shapes and its capture reader), is
+served, judged by the conformance kit and imported, as a fifth API would be.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from emulator import EmulatorConfig, builtin_scenarios, load_scenario, serve
+from emulator.capture import import_capture
+from emulator.conformance import python_client
+from emulator.conformance.runner import cases, run_all, skipped
+from emulator.dialects.anthropic.shapes import shapes as anthropic_shapes
+from emulator.dialects.common import keyed_api_not_applicable
+from emulator.dialects.dialect import Dialect, Route
+from emulator.dialects.fakegpt.shapes import shapes as fakegpt_shapes
+from emulator.dialects.fakegpt.wire import StreamContext
+from emulator.dialects.openai_chat.shapes import shapes as chat_shapes
+from emulator.dialects.openai_chat.wire import ChatContext
+from emulator.dialects.openai_responses.plan import Numbered
+from emulator.dialects.openai_responses.shapes import shapes as responses_shapes
+from emulator.dialects.openai_responses.wire import ResponseContext
+from emulator.dialects.registry import DIALECTS, dialect_named, register, registered
+from emulator.engine.stream import delta_events, dialect_stream, format_of
+from emulator.http.dialect import json_object, replayed_answer, reply_for, streamed, transport_of
+from emulator.http.errors import BadRequest, Context
+from emulator.protocol.sse import SSEFormat, event_json, sse_data
+from emulator.protocol.steps import Step, Write
+from emulator.scenario import HttpError
+from emulator.scenario.dump import scenario_to_toml
+from emulator.scenario.faults import (
+    FAULT_KINDS,
+    SHAPED_KINDS,
+    FaultShapes,
+    Sent,
+    Shapes,
+)
+from emulator.scenario.model import Fault, Scenario
+from emulator.scenario.outcomes import Reading
+from emulator.scenario.text import reply_text
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPT = "Tell me something."
+
+
+# -- one home per concern ---------------------------------------------------------------
+
+
+def _compares_a_fault_kind(node: ast.Compare) -> bool:
+    def strings(node: ast.expr) -> set[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return {s for e in node.elts for s in strings(e)}
+        return set()
+
+    parts = [node.left, *node.comparators]
+    names_kind = any(
+        (isinstance(p, ast.Attribute) and p.attr == "kind")
+        or (isinstance(p, ast.Name) and p.id == "kind")
+        for p in parts
+    )
+    return names_kind and any(strings(p) & set(FAULT_KINDS) for p in parts)
+
+
+def test_no_fault_kind_is_named_in_a_comparison_outside_the_table_and_the_shapes() -> None:
+    allowed = {ROOT / "emulator" / "scenario" / "faults.py"}
+    allowed |= set((ROOT / "emulator" / "dialects").glob("*/shapes.py"))
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}"
+        for path in sorted((ROOT / "emulator").rglob("*.py"))
+        if path not in allowed
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Compare) and _compares_a_fault_kind(node)
+    ]
+    assert found == []
+
+
+def test_the_kind_check_catches_a_comparison() -> None:
+    tree = ast.parse("if fault.kind == 'stall': pass\nif kind in ('drop', 'x'): pass")
+    compares = [n for n in ast.walk(tree) if isinstance(n, ast.Compare)]
+    assert [_compares_a_fault_kind(n) for n in compares] == [True, True]
+    assert not _compares_a_fault_kind(ast.parse("x.kind == 'text'").body[0].value)  # type: ignore[attr-defined]
+
+
+def test_each_shipped_dialect_shapes_what_it_declares_and_gives_a_reason_for_the_rest() -> None:
+    stream = StreamContext(PROMPT, "m", "c", "p", 1.0, "model", "mod")
+    built: dict[str, Shapes] = {
+        "fakegpt": fakegpt_shapes(stream),
+        "openai-chat": chat_shapes(ChatContext("chatcmpl-1", 1, "m", False, 3), 1.0),
+        "anthropic": anthropic_shapes(),
+        "openai-responses": responses_shapes(
+            ResponseContext("resp_1", "msg_1", 1, "m", 3), Numbered(), 1.0
+        ),
+    }
+    assert sorted(built) == sorted(DIALECTS)
+    for name, shapes in built.items():
+        declared = DIALECTS[name].shapes
+        assert set(shapes) == declared.kinds, name
+        assert declared.kinds | set(declared.missing) == SHAPED_KINDS, name
+        assert all(reason for reason in declared.missing.values()), name
+
+
+def test_a_dialect_silent_on_a_shaped_kind_is_refused_when_it_is_made() -> None:
+    with pytest.raises(ValueError, match=r"'toy2'.*neither shaped nor missing: .*done"):
+        _toy(name="toy2", shapes=FaultShapes(frozenset({"error"}), {}))
+
+
+def test_a_dialect_is_registered_once_by_name_and_path() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register(DIALECTS["anthropic"])
+    with pytest.raises(ValueError, match=r"/v1/messages already served by 'anthropic'"):
+        register(_toy(name="toy3", path="/v1/messages"))
+    with pytest.raises(ValueError, match="unknown dialect 'nope'; known: fakegpt"):
+        dialect_named("nope")
+
+
+# -- a fifth dialect, registered from here ------------------------------------------------
+
+TOY_PATH: Final = "/toy/v1/say"
+#: The shaped kinds the toy API has not.
+TOY_MISSING: Final = dict.fromkeys(
+    sorted(SHAPED_KINDS - {"error", "ping", "malformed_json"}), "the toy API has no such thing"
+)
+
+
+def _toy_error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.json_event({"oops": fault.text or "the toy broke"}))
+
+
+def _toy_ping(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.json_event({"still": "here"}))
+
+
+def _toy_malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.event(fault.text or '{"say": '))
+
+
+TOY_SHAPES: Final[Shapes] = {
+    "error": _toy_error,
+    "ping": _toy_ping,
+    "malformed_json": _toy_malformed,
+}
+
+
+def _toy_not_applicable(scenario: Scenario) -> str | None:
+    return keyed_api_not_applicable(scenario, "toy", TOY_MISSING)
+
+
+async def _read_toy(request: web.BaseRequest, ctx: Context) -> tuple[str, str]:
+    body = await json_object(request, "the toy wants JSON")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str):
+        raise BadRequest(400, "prompt: a string is required")
+    return prompt, prompt
+
+
+async def _answer_toy(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    scenario, _, prepared = await reply_for(ctx, ctx.parsed, "Toy", _toy_not_applicable)
+    if scenario.recording is not None:
+        return await replayed_answer(request, ctx, scenario, TOY_SHAPES)
+    fmt = format_of(scenario)
+    events = delta_events(
+        scenario,
+        prepared,
+        lambda: [Write(fmt.json_event({"start": True}), "start")],
+        lambda n, piece: Write(fmt.json_event({"say": piece}), f"say {n}"),
+        lambda text, n: [Write(fmt.json_event({"end": True}), "end")],
+    )
+    steps = dialect_stream(scenario, events, prepared, lambda: TOY_SHAPES)
+    return await streamed(request, ctx, steps, transport_of(scenario))
+
+
+def _toy_error_body(status: int, message: str) -> bytes:
+    return json.dumps({"oops": message}).encode()
+
+
+def _toy_scripted(error: HttpError) -> web.Response:
+    return web.Response(status=error.status, body=_toy_error_body(error.status, "scripted"),
+                        content_type="application/json")  # fmt: skip
+
+
+def _read_toy_capture(body: bytes) -> Reading:
+    text = ""
+    for data in sse_data(body):
+        event = event_json(data)
+        if "oops" in event:
+            return Reading(text, failure="upstream_error", message=str(event["oops"]))
+        if isinstance(event.get("say"), str):
+            text += event["say"]
+        if event.get("end"):
+            return Reading(text, done=True, finished=True)
+    return Reading(text)
+
+
+TOY_FAULT_SHAPES: Final = FaultShapes(frozenset(TOY_SHAPES), TOY_MISSING)
+
+
+def _toy(
+    name: str = "toy", path: str = TOY_PATH, shapes: FaultShapes = TOY_FAULT_SHAPES
+) -> Dialect:
+    return Dialect(
+        name=name,
+        title="Toy",
+        answered_at=path,
+        routes={path: {"POST": Route(_answer_toy, "conversation", _read_toy)}},
+        not_applicable=_toy_not_applicable,
+        shapes=shapes,
+        read_capture=_read_toy_capture,
+        scripted_error=_toy_scripted,
+        error_body=_toy_error_body,
+        doc="a toy API of the tests",
+    )
+
+
+async def toy_client(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109
+    """A correct client of the toy API: the text, or an exception for any failure."""
+    limit = aiohttp.ClientTimeout(total=None, sock_read=timeout)
+    async with (
+        aiohttp.ClientSession(timeout=limit) as http,
+        http.post(url + TOY_PATH, json={"prompt": prompt}) as response,
+    ):
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {await response.text()}")
+        body = await response.read()
+    reading = _read_toy_capture(body)
+    if reading.failure is not None:
+        raise RuntimeError(f"the toy said: {reading.message}")
+    if not reading.done:
+        raise RuntimeError("the stream ended before its end event")
+    return reading.text
+
+
+@pytest.fixture
+def toy() -> Iterator[Dialect]:
+    with registered(_toy()) as dialect:
+        yield dialect
+
+
+async def _post(url: str, body: Any) -> tuple[int, bytes]:
+    async with aiohttp.ClientSession() as http, http.post(url + TOY_PATH, json=body) as r:
+        return r.status, await r.read()
+
+
+async def test_a_registered_dialect_is_served_with_its_own_errors(toy: Dialect) -> None:
+    default = builtin_scenarios()["default"]
+    async with serve(EmulatorConfig(speed=0)) as emulator:
+        status, body = await _post(emulator.url, {"prompt": PROMPT})
+        assert status == 200
+        assert _read_toy_capture(body) == Reading(
+            reply_text(default.reply, PROMPT), done=True, finished=True
+        )
+        status, body = await _post(emulator.url, {"nothing": 1})
+        assert (status, json.loads(body)) == (400, {"oops": "prompt: a string is required"})
+    # Once taken back, a new server does not serve it.
+    from emulator.dialects.registry import unregister
+
+    unregister("toy")
+    async with serve(EmulatorConfig(speed=0)) as emulator:
+        assert (await _post(emulator.url, {"prompt": PROMPT}))[0] == 404
+    register(toy)  # the fixture takes it back itself
+
+
+async def test_the_conformance_kit_judges_a_client_of_a_registered_dialect(
+    toy: Dialect,
+) -> None:
+    names = ["default", "drop_mid_stream", "in_stream_error", "malformed_json", "stall_with_pings"]
+    chosen = cases(names, dialect="toy")
+    assert [c.name for c in chosen] == names
+    results = await run_all(chosen, python_client(toy_client), speed=0)
+    assert {r.case.name: r.verdict.kind for r in results} == dict.fromkeys(
+        [c.name for c in chosen], "pass"
+    )
+    why = dict(skipped("toy"))
+    assert why["stale_snapshots"] == "its stale fault: the toy API has no such thing"
+    assert why["login_rejected"].startswith("it acts on the FakeGpt login calls")
+
+
+async def test_a_capture_of_a_registered_dialect_imports_and_replays_byte_for_byte(
+    toy: Dialect, tmp_path: Path
+) -> None:
+    async with serve(EmulatorConfig(speed=0)) as emulator:
+        _, captured = await _post(emulator.url, {"prompt": PROMPT})
+    imported = import_capture(captured, "toy.txt", "toy_capture", "toy")
+    assert imported.scenario.expect.text == reply_text(
+        builtin_scenarios()["default"].reply, PROMPT
+    )
+    path = tmp_path / "toy_capture.toml"
+    path.write_text(scenario_to_toml(imported.scenario), encoding="utf-8")
+    scenario = load_scenario(path)
+    assert scenario.recording is not None and scenario.recording.dialect == "toy"
+    assert DIALECTS["fakegpt"].not_applicable(scenario) == "its recording is of another API (toy)"
+    async with serve(EmulatorConfig(speed=0, default=scenario)) as emulator:
+        assert await _post(emulator.url, {"prompt": "anything"}) == (200, captured)
+    verdicts = await run_all(cases(scenarios={"toy_capture": scenario}, dialect="toy"),
+                             python_client(toy_client), speed=0)  # fmt: skip
+    assert [v.verdict.kind for v in verdicts] == ["pass"]
