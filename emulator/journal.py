@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Limits
+from .outcomes import Ending
 from .scenario import Scenario
 from .transcript import Transcript
 
@@ -47,7 +48,7 @@ class Call:
     detail: str | None = None  # the error detail answered, if any
     number: int = 0  # which call of this endpoint under its scenario (1: the first)
     id: int = 0  # its place in the journal: stable, increasing
-    ending: str | None = None  # how a stream ended: "completed", "client gone at 812 B …"
+    ending: Ending | None = None  # how a stream ended (str(): "client gone at 812 B …")
     ended_ms: float | None = None  # when a stream that did not complete stopped
     session: str | None = None  # the session it was made in (None: the default session)
     chaos: str | None = None  # what seeded chaos did to it, if anything
@@ -80,7 +81,9 @@ class Call:
             "detail": self.detail,
             "number": self.number,
             "id": self.id,
-            "ending": self.ending,
+            "ending": None if self.ending is None else str(self.ending),
+            "ending_kind": None if self.ending is None else self.ending.kind,
+            "ending_fault": None if self.ending is None else self.ending.fault,
             "ended_ms": self.ended_ms,
             "session": self.session,
             "chaos": self.chaos,

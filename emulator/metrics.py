@@ -8,22 +8,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Final
+
+from .outcomes import Ending
 
 __all__ = ["Metrics"]
-
-#: How a stream's ending (``Call.ending``) is counted: its first words.
-_ENDINGS: Final = (
-    ("completed", "completed"),
-    ("dropped by the scenario", "dropped"),
-    ("client gone", "client_gone"),
-    ("stopped by shutdown", "shutdown"),
-    ("reset by the scenario", "reset"),
-    ("closed by the scenario", "closed"),
-    ("cut by the transport", "cut"),
-    ("cut by the Content-Length", "short_length"),
-    ("headers never sent", "no_headers"),
-)
 
 
 class Metrics:
@@ -43,7 +31,7 @@ class Metrics:
         scenario: str | None,
         status: int | None,
         sent: int,
-        ending: str | None,
+        ending: Ending | None,
         faults: dict[str, int],
     ) -> None:
         """Count one answered request."""
@@ -53,8 +41,7 @@ class Metrics:
             if faults:
                 self.faults.update(faults)
             if ending is not None:
-                kind = next((k for prefix, k in _ENDINGS if ending.startswith(prefix)), "other")
-                self.endings[kind] += 1
+                self.endings[ending.kind] += 1
 
     def stream_started(self) -> None:
         with self._lock:

@@ -208,7 +208,7 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
         allow_unmatched=bool(options.get("unmatched")), allow_unused=bool(options.get("unused"))
     )
     if options.get("errors"):
-        problems = [p for p in problems if not p.startswith("handler raised")]
+        problems = [p for p in problems if p.kind != "handler_error"]
     server.drop()
     if problems:
         __tracebackhide__ = True

@@ -24,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 
 from .config import EmulatorConfig
 from .journal import Call, CallList
+from .outcomes import Ending, Problem
 from .scenario import Scenario, scenario_from_dict
 from .scenario.dump import scenario_to_toml
 from .server import Emulator
@@ -165,13 +166,15 @@ class RemoteEmulator(Emulator):
         else:
             self._admin("DELETE", f"/sessions/{self.id}")
 
-    def problems(self, *, allow_unmatched: bool = False, allow_unused: bool = False) -> list[str]:
+    def problems(
+        self, *, allow_unmatched: bool = False, allow_unused: bool = False
+    ) -> list[Problem]:
         info = self._admin("GET", "")
-        found = [f"handler raised: {p}" for p in info["problems"]]
+        found = [Problem("handler_error", p) for p in info["problems"]]
         if not allow_unmatched:
-            found += [f"request matched no route: {u}" for u in info["unmatched"]]
+            found += [Problem("unmatched", u) for u in info["unmatched"]]
         if not allow_unused:
-            found += [f"queued scenario never used: {name}" for name in info["unused"]]
+            found += [Problem("unused", name) for name in info["unused"]]
         return found
 
 
@@ -206,7 +209,10 @@ def _call(entry: Mapping[str, Any]) -> Call:
     )
     for key in (
         "body_size", "started", "scenario", "chosen_by", "status", "bytes_sent", "duration",
-        "detail", "number", "id", "ending", "ended_ms", "session",
+        "detail", "number", "id", "ended_ms", "session",
     ):  # fmt: skip
         setattr(call, key, entry.get(key))
+    kind = entry.get("ending_kind")
+    if kind is not None:
+        call.ending = Ending(kind, call.bytes_sent, call.ended_ms, entry.get("ending_fault") or "")
     return call

@@ -28,6 +28,7 @@ from aiohttp import web
 from .config import EmulatorConfig
 from .http.app import make_server
 from .journal import CallList
+from .outcomes import Problem
 from .scenario import Scenario
 from .scenario.builtin import builtin_scenarios, scenarios_dir
 from .scenario.text import warm
@@ -118,13 +119,16 @@ class Emulator:
     def reset(self) -> None:
         self.state.reset()
 
-    def problems(self, *, allow_unmatched: bool = False, allow_unused: bool = False) -> list[str]:
-        """What went wrong on the server side since the last reset."""
-        found = [f"handler raised: {p}" for p in self.state.problems]
+    def problems(
+        self, *, allow_unmatched: bool = False, allow_unused: bool = False
+    ) -> list[Problem]:
+        """What went wrong on the server side since the last reset (``str()`` of each says
+        it in words)."""
+        found = [Problem("handler_error", p) for p in self.state.problems]
         if not allow_unmatched:
-            found += [f"request matched no route: {u}" for u in self.state.unmatched]
+            found += [Problem("unmatched", u) for u in self.state.unmatched]
         if not allow_unused:
-            found += [f"queued scenario never used: {s.name}" for s in self.state.unused]
+            found += [Problem("unused", s.name) for s in self.state.unused]
         return found
 
 

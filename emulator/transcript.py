@@ -13,20 +13,23 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .scenario.model import Chunk, Ending, Recording
+from .outcomes import COMPLETED, Ending, Label
+from .scenario.model import Chunk, Recording
+from .scenario.model import Ending as RecordedEnding
 from .scenario.recording import FRAMING_HEADERS
 
 __all__ = ["Sent", "Transcript"]
 
 #: How each way a stream ended is replayed (anything else: held open, as the
 #: client that left saw it).
-_ENDINGS: Final[tuple[tuple[str, Ending], ...]] = (
-    ("completed", "complete"),
-    ("dropped by the scenario", "drop"),
-    ("reset by the scenario", "reset"),
-    ("closed by the scenario", "close"),
-    ("cut by", "close"),
-)
+_ENDINGS: Final[dict[str, RecordedEnding]] = {
+    "completed": "complete",
+    "dropped": "drop",
+    "reset": "reset",
+    "closed": "close",
+    "cut": "close",
+    "short_length": "close",
+}
 #: Response headers a recording leaves to the server replaying it.
 _NOT_REPLAYED: Final = FRAMING_HEADERS | {"date", "server"}
 
@@ -38,7 +41,7 @@ class Sent:
     offset: int  # where its bytes start in the body
     ms: float  # since the request arrived (monotonic)
     size: int
-    what: str  # the step that produced it: "messages 1-9", "fault drop at 3", "wait 20 s"
+    what: Label  # the step that produced it (str(): "messages 1-9", "fault drop at 3")
     data: bytes | None  # None: not captured
 
     def to_dict(self) -> dict[str, Any]:
@@ -46,7 +49,7 @@ class Sent:
             "offset": self.offset,
             "ms": round(self.ms, 3),
             "size": self.size,
-            "what": self.what,
+            "what": str(self.what),
         }
         if self.data is not None:
             # Invalid UTF-8 stays visible as \xNN; control characters are the UI's to show.
@@ -55,7 +58,7 @@ class Sent:
 
 
 #: A kept write: Sent's fields in order.
-_Entry = tuple[int, float, int, str, bytes | None]
+_Entry = tuple[int, float, int, Label, bytes | None]
 
 
 @dataclass(slots=True)
@@ -73,17 +76,16 @@ class Transcript:
     tail: deque[_Entry] = field(default_factory=deque)
     omitted_writes: int = 0
     omitted_bytes: int = 0
-    ending: str | None = None
+    ending: Ending | None = None
     #: Writes (and waits) of each fault kind, counted even where bytes are left out.
     faults: dict[str, int] = field(default_factory=dict)
     _head_bytes: int = 0
     _tail_bytes: int = 0
 
-    def wrote(self, offset: int, ms: float, data: bytes, what: str) -> None:
+    def wrote(self, offset: int, ms: float, data: bytes, what: Label) -> None:
         """Note one write (called by the player as it writes: kept lean)."""
-        if what.startswith("fault "):
-            kind = what.split(" ", 2)[1]
-            self.faults[kind] = self.faults.get(kind, 0) + 1
+        if what.kind == "fault":
+            self.faults[what.name] = self.faults.get(what.name, 0) + 1
         size = len(data)
         keep = self.keep_bytes
         # One write's bytes are kept up to keep_bytes (its size says the rest).
@@ -109,9 +111,9 @@ class Transcript:
             self.omitted_bytes += gone
         self._tail_bytes = tail_bytes
 
-    def waited(self, offset: int, ms: float, seconds: float, what: str) -> None:
+    def waited(self, offset: int, ms: float, seconds: float, what: Label) -> None:
         """Note a wait the stream made (a stall: no bytes for ``seconds``)."""
-        self.wrote(offset, ms, b"", f"{what}: {seconds:g} s")
+        self.wrote(offset, ms, b"", what.noted(f": {seconds:g} s"))
 
     def recording(self) -> Recording | None:
         """The answer as a recording to replay byte for byte (None: some bytes were left out)."""
@@ -119,14 +121,14 @@ class Transcript:
         if self.omitted_writes or any(w.data is None or len(w.data) != w.size for w in writes):
             return None
         # A whole answer (not a stream) has no ending of its own: it was sent whole.
-        ending = self.ending or "completed"
+        ending = self.ending or COMPLETED
         return Recording(
             chunks=tuple(Chunk(w.ms / 1000, w.data) for w in writes if w.data),
             status=self.status or 200,
             headers=tuple(
                 (k, v) for k, v in self.headers.items() if k.lower() not in _NOT_REPLAYED
             ),
-            ending=next((e for prefix, e in _ENDINGS if ending.startswith(prefix)), "hold"),
+            ending=_ENDINGS.get(ending.kind, "hold"),
         )
 
     def kept_bytes(self, overhead: int) -> int:
@@ -148,6 +150,6 @@ class Transcript:
             "headers": self.headers,
             "writes": [w.to_dict() for w in self.writes],
             "omitted": {"writes": self.omitted_writes, "bytes": self.omitted_bytes},
-            "ending": self.ending,
+            "ending": None if self.ending is None else str(self.ending),
             "faults": self.faults,
         }

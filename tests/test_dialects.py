@@ -35,6 +35,7 @@ from emulator.dialects.registry import DIALECTS, dialect_named, register, regist
 from emulator.engine.stream import delta_events, dialect_stream, format_of
 from emulator.http.dialect import json_object, replayed_answer, reply_for, streamed, transport_of
 from emulator.http.errors import BadRequest, Context
+from emulator.outcomes import Label
 from emulator.protocol.sse import SSEFormat, event_json, sse_data
 from emulator.protocol.steps import Step, Write
 from emulator.scenario import HttpError
@@ -174,9 +175,9 @@ async def _answer_toy(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
     events = delta_events(
         scenario,
         prepared,
-        lambda: [Write(fmt.json_event({"start": True}), "start")],
-        lambda n, piece: Write(fmt.json_event({"say": piece}), f"say {n}"),
-        lambda text, n: [Write(fmt.json_event({"end": True}), "end")],
+        lambda: [Write(fmt.json_event({"start": True}), Label("event", "start"))],
+        lambda n, piece: Write(fmt.json_event({"say": piece}), Label("event", f"say {n}")),
+        lambda text, n: [Write(fmt.json_event({"end": True}), Label("end", "end"))],
     )
     steps = dialect_stream(scenario, events, prepared, lambda: TOY_SHAPES)
     return await streamed(request, ctx, steps, transport_of(scenario))

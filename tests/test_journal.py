@@ -12,6 +12,7 @@ import pytest
 
 from client import FakeGpt, IncompleteStreamError, SSEDecoder, UpstreamTimeoutError
 from emulator import Call, Emulator, EmulatorConfig
+from emulator.outcomes import COMPLETED, Label
 from emulator.pytest_plugin import EmulatorFactory
 from tests.helpers import CONVERSATION, answer, collect, login
 
@@ -40,7 +41,8 @@ async def test_a_stream_transcript_has_every_write_in_order(
     assert "".join(await collect(fakegpt)) == DEFAULT_TEXT
     call = await settled(emulator.calls("/api/conversation").last)
     transcript = call.transcript
-    assert transcript is not None and call.ending == transcript.ending == "completed"
+    assert transcript is not None and call.ending == transcript.ending == COMPLETED
+    assert str(call.ending) == "completed" and not call.ending.early
     assert transcript.status == 200
     assert transcript.headers["Content-Type"].startswith("text/event-stream")
     writes = transcript.writes
@@ -52,25 +54,26 @@ async def test_a_stream_transcript_has_every_write_in_order(
     assert offset == call.bytes_sent
     assert [w.ms for w in writes] == sorted(w.ms for w in writes)
     whats = [w.what for w in writes]
-    assert whats[:4] == ["fault ping at 0"] * 3 + ["message 0 (empty)"]
-    assert whats[-1] == "[DONE]"
-    assert any(w.startswith("fault ping at") for w in whats)
-    assert any(w.startswith("fault comment at") for w in whats)
-    assert transcript.faults == {"ping": 4, "comment": 2}
+    assert whats[:4] == [Label("fault", "ping", 0)] * 3 + [Label("event", "message 0 (empty)")]
+    assert [str(w) for w in whats[:4]] == ["fault ping at 0"] * 3 + ["message 0 (empty)"]
+    assert whats[-1] == Label("end", "[DONE]")
+    assert Label("fault", "comment", 2) in whats
+    assert transcript.faults == {"ping": 4, "comment": 2}  # three at 0, one at the end
     assert b"".join(w.data or b"" for w in writes).endswith(b"data: [DONE]\n\n")
 
 
 @pytest.mark.parametrize(
-    ("scenario", "error", "ending"),
+    ("scenario", "error", "kind", "words"),
     [
-        ("drop_mid_stream", IncompleteStreamError, "dropped by the scenario at "),
-        ("stall_silent", UpstreamTimeoutError, "client gone at "),
+        ("drop_mid_stream", IncompleteStreamError, "dropped", "dropped by the scenario at "),
+        ("stall_silent", UpstreamTimeoutError, "client_gone", "client gone at "),
     ],
 )
 async def test_the_transcript_says_how_a_stream_ended(
     scenario: str,
     error: type[Exception],
-    ending: str,
+    kind: str,
+    words: str,
     emulator: Emulator,
     fakegpt: type[FakeGpt],
 ) -> None:
@@ -78,13 +81,16 @@ async def test_the_transcript_says_how_a_stream_ended(
     with pytest.raises(error):
         await collect(fakegpt, idle_timeout=0.3)
     call = await settled(emulator.calls("/api/conversation").last)
-    assert call.ending is not None and call.ending.startswith(ending), call.ending
-    assert f"at {call.bytes_sent:,} B after " in call.ending
+    ending = call.ending
+    assert ending is not None and ending.kind == kind and ending.early, ending
+    assert ending.at_bytes == call.bytes_sent and ending.at_ms == call.ended_ms
+    assert str(ending) == f"{words}{call.bytes_sent:,} B after {call.ended_ms:.0f} ms"
     if scenario == "stall_silent":
         # The client gave up within its idle timeout of the stall.
-        waits = [w for w in call.transcript.writes if "stall" in w.what]  # type: ignore[union-attr]
-        assert waits and waits[0].what.endswith(": 20 s")
-        assert call.ended_ms is not None and f"after {call.ended_ms:.0f} ms" in call.ending
+        waits = [w for w in call.transcript.writes if w.what.kind == "fault"]  # type: ignore[union-attr]
+        assert waits and waits[0].what == Label("fault", "stall", 3, ": 20 s")
+        assert str(waits[0].what) == "fault stall at 3: 20 s"
+        assert call.ended_ms is not None
         assert call.ended_ms - waits[0].ms < 5000
 
 
@@ -225,7 +231,7 @@ async def test_a_long_stream_keeps_its_first_and_last_bytes(
     kept = sum(len(w.data or b"") for w in transcript.writes)
     assert kept <= 4 * 32 * 1024  # head and tail, a write each may overrun
     assert transcript.omitted_bytes > 0 and transcript.omitted_writes >= 0
-    assert transcript.writes[-1].what == "[DONE]"
+    assert transcript.writes[-1].what == Label("end", "[DONE]")
 
 
 async def test_cors_lets_a_browser_app_stream_from_the_endpoints(
@@ -269,7 +275,10 @@ def test_a_transcript_keeps_both_ends_and_counts_what_it_keeps() -> None:
     transcript = Transcript(keep_bytes=100, keep_writes=3)
     for i in range(10):
         transcript.wrote(
-            i * 40, float(i), bytes([65 + i]) * 40, "fault drop at 3" if i == 9 else "message"
+            i * 40,
+            float(i),
+            bytes([65 + i]) * 40,
+            Label("fault", "drop", 3) if i == 9 else Label("event", "message"),
         )
     writes = transcript.writes
     # The first writes up to 100 bytes (three of 40: the third crosses it), and the last ones

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Each emulator module's layer, by its dotted name (a package: every module in it).
 LAYERS: dict[str, int] = {
     "emulator._version": 0,
+    "emulator.outcomes": 0,
     "emulator.protocol": 0,
     "emulator.auth": 0,
     "emulator.scenario": 1,

@@ -150,7 +150,7 @@ async def test_the_sdk_raises_its_own_errors_for_keys_statuses_and_scenarios_tha
                 pass
     # The API ends a stream after its error: nothing follows it, not even [DONE].
     writes = emulator.requests[-1].transcript.writes  # type: ignore[union-attr]
-    assert writes[-1].what == "fault error at 3" and b"[DONE]" not in writes[-1].data
+    assert str(writes[-1].what) == "fault error at 3" and b"[DONE]" not in writes[-1].data
 
 
 async def test_the_sdks_report_card_in_the_readme_is_what_a_run_finds() -> None:

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from emulator import EmulatorConfig, Limits, builtin_scenarios
+from emulator.outcomes import Problem
 from emulator.pytest_plugin import EmulatorFactory
 from emulator.remote import RemoteEmulator, RemoteError
 from emulator.server import EmulatorServer
@@ -295,7 +296,8 @@ def test_a_remote_handle_registers_what_it_is_given_and_names_what_the_server_re
         assert server.session("r").state.active.reply.text == "own"
         assert server.state.active.name == "default"  # the default session is untouched
         remote.queue("echo_prompt")
-        assert remote.problems() == ["queued scenario never used: echo_prompt"]
+        assert remote.problems() == [Problem("unused", "echo_prompt")]
+        assert [str(p) for p in remote.problems()] == ["queued scenario never used: echo_prompt"]
         with pytest.raises(RemoteError, match=r"409 .*at most 1000"):
             remote.queue(*["echo_prompt"] * 1000)
         with pytest.raises(RemoteError, match=r"400 .*no scenario named 'nope'"):

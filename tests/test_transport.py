@@ -103,8 +103,10 @@ async def test_reset_sends_an_rst_and_close_a_fin_both_mid_body(
     if kind == "close":  # a FIN comes after every byte written: three events, whole
         assert payload.count(b"\n\n") == 3 and payload.endswith(b"\n\n")
     call = emulator.calls("/api/conversation").last
-    assert call.ending is not None
-    assert call.ending.startswith(f"{'reset' if kind == 'reset' else 'closed'} by the scenario")
+    assert call.ending is not None and call.ending.kind == (
+        "reset" if kind == "reset" else "closed"
+    )
+    assert str(call.ending).startswith(f"{call.ending.kind} by the scenario")
 
 
 async def test_cut_after_ends_the_body_at_that_byte_with_a_fin_or_an_rst(
@@ -120,7 +122,8 @@ async def test_cut_after_ends_the_body_at_that_byte_with_a_fin_or_an_rst(
         assert how == ended and not terminated
         call = emulator.calls("/api/conversation").last
         assert call.bytes_sent == 333 and call.ending is not None
-        assert call.ending.startswith("cut by the transport at 333 B")
+        assert (call.ending.kind, call.ending.at_bytes) == ("cut", 333)
+        assert str(call.ending).startswith("cut by the transport at 333 B")
 
 
 async def test_a_cut_json_answer_keeps_its_full_content_length(
@@ -159,7 +162,7 @@ async def test_bandwidth_caps_the_rate_and_latency_delays_each_write(
     emulator.use(scenario({"latency": 0.1}, reply={"text": "a b c"}, wire={"moderation": False}))
     _, body, _, seconds = await exchange(emulator, token)
     writes = emulator.calls("/api/conversation").last
-    assert unchunk(body)[1] and writes.ending == "completed"
+    assert unchunk(body)[1] and writes.ending is not None and writes.ending.kind == "completed"
     assert seconds >= 0.1 * 2  # at least the first write and the last each waited
 
 
@@ -188,7 +191,8 @@ async def test_no_headers_sends_the_status_line_and_then_nothing(
         if call.ending is not None:
             break
         await asyncio.sleep(0.05)
-    assert call.ending is not None and call.ending.startswith("headers never sent")
+    assert call.ending is not None and call.ending.kind == "no_headers"
+    assert str(call.ending).startswith("headers never sent at 0 B after ")
 
 
 @pytest.mark.parametrize("error", [-40, 100])

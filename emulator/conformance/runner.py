@@ -22,6 +22,7 @@ from ..dialects.registry import dialect_named
 from ..journal import Call
 from ..scenario import Scenario
 from ..scenario.builtin import builtin_scenarios
+from ..scenario.faults import FAULTS
 from ..server import Emulator, serve
 from .clients import Client
 from .judge import Outcome, Verdict, judge
@@ -204,17 +205,25 @@ def _detail(scenario: Scenario, last: Call | None, speaks: Dialect) -> str:
 
 def _stream_notes(scenario: Scenario, call: Call) -> list[str]:
     transcript, gone_ms = call.transcript, call.ended_ms
-    if transcript is None or gone_ms is None or not (call.ending or "").startswith("client gone"):
+    ending = call.ending
+    if transcript is None or gone_ms is None or ending is None or ending.kind != "client_gone":
         return []
     writes = transcript.writes
     notes = []
-    done = [w for w in writes if w.what.endswith("[DONE]")]
+    done = [w for w in writes if w.what.kind == "end"]
     if scenario.wire.after_done == "keep_open" and done:
-        notes.append(f"closed the connection {gone_ms - done[-1].ms:.0f} ms after [DONE]")
-    stalls = [w for w in writes if "fault stall" in w.what and w.size == 0]
+        said = done[-1].what.name
+        notes.append(f"closed the connection {gone_ms - done[-1].ms:.0f} ms after {said}")
+    stalls = [w for w in writes if w.size == 0 and w.what.kind == "fault" and _silent(w.what.name)]
     if stalls:
         into = (gone_ms - stalls[0].ms) / 1000
         idle = scenario.expect.idle_timeout
         verdict = "within" if into <= idle + 5 else "past"
         notes.append(f"gave up {into:.1f} s into a silent stall ({verdict} its idle timeout)")
     return notes
+
+
+def _silent(kind: str) -> bool:
+    """Whether the fault ``kind`` is a silence a client should give up on in time."""
+    spec = FAULTS.get(kind)
+    return spec is not None and spec.waits

@@ -15,6 +15,7 @@ from typing import Final, Protocol
 
 from aiohttp import web
 
+from ..outcomes import COMPLETED, Ending, EndingKind, Label
 from ..scenario import Transport
 
 __all__ = [
@@ -36,9 +37,9 @@ __all__ = [
 class Recorder(Protocol):
     """Takes each write as it goes out (a journal entry's transcript)."""
 
-    def wrote(self, offset: int, ms: float, data: bytes, what: str) -> None: ...
+    def wrote(self, offset: int, ms: float, data: bytes, what: Label) -> None: ...
 
-    def waited(self, offset: int, ms: float, seconds: float, what: str) -> None: ...
+    def waited(self, offset: int, ms: float, seconds: float, what: Label) -> None: ...
 
 
 class Progress(Protocol):
@@ -47,7 +48,7 @@ class Progress(Protocol):
     status: int | None
     bytes_sent: int
     detail: str | None
-    ending: str | None
+    ending: Ending | None
     ended_ms: float | None  # when a stream that did not complete stopped, since arrival
     arrived: float  # the loop's clock when the request arrived (0: unknown)
 
@@ -55,14 +56,15 @@ class Progress(Protocol):
     def transcript(self) -> Recorder | None: ...
 
 
-def ended_at(what: str, call: Progress, seconds: float) -> str:
+def ended_at(kind: EndingKind, call: Progress, seconds: float) -> Ending:
+    """The stream ended early, ``seconds`` after the request arrived (noted on ``call``)."""
     call.ended_ms = seconds * 1000
-    return f"{what} at {call.bytes_sent:,} B after {call.ended_ms:.0f} ms"
+    return Ending(kind, call.bytes_sent, call.ended_ms)
 
 
 def gone(call: Progress, seconds: float) -> None:
     call.detail = "the client went away"
-    call.ending = ended_at("client gone", call, seconds)
+    call.ending = ended_at("client_gone", call, seconds)
 
 
 #: How long a response whose headers never come keeps its connection open.
@@ -125,9 +127,8 @@ class Shaper:
             await response.write(data)
             call.bytes_sent += len(data)
         if cut:
-            what = "cut by the transport"
-            call.detail = what
-            call.ending = ended_at(what, call, self.loop.time() - self.started)
+            call.detail = "cut by the transport"
+            call.ending = ended_at("cut", call, self.loop.time() - self.started)
             end_connection(self.request, "reset" if t.cut_with == "reset" else "close")
             raise Cut
 
@@ -151,9 +152,9 @@ class Shaper:
             # aiohttp sends no byte past the length declared.
             call.bytes_sent = declared
             call.detail = "cut by the Content-Length"
-            call.ending = ended_at(call.detail, call, self.loop.time() - self.started)
+            call.ending = ended_at("short_length", call, self.loop.time() - self.started)
         else:
-            call.ending = "completed"
+            call.ending = COMPLETED
         if self.transport.slow_close:
             await wait_connected(self.request, self.loop.time() + self.transport.slow_close)
 
@@ -219,7 +220,7 @@ async def no_headers(request: web.BaseRequest, call: Progress) -> web.StreamResp
     call.status = 200
     await wait_connected(request, loop.time() + NO_HEADERS_SECONDS)
     call.detail = "headers never sent"
-    call.ending = ended_at("headers never sent", call, loop.time() - started)
+    call.ending = ended_at("no_headers", call, loop.time() - started)
     end_connection(request, "abort")
     return web.Response(status=200)  # never sent: the connection is gone
 

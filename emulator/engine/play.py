@@ -13,6 +13,7 @@ from typing import Final
 
 from aiohttp import web
 
+from ..outcomes import COMPLETED, EndingKind, Label
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario import PlanError, Transport, model
 from .network import (
@@ -84,7 +85,7 @@ async def play(
     call.status = status
     record = call.transcript
     pending: list[bytes] = []
-    whats: list[str] = []  # what each pending write carries (only when recording)
+    whats: list[Label] = []  # what each pending write carries (only when recording)
     size = 0
     unyielded = 0  # bytes written since this task last let others run
     yielded = deadline  # ... and when it last did
@@ -138,7 +139,7 @@ async def play(
                 unyielded, yielded = 0, now
                 if record is not None and not step.scaled:
                     ms = (now - started) * 1000
-                    record.waited(call.bytes_sent, ms, step.seconds, step.what or "wait")
+                    record.waited(call.bytes_sent, ms, step.seconds, step.what)
                 left = deadline - now
                 if 0 < left <= CHECK_EVERY:
                     # A pacing pause: one sleep (a client gone meanwhile fails the
@@ -148,9 +149,8 @@ async def play(
                     gone(call, loop.time() - started)
                     return response
             elif isinstance(step, Drop):
-                what = _DROPS[step.how]
-                call.detail = what
-                call.ending = ended_at(what, call, loop.time() - started)
+                kind, call.detail = _DROPS[step.how]
+                call.ending = ended_at(kind, call, loop.time() - started)
                 end_connection(request, step.how)
                 return response
             elif isinstance(step, Hold):
@@ -165,7 +165,7 @@ async def play(
         else:
             call.bytes_sent += len(last)
             await response.write_eof(last)
-            call.ending = "completed"
+            call.ending = COMPLETED
     except Cut:
         pass  # the shaper noted how it ended
     except ConnectionError:  # reset, or aiohttp's "Connection lost": the client left
@@ -173,11 +173,11 @@ async def play(
     return response
 
 
-#: What each way of ending a stream early is called in the journal.
-_DROPS: Final = {
-    "abort": "dropped by the scenario",
-    "close": "closed by the scenario",
-    "reset": "reset by the scenario",
+#: Each way a scenario cuts a stream: its ending, and the journal's detail.
+_DROPS: Final[dict[str, tuple[EndingKind, str]]] = {
+    "abort": ("dropped", "dropped by the scenario"),
+    "close": ("closed", "closed by the scenario"),
+    "reset": ("reset", "reset by the scenario"),
 }
 
 
@@ -198,7 +198,7 @@ def _measured(steps: Iterator[Step]) -> tuple[Iterator[Step], int]:
 
 
 def _note(
-    record: Recorder, call: Progress, pending: list[bytes], whats: list[str], seconds: float
+    record: Recorder, call: Progress, pending: list[bytes], whats: list[Label], seconds: float
 ) -> None:
     """Record the writes about to go out (one entry each, at their offsets)."""
     offset = call.bytes_sent

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+from ..outcomes import Label
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario.faults import Shapes, write_fault
 from ..scenario.model import Fault, Recording, Scenario
@@ -24,6 +25,8 @@ __all__ = ["event_starts", "replayed"]
 _TERMINATOR: Final = re.compile(rb"\r\n|\r|\n")
 #: How long a recording that ended open ("hold") keeps the connection.
 HOLD_SECONDS: Final = 3600.0
+_PAUSE: Final = Label("pause", "recorded pause")
+_STALL: Final = Label("pause", "recorded stall")
 
 
 def event_starts(body: bytes) -> list[int]:
@@ -70,14 +73,16 @@ def _steps(scenario: Scenario, recording: Recording, shapes: Shapes) -> Iterator
         last = chunk.at
         if gap > 0:
             scaled = gap < recording.real_time_over
-            yield Wait(gap, scaled=scaled, what="recorded pause" if scaled else "recorded stall")
+            yield Wait(gap, scaled=scaled, what=_PAUSE if scaled else _STALL)
         data = chunk.data
         end = offset + len(data)
         cuts = sorted(o for o in at_offset if offset <= o < end)
         start = 0
         for cut in cuts:
             if cut - offset > start:
-                yield Write(data[start : cut - offset], f"recorded chunk {number}")
+                yield Write(
+                    data[start : cut - offset], Label("recorded", f"recorded chunk {number}")
+                )
                 start = cut - offset
             for fault in at_offset.pop(cut):
                 for step in write_fault(fault, fmt, sent, shapes):
@@ -85,7 +90,7 @@ def _steps(scenario: Scenario, recording: Recording, shapes: Shapes) -> Iterator
                     if isinstance(step, Drop):
                         return
         if start < len(data):
-            yield Write(data[start:], f"recorded chunk {number}")
+            yield Write(data[start:], Label("recorded", f"recorded chunk {number}"))
         offset = end
     for fault in (f for o in sorted(at_offset) for f in at_offset[o]):
         for step in write_fault(fault, fmt, sent, shapes):

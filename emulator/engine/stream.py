@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import lru_cache
 from typing import Final
 
+from ..outcomes import Label
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario.faults import FAULTS, Shapes, write_fault
@@ -35,6 +36,7 @@ __all__ = [
 
 #: The player merges consecutive writes up to this size (and so does the planner).
 COALESCE_BYTES: Final = 256 * 1024
+_SPLIT_PAUSE: Final = Label("pause", "split pause")
 
 
 def format_of(scenario: Scenario) -> SSEFormat:
@@ -221,8 +223,8 @@ def _framed(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
             continue
         for i, piece in enumerate(_split(data, offset, wire.chunk_size, wire.split_at)):
             if i:
-                yield Wait(wire.split_pause, scaled=False, what="split pause")
-            yield Write(piece, f"{step.what} (split)")
+                yield Wait(wire.split_pause, scaled=False, what=_SPLIT_PAUSE)
+            yield Write(piece, step.what.noted(" (split)"))
         offset += len(data)
 
 

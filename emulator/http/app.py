@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -25,6 +25,7 @@ from ..dialects.dialect import Route
 from ..dialects.fakegpt.cache import TemplateCache
 from ..engine.play import deliver
 from ..journal import Call, LimitError
+from ..outcomes import Ending, Label
 from ..scenario import Endpoint, Scenario, ScenarioError
 from ..sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
 from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
@@ -43,6 +44,8 @@ __all__ = ["EmulatorHandler", "make_app", "make_server"]
 
 log = logging.getLogger("emulator")
 access_log = logging.getLogger("emulator.access")
+#: The label of an answer sent whole.
+_BODY: Final = Label("body", "body")
 
 
 class _MalformedHttpFilter(logging.Filter):
@@ -247,7 +250,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     except asyncio.CancelledError:
         # Handlers are cancelled only when the server stops.
         call.detail = "stopped by shutdown"
-        call.ending = f"stopped by shutdown at {call.bytes_sent:,} B"
+        call.ending = Ending("shutdown", call.bytes_sent)
         call.duration = time.perf_counter() - started
         if not is_admin:
             _log_access(request, call, _outcome(call))
@@ -310,7 +313,7 @@ def _settle(
     transcript.status = response.status
     transcript.headers = dict(response.headers)
     if isinstance(body, bytes) and body:
-        transcript.wrote(0, (call.duration or 0.0) * 1000, body, "body")
+        transcript.wrote(0, (call.duration or 0.0) * 1000, body, _BODY)
     transcript.ending = call.ending
     state.journal.settle(call)
     state.metrics.answered(
@@ -325,7 +328,7 @@ def _settle(
 
 def _outcome(call: Call) -> str:
     """The status, and for a stream how it really ended."""
-    if call.ending is None or (call.ending == "completed" and call.status != 200):
+    if call.ending is None or (not call.ending.early and call.status != 200):
         return str(call.status)
     return f"{call.status} {call.ending}"
 

@@ -13,6 +13,7 @@ from ..dialects.fakegpt.wire import CDN_CHALLENGE_HTML
 from ..engine.play import STREAM_HEADERS, Clock, end_connection, play
 from ..engine.prepare import Prepared, estimated_bytes, prepare
 from ..engine.replay import replayed
+from ..outcomes import Ending
 from ..protocol.steps import Step
 from ..scenario import HttpError, Scenario, Transport
 from ..scenario.faults import FAULTS, Shapes
@@ -150,7 +151,7 @@ async def whole_answer_faults(
         elif spec.cut is not None:
             if spec.holds:
                 await asyncio.sleep(min(fault.seconds or 3600.0, 3600.0))
-            ctx.call.ending = f"{fault.kind} (the whole answer was never sent)"
+            ctx.call.ending = Ending("never_sent", fault=fault.kind)
             # A half-open connection, once given up, is cut as a drop is.
             end_connection(request, "abort" if spec.holds else spec.cut)
             return web.Response(status=200)

@@ -8,10 +8,14 @@ writes and sleeps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
+
+from ..outcomes import Label
 
 __all__ = ["Cut", "Drop", "Hold", "Step", "Wait", "Write"]
 
+_EVENT: Final = Label("event")
+_WAIT: Final = Label("pause", "wait")
 #: How a connection is cut: at once, after every byte written (a FIN), or with an RST.
 Cut = Literal["abort", "close", "reset"]
 
@@ -23,7 +27,7 @@ class Write:
     """Bytes to send; ``what`` says what they are (for the journal's transcript)."""
 
     data: bytes
-    what: str = field(default="", compare=False)
+    what: Label = field(default=_EVENT, compare=False)
 
 
 @dataclass(slots=True)
@@ -32,7 +36,7 @@ class Wait:
 
     seconds: float
     scaled: bool = True
-    what: str = field(default="", compare=False)
+    what: Label = field(default=_WAIT, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

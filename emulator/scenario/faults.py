@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from ..outcomes import Label
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Cut, Drop, Hold, Step, Wait, Write
 from .model import Fault, Scenario
@@ -264,7 +265,7 @@ def write_fault(fault: Fault, fmt: SSEFormat, sent: Sent, shapes: Shapes) -> Ite
         def once() -> Iterator[Step]:
             return shape(fault, fmt, sent)
 
-    what = f"fault {fault.kind} at {fault.at}"
+    what = Label("fault", fault.kind, fault.at)
     for _ in range(1 if spec.once else fault.count):
         for step in once():
             if isinstance(step, Write):

@@ -15,6 +15,7 @@ from typing import Final
 
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
+from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
@@ -34,6 +35,7 @@ __all__ = ["NAME", "TITLE", "not_applicable", "planned_messages", "stop_reason"]
 #: Its name in the registry.
 NAME: Final = "anthropic"
 TITLE: Final = "Anthropic Messages"
+_STOP: Final = end_label("message_stop")
 
 
 def not_applicable(scenario: Scenario) -> str | None:
@@ -57,7 +59,7 @@ def planned_messages(
     events = _events(scenario, ctx, fmt, prepared)
     # message_stop stands where FakeGpt's [DONE] does: faults past the last event
     # (and at -1) come before it, where a reader still listens.
-    stop = [Write(fmt.json_event({"type": "message_stop"}, "message_stop"), "message_stop")]
+    stop = [Write(fmt.json_event({"type": "message_stop"}, "message_stop"), _STOP)]
     return dialect_stream(scenario, events, prepared, shapes, stop)
 
 
@@ -66,19 +68,24 @@ def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: P
 
     def opening() -> list[Step]:
         return [
-            Write(fmt.json_event(message_start(ctx), "message_start"), "message_start"),
-            Write(fmt.json_event(block_start(ctx, tool), "content_block_start"), "block start"),
+            Write(
+                fmt.json_event(message_start(ctx), "message_start"), event_label("message_start")
+            ),
+            Write(
+                fmt.json_event(block_start(ctx, tool), "content_block_start"),
+                event_label("block start"),
+            ),
         ]
 
     def piece(number: int, text: str) -> Step:
         delta = fmt.json_event(block_delta(text, bool(tool)), "content_block_delta")
-        return Write(delta, f"delta {number}")
+        return Write(delta, event_label(f"delta {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
         delta = message_delta(stop_reason(scenario), pieces)
         return [
-            Write(fmt.json_event(block_stop(), "content_block_stop"), "block stop"),
-            Write(fmt.json_event(delta, "message_delta"), "message delta"),
+            Write(fmt.json_event(block_stop(), "content_block_stop"), event_label("block stop")),
+            Write(fmt.json_event(delta, "message_delta"), event_label("message delta")),
         ]
 
     return delta_events(scenario, prepared, opening, piece, closing)

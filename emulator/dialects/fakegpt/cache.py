@@ -14,6 +14,7 @@ from typing import Final, TypeVar
 
 from ...engine.prepare import Prepared, prepare
 from ...engine.stream import COALESCE_BYTES, format_of
+from ...outcomes import Label, LabelKind
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Drop, Hold, Step, Wait, Write
 from ...scenario.model import Scenario
@@ -167,7 +168,7 @@ class _Template:
 
     fmt: SSEFormat
     steps: tuple[Write | Wait | Drop | Hold | Holes, ...]
-    whats: tuple[str, ...]  # what each step's writes carry
+    whats: tuple[Label, ...]  # what each step's writes carry
     size: int  # bytes written, but for the values
 
     def fill(self, ctx: StreamContext) -> Iterator[Step]:
@@ -199,7 +200,7 @@ def _template(scenario: Scenario, text: str) -> _Template | None:
         moderation_id=holes["moderation_id"],
     )
     steps: list[Write | Wait | Drop | Hold | Holes] = []
-    whats: list[str] = []
+    whats: list[Label] = []
     # Consecutive writes become one up to COALESCE_BYTES, as the player would send them.
     run: list[Write] = []
     size = 0
@@ -216,7 +217,7 @@ def _template(scenario: Scenario, text: str) -> _Template | None:
             run, size = [], 0
         if step is not None and not isinstance(step, Write):
             steps.append(step)
-            whats.append("")
+            whats.append(_NOTHING)
     kept = 0
     for part in steps:
         if isinstance(part, Holes):
@@ -228,12 +229,19 @@ def _template(scenario: Scenario, text: str) -> _Template | None:
     return _Template(fmt, tuple(steps), tuple(whats), kept)
 
 
-def _what(run: list[Write]) -> str:
-    """What a run of writes merged into one carries (its first and last, when long)."""
-    whats = list(dict.fromkeys(w.what for w in run))
-    return ", ".join(whats) if len(whats) <= 3 else f"{whats[0]} … {whats[-1]}"
+#: What a step that writes nothing (a wait, a drop) carries.
+_NOTHING: Final = Label("pause")
 
 
-def _holes_or_write(data: bytes, what: str, fmt: SSEFormat) -> Holes | Write:
+def _what(run: list[Write]) -> Label:
+    """What a run of writes merged into one carries (its first and last, when long): the
+    label of its end marker, if it holds one, else of an event."""
+    names = list(dict.fromkeys(str(w.what) for w in run))
+    said = ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
+    kind: LabelKind = "end" if any(w.what.kind == "end" for w in run) else "event"
+    return Label(kind, said)
+
+
+def _holes_or_write(data: bytes, what: Label, fmt: SSEFormat) -> Holes | Write:
     found = Holes.find(data, fmt)
     return found if found.fields else Write(data, what)

@@ -24,6 +24,7 @@ from ...engine.stream import (
     pauses,
     with_faults,
 )
+from ...outcomes import Label, end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Wait, Write
 from ...scenario.model import Scenario
@@ -54,7 +55,7 @@ def _stream(
     wire = scenario.wire
     text = prepared.text
     if wire.body == "done_only":
-        yield Write(fmt.event(DONE), "[DONE]")
+        yield Write(fmt.event(DONE), _DONE)
         yield from after_done(scenario)
         return
     faults = faults_by_event(scenario)
@@ -72,19 +73,21 @@ def _stream(
             return
     if wire.moderation:
         moderation = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
-        yield Write(fmt.json_event(moderation), "moderation")
+        yield Write(fmt.json_event(moderation), _MODERATION)
     if wire.done:
-        yield Write(fmt.event(DONE), "[DONE]")
+        yield Write(fmt.event(DONE), _DONE)
     yield from after_done(scenario)
 
 
-_FINAL: Final = "final message"
+_FINAL: Final = event_label("final message")
+_DONE: Final = end_label("[DONE]")
+_MODERATION: Final = event_label("moderation")
 
 
-def _messages(first: int, covered: list[int]) -> str:
+def _messages(first: int, covered: list[int]) -> Label:
     """What a write of message events carries: one, or a run of them."""
     last = first + len(covered) - 1
-    return f"message {first}" if last == first else f"messages {first}-{last}"
+    return event_label(f"message {first}" if last == first else f"messages {first}-{last}")
 
 
 def _cumulative_events(
@@ -107,7 +110,7 @@ def _cumulative_events(
     first: list[Step] = []
     if scenario.timing.first_event > 0:
         first.append(Wait(scenario.timing.first_event))
-    yield 0, [0], [*first, Write(progress.render(b""), "message 0 (empty)")]
+    yield 0, [0], [*first, Write(progress.render(b""), event_label("message 0 (empty)"))]
     # Each snapshot is a prefix of the whole escaped text (JSON escapes
     # character by character), rendered from a view: one copy per event.
     escaped, offsets = prepared.escaped, prepared.offsets
@@ -177,11 +180,13 @@ def _v1_events(
     scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
 ) -> Iterator[tuple[int, list[int], list[Step]]]:
     """The 2024 delta_encoding v1 stream: an "add", then appends, then a patch."""
-    first: list[Step] = [Write(fmt.event('"v1"', "delta_encoding"), "delta_encoding v1")]
+    first: list[Step] = [
+        Write(fmt.event('"v1"', "delta_encoding"), event_label("delta_encoding v1"))
+    ]
     if scenario.timing.first_event > 0:
         first.append(Wait(scenario.timing.first_event))
     add = v1_add_object(snapshot_object(ctx, ""))
-    first.append(Write(fmt.json_event(add, "delta"), "message 0 (add)"))
+    first.append(Write(fmt.json_event(add, "delta"), event_label("message 0 (add)")))
     yield 0, [0], first
     start = 0
     text, ends = prepared.text, prepared.ends
@@ -192,13 +197,16 @@ def _v1_events(
         pause = next(waits)
         steps: list[Step] = [Wait(pause)] if pause > 0 and i > 0 else []
         append = fmt.json_event(v1_append_object(piece, first=i == 0), "delta")
-        steps.append(Write(append, f"message {i + 1} (append)"))
+        steps.append(Write(append, event_label(f"message {i + 1} (append)")))
         yield i + 1, [end], steps
     yield (
         len(ends) + 1,
         [len(text)],
         [
             Write(fmt.json_event(v1_finish_object(scenario.wire.finish_type), "delta"), _FINAL),
-            Write(fmt.json_event(stream_complete_object(ctx.conversation_id)), "stream complete"),
+            Write(
+                fmt.json_event(stream_complete_object(ctx.conversation_id)),
+                event_label("stream complete"),
+            ),
         ],
     )

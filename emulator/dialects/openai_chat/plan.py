@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
+from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
@@ -52,7 +53,7 @@ def planned_chat(
 ) -> Iterator[Step]:
     """The Chat Completions stream of ``scenario`` for one request, faults included."""
     fmt = format_of(scenario)
-    done = [Write(fmt.event(DONE), "[DONE]")] if scenario.wire.done else []
+    done = [Write(fmt.event(DONE), end_label("[DONE]"))] if scenario.wire.done else []
     events = _events(scenario, ctx, fmt, prepared)
     return dialect_stream(scenario, events, prepared, lambda: shapes(ctx, now), done)
 
@@ -68,7 +69,7 @@ def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prep
                 "content": None,
                 "tool_calls": [tool_call(ctx, tool, "", first=True)],
             }
-        return [Write(fmt.json_event(chunk_object(ctx, delta)), "chunk 0 (role)")]
+        return [Write(fmt.json_event(chunk_object(ctx, delta)), event_label("chunk 0 (role)"))]
 
     def piece(number: int, text: str) -> Step:
         delta = (
@@ -76,14 +77,14 @@ def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prep
             if tool
             else {"content": text}
         )
-        return Write(fmt.json_event(chunk_object(ctx, delta)), f"chunk {number}")
+        return Write(fmt.json_event(chunk_object(ctx, delta)), event_label(f"chunk {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
         final = chunk_object(ctx, {}, finish_reason(scenario))
-        last: list[Step] = [Write(fmt.json_event(final), "final chunk")]
+        last: list[Step] = [Write(fmt.json_event(final), event_label("final chunk"))]
         if ctx.include_usage:
             usage = usage_chunk_object(ctx, pieces)
-            last.append(Write(fmt.json_event(usage), "usage chunk"))
+            last.append(Write(fmt.json_event(usage), event_label("usage chunk")))
         return last
 
     return delta_events(scenario, prepared, opening, piece, closing)

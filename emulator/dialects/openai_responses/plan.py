@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
+from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
@@ -80,7 +81,7 @@ def planned_responses(
         # event (and at -1) come before it, where a reader still listens.
         done = whole_response(scenario, ctx, prepared.text, len(prepared.ends))
         kind = f"response.{done['status']}"
-        yield Write(_ev(fmt, kind, numbers, response=done), kind)
+        yield Write(_ev(fmt, kind, numbers, response=done), end_label(kind))
 
     return dialect_stream(
         scenario, events, prepared, lambda: shapes(ctx, numbers, now), terminal()
@@ -105,8 +106,13 @@ def _begun(ctx: ResponseContext, fmt: SSEFormat, numbers: Numbered) -> list[Step
     """Every stream's first two events: the response created, and in progress."""
     started = response_object(ctx, "in_progress", [])
     return [
-        Write(_ev(fmt, "response.created", numbers, response=started), "response.created"),
-        Write(_ev(fmt, "response.in_progress", numbers, response=started), "in progress"),
+        Write(
+            _ev(fmt, "response.created", numbers, response=started),
+            event_label("response.created"),
+        ),
+        Write(
+            _ev(fmt, "response.in_progress", numbers, response=started), event_label("in progress")
+        ),
     ]
 
 
@@ -126,24 +132,24 @@ def _events(
         return [
             *_begun(ctx, fmt, numbers),
             Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
-                      item=message_item(ctx, None, "in_progress")), "item added"),
+                      item=message_item(ctx, None, "in_progress")), event_label("item added")),
             Write(_ev(fmt, "response.content_part.added", numbers, **where,
-                      part=text_part("")), "part added"),
+                      part=text_part("")), event_label("part added")),
         ]  # fmt: skip
 
     def piece(number: int, text: str) -> Step:
         delta = _ev(fmt, "response.output_text.delta", numbers, **where, delta=text, logprobs=[])
-        return Write(delta, f"delta {number}")
+        return Write(delta, event_label(f"delta {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
         item = whole_response(scenario, ctx, text, pieces)["output"][0]
         return [
             Write(_ev(fmt, "response.output_text.done", numbers, **where, text=text,
-                      logprobs=[]), "text done"),
+                      logprobs=[]), event_label("text done")),
             Write(_ev(fmt, "response.content_part.done", numbers, **where,
-                      part=text_part(text)), "part done"),
+                      part=text_part(text)), event_label("part done")),
             Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
-                  "item done"),
+                  event_label("item done")),
         ]  # fmt: skip
 
     return delta_events(scenario, prepared, opening, piece, closing)
@@ -166,20 +172,20 @@ def _tool_events(
         return [
             *_begun(ctx, fmt, numbers),
             Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
-                      item=started), "item added"),
+                      item=started), event_label("item added")),
         ]  # fmt: skip
 
     def piece(number: int, text: str) -> Step:
         delta = _ev(fmt, "response.function_call_arguments.delta", numbers, **where, delta=text)
-        return Write(delta, f"delta {number}")
+        return Write(delta, event_label(f"delta {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
         item = whole_response(scenario, ctx, text, pieces)["output"][0]
         return [
             Write(_ev(fmt, "response.function_call_arguments.done", numbers, **where,
-                      name=tool, arguments=text), "arguments done"),
+                      name=tool, arguments=text), event_label("arguments done")),
             Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
-                  "item done"),
+                  event_label("item done")),
         ]  # fmt: skip
 
     return delta_events(scenario, prepared, opening, piece, closing)
