@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from ._version import __version__
-from .config import EmulatorConfig, Limits
+from .config import ConfigError, EmulatorConfig, Limits
 from .http.errors import is_loopback
 from .scenario import Scenario, ScenarioError, load_scenario, load_scenarios
 from .scenario.builtin import builtin_scenarios, scenarios_dir
@@ -133,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+#: A configuration field, by the flag that sets it where their spellings differ.
+_FLAGS: Final = {"limits.journal_calls": "journal-size"}
+
+
 def _not_served(scenario: Scenario) -> str:
     """Where the scenario is not served, and why: `` [not on DIALECT, …: reason; …]``."""
     from .dialects.registry import DIALECTS
@@ -235,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         state = make_state(config)
     except ScenarioError as exc:
         parser.error(str(exc))
-    except ValueError as exc:  # the config's own check names the field first
-        parser.error(f"--{str(exc).split()[0].replace('_', '-')}: {exc}")
+    except ConfigError as exc:  # the config's own check carries the field
+        parser.error(f"--{_FLAGS.get(exc.field, exc.field.replace('_', '-'))}: {exc}")
     if not is_loopback(args.host):
         log.warning("listening on %s: the emulator is reachable from other machines", args.host)
     try:

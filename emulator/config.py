@@ -1,8 +1,8 @@
 """How one emulator behaves apart from its scenarios: validated once, used everywhere.
 
 The command line, ``serve()``, ``EmulatorServer`` and the pytest fixtures all
-take an :class:`EmulatorConfig`; a bad value raises ``ValueError`` here,
-naming the field, before anything starts.
+take an :class:`EmulatorConfig`; a bad value raises :class:`ConfigError` (a
+``ValueError``) here, carrying the field, before anything starts.
 """
 
 from __future__ import annotations
@@ -17,7 +17,17 @@ from .scenario.chaos import Chaos
 if TYPE_CHECKING:
     from .scenario import Scenario
 
-__all__ = ["LIMITS", "EmulatorConfig", "Limits"]
+__all__ = ["LIMITS", "ConfigError", "EmulatorConfig", "Limits"]
+
+
+class ConfigError(ValueError):
+    """A bad configuration value: ``field`` names it (``limits.queue``, ``speed``), so a
+    caller can point at its own spelling of it (the CLI's ``--speed``)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +51,7 @@ class Limits:
     def __post_init__(self) -> None:
         for name in self.__slots__:
             if getattr(self, name) <= 0:
-                raise ValueError(f"limit {name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"limits.{name}", f"must be positive, got {getattr(self, name)}")
 
 
 LIMITS: Final = Limits()
@@ -86,16 +96,17 @@ class EmulatorConfig:
 
     def __post_init__(self) -> None:
         if self.speed < 0:
-            raise ValueError(f"speed must be 0 or more, got {self.speed}")
+            raise ConfigError("speed", f"must be 0 or more, got {self.speed}")
         if self.header_timeout <= 0:
-            raise ValueError(f"header_timeout must be positive, got {self.header_timeout}")
+            raise ConfigError("header_timeout", f"must be positive, got {self.header_timeout}")
         if self.max_stream_bytes <= 0:
-            raise ValueError(f"max_stream_bytes must be positive, got {self.max_stream_bytes}")
+            raise ConfigError("max_stream_bytes", f"must be positive, got {self.max_stream_bytes}")
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be 0 to 65535, got {self.port}")
+            raise ConfigError("port", f"must be 0 to 65535, got {self.port}")
         if self.max_body <= 0 or self.max_prompt <= 0:
-            raise ValueError("max_body and max_prompt must be positive")
+            field = "max_body" if self.max_body <= 0 else "max_prompt"
+            raise ConfigError(field, "must be positive")
         if self.token_ttl <= 0:
-            raise ValueError(f"token_ttl must be positive, got {self.token_ttl}")
+            raise ConfigError("token_ttl", f"must be positive, got {self.token_ttl}")
         if self.accounts < 0:
-            raise ValueError(f"accounts must be 0 or more, got {self.accounts}")
+            raise ConfigError("accounts", f"must be 0 or more, got {self.accounts}")

@@ -65,3 +65,19 @@ def test_a_label_and_a_problem_are_values_with_words() -> None:
     assert str(Label("end", "[DONE]")) == "[DONE]"
     problem = Problem("unmatched", "GET /nope")
     assert problem.kind == "unmatched" and str(problem) == "request matched no route: GET /nope"
+
+
+def test_a_config_error_carries_its_field() -> None:
+    import pytest
+
+    from emulator.config import ConfigError, EmulatorConfig, Limits
+
+    with pytest.raises(ConfigError) as speed:
+        EmulatorConfig(speed=-1)
+    assert (speed.value.field, speed.value.problem) == ("speed", "must be 0 or more, got -1")
+    with pytest.raises(ConfigError) as queue:
+        Limits(queue=0)
+    assert queue.value.field == "limits.queue" and isinstance(queue.value, ValueError)
+    with pytest.raises(ConfigError) as prompt:
+        EmulatorConfig(max_prompt=0)
+    assert prompt.value.field == "max_prompt"
