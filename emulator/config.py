@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from .clock import REAL_CLOCK, Clock
 from .scenario.chaos import Chaos
 
 if TYPE_CHECKING:
@@ -93,6 +94,9 @@ class EmulatorConfig:
     default: str | Path | Scenario | Mapping[str, Any] | None = None
     #: Seeded chaos for every session (each may set its own over the admin API).
     chaos: Chaos | None = None
+    #: Where answers take their time from: every pause, stall and timestamp (real by
+    #: default; a :class:`~emulator.clock.VirtualClock` makes scripted time cost none).
+    clock: Clock = field(default=REAL_CLOCK, compare=False)
 
     def __post_init__(self) -> None:
         if self.speed < 0:

@@ -556,7 +556,8 @@ async def test_the_schedule_counts_from_the_request_s_arrival_not_from_the_first
 
     from aiohttp import web
 
-    from emulator.engine.play import Clock, play
+    from emulator.clock import REAL_CLOCK
+    from emulator.engine.play import play
     from emulator.protocol.steps import Step, Wait, Write
     from emulator.transcript import Transcript
 
@@ -578,7 +579,7 @@ async def test_the_schedule_counts_from_the_request_s_arrival_not_from_the_first
         calls.append(call)
         await asyncio.sleep(0.3)  # the server was busy for 300 ms before it could play
         steps: list[Step] = [Wait(0.5), Write(b"data: 1\n\n"), Wait(0.1), Write(b"data: 2\n\n")]
-        return await play(request, iter(steps), Clock(1.0), call)
+        return await play(request, iter(steps), REAL_CLOCK, 1.0, call)
 
     server = web.Server(handler)
     runner = web.ServerRunner(server)

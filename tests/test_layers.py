@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: dict[str, int] = {
     "emulator._version": 0,
     "emulator.outcomes": 0,
+    "emulator.clock": 0,
     "emulator.protocol": 0,
     "emulator.auth": 0,
     "emulator.scenario": 1,

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from emulator import EmulatorConfig, ScenarioError, scenario_from_dict
+from emulator.clock import VirtualClock
 from emulator.engine.play import latencies
 from emulator.pytest_plugin import EmulatorFactory
 from emulator.scenario import Transport
@@ -42,7 +43,9 @@ async def exchange(
     """One raw request; (head, body as received, how the connection ended, seconds).
 
     Reads until the server ends the connection ("eof" for a FIN, "reset" for
-    an RST) or ``read_for`` seconds pass ("open"): bounded, as every loop here.
+    an RST), or a chunked body's last chunk arrives or ``read_for`` seconds pass
+    ("open"; a body the server will close is read to its close): bounded, as
+    every loop here.
     """
     reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
     if path == "/api/conversation":
@@ -67,6 +70,8 @@ async def exchange(
                 ended = "eof"
                 break
             received += part
+            if received.endswith(b"\r\n0\r\n\r\n") and b"Connection: close" not in received:
+                break  # the body is whole and the connection stays open
     except ConnectionResetError:
         ended = "reset"
     seconds = time.monotonic() - started
@@ -148,22 +153,31 @@ async def full_loads(emulator: Emulator) -> bytes:
 
 
 async def test_bandwidth_caps_the_rate_and_latency_delays_each_write(
-    served: tuple[Emulator, str],
+    emulator_factory: EmulatorFactory,
 ) -> None:
-    emulator, token = served
+    # On a virtual clock: the schedule is exact, and it costs no wall time.
+    clock = VirtualClock()
+    emulator = await emulator_factory(EmulatorConfig(speed=0, clock=clock))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await login(http, emulator.url)
     emulator.use(
         scenario({"bandwidth": 5000}, reply={"text": "x" * 1500, "cut": "char", "cut_size": 500})
     )
-    _, body, how, seconds = await exchange(emulator, token)
+    began = clock.time()
+    _, body, how, _ = await exchange(emulator, token)
     payload, terminated = unchunk(body)
     assert terminated and how == "open"  # whole, and the connection kept alive
-    # Lower bounds only: a slow machine cannot make these fail.
-    assert seconds >= 0.9 * len(payload) / 5000
+    call = emulator.calls("/api/conversation").last
+    # 5,000 bytes a second, in slices of 50 ms: the whole body took its size / 5,000 s.
+    assert call.bytes_sent == len(payload) > 5000
+    assert clock.time() - began == pytest.approx(len(payload) / 5000, abs=0.06)
     emulator.use(scenario({"latency": 0.1}, reply={"text": "a b c"}, wire={"moderation": False}))
-    _, body, _, seconds = await exchange(emulator, token)
-    writes = emulator.calls("/api/conversation").last
-    assert unchunk(body)[1] and writes.ending is not None and writes.ending.kind == "completed"
-    assert seconds >= 0.1 * 2  # at least the first write and the last each waited
+    _, body, _, _ = await exchange(emulator, token)
+    call = emulator.calls("/api/conversation").last
+    assert unchunk(body)[1] and call.ending is not None and call.ending.kind == "completed"
+    writes = call.transcript.writes  # type: ignore[union-attr]
+    # Each write waits its 100 ms: the first at 100 ms, the last at 100 ms a write.
+    assert call.duration == pytest.approx(0.1 * len(writes), abs=1e-6)
 
 
 def test_latencies_follow_their_distribution_reproducibly() -> None:

@@ -25,10 +25,11 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 
+from ..clock import REAL_CLOCK
 from ..dialects.fakegpt.shapes import shapes as fakegpt_shapes
 from ..dialects.fakegpt.wire import StreamContext
 from ..dialects.registry import DIALECTS
-from ..engine.play import Clock, play
+from ..engine.play import play
 from ..engine.replay import replayed
 from ..http.errors import BadRequest
 from ..http.requests import parse_conversation
@@ -142,7 +143,7 @@ async def _replay(
     ctx = StreamContext("", "replayed", "replayed", "replayed", time.time(), "-", "-")
     proxy.replayed.append(path)
     log.info("replayed %s", path)
-    return await play(request, replayed(scenario, fakegpt_shapes(ctx)), Clock(speed), call, None, None,
+    return await play(request, replayed(scenario, fakegpt_shapes(ctx)), REAL_CLOCK, speed, call, None, None,
                       recording.status, dict(recording.headers))  # fmt: skip
 
 

@@ -4,7 +4,6 @@ notes how it went into. Only :mod:`emulator.engine.play` and the HTTP layer use 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 import random
@@ -15,6 +14,7 @@ from typing import Final, Protocol
 
 from aiohttp import web
 
+from ..clock import Clock
 from ..outcomes import COMPLETED, Ending, EndingKind, Label
 from ..scenario import Transport
 
@@ -50,7 +50,7 @@ class Progress(Protocol):
     detail: str | None
     ending: Ending | None
     ended_ms: float | None  # when a stream that did not complete stopped, since arrival
-    arrived: float  # the loop's clock when the request arrived (0: unknown)
+    arrived: float  # the server clock's time when the request arrived (0: unknown)
 
     @property
     def transcript(self) -> Recorder | None: ...
@@ -77,21 +77,20 @@ _SLICE_SECONDS: Final = 0.05
 CHECK_EVERY: Final = 0.05
 
 
-async def wait_connected(request: web.BaseRequest, deadline: float) -> bool:
-    """Sleep until ``deadline`` (loop time); False as soon as the client disconnects.
+async def wait_connected(request: web.BaseRequest, deadline: float, clock: Clock) -> bool:
+    """Sleep until ``deadline`` (``clock`` time); False as soon as the client disconnects.
 
     A stalled or held stream stops at once when its client leaves, instead of
     sleeping on for a reader that is gone.
     """
-    loop = asyncio.get_running_loop()
     while True:
         transport = request.transport
         if transport is None or transport.is_closing():
             return False
-        left = deadline - loop.time()
+        left = deadline - clock.time()
         if left <= 0:
             return True
-        await asyncio.sleep(min(left, CHECK_EVERY))
+        await clock.sleep(min(left, CHECK_EVERY))
 
 
 class Cut(Exception):
@@ -102,15 +101,20 @@ class Shaper:
     """Writes an answer's bytes as a scenario's ``[transport]`` says the network carries them."""
 
     def __init__(
-        self, request: web.BaseRequest, transport: Transport, call: Progress, started: float
+        self,
+        request: web.BaseRequest,
+        transport: Transport,
+        call: Progress,
+        clock: Clock,
+        started: float | None = None,
     ) -> None:
         self.request = request
         self.transport = transport
         self.call = call
-        self.started = started
+        self.clock = clock
+        self.started = started if started is not None else call.arrived or clock.time()
         self.delays = latencies(transport)
-        self.loop = asyncio.get_running_loop()
-        self.deadline = self.loop.time()
+        self.deadline = clock.time()
 
     async def write(self, response: web.StreamResponse, data: bytes) -> None:
         """Send ``data``: after its latency, within the bandwidth, up to the cut."""
@@ -119,7 +123,9 @@ class Shaper:
         if cut:
             data = data[: t.cut_after - call.bytes_sent]
         delay = next(self.delays)
-        if delay > 0 and not await wait_connected(self.request, self.loop.time() + delay):
+        if delay > 0 and not await wait_connected(
+            self.request, self.clock.time() + delay, self.clock
+        ):
             raise ConnectionResetError("the client left")
         if t.bandwidth and data:
             await self._throttled(response, data)
@@ -128,20 +134,20 @@ class Shaper:
             call.bytes_sent += len(data)
         if cut:
             call.detail = "cut by the transport"
-            call.ending = ended_at("cut", call, self.loop.time() - self.started)
+            call.ending = ended_at("cut", call, self.clock.time() - self.started)
             end_connection(self.request, "reset" if t.cut_with == "reset" else "close")
             raise Cut
 
     async def _throttled(self, response: web.StreamResponse, data: bytes) -> None:
         rate = self.transport.bandwidth
         step = max(1, int(rate * _SLICE_SECONDS))
-        self.deadline = max(self.deadline, self.loop.time())
+        self.deadline = max(self.deadline, self.clock.time())
         for start in range(0, len(data), step):
             piece = data[start : start + step]
             await response.write(piece)
             self.call.bytes_sent += len(piece)
             self.deadline += len(piece) / rate
-            if not await wait_connected(self.request, self.deadline):
+            if not await wait_connected(self.request, self.deadline, self.clock):
                 raise ConnectionResetError("the client left")
 
     async def finish(self, response: web.StreamResponse) -> None:
@@ -152,11 +158,13 @@ class Shaper:
             # aiohttp sends no byte past the length declared.
             call.bytes_sent = declared
             call.detail = "cut by the Content-Length"
-            call.ending = ended_at("short_length", call, self.loop.time() - self.started)
+            call.ending = ended_at("short_length", call, self.clock.time() - self.started)
         else:
             call.ending = COMPLETED
         if self.transport.slow_close:
-            await wait_connected(self.request, self.loop.time() + self.transport.slow_close)
+            await wait_connected(
+                self.request, self.clock.time() + self.transport.slow_close, self.clock
+            )
 
 
 def latencies(transport: Transport) -> Iterator[float]:
@@ -177,11 +185,15 @@ def latencies(transport: Transport) -> Iterator[float]:
 
 
 async def deliver(
-    request: web.BaseRequest, answer: web.Response, transport: Transport, call: Progress
+    request: web.BaseRequest,
+    answer: web.Response,
+    transport: Transport,
+    call: Progress,
+    clock: Clock,
 ) -> web.StreamResponse:
     """Send a whole answer (a JSON body, an error page) through ``transport``'s network."""
     if transport.no_headers:
-        return await no_headers(request, call)
+        return await no_headers(request, call, clock)
     body = answer.body if isinstance(answer.body, bytes) else b""
     response = web.StreamResponse(
         status=answer.status,
@@ -197,7 +209,7 @@ async def deliver(
     response.content_length = max(0, len(body) + transport.length_error)
     if transport.length_error or transport.cut_after or transport.slow_close:
         response.force_close()
-    shaper = Shaper(request, transport, call, call.arrived or asyncio.get_running_loop().time())
+    shaper = Shaper(request, transport, call, clock)
     try:
         await response.prepare(request)
         call.status = answer.status
@@ -206,21 +218,20 @@ async def deliver(
     except Cut:
         pass
     except ConnectionError:
-        gone(call, shaper.loop.time() - shaper.started)
+        gone(call, clock.time() - shaper.started)
     return response
 
 
-async def no_headers(request: web.BaseRequest, call: Progress) -> web.StreamResponse:
+async def no_headers(request: web.BaseRequest, call: Progress, clock: Clock) -> web.StreamResponse:
     """The status line, and then nothing: the headers never come, the connection stays."""
     transport = request.transport
-    loop = asyncio.get_running_loop()
-    started = call.arrived or loop.time()
+    started = call.arrived or clock.time()
     if transport is not None:
         transport.write(b"HTTP/1.1 200 OK\r\n")
     call.status = 200
-    await wait_connected(request, loop.time() + NO_HEADERS_SECONDS)
+    await wait_connected(request, clock.time() + NO_HEADERS_SECONDS, clock)
     call.detail = "headers never sent"
-    call.ending = ended_at("no_headers", call, loop.time() - started)
+    call.ending = ended_at("no_headers", call, clock.time() - started)
     end_connection(request, "abort")
     return web.Response(status=200)  # never sent: the connection is gone
 

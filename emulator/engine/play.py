@@ -1,18 +1,20 @@
 """Playing planned steps onto a socket: the only code that writes a stream or sleeps
 (with :mod:`emulator.engine.network`, the network's faults on the way).
 
-Time goes through one :class:`Clock`, so ``speed=0`` never waits for pacing
-(fault waits keep their real time).
+Time goes through one :class:`~emulator.clock.Clock`: scaled waits follow
+``speed`` (``speed=0`` never waits for pacing), fault waits keep their time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator, Mapping
 from typing import Final
 
 from aiohttp import web
 
+from ..clock import Clock
 from ..outcomes import COMPLETED, EndingKind, Label
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario import PlanError, Transport, model
@@ -32,24 +34,18 @@ from .network import (
 )
 from .stream import COALESCE_BYTES
 
-__all__ = ["STREAM_HEADERS", "Clock", "Progress", "deliver", "end_connection", "latencies", "play"]
+__all__ = ["STREAM_HEADERS", "Progress", "deliver", "end_connection", "latencies", "play"]
 
 
 #: The headers of an event stream (a recording may answer with its own).
 STREAM_HEADERS: Final = dict(model.STREAM_HEADERS)
 
 
-class Clock:
-    """Time for the player: scaled waits follow ``speed``, fault waits do not."""
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-
-
 async def play(
     request: web.BaseRequest,
     steps: Iterator[Step],
     clock: Clock,
+    speed: float,
     call: Progress,
     headers: Mapping[str, str] | None = None,
     transport: Transport | None = None,
@@ -62,20 +58,18 @@ async def play(
     a lying length, no headers, a slow close), or None.
     """
     if transport is not None and transport.no_headers:
-        return await no_headers(request, call)
+        return await no_headers(request, call, clock)
     response = web.StreamResponse(
         status=status, headers={**base_headers, **headers} if headers else base_headers
     )
-    loop = asyncio.get_running_loop()
-    speed = clock.speed
     # The schedule, like the transcript's times, counts from the request's
     # arrival: what the server spent before the first step (reading, auth, a
     # queue of other requests under a burst) is part of the first wait, not
     # added to it.
-    started = deadline = call.arrived or loop.time()
+    started = deadline = call.arrived or clock.time()
     shaper = None
     if transport is not None:
-        shaper = Shaper(request, transport, call, started)
+        shaper = Shaper(request, transport, call, clock, started)
         if transport.length_error:
             steps, length = _measured(steps)
             response.content_length = max(0, length + transport.length_error)
@@ -88,7 +82,7 @@ async def play(
     whats: list[Label] = []  # what each pending write carries (only when recording)
     size = 0
     unyielded = 0  # bytes written since this task last let others run
-    yielded = deadline  # ... and when it last did
+    yielded = time.perf_counter()  # ... and when it last did (real time: a share of the CPU)
     count = 0
     try:
         for step in steps:
@@ -111,10 +105,10 @@ async def play(
                 data = pending[0] if len(pending) == 1 else b"".join(pending)
                 if record is not None:
                     if len(pending) == 1:  # the usual paced write: one event
-                        ms = (loop.time() - started) * 1000
+                        ms = (clock.time() - started) * 1000
                         record.wrote(call.bytes_sent, ms, data, whats[0])
                     else:
-                        _note(record, call, pending, whats, loop.time() - started)
+                        _note(record, call, pending, whats, clock.time() - started)
                     whats = []
                 if shaper is None:
                     await response.write(data)
@@ -129,14 +123,14 @@ async def play(
                     # once it has written for _YIELD_SECONDS (not at every
                     # write: a turn of the loop costs as much as a write).
                     unyielded = 0
-                    if loop.time() - yielded >= _YIELD_SECONDS:
+                    if time.perf_counter() - yielded >= _YIELD_SECONDS:
                         await asyncio.sleep(0)
-                        yielded = loop.time()
+                        yielded = time.perf_counter()
             if isinstance(step, Wait):
                 # Absolute deadlines: pacing does not drift with write time.
-                now = loop.time()
+                now = clock.time()
                 deadline = max(deadline, now - 0.5) + seconds
-                unyielded, yielded = 0, now
+                unyielded, yielded = 0, time.perf_counter()
                 if record is not None and not step.scaled:
                     ms = (now - started) * 1000
                     record.waited(call.bytes_sent, ms, step.seconds, step.what)
@@ -144,21 +138,21 @@ async def play(
                 if 0 < left <= CHECK_EVERY:
                     # A pacing pause: one sleep (a client gone meanwhile fails the
                     # next write, which ends the stream as gone).
-                    await asyncio.sleep(left)
-                elif not await wait_connected(request, deadline):
-                    gone(call, loop.time() - started)
+                    await clock.sleep(left)
+                elif not await wait_connected(request, deadline, clock):
+                    gone(call, clock.time() - started)
                     return response
             elif isinstance(step, Drop):
                 kind, call.detail = _DROPS[step.how]
-                call.ending = ended_at(kind, call, loop.time() - started)
+                call.ending = ended_at(kind, call, clock.time() - started)
                 end_connection(request, step.how)
                 return response
             elif isinstance(step, Hold):
-                await wait_connected(request, loop.time() + step.seconds)
+                await wait_connected(request, clock.time() + step.seconds, clock)
         # The last bytes go out with the end of the body: one send, not two.
         last = b"".join(pending)
         if record is not None and pending:
-            _note(record, call, pending, whats, loop.time() - started)
+            _note(record, call, pending, whats, clock.time() - started)
         if shaper is not None:
             await shaper.write(response, last)
             await shaper.finish(response)
@@ -169,7 +163,7 @@ async def play(
     except Cut:
         pass  # the shaper noted how it ended
     except ConnectionError:  # reset, or aiohttp's "Connection lost": the client left
-        gone(call, loop.time() - started)
+        gone(call, clock.time() - started)
     return response
 
 

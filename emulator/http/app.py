@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -171,7 +170,7 @@ async def _routed(request: web.BaseRequest, ctx: Context, route: Route) -> web.S
     if isinstance(response, web.Response) and transport.applies(route.endpoint):
         # A whole answer (JSON, an error) through the scenario's network; a
         # stream went through it as it was played.
-        return await deliver(request, response, transport, ctx.call)
+        return await deliver(request, response, transport, ctx.call, ctx.config.clock)
     return response
 
 
@@ -195,7 +194,8 @@ def _choose(
 
 async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.StreamResponse:
     config = emulator.config
-    started = time.perf_counter()
+    clock = config.clock
+    started = clock.time()
     refused: BadRequest | None = None
     try:
         request, state = _session_of(request, emulator.state)
@@ -208,7 +208,8 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         query=dict(request.query) if "?" in request.raw_path else {},
         headers=request.headers,  # an immutable, case-insensitive view: kept, not copied
         body=b"",
-        arrived=asyncio.get_running_loop().time(),
+        arrived=started,
+        started=clock.wall(),
     )
     cors = (
         cors_headers(config.cors, request.headers.get("Origin"))
@@ -251,7 +252,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         # Handlers are cancelled only when the server stops.
         call.detail = "stopped by shutdown"
         call.ending = Ending("shutdown", call.bytes_sent)
-        call.duration = time.perf_counter() - started
+        call.duration = clock.time() - started
         if not is_admin:
             _log_access(request, call, _outcome(call))
         raise
@@ -260,7 +261,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         state.add_problem(f"{request.method} {request.path}: {type(exc).__name__}: {exc}")
         response = error_response(500, f"emulator error: {type(exc).__name__}: {exc}")
     finally:
-        call.duration = time.perf_counter() - started
+        call.duration = clock.time() - started
     call.status = response.status
     if cors and not response.prepared:
         response.headers.update(cors)

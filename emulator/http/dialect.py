@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ..dialects.fakegpt.wire import CDN_CHALLENGE_HTML
-from ..engine.play import STREAM_HEADERS, Clock, end_connection, play
+from ..engine.play import STREAM_HEADERS, end_connection, play
 from ..engine.prepare import Prepared, estimated_bytes, prepare
 from ..engine.replay import replayed
 from ..outcomes import Ending
@@ -123,7 +123,7 @@ async def streamed(
     metrics = ctx.state.metrics
     metrics.stream_started()
     try:
-        playing = play(request, steps, Clock(ctx.config.speed), ctx.call,
+        playing = play(request, steps, ctx.config.clock, ctx.config.speed, ctx.call,
                        extra if extra is not None else ctx.cors, transport, status, headers)  # fmt: skip
         if not ctx.config.speed:
             return await playing  # unpaced: it never sleeps, and a task costs a loop turn
@@ -145,12 +145,12 @@ async def whole_answer_faults(
     for fault in scenario.faults:
         spec = FAULTS[fault.kind]
         if spec.waits:
-            await asyncio.sleep(fault.seconds)
+            await ctx.config.clock.sleep(fault.seconds)
         elif spec.fails:
             raise BadRequest(500, fault.text or error_message)
         elif spec.cut is not None:
             if spec.holds:
-                await asyncio.sleep(min(fault.seconds or 3600.0, 3600.0))
+                await ctx.config.clock.sleep(min(fault.seconds or 3600.0, 3600.0))
             ctx.call.ending = Ending("never_sent", fault=fault.kind)
             # A half-open connection, once given up, is cut as a drop is.
             end_connection(request, "abort" if spec.holds else spec.cut)

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import math
 import random
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -199,7 +198,7 @@ async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.Str
         message_id=_random_uuid4(),
         conversation_id=_conversation_id(ctx.signer, identity, parsed),
         parent_id=parsed.parent_id,
-        create_time=time.time(),
+        create_time=ctx.config.clock.wall(),
         model=parsed.model or DEFAULT_MODEL,
         moderation_id=f"modr-{_IDS.getrandbits(96):024x}",
     )

@@ -11,7 +11,6 @@ in the last user message, rules, queue, active, default).
 from __future__ import annotations
 
 import random
-import time
 from typing import Any, Final, NamedTuple
 
 from aiohttp import web
@@ -146,13 +145,13 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
     scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
     chat = ChatContext(
         id=f"chatcmpl-{_IDS.getrandbits(120):030x}",
-        created=int(time.time()),
+        created=int(ctx.config.clock.wall()),
         model=parsed.model,
         include_usage=parsed.include_usage,
         prompt_tokens=parsed.prompt_tokens,
     )
     if scenario.recording is not None:
-        return await replayed_answer(request, ctx, scenario, shapes(chat, time.time()))
+        return await replayed_answer(request, ctx, scenario, shapes(chat, ctx.config.clock.wall()))
     if not parsed.stream:
         cut = await whole_answer_faults(request, ctx, scenario, MESSAGES[500])
         if cut is not None:
@@ -161,7 +160,7 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
             chat, text, finish_reason(scenario), len(prepared.ends), scenario.reply.tool
         )
         return web.json_response(body)
-    steps = planned_chat(scenario, chat, prepared, time.time())
+    steps = planned_chat(scenario, chat, prepared, ctx.config.clock.wall())
     return await streamed(request, ctx, steps, transport_of(scenario))
 
 

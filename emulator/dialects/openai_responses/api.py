@@ -8,7 +8,6 @@ Completions' (:mod:`emulator.dialects.openai_chat.api`).
 from __future__ import annotations
 
 import random
-import time
 from typing import Final, NamedTuple
 
 from aiohttp import web
@@ -91,20 +90,20 @@ async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.Stream
     response = ResponseContext(
         id=f"resp_{_IDS.getrandbits(120):030x}",
         item_id=f"msg_{_IDS.getrandbits(120):030x}",
-        created_at=int(time.time()),
+        created_at=int(ctx.config.clock.wall()),
         model=parsed.model,
         input_tokens=parsed.input_tokens,
     )
     if scenario.recording is not None:
         # A recording's events are numbered already: a fault resends none of them.
-        faults = shapes(response, Numbered(), time.time())
+        faults = shapes(response, Numbered(), ctx.config.clock.wall())
         return await replayed_answer(request, ctx, scenario, faults)
     if not parsed.stream:
         cut = await whole_answer_faults(request, ctx, scenario, MESSAGES[500])
         if cut is not None:
             return cut
         return web.json_response(whole_response(scenario, response, text, len(prepared.ends)))
-    steps = planned_responses(scenario, response, prepared, time.time())
+    steps = planned_responses(scenario, response, prepared, ctx.config.clock.wall())
     return await streamed(request, ctx, steps, transport_of(scenario))
 
 
