@@ -1,4 +1,4 @@
-"""python -m emulator: options, banner, --list/--check, clean shutdown; two processes sharing a secret."""
+"""python -m emulator: options, banner, list/check (and their old --list/--check), clean shutdown; two processes sharing a secret."""
 
 from __future__ import annotations
 
@@ -33,14 +33,43 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_list_shows_every_scenario_with_its_description() -> None:
-    done = run("--list")
+    done = run("list")
     assert done.returncode == 0
     lines = done.stdout.splitlines()
     assert len(lines) >= 20 and any(line.startswith("default ") for line in lines)
+    assert run("--list").stdout == done.stdout  # the old spelling, kept for one release
+
+
+def test_help_lists_every_subcommand_and_serve_is_the_default() -> None:
+    from emulator.cli.main import COMMANDS
+
+    done = run("--help")
+    assert done.returncode == 0
+    listed = done.stdout[done.stdout.index("commands:") :]
+    assert all(f"    {command} " in listed for command in COMMANDS), listed
+    for command in COMMANDS:
+        assert run(command, "--help").returncode == 0, command
+    # Serve's options with no command are serve's: a bad one is refused as serve's.
+    assert "python -m emulator serve: error: --port" in run("--port", "70000").stderr
+    # -o is where each command writes what it makes.
+    for command in ("conform", "import", "record"):
+        assert "-o OUTPUT, --output OUTPUT" in run(command, "--help").stdout, command
+
+
+def test_conform_writes_its_report_where_o_says_in_the_format_of_its_suffix(
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "card.json"
+    done = run("conform", "--python", "tests.conformance_clients:sync_fakegpt", "-k", "default",
+               "--speed", "0", "-o", str(report))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [r["scenario"] for r in json.loads(report.read_text())["results"]] == ["default"]
+    refused = run("conform", "--python", "x:y", "-o", str(tmp_path / "card.pdf"))
+    assert refused.returncode == 2 and "ends in none of .json" in refused.stderr
 
 
 def test_check_passes_on_the_shipped_folder_and_names_a_bad_file(tmp_path: Path) -> None:
-    done = run("--check")
+    done = run("check")
     assert done.returncode == 0 and f"{len(builtin_scenarios())} scenarios" in done.stdout
     files = {
         "broken": 'description = "x"\n[wire]\nbody = "none"\n',
@@ -55,7 +84,7 @@ def test_check_passes_on_the_shipped_folder_and_names_a_bad_file(tmp_path: Path)
     }
     for name, text in files.items():
         (tmp_path / f"{name}.toml").write_text(text)
-    done = run("--check", "--scenarios-dir", str(tmp_path))
+    done = run("check", "--scenarios-dir", str(tmp_path))
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     expected = [
@@ -232,6 +261,12 @@ def test_workers_serve_one_port_and_accept_each_others_tokens() -> None:
         return counts
 
     with serving("--workers", "2", "--speed", "0") as (proc, url):
+        # The banner comes once this process listens; its fork may start a moment later
+        # (on a busy machine): wait, bounded, until both answer.
+        for _ in range(50):
+            if len(per_worker("/auth/login")) == 2:
+                break
+            time.sleep(0.1)
 
         async def across() -> list[str]:
             FakeGpt.url = url
@@ -255,7 +290,7 @@ def test_workers_serve_one_port_and_accept_each_others_tokens() -> None:
 
 
 def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
-    lines = {line.split()[0]: line for line in run("--list").stdout.splitlines()}
+    lines = {line.split()[0]: line for line in run("list").stdout.splitlines()}
     assert lines["default"].endswith("the happy path.")
     assert (
         "[not on anthropic, openai-responses: its done fault: there is no [DONE] in this API"

@@ -77,7 +77,7 @@ def test_a_scenarios_dir_adds_to_the_shipped_ones(tmp_path: Path) -> None:
     (tmp_path / "mine.toml").write_text('description = "mine"\n[reply]\ntext = "Mine!"\n')
     (tmp_path / "default.toml").write_text('description = "my default"\n[reply]\ntext = "M"\n')
     done = subprocess.run(
-        [sys.executable, "-m", "emulator", "--list", "--scenarios-dir", str(tmp_path)],
+        [sys.executable, "-m", "emulator", "list", "--scenarios-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,

@@ -8,7 +8,9 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
+from ..cli.options import add_output, add_speed
 from ..dialects.registry import DIALECTS
 from ..scenario import ScenarioError, load_scenario
 from ..scenario.dump import scenario_to_toml
@@ -16,25 +18,28 @@ from .imports import import_capture
 from .proxy import recording_proxy
 
 
-def record(argv: list[str]) -> int:
-    """``python -m emulator record --upstream URL``: the recording proxy, until stopped."""
-    parser = argparse.ArgumentParser(
-        prog="python -m emulator record",
+def add_record(commands: Any) -> None:
+    """``record``, with its options."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "record",
+        help="a proxy in front of a FakeGpt upstream that writes what passes as scenarios",
         description="A proxy in front of an upstream that speaks this protocol: it forwards "
         "every request and writes each conversation it passes on as a scenario that "
         "replays it (tokens and cookies are never written).",
     )
+    parser.set_defaults(run=record, parser=parser)
     parser.add_argument("--upstream", required=True, help="the upstream's base URL")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8081, help="port (0: a free one)")
-    parser.add_argument("-o", "--output", type=Path, default=Path("recorded"),
-                        help="the folder the scenarios go to (default: ./recorded)")  # fmt: skip
+    add_output(parser, "the folder the scenarios go to (default: ./recorded)", Path("recorded"))
     parser.add_argument("--replay", action="store_true",
                         help="answer a prompt recorded before from its recording; pass the "
                         "others through to the upstream and record them")  # fmt: skip
-    parser.add_argument("--speed", type=float, default=1.0,
-                        help="the pace of replays (1 as recorded, 0 no waiting)")  # fmt: skip
-    args = parser.parse_args(argv)
+    add_speed(parser, 1.0, "replays (1 as recorded)")
+
+
+def record(args: argparse.Namespace) -> int:
+    """``python -m emulator record --upstream URL``: the recording proxy, until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def serve() -> None:
@@ -54,9 +59,11 @@ def record(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m emulator import",
+def add_import(commands: Any) -> None:
+    """``import``, with its options."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "import",
+        help="turn a capture (HAR, JSON lines, a raw body) into a scenario",
         description="Turn a capture into a scenario that replays it byte for byte: a HAR "
         'file (the browser\'s export), JSON lines of timed chunks ({"at": s, "text": …}, '
         "as GET /_emulator/journal/ID/recording gives), or a raw SSE body (curl -N). "
@@ -71,15 +78,17 @@ def main(argv: list[str]) -> int:
         "says it by its paths): "
         + ", ".join(f"{d.name} ({d.answered_at})" for d in DIALECTS.values()),
     )
-    parser.add_argument(
-        "-o", "--output", type=Path, default=None,
-        help="the scenario file to write (default: print it); its stem is the scenario's name",
-    )  # fmt: skip
-    args = parser.parse_args(argv)
+    add_output(parser, "the scenario file to write (default: print it); its stem is the "
+               "scenario's name")  # fmt: skip
+    parser.set_defaults(run=import_, parser=parser)
+
+
+def import_(args: argparse.Namespace) -> int:
+    """``python -m emulator import FILE``: the capture as a scenario."""
     try:
         raw = args.file.read_bytes()
     except OSError as exc:
-        parser.error(f"{args.file}: {exc.strerror or exc}")
+        args.parser.error(f"{args.file}: {exc.strerror or exc}")
     name = args.output.stem if args.output is not None else args.file.stem
     try:
         imported = import_capture(raw, str(args.file), name, args.dialect)

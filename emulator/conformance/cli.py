@@ -6,22 +6,29 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any, Final
 
+from ..cli.options import add_output, add_scenarios_dir, add_speed, scenarios_of
 from ..dialects.registry import DIALECTS
-from ..scenario import ScenarioError, load_scenarios
-from ..scenario.builtin import builtin_scenarios
+from ..scenario import ScenarioError
 from .clients import Client, command_client, python_client
 from .report import as_json, as_junit, as_markdown, as_table
 from .runner import DEFAULT_SPEED, cases, run_all, skipped
 
-__all__ = ["main"]
+__all__ = ["add_conform", "conform"]
+
+#: A report's format, by the suffix of ``-o``'s file.
+_BY_SUFFIX: Final = {".json": as_json, ".xml": as_junit, ".md": as_markdown, ".txt": as_table}
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m emulator conform",
+def add_conform(commands: Any) -> None:
+    """``conform``, with its options."""
+    p: argparse.ArgumentParser = commands.add_parser(
+        "conform",
+        help="judge a client (Python or any program) against every scenario; a report card",
         description="Run a client against every scenario and report how it did.",
     )
+    p.set_defaults(run=conform, parser=p)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--python",
@@ -45,20 +52,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-k", dest="select", help="only scenarios whose name matches (glob or part)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="scenarios run at once (default 1)")
-    p.add_argument("--speed", type=float, default=DEFAULT_SPEED, help="pacing time scale")
-    p.add_argument("--scenarios-dir", type=Path, help="add a folder of your own scenarios")
+    add_speed(p, DEFAULT_SPEED, "scenario pacing (fault waits keep their real time)")
+    add_scenarios_dir(p)
+    add_output(p, "write the report to FILE too, in the format of its suffix: "
+               + ", ".join(_BY_SUFFIX))  # fmt: skip
     p.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
     p.add_argument("--junit-xml", type=Path, metavar="FILE", help="write JUnit XML")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown table")
-    return p
 
 
-def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    known = builtin_scenarios()
+def conform(args: argparse.Namespace) -> int:
+    if args.output is not None and args.output.suffix not in _BY_SUFFIX:
+        args.parser.error(f"-o: {args.output} ends in none of {', '.join(_BY_SUFFIX)}")
     try:
-        if args.scenarios_dir is not None:
-            known.update(load_scenarios(args.scenarios_dir))
+        known = scenarios_of(args)
         client: Client = python_client(args.python) if args.python else command_client(args.cmd)
     except (ScenarioError, ValueError, ImportError, AttributeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -78,6 +85,7 @@ def main(argv: list[str]) -> int:
         (args.json, as_json),
         (args.junit_xml, as_junit),
         (args.markdown, as_markdown),
+        (args.output, _BY_SUFFIX[args.output.suffix] if args.output else as_table),
     ):
         if path is not None:
             path.write_text(render(results), encoding="utf-8")

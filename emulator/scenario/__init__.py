@@ -2,7 +2,7 @@
 
 Layers inside, bottom up: ``model`` (frozen values), ``faults`` (every
 fault kind once), ``outcomes`` (client-neutral failure kinds), ``text`` (a
-reply's text and cuts), ``load`` (TOML in), ``check`` (``--check``),
+reply's text and cuts), ``load`` (TOML in), ``check`` (``python -m emulator check``),
 ``dump`` (TOML out). The public names are those of ``model`` and ``load``,
 and the tables of ``faults`` and ``outcomes``.
 """

@@ -1,4 +1,4 @@
-"""``--check``: every problem in a folder of scenario files, not just the first. Pure.
+"""``python -m emulator check``: every problem in a folder of scenario files, not just the first. Pure.
 
 Parsing (:mod:`emulator.scenario`) rejects what is malformed: a wrong type,
 an unknown key. This module also looks for what is well-formed but cannot

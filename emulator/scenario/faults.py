@@ -10,7 +10,7 @@ dialect has no such thing (then a scenario with it does not apply there).
 This is WireMock's split: the fault says what, the server says how.
 
 The scenario parser, the planner, the dumper, the hypothesis strategies,
-``--check``, the dialects and the reference in ``scenarios/README.md``
+``python -m emulator check``, the dialects and the reference in ``scenarios/README.md``
 (:func:`reference`, kept equal by a test) all read this table. Adding a
 fault kind is one entry here, a shape (or a reason) in each dialect, one
 scenario file and its tests.

@@ -1,6 +1,6 @@
 """A scenario's reply text for a request, and where its snapshots end. Pure.
 
-Both belong to the scenario's meaning (``--check`` uses them to place
+Both belong to the scenario's meaning (``check`` uses them to place
 faults); the planner builds every event from them.
 """
 
