@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pytest
 
 from .config import EmulatorConfig
+from .handle import EmulatorHandle
 from .remote import RemoteEmulator
 from .scenario import ScenarioError, load_scenarios
 from .server import _LOOPBACK, Emulator, EmulatorServer, builtin_scenarios, serve, serving
@@ -185,10 +186,10 @@ def _remote_url(config: pytest.Config) -> str:
 
 
 @pytest.fixture
-def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+def emulator(request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
     """A session of its own on the shared emulator, for this test (see the module docstring)."""
     remote = _remote_url(request.config)
-    shared: Emulator
+    shared: EmulatorHandle
     if remote:
         shared = RemoteEmulator(remote, admin_token=os.environ.get("EMULATOR_ADMIN_TOKEN"))
     elif request.config.getini("emulator_in_test_loop") and _in_session_loop(request):
@@ -223,7 +224,7 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def fakegpt(emulator: Emulator) -> Iterator[type[FakeGpt]]:
+def fakegpt(emulator: EmulatorHandle) -> Iterator[type[FakeGpt]]:
     """``client.FakeGpt`` aimed at the emulator, with no login cached across tests."""
     from client import FakeGpt
 

@@ -6,7 +6,8 @@ processes (xdist workers, several suites in one CI job) share one server,
 each test in a session of its own. It has the methods of
 :class:`~emulator.server.Emulator` that make sense over HTTP: ``url``,
 ``use()``, ``queue()``, ``add_rule()``, the journal, ``reset()``, ``drop()``
-and ``problems()``; there is no ``state`` (it lives in the other process).
+and ``problems()`` (:class:`~emulator.handle.EmulatorHandle`); its state lives in
+the other process.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from .config import EmulatorConfig
@@ -27,9 +28,8 @@ from .journal import Call, CallList
 from .outcomes import Ending, Problem
 from .scenario import Scenario, scenario_from_dict
 from .scenario.dump import scenario_to_toml
-from .server import Emulator
 from .sessions import SESSION_HEADER, check_session_id
-from .state import EmulatorState, ScenarioRef
+from .state import ScenarioRef
 
 __all__ = ["RemoteEmulator", "RemoteError"]
 
@@ -38,8 +38,9 @@ class RemoteError(RuntimeError):
     """The emulator's admin API refused a request (its status and detail), or is unreachable."""
 
 
-class RemoteEmulator(Emulator):
-    """One session of an emulator at ``base_url`` (None: the default session)."""
+class RemoteEmulator:
+    """One session of an emulator at ``base_url`` (None: the default session): an
+    :class:`~emulator.handle.EmulatorHandle`, as the in-process handle is."""
 
     def __init__(
         self,
@@ -50,7 +51,7 @@ class RemoteEmulator(Emulator):
         timeout: float = 10.0,
     ) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.port is None:
             raise ValueError(f"emulator URL must be http(s)://host:port, got {base_url!r}")
         self.base = f"{parts.scheme}://{parts.netloc}"
         self.id = check_session_id(session) if session is not None else None
@@ -60,15 +61,11 @@ class RemoteEmulator(Emulator):
         self.url = self.base + (f"/_session/{self.id}" if self.id is not None else "")
 
     @property
-    def state(self) -> EmulatorState:
-        raise AttributeError(
-            "a remote emulator's state lives in its own process; use the handle's methods "
-            "(use, queue, add_rule, requests, calls, reset, problems)"
-        )
-
-    @state.setter
-    def state(self, value: EmulatorState) -> NoReturn:
-        raise AttributeError("a remote emulator has no state here")
+    def port(self) -> int:
+        port = urlsplit(self.url).port
+        if port is None:
+            raise ValueError(f"{self.url} names no port")  # pragma: no cover - checked above
+        return port
 
     @property
     def session_id(self) -> str | None:
@@ -216,3 +213,9 @@ def _call(entry: Mapping[str, Any]) -> Call:
     if kind is not None:
         call.ending = Ending(kind, call.bytes_sent, call.ended_ms, entry.get("ending_fault") or "")
     return call
+
+
+if TYPE_CHECKING:  # mypy checks that the remote handle is a whole EmulatorHandle
+    from .handle import EmulatorHandle
+
+    _IS_A_HANDLE: type[EmulatorHandle] = RemoteEmulator

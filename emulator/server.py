@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -325,3 +325,9 @@ class EmulatorServer(Emulator):
             self.url = running.url
             self._ready.set()
             await self._stopped.wait()
+
+
+if TYPE_CHECKING:  # mypy checks that the in-process handle is a whole EmulatorHandle
+    from .handle import EmulatorHandle
+
+    _IS_A_HANDLE: type[EmulatorHandle] = Emulator
