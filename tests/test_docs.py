@@ -1,0 +1,59 @@
+"""The documentation site: every admin endpoint documented with a live example, the
+reference pages made from the registries, and a strict build (CI builds it too)."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emulator.http.admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
+
+ROOT = Path(__file__).resolve().parent.parent
+GEN = ROOT / "docs" / "gen_pages.py"
+
+
+def _examples() -> list[tuple[str, str]]:
+    """(method, path) of each example in docs/gen_pages.py, read without running it."""
+    tree = ast.parse(GEN.read_text(encoding="utf-8"))
+    node = next(
+        n for n in tree.body
+        if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == "ADMIN_EXAMPLES"
+    )  # fmt: skip
+    value = ast.literal_eval(node.value)  # type: ignore[arg-type]
+    return [(method, path.split("?")[0]) for method, path, _, _ in value]
+
+
+def test_every_admin_endpoint_has_an_example_in_the_docs() -> None:
+    documented = set(_examples())
+    routes = {(m, p) for p, methods in ADMIN_ROUTES.items() for m in methods}
+    missing = sorted(r for r in routes if r not in documented)
+    assert missing == []
+    for prefix, methods in ADMIN_PREFIX_ROUTES.items():
+        for method in methods:
+            assert any(m == method and p.startswith(prefix) for m, p in documented), prefix
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_site_builds_strictly_with_the_generated_reference(tmp_path: Path) -> None:
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent))
+    assert mkdocs is not None, "the docs extra (mkdocs) is part of the test extra"
+    done = subprocess.run(
+        [mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    site = tmp_path / "site"
+    dialects = (site / "reference" / "dialects" / "index.html").read_text(encoding="utf-8")
+    for name in ("fakegpt", "openai-chat", "anthropic", "openai-responses"):
+        assert f"<code>{name}</code>" in dialects
+    admin = (site / "reference" / "admin-api" / "index.html").read_text(encoding="utf-8")
+    assert "HTTP 200" in admin and "/_emulator/journal/1/recording" in admin
+    assert "HTTP 5" not in admin  # every documented request was answered without a 5xx
+    cli = (site / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
+    assert all(f"<code>{c}</code>" in cli for c in ("serve", "list", "conform", "import"))
