@@ -42,28 +42,13 @@ def _steps(scenario: Any, prompt: str, templates: Any = None) -> str:
         from emulator.dialects.fakegpt.plan import PlanError, plan
     except ImportError:
         from emulator.script import PlanError, plan  # type: ignore[no-redef]
-    out = []
     kwargs = {"templates": templates} if templates is not None else {}
+    steps: list[Any] = []
     try:
-        for step in plan(scenario, _context(prompt), **kwargs):
-            kind = type(step).__name__
-            if kind == "Write":
-                # Consecutive writes merged, as the player sends them (and as
-                # a template holds them): what reaches the socket, not how
-                # the planner happened to cut it.
-                if out and out[-1][0] == "W":
-                    out[-1][1] += step.data.hex()
-                else:
-                    out.append(["W", step.data.hex()])
-            elif kind == "Wait":
-                out.append(["T", repr(step.seconds), step.scaled])
-            elif kind == "Hold":
-                out.append(["H", repr(step.seconds)])
-            else:
-                out.append([kind])
+        steps.extend(plan(scenario, _context(prompt), **kwargs))
     except PlanError as exc:
-        out.append(["PlanError", str(exc)])
-    return hashlib.sha256(json.dumps(out).encode()).hexdigest()
+        return _hashed(steps, ["PlanError", str(exc)])
+    return _hashed(steps)
 
 
 def _errors(scenario: Any) -> list[Any]:
@@ -147,7 +132,9 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
     }
 
 
-def _hashed(steps: Any) -> str:
+def _hashed(steps: Any, *last: list[str]) -> str:
+    """The steps as the player sends them, hashed: consecutive writes merged (what reaches
+    the socket, not how the planner happened to cut it), each wait, hold and drop."""
     out: list[Any] = []
     for step in steps:
         kind = type(step).__name__
@@ -162,6 +149,7 @@ def _hashed(steps: Any) -> str:
             out.append(["H", repr(step.seconds)])
         else:
             out.append([kind])
+    out.extend(last)
     return hashlib.sha256(json.dumps(out).encode()).hexdigest()
 
 
