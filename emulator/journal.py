@@ -51,6 +51,7 @@ class Call:
     ending: Ending | None = None  # how a stream ended (str(): "client gone at 812 B …")
     ended_ms: float | None = None  # when a stream that did not complete stopped
     session: str | None = None  # the session it was made in (None: the default session)
+    dialect: str | None = None  # the dialect whose route answered it (None: the emulator's own)
     chaos: str | None = None  # what seeded chaos did to it, if anything
     served: Scenario | None = field(default=None, repr=False, compare=False)  # what it got
     transcript: Transcript | None = None  # what was answered, write by write
@@ -86,6 +87,7 @@ class Call:
             "ending_fault": None if self.ending is None else self.ending.fault,
             "ended_ms": self.ended_ms,
             "session": self.session,
+            "dialect": self.dialect,
             "chaos": self.chaos,
         }
 

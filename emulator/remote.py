@@ -206,7 +206,7 @@ def _call(entry: Mapping[str, Any]) -> Call:
     )
     for key in (
         "body_size", "started", "scenario", "chosen_by", "status", "bytes_sent", "duration",
-        "detail", "number", "id", "ended_ms", "session",
+        "detail", "number", "id", "ended_ms", "session", "dialect",
     ):  # fmt: skip
         setattr(call, key, entry.get(key))
     kind = entry.get("ending_kind")

@@ -307,3 +307,22 @@ async def test_a_capture_of_a_registered_dialect_imports_and_replays_byte_for_by
     verdicts = await run_all(cases(scenarios={"toy_capture": scenario}, dialect="toy"),
                              python_client(toy_client), speed=0)  # fmt: skip
     assert [v.verdict.kind for v in verdicts] == ["pass"]
+
+
+async def test_the_journal_and_the_admin_api_name_each_exchanges_dialect(toy: Dialect) -> None:
+    async with serve(EmulatorConfig(speed=0)) as emulator:
+        await _post(emulator.url, {"prompt": PROMPT})
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{emulator.url}/api/loads") as r:
+                assert r.status == 200
+            async with http.get(f"{emulator.url}/_emulator") as r:
+                info = await r.json()
+            async with http.get(f"{emulator.url}/_emulator/journal") as r:
+                journal = await r.json()
+        assert [d["name"] for d in info["dialects"]] == [*DIALECTS]
+        assert {"name": "toy", "title": "Toy", "answered_at": TOY_PATH} in info["dialects"]
+        assert [(c["path"], c["dialect"]) for c in journal] == [
+            (TOY_PATH, "toy"),
+            ("/api/loads", "fakegpt"),
+        ]
+        assert emulator.requests[0].dialect == "toy"

@@ -45,6 +45,8 @@ class Route(NamedTuple):
     errors: Callable[[int, str], bytes] | None = None
     #: A scenario's HTTP error as this API answers it (None: FakeGpt's).
     scripted: Callable[[HttpError], web.Response] | None = None
+    #: The dialect it belongs to (filled in from it; "": the emulator's own).
+    dialect: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class Dialect:
                 method: route._replace(
                     errors=route.errors or self.error_body,
                     scripted=route.scripted or self.scripted_error,
+                    dialect=self.name,
                 )
                 for method, route in methods.items()
             }

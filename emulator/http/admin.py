@@ -17,6 +17,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from .._version import __version__
+from ..dialects.registry import DIALECTS
 from ..scenario import Scenario
 from ..scenario.chaos import DEFAULT_KINDS, Chaos
 from ..state import SCENARIO_NAME
@@ -64,6 +65,10 @@ async def _info(request: web.BaseRequest, ctx: Context) -> web.Response:
             "requests": len(state.requests),
             "problems": list(state.problems),
             "unmatched": list(state.unmatched),
+            "dialects": [
+                {"name": d.name, "title": d.title, "answered_at": d.answered_at}
+                for d in DIALECTS.values()
+            ],
         }
     )
 

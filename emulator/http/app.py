@@ -148,6 +148,8 @@ async def _dispatch(
 
 
 async def _routed(request: web.BaseRequest, ctx: Context, route: Route) -> web.StreamResponse:
+    if route.dialect:
+        ctx.call.dialect = route.dialect
     if route.endpoint is None:
         return await route.answer(request, ctx)
     prompt, parsed = await route.read(request, ctx) if route.read is not None else (None, None)

@@ -68,6 +68,7 @@ async def test_the_inspector_shows_exchanges_live_and_switches_scenarios(
     await expect(row).to_have_count(1)
     await expect(row).to_contain_text("pings_and_comments")
     await expect(row).to_contain_text("completed")
+    await expect(row.locator(".dialect")).to_have_text("fakegpt")  # from the registry
     # Open it: the faults are in the timeline, with their bytes.
     await row.click()
     faults = page.locator("#timeline tr.fault")
