@@ -473,7 +473,7 @@ _json_texts = st.one_of(
 @example(text='{"a": 1}', before="", after=" ")
 @example(text="[1, 2]", before="", after=" 3")
 def test_the_body_json_reader_agrees_with_json_loads(text: str, before: str, after: str) -> None:
-    from emulator.http.requests import json_loads as _json_loads
+    from emulator.dialects.fakegpt.read import json_loads as _json_loads
 
     whole = before + text + after
     try:

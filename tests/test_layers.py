@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
     "emulator.dialects.*.shapes": 2,
     "emulator.dialects.common": 2,
     "emulator.dialects.*.stream": 2,
+    "emulator.dialects.*.read": 4,
     "emulator.dialects.*.cache": 2,
     "emulator.dialects.*.api": 4,
     "emulator.server": 5,

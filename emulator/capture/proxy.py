@@ -26,13 +26,13 @@ import aiohttp
 from aiohttp import web
 
 from ..clock import REAL_CLOCK
+from ..dialects.fakegpt.read import parse_conversation
 from ..dialects.fakegpt.shapes import shapes as fakegpt_shapes
 from ..dialects.fakegpt.wire import StreamContext
 from ..dialects.registry import DIALECTS
 from ..engine.play import play
 from ..engine.replay import replayed
 from ..http.errors import BadRequest
-from ..http.requests import parse_conversation
 from ..journal import Call
 from ..scenario import load_scenario
 from ..scenario.dump import scenario_to_toml

@@ -26,9 +26,20 @@ __all__ = [
     "reply_for",
     "scripted_answer",
     "streamed",
+    "too_long",
     "transport_of",
     "whole_answer_faults",
 ]
+
+
+def too_long(prompt: str, limit: int) -> bool:
+    """Whether the prompt takes more than ``limit`` bytes in UTF-8 (encoded only if it may)."""
+    n = len(prompt)
+    if n > limit:
+        return True
+    if n * 4 <= limit:  # no character takes more than 4 bytes
+        return False
+    return len(prompt.encode("utf-8", "surrogatepass")) > limit
 
 
 async def json_object(request: web.BaseRequest, unreadable: str) -> dict[str, Any]:

@@ -21,11 +21,11 @@ from ...http.dialect import (
     reply_for,
     scripted_answer,
     streamed,
+    too_long,
     transport_of,
     whole_answer_faults,
 )
 from ...http.errors import BadRequest, Context
-from ...http.requests import too_long
 from ...scenario import HttpError
 from ..dialect import Dialect, Route, json_error_message
 from .capture import read_capture

@@ -20,20 +20,19 @@ from aiohttp import web
 
 from ...auth import Identity, Signer, user_id_for
 from ...engine.prepare import prepare
-from ...http.dialect import replayed_answer, scripted_answer, streamed, transport_of
+from ...http.dialect import replayed_answer, scripted_answer, streamed, too_long, transport_of
 from ...http.errors import BadRequest, Context, json_response
-from ...http.requests import (
-    ConversationRequest,
-    form_text,
-    multipart_form,
-    parse_conversation,
-    too_long,
-)
 from ...scenario import HttpError, Scenario
 from ...scenario.text import CACHE_TEXT_CHARS, reply_text
 from ..dialect import Dialect, Route
 from .capture import read_capture
 from .plan import NAME, PlanError, not_applicable, plan
+from .read import (
+    ConversationRequest,
+    form_text,
+    multipart_form,
+    parse_conversation,
+)
 from .shapes import FAULT_SHAPES, shapes
 from .wire import (
     DEFAULT_MODEL,

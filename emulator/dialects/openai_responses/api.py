@@ -17,11 +17,11 @@ from ...http.dialect import (
     replayed_answer,
     reply_for,
     streamed,
+    too_long,
     transport_of,
     whole_answer_faults,
 )
 from ...http.errors import BadRequest, Context
-from ...http.requests import too_long
 from ..dialect import Dialect, Route, json_error_message
 from ..openai_chat.api import (
     MESSAGES,

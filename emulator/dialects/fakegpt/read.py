@@ -12,8 +12,8 @@ import json.scanner
 from email.parser import BytesParser
 from typing import Any, Final, NamedTuple
 
-from ..dialects.fakegpt.wire import DEFAULT_MODEL
-from .errors import BadRequest
+from ...http.errors import BadRequest
+from .wire import DEFAULT_MODEL
 
 __all__ = [
     "ConversationRequest",
@@ -21,7 +21,6 @@ __all__ = [
     "json_loads",
     "multipart_form",
     "parse_conversation",
-    "too_long",
 ]
 
 _ACTIONS: Final = frozenset({"next", "variant", "continue"})
@@ -32,16 +31,6 @@ class ConversationRequest(NamedTuple):
     parent_id: str
     model: str
     conversation_id: str | None
-
-
-def too_long(prompt: str, limit: int) -> bool:
-    """Whether the prompt takes more than ``limit`` bytes in UTF-8 (encoded only if it may)."""
-    n = len(prompt)
-    if n > limit:
-        return True
-    if n * 4 <= limit:  # no character takes more than 4 bytes
-        return False
-    return len(prompt.encode("utf-8", "surrogatepass")) > limit
 
 
 def parse_conversation(body: bytes, content_type: str) -> ConversationRequest:
