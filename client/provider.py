@@ -222,6 +222,17 @@ class _LoginCache(type):
         login = _LOGINS.get(cls, {}).get(_base(cls.url))  # type: ignore[attr-defined]
         return login.cookie_jar if login is not None else None
 
+    @_cookie_jar.setter
+    def _cookie_jar(cls, jar: AbstractCookieJar | None) -> None:
+        # Code written for the original provider forgets a login with
+        # ``FakeGpt._cookie_jar = None``: it still does (for the current url).
+        if jar is not None:
+            raise TypeError(
+                f"{cls.__name__}._cookie_jar is the login's own jar and cannot be replaced; "
+                "assign None to forget the login for the current url"
+            )
+        _LOGINS.get(cls, {}).pop(_base(cls.url), None)  # type: ignore[attr-defined]
+
 
 class FakeGpt(AsyncGeneratorProvider, metaclass=_LoginCache):
     """The shared ChatGPT front end, as the original provider reached it.

@@ -251,10 +251,17 @@ class _AcceptErrors:
 
 
 @contextlib.asynccontextmanager
-async def serve(config: EmulatorConfig | None = None) -> AsyncIterator[Emulator]:
-    """Run an emulator in the running event loop for the ``async with`` block."""
+async def serve(
+    config: EmulatorConfig | None = None, *, url_host: str | None = None
+) -> AsyncIterator[Emulator]:
+    """Run an emulator in the running event loop for the ``async with`` block.
+
+    ``url_host``: the host name its ``url`` gives clients (it must resolve to
+    where the emulator listens: ``localhost`` for loopback); by default, the
+    address itself.
+    """
     config = config or EmulatorConfig()
-    async with serving(config, make_state(config)) as emulator:
+    async with serving(config, make_state(config), url_host) as emulator:
         yield emulator
 
 

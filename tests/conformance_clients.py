@@ -76,9 +76,9 @@ def sync_fakegpt(url: str, prompt: str, timeout: float = 5.0) -> str:
 
 
 async def seed(url: str, prompt: str) -> str:
-    """The original provider as shipped (at localhost: its cookie jar ignores IP hosts)."""
+    """The original provider as shipped, handed the runner's URL as it is (a host name)."""
     cls = seed_client.FakeGpt
-    cls.url = url.replace("127.0.0.1", "localhost")
+    cls.url = url
     cls._access_token = None
     cls._cookie_jar = None
     messages = [{"role": "user", "content": prompt}]

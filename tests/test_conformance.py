@@ -69,6 +69,9 @@ async def test_broken_clients_get_the_verdicts_they_earn(
     got = await case.run(python_client(f"tests.conformance_clients:{client}"), margin=1.0)
     assert got.kind == verdict, got
     assert detail in got.detail
+    # hangs() and ignores_done() take no timeout: a hung verdict says it was not handed one.
+    unhanded = "the client was not handed the idle timeout: it takes no `timeout` parameter"
+    assert (unhanded in got.detail) == (verdict == "hung")
 
 
 def test_the_judge_wants_the_status_mentioned_and_the_kind_right() -> None:
@@ -209,3 +212,32 @@ async def test_on_another_api_the_notes_read_its_own_answers_and_errors() -> Non
         "the failure does not carry the upstream's detail "
         "'Rate limit reached for requests. Please try again later.'",
     )
+
+
+SEED_CMD = """
+import asyncio, importlib.util, sys
+spec = importlib.util.spec_from_file_location("seed_client", sys.argv[1])
+seed = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(seed)
+seed.FakeGpt.url = sys.argv[2]
+async def main():
+    messages = [{"role": "user", "content": sys.argv[3]}]
+    return "".join([d async for d in seed.FakeGpt.create_async_generator("m", messages)])
+print(asyncio.run(main()), end="")
+"""
+
+
+def test_the_original_provider_unchanged_passes_default_at_the_url_it_is_handed(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "seed_cmd.py"
+    script.write_text(SEED_CMD, encoding="utf-8")
+    seed = ROOT / "tests" / "seed_client.py"
+    cmd = f"{sys.executable} {script} {seed} {{url}} {{prompt}}"
+    done = conform("--cmd", cmd, "-k", "default", "--speed", "0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0].startswith("PASS")
+    # Handed an IP address, its cookie jar drops the login cookie: the defect the host name
+    # cures (aiohttp's default jar keeps no cookie from an IP host).
+    by_ip = conform("--cmd", cmd, "-k", "default", "--speed", "0", "--host", "127.0.0.1")
+    assert by_ip.returncode == 1 and "FAILED DIFFERENTLY default" in by_ip.stdout, by_ip.stdout

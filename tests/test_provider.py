@@ -60,6 +60,26 @@ async def test_the_token_is_cached_between_calls(
     assert emulator.calls("/api/conversation").last.headers["x-authorization"] == sent
 
 
+@pytest.mark.parametrize("attribute", ["_access_token", "_cookie_jar"])
+async def test_assigning_none_to_either_login_attribute_forgets_the_login(
+    emulator: Emulator, fakegpt: type[FakeGpt], attribute: str
+) -> None:
+    # Code written for the original provider resets a login this way.
+    class Sub(fakegpt):  # type: ignore[valid-type,misc]
+        pass
+
+    for cls in (fakegpt, Sub):
+        await collect(cls)
+        assert cls._access_token is not None and cls._cookie_jar is not None
+        setattr(cls, attribute, None)
+        assert cls._access_token is None and cls._cookie_jar is None
+    assert emulator.calls("/auth/login").call_count == 2
+    await collect(Sub)  # forgotten: it logs in again
+    assert emulator.calls("/auth/login").call_count == 3
+    with pytest.raises(TypeError, match=r"Sub._cookie_jar is the login's own jar"):
+        Sub._cookie_jar = aiohttp.CookieJar()
+
+
 @pytest.mark.emulator_scenario("http_401_then_ok")
 async def test_a_401_mid_session_logs_in_again_once(
     emulator: Emulator, fakegpt: type[FakeGpt]

@@ -13,7 +13,7 @@ from ..dialects.registry import DIALECTS
 from ..scenario import ScenarioError
 from .clients import Client, command_client, python_client
 from .report import as_json, as_junit, as_markdown, as_table
-from .runner import DEFAULT_SPEED, cases, run_all, skipped
+from .runner import DEFAULT_HOST, DEFAULT_SPEED, cases, run_all, skipped
 
 __all__ = ["add_conform", "conform"]
 
@@ -53,6 +53,8 @@ def add_conform(commands: Any) -> None:
     p.add_argument("-k", dest="select", help="only scenarios whose name matches (glob or part)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="scenarios run at once (default 1)")
     add_speed(p, DEFAULT_SPEED, "scenario pacing (fault waits keep their real time)")
+    p.add_argument("--host", default=DEFAULT_HOST, help="the host name in the URL handed to the "
+                   "client; it must resolve to the loopback address (default localhost)")  # fmt: skip
     add_scenarios_dir(p)
     add_output(p, "write the report to FILE too, in the format of its suffix: "
                + ", ".join(_BY_SUFFIX))  # fmt: skip
@@ -78,7 +80,14 @@ def conform(args: argparse.Namespace) -> int:
         print(f"error: no scenario matches {args.select!r}", file=sys.stderr)
         return 2
     results = asyncio.run(
-        run_all(chosen, client, jobs=args.jobs, speed=args.speed, progress=sys.stdout.isatty())
+        run_all(
+            chosen,
+            client,
+            jobs=args.jobs,
+            speed=args.speed,
+            progress=sys.stdout.isatty(),
+            host=args.host,
+        )
     )
     print(as_table(results))
     for path, render in (

@@ -83,7 +83,19 @@ def python_client(spec: str | Callable[..., Any]) -> Client:
             return _failed(exc, started)
         return Outcome(text=text, seconds=time.monotonic() - started)
 
-    return call
+    return _Handed(call, takes_timeout)
+
+
+class _Handed:
+    """A client, and whether it is handed the scenario's idle timeout (a ``--python``
+    function that takes no ``timeout`` keeps its own, and may be called hung for it)."""
+
+    def __init__(self, call: Client, takes_timeout: bool) -> None:
+        self.call = call
+        self.takes_timeout = takes_timeout
+
+    def __call__(self, url: str, prompt: str, idle: float) -> Awaitable[Outcome]:
+        return self.call(url, prompt, idle)
 
 
 def _imported(spec: str) -> Any:

@@ -34,6 +34,9 @@ __all__ = ["DEFAULT_SPEED", "Case", "Result", "cases", "run_all"]
 DEFAULT_SPEED: Final = 0.05
 #: Past its idle timeout, how long a client gets before it is called hung.
 DEADLINE_MARGIN: Final = 10.0
+#: The host name clients are handed: it resolves to the loopback address the emulator
+#: listens on (IPv4-only and dual-stack machines alike).
+DEFAULT_HOST: Final = "localhost"
 PROMPT: Final = "Tell me something."
 
 
@@ -57,23 +60,35 @@ class Case:
         return self.name
 
     async def run(
-        self, client: Client, *, speed: float = DEFAULT_SPEED, margin: float = DEADLINE_MARGIN
+        self,
+        client: Client,
+        *,
+        speed: float = DEFAULT_SPEED,
+        margin: float = DEADLINE_MARGIN,
+        host: str = DEFAULT_HOST,
     ) -> Verdict:
         """Serve this case to ``client`` on its own emulator; the verdict, with notes.
 
         The client is called hung ``margin`` seconds past the scenario's idle timeout.
+        ``host``: the host name in the URL the client is handed (a real upstream has
+        one, and cookie jars drop cookies from IP hosts).
         """
-        return (await self.result(client, speed=speed, margin=margin)).verdict
+        return (await self.result(client, speed=speed, margin=margin, host=host)).verdict
 
     async def result(
-        self, client: Client, *, speed: float = DEFAULT_SPEED, margin: float = DEADLINE_MARGIN
+        self,
+        client: Client,
+        *,
+        speed: float = DEFAULT_SPEED,
+        margin: float = DEADLINE_MARGIN,
+        host: str = DEFAULT_HOST,
     ) -> Result:
         expect = self.scenario.expect
         config = EmulatorConfig(
             speed=speed, scenarios={self.name: self.scenario}, default=self.name
         )
         deadline = expect.idle_timeout + margin
-        async with serve(config) as emulator:
+        async with serve(config, url_host=host) as emulator:
             started = time.monotonic()
             try:
                 outcome = await asyncio.wait_for(
@@ -86,7 +101,12 @@ class Case:
             await _settled(emulator)
             notes = behaviour(self.scenario, outcome, emulator, self.dialect)
         verdict = judge(self.scenario, self.prompt, outcome)
-        return Result(self, outcome, Verdict(verdict.kind, verdict.detail, tuple(notes)))
+        detail = verdict.detail
+        if verdict.kind == "hung" and not getattr(client, "takes_timeout", True):
+            detail += (
+                "; the client was not handed the idle timeout: it takes no `timeout` parameter"
+            )
+        return Result(self, outcome, Verdict(verdict.kind, detail, tuple(notes)))
 
 
 def skipped(dialect: str, scenarios: dict[str, Scenario] | None = None) -> list[tuple[str, str]]:
@@ -126,6 +146,7 @@ async def run_all(
     jobs: int = 1,
     speed: float = DEFAULT_SPEED,
     progress: bool = False,
+    host: str = DEFAULT_HOST,
 ) -> list[Result]:
     """Every case, ``jobs`` at a time (each on its own emulator), in the order given."""
     gate = asyncio.Semaphore(max(1, jobs))
@@ -134,7 +155,7 @@ async def run_all(
     async def one(case: Case) -> Result:
         nonlocal done
         async with gate:
-            result = await case.result(client, speed=speed)
+            result = await case.result(client, speed=speed, host=host)
         done += 1
         if progress:
             print(f"\r{done}/{len(chosen)} {case.name:<40}", end="", flush=True)
