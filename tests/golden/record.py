@@ -87,14 +87,13 @@ _CREATED = 1700000000
 def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
     """Each other dialect's (not_applicable, stream planner, whole answer, scripted error),
     each taking what the golden file fixes (a scenario, a prompt, a prepared text)."""
-    from emulator.dialects.anthropic import api as anthropic_api
     from emulator.dialects.anthropic import plan as anthropic
     from emulator.dialects.anthropic.wire import MessageContext, message_object
-    from emulator.dialects.openai_chat import api as openai_api
     from emulator.dialects.openai_chat import plan as openai_chat
     from emulator.dialects.openai_chat.wire import ChatContext, completion_object
     from emulator.dialects.openai_responses import plan as openai_responses
     from emulator.dialects.openai_responses.wire import ResponseContext
+    from emulator.dialects.registry import DIALECTS
 
     def chat_ctx(usage: bool) -> Any:
         return ChatContext(f"chatcmpl-{_ID}", _CREATED, "gpt-4o-mini", usage, 7)
@@ -111,7 +110,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
             lambda s, text, pieces: completion_object(
                 chat_ctx(False), text, openai_chat.finish_reason(s), pieces, s.reply.tool
             ),
-            openai_api.scripted_chat_error,
+            DIALECTS["openai-chat"].scripted_error,
         ),
         "openai-responses": (
             openai_responses.not_applicable,
@@ -119,7 +118,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                 s, response, prep, _context(p).create_time
             ),
             lambda s, text, pieces: openai_responses.whole_response(s, response, text, pieces),
-            openai_api.scripted_chat_error,
+            DIALECTS["openai-chat"].scripted_error,
         ),
         "anthropic": (
             anthropic.not_applicable,
@@ -127,7 +126,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
             lambda s, text, pieces: message_object(
                 message, text, anthropic.stop_reason(s), pieces, s.reply.tool
             ),
-            anthropic_api.scripted_messages_error,
+            DIALECTS["anthropic"].scripted_error,
         ),
     }
 

@@ -36,9 +36,8 @@ from .wire import MessageContext, error_body, message_object
 __all__ = [
     "DIALECT",
     "answer_messages",
-    "messages_error",
     "read_messages",
-    "scripted_messages_error",
+    "scripted_error",
 ]
 
 _IDS: Final = random.Random()
@@ -52,10 +51,6 @@ class MessagesRequest(NamedTuple):
     input_tokens: int
 
 
-def messages_error(status: int, message: str) -> bytes:
-    return error_body(status, message)
-
-
 _MESSAGES: Final = {
     401: "invalid x-api-key",
     413: "Request exceeds the maximum allowed number of bytes.",
@@ -65,7 +60,7 @@ _MESSAGES: Final = {
 }
 
 
-def scripted_messages_error(error: HttpError) -> web.Response:
+def scripted_error(error: HttpError) -> web.Response:
     headers = {"request-id": _request_id()}
     if error.status == 429:
         headers["anthropic-ratelimit-requests-remaining"] = "0"
@@ -151,8 +146,8 @@ DIALECT: Final = Dialect(
     not_applicable=not_applicable,
     shapes=FAULT_SHAPES,
     read_capture=read_capture,
-    scripted_error=scripted_messages_error,
-    error_body=messages_error,
+    scripted_error=scripted_error,
+    error_body=error_body,
     error_message=json_error_message,
     doc="Anthropic's Messages API (``stream: true``: message_start … message_stop events)",
 )

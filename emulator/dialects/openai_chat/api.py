@@ -40,11 +40,10 @@ __all__ = [
     "UNREADABLE",
     "answer_chat",
     "answer_models",
-    "chat_error",
     "check_key",
     "content_text",
     "read_chat",
-    "scripted_chat_error",
+    "scripted_error",
 ]
 
 _IDS: Final = random.Random()
@@ -59,12 +58,7 @@ class ChatRequest(NamedTuple):
     prompt_tokens: int
 
 
-def chat_error(status: int, message: str) -> bytes:
-    """An error as the API words it."""
-    return error_body(status, message)
-
-
-def scripted_chat_error(error: HttpError) -> web.Response:
+def scripted_error(error: HttpError) -> web.Response:
     """A scenario's HTTP error in the API's shape (with Retry-After, as the API sends it)."""
     limits = {"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0"}
     message = error.detail or MESSAGES.get(error.status, f"HTTP {error.status}")
@@ -180,8 +174,8 @@ DIALECT: Final = Dialect(
     not_applicable=not_applicable,
     shapes=FAULT_SHAPES,
     read_capture=read_capture,
-    scripted_error=scripted_chat_error,
-    error_body=chat_error,
+    scripted_error=scripted_error,
+    error_body=error_body,
     error_message=json_error_message,
     doc="OpenAI's Chat Completions (``stream: true``: chat.completion.chunk deltas, then [DONE])",
 )

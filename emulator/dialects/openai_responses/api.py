@@ -27,11 +27,11 @@ from ..openai_chat.api import (
     MESSAGES,
     ROLES,
     UNREADABLE,
-    chat_error,
     check_key,
     content_text,
-    scripted_chat_error,
+    scripted_error,
 )
+from ..openai_chat.wire import error_body
 from .capture import read_capture
 from .plan import NAME, TITLE, Numbered, not_applicable, planned_responses, whole_response
 from .shapes import FAULT_SHAPES, shapes
@@ -115,8 +115,8 @@ DIALECT: Final = Dialect(
     not_applicable=not_applicable,
     shapes=FAULT_SHAPES,
     read_capture=read_capture,
-    scripted_error=scripted_chat_error,
-    error_body=chat_error,
+    scripted_error=scripted_error,
+    error_body=error_body,
     error_message=json_error_message,
     doc="OpenAI's Responses API (``stream: true``: numbered response.* events)",
 )
