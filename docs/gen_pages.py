@@ -103,7 +103,10 @@ def _dialects_page() -> None:
     out += ["| name | API | answers at | paths | scenarios served |", "|---|---|---|---|---|"]
     for d in DIALECTS.values():
         served = sum(d.not_applicable(s) is None for s in scenarios.values())
-        paths = ", ".join(f"`{m} {p}`" for p, ms in d.routes.items() for m in ms)
+        paths = ", ".join(
+            [f"`{m} {p}`" for p, ms in d.routes.items() for m in ms]
+            + [f"`{m} {p}…`" for p, ms in d.prefixes.items() for m in ms]
+        )
         out.append(f"| `{d.name}` | {d.title} | `{d.answered_at}` | {paths} | "
                    f"{served} of {len(scenarios)} |")  # fmt: skip
     for d in DIALECTS.values():

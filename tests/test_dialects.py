@@ -8,6 +8,7 @@ served, judged by the conformance kit and imported, as a fifth API would be.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,14 +123,16 @@ def test_a_dialect_is_registered_once_by_name_and_path() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register(DIALECTS["anthropic"])
     with pytest.raises(ValueError, match=r"/v1/messages already served by 'anthropic'"):
-        register(_toy(name="toy3", path="/v1/messages"))
+        register(dataclasses.replace(_toy(name="toy3"), routes={"/v1/messages": {}}))
     with pytest.raises(ValueError, match="unknown dialect 'nope'; known: fakegpt"):
         dialect_named("nope")
 
 
 # -- a fifth dialect, registered from here ------------------------------------------------
 
-TOY_PATH: Final = "/toy/v1/say"
+#: The toy API names a voice in its path, as Gemini names a model: a prefix route.
+TOY_PREFIX: Final = "/toy/v1/voices/"
+TOY_PATH: Final = TOY_PREFIX + "calm:say"
 #: The shaped kinds the toy API has not.
 TOY_MISSING: Final = dict.fromkeys(
     sorted(SHAPED_KINDS - {"error", "ping", "malformed_json"}), "the toy API has no such thing"
@@ -160,6 +163,9 @@ def _toy_not_applicable(scenario: Scenario) -> str | None:
 
 
 async def _read_toy(request: web.BaseRequest, ctx: Context) -> tuple[str, str]:
+    voice, colon, verb = request.path.removeprefix(TOY_PREFIX).partition(":")
+    if not voice or not colon or verb != "say":
+        raise BadRequest(404, f"the toy has no {request.path}; it has {TOY_PREFIX}VOICE:say")
     body = await json_object(request, "the toy wants JSON")
     prompt = body.get("prompt")
     if not isinstance(prompt, str):
@@ -209,13 +215,14 @@ TOY_FAULT_SHAPES: Final = FaultShapes(frozenset(TOY_SHAPES), TOY_MISSING)
 
 
 def _toy(
-    name: str = "toy", path: str = TOY_PATH, shapes: FaultShapes = TOY_FAULT_SHAPES
+    name: str = "toy", prefix: str = TOY_PREFIX, shapes: FaultShapes = TOY_FAULT_SHAPES
 ) -> Dialect:
     return Dialect(
         name=name,
         title="Toy",
-        answered_at=path,
-        routes={path: {"POST": Route(_answer_toy, "conversation", _read_toy)}},
+        answered_at=prefix,
+        routes={},
+        prefixes={prefix: {"POST": Route(_answer_toy, "conversation", _read_toy)}},
         not_applicable=_toy_not_applicable,
         shapes=shapes,
         read_capture=_read_toy_capture,
@@ -264,6 +271,13 @@ async def test_a_registered_dialect_is_served_with_its_own_errors(toy: Dialect) 
         )
         status, body = await _post(emulator.url, {"nothing": 1})
         assert (status, json.loads(body)) == (400, {"oops": "prompt: a string is required"})
+        # The rest of the path is the reader's to read: another verb is the API's own 404.
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(emulator.url + TOY_PREFIX + "calm:sing", json={}) as r,
+        ):
+            assert r.status == 404 and "it has /toy/v1/voices/VOICE:say" in await r.text()
+        assert emulator.calls(TOY_PATH)[0].dialect == "toy"
     # Once taken back, a new server does not serve it.
     from emulator.dialects.registry import unregister
 
@@ -319,8 +333,12 @@ async def test_the_journal_and_the_admin_api_name_each_exchanges_dialect(toy: Di
                 info = await r.json()
             async with http.get(f"{emulator.url}/_emulator/journal") as r:
                 journal = await r.json()
+            async with http.get(f"{emulator.url}/_emulator/metrics") as r:
+                metrics = await r.text()
+        # A prefix route is counted under its prefix, not a label per path.
+        assert 'path="/toy/v1/voices/*"' in metrics and "calm:say" not in metrics
         assert [d["name"] for d in info["dialects"]] == [*DIALECTS]
-        assert {"name": "toy", "title": "Toy", "answered_at": TOY_PATH} in info["dialects"]
+        assert {"name": "toy", "title": "Toy", "answered_at": TOY_PREFIX} in info["dialects"]
         assert [(c["path"], c["dialect"]) for c in journal] == [
             (TOY_PATH, "toy"),
             ("/api/loads", "fakegpt"),

@@ -158,7 +158,7 @@ def _from_har(har: dict[str, Any], source: str, name: str) -> Imported:
         endpoint = next((e for p, e in _PATHS.items() if path.endswith(p)), None)
         if endpoint is not None:
             by_endpoint[endpoint].append(entry)
-        answering = next((d for d in DIALECTS.values() if path.endswith(d.answered_at)), None)
+        answering = next((d for d in DIALECTS.values() if d.answers(path)), None)
         if answering is not None:
             answers.append((answering.name, entry))
         _count_secrets(entry, removed)

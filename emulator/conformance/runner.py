@@ -181,7 +181,7 @@ def behaviour(
     """What the emulator saw the client do, beyond its outcome."""
     notes: list[str] = []
     speaks = dialect_named(dialect)
-    conversations = emulator.calls(speaks.answered_at, "POST")
+    conversations = [c for c in emulator.calls(method="POST") if speaks.answers(c.path)]
     logins = emulator.calls("/auth/login").call_count
     statuses = [c.status for c in conversations]
     if 401 in statuses and speaks.serves("login"):  # an API key has no login to renew

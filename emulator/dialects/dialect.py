@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from aiohttp import web
@@ -57,7 +57,8 @@ class Dialect:
     name: str
     #: How people call it ("OpenAI Chat Completions"): in messages and the docs.
     title: str
-    #: The path (POST) its answers come from: what the conformance kit watches.
+    #: The path (POST) its answers come from: what the conformance kit watches. Ending
+    #: in "/", a prefix: every path under it (a model named in the path).
     answered_at: str
     #: Path -> method -> route: every path it serves.
     routes: Mapping[str, Mapping[str, Route]]
@@ -77,16 +78,34 @@ class Dialect:
     error_message: Callable[[bytes], str | None] | None = None
     #: One line for ``--help`` and the docs.
     doc: str = ""
+    #: Prefix -> method -> route: every path under a prefix it serves (its reader reads
+    #: what the rest of the path says, such as ``{model}:streamGenerateContent``).
+    prefixes: Mapping[str, Mapping[str, Route]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.shapes.check(self.name)
 
+    def answers(self, path: str) -> bool:
+        """Whether a request to ``path`` (as a capture or the journal has it) is one of
+        its answers."""
+        if self.answered_at.endswith("/"):
+            return self.answered_at in path
+        return path.endswith(self.answered_at)
+
     def serves(self, endpoint: Endpoint) -> bool:
         """Whether one of its routes is the upstream's ``endpoint`` (``login``, …)."""
-        return any(r.endpoint == endpoint for m in self.routes.values() for r in m.values())
+        every = (*self.routes.values(), *self.prefixes.values())
+        return any(r.endpoint == endpoint for m in every for r in m.values())
 
     def table(self) -> dict[str, dict[str, Route]]:
         """Its routes with its error shapes filled in."""
+        return self._filled(self.routes)
+
+    def prefix_table(self) -> dict[str, dict[str, Route]]:
+        """Its prefix routes with its error shapes filled in."""
+        return self._filled(self.prefixes)
+
+    def _filled(self, routes: Mapping[str, Mapping[str, Route]]) -> dict[str, dict[str, Route]]:
         return {
             path: {
                 method: route._replace(
@@ -96,7 +115,7 @@ class Dialect:
                 )
                 for method, route in methods.items()
             }
-            for path, methods in self.routes.items()
+            for path, methods in routes.items()
         }
 
 

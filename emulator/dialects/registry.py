@@ -42,8 +42,8 @@ def register(new: Dialect) -> None:
     """Add a dialect (servers built from now on serve it). Its name and paths must be new."""
     if new.name in DIALECTS:
         raise ValueError(f"a dialect named {new.name!r} is already registered")
-    taken = {p: d.name for d in DIALECTS.values() for p in d.routes}
-    clash = sorted(p for p in new.routes if p in taken)
+    taken = {p: d.name for d in DIALECTS.values() for p in (*d.routes, *d.prefixes)}
+    clash = sorted(p for p in (*new.routes, *new.prefixes) if p in taken)
     if clash:
         raise ValueError(
             f"dialect {new.name!r}: {', '.join(clash)} already served by {taken[clash[0]]!r}"

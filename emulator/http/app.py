@@ -215,7 +215,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     )
     cors = (
         cors_headers(config.cors, request.headers.get("Origin"))
-        if config.cors and request.path in emulator.routes.upstream
+        if config.cors and emulator.routes.is_upstream(request.path)
         else {}
     )
     ctx = Context(call, state, config, emulator.signer, emulator.templates, cors=cors)
@@ -320,7 +320,7 @@ def _settle(
     transcript.ending = call.ending
     state.journal.settle(call)
     state.metrics.answered(
-        call.path if call.path in routes.routes else "(no route)",
+        routes.label(call.path),
         call.scenario,
         call.status,
         call.bytes_sent,

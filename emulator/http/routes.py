@@ -39,8 +39,19 @@ class RouteTable:
     routes: Mapping[str, Mapping[str, Route]]
     #: Routes for every path under a prefix (the admin API's /journal/{id}).
     prefixes: Mapping[str, Mapping[str, Route]]
-    #: The upstream's paths (the ones CORS applies to).
+    #: The upstream's paths (the ones CORS applies to), and prefixes of such paths.
     upstream: frozenset[str]
+    upstream_prefixes: tuple[str, ...] = ()
+
+    def is_upstream(self, path: str) -> bool:
+        return path in self.upstream or path.startswith(self.upstream_prefixes)
+
+    def label(self, path: str) -> str:
+        """What the metrics count ``path`` as: itself, the prefix it is under (a model in a
+        path would make a label per model), or ``(no route)``."""
+        if path in self.routes:
+            return path
+        return next((p + "*" for p in self.prefixes if path.startswith(p)), "(no route)")
 
     def route_of(self, request: web.BaseRequest) -> Route:
         path = request.path
@@ -61,14 +72,17 @@ class RouteTable:
 def route_table() -> RouteTable:
     """The routes of every dialect registered now, the admin API's and the index page."""
     routes: dict[str, Mapping[str, Route]] = {}
+    prefixes: dict[str, Mapping[str, Route]] = {}
     for dialect in DIALECTS.values():
         routes.update(dialect.table())
+        prefixes.update(dialect.prefix_table())
     upstream = frozenset(p for p, m in routes.items() if any(r.endpoint for r in m.values()))
+    upstream_prefixes = tuple(
+        p for p, m in prefixes.items() if any(r.endpoint for r in m.values())
+    )
     routes["/"] = {"GET": Route(index)}
     for path, methods in ADMIN_ROUTES.items():
         routes[path] = {method: Route(handler) for method, handler in methods.items()}
-    prefixes = {
-        prefix: {method: Route(handler) for method, handler in methods.items()}
-        for prefix, methods in ADMIN_PREFIX_ROUTES.items()
-    }
-    return RouteTable(routes, prefixes, upstream)
+    for prefix, methods in ADMIN_PREFIX_ROUTES.items():
+        prefixes[prefix] = {method: Route(handler) for method, handler in methods.items()}
+    return RouteTable(routes, prefixes, upstream, upstream_prefixes)
