@@ -298,8 +298,11 @@ def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
     )
     assert lines["stale_snapshots"].endswith(
         "[not on openai-chat, anthropic: its stale fault: a delta sent again cannot be told "
-        "from a new one: the events are not numbered]"
+        "from a new one: the events are not numbered; not on gemini: its stale fault: a chunk "
+        "sent again cannot be told from a new one: the chunks are not numbered]"
     )  # on the Responses API, sequence numbers tell it apart
     assert lines["tool_call_split"].endswith(
-        "[not on fakegpt: its reply is a tool call, which the FakeGpt conversation stream has not]"
+        "[not on fakegpt: its reply is a tool call, which the FakeGpt conversation stream has "
+        "not; not on gemini: its reply is a tool call; Gemini's whole functionCall parts are "
+        "not served yet]"
     )

@@ -27,6 +27,7 @@ from emulator.dialects.common import keyed_api_not_applicable
 from emulator.dialects.dialect import Dialect, Route
 from emulator.dialects.fakegpt.shapes import shapes as fakegpt_shapes
 from emulator.dialects.fakegpt.wire import StreamContext
+from emulator.dialects.gemini.shapes import shapes as gemini_shapes
 from emulator.dialects.openai_chat.shapes import shapes as chat_shapes
 from emulator.dialects.openai_chat.wire import ChatContext
 from emulator.dialects.openai_responses.plan import Numbered
@@ -105,6 +106,7 @@ def test_each_shipped_dialect_shapes_what_it_declares_and_gives_a_reason_for_the
         "openai-responses": responses_shapes(
             ResponseContext("resp_1", "msg_1", 1, "m", 3), Numbered(), 1.0
         ),
+        "gemini": gemini_shapes(),
     }
     assert sorted(built) == sorted(DIALECTS)
     for name, shapes in built.items():

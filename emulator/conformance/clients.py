@@ -209,6 +209,25 @@ async def fakegpt(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: 
     )
 
 
+def gemini_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
+    """The official ``google-genai`` package streaming ``generateContent`` from the emulator
+    (``--python emulator.conformance.clients:gemini_sdk --dialect gemini``). The SDK has a
+    total timeout only: it is handed the idle timeout as that."""
+    from google import genai
+    from google.genai import types
+
+    client = genai.Client(
+        api_key="conformance",
+        http_options=types.HttpOptions(
+            base_url=url,
+            timeout=int(timeout * 1000),
+            retry_options=types.HttpRetryOptions(attempts=1),
+        ),
+    )
+    stream = client.models.generate_content_stream(model="gemini-2.5-flash", contents=prompt)
+    return "".join(chunk.text or "" for chunk in stream)
+
+
 async def openai_chat_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
     """The official ``openai`` package streaming Chat Completions from the emulator's
     ``/v1`` (``--python emulator.conformance.clients:openai_chat_sdk --dialect openai-chat``)."""

@@ -18,6 +18,7 @@ from typing import Final
 from .anthropic.api import DIALECT as ANTHROPIC
 from .dialect import Dialect
 from .fakegpt.api import DIALECT as FAKEGPT
+from .gemini.api import DIALECT as GEMINI
 from .openai_chat.api import DIALECT as OPENAI_CHAT
 from .openai_responses.api import DIALECT as OPENAI_RESPONSES
 
@@ -25,7 +26,7 @@ __all__ = ["DIALECTS", "dialect_named", "register", "registered", "unregister"]
 
 #: Every dialect, by name, in the order the docs list them.
 DIALECTS: Final[dict[str, Dialect]] = {
-    d.name: d for d in (FAKEGPT, OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES)
+    d.name: d for d in (FAKEGPT, OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES, GEMINI)
 }
 _SHIPPED: Final = frozenset(DIALECTS)
 

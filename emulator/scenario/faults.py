@@ -312,6 +312,8 @@ def unshaped(scenario: Scenario, missing: Mapping[str, str]) -> str | None:
         reason = missing.get(fault.kind)
         if reason is not None:
             return f"its {fault.kind} fault: {reason}"
+        if fault.ping_every > 0 and "ping" in missing:  # a stall's keep-alives are pings
+            return f"its {fault.kind} fault's keep-alives: {missing['ping']}"
     return None
 
 

@@ -89,6 +89,9 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
     each taking what the golden file fixes (a scenario, a prompt, a prepared text)."""
     from emulator.dialects.anthropic import plan as anthropic
     from emulator.dialects.anthropic.wire import MessageContext, message_object
+    from emulator.dialects.gemini import plan as gemini
+    from emulator.dialects.gemini.wire import GeminiContext
+    from emulator.dialects.gemini.wire import chunk_object as gemini_chunk
     from emulator.dialects.openai_chat import plan as openai_chat
     from emulator.dialects.openai_chat.wire import ChatContext, completion_object
     from emulator.dialects.openai_responses import plan as openai_responses
@@ -100,6 +103,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
 
     message = MessageContext(f"msg_{_ID}", "claude-3-5-haiku-latest", 7)
     response = ResponseContext(f"resp_{_ID}", f"msg_{_ID}", _CREATED, "gpt-4o-mini", 7)
+    generated = GeminiContext(_ID[:24], "gemini-2.5-flash", 7)
     return {
         "openai-chat": (
             openai_chat.not_applicable,
@@ -127,6 +131,12 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                 message, text, anthropic.stop_reason(s), pieces, s.reply.tool
             ),
             DIALECTS["anthropic"].scripted_error,
+        ),
+        "gemini": (
+            gemini.not_applicable,
+            lambda s, p, prep: gemini.planned_gemini(s, generated, prep),
+            lambda s, text, pieces: gemini_chunk(generated, text, gemini.finish_reason(s), pieces),
+            DIALECTS["gemini"].scripted_error,
         ),
     }
 

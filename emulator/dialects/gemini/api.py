@@ -1,0 +1,148 @@
+"""Google's Gemini API: ``POST /v1beta/models/{model}:generateContent`` and
+``:streamGenerateContent?alt=sse`` (and the same under ``/v1/``), ``GET /v1beta/models``.
+
+The same scenarios as the other dialects, in Gemini's shapes: a key is the
+``x-goog-api-key`` header or ``?key=`` (any non-empty key; none gets the API's
+403 ``PERMISSION_DENIED``), the model is named in the path, a request is
+validated as the API does, and every error is ``{"error": {"code", "message",
+"status"}}``. Scenarios are chosen as for ``/api/conversation``. The streamed
+form served is ``alt=sse`` (what the SDKs ask for); the JSON-array form (no
+``alt``) is refused with a 400 that says so.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Final, NamedTuple
+
+from aiohttp import web
+
+from ...http.dialect import (
+    json_object,
+    replayed_answer,
+    reply_for,
+    scripted_answer,
+    streamed,
+    too_long,
+    transport_of,
+    whole_answer_faults,
+)
+from ...http.errors import BadRequest, Context
+from ...scenario import HttpError
+from ..dialect import Dialect, Route, json_error_message
+from .capture import read_capture
+from .plan import NAME, TITLE, finish_reason, not_applicable, planned_gemini
+from .shapes import FAULT_SHAPES, shapes
+from .wire import GeminiContext, chunk_object, error_body, models_body
+
+__all__ = ["DIALECT", "answer_gemini", "answer_models", "read_gemini", "scripted_error"]
+
+_IDS: Final = random.Random()
+#: Where the model's methods are served (the API's two versions; the SDK's default is
+#: v1): the model and the method follow.
+PREFIX: Final = "/v1beta/models/"
+PREFIX_V1: Final = "/v1/models/"
+_MESSAGES: Final = {
+    400: "Request contains an invalid argument.",
+    403: "The caller does not have permission",
+    429: "Resource has been exhausted (e.g. check quota).",
+    500: "Internal error encountered.",
+    503: "The model is overloaded. Please try again later.",
+}
+
+
+class GeminiRequest(NamedTuple):
+    prompt: str
+    model: str
+    stream: bool
+    prompt_tokens: int
+
+
+def scripted_error(error: HttpError) -> web.Response:
+    message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
+    return scripted_answer(error, lambda: error_body(error.status, message))
+
+
+def _key(request: web.BaseRequest) -> None:
+    if not (request.headers.get("x-goog-api-key") or request.query.get("key")):
+        raise BadRequest(
+            403,
+            "Method doesn't allow unregistered callers (callers without established "
+            "identity). Please use API Key or other form of API consumer identity to call "
+            "this API.",
+        )
+
+
+async def read_gemini(request: web.BaseRequest, ctx: Context) -> tuple[str, GeminiRequest]:
+    rest = request.path.removeprefix(PREFIX).removeprefix(PREFIX_V1)
+    model, colon, method = rest.rpartition(":")
+    if not colon or not model or method not in ("generateContent", "streamGenerateContent"):
+        raise BadRequest(404, f"Method not found: {request.path}")
+    _key(request)
+    stream = method == "streamGenerateContent"
+    if stream and request.query.get("alt") != "sse":
+        raise BadRequest(400, "this emulator serves streamGenerateContent with ?alt=sse (as "
+                         "the SDKs ask for it); the JSON-array form is not served yet")  # fmt: skip
+    body = await json_object(request, "Invalid JSON payload received")
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        raise BadRequest(400, "* GenerateContentRequest.contents: contents is not specified")
+    texts = [(c.get("role", "user"), _text(c, i)) for i, c in enumerate(contents)]
+    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    if too_long(prompt, ctx.config.max_prompt):
+        raise BadRequest(400, "The input token count exceeds the maximum number of tokens "
+                         "allowed.")  # fmt: skip
+    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
+    return prompt, GeminiRequest(prompt, model.removeprefix("models/"), stream, tokens)
+
+
+def _text(content: Any, i: int) -> str:
+    parts = content.get("parts") if isinstance(content, dict) else None
+    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+        raise BadRequest(400, f"* GenerateContentRequest.contents[{i}].parts: contents.parts "
+                         "must not be empty")  # fmt: skip
+    if isinstance(content, dict) and content.get("role", "user") not in ("user", "model"):
+        raise BadRequest(400, f"* GenerateContentRequest.contents[{i}].role: Please use a "
+                         "valid role: user, model.")  # fmt: skip
+    return "".join(p["text"] for p in parts if isinstance(p.get("text"), str))
+
+
+async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    parsed: GeminiRequest = ctx.parsed
+    scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
+    gemini = GeminiContext(f"{_IDS.getrandbits(96):024x}", parsed.model, parsed.prompt_tokens)
+    if scenario.recording is not None:
+        return await replayed_answer(request, ctx, scenario, shapes())
+    if not parsed.stream:
+        cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
+        if cut is not None:
+            return cut
+        whole = chunk_object(gemini, text, finish_reason(scenario), len(prepared.ends))
+        return web.json_response(whole)
+    steps = planned_gemini(scenario, gemini, prepared)
+    return await streamed(request, ctx, steps, transport_of(scenario))
+
+
+async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:
+    _key(request)
+    return web.Response(body=models_body(), content_type="application/json")
+
+
+DIALECT: Final = Dialect(
+    name=NAME,
+    title=TITLE,
+    answered_at="/models/",
+    routes={"/v1beta/models": {"GET": Route(answer_models)}},
+    prefixes={
+        prefix: {"POST": Route(answer_gemini, "conversation", read_gemini)}
+        for prefix in (PREFIX, PREFIX_V1)
+    },
+    not_applicable=not_applicable,
+    shapes=FAULT_SHAPES,
+    read_capture=read_capture,
+    scripted_error=scripted_error,
+    error_body=error_body,
+    error_message=json_error_message,
+    doc="Google's Gemini API (streamGenerateContent?alt=sse: GenerateContentResponse "
+    "chunks, the last with finishReason; the stream just ends)",
+)

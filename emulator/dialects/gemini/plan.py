@@ -1,0 +1,63 @@
+"""Planning a scenario on Gemini's ``streamGenerateContent?alt=sse`` stream. Pure.
+
+The same events as the FakeGpt stream, so a fault's ``at`` means the same:
+event 0 opens the reply (Gemini sends nothing for it but the first-event
+wait), then one ``GenerateContentResponse`` per piece of the reply, each with
+the usage so far, then one with ``finishReason`` (``STOP``, or
+``MAX_TOKENS``). The stream ends with the body: there is no ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from ...engine.prepare import Prepared
+from ...engine.stream import Events, delta_events, dialect_stream, format_of
+from ...outcomes import event_label
+from ...protocol.sse import SSEFormat
+from ...protocol.steps import Step, Write
+from ...scenario.model import Scenario
+from ..common import keyed_api_not_applicable
+from .shapes import MISSING, NO_END, shapes
+from .wire import GeminiContext, chunk_object
+
+__all__ = ["NAME", "TITLE", "finish_reason", "not_applicable", "planned_gemini"]
+
+#: Its name in the registry.
+NAME: Final = "gemini"
+TITLE: Final = "Google Gemini"
+
+
+def not_applicable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` means nothing on this dialect (None: it applies)."""
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING)
+    if reason is None and (not scenario.wire.done or scenario.wire.after_done != "close"):
+        return NO_END
+    if reason is None and scenario.reply.tool:
+        return "its reply is a tool call; Gemini's whole functionCall parts are not served yet"
+    return reason
+
+
+def finish_reason(scenario: Scenario) -> str:
+    return "MAX_TOKENS" if scenario.wire.finish_type == "max_tokens" else "STOP"
+
+
+def planned_gemini(scenario: Scenario, ctx: GeminiContext, prepared: Prepared) -> Iterator[Step]:
+    fmt = format_of(scenario)
+    return dialect_stream(scenario, _events(scenario, ctx, fmt, prepared), prepared, shapes)
+
+
+def _events(scenario: Scenario, ctx: GeminiContext, fmt: SSEFormat, prepared: Prepared) -> Events:
+    def opening() -> list[Step]:
+        return []
+
+    def piece(number: int, text: str) -> Step:
+        return Write(fmt.json_event(chunk_object(ctx, text, None, number)),
+                     event_label(f"chunk {number}"))  # fmt: skip
+
+    def closing(text: str, pieces: int) -> list[Step]:
+        last = chunk_object(ctx, "", finish_reason(scenario), pieces)
+        return [Write(fmt.json_event(last), event_label("final chunk"))]
+
+    return delta_events(scenario, prepared, opening, piece, closing)

@@ -1,0 +1,73 @@
+"""Gemini's ``GenerateContentResponse`` and error bodies, as the API sends them. Pure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final, NamedTuple
+
+__all__ = ["STATUS_NAMES", "GeminiContext", "chunk_object", "error_body", "error_object",
+           "models_body"]  # fmt: skip
+
+#: The ``status`` Google's errors carry for each HTTP status.
+STATUS_NAMES: Final = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+class GeminiContext(NamedTuple):
+    """What one request contributes to its answer."""
+
+    response_id: str
+    model: str
+    prompt_tokens: int
+
+
+def chunk_object(ctx: GeminiContext, text: str, finish: str | None, pieces: int) -> dict[str, Any]:
+    """One ``GenerateContentResponse``: a piece of the reply (or all of it), with the usage
+    so far on every chunk and ``finishReason`` on the last."""
+    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
+    if finish is not None:
+        candidate["finishReason"] = finish
+    candidate["index"] = 0
+    return {
+        "candidates": [candidate],
+        "usageMetadata": {
+            "promptTokenCount": ctx.prompt_tokens,
+            "candidatesTokenCount": pieces,
+            "totalTokenCount": ctx.prompt_tokens + pieces,
+        },
+        "modelVersion": ctx.model,
+        "responseId": ctx.response_id,
+    }
+
+
+def error_object(status: int, message: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": status,
+            "message": message,
+            "status": STATUS_NAMES.get(status, "UNKNOWN"),
+        }
+    }
+
+
+def error_body(status: int, message: str) -> bytes:
+    return json.dumps(error_object(status, message), indent=2).encode()
+
+
+def models_body() -> bytes:
+    models = [
+        {"name": f"models/{name}", "displayName": name, "supportedGenerationMethods":
+         ["generateContent", "streamGenerateContent"]}
+        for name in ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash")
+    ]  # fmt: skip
+    return json.dumps({"models": models}).encode()

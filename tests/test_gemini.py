@@ -1,0 +1,122 @@
+"""Gemini, judged by Google's own SDK (``google-genai``, unchanged) over real sockets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import aiohttp
+import pytest
+from google import genai
+from google.genai import errors, types
+
+from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios
+from emulator.conformance.clients import gemini_sdk
+from emulator.conformance.runner import cases, skipped
+from emulator.dialects.registry import DIALECTS
+from emulator.scenario.text import reply_text
+from tests.helpers import assert_report_card
+
+PROMPT = "Tell me something."
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(speed=0)) as running:
+        yield running
+
+
+def sdk(url: str, key: str = "k") -> genai.Client:
+    return genai.Client(
+        api_key=key,
+        http_options=types.HttpOptions(
+            base_url=url, timeout=10_000, retry_options=types.HttpRetryOptions(attempts=1)
+        ),
+    )
+
+
+def test_the_sdk_streams_and_reads_whole_the_exact_text_with_usage_and_ids(
+    server: EmulatorServer,
+) -> None:
+    session = server.session()
+    session.use("unicode_text")
+    want = reply_text(builtin_scenarios()["unicode_text"].reply, PROMPT)
+    client = sdk(session.url)
+    chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash", contents=PROMPT))
+    assert "".join(c.text or "" for c in chunks) == want
+    assert all(isinstance(c, types.GenerateContentResponse) for c in chunks)
+    assert (
+        len({c.response_id for c in chunks}) == 1 and chunks[0].model_version == "gemini-2.5-flash"
+    )
+    assert all(c.usage_metadata is not None for c in chunks)
+    last = chunks[-1]
+    assert last.candidates and last.candidates[0].finish_reason == types.FinishReason.STOP
+    whole = client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
+    assert whole.text == want
+    session.use("max_tokens")
+    cut = client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
+    assert cut.candidates and cut.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    session.drop()
+
+
+def test_the_sdk_raises_its_own_errors_for_statuses_and_an_error_mid_stream(
+    server: EmulatorServer,
+) -> None:
+    session = server.session()
+    client = sdk(session.url)
+
+    def read() -> str:
+        stream = client.models.generate_content_stream(model="m", contents=PROMPT)
+        return "".join(c.text or "" for c in stream)
+
+    session.use("http_429_rate_limited")
+    with pytest.raises(errors.ClientError) as limited:
+        read()
+    assert (limited.value.code, limited.value.status) == (429, "RESOURCE_EXHAUSTED")
+    session.use("in_stream_error")
+    with pytest.raises(errors.ServerError) as failed:
+        read()
+    assert failed.value.status == "INTERNAL"
+    session.use("done_early")
+    with pytest.raises(errors.ClientError, match=r"no \[DONE\] in this API"):
+        read()
+    session.drop()
+
+
+async def test_a_key_is_required_and_the_model_is_read_from_the_path(
+    server: EmulatorServer,
+) -> None:
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    base = f"{server.url}/v1beta/models/gemini-2.5-pro"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}:generateContent", json=body) as r:
+            error = (await r.json())["error"]
+            assert (r.status, error["status"]) == (403, "PERMISSION_DENIED")
+        async with http.post(f"{base}:generateContent?key=k", json=body) as r:
+            answer = await r.json()
+            assert r.status == 200 and answer["modelVersion"] == "gemini-2.5-pro"
+        async with http.post(f"{base}:streamGenerateContent?key=k", json=body) as r:
+            assert r.status == 400 and "?alt=sse" in (await r.json())["error"]["message"]
+        async with http.post(f"{base}:countTokens?key=k", json=body) as r:
+            assert r.status == 404 and (await r.json())["error"]["status"] == "NOT_FOUND"
+        async with http.post(f"{base}:generateContent?key=k", json={"contents": []}) as r:
+            assert r.status == 400 and "contents is not specified" in await r.text()
+        headers = {"x-goog-api-key": "k"}
+        async with http.get(f"{server.url}/v1beta/models", headers=headers) as r:
+            assert "models/gemini-2.5-flash" in json.dumps(await r.json())
+
+
+async def test_the_sdks_report_card_in_the_readme_is_what_a_run_finds() -> None:
+    await assert_report_card("gemini card", "gemini", gemini_sdk)
+
+
+def test_the_scenarios_gemini_does_not_serve_each_say_why() -> None:
+    why = dict(skipped("gemini"))
+    assert why["stall_with_pings"] == (
+        "its stall fault's keep-alives: Gemini's stream has no keep-alive event"
+    )
+    assert why["no_done"] == "there is no [DONE] in this API (its stream just ends)"
+    assert why["keep_open_after_done"] == why["no_done"]
+    assert why["tool_call_split"].startswith("its reply is a tool call")
+    served = len(cases(dialect="gemini"))
+    assert served + len(why) == len(builtin_scenarios()) and "gemini" in DIALECTS
