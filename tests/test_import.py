@@ -330,6 +330,11 @@ API_REQUESTS = {
         {"Authorization": "Bearer sk-test"},
         {"model": "gpt-4o-mini", "stream": True, "input": "Tell me something."},
     ),
+    "gemini": (
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        {"x-goog-api-key": "AIza-test"},
+        {"contents": [{"role": "user", "parts": [{"text": "Tell me something."}]}]},
+    ),
 }  # fmt: skip
 
 
@@ -371,7 +376,7 @@ async def test_a_capture_of_each_api_imports_as_its_dialect_and_replays_byte_for
     file.write_text(scenario_to_toml(scenario), encoding="utf-8")
     loaded = load_scenario(file)
     assert loaded.recording is not None and loaded.recording.dialect == dialect
-    assert "sk-" not in file.read_text()
+    assert "sk-" not in file.read_text() and "AIza" not in file.read_text()
     others = {name: d.not_applicable(loaded) for name, d in DIALECTS.items() if name != dialect}
     assert set(others.values()) == {f"its recording is of another API ({dialect})"}
     replaying = await emulator_factory(EmulatorConfig(speed=0, default=loaded))
