@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 from google import genai
 from google.genai import errors, types
 
-from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios
+from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios, load_scenario, serve
+from emulator.capture import import_capture
 from emulator.conformance.clients import gemini_sdk
 from emulator.conformance.runner import cases, skipped
 from emulator.dialects.registry import DIALECTS
+from emulator.scenario.dump import scenario_to_toml
 from emulator.scenario.text import reply_text
 from tests.helpers import assert_report_card
 
@@ -95,8 +98,6 @@ async def test_a_key_is_required_and_the_model_is_read_from_the_path(
         async with http.post(f"{base}:generateContent?key=k", json=body) as r:
             answer = await r.json()
             assert r.status == 200 and answer["modelVersion"] == "gemini-2.5-pro"
-        async with http.post(f"{base}:streamGenerateContent?key=k", json=body) as r:
-            assert r.status == 400 and "?alt=sse" in (await r.json())["error"]["message"]
         async with http.post(f"{base}:countTokens?key=k", json=body) as r:
             assert r.status == 404 and (await r.json())["error"]["status"] == "NOT_FOUND"
         async with http.post(f"{base}:generateContent?key=k", json={"contents": []}) as r:
@@ -120,3 +121,47 @@ def test_the_scenarios_gemini_does_not_serve_each_say_why() -> None:
     assert why["tool_call_split"].startswith("its reply is a tool call")
     served = len(cases(dialect="gemini"))
     assert served + len(why) == len(builtin_scenarios()) and "gemini" in DIALECTS
+
+
+async def _array_answer(url: str, scenario: str) -> tuple[int, bytes]:
+    """The default streamed form (no alt=sse): the status and what arrived, a cut included."""
+    marker = f"[scenario:{scenario}] " if scenario else ""
+    body = {"contents": [{"role": "user", "parts": [{"text": marker + PROMPT}]}]}
+    got = bytearray()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?key=k", json=body
+        ) as r,
+    ):
+        try:
+            async for piece in r.content.iter_any():
+                got += piece
+        except aiohttp.ClientPayloadError:
+            pass  # the stream was cut: what arrived is kept
+        return r.status, bytes(got)
+
+
+async def test_the_json_array_form_streams_elements_and_a_cut_leaves_it_open(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    status, body = await _array_answer(server.url, "default")
+    chunks = json.loads(body)
+    assert status == 200 and body.startswith(b"[{") and body.endswith(b"}]")
+    assert "".join(c["candidates"][0]["content"]["parts"][0]["text"] for c in chunks) == (
+        reply_text(builtin_scenarios()["default"].reply, PROMPT)
+    )
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
+    status, cut = await _array_answer(server.url, "drop_mid_stream")
+    assert status == 200 and cut.startswith(b"[{") and not cut.rstrip().endswith(b"]")
+    status, refused = await _array_answer(server.url, "garbage_bytes")
+    assert status == 400 and b"SSE framing, which the JSON-array form has not" in refused
+    # A captured array imports as Gemini's, expecting its text, and replays byte for byte.
+    imported = import_capture(body, "array.json", "array", "gemini")
+    assert imported.scenario.expect.text == reply_text(
+        builtin_scenarios()["default"].reply, PROMPT
+    )
+    file = tmp_path / "array.toml"
+    file.write_text(scenario_to_toml(imported.scenario), encoding="utf-8")
+    async with serve(EmulatorConfig(speed=0, default=load_scenario(file))) as replaying:
+        assert await _array_answer(replaying.url, "") == (200, body)

@@ -90,6 +90,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
     from emulator.dialects.anthropic import plan as anthropic
     from emulator.dialects.anthropic.wire import MessageContext, message_object
     from emulator.dialects.gemini import plan as gemini
+    from emulator.dialects.gemini.shapes import array_not_applicable
     from emulator.dialects.gemini.wire import GeminiContext
     from emulator.dialects.gemini.wire import chunk_object as gemini_chunk
     from emulator.dialects.openai_chat import plan as openai_chat
@@ -134,7 +135,14 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
         ),
         "gemini": (
             gemini.not_applicable,
-            lambda s, p, prep: gemini.planned_gemini(s, generated, prep),
+            lambda s, p, prep: [
+                *gemini.planned_gemini(s, generated, prep),
+                *(
+                    gemini.planned_gemini_array(s, generated, prep)
+                    if array_not_applicable(s) is None
+                    else ()
+                ),
+            ],
             lambda s, text, pieces: gemini_chunk(generated, text, gemini.finish_reason(s), pieces),
             DIALECTS["gemini"].scripted_error,
         ),

@@ -1,13 +1,14 @@
 """Google's Gemini API: ``POST /v1beta/models/{model}:generateContent`` and
-``:streamGenerateContent?alt=sse`` (and the same under ``/v1/``), ``GET /v1beta/models``.
+``:streamGenerateContent`` (and the same under ``/v1/``), ``GET /v1beta/models``.
 
 The same scenarios as the other dialects, in Gemini's shapes: a key is the
 ``x-goog-api-key`` header or ``?key=`` (any non-empty key; none gets the API's
 403 ``PERMISSION_DENIED``), the model is named in the path, a request is
 validated as the API does, and every error is ``{"error": {"code", "message",
-"status"}}``. Scenarios are chosen as for ``/api/conversation``. The streamed
-form served is ``alt=sse`` (what the SDKs ask for); the JSON-array form (no
-``alt``) is refused with a 400 that says so.
+"status"}}``. Scenarios are chosen as for ``/api/conversation``. A stream is
+SSE with ``alt=sse`` (what the SDKs ask for), else the API's default: one JSON
+array whose elements are sent as they come (a scenario whose faults are SSE
+framing is refused there with a 400 that says why).
 """
 
 from __future__ import annotations
@@ -31,8 +32,15 @@ from ...http.errors import BadRequest, Context
 from ...scenario import HttpError
 from ..dialect import Dialect, Route, json_error_message
 from .capture import read_capture
-from .plan import NAME, TITLE, finish_reason, not_applicable, planned_gemini
-from .shapes import FAULT_SHAPES, shapes
+from .plan import (
+    NAME,
+    TITLE,
+    finish_reason,
+    not_applicable,
+    planned_gemini,
+    planned_gemini_array,
+)
+from .shapes import FAULT_SHAPES, array_not_applicable, shapes
 from .wire import GeminiContext, chunk_object, error_body, models_body
 
 __all__ = ["DIALECT", "answer_gemini", "answer_models", "read_gemini", "scripted_error"]
@@ -55,6 +63,7 @@ class GeminiRequest(NamedTuple):
     prompt: str
     model: str
     stream: bool
+    array: bool  # the default streamed form: one JSON array (no alt=sse)
     prompt_tokens: int
 
 
@@ -80,9 +89,7 @@ async def read_gemini(request: web.BaseRequest, ctx: Context) -> tuple[str, Gemi
         raise BadRequest(404, f"Method not found: {request.path}")
     _key(request)
     stream = method == "streamGenerateContent"
-    if stream and request.query.get("alt") != "sse":
-        raise BadRequest(400, "this emulator serves streamGenerateContent with ?alt=sse (as "
-                         "the SDKs ask for it); the JSON-array form is not served yet")  # fmt: skip
+    array = stream and request.query.get("alt") != "sse"
     body = await json_object(request, "Invalid JSON payload received")
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
@@ -93,7 +100,7 @@ async def read_gemini(request: web.BaseRequest, ctx: Context) -> tuple[str, Gemi
         raise BadRequest(400, "The input token count exceeds the maximum number of tokens "
                          "allowed.")  # fmt: skip
     tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
-    return prompt, GeminiRequest(prompt, model.removeprefix("models/"), stream, tokens)
+    return prompt, GeminiRequest(prompt, model.removeprefix("models/"), stream, array, tokens)
 
 
 def _text(content: Any, i: int) -> str:
@@ -119,6 +126,15 @@ async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamRes
             return cut
         whole = chunk_object(gemini, text, finish_reason(scenario), len(prepared.ends))
         return web.json_response(whole)
+    if parsed.array:
+        reason = array_not_applicable(scenario)
+        if reason is not None:
+            raise BadRequest(400, f"scenario {scenario.name!r} does not apply to Gemini's "
+                             f"JSON-array stream (ask with ?alt=sse): {reason}")  # fmt: skip
+        steps = planned_gemini_array(scenario, gemini, prepared)
+        headers = {"Content-Type": "application/json; charset=UTF-8"}
+        return await streamed(request, ctx, steps, transport_of(scenario), headers=headers,
+                              extra=ctx.cors)  # fmt: skip
     steps = planned_gemini(scenario, gemini, prepared)
     return await streamed(request, ctx, steps, transport_of(scenario))
 

@@ -14,15 +14,22 @@ from typing import Final
 
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
-from ...outcomes import event_label
+from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from ..common import keyed_api_not_applicable
-from .shapes import MISSING, NO_END, shapes
+from .shapes import MISSING, NO_END, JsonArray, array_shapes, shapes
 from .wire import GeminiContext, chunk_object
 
-__all__ = ["NAME", "TITLE", "finish_reason", "not_applicable", "planned_gemini"]
+__all__ = [
+    "NAME",
+    "TITLE",
+    "finish_reason",
+    "not_applicable",
+    "planned_gemini",
+    "planned_gemini_array",
+]
 
 #: Its name in the registry.
 NAME: Final = "gemini"
@@ -61,3 +68,28 @@ def _events(scenario: Scenario, ctx: GeminiContext, fmt: SSEFormat, prepared: Pr
         return [Write(fmt.json_event(last), event_label("final chunk"))]
 
     return delta_events(scenario, prepared, opening, piece, closing)
+
+
+def planned_gemini_array(
+    scenario: Scenario, ctx: GeminiContext, prepared: Prepared
+) -> Iterator[Step]:
+    """The default streamed form: the same chunks as elements of one JSON array, sent as
+    they come; a stream cut early leaves the array open."""
+    array = JsonArray(scenario.wire.ensure_ascii)
+
+    def opening() -> list[Step]:
+        return []
+
+    def piece(number: int, text: str) -> Step:
+        return Write(array.element(chunk_object(ctx, text, None, number)),
+                     event_label(f"chunk {number}"))  # fmt: skip
+
+    def closing(text: str, pieces: int) -> list[Step]:
+        last = chunk_object(ctx, "", finish_reason(scenario), pieces)
+        return [Write(array.element(last), event_label("final chunk"))]
+
+    def end() -> Iterator[Step]:
+        yield Write(array.close(), end_label("]"))
+
+    events = delta_events(scenario, prepared, opening, piece, closing)
+    return dialect_stream(scenario, events, prepared, lambda: array_shapes(array), end())

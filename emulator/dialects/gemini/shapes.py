@@ -7,17 +7,19 @@ no ``[DONE]`` (the stream just ends), and the chunks are not numbered.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Final
 
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
-from ...scenario.faults import FaultShapes, Sent, Shapes
-from ...scenario.model import Fault
+from ...scenario.faults import FaultShapes, Sent, Shapes, unshaped
+from ...scenario.model import Fault, Scenario
 from ..openai_chat.shapes import DELTA_MISSING
 from .wire import error_object
 
-__all__ = ["FAULT_SHAPES", "MISSING", "NO_END", "shapes"]
+__all__ = ["FAULT_SHAPES", "MISSING", "NO_END", "JsonArray", "array_not_applicable",
+           "array_shapes", "shapes"]  # fmt: skip
 
 #: Why a scenario that ends with (or sends) ``[DONE]`` means nothing here.
 NO_END: Final = "there is no [DONE] in this API (its stream just ends)"
@@ -45,6 +47,60 @@ SHAPES: Final[Shapes] = {"error": _error, "malformed_json": _malformed}
 
 def shapes() -> Shapes:
     return SHAPES
+
+
+class JsonArray:
+    """The JSON array the default streamed form writes one element at a time: ``[`` before
+    the first, ``,\\r\\n`` between two, ``]`` at the end (never, when the stream is cut)."""
+
+    __slots__ = ("ensure_ascii", "started")
+
+    def __init__(self, ensure_ascii: bool = False) -> None:
+        self.ensure_ascii = ensure_ascii
+        self.started = False
+
+    def raw(self, data: bytes) -> bytes:
+        lead = b",\r\n" if self.started else b"["
+        self.started = True
+        return lead + data
+
+    def element(self, obj: object) -> bytes:
+        return self.raw(json.dumps(obj, ensure_ascii=self.ensure_ascii).encode())
+
+    def close(self) -> bytes:
+        return b"]" if self.started else b"[]"
+
+
+def array_shapes(array: JsonArray) -> Shapes:
+    """The faults Gemini has, as elements of the JSON-array form."""
+
+    def error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        yield Write(array.element(error_object(500, fault.text or "Internal error encountered.")))
+
+    def malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        cut = fault.text or '{"candidates": [{"content": {"parts": [{"text": '
+        yield Write(array.raw(cut.encode()))
+
+    return {"error": error, "malformed_json": malformed}
+
+
+#: Faults that are lines of an event stream: in a JSON array they are no element at all.
+_SSE_ONLY: Final = {
+    "comment": "a comment line is SSE framing, which the JSON-array form has not",
+    "garbage": "a line of raw bytes is SSE framing, which the JSON-array form has not",
+}
+
+
+def array_not_applicable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` means nothing on the JSON-array form, beyond the dialect's reasons:
+    what it does is SSE framing."""
+    reason = unshaped(scenario, _SSE_ONLY)
+    if reason is not None:
+        return reason
+    wire = scenario.wire
+    if wire.bom or wire.line_ending != "\n" or wire.data_prefix != "data: " or wire.multiline_data:
+        return "its wire quirks are SSE framing, which the JSON-array form has not"
+    return None
 
 
 #: What this dialect says of every shaped kind.
