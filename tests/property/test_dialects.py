@@ -23,6 +23,9 @@ from emulator import Expect, Fault, Reply, Scenario, Wire
 from emulator.dialects.anthropic.plan import not_applicable as messages_not_applicable
 from emulator.dialects.anthropic.plan import planned_messages
 from emulator.dialects.anthropic.wire import MessageContext
+from emulator.dialects.gemini.plan import not_applicable as gemini_not_applicable
+from emulator.dialects.gemini.plan import planned_gemini
+from emulator.dialects.gemini.wire import GeminiContext
 from emulator.dialects.openai_chat.plan import not_applicable as chat_not_applicable
 from emulator.dialects.openai_chat.plan import planned_chat
 from emulator.dialects.openai_chat.wire import ChatContext
@@ -35,17 +38,19 @@ from emulator.scenario.text import reply_text
 from emulator.strategies import scenarios
 
 PROMPT = "Tell me something."
-DIALECTS = ("openai-chat", "anthropic", "openai-responses")
+DIALECTS = ("openai-chat", "anthropic", "openai-responses", "gemini")
 #: Fault kinds a dialect has no equivalent for (its not_applicable says why): left out.
 _NOT_ON = {
     "openai-chat": {"foreign_message", "moderation", "num_variants", "stale", "repeat"},
     "anthropic": {"foreign_message", "moderation", "num_variants", "stale", "repeat"},
     "openai-responses": {"foreign_message", "moderation", "num_variants"},
+    "gemini": {"foreign_message", "moderation", "num_variants", "stale", "repeat", "ping"},
 }
 _WHY = {
     "openai-chat": chat_not_applicable,
     "anthropic": messages_not_applicable,
     "openai-responses": responses_not_applicable,
+    "gemini": gemini_not_applicable,
 }
 
 
@@ -64,6 +69,8 @@ def body(scenario: Scenario, dialect: str) -> tuple[bytes, bool]:
         steps = planned_chat(scenario, ChatContext("chatcmpl-1", 1, "m", True, 3), prepared, now)
     elif dialect == "anthropic":
         steps = planned_messages(scenario, MessageContext("msg_1", "m", 3), prepared)
+    elif dialect == "gemini":
+        steps = planned_gemini(scenario, GeminiContext("r-1", "m", 3), prepared)
     else:
         steps = planned_responses(
             scenario, ResponseContext("resp_1", "msg_1", 1, "m", 3), prepared, now
@@ -83,7 +90,8 @@ class Read:
     def __init__(self) -> None:
         self.text = ""
         self.error = False  # an error event came (the reader stops there)
-        self.finished = False  # the end came (finish_reason, message_stop, response.completed)
+        self.finished = False  # the end came (finish_reason, message_stop, response.completed,
+        # finishReason)
         self.done = False  # data: [DONE] (Chat Completions)
         self.numbers: list[int] = []  # sequence numbers kept (Responses)
 
@@ -105,6 +113,14 @@ def read(data: bytes, size: int, dialect: str) -> Read:
             continue  # a line that is not JSON: skipped
         if not isinstance(obj, dict):
             continue  # a ping's number
+        if dialect == "gemini":
+            if "error" in obj:
+                got.error = True
+                break
+            for candidate in obj.get("candidates") or []:
+                got.text += "".join(p.get("text", "") for p in candidate["content"]["parts"])
+                got.finished |= "finishReason" in candidate
+            continue
         if dialect == "openai-chat":
             if "error" in obj:
                 got.error = True
@@ -160,6 +176,11 @@ NASTY = Scenario(
 )
 @example(
     scenario=replace(NASTY, faults=NASTY.faults[1:2], expect=Expect()), dialect="anthropic", size=2
+)
+@example(  # junk, then Gemini's error object mid-stream
+    scenario=replace(NASTY, faults=NASTY.faults[1:2] + NASTY.faults[3:]),
+    dialect="gemini",
+    size=1,
 )
 def test_any_generated_stream_reads_exactly_on_every_api(
     scenario: Scenario, dialect: str, size: int
