@@ -9,13 +9,12 @@ the usage so far, then one with ``finishReason`` (``STOP``, or
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Final
+from collections.abc import Callable, Iterator
+from typing import Any, Final
 
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...outcomes import end_label, event_label
-from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from ..common import keyed_api_not_applicable
@@ -51,23 +50,9 @@ def finish_reason(scenario: Scenario) -> str:
 
 
 def planned_gemini(scenario: Scenario, ctx: GeminiContext, prepared: Prepared) -> Iterator[Step]:
-    fmt = format_of(scenario)
-    return dialect_stream(scenario, _events(scenario, ctx, fmt, prepared), prepared, shapes)
-
-
-def _events(scenario: Scenario, ctx: GeminiContext, fmt: SSEFormat, prepared: Prepared) -> Events:
-    def opening() -> list[Step]:
-        return []
-
-    def piece(number: int, text: str) -> Step:
-        return Write(fmt.json_event(chunk_object(ctx, text, None, number)),
-                     event_label(f"chunk {number}"))  # fmt: skip
-
-    def closing(text: str, pieces: int) -> list[Step]:
-        last = chunk_object(ctx, "", finish_reason(scenario), pieces)
-        return [Write(fmt.json_event(last), event_label("final chunk"))]
-
-    return delta_events(scenario, prepared, opening, piece, closing)
+    """The ``alt=sse`` form: each chunk an event."""
+    events = _events(scenario, ctx, prepared, format_of(scenario).json_event)
+    return dialect_stream(scenario, events, prepared, shapes)
 
 
 def planned_gemini_array(
@@ -77,19 +62,30 @@ def planned_gemini_array(
     they come; a stream cut early leaves the array open."""
     array = JsonArray(scenario.wire.ensure_ascii)
 
+    def end() -> Iterator[Step]:
+        yield Write(array.close(), end_label("]"))
+
+    events = _events(scenario, ctx, prepared, array.element)
+    return dialect_stream(scenario, events, prepared, lambda: array_shapes(array), end())
+
+
+def _events(
+    scenario: Scenario,
+    ctx: GeminiContext,
+    prepared: Prepared,
+    encoded: Callable[[dict[str, Any]], bytes],
+) -> Events:
+    """The chunks, each ``encoded`` as its form frames it."""
+
     def opening() -> list[Step]:
         return []
 
     def piece(number: int, text: str) -> Step:
-        return Write(array.element(chunk_object(ctx, text, None, number)),
+        return Write(encoded(chunk_object(ctx, text, None, number)),
                      event_label(f"chunk {number}"))  # fmt: skip
 
     def closing(text: str, pieces: int) -> list[Step]:
         last = chunk_object(ctx, "", finish_reason(scenario), pieces)
-        return [Write(array.element(last), event_label("final chunk"))]
+        return [Write(encoded(last), event_label("final chunk"))]
 
-    def end() -> Iterator[Step]:
-        yield Write(array.close(), end_label("]"))
-
-    events = delta_events(scenario, prepared, opening, piece, closing)
-    return dialect_stream(scenario, events, prepared, lambda: array_shapes(array), end())
+    return delta_events(scenario, prepared, opening, piece, closing)
