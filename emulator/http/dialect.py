@@ -22,6 +22,7 @@ from .errors import BadRequest, Context
 
 __all__ = [
     "json_object",
+    "prompt_and_tokens",
     "replayed_answer",
     "reply_for",
     "scripted_answer",
@@ -40,6 +41,14 @@ def too_long(prompt: str, limit: int) -> bool:
     if n * 4 <= limit:  # no character takes more than 4 bytes
         return False
     return len(prompt.encode("utf-8", "surrogatepass")) > limit
+
+
+def prompt_and_tokens(texts: list[tuple[str, str]]) -> tuple[str, int]:
+    """Of a conversation's (role, text) messages: the prompt (the last user message's text,
+    else the last message's) and about how many tokens they all take (words, and three a
+    message)."""
+    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    return prompt, sum(len(t.split()) for _, t in texts) + 3 * len(texts)
 
 
 async def json_object(request: web.BaseRequest, unreadable: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ...http.dialect import (
     json_object,
+    prompt_and_tokens,
     replayed_answer,
     reply_for,
     scripted_answer,
@@ -101,10 +102,9 @@ async def read_messages(request: web.BaseRequest, ctx: Context) -> tuple[str, Me
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest(400, "stream: Input should be a valid boolean")
-    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    prompt, tokens = prompt_and_tokens(texts)
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "prompt is too long")
-    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
     return prompt, MessagesRequest(prompt, model, stream, tokens)
 
 

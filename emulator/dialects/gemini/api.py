@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ...http.dialect import (
     json_object,
+    prompt_and_tokens,
     replayed_answer,
     reply_for,
     scripted_answer,
@@ -95,11 +96,10 @@ async def read_gemini(request: web.BaseRequest, ctx: Context) -> tuple[str, Gemi
     if not isinstance(contents, list) or not contents:
         raise BadRequest(400, "* GenerateContentRequest.contents: contents is not specified")
     texts = [(c.get("role", "user"), _text(c, i)) for i, c in enumerate(contents)]
-    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    prompt, tokens = prompt_and_tokens(texts)
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "The input token count exceeds the maximum number of tokens "
                          "allowed.")  # fmt: skip
-    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
     return prompt, GeminiRequest(prompt, model.removeprefix("models/"), stream, array, tokens)
 
 

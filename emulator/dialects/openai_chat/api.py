@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ...http.dialect import (
     json_object,
+    prompt_and_tokens,
     replayed_answer,
     reply_for,
     scripted_answer,
@@ -112,10 +113,9 @@ async def read_chat(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRe
     if options is not None and (not isinstance(options, dict) or not stream):
         raise BadRequest(400, "'stream_options' is only allowed when 'stream' is true.")
     include_usage = bool(options and options.get("include_usage"))
-    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    prompt, tokens = prompt_and_tokens(texts)
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "This model's maximum context length was exceeded.")
-    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
     return prompt, ChatRequest(prompt, model, stream, include_usage, tokens)
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ...http.dialect import (
     json_object,
+    prompt_and_tokens,
     replayed_answer,
     reply_for,
     streamed,
@@ -77,10 +78,9 @@ async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[str, R
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest(400, "Invalid type for 'stream': expected a boolean.")
-    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
+    prompt, tokens = prompt_and_tokens(texts)
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "Your input exceeds the context window of this model.")
-    tokens = sum(len(t.split()) for _, t in texts) + 3 * len(texts)
     return prompt, ResponsesRequest(prompt, model, stream, tokens)
 
 
