@@ -16,6 +16,7 @@ from typing import Any, get_args
 
 from hypothesis import strategies as st
 
+from .dialects.registry import dialect_named
 from .scenario import FAULTS, Expect, Fault, Reply, Scenario, Transport, Wire
 from .scenario.model import Cut, DataPrefix, LineEnding
 from .scenario.text import cut_points
@@ -67,8 +68,9 @@ _FAULT_KEYS: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def skippable_faults(max_at: int = 40) -> st.SearchStrategy[Fault]:
-    """Any skippable fault, drawing only the keys its kind takes."""
+def skippable_faults(max_at: int = 40, dialect: str = "fakegpt") -> st.SearchStrategy[Fault]:
+    """Any skippable fault ``dialect`` has, drawing only the keys its kind takes."""
+    missing = dialect_named(dialect).shapes.missing
     return st.one_of(
         [
             st.builds(
@@ -78,6 +80,7 @@ def skippable_faults(max_at: int = 40) -> st.SearchStrategy[Fault]:
                 **{key: _FAULT_KEYS[key] for key in FAULTS[kind].keys},
             )
             for kind in SKIPPABLE_FAULTS
+            if kind not in missing
         ]
     ).map(_fix_foreign)
 
@@ -95,14 +98,15 @@ def _fix_foreign(fault: Fault) -> Fault:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> Scenario:
-    """A scenario and, in its ``expect``, the outcome a correct client reaches."""
+def scenarios(draw: st.DrawFn, dialect: str = "fakegpt") -> Scenario:
+    """A scenario and, in its ``expect``, the outcome a correct client reaches, with only
+    the skippable faults ``dialect`` has (its other reasons not to serve it aside)."""
     reply = draw(replies())
     wire = draw(wires())
     text = reply.text or ""
     ends = cut_points(text, reply.cut, reply.cut_size)
     events = len(ends) + 2  # the empty first message, the snapshots, the final one
-    faults = draw(st.lists(skippable_faults(events), max_size=6))
+    faults = draw(st.lists(skippable_faults(events, dialect), max_size=6))
     ending = draw(st.sampled_from(["none", "none", "drop", "reset", "close", "error", "done"]))
     expect = Expect(outcome="reply") if text else Expect(outcome="failure", failure="no_reply")
     if ending != "none":

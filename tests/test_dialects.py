@@ -23,6 +23,7 @@ from emulator.capture import import_capture
 from emulator.conformance import python_client
 from emulator.conformance.runner import cases, run_all, skipped
 from emulator.dialects.anthropic.shapes import shapes as anthropic_shapes
+from emulator.dialects.bedrock.shapes import shapes as bedrock_shapes
 from emulator.dialects.common import keyed_api_not_applicable
 from emulator.dialects.dialect import Dialect, Route
 from emulator.dialects.fakegpt.shapes import shapes as fakegpt_shapes
@@ -107,6 +108,7 @@ def test_each_shipped_dialect_shapes_what_it_declares_and_gives_a_reason_for_the
             ResponseContext("resp_1", "msg_1", 1, "m", 3), Numbered(), 1.0
         ),
         "gemini": gemini_shapes(),
+        "bedrock": bedrock_shapes(),
     }
     assert sorted(built) == sorted(DIALECTS)
     for name, shapes in built.items():

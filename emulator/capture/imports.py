@@ -88,7 +88,9 @@ def import_capture(raw: bytes, source: str, name: str, dialect: str = "fakegpt")
     if len(raw) > MAX_RECORDING_BYTES:
         raise ScenarioError(source, "", f"holds {len(raw):,} bytes; at most "
                             f"{MAX_RECORDING_BYTES:,} can be replayed")  # fmt: skip
-    recording = Recording(chunks=(Chunk(0.0, raw),) if raw else (), dialect=dialect)
+    headers = DIALECTS[dialect].stream_headers or Recording().headers
+    recording = Recording(chunks=(Chunk(0.0, raw),) if raw else (), headers=headers,
+                          dialect=dialect)  # fmt: skip
     return _made(recording, source, name, f"a raw {DIALECTS[dialect].title} body (no times: one write)",
                  changed=["a raw body has no timing: it is replayed as one write"])  # fmt: skip
 

@@ -228,6 +228,36 @@ def gemini_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
     return "".join(chunk.text or "" for chunk in stream)
 
 
+def bedrock_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
+    """The official ``boto3`` package streaming ``ConverseStream`` from the emulator
+    (``--python emulator.conformance.clients:bedrock_sdk --dialect bedrock``): the text of
+    its deltas (or a tool call's input), as most code reads them. It is handed the idle
+    timeout as its read timeout, and no retries."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="conformance",
+        aws_secret_access_key="conformance",  # noqa: S106 - any key is taken
+        config=Config(
+            retries={"total_max_attempts": 1}, read_timeout=timeout, connect_timeout=timeout
+        ),
+    )
+    with contextlib.closing(client):
+        answer = client.converse_stream(
+            modelId="anthropic.claude-3-5-haiku-20241022-v1:0",
+            messages=[{"role": "user", "content": [{"text": prompt}]}],
+        )
+        pieces = []
+        for event in answer["stream"]:
+            delta = event.get("contentBlockDelta", {}).get("delta", {})
+            pieces.append(delta.get("text") or delta.get("toolUse", {}).get("input", ""))
+        return "".join(pieces)
+
+
 async def openai_chat_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
     """The official ``openai`` package streaming Chat Completions from the emulator's
     ``/v1`` (``--python emulator.conformance.clients:openai_chat_sdk --dialect openai-chat``)."""

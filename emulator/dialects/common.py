@@ -7,7 +7,22 @@ from collections.abc import Mapping
 from ..scenario.faults import unshaped
 from ..scenario.model import Scenario
 
-__all__ = ["keyed_api_not_applicable", "recorded_elsewhere"]
+__all__ = ["keyed_api_not_applicable", "recorded_elsewhere", "sse_framing"]
+
+
+def sse_framing(scenario: Scenario, form: str) -> str | None:
+    """Why ``scenario`` means nothing on a stream that is not SSE (``form``, such as "a
+    binary event stream"): its faults or quirks are SSE framing. None: they are not."""
+    reason = unshaped(scenario, {
+        "comment": f"a comment line is SSE framing, which {form} has not",
+        "garbage": f"a line of raw bytes is SSE framing, which {form} has not",
+    })  # fmt: skip
+    if reason is not None:
+        return reason
+    wire = scenario.wire
+    if wire.bom or wire.line_ending != "\n" or wire.data_prefix != "data: " or wire.multiline_data:
+        return f"its wire quirks are SSE framing, which {form} has not"
+    return None
 
 
 def recorded_elsewhere(scenario: Scenario, dialect: str) -> str | None:

@@ -47,6 +47,8 @@ class Route(NamedTuple):
     scripted: Callable[[HttpError], web.Response] | None = None
     #: The dialect it belongs to (filled in from it; "": the emulator's own).
     dialect: str = ""
+    #: Headers an error of this API carries, by status (AWS's ``x-amzn-ErrorType``).
+    error_headers: Callable[[int], Mapping[str, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,10 @@ class Dialect:
     #: Prefix -> method -> route: every path under a prefix it serves (its reader reads
     #: what the rest of the path says, such as ``{model}:streamGenerateContent``).
     prefixes: Mapping[str, Mapping[str, Route]] = field(default_factory=dict)
+    #: Headers an error of this API carries, by status (None: none).
+    error_headers: Callable[[int], Mapping[str, str]] | None = None
+    #: The headers a raw captured body of its stream is replayed with (None: SSE's).
+    stream_headers: tuple[tuple[str, str], ...] | None = None
 
     def __post_init__(self) -> None:
         self.shapes.check(self.name)
@@ -112,6 +118,7 @@ class Dialect:
                     errors=route.errors or self.error_body,
                     scripted=route.scripted or self.scripted_error,
                     dialect=self.name,
+                    error_headers=route.error_headers or self.error_headers,
                 )
                 for method, route in methods.items()
             }

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Final
 
 from .anthropic.api import DIALECT as ANTHROPIC
+from .bedrock.api import DIALECT as BEDROCK
 from .dialect import Dialect
 from .fakegpt.api import DIALECT as FAKEGPT
 from .gemini.api import DIALECT as GEMINI
@@ -26,7 +27,7 @@ __all__ = ["DIALECTS", "dialect_named", "register", "registered", "unregister"]
 
 #: Every dialect, by name, in the order the docs list them.
 DIALECTS: Final[dict[str, Dialect]] = {
-    d.name: d for d in (FAKEGPT, OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES, GEMINI)
+    d.name: d for d in (FAKEGPT, OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES, GEMINI, BEDROCK)
 }
 _SHIPPED: Final = frozenset(DIALECTS)
 

@@ -81,8 +81,8 @@ def with_faults(
 ) -> Generator[Step, None, bool]:
     """The events' steps with each fault before its event (those past the last
     event, and at -1, after it), in the look of ``shapes``; True when a fault dropped
-    the connection or, ``error_ends``, was an error the API reports in the stream (its
-    stream ends there: nothing more is sent)."""
+    the connection, ends the body (a truncated frame) or, ``error_ends``, was an error
+    the API reports in the stream (its stream ends there: nothing more is sent)."""
 
     def written(fault: Fault) -> Generator[Step, None, bool]:
         """The fault's steps; True when the stream ends with it."""
@@ -90,7 +90,8 @@ def with_faults(
             yield step
             if isinstance(step, Drop):
                 return True
-        return error_ends and FAULTS[fault.kind].fails
+        spec = FAULTS[fault.kind]
+        return spec.ends or (error_ends and spec.fails)
 
     for index, covered, steps in events:
         for fault in faults.pop(index, ()):

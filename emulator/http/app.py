@@ -144,7 +144,10 @@ async def _dispatch(
     except BadRequest as exc:
         message = exc.detail if isinstance(exc.detail, str) else f"HTTP {exc.status}"
         body = route.errors(exc.status, message)
-        raise BadRequest(exc.status, exc.detail, exc.headers, body) from None
+        headers = exc.headers
+        if route.error_headers is not None:
+            headers = {**route.error_headers(exc.status), **headers}
+        raise BadRequest(exc.status, exc.detail, headers, body) from None
 
 
 async def _routed(request: web.BaseRequest, ctx: Context, route: Route) -> web.StreamResponse:

@@ -30,6 +30,7 @@ from .model import Fault, Scenario
 __all__ = [
     "FAULTS",
     "FAULT_KINDS",
+    "NOT_FRAMED",
     "SHAPED_KINDS",
     "FaultShapes",
     "FaultSpec",
@@ -79,6 +80,8 @@ class FaultSpec:
     cut: Cut | None = None  # the connection ends here, this way
     holds: bool = False  # before the cut, the connection stays open and silent (seconds)
     waits: bool = False  # silence for seconds (never scaled by --speed)
+    ends: bool = False  # the body ends after it, cleanly: nothing more is sent
+    framing: bool = False  # it breaks a binary event stream's framing (prelude, CRCs, length)
 
 
 def _garbage(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
@@ -232,6 +235,55 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             holds=True,
         ),
         FaultSpec(
+            "unknown_event",
+            "an event of a type the client has not met (APIs add types; a client skips them)",
+            ("count",),
+            skippable=True,
+            size=96,
+        ),
+        FaultSpec(
+            "bad_prelude_crc",
+            "a frame (a delta with text, by default ' [corrupt]') whose prelude CRC is wrong",
+            ("text",),
+            terminal=True,
+            once=True,
+            size=96,
+            meets="fails: the frame is corrupt (never reads its text)",
+            framing=True,
+        ),
+        FaultSpec(
+            "bad_message_crc",
+            "a frame (a delta with text, by default ' [corrupt]') whose message CRC is wrong",
+            ("text",),
+            terminal=True,
+            once=True,
+            size=96,
+            meets="fails: the frame is corrupt (never reads its text)",
+            framing=True,
+        ),
+        FaultSpec(
+            "length_lie",
+            "a frame whose total length says 16 bytes more than it holds (its prelude CRC "
+            "agrees with the lie, so the next frame's bytes are read into it)",
+            ("text",),
+            terminal=True,
+            once=True,
+            size=96,
+            meets="fails: the frame is corrupt (its message CRC cannot hold)",
+            framing=True,
+        ),
+        FaultSpec(
+            "truncated_frame",
+            "the first half of a frame, then the body ends cleanly: no more frames",
+            (),
+            terminal=True,
+            once=True,
+            size=48,
+            meets="fails: the stream ended mid-frame, before its end",
+            ends=True,
+            framing=True,
+        ),
+        FaultSpec(
             "stall",
             "silence (or the API's keep-alive every ping_every) for seconds, never scaled by "
             "--speed",
@@ -246,6 +298,10 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
 FAULT_KINDS: Final[tuple[str, ...]] = tuple(FAULTS)
 #: The kinds whose look is each dialect's own (a shape, or a reason it has none).
 SHAPED_KINDS: Final[frozenset[str]] = frozenset(k for k, s in FAULTS.items() if s.write is None)
+#: Why a stream that is not binary frames (SSE, a JSON array) has none of the framing kinds.
+NOT_FRAMED: Final[Mapping[str, str]] = {
+    kind: "its stream is not binary event-stream frames" for kind, s in FAULTS.items() if s.framing
+}
 
 
 def write_fault(fault: Fault, fmt: SSEFormat, sent: Sent, shapes: Shapes) -> Iterator[Step]:

@@ -23,6 +23,8 @@ FAILURES: Final[Mapping[str, str]] = {
     "silent; never hangs",
     "no_reply": "fails on an empty or [DONE]-only reply instead of returning ''",
     "upstream_error": "fails with the error an event in the stream carries",
+    "corrupt_stream": "fails when a frame of a binary event stream is corrupt (a checksum or "
+    "a length that does not hold) instead of reading past it",
     "rejected_login": "fails when the login flow cannot go on (no accounts, no token)",
     "rewritten_reply": "fails when a snapshot rewrites text already delivered, rather than "
     "deliver text that differs from the upstream's",

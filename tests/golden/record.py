@@ -89,6 +89,9 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
     each taking what the golden file fixes (a scenario, a prompt, a prepared text)."""
     from emulator.dialects.anthropic import plan as anthropic
     from emulator.dialects.anthropic.wire import MessageContext, message_object
+    from emulator.dialects.bedrock import plan as bedrock
+    from emulator.dialects.bedrock.wire import StreamContext as ConverseContext
+    from emulator.dialects.bedrock.wire import converse_body
     from emulator.dialects.gemini import plan as gemini
     from emulator.dialects.gemini.shapes import array_not_applicable
     from emulator.dialects.gemini.wire import GeminiContext
@@ -105,6 +108,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
     message = MessageContext(f"msg_{_ID}", "claude-3-5-haiku-latest", 7)
     response = ResponseContext(f"resp_{_ID}", f"msg_{_ID}", _CREATED, "gpt-4o-mini", 7)
     generated = GeminiContext(_ID[:24], "gemini-2.5-flash", 7)
+    converse = ConverseContext(7, 321)
     return {
         "openai-chat": (
             openai_chat.not_applicable,
@@ -145,6 +149,14 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
             ],
             lambda s, text, pieces: gemini_chunk(generated, text, gemini.finish_reason(s), pieces),
             DIALECTS["gemini"].scripted_error,
+        ),
+        "bedrock": (
+            bedrock.not_applicable,
+            lambda s, p, prep: bedrock.planned_converse(s, converse, prep),
+            lambda s, text, pieces: converse_body(
+                converse, text, s.reply.tool, bedrock.tool_id(s), bedrock.stop_reason(s), pieces
+            ),
+            DIALECTS["bedrock"].scripted_error,
         ),
     }
 
@@ -197,6 +209,14 @@ def _on_dialect(scenario: Any, hooks: tuple[Any, Any, Any, Any]) -> dict[str, An
     return {"plans": plans, "whole": wholes, "errors": errors}
 
 
+def _fakegpt_not_applicable(scenario: Any) -> str | None:
+    try:
+        from emulator.dialects.fakegpt.plan import not_applicable
+    except ImportError:  # before the registry, every scenario applied
+        return None
+    return not_applicable(scenario)
+
+
 def record() -> dict[str, Any]:
     from emulator import builtin_scenarios
 
@@ -214,6 +234,10 @@ def record() -> dict[str, Any]:
         }
         if getattr(scenario.reply, "tool", ""):
             continue  # a tool call is not served on the FakeGpt stream
+        reason = _fakegpt_not_applicable(scenario)
+        if reason is not None:
+            result[name]["not_applicable"] = reason
+            continue
         result[name] |= {
             "plans": {
                 prompt: _same(

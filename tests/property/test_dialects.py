@@ -1,5 +1,6 @@
 """Fuzzing the other APIs' streams: any generated scenario, planned on Chat Completions,
-Anthropic Messages or the Responses API, read back by a strict reference reader.
+Anthropic Messages, the Responses API, Gemini or Bedrock's ConverseStream, read back by a
+strict reference reader (for Bedrock's binary frames, botocore's own decoder).
 
 Property: the stream's bytes, fed to the spec-exact SSE decoder at any chunk size, give
 exactly the scenario's text through that API's own events (skipping what a correct
@@ -15,48 +16,50 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from botocore.eventstream import EventStreamBuffer
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from client.sse import SSEDecoder
 from emulator import Expect, Fault, Reply, Scenario, Wire
-from emulator.dialects.anthropic.plan import not_applicable as messages_not_applicable
+from emulator.scenario import FAULTS
 from emulator.dialects.anthropic.plan import planned_messages
 from emulator.dialects.anthropic.wire import MessageContext
-from emulator.dialects.gemini.plan import not_applicable as gemini_not_applicable
+from emulator.dialects.bedrock.plan import planned_converse
+from emulator.dialects.bedrock.wire import StreamContext as ConverseContext
 from emulator.dialects.gemini.plan import planned_gemini
 from emulator.dialects.gemini.wire import GeminiContext
-from emulator.dialects.openai_chat.plan import not_applicable as chat_not_applicable
 from emulator.dialects.openai_chat.plan import planned_chat
 from emulator.dialects.openai_chat.wire import ChatContext
-from emulator.dialects.openai_responses.plan import not_applicable as responses_not_applicable
 from emulator.dialects.openai_responses.plan import planned_responses
 from emulator.dialects.openai_responses.wire import ResponseContext
+from emulator.dialects.registry import DIALECTS as REGISTRY
 from emulator.engine.prepare import prepare
 from emulator.protocol.steps import Drop, Write
 from emulator.scenario.text import reply_text
 from emulator.strategies import scenarios
 
 PROMPT = "Tell me something."
-DIALECTS = ("openai-chat", "anthropic", "openai-responses", "gemini")
-#: Fault kinds a dialect has no equivalent for (its not_applicable says why): left out.
-_NOT_ON = {
-    "openai-chat": {"foreign_message", "moderation", "num_variants", "stale", "repeat"},
-    "anthropic": {"foreign_message", "moderation", "num_variants", "stale", "repeat"},
-    "openai-responses": {"foreign_message", "moderation", "num_variants"},
-    "gemini": {"foreign_message", "moderation", "num_variants", "stale", "repeat", "ping"},
-}
-_WHY = {
-    "openai-chat": chat_not_applicable,
-    "anthropic": messages_not_applicable,
-    "openai-responses": responses_not_applicable,
-    "gemini": gemini_not_applicable,
-}
+DIALECTS = ("openai-chat", "anthropic", "openai-responses", "gemini", "bedrock")
+#: Lines of SSE framing: a binary event stream has none.
+_SSE_ONLY = {"garbage", "comment"}
 
 
 def for_dialect(scenario: Scenario, dialect: str) -> Scenario:
-    """The scenario without the faults that mean nothing on ``dialect``."""
-    faults = tuple(f for f in scenario.faults if f.kind not in _NOT_ON[dialect])
+    """The scenario without the skippable faults that mean nothing on ``dialect`` (its
+    shapes say which: a correct reader's text is the same without them), and, on a binary
+    event stream, without SSE's framing quirks. A terminal fault stays (``assume`` then
+    leaves out what does not apply)."""
+    missing = set(REGISTRY[dialect].shapes.missing) | (
+        _SSE_ONLY if dialect == "bedrock" else set()
+    )
+    faults = tuple(
+        f for f in scenario.faults if f.kind not in missing or not FAULTS[f.kind].skippable
+    )
+    if dialect == "bedrock":
+        wire = replace(scenario.wire, line_ending="\n", data_prefix="data: ", bom=False,
+                       multiline_data=False, done=True)  # fmt: skip
+        return replace(scenario, faults=faults, wire=wire)
     return replace(scenario, faults=faults)
 
 
@@ -71,6 +74,8 @@ def body(scenario: Scenario, dialect: str) -> tuple[bytes, bool]:
         steps = planned_messages(scenario, MessageContext("msg_1", "m", 3), prepared)
     elif dialect == "gemini":
         steps = planned_gemini(scenario, GeminiContext("r-1", "m", 3), prepared)
+    elif dialect == "bedrock":
+        steps = planned_converse(scenario, ConverseContext(3, 200), prepared)
     else:
         steps = planned_responses(
             scenario, ResponseContext("resp_1", "msg_1", 1, "m", 3), prepared, now
@@ -94,9 +99,37 @@ class Read:
         # finishReason)
         self.done = False  # data: [DONE] (Chat Completions)
         self.numbers: list[int] = []  # sequence numbers kept (Responses)
+        self.last_was_error = False  # the stream's last frame was its exception (Bedrock)
+
+
+def read_frames(data: bytes, size: int) -> Read:
+    """A strict reader of a ConverseStream, fed ``size`` bytes at a time to botocore's own
+    event-stream decoder (its CRC checks included)."""
+    buffer = EventStreamBuffer()
+    got = Read()
+    for i in range(0, len(data), size):
+        buffer.add_data(data[i : i + size])
+        for message in buffer:
+            headers = message.headers
+            if headers.get(":message-type") == "exception":
+                got.error = True
+                got.last_was_error = True
+                return got
+            try:
+                payload: Any = json.loads(message.payload)
+            except ValueError:
+                continue  # an event that is not JSON: skipped
+            event = headers[":event-type"]
+            delta = payload.get("delta") if isinstance(payload, dict) else None
+            if event == "contentBlockDelta" and isinstance(delta, dict):
+                got.text += delta["text"] if "text" in delta else delta["toolUse"]["input"]
+            got.finished |= event == "messageStop"
+    return got
 
 
 def read(data: bytes, size: int, dialect: str) -> Read:
+    if dialect == "bedrock":
+        return read_frames(data, size)
     decoder = SSEDecoder()
     events = []
     for i in range(0, len(data), size):
@@ -177,6 +210,11 @@ NASTY = Scenario(
 @example(
     scenario=replace(NASTY, faults=NASTY.faults[1:2], expect=Expect()), dialect="anthropic", size=2
 )
+@example(  # one-byte pieces of frames (preludes, headers, astral text), then the exception
+    scenario=replace(NASTY, faults=NASTY.faults[3:]),
+    dialect="bedrock",
+    size=1,
+)
 @example(  # junk, then Gemini's error object mid-stream
     scenario=replace(NASTY, faults=NASTY.faults[1:2] + NASTY.faults[3:]),
     dialect="gemini",
@@ -186,7 +224,8 @@ def test_any_generated_stream_reads_exactly_on_every_api(
     scenario: Scenario, dialect: str, size: int
 ) -> None:
     scenario = for_dialect(scenario, dialect)
-    assume(_WHY[dialect](scenario) is None)  # [DONE] faults on the APIs without [DONE]
+    # [DONE] faults on the APIs without [DONE]
+    assume(REGISTRY[dialect].not_applicable(scenario) is None)
     data, cut = body(scenario, dialect)
     got = read(data, size, dialect)
     expect = scenario.expect
@@ -201,7 +240,12 @@ def test_any_generated_stream_reads_exactly_on_every_api(
         # message_stop or response.completed on the others.
         assert got.error and not got.done
         assert dialect == "openai-chat" or not got.finished
-        assert data.endswith(b"\n" if scenario.wire.line_ending != "\r" else b"\r")
+        if dialect == "bedrock":
+            whole = EventStreamBuffer()
+            whole.add_data(data)
+            assert got.last_was_error and list(whole)[-1].headers[":message-type"] == "exception"
+        else:
+            assert data.endswith(b"\n" if scenario.wire.line_ending != "\r" else b"\r")
     elif expect.outcome == "failure" and expect.failure == "no_reply":
         assert got.text == "" and not got.error and not cut
     elif expect.outcome == "text":

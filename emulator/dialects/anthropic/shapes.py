@@ -7,17 +7,22 @@ from typing import Final
 
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
-from ...scenario.faults import FaultShapes, Sent, Shapes
+from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes
 from ...scenario.model import Fault
-from ..openai_chat.shapes import MISSING as CHAT_MISSING
+from ..openai_chat.shapes import DELTA_MISSING, UNNUMBERED
 from .wire import error_object
 
-__all__ = ["FAULT_SHAPES", "MISSING", "NO_DONE", "shapes"]
+__all__ = ["FAULT_SHAPES", "MISSING", "NO_DONE", "UNKNOWN_EVENT", "shapes"]
 
 #: Why a scenario that ends with (or sends) ``[DONE]`` means nothing here.
 NO_DONE: Final = "there is no [DONE] in this API (message_stop ends a message)"
 #: The shaped kinds this API has not, and why.
-MISSING: Final[Mapping[str, str]] = {**CHAT_MISSING, "done": NO_DONE}
+MISSING: Final[Mapping[str, str]] = {
+    **DELTA_MISSING,
+    **UNNUMBERED,
+    **NOT_FRAMED,
+    "done": NO_DONE,
+}
 
 
 def _error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
@@ -33,8 +38,21 @@ def _malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
     yield Write(fmt.event(data, "content_block_delta"))
 
 
+def _unknown(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    # "We may occasionally add new event types, and your code should handle unknown
+    # event types gracefully" (the Messages streaming docs).
+    yield Write(fmt.json_event(UNKNOWN_EVENT, UNKNOWN_EVENT["type"]))
+
+
+#: An event of a type no client has met.
+UNKNOWN_EVENT: Final = {"type": "future_event", "note": "an event type this client has not met"}
 #: The Messages look of the faults it has (the same for every request).
-SHAPES: Final[Shapes] = {"error": _error, "ping": _ping, "malformed_json": _malformed}
+SHAPES: Final[Shapes] = {
+    "error": _error,
+    "ping": _ping,
+    "malformed_json": _malformed,
+    "unknown_event": _unknown,
+}
 
 
 def shapes() -> Shapes:
@@ -42,4 +60,4 @@ def shapes() -> Shapes:
 
 
 #: What this dialect says of every shaped kind.
-FAULT_SHAPES: Final = FaultShapes(frozenset({"error", "ping", "malformed_json"}), MISSING)
+FAULT_SHAPES: Final = FaultShapes(frozenset(SHAPES), MISSING)

@@ -12,10 +12,12 @@ from typing import Final
 
 from ...engine.prepare import MAX_STREAM_BYTES, Prepared, estimated_bytes, prepare
 from ...protocol.steps import Step
+from ...scenario.faults import unshaped
 from ...scenario.model import PlanError, Scenario
 from ...scenario.text import reply_text
 from ..common import recorded_elsewhere
 from .cache import TemplateCache
+from .shapes import MISSING
 from .stream import planned
 from .wire import StreamContext
 
@@ -29,7 +31,7 @@ def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on the FakeGpt stream (None: it applies)."""
     if scenario.reply.tool:
         return "its reply is a tool call, which the FakeGpt conversation stream has not"
-    return recorded_elsewhere(scenario, NAME)
+    return unshaped(scenario, MISSING) or recorded_elsewhere(scenario, NAME)
 
 
 def plan(

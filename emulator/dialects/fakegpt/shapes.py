@@ -1,8 +1,9 @@
 """How the faults whose look is a dialect's own look on the FakeGpt stream. Pure.
 
-Every shaped kind of :data:`~emulator.scenario.faults.FAULTS` has one here:
-the FakeGpt stream is where they were all first seen. The other SSE dialects
-borrow :func:`ping` and :func:`done` where their APIs look the same.
+Every shaped kind of :data:`~emulator.scenario.faults.FAULTS` that an event
+stream of text can have has one here: the FakeGpt stream is where they were
+first seen. The other SSE dialects borrow :func:`ping` and :func:`done`
+where their APIs look the same.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Final
 
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
-from ...scenario.faults import SHAPED_KINDS, FaultShapes, Sent, Shapes, ShapeWriter
+from ...scenario.faults import NOT_FRAMED, SHAPED_KINDS, FaultShapes, Sent, Shapes, ShapeWriter
 from ...scenario.model import Fault
 from .wire import (
     DONE,
@@ -24,10 +25,16 @@ from .wire import (
     snapshot_object,
 )
 
-__all__ = ["FAULT_SHAPES", "done", "ping", "shapes"]
+__all__ = ["FAULT_SHAPES", "MISSING", "done", "ping", "shapes"]
 
-#: Every shaped kind has its look here.
-FAULT_SHAPES: Final = FaultShapes(SHAPED_KINDS, {})
+#: The shaped kinds this stream has not, and why.
+MISSING: Final = {
+    **NOT_FRAMED,
+    "unknown_event": "its messages of a kind the client has not met are the foreign_message, "
+    "moderation and num_variants faults",
+}
+#: Every other shaped kind has its look here.
+FAULT_SHAPES: Final = FaultShapes(SHAPED_KINDS - MISSING.keys(), MISSING)
 
 
 def ping(timestamp: float) -> ShapeWriter:

@@ -13,8 +13,9 @@ from typing import Final
 
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
-from ...scenario.faults import FaultShapes, Sent, Shapes, unshaped
+from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes
 from ...scenario.model import Fault, Scenario
+from ..common import sse_framing
 from ..openai_chat.shapes import DELTA_MISSING
 from .wire import error_object
 
@@ -26,10 +27,12 @@ NO_END: Final = "there is no [DONE] in this API (its stream just ends)"
 #: The shaped kinds this API has not, and why.
 MISSING: Final[Mapping[str, str]] = {
     **DELTA_MISSING,
+    **NOT_FRAMED,
     "done": NO_END,
     "ping": "Gemini's stream has no keep-alive event",
     "stale": "a chunk sent again cannot be told from a new one: the chunks are not numbered",
     "repeat": "a chunk sent again cannot be told from a new one: the chunks are not numbered",
+    "unknown_event": "its chunks carry no event type",
 }
 
 
@@ -84,23 +87,10 @@ def array_shapes(array: JsonArray) -> Shapes:
     return {"error": error, "malformed_json": malformed}
 
 
-#: Faults that are lines of an event stream: in a JSON array they are no element at all.
-_SSE_ONLY: Final = {
-    "comment": "a comment line is SSE framing, which the JSON-array form has not",
-    "garbage": "a line of raw bytes is SSE framing, which the JSON-array form has not",
-}
-
-
 def array_not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on the JSON-array form, beyond the dialect's reasons:
     what it does is SSE framing."""
-    reason = unshaped(scenario, _SSE_ONLY)
-    if reason is not None:
-        return reason
-    wire = scenario.wire
-    if wire.bom or wire.line_ending != "\n" or wire.data_prefix != "data: " or wire.multiline_data:
-        return "its wire quirks are SSE framing, which the JSON-array form has not"
-    return None
+    return sse_framing(scenario, "the JSON-array form")
 
 
 #: What this dialect says of every shaped kind.

@@ -7,7 +7,7 @@ from typing import Final
 
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
-from ...scenario.faults import FaultShapes, Sent, Shapes
+from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes
 from ...scenario.model import Fault
 from ..fakegpt.shapes import done, ping
 from .wire import ChatContext, error_object
@@ -16,6 +16,7 @@ __all__ = [
     "DELTA_MISSING",
     "FAULT_SHAPES",
     "MISSING",
+    "UNNUMBERED",
     "shapes",
 ]
 
@@ -26,11 +27,17 @@ DELTA_MISSING: Final[Mapping[str, str]] = {
     "num_variants": "there is no num_variants event",
     "rewrite": "deltas cannot rewrite what was sent",
 }
+#: What a stream of deltas that are not numbered has not.
+UNNUMBERED: Final[Mapping[str, str]] = {
+    "stale": "a delta sent again cannot be told from a new one: the events are not numbered",
+    "repeat": "a delta sent again cannot be told from a new one: the events are not numbered",
+}
 #: The shaped kinds this API has not, and why.
 MISSING: Final[Mapping[str, str]] = {
     **DELTA_MISSING,
-    "stale": "a delta sent again cannot be told from a new one: the events are not numbered",
-    "repeat": "a delta sent again cannot be told from a new one: the events are not numbered",
+    **UNNUMBERED,
+    **NOT_FRAMED,
+    "unknown_event": "its chunks carry no event type",
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any, Final, Protocol
 
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
-from ...scenario.faults import FaultShapes, Sent, Shapes, ShapeWriter
+from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes, ShapeWriter
 from ...scenario.model import Fault
 from ..anthropic.shapes import NO_DONE
 from ..fakegpt.shapes import ping
@@ -21,7 +21,7 @@ from .wire import ResponseContext, response_object
 __all__ = ["FAULT_SHAPES", "MISSING", "Numbered", "shapes"]
 
 #: The shaped kinds this API has not, and why.
-MISSING: Final[Mapping[str, str]] = {**DELTA_MISSING, "done": NO_DONE}
+MISSING: Final[Mapping[str, str]] = {**DELTA_MISSING, **NOT_FRAMED, "done": NO_DONE}
 
 
 class Numbered(Protocol):
@@ -56,16 +56,21 @@ def shapes(ctx: ResponseContext, numbers: Numbered, now: float) -> Shapes:
 
         return write
 
+    def unknown(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        yield Write(numbers.event(fmt, "response.future_event",
+                                  note="an event type this client has not met"))  # fmt: skip
+
     return {
         "error": error,
         "malformed_json": malformed,
         "stale": again(2),
         "repeat": again(0),
         "ping": ping(now),
+        "unknown_event": unknown,
     }
 
 
 #: What this dialect says of every shaped kind.
 FAULT_SHAPES: Final = FaultShapes(
-    frozenset({"error", "malformed_json", "stale", "repeat", "ping"}), MISSING
+    frozenset({"error", "malformed_json", "stale", "repeat", "ping", "unknown_event"}), MISSING
 )

@@ -1,0 +1,196 @@
+"""AWS Bedrock Runtime: ``POST /model/{modelId}/converse-stream`` and ``/converse``.
+
+The same scenarios as the other dialects, in Bedrock's shapes: a request is
+signed (``Authorization: AWS4-HMAC-SHA256 …`` from any access key, or a
+Bedrock API key as ``Bearer …``; the signature is not checked, but none gets
+the API's 403 ``MissingAuthenticationTokenException``), the model is named
+in the path, a request is validated as the API does, and every error is
+``{"message": …}`` with its type in ``x-amzn-ErrorType``. A stream is
+``application/vnd.amazon.eventstream``: binary frames (:mod:`.wire`).
+Scenarios are chosen as for ``/api/conversation``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections.abc import Mapping
+from typing import Any, Final, NamedTuple
+
+from aiohttp import web
+
+from ...http.dialect import (
+    json_object,
+    prompt_and_tokens,
+    replayed_answer,
+    reply_for,
+    scripted_answer,
+    streamed,
+    too_long,
+    transport_of,
+    whole_answer_faults,
+)
+from ...http.errors import BadRequest, Context
+from ...scenario import HttpError
+from ..dialect import Dialect, Route
+from .capture import read_capture
+from .plan import NAME, TITLE, not_applicable, planned_converse, stop_reason, tool_id
+from .shapes import FAULT_SHAPES, shapes
+from .wire import CONTENT_TYPE, ERROR_TYPES, StreamContext, converse_body, error_body
+
+__all__ = ["DIALECT", "answer_converse", "error_headers", "read_converse", "scripted_error"]
+
+_IDS: Final = random.Random()
+#: Where the model's operations are served: the model id and the operation follow.
+PREFIX: Final = "/model/"
+_OPERATIONS: Final = ("converse-stream", "converse")
+_MESSAGES: Final = {
+    400: "Malformed input request, please reformat your input and try again.",
+    403: "You don't have access to the model with the specified model ID.",
+    429: "Too many requests, please wait before trying again.",
+    500: "The system encountered an unexpected error during processing. Try your request again.",
+    503: "Bedrock is unable to process your request.",
+}
+_ROLES: Final = ("user", "assistant")
+
+
+class ConverseRequest(NamedTuple):
+    prompt: str
+    model: str
+    stream: bool
+    prompt_tokens: int
+
+
+def error_headers(status: int) -> Mapping[str, str]:
+    """The headers of an HTTP error: its type (what botocore raises by name), an id."""
+    return {
+        "x-amzn-ErrorType": ERROR_TYPES.get(status, "InternalServerException"),
+        "x-amzn-RequestId": _request_id(),
+    }
+
+
+def _request_id() -> str:
+    raw = f"{_IDS.getrandbits(128):032x}"
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+
+
+def scripted_error(error: HttpError) -> web.Response:
+    message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
+    return scripted_answer(error, lambda: error_body(error.status, message),
+                           error_headers(error.status))  # fmt: skip
+
+
+def error_message(body: bytes) -> str | None:
+    """The message of an error body of this API: ``{"message": …}``."""
+    try:
+        message = json.loads(body)["message"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return message if isinstance(message, str) else None
+
+
+def _signed(request: web.BaseRequest) -> None:
+    authorization = request.headers.get("Authorization", "")
+    if not authorization:
+        raise BadRequest(403, "Missing Authentication Token",
+                         {"x-amzn-ErrorType": "MissingAuthenticationTokenException"})  # fmt: skip
+    if not authorization.startswith(("AWS4-HMAC-SHA256 ", "Bearer ")):
+        raise BadRequest(403, "The security token included in the request is invalid.",
+                         {"x-amzn-ErrorType": "UnrecognizedClientException"})  # fmt: skip
+
+
+def _invalid(message: str) -> BadRequest:
+    return BadRequest(400, message)
+
+
+async def read_converse(request: web.BaseRequest, ctx: Context) -> tuple[str, ConverseRequest]:
+    model, slash, operation = request.path.removeprefix(PREFIX).rpartition("/")
+    if not slash or not model or operation not in _OPERATIONS:
+        raise BadRequest(404, f"Unknown operation: {request.method} {request.path}",
+                         {"x-amzn-ErrorType": "UnknownOperationException"})  # fmt: skip
+    _signed(request)
+    body = await json_object(request, "Malformed input request")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _invalid("A conversation must start with a user message. Try again with a "
+                       "conversation that starts with a user message.")  # fmt: skip
+    texts = [_message(m, i) for i, m in enumerate(messages)]
+    if texts[0][0] != "user":
+        raise _invalid("A conversation must start with a user message. Try again with a "
+                       "conversation that starts with a user message.")  # fmt: skip
+    if any(a[0] == b[0] for a, b in itertools.pairwise(texts)):
+        raise _invalid("A conversation must alternate between user and assistant roles. Make "
+                       "sure the conversation alternates between user and assistant roles and "
+                       "try again.")  # fmt: skip
+    prompt, tokens = prompt_and_tokens(texts)
+    if too_long(prompt, ctx.config.max_prompt):
+        raise _invalid("Input is too long for requested model.")
+    stream = operation == "converse-stream"
+    return prompt, ConverseRequest(prompt, model, stream, tokens)
+
+
+def _message(message: Any, i: int) -> tuple[str, str]:
+    """A message's role and the text of its blocks (text, and tool results' text)."""
+    where = f"messages.{i + 1}.member"
+    if not isinstance(message, dict):
+        raise _invalid(f"1 validation error detected: Value at '{where}' failed to satisfy "
+                       "constraint: Member must be a structure")  # fmt: skip
+    role = message.get("role")
+    if role not in _ROLES:
+        raise _invalid(f"1 validation error detected: Value '{role}' at '{where}.role' failed "
+                       "to satisfy constraint: Member must satisfy enum value set: "
+                       "[user, assistant]")  # fmt: skip
+    content = message.get("content")
+    if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
+        raise _invalid(f"1 validation error detected: Value null at '{where}.content' failed "
+                       "to satisfy constraint: Member must not be null")  # fmt: skip
+    return str(role), "".join(_block_text(b) for b in content)
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    if isinstance(block.get("text"), str):
+        return str(block["text"])
+    result = block.get("toolResult")
+    if isinstance(result, dict) and isinstance(result.get("content"), list):
+        return "".join(str(c["text"]) for c in result["content"]
+                       if isinstance(c, dict) and isinstance(c.get("text"), str))  # fmt: skip
+    return ""
+
+
+async def answer_converse(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
+    parsed: ConverseRequest = ctx.parsed
+    scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
+    stream = StreamContext(parsed.prompt_tokens, latency_ms=_IDS.randint(180, 900))
+    if scenario.recording is not None:
+        return await replayed_answer(request, ctx, scenario, shapes())
+    headers = {"x-amzn-RequestId": _request_id()}
+    if not parsed.stream:
+        cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
+        if cut is not None:
+            return cut
+        whole = converse_body(stream, text, scenario.reply.tool, tool_id(scenario),
+                              stop_reason(scenario), len(prepared.ends))  # fmt: skip
+        return web.json_response(whole, headers=headers)
+    steps = planned_converse(scenario, stream, prepared)
+    return await streamed(request, ctx, steps, transport_of(scenario),
+                          headers={"Content-Type": CONTENT_TYPE, **headers}, extra=ctx.cors)  # fmt: skip
+
+
+DIALECT: Final = Dialect(
+    name=NAME,
+    title=TITLE,
+    answered_at=PREFIX,
+    routes={},
+    prefixes={PREFIX: {"POST": Route(answer_converse, "conversation", read_converse)}},
+    not_applicable=not_applicable,
+    shapes=FAULT_SHAPES,
+    read_capture=read_capture,
+    scripted_error=scripted_error,
+    error_body=error_body,
+    error_message=error_message,
+    error_headers=error_headers,
+    stream_headers=(("Content-Type", CONTENT_TYPE),),
+    doc="AWS Bedrock Runtime (converse-stream: binary application/vnd.amazon.eventstream "
+    "frames, messageStart … messageStop, metadata; converse: one JSON answer)",
+)

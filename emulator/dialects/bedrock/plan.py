@@ -1,0 +1,88 @@
+"""Planning a scenario on Bedrock's ``ConverseStream``. Pure.
+
+The same events as the FakeGpt stream, so a fault's ``at`` means the same:
+event 0 is ``messageStart`` (and, for a tool call, ``contentBlockStart``
+with its ``toolUse``), then one ``contentBlockDelta`` per piece of the
+reply (``text``, or ``toolUse.input``), then ``contentBlockStop``. Faults
+past the last event (and at -1) come before ``messageStop`` (with its
+``stopReason``) and ``metadata`` (usage, latency), where a reader still
+listens. Each event is one binary frame; the body just ends after the last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from ...engine.prepare import Prepared
+from ...engine.stream import Events, delta_events, dialect_stream
+from ...outcomes import end_label, event_label
+from ...protocol.steps import Step, Write
+from ...scenario.model import Scenario
+from ..common import keyed_api_not_applicable, sse_framing
+from .shapes import MISSING, NO_END, shapes
+from .wire import StreamContext, event_frame, usage
+
+__all__ = ["NAME", "TITLE", "not_applicable", "planned_converse", "stop_reason", "tool_id"]
+
+#: Its name in the registry.
+NAME: Final = "bedrock"
+TITLE: Final = "AWS Bedrock ConverseStream"
+
+
+def not_applicable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` means nothing on this dialect (None: it applies)."""
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING) or sse_framing(
+        scenario, "a binary event stream"
+    )
+    if reason is None and (not scenario.wire.done or scenario.wire.after_done != "close"):
+        return NO_END
+    return reason
+
+
+def stop_reason(scenario: Scenario) -> str:
+    if scenario.wire.finish_type == "max_tokens":
+        return "max_tokens"
+    return "tool_use" if scenario.reply.tool else "end_turn"
+
+
+def tool_id(scenario: Scenario) -> str:
+    return f"tooluse_{scenario.name[:16]}"
+
+
+def planned_converse(scenario: Scenario, ctx: StreamContext, prepared: Prepared) -> Iterator[Step]:
+    ascii_only = scenario.wire.ensure_ascii
+
+    def event(kind: str, body: dict[str, Any]) -> bytes:
+        return event_frame(kind, body, ensure_ascii=ascii_only)
+
+    tool = scenario.reply.tool
+
+    def opening() -> list[Step]:
+        steps: list[Step] = [
+            Write(event("messageStart", {"role": "assistant"}), event_label("messageStart"))
+        ]
+        if tool:
+            start = {"start": {"toolUse": {"toolUseId": tool_id(scenario), "name": tool}},
+                     "contentBlockIndex": 0}  # fmt: skip
+            steps.append(Write(event("contentBlockStart", start), event_label("block start")))
+        return steps
+
+    def piece(number: int, text: str) -> Step:
+        delta = {"toolUse": {"input": text}} if tool else {"text": text}
+        body = {"contentBlockIndex": 0, "delta": delta}
+        return Write(event("contentBlockDelta", body), event_label(f"delta {number}"))
+
+    def closing(text: str, pieces: int) -> list[Step]:
+        stop = event("contentBlockStop", {"contentBlockIndex": 0})
+        return [Write(stop, event_label("block stop"))]
+
+    def end() -> Iterator[Step]:
+        pieces = len(prepared.ends)
+        yield Write(event("messageStop", {"stopReason": stop_reason(scenario)}),
+                    end_label("messageStop"))  # fmt: skip
+        metadata = {"usage": usage(ctx, pieces), "metrics": {"latencyMs": ctx.latency_ms}}
+        yield Write(event("metadata", metadata), event_label("metadata"))
+
+    events: Events = delta_events(scenario, prepared, opening, piece, closing)
+    return dialect_stream(scenario, events, prepared, shapes, end())

@@ -1,0 +1,209 @@
+"""AWS Bedrock ConverseStream's wire: the binary event-stream framing (``application/
+vnd.amazon.eventstream``), the events it carries, and the API's error bodies. Pure.
+
+A frame (an AWS event-stream *message*) is a prelude (its total length, its
+headers' length, both 4-byte big-endian, and the CRC32 of those 8 bytes),
+its headers (each: a 1-byte name length, the name, a 1-byte value type, 7
+for a string, a 2-byte length and the value), its payload (JSON here) and
+the CRC32 of everything before it. ``:message-type`` is ``event`` (with
+``:event-type``) or ``exception`` (with ``:exception-type``). The emulator
+writes the framing itself, so it can also write it wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import Any, Final, NamedTuple
+
+__all__ = [
+    "CONTENT_TYPE",
+    "ERROR_TYPES",
+    "SOUND",
+    "Breaks",
+    "Frame",
+    "FrameError",
+    "StreamContext",
+    "converse_body",
+    "error_body",
+    "event_frame",
+    "exception_frame",
+    "frame",
+    "frames",
+    "padding",
+]
+
+#: The stream's media type.
+CONTENT_TYPE: Final = "application/vnd.amazon.eventstream"
+_PRELUDE: Final = 12
+_STRING: Final = 7
+#: The ``x-amzn-ErrorType`` of an HTTP error, by status (what botocore raises by name).
+ERROR_TYPES: Final[Mapping[int, str]] = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    413: "ValidationException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    502: "ServiceUnavailableException",
+    503: "ServiceUnavailableException",
+    504: "ModelTimeoutException",
+}
+
+
+class StreamContext(NamedTuple):
+    """What one request contributes to its answer."""
+
+    prompt_tokens: int
+    latency_ms: int
+
+
+def _headers(headers: Mapping[str, str]) -> bytes:
+    out = bytearray()
+    for name, value in headers.items():
+        raw_name, raw_value = name.encode(), value.encode()
+        out += struct.pack(">B", len(raw_name)) + raw_name
+        out += struct.pack(">BH", _STRING, len(raw_value)) + raw_value
+    return bytes(out)
+
+
+class Breaks(NamedTuple):
+    """How a frame is written wrong (all zero: it is not)."""
+
+    #: XORed into the prelude CRC.
+    prelude_crc: int = 0
+    #: XORed into the message CRC.
+    message_crc: int = 0
+    #: Bytes the total length says beyond what the frame holds (the prelude CRC agrees).
+    length_lie: int = 0
+
+
+SOUND: Final = Breaks()
+
+
+def frame(headers: Mapping[str, str], payload: bytes, breaks: Breaks = SOUND) -> bytes:
+    """One message of the event stream, written wrong as ``breaks`` say."""
+    head = _headers(headers)
+    total = _PRELUDE + len(head) + len(payload) + 4
+    prelude = struct.pack(">II", total + breaks.length_lie, len(head))
+    prelude += struct.pack(">I", (zlib.crc32(prelude) ^ breaks.prelude_crc) & 0xFFFFFFFF)
+    body = prelude + head + payload
+    return body + struct.pack(">I", (zlib.crc32(body) ^ breaks.message_crc) & 0xFFFFFFFF)
+
+
+def padding(size: int) -> str:
+    """The ``p`` field Bedrock adds to each event (its length hides the text's)."""
+    return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[: max(1, size)]
+
+
+def event_frame(
+    event: str, body: Mapping[str, Any], *, ensure_ascii: bool = False, breaks: Breaks = SOUND
+) -> bytes:
+    """An ``event`` frame: ``:event-type`` ``event``, ``body`` as its JSON payload (with
+    the API's ``p`` padding)."""
+    payload = json.dumps({**body, "p": padding(24 - len(json.dumps(body)) % 24)},
+                         ensure_ascii=ensure_ascii, separators=(",", ":"))  # fmt: skip
+    headers = {":event-type": event, ":content-type": "application/json",
+               ":message-type": "event"}  # fmt: skip
+    return frame(headers, payload.encode(), breaks)
+
+
+def exception_frame(kind: str, message: str) -> bytes:
+    """An ``exception`` frame, as the API sends an error mid-stream (``kind`` such as
+    ``modelStreamErrorException``, ``throttlingException``, ``internalServerException``)."""
+    headers = {":exception-type": kind, ":content-type": "application/json",
+               ":message-type": "exception"}  # fmt: skip
+    return frame(headers, json.dumps({"message": message}).encode())
+
+
+class Frame(NamedTuple):
+    """One frame read back: its headers and payload."""
+
+    headers: dict[str, str]
+    payload: bytes
+
+
+class FrameError(ValueError):
+    """A frame that cannot be read: a CRC or a length that does not hold."""
+
+
+def frames(body: bytes) -> Iterator[Frame]:
+    """The frames of ``body``, checked as a strict reader checks them; a
+    :class:`FrameError` at the first corrupt one. A frame cut short at the end is left
+    unread (the caller sees fewer bytes consumed: :func:`frames` stops)."""
+    at = 0
+    while len(body) - at >= _PRELUDE:
+        total, head_len, crc = struct.unpack_from(">III", body, at)
+        if zlib.crc32(body[at : at + 8]) != crc:
+            raise FrameError(f"the prelude CRC of the frame at byte {at} does not hold")
+        if total < _PRELUDE + head_len + 4 or total > 24 * 1024 * 1024 + 128 * 1024:
+            raise FrameError(f"the frame at byte {at} has lengths that cannot be")
+        if len(body) - at < total:
+            return
+        end = at + total
+        (want,) = struct.unpack_from(">I", body, end - 4)
+        if zlib.crc32(body[at : end - 4]) != want:
+            raise FrameError(f"the message CRC of the frame at byte {at} does not hold")
+        yield Frame(_read_headers(body[at + _PRELUDE : at + _PRELUDE + head_len], at),
+                    body[at + _PRELUDE + head_len : end - 4])  # fmt: skip
+        at = end
+
+
+def _read_headers(raw: bytes, at: int) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    i = 0
+    try:
+        while i < len(raw):
+            size = raw[i]
+            name = raw[i + 1 : i + 1 + size].decode()
+            i += 1 + size
+            kind = raw[i]
+            if kind != _STRING:
+                raise FrameError(f"the frame at byte {at} has a header of type {kind}")
+            (length,) = struct.unpack_from(">H", raw, i + 1)
+            headers[name] = raw[i + 3 : i + 3 + length].decode()
+            i += 3 + length
+    except (IndexError, struct.error, UnicodeDecodeError):
+        raise FrameError(f"the frame at byte {at} has headers that cannot be read") from None
+    return headers
+
+
+def converse_body(
+    ctx: StreamContext, text: str, tool: str, tool_id: str, stop: str, pieces: int
+) -> dict[str, Any]:
+    """``Converse``'s whole answer."""
+    content: dict[str, Any] = (
+        {"toolUse": {"toolUseId": tool_id, "name": tool, "input": _json_or_text(text)}}
+        if tool
+        else {"text": text}
+    )
+    return {
+        "output": {"message": {"role": "assistant", "content": [content]}},
+        "stopReason": stop,
+        "usage": usage(ctx, pieces),
+        "metrics": {"latencyMs": ctx.latency_ms},
+    }
+
+
+def usage(ctx: StreamContext, pieces: int) -> dict[str, int]:
+    return {
+        "inputTokens": ctx.prompt_tokens,
+        "outputTokens": pieces,
+        "totalTokens": ctx.prompt_tokens + pieces,
+    }
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def error_body(status: int, message: str) -> bytes:
+    """An HTTP error's body (its type is the ``x-amzn-ErrorType`` header)."""
+    return json.dumps({"message": message}).encode()
