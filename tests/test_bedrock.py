@@ -114,8 +114,9 @@ def test_the_sdk_raises_its_own_errors_for_statuses_exceptions_and_corrupt_frame
     def read() -> str:
         with sdk(session.url) as client:
             stream = client.converse_stream(modelId=MODEL, messages=MESSAGES)["stream"]
-            return "".join(e.get("contentBlockDelta", {}).get("delta", {}).get("text", "")
-                       for e in stream)  # fmt: skip
+            with closing(stream):
+                return "".join(e.get("contentBlockDelta", {}).get("delta", {}).get("text", "")
+                               for e in stream)  # fmt: skip
 
     session.use("http_429_rate_limited")
     with pytest.raises(ClientError) as limited:

@@ -43,6 +43,8 @@ def test_every_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
         "Whole client",
         "Whole client, delta_encoding v1",
         "Emulator throughput",
+        "Dialect throughput, 50-token stream, speed 0: gemini",
+        "Dialect throughput, 50-token stream, speed 0: bedrock",
         "Per-test cost of the session emulator fixture",
         "Function-scoped factory",
         "Concurrent streams",

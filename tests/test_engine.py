@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 from collections.abc import Iterable
@@ -20,7 +21,8 @@ from emulator.dialects.fakegpt.stream import planned
 from emulator.dialects.fakegpt.templates import FIELDS, Holes
 from emulator.dialects.fakegpt.wire import StreamContext
 from emulator.engine import stream
-from emulator.engine.prepare import prepare
+from emulator.engine.pieces import escaped_piece, piece_template
+from emulator.engine.prepare import Prepared, _escape, prepare
 from emulator.protocol.steps import Drop, Hold, Wait, Write
 from emulator.scenario.text import cut_points, reply_text
 from emulator.strategies import replies, wires
@@ -378,3 +380,34 @@ def test_a_large_template_fills_run_by_run_exactly_as_hole_by_hole(
     assert holes.fill(values) == plain.fill(values) == expected
     if len(fields) >= 40:
         assert holes._runs is not None  # the large, repetitive ones take the fast path
+
+
+_NASTY_CHARS = st.text(st.sampled_from(['"', ",", " ", "\\", "a", "é", "\n", "👋", "\u2028"]))
+
+
+@given(pieces=st.lists(_NASTY_CHARS, min_size=1, max_size=12), ensure_ascii=st.booleans())
+@example(pieces=['", ', '"un'], ensure_ascii=False)  # the separator inside a piece
+@example(pieces=['", ', '", ', "x"], ensure_ascii=True)
+@example(pieces=['\\", ', "y"], ensure_ascii=False)  # an escaped backslash, then the quote
+def test_every_piece_is_escaped_as_json_dumps_escapes_it_alone(
+    pieces: list[str], ensure_ascii: bool
+) -> None:
+    text = "".join(pieces)
+    ends = list(itertools.accumulate(map(len, pieces)))
+    escaped, offsets = _escape(text, tuple(ends), ensure_ascii)
+    prepared = Prepared(text, ends, escaped, offsets)
+    for number, piece in enumerate(pieces, 1):
+        want = json.dumps(piece, ensure_ascii=ensure_ascii)[1:-1].encode()
+        assert escaped_piece(prepared, number) == want
+
+
+def test_a_piece_template_fills_as_a_whole_dump_would_and_declines_an_ambiguous_marker() -> None:
+    def event(number: str, text: str, model: str = "m") -> bytes:
+        return json.dumps({"n": number, "model": model, "delta": text}).encode()
+
+    template = piece_template(event, "value", "text")
+    assert template is not None
+    filled = template.fill(b"7", json.dumps('say "hi" 👋')[1:-1].encode())
+    assert json.loads(filled) == {"n": 7, "model": "m", "delta": 'say "hi" 👋'}
+    # A request that puts a marker in the event itself: no template, each event dumped.
+    assert piece_template(lambda n, t: event(n, t, model="~<hole1>~"), "value", "text") is None

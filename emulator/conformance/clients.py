@@ -252,9 +252,10 @@ def bedrock_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
             messages=[{"role": "user", "content": [{"text": prompt}]}],
         )
         pieces = []
-        for event in answer["stream"]:
-            delta = event.get("contentBlockDelta", {}).get("delta", {})
-            pieces.append(delta.get("text") or delta.get("toolUse", {}).get("input", ""))
+        with contextlib.closing(answer["stream"]):  # its connection, even when it fails
+            for event in answer["stream"]:
+                delta = event.get("contentBlockDelta", {}).get("delta", {})
+                pieces.append(delta.get("text") or delta.get("toolUse", {}).get("input", ""))
         return "".join(pieces)
 
 

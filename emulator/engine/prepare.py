@@ -66,9 +66,11 @@ def _escape(text: str, ends: tuple[int, ...], ensure_ascii: bool) -> tuple[bytes
 def _escape_pieces(ensure_ascii: bool, pieces: list[str]) -> list[bytes]:
     """Every piece's JSON string body, from one json.dumps call.
 
-    The list is dumped whole and split on '", "': inside an escaped string
-    every quote is preceded by a backslash, so that separator cannot occur
-    within one.
+    The list is dumped whole and split on '", "'. That separator also matches
+    where a piece ends in '", ' (escaped: backslash, quote, comma, space): the
+    escaped quote, the comma and space, and the piece's closing quote. There
+    the part before ends in an odd number of backslashes (the quote's escape),
+    and the part after begins with the rest of the true separator (', "').
     """
     out: list[bytes] = []
     # In batches: one json.dumps call holds the GIL throughout, and a long
@@ -76,7 +78,17 @@ def _escape_pieces(ensure_ascii: bool, pieces: list[str]) -> list[bytes]:
     for i in range(0, len(pieces), _ESCAPE_BATCH):
         batch = pieces[i : i + _ESCAPE_BATCH]
         dumped = json.dumps(batch, ensure_ascii=ensure_ascii, separators=(", ", ": "))
-        out += dumped[2:-2].encode().split(b'", "')
+        raw = dumped[2:-2].encode()
+        parts = raw.split(b'", "')
+        if b'\\", "' not in raw:
+            out += parts  # no part can end in an escape
+            continue
+        cut = False
+        for part in parts:
+            if cut:
+                part = part[3:]  # ', "': the rest of the separator the false match cut
+            cut = (len(part) - len(part.rstrip(b"\\"))) % 2 == 1
+            out.append(part + b'", ' if cut else part)
     return out
 
 

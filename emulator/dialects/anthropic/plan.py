@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final
 
+from ...engine.pieces import escaped_piece, piece_template
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...outcomes import end_label, event_label
@@ -77,9 +78,14 @@ def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: P
             ),
         ]
 
+    def event(text: str) -> bytes:
+        return fmt.json_event(block_delta(text, bool(tool)), "content_block_delta")
+
+    template = piece_template(event, "text")
+
     def piece(number: int, text: str) -> Step:
-        delta = fmt.json_event(block_delta(text, bool(tool)), "content_block_delta")
-        return Write(delta, event_label(f"delta {number}"))
+        data = event(text) if template is None else template.fill(escaped_piece(prepared, number))
+        return Write(data, event_label(f"delta {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
         delta = message_delta(stop_reason(scenario), pieces)

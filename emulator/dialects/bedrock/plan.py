@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from ...engine.pieces import escaped_piece, piece_template
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream
 from ...outcomes import end_label, event_label
@@ -21,7 +22,7 @@ from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from ..common import keyed_api_not_applicable, sse_framing
 from .shapes import MISSING, NO_END, shapes
-from .wire import StreamContext, event_frame, usage
+from .wire import StreamContext, event_frame, event_headers, framed, padded, payload_json, usage
 
 __all__ = ["NAME", "TITLE", "not_applicable", "planned_converse", "stop_reason", "tool_id"]
 
@@ -68,10 +69,16 @@ def planned_converse(scenario: Scenario, ctx: StreamContext, prepared: Prepared)
             steps.append(Write(event("contentBlockStart", start), event_label("block start")))
         return steps
 
+    def delta(text: str) -> bytes:
+        inner = {"toolUse": {"input": text}} if tool else {"text": text}
+        return payload_json({"contentBlockIndex": 0, "delta": inner}, ascii_only)
+
+    template = piece_template(delta, "text")
+    headers = event_headers("contentBlockDelta")
+
     def piece(number: int, text: str) -> Step:
-        delta = {"toolUse": {"input": text}} if tool else {"text": text}
-        body = {"contentBlockIndex": 0, "delta": delta}
-        return Write(event("contentBlockDelta", body), event_label(f"delta {number}"))
+        raw = delta(text) if template is None else template.fill(escaped_piece(prepared, number))
+        return Write(framed(headers, padded(raw)), event_label(f"delta {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
         stop = event("contentBlockStop", {"contentBlockIndex": 0})

@@ -16,6 +16,7 @@ import json
 import struct
 import zlib
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
 __all__ = [
@@ -29,10 +30,13 @@ __all__ = [
     "converse_body",
     "error_body",
     "event_frame",
+    "event_headers",
     "exception_frame",
     "frame",
+    "framed",
     "frames",
-    "padding",
+    "padded",
+    "payload_json",
 ]
 
 #: The stream's media type.
@@ -87,7 +91,12 @@ SOUND: Final = Breaks()
 
 def frame(headers: Mapping[str, str], payload: bytes, breaks: Breaks = SOUND) -> bytes:
     """One message of the event stream, written wrong as ``breaks`` say."""
-    head = _headers(headers)
+    return framed(_headers(headers), payload, breaks)
+
+
+def framed(head: bytes, payload: bytes, breaks: Breaks = SOUND) -> bytes:
+    """One message of the event stream from its encoded headers, written wrong as ``breaks``
+    say."""
     total = _PRELUDE + len(head) + len(payload) + 4
     prelude = struct.pack(">II", total + breaks.length_lie, len(head))
     prelude += struct.pack(">I", (zlib.crc32(prelude) ^ breaks.prelude_crc) & 0xFFFFFFFF)
@@ -95,9 +104,25 @@ def frame(headers: Mapping[str, str], payload: bytes, breaks: Breaks = SOUND) ->
     return body + struct.pack(">I", (zlib.crc32(body) ^ breaks.message_crc) & 0xFFFFFFFF)
 
 
-def padding(size: int) -> str:
-    """The ``p`` field Bedrock adds to each event (its length hides the text's)."""
-    return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[: max(1, size)]
+_PAD: Final = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def padded(raw: bytes) -> bytes:
+    """A JSON object's bytes with the ``p`` field Bedrock adds to each event (its length
+    hides the text's: the object's length rounded up to a multiple of 24, plus 1 to 24)."""
+    return raw[:-1] + b',"p":"' + _PAD[: 24 - len(raw) % 24] + b'"}'
+
+
+def payload_json(body: Mapping[str, Any], ensure_ascii: bool = False) -> bytes:
+    """An event's body as its payload's JSON (before :func:`padded`)."""
+    return json.dumps(body, ensure_ascii=ensure_ascii, separators=(",", ":")).encode()
+
+
+@lru_cache(maxsize=32)
+def event_headers(event: str) -> bytes:
+    """The encoded headers of an ``event`` frame of type ``event``."""
+    return _headers({":event-type": event, ":content-type": "application/json",
+                     ":message-type": "event"})  # fmt: skip
 
 
 def event_frame(
@@ -105,11 +130,7 @@ def event_frame(
 ) -> bytes:
     """An ``event`` frame: ``:event-type`` ``event``, ``body`` as its JSON payload (with
     the API's ``p`` padding)."""
-    payload = json.dumps({**body, "p": padding(24 - len(json.dumps(body)) % 24)},
-                         ensure_ascii=ensure_ascii, separators=(",", ":"))  # fmt: skip
-    headers = {":event-type": event, ":content-type": "application/json",
-               ":message-type": "event"}  # fmt: skip
-    return frame(headers, payload.encode(), breaks)
+    return framed(event_headers(event), padded(payload_json(body, ensure_ascii)), breaks)
 
 
 def exception_frame(kind: str, message: str) -> bytes:

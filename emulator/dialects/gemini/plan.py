@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
+from ...engine.pieces import PieceTemplate, escaped_piece, piece_template
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...outcomes import end_label, event_label
@@ -51,7 +52,8 @@ def finish_reason(scenario: Scenario) -> str:
 
 def planned_gemini(scenario: Scenario, ctx: GeminiContext, prepared: Prepared) -> Iterator[Step]:
     """The ``alt=sse`` form: each chunk an event."""
-    events = _events(scenario, ctx, prepared, format_of(scenario).json_event)
+    fmt = format_of(scenario)
+    events = _events(scenario, ctx, prepared, fmt.json_event, _template(fmt.json_event, ctx))
     return dialect_stream(scenario, events, prepared, shapes)
 
 
@@ -65,8 +67,21 @@ def planned_gemini_array(
     def end() -> Iterator[Step]:
         yield Write(array.close(), end_label("]"))
 
-    events = _events(scenario, ctx, prepared, array.element)
+    events = _events(scenario, ctx, prepared, array.element, None)
     return dialect_stream(scenario, events, prepared, lambda: array_shapes(array), end())
+
+
+def _template(
+    encoded: Callable[[dict[str, Any]], bytes], ctx: GeminiContext
+) -> PieceTemplate | None:
+    """A piece's chunk with holes: its text, its count of pieces, the total token count."""
+
+    def build(text: str, pieces: str, total: str) -> bytes:
+        chunk = chunk_object(ctx, text, None, 0)
+        chunk["usageMetadata"] |= {"candidatesTokenCount": pieces, "totalTokenCount": total}
+        return encoded(chunk)
+
+    return piece_template(build, "text", "value", "value")
 
 
 def _events(
@@ -74,15 +89,21 @@ def _events(
     ctx: GeminiContext,
     prepared: Prepared,
     encoded: Callable[[dict[str, Any]], bytes],
+    template: PieceTemplate | None,
 ) -> Events:
-    """The chunks, each ``encoded`` as its form frames it."""
+    """The chunks, each ``encoded`` as its form frames it (a piece's from ``template``,
+    where there is one)."""
 
     def opening() -> list[Step]:
         return []
 
     def piece(number: int, text: str) -> Step:
-        return Write(encoded(chunk_object(ctx, text, None, number)),
-                     event_label(f"chunk {number}"))  # fmt: skip
+        if template is None:
+            data = encoded(chunk_object(ctx, text, None, number))
+        else:
+            data = template.fill(escaped_piece(prepared, number), str(number).encode(),
+                                 str(ctx.prompt_tokens + number).encode())  # fmt: skip
+        return Write(data, event_label(f"chunk {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
         last = chunk_object(ctx, "", finish_reason(scenario), pieces)

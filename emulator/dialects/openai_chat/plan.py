@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from ...engine.pieces import escaped_piece, piece_template
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...outcomes import end_label, event_label
@@ -71,13 +72,19 @@ def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prep
             }
         return [Write(fmt.json_event(chunk_object(ctx, delta)), event_label("chunk 0 (role)"))]
 
-    def piece(number: int, text: str) -> Step:
+    def event(text: str) -> bytes:
         delta = (
             {"tool_calls": [tool_call(ctx, None, text, first=False)]}
             if tool
             else {"content": text}
         )
-        return Write(fmt.json_event(chunk_object(ctx, delta)), event_label(f"chunk {number}"))
+        return fmt.json_event(chunk_object(ctx, delta))
+
+    template = piece_template(event, "text")
+
+    def piece(number: int, text: str) -> Step:
+        data = event(text) if template is None else template.fill(escaped_piece(prepared, number))
+        return Write(data, event_label(f"chunk {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
         final = chunk_object(ctx, {}, finish_reason(scenario))

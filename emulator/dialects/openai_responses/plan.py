@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
+from ...engine.pieces import PieceTemplate, escaped_piece, piece_template
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...outcomes import end_label, event_label
@@ -64,6 +65,12 @@ class Numbered:
         self.sent.append(data)
         return data
 
+    def filled(self, template: PieceTemplate, text: bytes) -> bytes:
+        """The next event from ``template`` (holes: its number, its text)."""
+        data = template.fill(str(next(self.count)).encode(), text)
+        self.sent.append(data)
+        return data
+
     def back(self, n: int) -> bytes:
         """The event sent ``n`` events ago (0: the last one); before any, nothing."""
         return self.sent[max(0, len(self.sent) - 1 - n)] if self.sent else b""
@@ -102,6 +109,33 @@ def _ev(fmt: SSEFormat, kind: str, numbers: Numbered, **fields: Any) -> bytes:
     return numbers.event(fmt, kind, **fields)
 
 
+def _pieces(
+    fmt: SSEFormat,
+    numbers: Numbered,
+    prepared: Prepared,
+    kind: str,
+    where: Mapping[str, Any],
+    **extra: Any,
+) -> Callable[[int, str], Step]:
+    """The delta event of each piece (``kind``, its ``delta`` the piece's text)."""
+    template = piece_template(
+        lambda number, text: fmt.json_event(
+            event_object(kind, number, **where, delta=text, **extra), kind
+        ),
+        "value",
+        "text",
+    )
+
+    def piece(number: int, text: str) -> Step:
+        if template is None:
+            data = _ev(fmt, kind, numbers, **where, delta=text, **extra)
+        else:
+            data = numbers.filled(template, escaped_piece(prepared, number))
+        return Write(data, event_label(f"delta {number}"))
+
+    return piece
+
+
 def _begun(ctx: ResponseContext, fmt: SSEFormat, numbers: Numbered) -> list[Step]:
     """Every stream's first two events: the response created, and in progress."""
     started = response_object(ctx, "in_progress", [])
@@ -137,9 +171,7 @@ def _events(
                       part=text_part("")), event_label("part added")),
         ]  # fmt: skip
 
-    def piece(number: int, text: str) -> Step:
-        delta = _ev(fmt, "response.output_text.delta", numbers, **where, delta=text, logprobs=[])
-        return Write(delta, event_label(f"delta {number}"))
+    piece = _pieces(fmt, numbers, prepared, "response.output_text.delta", where, logprobs=[])
 
     def closing(text: str, pieces: int) -> list[Step]:
         item = whole_response(scenario, ctx, text, pieces)["output"][0]
@@ -175,9 +207,7 @@ def _tool_events(
                       item=started), event_label("item added")),
         ]  # fmt: skip
 
-    def piece(number: int, text: str) -> Step:
-        delta = _ev(fmt, "response.function_call_arguments.delta", numbers, **where, delta=text)
-        return Write(delta, event_label(f"delta {number}"))
+    piece = _pieces(fmt, numbers, prepared, "response.function_call_arguments.delta", where)
 
     def closing(text: str, pieces: int) -> list[Step]:
         item = whole_response(scenario, ctx, text, pieces)["output"][0]
