@@ -41,7 +41,7 @@ REQUESTS: Mapping[str, Request] = {
             "max_tokens": 4096,
             "messages": _USER,
             "stream": True,
-        },  # fmt: skip
+        },
     ),
     "openai-responses": Request(
         "/v1/responses",
@@ -123,7 +123,7 @@ async def dialects_vs_bare(sizes: Sizes) -> list[Result]:
                     {
                         "bare aiohttp handler (the same bytes, pre-encoded)": from_bare,
                         f"emulator ({name})": from_emulator,
-                    },  # fmt: skip
+                    },
                     repeats=sizes.repeats,
                 )
             result.notes.append(f"{len(body):,} bytes a stream ({content_type})")
