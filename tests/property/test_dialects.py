@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 
 from client.sse import SSEDecoder
 from emulator import Expect, Fault, Reply, Scenario, Wire
-from emulator.scenario import FAULTS
 from emulator.dialects.anthropic.plan import planned_messages
 from emulator.dialects.anthropic.wire import MessageContext
 from emulator.dialects.bedrock.plan import planned_converse
@@ -36,6 +35,7 @@ from emulator.dialects.openai_responses.wire import ResponseContext
 from emulator.dialects.registry import DIALECTS as REGISTRY
 from emulator.engine.prepare import prepare
 from emulator.protocol.steps import Drop, Write
+from emulator.scenario import FAULTS
 from emulator.scenario.text import reply_text
 from emulator.strategies import scenarios
 
