@@ -87,6 +87,9 @@ class Dialect:
     error_headers: Callable[[int], Mapping[str, str]] | None = None
     #: The headers a raw captured body of its stream is replayed with (None: SSE's).
     stream_headers: tuple[tuple[str, str], ...] | None = None
+    #: The events of a body of its stream as a person reads them, for the inspector
+    #: (None: the body is text, and the timeline shows it as it is).
+    decode: Callable[[bytes], list[dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         self.shapes.check(self.name)

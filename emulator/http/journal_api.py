@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from ..dialects.registry import DIALECTS
 from ..journal import ALL_SESSIONS, Call
 from ..protocol.sse import SSEFormat
 from ..scenario.dump import scenario_to_toml
@@ -34,10 +35,17 @@ _MAX_LIMIT: Final = 10_000
 
 
 def exchange(call: Call, *, transcript: bool) -> dict[str, Any]:
-    """One journal entry as JSON (with its transcript, or only how it ended)."""
+    """One journal entry as JSON (with its transcript, or only how it ended). A stream of
+    a dialect whose bytes are not text (Bedrock's frames), kept whole, also has its
+    ``events`` decoded."""
     found = call.to_dict()
     if transcript and call.transcript is not None:
         found["transcript"] = call.transcript.to_dict()
+        dialect = DIALECTS.get(call.dialect or "")
+        recording = call.transcript.recording() if dialect and dialect.decode else None
+        if dialect and dialect.decode and recording is not None and recording.status < 400:
+            body = b"".join(c.data for c in recording.chunks)
+            found["transcript"]["events"] = dialect.decode(body)
     return found
 
 

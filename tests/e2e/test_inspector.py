@@ -195,3 +195,36 @@ async def test_the_inspector_marks_chaos_and_shows_the_scenario_a_hit_was_served
     await expect(served).to_contain_text("[[http_errors]]")
     await expect(served).to_contain_text("status = 503")
     await expect(served).to_contain_text('failure = "http_status"')
+
+
+async def test_the_inspector_decodes_a_binary_stream_frame_by_frame(
+    page: playwright.Page, emulator: Emulator
+) -> None:
+    import aiohttp
+
+    expect = playwright.expect
+    await page.goto(f"{emulator.url}/_emulator/ui")
+    await expect(page.locator("#status")).to_have_text("live")
+    emulator.use("bad_message_crc")  # Bedrock frames, one of them corrupt
+    body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{emulator.url}/model/m/converse-stream",
+            json=body,
+            headers={"Authorization": "Bearer k"},
+        ) as answer,  # fmt: skip
+    ):
+        assert answer.status == 200
+        await answer.read()
+    row = page.locator("#exchanges tr", has_text="/model/m/converse-stream")
+    await expect(row.locator(".dialect")).to_have_text("bedrock")
+    await row.click()
+    events = page.locator("#events tr")
+    await expect(events.first).to_contain_text("messageStart")
+    await expect(events.first).to_contain_text('{"role":"assistant"')
+    await expect(page.locator("#events")).to_contain_text("contentBlockDelta")
+    # Decoding stops at the corrupt frame and says why, as a strict reader would.
+    corrupt = page.locator("#events tr.fault")
+    await expect(corrupt).to_have_count(1)
+    await expect(corrupt).to_contain_text("the message CRC of the frame at byte")

@@ -34,7 +34,7 @@ from ...http.dialect import (
 from ...http.errors import BadRequest, Context
 from ...scenario import HttpError
 from ..dialect import Dialect, Route
-from .capture import read_capture
+from .capture import decoded_events, read_capture
 from .plan import NAME, TITLE, not_applicable, planned_converse, stop_reason, tool_id
 from .shapes import FAULT_SHAPES, shapes
 from .wire import CONTENT_TYPE, ERROR_TYPES, StreamContext, converse_body, error_body
@@ -191,6 +191,7 @@ DIALECT: Final = Dialect(
     error_message=error_message,
     error_headers=error_headers,
     stream_headers=(("Content-Type", CONTENT_TYPE),),
+    decode=decoded_events,
     doc="AWS Bedrock Runtime (converse-stream: binary application/vnd.amazon.eventstream "
     "frames, messageStart … messageStop, metadata; converse: one JSON answer)",
 )

@@ -8,7 +8,30 @@ from typing import Any
 from ...scenario.outcomes import Reading
 from .wire import FrameError, frames
 
-__all__ = ["read_capture"]
+__all__ = ["decoded_events", "read_capture"]
+
+
+def decoded_events(body: bytes) -> list[dict[str, Any]]:
+    """The frames of a body as a person reads them (for the inspector): where each starts,
+    its size, its type and its payload (JSON where it is JSON); then the frame a strict
+    reader stops at, or the bytes of a frame cut short, with why."""
+    found: list[dict[str, Any]] = []
+    end = 0
+    try:
+        for each in frames(body):
+            headers = each.headers
+            kind = headers.get(":event-type") or headers.get(":exception-type") or "?"
+            payload: Any = _json(each.payload) or each.payload.decode("utf-8", "backslashreplace")
+            found.append({"offset": each.at, "size": each.size, "type": kind,
+                          "message_type": headers.get(":message-type", ""),
+                          "payload": payload})  # fmt: skip
+            end = each.at + each.size
+    except FrameError as exc:
+        return [*found, {"offset": end, "size": len(body) - end, "error": str(exc)}]
+    if end < len(body):
+        found.append({"offset": end, "size": len(body) - end,
+                      "error": f"a frame cut short: {len(body) - end} bytes, and the body ended"})  # fmt: skip
+    return found
 
 
 def read_capture(body: bytes) -> Reading:

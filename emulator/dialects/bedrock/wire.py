@@ -142,10 +142,12 @@ def exception_frame(kind: str, message: str) -> bytes:
 
 
 class Frame(NamedTuple):
-    """One frame read back: its headers and payload."""
+    """One frame read back: its headers and payload, where it starts and how long it is."""
 
     headers: dict[str, str]
     payload: bytes
+    at: int = 0
+    size: int = 0
 
 
 class FrameError(ValueError):
@@ -170,7 +172,7 @@ def frames(body: bytes) -> Iterator[Frame]:
         if zlib.crc32(body[at : end - 4]) != want:
             raise FrameError(f"the message CRC of the frame at byte {at} does not hold")
         yield Frame(_read_headers(body[at + _PRELUDE : at + _PRELUDE + head_len], at),
-                    body[at + _PRELUDE + head_len : end - 4])  # fmt: skip
+                    body[at + _PRELUDE + head_len : end - 4], at, total)  # fmt: skip
         at = end
 
 
