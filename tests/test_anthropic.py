@@ -206,3 +206,18 @@ async def test_a_tool_call_streams_its_input_as_json_pieces_and_the_sdk_parses_t
         assert block.input == json.loads(arguments)
         assert message.stop_reason == "tool_use"
     Message.model_validate(whole.model_dump(mode="json"), strict=True)
+
+
+async def test_a_content_filter_stop_is_the_refusal_stop_reason(emulator: Emulator) -> None:
+    emulator.use("content_filtered")
+    messages = [{"role": "user", "content": PROMPT}]
+    async with sdk(emulator) as client:
+        async with client.messages.stream(
+            model="claude-emulator", max_tokens=1024, messages=messages
+        ) as stream:
+            final = await stream.get_final_message()
+        whole = await client.messages.create(
+            model="claude-emulator", max_tokens=1024, messages=messages
+        )
+    assert final.stop_reason == "refusal" == whole.stop_reason
+    assert final.content[0].text == expected("content_filtered")  # type: ignore[union-attr]

@@ -252,3 +252,15 @@ async def test_a_captured_stream_imports_as_bedrocks_and_replays_byte_for_byte(
     status, corrupt = await _stream_body(server.url, "bad_message_crc")
     stated = import_capture(corrupt, "corrupt.bin", "bin", "bedrock").scenario.expect
     assert (stated.outcome, stated.failure) == ("failure", "corrupt_stream")
+
+
+def test_a_content_filter_stop_is_content_filtered(server: EmulatorServer) -> None:
+    session = server.session()
+    session.use("content_filtered")
+    with sdk(session.url) as client:
+        events = list(client.converse_stream(modelId=MODEL, messages=MESSAGES)["stream"])
+        whole = client.converse(modelId=MODEL, messages=MESSAGES)
+    assert events[-2]["messageStop"] == {"stopReason": "content_filtered"}
+    assert whole["stopReason"] == "content_filtered"
+    assert whole["output"]["message"]["content"] == [{"text": want("content_filtered")}]
+    session.drop()

@@ -44,21 +44,24 @@ def test_the_sdk_streams_and_reads_whole_the_exact_text_with_usage_and_ids(
     session = server.session()
     session.use("unicode_text")
     want = reply_text(builtin_scenarios()["unicode_text"].reply, PROMPT)
-    client = sdk(session.url)
-    chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash", contents=PROMPT))
-    assert "".join(c.text or "" for c in chunks) == want
-    assert all(isinstance(c, types.GenerateContentResponse) for c in chunks)
-    assert (
-        len({c.response_id for c in chunks}) == 1 and chunks[0].model_version == "gemini-2.5-flash"
-    )
-    assert all(c.usage_metadata is not None for c in chunks)
-    last = chunks[-1]
-    assert last.candidates and last.candidates[0].finish_reason == types.FinishReason.STOP
-    whole = client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
-    assert whole.text == want
-    session.use("max_tokens")
-    cut = client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
-    assert cut.candidates and cut.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    with sdk(session.url) as client:  # its connections closed with it
+        chunks = list(
+            client.models.generate_content_stream(model="gemini-2.5-flash", contents=PROMPT)
+        )
+        assert "".join(c.text or "" for c in chunks) == want
+        assert all(isinstance(c, types.GenerateContentResponse) for c in chunks)
+        assert (
+            len({c.response_id for c in chunks}) == 1
+            and chunks[0].model_version == "gemini-2.5-flash"
+        )
+        assert all(c.usage_metadata is not None for c in chunks)
+        last = chunks[-1]
+        assert last.candidates and last.candidates[0].finish_reason == types.FinishReason.STOP
+        whole = client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
+        assert whole.text == want
+        session.use("max_tokens")
+        cut = client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
+        assert cut.candidates and cut.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
     session.drop()
 
 
@@ -66,23 +69,23 @@ def test_the_sdk_raises_its_own_errors_for_statuses_and_an_error_mid_stream(
     server: EmulatorServer,
 ) -> None:
     session = server.session()
-    client = sdk(session.url)
+    with sdk(session.url) as client:  # its connections closed with it
 
-    def read() -> str:
-        stream = client.models.generate_content_stream(model="m", contents=PROMPT)
-        return "".join(c.text or "" for c in stream)
+        def read() -> str:
+            stream = client.models.generate_content_stream(model="m", contents=PROMPT)
+            return "".join(c.text or "" for c in stream)
 
-    session.use("http_429_rate_limited")
-    with pytest.raises(errors.ClientError) as limited:
-        read()
-    assert (limited.value.code, limited.value.status) == (429, "RESOURCE_EXHAUSTED")
-    session.use("in_stream_error")
-    with pytest.raises(errors.ServerError) as failed:
-        read()
-    assert failed.value.status == "INTERNAL"
-    session.use("done_early")
-    with pytest.raises(errors.ClientError, match=r"no \[DONE\] in this API"):
-        read()
+        session.use("http_429_rate_limited")
+        with pytest.raises(errors.ClientError) as limited:
+            read()
+        assert (limited.value.code, limited.value.status) == (429, "RESOURCE_EXHAUSTED")
+        session.use("in_stream_error")
+        with pytest.raises(errors.ServerError) as failed:
+            read()
+        assert failed.value.status == "INTERNAL"
+        session.use("done_early")
+        with pytest.raises(errors.ClientError, match=r"no \[DONE\] in this API"):
+            read()
     session.drop()
 
 
@@ -118,7 +121,7 @@ def test_the_scenarios_gemini_does_not_serve_each_say_why() -> None:
     )
     assert why["no_done"] == "there is no [DONE] in this API (its stream just ends)"
     assert why["keep_open_after_done"] == why["no_done"]
-    assert why["tool_call_split"].startswith("its reply is a tool call")
+    assert "tool_call_split" not in why  # a whole functionCall
     served = len(cases(dialect="gemini"))
     assert served + len(why) == len(builtin_scenarios()) and "gemini" in DIALECTS
 
@@ -165,3 +168,33 @@ async def test_the_json_array_form_streams_elements_and_a_cut_leaves_it_open(
     file.write_text(scenario_to_toml(imported.scenario), encoding="utf-8")
     async with serve(EmulatorConfig(speed=0, default=load_scenario(file))) as replaying:
         assert await _array_answer(replaying.url, "") == (200, body)
+
+
+def test_a_tool_call_is_a_whole_function_call_and_a_filter_stop_is_safety(
+    server: EmulatorServer,
+) -> None:
+    session = server.session()
+    with sdk(session.url) as client:  # its connections closed with it
+        session.use("tool_call_split")
+        chunks = list(client.models.generate_content_stream(model="m", contents=PROMPT))
+        calls = [c for chunk in chunks for c in chunk.function_calls or []]
+        assert len(calls) == 1 and calls[0].name == "get_weather"
+        assert calls[0].args == json.loads(reply_text(builtin_scenarios()["tool_call_split"].reply,
+                                                      PROMPT))  # fmt: skip
+        whole = client.models.generate_content(model="m", contents=PROMPT)
+        assert whole.function_calls and whole.function_calls[0].args == calls[0].args
+        session.use("content_filtered")
+        chunks = list(client.models.generate_content_stream(model="m", contents=PROMPT))
+        last = chunks[-1].candidates[0] if chunks[-1].candidates else None
+        assert last is not None and last.finish_reason == types.FinishReason.SAFETY
+        blocked = [r for r in last.safety_ratings or [] if r.blocked]
+        assert [(r.category, r.probability) for r in blocked] == [
+            (types.HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT, types.HarmProbability.HIGH)
+        ]
+        session.use("empty_chunks")
+        chunks = list(client.models.generate_content_stream(model="m", contents=PROMPT))
+        assert sum(not c.candidates for c in chunks) == 3
+        assert "".join(c.text or "" for c in chunks) == reply_text(
+            builtin_scenarios()["empty_chunks"].reply, PROMPT
+        )
+    session.drop()

@@ -198,3 +198,31 @@ async def test_a_tool_call_streams_its_arguments_piece_by_piece_and_the_sdk_rebu
     assert whole.choices[0].message.content is None
     assert whole.choices[0].message.tool_calls[0].function.arguments == arguments  # type: ignore[index,union-attr]
     ChatCompletion.model_validate(whole.model_dump(mode="json"), strict=True)
+
+
+async def test_a_content_filter_stop_and_azures_chunk_without_choices_reach_the_sdk(
+    emulator: Emulator,
+) -> None:
+    messages = [{"role": "user", "content": PROMPT}]
+    async with sdk(emulator) as client:
+        emulator.use("content_filtered")
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, stream=True
+        )
+        chunks = [chunk async for chunk in stream]
+        whole = await client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        emulator.use("empty_chunks")
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, stream=True
+        )
+        empty = [chunk async for chunk in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == expected("content_filtered") == whole.choices[0].message.content
+    assert chunks[-1].choices[0].finish_reason == "content_filter"
+    assert whole.choices[0].finish_reason == "content_filter"
+    # Three chunks with no choices at all (the first one first, as Azure sends it).
+    assert [len(c.choices) for c in empty].count(0) == 3 and empty[0].choices == []
+    assert empty[0].model_extra and "prompt_filter_results" in empty[0].model_extra
+    assert "".join(c.choices[0].delta.content or "" for c in empty if c.choices) == expected(
+        "empty_chunks"
+    )

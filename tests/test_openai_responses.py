@@ -123,3 +123,21 @@ async def test_a_tool_call_is_a_function_call_item_whose_arguments_come_as_delta
         assert call.type == "function_call" and call.name == "get_weather"
         assert call.arguments == arguments and call.call_id.startswith("call_")
         assert response.status == "completed"
+
+
+async def test_a_content_filter_stop_leaves_the_response_incomplete_for_that_reason(
+    emulator: Emulator,
+) -> None:
+    emulator.use("content_filtered")
+    async with sdk(emulator) as client:
+        stream = await client.responses.create(model="m", input=PROMPT, stream=True)
+        events = [event async for event in stream]
+        whole = await client.responses.create(model="m", input=PROMPT)
+    assert events[-1].type == "response.incomplete"
+    for response in (events[-1].response, whole):  # type: ignore[union-attr]
+        assert response.status == "incomplete"
+        assert response.incomplete_details is not None
+        assert response.incomplete_details.reason == "content_filter"
+        assert response.output_text == reply_text(
+            builtin_scenarios()["content_filtered"].reply, PROMPT
+        )

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import inspect
+import json
 import os
 import shlex
 import signal
@@ -224,8 +225,17 @@ def gemini_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
             retry_options=types.HttpRetryOptions(attempts=1),
         ),
     )
-    stream = client.models.generate_content_stream(model="gemini-2.5-flash", contents=prompt)
-    return "".join(chunk.text or "" for chunk in stream)
+    pieces = []
+    with client:  # its connections closed with it, even when it fails
+        stream = client.models.generate_content_stream(model="gemini-2.5-flash", contents=prompt)
+        for chunk in stream:
+            content = chunk.candidates[0].content if chunk.candidates else None
+            for part in content.parts or [] if content is not None else []:
+                if part.function_call is not None:  # a call is whole: its arguments
+                    pieces.append(json.dumps(part.function_call.args, ensure_ascii=False))
+                elif part.text:
+                    pieces.append(part.text)
+    return "".join(pieces)
 
 
 def bedrock_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:

@@ -242,6 +242,14 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             size=96,
         ),
         FaultSpec(
+            "empty_chunk",
+            "a chunk that carries nothing of the reply: no candidates (Gemini), no choices "
+            "(Chat Completions), only usage and ids",
+            ("count",),
+            skippable=True,
+            size=200,
+        ),
+        FaultSpec(
             "bad_prelude_crc",
             "a frame (a delta with text, by default ' [corrupt]') whose prelude CRC is wrong",
             ("text",),

@@ -51,7 +51,9 @@ AfterDone = Literal["close", "keep_open"]
 ErrorBody = Literal["upstream", "html", "empty", "text"]
 LineEnding = Literal["\n", "\r\n", "\r"]
 DataPrefix = Literal["data: ", "data:"]
-FinishType = Literal["stop", "max_tokens"]
+#: How the reply ends: whole, at the token limit, or stopped by the provider's content
+#: filter (each dialect says it its way: content_filter, refusal, SAFETY, content_filtered).
+FinishType = Literal["stop", "max_tokens", "content_filter"]
 Distribution = Literal["fixed", "normal", "lognormal"]
 CutWith = Literal["close", "reset"]
 Ending = Literal["complete", "drop", "reset", "close", "hold"]

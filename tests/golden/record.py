@@ -147,7 +147,9 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                     else ()
                 ),
             ],
-            lambda s, text, pieces: gemini_chunk(generated, text, gemini.finish_reason(s), pieces),
+            lambda s, text, pieces: gemini_chunk(
+                generated, text, gemini.finish_reason(s), pieces, s.reply.tool
+            ),
             DIALECTS["gemini"].scripted_error,
         ),
         "bedrock": (

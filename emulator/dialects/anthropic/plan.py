@@ -50,6 +50,8 @@ def not_applicable(scenario: Scenario) -> str | None:
 def stop_reason(scenario: Scenario) -> str:
     if scenario.wire.finish_type == "max_tokens":
         return "max_tokens"
+    if scenario.wire.finish_type == "content_filter":
+        return "refusal"
     return "tool_use" if scenario.reply.tool else "end_turn"
 
 

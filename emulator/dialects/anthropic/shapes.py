@@ -22,6 +22,7 @@ MISSING: Final[Mapping[str, str]] = {
     **UNNUMBERED,
     **NOT_FRAMED,
     "done": NO_DONE,
+    "empty_chunk": "every event carries a type and a body of its own",
 }
 
 

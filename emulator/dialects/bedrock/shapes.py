@@ -34,6 +34,7 @@ MISSING: Final[Mapping[str, str]] = {
     **UNNUMBERED,
     "done": NO_END,
     "ping": "ConverseStream has no keep-alive event",
+    "empty_chunk": "every event carries a type and a body of its own",
 }
 
 

@@ -32,6 +32,7 @@ MISSING: Final = {
     **NOT_FRAMED,
     "unknown_event": "its messages of a kind the client has not met are the foreign_message, "
     "moderation and num_variants faults",
+    "empty_chunk": "its events that carry no reply are the moderation and num_variants faults",
 }
 #: Every other shaped kind has its look here.
 FAULT_SHAPES: Final = FaultShapes(SHAPED_KINDS - MISSING.keys(), MISSING)

@@ -124,7 +124,8 @@ async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamRes
         cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
         if cut is not None:
             return cut
-        whole = chunk_object(gemini, text, finish_reason(scenario), len(prepared.ends))
+        whole = chunk_object(gemini, text, finish_reason(scenario), len(prepared.ends),
+                             scenario.reply.tool)  # fmt: skip
         return web.json_response(whole)
     if parsed.array:
         reason = array_not_applicable(scenario)

@@ -49,6 +49,9 @@ def read_capture(body: bytes) -> Reading:
         for part in parts if isinstance(parts, list) else ():
             if isinstance(part, dict) and isinstance(part.get("text"), str):
                 text += part["text"]
+            elif isinstance(part, dict) and isinstance(part.get("functionCall"), dict):
+                # A call is whole: its arguments, as the scenario's text has them.
+                text += json.dumps(part["functionCall"].get("args", {}), ensure_ascii=False)
         if candidate.get("finishReason"):
             return Reading(text, done=True, finished=True)
     return Reading(text)

@@ -41,19 +41,32 @@ def not_applicable(scenario: Scenario) -> str | None:
     reason = keyed_api_not_applicable(scenario, NAME, MISSING)
     if reason is None and (not scenario.wire.done or scenario.wire.after_done != "close"):
         return NO_END
-    if reason is None and scenario.reply.tool:
-        return "its reply is a tool call; Gemini's whole functionCall parts are not served yet"
     return reason
 
 
+#: Gemini's finishReason, by how the scenario's reply ends.
+_FINISH: Final = {"stop": "STOP", "max_tokens": "MAX_TOKENS", "content_filter": "SAFETY"}
+
+
 def finish_reason(scenario: Scenario) -> str:
-    return "MAX_TOKENS" if scenario.wire.finish_type == "max_tokens" else "STOP"
+    return _FINISH[scenario.wire.finish_type]
+
+
+def _whole_call(prepared: Prepared) -> Prepared:
+    """A tool call's reply as one piece: Gemini sends a functionCall whole, not in deltas."""
+    text = prepared.text
+    return prepared._replace(ends=[len(text)] if text else [],
+                             offsets=[len(prepared.escaped)] if text else [])  # fmt: skip
 
 
 def planned_gemini(scenario: Scenario, ctx: GeminiContext, prepared: Prepared) -> Iterator[Step]:
     """The ``alt=sse`` form: each chunk an event."""
     fmt = format_of(scenario)
-    events = _events(scenario, ctx, prepared, fmt.json_event, _template(fmt.json_event, ctx))
+    if scenario.reply.tool:
+        prepared = _whole_call(prepared)
+        events = _events(scenario, ctx, prepared, fmt.json_event, None)
+    else:
+        events = _events(scenario, ctx, prepared, fmt.json_event, _template(fmt.json_event, ctx))
     return dialect_stream(scenario, events, prepared, shapes)
 
 
@@ -67,6 +80,8 @@ def planned_gemini_array(
     def end() -> Iterator[Step]:
         yield Write(array.close(), end_label("]"))
 
+    if scenario.reply.tool:
+        prepared = _whole_call(prepared)
     events = _events(scenario, ctx, prepared, array.element, None)
     return dialect_stream(scenario, events, prepared, lambda: array_shapes(array), end())
 
@@ -99,7 +114,7 @@ def _events(
 
     def piece(number: int, text: str) -> Step:
         if template is None:
-            data = encoded(chunk_object(ctx, text, None, number))
+            data = encoded(chunk_object(ctx, text, None, number, scenario.reply.tool))
         else:
             data = template.fill(escaped_piece(prepared, number), str(number).encode(),
                                  str(ctx.prompt_tokens + number).encode())  # fmt: skip

@@ -44,8 +44,18 @@ def _malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
     yield Write(fmt.event(fault.text or '{"candidates": [{"content": {"parts": [{"text": '))
 
 
+#: A chunk without candidates: only its usage (Gemini sends such chunks; a reader skips them).
+EMPTY_CHUNK: Final = {
+    "usageMetadata": {"promptTokenCount": 0, "candidatesTokenCount": 0, "totalTokenCount": 0}
+}
+
+
+def _empty(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    yield Write(fmt.json_event(EMPTY_CHUNK))
+
+
 #: The Gemini look of the faults it has (the same for every request).
-SHAPES: Final[Shapes] = {"error": _error, "malformed_json": _malformed}
+SHAPES: Final[Shapes] = {"error": _error, "malformed_json": _malformed, "empty_chunk": _empty}
 
 
 def shapes() -> Shapes:
@@ -84,7 +94,10 @@ def array_shapes(array: JsonArray) -> Shapes:
         cut = fault.text or '{"candidates": [{"content": {"parts": [{"text": '
         yield Write(array.raw(cut.encode()))
 
-    return {"error": error, "malformed_json": malformed}
+    def empty(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        yield Write(array.element(EMPTY_CHUNK))
+
+    return {"error": error, "malformed_json": malformed, "empty_chunk": empty}
 
 
 def array_not_applicable(scenario: Scenario) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final, NamedTuple
 
-__all__ = ["STATUS_NAMES", "GeminiContext", "chunk_object", "error_body", "error_object",
+__all__ = ["SAFETY_RATINGS", "STATUS_NAMES", "GeminiContext", "chunk_object", "error_body", "error_object",
            "models_body"]  # fmt: skip
 
 #: The ``status`` Google's errors carry for each HTTP status.
@@ -31,12 +31,29 @@ class GeminiContext(NamedTuple):
     prompt_tokens: int
 
 
-def chunk_object(ctx: GeminiContext, text: str, finish: str | None, pieces: int) -> dict[str, Any]:
-    """One ``GenerateContentResponse``: a piece of the reply (or all of it), with the usage
-    so far on every chunk and ``finishReason`` on the last."""
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
+#: The ratings of a candidate the safety filter stopped: one category blocked.
+SAFETY_RATINGS: Final = [
+    {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"},
+    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
+    {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"},
+    {"category": "HARM_CATEGORY_SEXUALLY_EXPLICIT", "probability": "NEGLIGIBLE"},
+]
+
+
+def chunk_object(
+    ctx: GeminiContext, text: str, finish: str | None, pieces: int, tool: str = ""
+) -> dict[str, Any]:
+    """One ``GenerateContentResponse``: a piece of the reply (or all of it: a tool call is a
+    whole ``functionCall`` part, its text the arguments), with the usage so far on every
+    chunk and ``finishReason`` on the last (``SAFETY``: with the ratings that stopped it)."""
+    part: dict[str, Any] = (
+        {"functionCall": {"name": tool, "args": _arguments(text)}} if tool else {"text": text}
+    )
+    candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}}
     if finish is not None:
         candidate["finishReason"] = finish
+    if finish == "SAFETY":
+        candidate["safetyRatings"] = SAFETY_RATINGS
     candidate["index"] = 0
     return {
         "candidates": [candidate],
@@ -48,6 +65,15 @@ def chunk_object(ctx: GeminiContext, text: str, finish: str | None, pieces: int)
         "modelVersion": ctx.model,
         "responseId": ctx.response_id,
     }
+
+
+def _arguments(text: str) -> Any:
+    """A call's arguments as the object Gemini sends (text that is not one: under "input")."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"input": text}
+    return value if isinstance(value, dict) else {"input": value}
 
 
 def error_object(status: int, message: str) -> dict[str, Any]:

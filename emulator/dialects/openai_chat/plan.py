@@ -46,6 +46,8 @@ def not_applicable(scenario: Scenario) -> str | None:
 def finish_reason(scenario: Scenario) -> str:
     if scenario.wire.finish_type == "max_tokens":
         return "length"
+    if scenario.wire.finish_type == "content_filter":
+        return "content_filter"
     return "tool_calls" if scenario.reply.tool else "stop"
 
 

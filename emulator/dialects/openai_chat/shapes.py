@@ -10,7 +10,7 @@ from ...protocol.steps import Step, Write
 from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes
 from ...scenario.model import Fault
 from ..fakegpt.shapes import done, ping
-from .wire import ChatContext, error_object
+from .wire import ChatContext, empty_chunk_object, error_object
 
 __all__ = [
     "DELTA_MISSING",
@@ -52,8 +52,19 @@ def shapes(ctx: ChatContext, now: float) -> Shapes:
         data = fault.text or '{"id": "' + ctx.id + '", "object": "chat.completion.chunk", '
         yield Write(fmt.event(data))
 
-    return {"error": error, "malformed_json": malformed, "ping": ping(now), "done": done}
+    def empty(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        yield Write(fmt.json_event(empty_chunk_object()))
+
+    return {
+        "error": error,
+        "malformed_json": malformed,
+        "ping": ping(now),
+        "done": done,
+        "empty_chunk": empty,
+    }
 
 
 #: What this dialect says of every shaped kind.
-FAULT_SHAPES: Final = FaultShapes(frozenset({"error", "malformed_json", "ping", "done"}), MISSING)
+FAULT_SHAPES: Final = FaultShapes(
+    frozenset({"error", "malformed_json", "ping", "done", "empty_chunk"}), MISSING
+)

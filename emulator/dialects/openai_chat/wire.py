@@ -18,6 +18,7 @@ __all__ = [
     "ChatContext",
     "chunk_object",
     "completion_object",
+    "empty_chunk_object",
     "error_body",
     "error_object",
     "models_body",
@@ -97,6 +98,27 @@ def usage_chunk_object(ctx: ChatContext, completion_tokens: int) -> dict[str, An
     found["choices"] = []
     found["usage"] = _usage(ctx, completion_tokens)
     return found
+
+
+def empty_chunk_object() -> dict[str, Any]:
+    """A chunk with no choices, as Azure OpenAI sends first: its prompt's filter results
+    (the chunk that breaks code reading ``choices[0]``)."""
+    safe = {"filtered": False, "severity": "safe"}
+    return {
+        "choices": [],
+        "created": 0,
+        "id": "",
+        "model": "",
+        "object": "",
+        "prompt_filter_results": [
+            {
+                "prompt_index": 0,
+                "content_filter_results": dict.fromkeys(
+                    ("hate", "self_harm", "sexual", "violence"), safe
+                ),
+            }
+        ],
+    }
 
 
 def completion_object(

@@ -95,13 +95,16 @@ def planned_responses(
     )
 
 
+#: Why a response is incomplete, by how the scenario's reply ends (none: it is complete).
+_INCOMPLETE: Final = {"max_tokens": "max_output_tokens", "content_filter": "content_filter"}
+
+
 def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: int) -> Any:
     """The answer to a request without ``stream``."""
-    cut = scenario.wire.finish_type == "max_tokens"
-    status = "incomplete" if cut else "completed"
+    incomplete = _INCOMPLETE.get(scenario.wire.finish_type)
+    status = "completed" if incomplete is None else "incomplete"
     tool = scenario.reply.tool
     item = function_call_item(ctx, tool, text, status) if tool else message_item(ctx, text, status)
-    incomplete = "max_output_tokens" if cut else None
     return response_object(ctx, status, [item], pieces, incomplete=incomplete)
 
 

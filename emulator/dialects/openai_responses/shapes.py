@@ -21,7 +21,12 @@ from .wire import ResponseContext, response_object
 __all__ = ["FAULT_SHAPES", "MISSING", "Numbered", "shapes"]
 
 #: The shaped kinds this API has not, and why.
-MISSING: Final[Mapping[str, str]] = {**DELTA_MISSING, **NOT_FRAMED, "done": NO_DONE}
+MISSING: Final[Mapping[str, str]] = {
+    **DELTA_MISSING,
+    **NOT_FRAMED,
+    "done": NO_DONE,
+    "empty_chunk": "every event carries a type and a body of its own",
+}
 
 
 class Numbered(Protocol):
