@@ -236,17 +236,22 @@ async def converse(
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-async def assert_report_card(marker: str, dialect: str, client: Any) -> None:
-    """The README's card between ``<!-- MARKER`` and ``<!-- /MARKER`` is what a run finds:
-    the same scenarios not passing, with the same verdicts, and the same counts."""
-    from emulator.conformance import cases, python_client, run_all
+async def assert_report_card(
+    marker: str, dialect: str, client: Any, *, doc: Path = README, command: bool = False
+) -> None:
+    """The card in ``doc`` between ``<!-- MARKER`` and ``<!-- /MARKER`` is what a run finds:
+    the same scenarios not passing, with the same verdicts, and the same counts.
+    ``client`` is a Python callable, or (``command``) a ``--cmd`` template."""
+    from emulator.conformance import cases, command_client, python_client, run_all
     from emulator.conformance.runner import skipped
 
-    readme = README.read_text(encoding="utf-8")
-    card = readme[readme.index(f"<!-- {marker}") : readme.index(f"<!-- /{marker}")]
+    text = doc.read_text(encoding="utf-8")  # noqa: ASYNC240 - a small file, once
+    card = text[text.index(f"<!-- {marker}") : text.index(f"<!-- /{marker}")]
     stated = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", card, re.M))
-    results = await run_all(cases(dialect=dialect), python_client(client), jobs=4, speed=0.05)
+    judged = command_client(client) if command else python_client(client)
+    results = await run_all(cases(dialect=dialect), judged, jobs=4, speed=0.05)
     found = {r.case.name: r.verdict.kind for r in results if not r.verdict.passed}
-    assert found == stated
+    assert found == stated, {n: r.verdict.detail for n, r in
+                             ((r.case.name, r) for r in results) if n in found}  # fmt: skip
     passes = sum(r.verdict.passed for r in results)
     assert f"{passes} pass" in card and f"{len(skipped(dialect))} not applicable" in card
