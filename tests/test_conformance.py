@@ -250,3 +250,14 @@ def test_the_original_provider_unchanged_passes_default_at_the_url_it_is_handed(
     # cures (aiohttp's default jar keeps no cookie from an IP host).
     by_ip = conform("--cmd", cmd, "-k", "default", "--speed", "0", "--host", "127.0.0.1")
     assert by_ip.returncode == 1 and "FAILED DIFFERENTLY default" in by_ip.stdout, by_ip.stdout
+
+
+async def test_a_python_client_may_be_a_function_in_a_file(tmp_path: Path) -> None:
+    adapter = tmp_path / "my_client.py"
+    adapter.write_text("def reply(url, prompt):\n    return 'from ' + url[:4]\n", encoding="utf-8")
+    outcome = await python_client(f"{adapter}:reply")("http://x", "hi", 1.0)
+    assert outcome.text == "from http"
+    with pytest.raises(ValueError, match="no file"):
+        python_client(f"{tmp_path / 'missing.py'}:reply")
+    with pytest.raises(ValueError, match=r"module:function or file\.py:function"):
+        python_client("no_colon_here")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -19,6 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, Final
 
 from .judge import Outcome
@@ -100,15 +102,32 @@ class _Handed:
 
 
 def _imported(spec: str) -> Any:
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not attr:
-        raise ValueError(f"--python expects module:function, got {spec!r}")
-    function: Any = importlib.import_module(module_name)
+    """``module:function``, or ``path/to/file.py:function`` (a file loaded as a module of
+    its own, such as an adapter copied from ``examples/python/``)."""
+    module_name, sep, attr = spec.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"--python expects module:function or file.py:function, got {spec!r}")
+    function: Any = (
+        _from_file(Path(module_name))
+        if module_name.endswith(".py")
+        else importlib.import_module(module_name)
+    )
     for part in attr.split("."):
         function = getattr(function, part)
     if not callable(function):
         raise ValueError(f"{spec} is not callable")
     return function
+
+
+def _from_file(path: Path) -> Any:
+    if not path.is_file():
+        raise ValueError(f"--python: no file {str(path)!r}")
+    spec = importlib.util.spec_from_file_location(f"conformance_client_{path.stem}", path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
+        raise ValueError(f"--python: cannot load {str(path)!r}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 async def _text_of(result: Any) -> str:

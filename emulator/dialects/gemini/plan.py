@@ -3,8 +3,10 @@
 The same events as the FakeGpt stream, so a fault's ``at`` means the same:
 event 0 opens the reply (Gemini sends nothing for it but the first-event
 wait), then one ``GenerateContentResponse`` per piece of the reply, each with
-the usage so far, then one with ``finishReason`` (``STOP``, or
-``MAX_TOKENS``). The stream ends with the body: there is no ``[DONE]``.
+the usage so far (a tool call: one whole ``functionCall``), then, after any
+faults past the last event, one with ``finishReason`` (``STOP``,
+``MAX_TOKENS``, ``SAFETY``). The stream ends with the body: there is no
+``[DONE]``.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def planned_gemini(scenario: Scenario, ctx: GeminiContext, prepared: Prepared) -
         events = _events(scenario, ctx, prepared, fmt.json_event, None)
     else:
         events = _events(scenario, ctx, prepared, fmt.json_event, _template(fmt.json_event, ctx))
-    return dialect_stream(scenario, events, prepared, shapes)
+    return dialect_stream(scenario, events, prepared, shapes,
+                          _final(scenario, ctx, prepared, fmt.json_event))  # fmt: skip
 
 
 def planned_gemini_array(
@@ -77,11 +80,13 @@ def planned_gemini_array(
     they come; a stream cut early leaves the array open."""
     array = JsonArray(scenario.wire.ensure_ascii)
 
-    def end() -> Iterator[Step]:
-        yield Write(array.close(), end_label("]"))
-
     if scenario.reply.tool:
         prepared = _whole_call(prepared)
+
+    def end() -> Iterator[Step]:
+        yield from _final(scenario, ctx, prepared, array.element)
+        yield Write(array.close(), end_label("]"))
+
     events = _events(scenario, ctx, prepared, array.element, None)
     return dialect_stream(scenario, events, prepared, lambda: array_shapes(array), end())
 
@@ -121,7 +126,18 @@ def _events(
         return Write(data, event_label(f"chunk {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
-        last = chunk_object(ctx, "", finish_reason(scenario), pieces)
-        return [Write(encoded(last), event_label("final chunk"))]
+        return []  # the final chunk follows the faults past the last event (_final)
 
     return delta_events(scenario, prepared, opening, piece, closing)
+
+
+def _final(
+    scenario: Scenario,
+    ctx: GeminiContext,
+    prepared: Prepared,
+    encoded: Callable[[dict[str, Any]], bytes],
+) -> Iterator[Step]:
+    """The chunk with ``finishReason``: the stream's end, as a reader knows it (faults past
+    the last event, and at -1, come before it, where a reader still listens)."""
+    last = chunk_object(ctx, "", finish_reason(scenario), len(prepared.ends))
+    yield Write(encoded(last), end_label("final chunk"))

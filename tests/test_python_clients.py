@@ -1,0 +1,34 @@
+"""Third-party Python clients, unchanged, judged by the conformance kit: ``litellm`` and
+``langchain-openai`` (both in the test extra), each through its adapter in
+``examples/python/``, loaded as ``--python FILE.py:reply`` loads it (in this process:
+their imports take seconds, which a process per scenario would count against the
+scenarios' idle timeouts). Each card in ``docs/clients.md`` is what a fresh run finds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import assert_report_card
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "clients.md"
+CARDS = {
+    "python litellm card": "litellm_client.py",
+    "python langchain card": "langchain_client.py",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("marker", CARDS)
+async def test_each_python_clients_card_is_what_a_run_finds(marker: str) -> None:
+    adapter = ROOT / "examples" / "python" / CARDS[marker]
+    await assert_report_card(marker, "openai-chat", f"{adapter}:reply", doc=DOC)
+
+
+def test_every_python_adapter_has_a_card() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert all(f"<!-- {marker}:" in text for marker in CARDS)
+    assert set(CARDS.values()) == {p.name for p in (ROOT / "examples" / "python").glob("*.py")}
