@@ -198,3 +198,21 @@ def test_a_tool_call_is_a_whole_function_call_and_a_filter_stop_is_safety(
             builtin_scenarios()["empty_chunks"].reply, PROMPT
         )
     session.drop()
+
+
+def test_a_reply_with_reasoning_streams_a_thought_part_first(server: EmulatorServer) -> None:
+    session = server.session()
+    session.use("reasoning_reply")
+    reply = builtin_scenarios()["reasoning_reply"].reply
+    with sdk(session.url) as client:
+        chunks = list(client.models.generate_content_stream(model="m", contents=PROMPT))
+        whole = client.models.generate_content(model="m", contents=PROMPT)
+    parts = [p for c in chunks if c.candidates and c.candidates[0].content
+             for p in c.candidates[0].content.parts or []]  # fmt: skip
+    thoughts = [p.text for p in parts if p.thought]
+    assert thoughts == [reply.reasoning] and parts[0].thought  # before the reply
+    # The SDK's .text leaves thoughts out: the reply alone.
+    assert "".join(c.text or "" for c in chunks) == reply.text == whole.text
+    assert whole.candidates and whole.candidates[0].content
+    assert [p.thought for p in whole.candidates[0].content.parts or []] == [True, None]
+    session.drop()

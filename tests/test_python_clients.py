@@ -25,7 +25,13 @@ CARDS = {
 @pytest.mark.parametrize("marker", CARDS)
 async def test_each_python_clients_card_is_what_a_run_finds(marker: str) -> None:
     adapter = ROOT / "examples" / "python" / CARDS[marker]
-    await assert_report_card(marker, "openai-chat", f"{adapter}:reply", doc=DOC)
+    try:
+        await assert_report_card(marker, "openai-chat", f"{adapter}:reply", doc=DOC)
+    finally:
+        if "litellm" in marker:  # the clients litellm keeps across calls, closed
+            import litellm
+
+            await litellm.close_litellm_async_clients()
 
 
 def test_every_python_adapter_has_a_card() -> None:

@@ -252,7 +252,7 @@ def gemini_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
             for part in content.parts or [] if content is not None else []:
                 if part.function_call is not None:  # a call is whole: its arguments
                     pieces.append(json.dumps(part.function_call.args, ensure_ascii=False))
-                elif part.text:
+                elif part.text and not part.thought:  # a thought is reasoning, not the reply
                     pieces.append(part.text)
     return "".join(pieces)
 

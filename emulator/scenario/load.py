@@ -176,6 +176,7 @@ def _reply(t: Table) -> Reply:
         cut=cast(Cut, t.choice("cut", get_args(Cut), d.cut)),
         cut_size=t.integer("cut_size", 1, minimum=1),
         tool=t.text("tool", ""),
+        reasoning=t.text("reasoning", ""),
     )
     if reply.tool:
         _tool_call(t, reply)

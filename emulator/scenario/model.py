@@ -95,6 +95,8 @@ class Reply:
     cut: Cut = "token"
     cut_size: int = 1
     tool: str = ""  # the reply is a call of this tool, its text the arguments (a JSON object)
+    #: The model's reasoning before its reply (Gemini's thought parts): not the reply's text.
+    reasoning: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ await run(async (url, prompt, timeout) => {
   for await (const chunk of stream) {
     for (const part of chunk.candidates?.[0]?.content?.parts ?? []) {
       if (part.functionCall) text += pythonJson(part.functionCall.args ?? {});  // a call is whole
-      else if (part.text) text += part.text;
+      else if (part.text && !part.thought) text += part.text;  // a thought is not the reply
     }
   }
   return text;

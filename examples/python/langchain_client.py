@@ -17,22 +17,26 @@ import sys
 
 
 async def reply(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    import httpx
     from langchain_openai import ChatOpenAI
 
-    model = ChatOpenAI(
-        model="gpt-4o-mini",
-        base_url=f"{url}/v1",
-        api_key="sk-conformance",
-        streaming=True,
-        timeout=timeout,
-        max_retries=0,
-    )
-    text = ""
-    async for chunk in model.astream(prompt):
-        text += chunk.content if isinstance(chunk.content, str) else ""
-        for call in chunk.tool_call_chunks:
-            text += call.get("args") or ""
-    return text
+    # Its own connections, closed at the end (by default it shares a cached client).
+    async with httpx.AsyncClient(timeout=timeout) as http:
+        model = ChatOpenAI(
+            model="gpt-4o-mini",
+            base_url=f"{url}/v1",
+            api_key="sk-conformance",
+            streaming=True,
+            timeout=timeout,
+            max_retries=0,
+            http_async_client=http,
+        )
+        text = ""
+        async for chunk in model.astream(prompt):
+            text += chunk.content if isinstance(chunk.content, str) else ""
+            for call in chunk.tool_call_chunks:
+                text += call.get("args") or ""
+        return text
 
 
 def main() -> int:

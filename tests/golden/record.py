@@ -148,7 +148,12 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                 ),
             ],
             lambda s, text, pieces: gemini_chunk(
-                generated, text, gemini.finish_reason(s), pieces, s.reply.tool
+                generated,
+                text,
+                gemini.finish_reason(s),
+                pieces,
+                s.reply.tool,
+                **({"reasoning": s.reply.reasoning} if getattr(s.reply, "reasoning", "") else {}),
             ),
             DIALECTS["gemini"].scripted_error,
         ),

@@ -20,7 +20,7 @@ from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
-from ..common import keyed_api_not_applicable
+from ..common import keyed_api_not_applicable, unreasoned
 from .shapes import MISSING, NO_DONE, shapes
 from .wire import (
     MessageContext,
@@ -41,7 +41,7 @@ _STOP: Final = end_label("message_stop")
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies)."""
-    reason = keyed_api_not_applicable(scenario, NAME, MISSING)
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING) or unreasoned(scenario, TITLE)
     if reason is None and not scenario.wire.done:
         return NO_DONE
     return reason

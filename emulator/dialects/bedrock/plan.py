@@ -20,7 +20,7 @@ from ...engine.stream import Events, delta_events, dialect_stream
 from ...outcomes import end_label, event_label
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
-from ..common import keyed_api_not_applicable, sse_framing
+from ..common import keyed_api_not_applicable, sse_framing, unreasoned
 from .shapes import MISSING, NO_END, shapes
 from .wire import StreamContext, event_frame, event_headers, framed, padded, payload_json, usage
 
@@ -33,8 +33,10 @@ TITLE: Final = "AWS Bedrock ConverseStream"
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies)."""
-    reason = keyed_api_not_applicable(scenario, NAME, MISSING) or sse_framing(
-        scenario, "a binary event stream"
+    reason = (
+        keyed_api_not_applicable(scenario, NAME, MISSING)
+        or unreasoned(scenario, TITLE)
+        or sse_framing(scenario, "a binary event stream")
     )
     if reason is None and (not scenario.wire.done or scenario.wire.after_done != "close"):
         return NO_END

@@ -31,6 +31,8 @@ def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on the FakeGpt stream (None: it applies)."""
     if scenario.reply.tool:
         return "its reply is a tool call, which the FakeGpt conversation stream has not"
+    if scenario.reply.reasoning:
+        return "its reply has reasoning, which the FakeGpt stream has not"
     if scenario.wire.finish_type == "content_filter":
         return "its reply ends at a content filter, which the FakeGpt stream does not say"
     return unshaped(scenario, MISSING) or recorded_elsewhere(scenario, NAME)

@@ -47,6 +47,8 @@ def read_capture(body: bytes) -> Reading:
         content = candidate.get("content")
         parts = content.get("parts") if isinstance(content, dict) else None
         for part in parts if isinstance(parts, list) else ():
+            if isinstance(part, dict) and part.get("thought") is True:
+                continue  # the model's reasoning, not its reply
             if isinstance(part, dict) and isinstance(part.get("text"), str):
                 text += part["text"]
             elif isinstance(part, dict) and isinstance(part.get("functionCall"), dict):

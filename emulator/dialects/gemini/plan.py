@@ -115,7 +115,10 @@ def _events(
     where there is one)."""
 
     def opening() -> list[Step]:
-        return []
+        if not scenario.reply.reasoning:
+            return []
+        thought = chunk_object(ctx, scenario.reply.reasoning, None, 0, thought=True)
+        return [Write(encoded(thought), event_label("thought"))]
 
     def piece(number: int, text: str) -> Step:
         if template is None:

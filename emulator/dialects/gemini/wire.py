@@ -41,15 +41,27 @@ SAFETY_RATINGS: Final = [
 
 
 def chunk_object(
-    ctx: GeminiContext, text: str, finish: str | None, pieces: int, tool: str = ""
+    ctx: GeminiContext,
+    text: str,
+    finish: str | None,
+    pieces: int,
+    tool: str = "",
+    *,
+    thought: bool = False,
+    reasoning: str = "",
 ) -> dict[str, Any]:
     """One ``GenerateContentResponse``: a piece of the reply (or all of it: a tool call is a
     whole ``functionCall`` part, its text the arguments), with the usage so far on every
-    chunk and ``finishReason`` on the last (``SAFETY``: with the ratings that stopped it)."""
+    chunk and ``finishReason`` on the last (``SAFETY``: with the ratings that stopped it).
+    ``thought``: the text is a thought summary; ``reasoning``: one before the reply (a
+    whole answer)."""
     part: dict[str, Any] = (
         {"functionCall": {"name": tool, "args": _arguments(text)}} if tool else {"text": text}
     )
-    candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}}
+    if thought:  # a thought summary: the model's reasoning, not its reply
+        part["thought"] = True
+    parts = [{"text": reasoning, "thought": True}, part] if reasoning else [part]
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
     if finish is not None:
         candidate["finishReason"] = finish
     if finish == "SAFETY":

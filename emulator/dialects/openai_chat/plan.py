@@ -39,7 +39,9 @@ TITLE: Final = "OpenAI Chat Completions"
 
 
 def not_applicable(scenario: Scenario) -> str | None:
-    """Why ``scenario`` means nothing on this dialect (None: it applies)."""
+    """Why ``scenario`` means nothing on this dialect (None: it applies). A reply's
+    reasoning is not shown: Chat Completions streams none (OpenAI's reasoning models keep
+    it to themselves)."""
     return keyed_api_not_applicable(scenario, NAME, MISSING)
 
 

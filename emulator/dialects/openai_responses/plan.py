@@ -23,7 +23,7 @@ from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from ..anthropic.shapes import NO_DONE
-from ..common import keyed_api_not_applicable
+from ..common import keyed_api_not_applicable, unreasoned
 from .shapes import MISSING, shapes
 from .wire import (
     ResponseContext,
@@ -44,7 +44,7 @@ TITLE: Final = "OpenAI Responses"
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies). As on Anthropic's,
     but a snapshot resent is an event resent here: its ``sequence_number`` tells it apart."""
-    reason = keyed_api_not_applicable(scenario, NAME, MISSING)
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING) or unreasoned(scenario, TITLE)
     if reason is None and not scenario.wire.done:
         return NO_DONE
     return reason
