@@ -221,3 +221,16 @@ async def test_a_content_filter_stop_is_the_refusal_stop_reason(emulator: Emulat
         )
     assert final.stop_reason == "refusal" == whole.stop_reason
     assert final.content[0].text == expected("content_filtered")  # type: ignore[union-attr]
+
+
+async def test_an_error_with_a_cause_is_the_apis_own_error_type(emulator: Emulator) -> None:
+    emulator.use("in_stream_rate_limited")
+    messages = [{"role": "user", "content": PROMPT}]
+    async with sdk(emulator) as client:
+        stream = await client.messages.create(
+            model="claude-emulator", max_tokens=1024, messages=messages, stream=True
+        )
+        with pytest.raises(anthropic.APIStatusError) as failed:
+            _ = [event async for event in stream]
+    assert failed.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    assert "Too many tokens" in str(failed.value)

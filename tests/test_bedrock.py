@@ -264,3 +264,29 @@ def test_a_content_filter_stop_is_content_filtered(server: EmulatorServer) -> No
     assert whole["stopReason"] == "content_filtered"
     assert whole["output"]["message"]["content"] == [{"text": want("content_filtered")}]
     session.drop()
+
+
+def test_an_error_with_a_cause_is_that_exception_frame_and_no_key_is_refused(
+    server: EmulatorServer,
+) -> None:
+    from botocore import UNSIGNED
+
+    session = server.session()
+    session.use("in_stream_rate_limited")
+    with sdk(session.url) as client:
+        stream = client.converse_stream(modelId=MODEL, messages=MESSAGES)["stream"]
+        with closing(stream), pytest.raises(EventStreamError) as throttled:
+            list(stream)
+    assert throttled.value.response["Error"] == {
+        "Code": "throttlingException",
+        "Message": "Too many tokens, please wait before trying again.",
+    }
+    # A client that does not sign (no credentials): the API's 403, by its name.
+    unsigned = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=session.url,
+                            config=Config(signature_version=UNSIGNED,
+                                          retries={"total_max_attempts": 1}))  # fmt: skip
+    with closing(unsigned), pytest.raises(ClientError) as refused:
+        unsigned.converse(modelId=MODEL, messages=MESSAGES)
+    assert refused.value.response["Error"]["Code"] == "MissingAuthenticationTokenException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    session.drop()

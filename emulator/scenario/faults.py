@@ -157,8 +157,9 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
         ),
         FaultSpec(
             "error",
-            "the API's error event in the stream: the client stops with it",
-            ("text", "count"),
+            "the API's error event in the stream (cause: internal, overloaded or rate_limited, "
+            "each in the API's own words): the client stops with it",
+            ("text", "cause", "count"),
             terminal=True,
             fails=True,
         ),

@@ -31,6 +31,7 @@ from .model import (
     Encoding,
     Endpoint,
     ErrorBody,
+    ErrorCause,
     Expect,
     Fault,
     FinishType,
@@ -282,6 +283,7 @@ _FAULT_KEYS: Final[Mapping[str, Callable[[Table], Any]]] = {
     "role": lambda t: t.text("role", "assistant"),
     "message_type": lambda t: t.text("message_type", "variant"),
     "count": lambda t: t.integer("count", 1, minimum=1, maximum=100_000),
+    "cause": lambda t: cast(ErrorCause, t.choice("cause", get_args(ErrorCause), "")),
 }
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "Ending",
     "Endpoint",
     "ErrorBody",
+    "ErrorCause",
     "Expect",
     "Fault",
     "FinishType",
@@ -54,6 +55,8 @@ DataPrefix = Literal["data: ", "data:"]
 #: How the reply ends: whole, at the token limit, or stopped by the provider's content
 #: filter (each dialect says it its way: content_filter, refusal, SAFETY, content_filtered).
 FinishType = Literal["stop", "max_tokens", "content_filter"]
+#: Why an error event says the API failed (each dialect names it: see Fault.cause).
+ErrorCause = Literal["", "internal", "overloaded", "rate_limited"]
 Distribution = Literal["fixed", "normal", "lognormal"]
 CutWith = Literal["close", "reset"]
 Ending = Literal["complete", "drop", "reset", "close", "hold"]
@@ -147,6 +150,10 @@ class Fault:
     role: str = "assistant"
     message_type: str = "variant"
     count: int = 1
+    #: Why an error fault says the API failed, which each API names its own way (Bedrock's
+    #: exception type, Anthropic's error type, OpenAI's code, Gemini's status); "": each
+    #: API's usual mid-stream error.
+    cause: ErrorCause = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,18 @@ MISSING: Final[Mapping[str, str]] = {
 }
 
 
+#: The error event's type, by the fault's cause.
+_TYPES: Final = {
+    "": "overloaded_error",
+    "internal": "api_error",
+    "overloaded": "overloaded_error",
+    "rate_limited": "rate_limit_error",
+}
+
+
 def _error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
-    yield Write(fmt.json_event(error_object(529, fault.text or "Overloaded"), "error"))
+    kind = _TYPES[fault.cause]
+    yield Write(fmt.json_event(error_object(529, fault.text or "Overloaded", kind), "error"))
 
 
 def _ping(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:

@@ -108,8 +108,10 @@ def message_object(
     return _message(ctx, [block], stop_reason, out)
 
 
-def error_object(status: int, message: str) -> dict[str, Any]:
-    kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+def error_object(status: int, message: str, kind: str = "") -> dict[str, Any]:
+    kind = kind or ERROR_TYPES.get(
+        status, "api_error" if status >= 500 else "invalid_request_error"
+    )
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 

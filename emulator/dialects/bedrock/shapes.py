@@ -38,9 +38,18 @@ MISSING: Final[Mapping[str, str]] = {
 }
 
 
+#: The exception frame's type, by the fault's cause.
+_EXCEPTIONS: Final = {
+    "": "modelStreamErrorException",
+    "internal": "internalServerException",
+    "overloaded": "serviceUnavailableException",
+    "rate_limited": "throttlingException",
+}
+
+
 def _error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
     message = fault.text or "An error occurred while streaming the response. Retry your request."
-    yield Write(exception_frame("modelStreamErrorException", message))
+    yield Write(exception_frame(_EXCEPTIONS[fault.cause], message))
 
 
 def _malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:

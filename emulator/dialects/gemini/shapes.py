@@ -36,8 +36,18 @@ MISSING: Final[Mapping[str, str]] = {
 }
 
 
+#: Google's status, by an error fault's cause.
+GOOGLE_STATUS: Final = {
+    "": "INTERNAL",
+    "internal": "INTERNAL",
+    "overloaded": "UNAVAILABLE",
+    "rate_limited": "RESOURCE_EXHAUSTED",
+}
+
+
 def _error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
-    yield Write(fmt.json_event(error_object(500, fault.text or "Internal error encountered.")))
+    message = fault.text or "Internal error encountered."
+    yield Write(fmt.json_event(error_object(500, message, GOOGLE_STATUS[fault.cause])))
 
 
 def _malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
@@ -88,7 +98,8 @@ def array_shapes(array: JsonArray) -> Shapes:
     """The faults Gemini has, as elements of the JSON-array form."""
 
     def error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
-        yield Write(array.element(error_object(500, fault.text or "Internal error encountered.")))
+        message = fault.text or "Internal error encountered."
+        yield Write(array.element(error_object(500, message, GOOGLE_STATUS[fault.cause])))
 
     def malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
         cut = fault.text or '{"candidates": [{"content": {"parts": [{"text": '

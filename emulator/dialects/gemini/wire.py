@@ -88,12 +88,16 @@ def _arguments(text: str) -> Any:
     return value if isinstance(value, dict) else {"input": value}
 
 
-def error_object(status: int, message: str) -> dict[str, Any]:
+def error_object(status: int, message: str, name: str = "") -> dict[str, Any]:
+    """Google's error; ``name`` (a status such as ``RESOURCE_EXHAUSTED``) sets its HTTP code
+    where it is one of :data:`STATUS_NAMES`."""
+    if name:
+        status = next((code for code, known in STATUS_NAMES.items() if known == name), status)
     return {
         "error": {
             "code": status,
             "message": message,
-            "status": STATUS_NAMES.get(status, "UNKNOWN"),
+            "status": name or STATUS_NAMES.get(status, "UNKNOWN"),
         }
     }
 

@@ -16,10 +16,18 @@ __all__ = [
     "DELTA_MISSING",
     "FAULT_SHAPES",
     "MISSING",
+    "OPENAI_CODES",
     "UNNUMBERED",
     "shapes",
 ]
 
+#: OpenAI's error code, by an error fault's cause (none: its usual server_error).
+OPENAI_CODES: Final[Mapping[str, str]] = {
+    "": "server_error",
+    "internal": "server_error",
+    "overloaded": "server_is_overloaded",
+    "rate_limited": "rate_limit_exceeded",
+}
 #: What a stream of deltas has not, whatever the API: the FakeGpt events and snapshots.
 DELTA_MISSING: Final[Mapping[str, str]] = {
     "foreign_message": "chunks carry no message of another author",
@@ -46,7 +54,10 @@ def shapes(ctx: ChatContext, now: float) -> Shapes:
 
     def error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
         text = fault.text or "The server had an error while processing your request."
-        yield Write(fmt.json_event(error_object(500, text)))
+        found = error_object(500, text)
+        if fault.cause:
+            found["error"]["code"] = OPENAI_CODES[fault.cause]
+        yield Write(fmt.json_event(found))
 
     def malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
         data = fault.text or '{"id": "' + ctx.id + '", "object": "chat.completion.chunk", '

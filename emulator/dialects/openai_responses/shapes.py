@@ -15,7 +15,7 @@ from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes, ShapeWrite
 from ...scenario.model import Fault
 from ..anthropic.shapes import NO_DONE
 from ..fakegpt.shapes import ping
-from ..openai_chat.shapes import DELTA_MISSING
+from ..openai_chat.shapes import DELTA_MISSING, OPENAI_CODES
 from .wire import ResponseContext, response_object
 
 __all__ = ["FAULT_SHAPES", "MISSING", "Numbered", "shapes"]
@@ -42,10 +42,11 @@ def shapes(ctx: ResponseContext, numbers: Numbered, now: float) -> Shapes:
 
     def error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
         message = fault.text or "The server had an error while processing your request."
+        code = OPENAI_CODES[fault.cause]
         failed = response_object(ctx, "failed", [], None,
-                                 error={"code": "server_error", "message": message})  # fmt: skip
+                                 error={"code": code, "message": message})  # fmt: skip
         yield Write(numbers.event(fmt, "response.failed", response=failed))
-        yield Write(numbers.event(fmt, "error", code="server_error", message=message, param=None))
+        yield Write(numbers.event(fmt, "error", code=code, message=message, param=None))
 
     def malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
         data = fault.text or '{"type": "response.output_text.delta", "sequence_number": '
