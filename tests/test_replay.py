@@ -35,8 +35,11 @@ async def fresh(factory: EmulatorFactory, **config: object) -> tuple[Emulator, s
         return emulator, await login(http, emulator.url)
 
 
-async def read_raw(emulator: Emulator, token: str, scenario: str | None) -> None:
-    """One conversation read to its end, or until SILENCE (bounded: 10 s in all)."""
+async def read_raw(
+    emulator: Emulator, token: str, scenario: str | None, silence: float | None = SILENCE
+) -> None:
+    """One conversation read to its end, or until ``silence`` (None: to the end of the
+    body only, for streams that never go silent; bounded: 10 s in all)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
     body = json.dumps(conversation("Tell me something.")).encode()
     extra = f"X-Emulator-Scenario: {scenario}\r\n" if scenario else ""
@@ -51,7 +54,8 @@ async def read_raw(emulator: Emulator, token: str, scenario: str | None) -> None
     until = time.monotonic() + 10
     try:
         while time.monotonic() < until:
-            if not await asyncio.wait_for(reader.read(65536), SILENCE):
+            wait = silence if silence is not None else max(0.01, until - time.monotonic())
+            if not await asyncio.wait_for(reader.read(65536), wait):
                 break
     except (TimeoutError, ConnectionError):
         pass
@@ -154,7 +158,9 @@ async def _round_trip(scenario: object, folder: Path) -> None:
     async with serve(config) as first:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             token = await login(http, first.url)
-        await read_raw(first, token, None)
+        # A generated stream never goes silent: read it to its end, however slow the
+        # machine (a silence cut-off would end the capture early under load).
+        await read_raw(first, token, None, silence=None)
         captured = await settled(first)
         recording = first.calls("/api/conversation").last.transcript.recording()  # type: ignore[union-attr]
     assert recording is not None
@@ -168,5 +174,5 @@ async def _round_trip(scenario: object, folder: Path) -> None:
     async with serve(EmulatorConfig(speed=0, limits=LIMITS, default=replay)) as second:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             token = await login(http, second.url)
-        await read_raw(second, token, None)
+        await read_raw(second, token, None, silence=None)
         assert await settled(second) == captured
