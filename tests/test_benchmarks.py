@@ -99,3 +99,18 @@ def test_the_peer_benchmark_runs_and_reports_both_servers(tmp_path: Path) -> Non
         "emulator",
         "mock-llm",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(280)
+def test_the_in_test_cost_benchmark_runs_both_fixtures(tmp_path: Path) -> None:
+    # It builds a venv of its own (openai<3 for openai-responses): pip, as CI has.
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.in_test", "--tests", "3", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=270, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    section = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert re.search(r"^\| emulator \| [\d.]+ ms \| [\d.]+ ms \| 1\.00x \|$", section, re.M)
+    assert re.search(r"^\| openai-responses \| [\d.]+ ms \| [\d.]+ ms \| [\d.]+x \|$",
+                     section, re.M)  # fmt: skip
