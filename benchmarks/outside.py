@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ __all__ = [
     "request_bytes",
     "serve_app",
     "start",
+    "start_process",
     "write_section",
 ]
 
@@ -105,19 +108,39 @@ def serve_app(app: web.Application) -> None:
 
 
 def start(name: str, argv: list[str]) -> Server:
+    """A Python server (``python ARGV``) that says where it listens as the emulator does."""
+    return start_process(name, [sys.executable, *argv])
+
+
+def start_process(
+    name: str,
+    argv: list[str],
+    ready: str = "listening on ",
+    env: dict[str, str] | None = None,
+    url: str = "",
+) -> Server:
+    """A server in a process of its own, started once a line of its output holds ``ready``
+    (within 30 s): at ``url``, or where that line says. Its output is read to its end in a
+    thread from then on, so a full pipe never stalls it."""
     proc = subprocess.Popen(
-        [sys.executable, *argv],
+        argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     assert proc.stdout is not None
-    first = proc.stdout.readline()
-    if "listening on " not in first:
-        proc.kill()
-        raise RuntimeError(f"{name} did not start: {first!r}")
-    return Server(name, proc, first.split("listening on ")[1].split()[0].strip())
+    deadline = time.monotonic() + 30
+    line = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if ready in line:
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            return Server(name, proc, url or line.split(ready, 1)[1].split()[0].strip())
+    proc.kill()
+    raise RuntimeError(f"{name} did not start: {line!r}")
 
 
 async def access_token(url: str) -> str:

@@ -19,6 +19,7 @@ import asyncio
 import os
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +33,7 @@ import aiohttp
 
 from emulator.scenario.faults import FAULTS
 
-from .outside import Server, percentile, write_section
+from .outside import Server, percentile, start, start_process, write_section
 
 HERE = Path(__file__).resolve().parent
 MOCK_LLM: Final = HERE / "node_modules" / "@dwmkerr" / "mock-llm" / "dist" / "main.js"
@@ -48,9 +49,11 @@ def _emulator(folder: Path, text: str, tokens_per_second: float) -> Server:
         encoding="utf-8",
     )
     speed = "1" if tokens_per_second else "0"
-    return _start("emulator", [sys.executable, "-m", "emulator", "--port", "0", "--scenario",
-                               str(scenario), "--speed", speed, "--log-level", "WARNING"],
-                  "listening on ")  # fmt: skip
+    server = start("emulator", ["-m", "emulator", "--port", "0", "--scenario", str(scenario),
+                                "--speed", speed, "--log-level", "WARNING"])  # fmt: skip
+    # It names localhost; connect where it listens (the same family every time).
+    server.url = server.url.replace("localhost", "127.0.0.1")
+    return server
 
 
 def _mock_llm(folder: Path, interval_ms: int) -> Server:
@@ -68,47 +71,15 @@ def _mock_llm(folder: Path, interval_ms: int) -> Server:
         encoding="utf-8",
     )
     port = _free_port()
-    return _start("mock-llm", ["node", str(MOCK_LLM), "--config", str(config)], "running on ",
-                  env={"PORT": str(port), "HOST": "127.0.0.1"},
-                  url=f"http://127.0.0.1:{port}")  # fmt: skip
+    return start_process("mock-llm", ["node", str(MOCK_LLM), "--config", str(config)],
+                         "running on ", env={"PORT": str(port), "HOST": "127.0.0.1"},
+                         url=f"http://127.0.0.1:{port}")  # fmt: skip
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _start(
-    name: str, argv: list[str], ready: str, env: dict[str, str] | None = None, url: str = ""
-) -> Server:
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})  # fmt: skip
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if ready in line:
-            found = url or line.split(ready, 1)[1].split()[0].strip()
-            # The emulator names localhost; connect where it listens.
-            server = Server(name, proc, found.replace("localhost", "127.0.0.1"))
-            threading_drain(proc)
-            return server
-    proc.kill()
-    raise RuntimeError(f"{name} did not start")
-
-
-def threading_drain(proc: subprocess.Popen[str]) -> None:
-    """Read the server's stdout to its end in a thread, so a full pipe never stalls it."""
-    import threading
-
-    stdout = proc.stdout
-    if stdout is not None:
-        threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
 
 
 def _body(text: str) -> dict[str, object]:

@@ -42,10 +42,10 @@ def exchange(call: Call, *, transcript: bool) -> dict[str, Any]:
     if transcript and call.transcript is not None:
         found["transcript"] = call.transcript.to_dict()
         dialect = DIALECTS.get(call.dialect or "")
-        recording = call.transcript.recording() if dialect and dialect.decode else None
-        if dialect and dialect.decode and recording is not None and recording.status < 400:
-            body = b"".join(c.data for c in recording.chunks)
-            found["transcript"]["events"] = dialect.decode(body)
+        decode = dialect.decode if dialect is not None else None
+        recording = call.transcript.recording() if decode is not None else None
+        if decode is not None and recording is not None and recording.status < 400:
+            found["transcript"]["events"] = decode(b"".join(c.data for c in recording.chunks))
     return found
 
 

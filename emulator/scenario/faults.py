@@ -127,6 +127,15 @@ def _stall(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
         yield from ping(fault, fmt, _NothingSent())
 
 
+def _corrupt_frame(
+    kind: str, doc: str, meets: str = "fails: the frame is corrupt (never reads its text)"
+) -> FaultSpec:
+    """A kind that writes one frame of a binary event stream corrupt (a strict reader
+    fails there)."""
+    return FaultSpec(kind, doc, ("text",), terminal=True, once=True, size=96, meets=meets,
+                     framing=True)  # fmt: skip
+
+
 FAULTS: Final[Mapping[str, FaultSpec]] = {
     spec.kind: spec
     for spec in (
@@ -250,36 +259,19 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             skippable=True,
             size=200,
         ),
-        FaultSpec(
+        _corrupt_frame(
             "bad_prelude_crc",
             "a frame (a delta with text, by default ' [corrupt]') whose prelude CRC is wrong",
-            ("text",),
-            terminal=True,
-            once=True,
-            size=96,
-            meets="fails: the frame is corrupt (never reads its text)",
-            framing=True,
         ),
-        FaultSpec(
+        _corrupt_frame(
             "bad_message_crc",
             "a frame (a delta with text, by default ' [corrupt]') whose message CRC is wrong",
-            ("text",),
-            terminal=True,
-            once=True,
-            size=96,
-            meets="fails: the frame is corrupt (never reads its text)",
-            framing=True,
         ),
-        FaultSpec(
+        _corrupt_frame(
             "length_lie",
             "a frame whose total length says 16 bytes more than it holds (its prelude CRC "
             "agrees with the lie, so the next frame's bytes are read into it)",
-            ("text",),
-            terminal=True,
-            once=True,
-            size=96,
-            meets="fails: the frame is corrupt (its message CRC cannot hold)",
-            framing=True,
+            "fails: the frame is corrupt (its message CRC cannot hold)",
         ),
         FaultSpec(
             "truncated_frame",

@@ -20,7 +20,7 @@ from ...protocol.steps import Step, Write
 from ...scenario.faults import FaultShapes, Sent, Shapes, ShapeWriter
 from ...scenario.model import Fault
 from ..openai_chat.shapes import DELTA_MISSING, UNNUMBERED
-from .wire import Breaks, event_frame, exception_frame, frame
+from .wire import Breaks, event_frame, event_headers, exception_frame, framed
 
 __all__ = ["CORRUPT_TEXT", "FAULT_SHAPES", "MISSING", "NO_END", "shapes"]
 
@@ -54,9 +54,7 @@ def _error(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
 
 def _malformed(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
     payload = (fault.text or '{"contentBlockIndex":0,"delta":{"text":').encode()
-    headers = {":event-type": "contentBlockDelta", ":content-type": "application/json",
-               ":message-type": "event"}  # fmt: skip
-    yield Write(frame(headers, payload))
+    yield Write(framed(event_headers("contentBlockDelta"), payload))
 
 
 def _unknown(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
