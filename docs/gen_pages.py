@@ -207,7 +207,39 @@ def _cli_page() -> None:
         page.write("\n".join(out) + "\n")
 
 
+def _rules_page() -> None:
+    out = ["# Request rules", "", "Generated from each dialect's `strict_rules` "
+           "(`emulator/dialects/*/read.py`): what a real API answers 400 to, answered the "
+           "same way here, in its error shape and wording. `switchable` rules are the "
+           "conversation rules a client may knowingly break: `serve --lenient` turns them "
+           "off for a server, the header `X-Emulator-Strict: off` for one request. The "
+           "source is the provider's documentation and, for the wording, a public report "
+           "quoting the API's answer.", ""]  # fmt: skip
+    for d in DIALECTS.values():
+        if not d.strict_rules:
+            continue
+        out += [f"## {d.title} (`{d.name}`)", "",
+                "| rule | refuses | the API's message | switchable | source |",
+                "|---|---|---|---|---|"]  # fmt: skip
+        for r in d.strict_rules:
+            message = r.message.replace("|", "\\|")
+            out.append(f"| `{r.name}` | {r.refuses} | {message} | "
+                       f"{'yes' if r.switchable else 'no'} | {r.source} |")  # fmt: skip
+        out.append("")
+    missing = [d.title for d in DIALECTS.values() if not d.strict_rules]
+    out += ["## Not applicable", "",
+            f"{', '.join(missing)}: its conversation carries no tool calls or results (the "
+            "upstream keeps the conversation itself), so there is nothing of this kind to "
+            "refuse.", "",
+            "Anthropic's Messages API combines consecutive messages of one role into one "
+            "turn, so alternating roles is not a rule there; Bedrock's Converse API refuses "
+            "it, and so does the emulator.", ""]  # fmt: skip
+    with mkdocs_gen_files.open("reference/rules.md", "w") as page:
+        page.write("\n".join(out))
+
+
 _copy_pages()
+_rules_page()
 _dialects_page()
 _faults_page()
 _admin_page()

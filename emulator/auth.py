@@ -60,6 +60,14 @@ class Signer:
         # a few times cheaper per call than HMAC through OpenSSL).
         self._tag_key = hashlib.sha256(b"emulator tag key\0" + self.secret).digest()
 
+    def thinking_signature(self, text: str) -> str:
+        """The signature of a model's thinking ``text``, as Anthropic's API sends it with the
+        block and checks when the block comes back: a client that alters the text (or
+        signs its own) fails the check. The same for every process sharing the secret."""
+        mac = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=self._tag_key,
+                              digest_size=48, person=b"thinking")  # fmt: skip
+        return base64.b64encode(b"Eu" + mac.digest()).decode()
+
     def issue(
         self, kind: str, account: str, user: str, session: str | None = None
     ) -> tuple[str, float]:

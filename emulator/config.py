@@ -78,6 +78,10 @@ class EmulatorConfig:
     #: Keep the bytes of each answer in the journal's transcripts (off: only
     #: offsets, times and what each write carried; for load tests).
     capture_bytes: bool = True
+    #: Refuse what the real APIs refuse in a conversation (a tool result for no call, a
+    #: dropped thinking block, …) with their 400; off for clients that knowingly send
+    #: less (a request can also turn it off: ``X-Emulator-Strict: off``).
+    strict: bool = True
     #: Origins a browser app may stream from (``("*",)``: any); empty: no CORS.
     #: Never with credentials: the access token travels in a header the page sets.
     cors: tuple[str, ...] = ()

@@ -53,6 +53,10 @@ class Call:
     session: str | None = None  # the session it was made in (None: the default session)
     dialect: str | None = None  # the dialect whose route answered it (None: the emulator's own)
     chaos: str | None = None  # what seeded chaos did to it, if anything
+    turn: int = 0  # the turn of its scenario's [[turns]] that answered (0: it has none)
+    #: The matches it came nearest to, when matching chose nothing (or no turn matched):
+    #: each {"name", "misses": [{"field", "expected", "actual"}]}.
+    near: list[dict[str, Any]] = field(default_factory=list)
     served: Scenario | None = field(default=None, repr=False, compare=False)  # what it got
     transcript: Transcript | None = None  # what was answered, write by write
     journaled: bool = field(default=False, repr=False, compare=False)  # in the journal now
@@ -89,6 +93,8 @@ class Call:
             "session": self.session,
             "dialect": self.dialect,
             "chaos": self.chaos,
+            "turn": self.turn,
+            "near": self.near,
         }
 
 

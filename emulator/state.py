@@ -19,13 +19,16 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from .config import LIMITS, Limits
 from .journal import Call, CallList, Journal, LimitError
+from .matching import Near, check_pool, chosen_by_match
 from .metrics import Metrics
+from .records import SessionRecords
 from .rules import SCENARIO_MARKER, Rules, RuleTimeoutError, login_effects, reachable_by_prompt
 from .scenario import Endpoint, Scenario, ScenarioError, load_scenario, scenario_from_dict
+from .scenario.asked import Asked, Message
 from .scenario.chaos import Chaos, derive
 from .sessions import Sessions, check_session_id
 
@@ -35,6 +38,7 @@ __all__ = [
     "SCENARIO_NAME",
     "Call",
     "CallList",
+    "Choice",
     "EmulatorState",
     "LimitError",
     "RuleTimeoutError",
@@ -50,7 +54,16 @@ SCENARIO_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 ScenarioRef = str | Path | Scenario | Mapping[str, Any]
 
 
-class EmulatorState:
+class Choice(NamedTuple):
+    """The scenario for one request, why (for the journal), and the matches it came
+    nearest to when matching chose nothing (for the journal and the inspector)."""
+
+    scenario: Scenario
+    why: str
+    near: tuple[Near, ...] = ()
+
+
+class EmulatorState(SessionRecords):
     """One session's view of a server: its scenario selection, call counters and journal.
 
     The object a server starts with is the default session's (requests that
@@ -76,6 +89,7 @@ class EmulatorState:
         self.id = _id
         self.limits = _server.limits
         self._lock = _server.lock
+        self._problems, self._unmatched = _server.problems, _server.unmatched
         self.scenarios: dict[str, Scenario] = _server.scenarios
         self._registered: dict[str, Scenario] = {}
         self.default = self.resolve(default)
@@ -178,6 +192,9 @@ class EmulatorState:
         """Make a scenario given as a table (over the admin API) known by ``name``."""
         scenario = scenario_from_dict(data, name=name, source=f"<registered {name[:80]}>")
         with self._lock:
+            if scenario.match is not None:
+                others = [s for s in self._registered.values() if s.name != name]
+                check_pool([*self._server.matching, *others, scenario])
             if name not in self._registered:
                 if self._server.registered >= self.limits.registered:
                     raise LimitError(
@@ -242,43 +259,61 @@ class EmulatorState:
 
     def select(self, endpoint: Endpoint, header: str | None, prompt: str | None) -> Scenario:
         """The scenario for one request (see :meth:`choose`)."""
-        return self.choose(endpoint, header, prompt)[0]
+        return self.choose(endpoint, header, prompt).scenario
 
-    def choose(
-        self, endpoint: Endpoint, header: str | None, prompt: str | None
-    ) -> tuple[Scenario, str]:
+    def choose(self, endpoint: Endpoint, header: str | None, asked: Asked | str | None) -> Choice:
         """The scenario for one request, and why it was chosen (for the journal).
 
         Order: the ``X-Emulator-Scenario`` header, a ``[scenario:NAME]`` marker
-        in the prompt, the first matching prompt rule, the queue (consumed by
-        ``/api/conversation``, only looked at by the other endpoints), the
+        in the prompt, the first matching prompt rule, the scenarios with a
+        ``[match]`` (the most specific the request meets), the queue (consumed
+        by ``/api/conversation``, only looked at by the other endpoints), the
         scenario set with :meth:`use`, the server's default. Header and marker
-        only name known scenarios; each rule runs with a time limit, outside
-        the lock (:class:`RuleTimeoutError` when one takes too long).
+        only name known scenarios; each rule and regular expression runs with a
+        time limit, outside the lock (:class:`RuleTimeoutError` when one takes
+        too long). ``asked``: what the request says (a prompt alone: a user
+        message; None: the request carries no conversation).
         """
         if header:
-            return self.named(header), "the X-Emulator-Scenario header"
-        if prompt is not None:
+            return Choice(self.named(header), "the X-Emulator-Scenario header")
+        if isinstance(asked, str):
+            asked = Asked((Message("user", asked),))
+        near: tuple[Near, ...] = ()
+        if asked is not None:
+            prompt = asked.prompt
             marker = SCENARIO_MARKER.search(prompt)
             if marker:
                 chosen = "a [scenario:] marker"
-                return reachable_by_prompt(self.named(marker.group(1)), chosen), chosen
+                return Choice(reachable_by_prompt(self.named(marker.group(1)), chosen), chosen)
             matched = self._rules.match(prompt)
             if matched is not None:
                 chosen = f"the rule {matched[0][:40]!r}"
-                return reachable_by_prompt(matched[1], chosen), chosen
+                return Choice(reachable_by_prompt(matched[1], chosen), chosen)
+            pool = self.matching
+            if pool:
+                found, near = chosen_by_match(pool, asked, self.limits.rule_seconds)
+                if found is not None:
+                    assert found.match is not None
+                    return Choice(found, f"its match ({found.match.describe()[:120]})")
         with self._lock:
             if self._queue:
                 # The conversation takes the head; the login calls before it
                 # only look at it (it serves them too, so it counts as used).
                 if endpoint == "conversation":
-                    return self._queue.popleft().scenario, "the queue"
+                    return Choice(self._queue.popleft().scenario, "the queue", near)
                 head = self._queue[0]
                 head.served = True
-                return head.scenario, "the queue (its head, not taken)"
+                return Choice(head.scenario, "the queue (its head, not taken)", near)
             if self._active is not None:
-                return self._active, "the active scenario"
-            return self.default, "the default"
+                return Choice(self._active, "the active scenario", near)
+            return Choice(self.default, "the default", near)
+
+    @property
+    def matching(self) -> list[Scenario]:
+        """The scenarios a request can be matched to: the server's, then this session's."""
+        with self._lock:
+            registered = [s for s in self._registered.values() if s.match is not None]
+            return [*self._server.matching, *registered] if registered else self._server.matching
 
     def next_call(self, scenario: Scenario, endpoint: Endpoint) -> int:
         """Count a call to ``endpoint`` under ``scenario``; returns 1 for the first."""
@@ -319,48 +354,6 @@ class EmulatorState:
             self._server.sessions.clear()
         self._forget()
 
-    # -- the journal (kept by the server's Journal, each call tagged) ----------
-
-    def record(self, call: Call) -> None:
-        call.session = self.id
-        self.journal.record(call)
-
-    def keep_body(self, call: Call, body: bytes) -> None:
-        self.journal.keep_body(call, body)
-
-    @property
-    def journal_bytes(self) -> int:
-        return self.journal.bytes
-
-    @property
-    def requests(self) -> CallList:
-        """This session's calls, oldest first."""
-        return self.journal.calls(session=self.id)
-
-    def calls(self, path: str | None = None, method: str | None = None) -> CallList:
-        return self.journal.calls(path, method, self.id)
-
-    @property
-    def problems(self) -> list[str]:
-        """Exceptions raised inside this session's handlers (the server keeps the
-        newest ``limits.problems`` of all sessions)."""
-        with self._lock:
-            return [text for session, text in self._server.problems if session == self.id]
-
-    @property
-    def unmatched(self) -> list[str]:
-        """This session's requests that matched no route."""
-        with self._lock:
-            return [text for session, text in self._server.unmatched if session == self.id]
-
-    def add_problem(self, text: str) -> None:
-        with self._lock:
-            self._server.problems.append((self.id, text[:2000]))
-
-    def add_unmatched(self, text: str) -> None:
-        with self._lock:
-            self._server.unmatched.append((self.id, text[:2000]))
-
 
 class _Server:
     """What every session of one server shares: scenarios, journal, metrics, notes."""
@@ -373,6 +366,9 @@ class _Server:
         chaos: Chaos | None,
     ) -> None:
         self.lock = threading.RLock()
+        check_pool(scenarios.values())
+        #: The scenarios with a [match] (every session's requests are matched to them).
+        self.matching = [s for s in scenarios.values() if s.match is not None]
         #: The chaos every session starts with (--chaos).
         self.chaos = chaos
         self.scenarios = scenarios

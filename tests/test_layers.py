@@ -34,6 +34,8 @@ LAYERS: dict[str, int] = {
     "emulator.state": 3,
     "emulator.sessions": 3,
     "emulator.rules": 3,
+    "emulator.matching": 3,
+    "emulator.records": 3,
     "emulator.transcript": 3,
     "emulator.metrics": 3,
     "emulator.http": 4,

@@ -104,7 +104,7 @@ async def test_every_chunk_validates_against_the_sdk_models(emulator: Emulator) 
          "you must provide a model parameter"),
         ("Bearer sk-t", {"model": "m", "messages": []}, 400, "non-empty array"),
         ("Bearer sk-t", {"model": "m", "messages": [{"role": "wizard", "content": "x"}]}, 400,
-         "messages[0].role"),
+         "Invalid value: 'wizard'"),
         ("Bearer sk-t", {"model": "m", "messages": [{"role": "user", "content": "x"}],
                          "stream_options": {"include_usage": True}}, 400,
          "only allowed when 'stream' is true"),

@@ -113,6 +113,13 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         help="keep no bytes in the journal's transcripts, only offsets, times and "
         "what each write carried (for load tests)",
     )
+    p.add_argument(
+        "--lenient",
+        action="store_true",
+        help="accept conversations the real APIs refuse (a tool result for no call, a "
+        "dropped or altered thinking block, …); by default they get the API's 400 "
+        "(one request: X-Emulator-Strict: off)",
+    )
     # Before subcommands: kept for one release (see the CHANGELOG).
     p.add_argument("--list", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
@@ -186,6 +193,7 @@ def serve(args: argparse.Namespace) -> int:
             accounts=args.accounts,
             admin_token=args.admin_token,
             capture_bytes=not args.no_capture,
+            strict=not args.lenient,
             cors=tuple(args.cors),
             limits=Limits(journal_calls=args.journal_size),
             host="127.0.0.1" if args.host == "localhost" else args.host,

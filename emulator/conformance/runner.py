@@ -20,6 +20,7 @@ from ..config import EmulatorConfig
 from ..dialects.dialect import Dialect
 from ..dialects.registry import dialect_named
 from ..journal import Call
+from ..matching import opening_turn
 from ..scenario import Scenario
 from ..scenario.builtin import builtin_scenarios
 from ..scenario.faults import FAULTS
@@ -83,7 +84,8 @@ class Case:
         margin: float = DEADLINE_MARGIN,
         host: str = DEFAULT_HOST,
     ) -> Result:
-        expect = self.scenario.expect
+        served = opening_turn(self.scenario, self.prompt)
+        expect = served.expect
         config = EmulatorConfig(
             speed=speed, scenarios={self.name: self.scenario}, default=self.name
         )
@@ -99,8 +101,8 @@ class Case:
             except Exception as exc:  # noqa: BLE001 - the adapter itself broke
                 outcome = Outcome(crashed=f"{type(exc).__name__}: {exc}")
             await _settled(emulator)
-            notes = behaviour(self.scenario, outcome, emulator, self.dialect)
-        verdict = judge(self.scenario, self.prompt, outcome)
+            notes = behaviour(served, outcome, emulator, self.dialect)
+        verdict = judge(served, self.prompt, outcome)
         detail = verdict.detail
         if verdict.kind == "hung" and not getattr(client, "takes_timeout", True):
             detail += (
@@ -113,7 +115,11 @@ def skipped(dialect: str, scenarios: dict[str, Scenario] | None = None) -> list[
     """The scenarios that do not apply to ``dialect``, each with why."""
     known = scenarios if scenarios is not None else builtin_scenarios()
     why = dialect_named(dialect).not_applicable
-    return [(name, reason) for name in sorted(known) if (reason := why(known[name]))]
+    return [
+        (name, reason)
+        for name in sorted(known)
+        if (reason := why(opening_turn(known[name], PROMPT)))
+    ]
 
 
 def cases(

@@ -20,13 +20,16 @@ from aiohttp import web
 
 from ..http.errors import Context, Handler
 from ..scenario import Endpoint, HttpError, Scenario
+from ..scenario.asked import Asked
 from ..scenario.faults import FaultShapes
 from ..scenario.outcomes import Reading
+from .strict import StrictRule
 
 __all__ = ["Dialect", "Reader", "Route", "json_error_message"]
 
-#: Validates (and authorises) a request: the prompt it carries, if any, and what it read.
-Reader = Callable[[web.BaseRequest, Context], Awaitable[tuple[str | None, Any]]]
+#: Validates (and authorises) a request: what it asks (its conversation; None: it carries
+#: none, as the login calls), and what it read.
+Reader = Callable[[web.BaseRequest, Context], Awaitable[tuple[Asked | None, Any]]]
 
 
 class Route(NamedTuple):
@@ -90,9 +93,13 @@ class Dialect:
     #: The events of a body of its stream as a person reads them, for the inspector
     #: (None: the body is text, and the timeline shows it as it is).
     decode: Callable[[bytes], list[dict[str, Any]]] | None = None
+    #: What it refuses in a request as the real API does (the docs' table of rules).
+    strict_rules: tuple[StrictRule, ...] = ()
 
     def __post_init__(self) -> None:
         self.shapes.check(self.name)
+        # A scripted conversation applies where each of its turns does.
+        object.__setattr__(self, "not_applicable", _with_turns(self.not_applicable))
 
     def answers(self, path: str) -> bool:
         """Whether a request to ``path`` (as a capture or the journal has it) is one of
@@ -127,6 +134,25 @@ class Dialect:
             }
             for path, methods in routes.items()
         }
+
+
+def _with_turns(
+    not_applicable: Callable[[Scenario], str | None],
+) -> Callable[[Scenario], str | None]:
+    if getattr(not_applicable, "with_turns", False):
+        return not_applicable
+
+    def why(scenario: Scenario) -> str | None:
+        reason = not_applicable(scenario)
+        for i, turn in enumerate(scenario.turns, 1):
+            if reason is not None:
+                break
+            reason = not_applicable(turn.scenario)
+            reason = None if reason is None else f"its turn {i}: {reason}"
+        return reason
+
+    why.with_turns = True  # type: ignore[attr-defined]
+    return why
 
 
 def json_error_message(body: bytes) -> str | None:

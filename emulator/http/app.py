@@ -24,8 +24,11 @@ from ..dialects.dialect import Route
 from ..dialects.fakegpt.cache import TemplateCache
 from ..engine.play import deliver
 from ..journal import Call, LimitError
+from ..matching import NoTurnError, TieError, turn_of
 from ..outcomes import Ending, Label
 from ..scenario import Endpoint, Scenario, ScenarioError
+from ..scenario.asked import Asked
+from ..scenario.match import RegexTimeout
 from ..sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
 from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
 from ..transcript import Transcript
@@ -155,8 +158,8 @@ async def _routed(request: web.BaseRequest, ctx: Context, route: Route) -> web.S
         ctx.call.dialect = route.dialect
     if route.endpoint is None:
         return await route.answer(request, ctx)
-    prompt, parsed = await route.read(request, ctx) if route.read is not None else (None, None)
-    scenario = _choose(request, ctx, route.endpoint, prompt)
+    asked, parsed = await route.read(request, ctx) if route.read is not None else (None, None)
+    scenario = _choose(request, ctx, route.endpoint, asked)
     n = ctx.call.number = ctx.state.next_call(scenario, route.endpoint)
     drawn = ctx.state.draw_chaos(scenario, route.endpoint)
     if drawn is not None:
@@ -180,18 +183,29 @@ async def _routed(request: web.BaseRequest, ctx: Context, route: Route) -> web.S
 
 
 def _choose(
-    request: web.BaseRequest, ctx: Context, endpoint: Endpoint, prompt: str | None
+    request: web.BaseRequest, ctx: Context, endpoint: Endpoint, asked: Asked | None
 ) -> Scenario:
+    """The scenario (or the turn of its [[turns]]) that answers this request, noted in
+    the journal with why; a 400 when none can be chosen, a 404 naming the nearest turns
+    when no turn of the chosen scenario matches."""
+    call, limits = ctx.call, ctx.config.limits
     try:
-        scenario, why = ctx.state.choose(endpoint, request.headers.get(SCENARIO_HEADER), prompt)
+        choice = ctx.state.choose(endpoint, request.headers.get(SCENARIO_HEADER), asked)
+        call.scenario, call.chosen_by = choice.scenario.name, choice.why
+        call.near = [n.to_dict() for n in choice.near]
+        if asked is None or not choice.scenario.turns:
+            return choice.scenario
+        scenario, call.turn = turn_of(choice.scenario, asked, limits.rule_seconds)
+        return scenario
     except ScenarioError as exc:
         raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
-    except RuleTimeoutError as exc:
-        ctx.state.add_problem(str(exc))
+    except (RuleTimeoutError, RegexTimeout, TieError) as exc:
+        if not isinstance(exc, TieError):
+            ctx.state.add_problem(str(exc))
         raise BadRequest(400, f"cannot choose a scenario: {exc}") from exc
-    ctx.call.scenario = scenario.name
-    ctx.call.chosen_by = why
-    return scenario
+    except NoTurnError as exc:
+        call.near = [n.to_dict() for n in exc.near]
+        raise BadRequest(404, str(exc)) from exc
 
 
 # -- every request ------------------------------------------------------------------

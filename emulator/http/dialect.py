@@ -21,8 +21,8 @@ from ..scenario.text import CACHE_TEXT_CHARS, reply_text
 from .errors import BadRequest, Context
 
 __all__ = [
+    "json_kind",
     "json_object",
-    "prompt_and_tokens",
     "replayed_answer",
     "reply_for",
     "scripted_answer",
@@ -43,12 +43,17 @@ def too_long(prompt: str, limit: int) -> bool:
     return len(prompt.encode("utf-8", "surrogatepass")) > limit
 
 
-def prompt_and_tokens(texts: list[tuple[str, str]]) -> tuple[str, int]:
-    """Of a conversation's (role, text) messages: the prompt (the last user message's text,
-    else the last message's) and about how many tokens they all take (words, and three a
-    message)."""
-    prompt = next((t for role, t in reversed(texts) if role == "user"), texts[-1][1])
-    return prompt, sum(len(t.split()) for _, t in texts) + 3 * len(texts)
+def json_kind(value: Any) -> str:
+    """What JSON calls the type of ``value`` ("string", "number", …), as APIs name it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"
 
 
 async def json_object(request: web.BaseRequest, unreadable: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
 
 from .faults import FAULT_KINDS, FAULTS
+from .match import match_from_table
 from .model import (
     ENDPOINTS,
     MAX_FAULT_WRITES,
@@ -42,11 +43,13 @@ from .model import (
     ScenarioError,
     Timing,
     Transport,
+    Turn,
     Wire,
 )
 from .outcomes import FAILURES
 from .recording import recording_from_table
 from .table import Table
+from .turns import check_ties, turn_tables
 
 __all__ = ["load_scenario", "load_scenarios", "scenario_from_dict"]
 
@@ -82,13 +85,15 @@ def scenario_from_dict(
     name: str | None = None,
     source: str = "<python>",
     folder: Path | None = None,
+    path: str = "",
 ) -> Scenario:
     """Validate a scenario given as a dict (a parsed TOML file, or JSON from the admin API).
 
     ``folder``: where the file it came from lies (a recording's ``file`` is
-    looked for there); None for a table that came from no file.
+    looked for there); None for a table that came from no file. ``path``: where
+    the table is in its file ("": the whole file; ``turns[1]`` for a turn's).
     """
-    top = Table(source, "", data)
+    top = Table(source, path, data)
     scenario_name = top.text("name", name or _inline_name(data))
     description = top.text("description", "")
     if not description.strip():
@@ -115,6 +120,8 @@ def scenario_from_dict(
     login_cookie = top.boolean("login_cookie", True)
     session_tokens = top.boolean("session_tokens", False)
     expect = _expect(top.table("expect"), reply)
+    match = match_from_table(top.table("match")) if "match" in data else None
+    turns = _turns(top, scenario_name, source, folder)
     top.finish()
     for i, fault in enumerate(faults if recording is not None else ()):
         if FAULTS[fault.kind].cumulative_only:
@@ -146,7 +153,22 @@ def scenario_from_dict(
         session_tokens=session_tokens,
         expect=expect,
         source=source,
+        match=match,
+        turns=turns,
     )
+
+
+def _turns(top: Table, name: str, source: str, folder: Path | None) -> tuple[Turn, ...]:
+    """The scenario's ``[[turns]]``, each read as a scenario of its own (``NAME#N``)."""
+    if "turns" not in top.data:
+        return ()
+    turns = []
+    for i, (t, match, data) in enumerate(turn_tables(top)):
+        turn = scenario_from_dict(data, name=f"{name}#{i + 1}", source=source, folder=folder,
+                                  path=t.path)  # fmt: skip
+        turns.append(Turn(match, turn))
+    check_ties(((f"turns[{i}]", t.match, source) for i, t in enumerate(turns)), "{name}.match")
+    return tuple(turns)
 
 
 def _inline_name(data: Mapping[str, Any]) -> str:

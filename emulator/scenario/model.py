@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
-from typing import Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, Literal, get_args
+
+if TYPE_CHECKING:
+    from .match import Match
 
 __all__ = [
     "ENDPOINTS",
@@ -40,6 +43,7 @@ __all__ = [
     "ScenarioError",
     "Timing",
     "Transport",
+    "Turn",
     "Wire",
 ]
 
@@ -271,3 +275,21 @@ class Scenario:
     session_tokens: bool = False  # true: a token from another emulator session is refused
     expect: Expect = field(default_factory=Expect)
     source: str = "<python>"
+    #: What a request must say for this scenario to be chosen by matching (None: it is
+    #: chosen only by name: the header, a marker, a rule, the queue, active, default).
+    match: Match | None = None
+    #: The turns of a scripted conversation ([[turns]]): once the scenario is chosen, the
+    #: turn whose match the request meets answers (none: the scenario answers itself).
+    turns: tuple[Turn, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One step of a scripted conversation: the request it answers, and how.
+
+    ``scenario`` is the scenario's own tables with the turn's laid over them
+    (named ``NAME#N``, N counting from 1).
+    """
+
+    match: Match
+    scenario: Scenario

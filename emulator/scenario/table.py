@@ -60,6 +60,9 @@ class Table:
     def boolean(self, key: str, default: bool) -> bool:
         return cast(bool, self._typed(key, bool, "true or false", default))
 
+    def optional_bool(self, key: str) -> bool | None:
+        return cast("bool | None", self._typed(key, bool, "true or false", None))
+
     def integer(
         self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
     ) -> int:

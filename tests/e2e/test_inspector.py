@@ -228,3 +228,33 @@ async def test_the_inspector_decodes_a_binary_stream_frame_by_frame(
     corrupt = page.locator("#events tr.fault")
     await expect(corrupt).to_have_count(1)
     await expect(corrupt).to_contain_text("the message CRC of the frame at byte")
+
+
+async def test_the_inspector_shows_the_turn_and_the_nearest_matches(
+    page: playwright.Page, emulator: Emulator
+) -> None:
+    import aiohttp
+
+    expect = playwright.expect
+    await page.goto(f"{emulator.url}/_emulator/ui")
+    await expect(page.locator("#status")).to_have_text("live")
+    emulator.use("agent_loop")
+    headers = {"Authorization": "Bearer sk-t"}
+    first = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    lost = {"model": "m", "messages": [{"role": "assistant", "content": "Hi"},
+                                       {"role": "user", "content": "More?"}]}  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+        for body, status in ((first, 200), (lost, 404)):
+            async with http.post(f"{emulator.url}/v1/chat/completions", json=body,
+                                 headers=headers) as answer:  # fmt: skip
+                assert answer.status == status
+    rows = page.locator("#exchanges tr", has_text="/v1/chat/completions")
+    await expect(rows).to_have_count(2)
+    await rows.first.click()
+    await expect(page.locator("#detail")).to_contain_text("scenario agent_loop, turn 1")
+    await rows.last.click()
+    near = page.locator("#near tr")
+    await expect(near.first).to_contain_text("turn 1")
+    await expect(near.first).to_contain_text("expected 1")
+    await expect(near.first).to_contain_text("got 2")
+    await expect(page.locator("#near")).to_contain_text("got no tool result")

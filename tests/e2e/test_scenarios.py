@@ -14,9 +14,11 @@ import pytest
 
 from client import FakeGpt, FakeGptError
 from emulator import Emulator, builtin_scenarios
-from emulator.dialects.fakegpt.plan import not_applicable
+from emulator.dialects.registry import DIALECTS
 from emulator.scenario.text import reply_text
 from tests.helpers import PROMPT, assert_failure, collect
+
+not_applicable = DIALECTS["fakegpt"].not_applicable
 
 #: The shipped scenarios that mean something on the FakeGpt stream (not a tool call).
 SCENARIOS = {n: s for n, s in builtin_scenarios().items() if not_applicable(s) is None}

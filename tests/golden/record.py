@@ -235,7 +235,12 @@ def record() -> dict[str, Any]:
         cache = None
     result: dict[str, Any] = {}
     dialects = _dialects()
-    for name, scenario in sorted(builtin_scenarios().items()):
+    shipped = builtin_scenarios()
+    every = {  # each turn of a scripted conversation, as its own scenario (NAME#N)
+        **shipped,
+        **{t.scenario.name: t.scenario for s in shipped.values() for t in getattr(s, "turns", ())},
+    }
+    for name, scenario in sorted(every.items()):
         result[name] = {
             dialect: _on_dialect(scenario, hooks) for dialect, hooks in dialects.items()
         }

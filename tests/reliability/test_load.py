@@ -24,10 +24,12 @@ import pytest
 from client import FakeGpt
 from emulator import Scenario, builtin_scenarios
 from emulator.conformance.clients import failure_kind
-from emulator.dialects.fakegpt.plan import not_applicable
+from emulator.dialects.registry import DIALECTS
 from emulator.scenario.text import reply_text
 from emulator.state import login_effects
 from tests.helpers import serving
+
+not_applicable = DIALECTS["fakegpt"].not_applicable
 
 FULL = os.environ.get("FAKEGPT_RELIABILITY") == "full"
 CLIENTS = 1000 if FULL else 150

@@ -11,13 +11,12 @@ request is validated as the API does, and every error is ``{"type":
 from __future__ import annotations
 
 import random
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from aiohttp import web
 
 from ...http.dialect import (
     json_object,
-    prompt_and_tokens,
     replayed_answer,
     reply_for,
     scripted_answer,
@@ -28,9 +27,12 @@ from ...http.dialect import (
 )
 from ...http.errors import BadRequest, Context
 from ...scenario import HttpError
+from ...scenario.asked import Asked
 from ..dialect import Dialect, Route, json_error_message
+from ..strict import is_strict, refuse
 from .capture import read_capture
 from .plan import NAME, TITLE, not_applicable, planned_messages, stop_reason
+from .read import MAX_TOKENS, STRICT_RULES, asked_of_messages, thinking_enabled
 from .shapes import FAULT_SHAPES, shapes
 from .wire import MessageContext, error_body, message_object
 
@@ -42,7 +44,6 @@ __all__ = [
 ]
 
 _IDS: Final = random.Random()
-_ROLES: Final = ("user", "assistant")
 
 
 class MessagesRequest(NamedTuple):
@@ -50,6 +51,7 @@ class MessagesRequest(NamedTuple):
     model: str
     stream: bool
     input_tokens: int
+    thinking: bool  # the request turns extended thinking on
 
 
 _MESSAGES: Final = {
@@ -73,7 +75,7 @@ def _request_id() -> str:
     return f"req_{_IDS.getrandbits(96):024x}"
 
 
-async def read_messages(request: web.BaseRequest, ctx: Context) -> tuple[str, MessagesRequest]:
+async def read_messages(request: web.BaseRequest, ctx: Context) -> tuple[Asked, MessagesRequest]:
     key = request.headers.get("x-api-key")
     scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
     if key is None and scheme.lower() == "bearer":
@@ -90,39 +92,28 @@ async def read_messages(request: web.BaseRequest, ctx: Context) -> tuple[str, Me
         raise BadRequest(400, "model: Field required")
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise BadRequest(400, "max_tokens: Field required (an integer of at least 1)")
+        raise refuse(MAX_TOKENS)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest(400, "messages: at least one message is required")
-    texts = []
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in _ROLES:
-            raise BadRequest(400, f"messages.{i}.role: Input should be 'user' or 'assistant'")
-        texts.append((message["role"], _content(message.get("content"), i)))
+    strict = is_strict(ctx, request.headers)
+    asked = asked_of_messages(body, model, strict, ctx.signer.thinking_signature)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest(400, "stream: Input should be a valid boolean")
-    prompt, tokens = prompt_and_tokens(texts)
+    prompt = asked.prompt
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "prompt is too long")
-    return prompt, MessagesRequest(prompt, model, stream, tokens)
-
-
-def _content(content: Any, i: int) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
-        if all(isinstance(p, str) for p in parts):
-            return "".join(parts)  # type: ignore[arg-type]
-    raise BadRequest(400, f"messages.{i}.content: Input should be a string or content blocks")
+    return asked, MessagesRequest(prompt, model, stream, asked.tokens, thinking_enabled(body))
 
 
 async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: MessagesRequest = ctx.parsed
     scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
+    thinking = scenario.reply.reasoning if parsed.thinking else ""
+    signature = ctx.signer.thinking_signature(thinking) if thinking else ""
     message = MessageContext(f"msg_{_IDS.getrandbits(120):030x}", parsed.model,
-                             parsed.input_tokens)  # fmt: skip
+                             parsed.input_tokens, thinking, signature)  # fmt: skip
     headers = {"request-id": _request_id(), **ctx.cors}
     if scenario.recording is not None:
         return await replayed_answer(request, ctx, scenario, shapes(), headers)
@@ -149,5 +140,6 @@ DIALECT: Final = Dialect(
     scripted_error=scripted_error,
     error_body=error_body,
     error_message=json_error_message,
+    strict_rules=STRICT_RULES,
     doc="Anthropic's Messages API (``stream: true``: message_start … message_stop events)",
 )

@@ -20,7 +20,7 @@ from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
-from ..common import keyed_api_not_applicable, unreasoned
+from ..common import keyed_api_not_applicable
 from .shapes import MISSING, NO_DONE, shapes
 from .wire import (
     MessageContext,
@@ -29,6 +29,7 @@ from .wire import (
     block_stop,
     message_delta,
     message_start,
+    thinking_events,
 )
 
 __all__ = ["NAME", "TITLE", "not_applicable", "planned_messages", "stop_reason"]
@@ -41,7 +42,7 @@ _STOP: Final = end_label("message_stop")
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies)."""
-    reason = keyed_api_not_applicable(scenario, NAME, MISSING) or unreasoned(scenario, TITLE)
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING)
     if reason is None and not scenario.wire.done:
         return NO_DONE
     return reason
@@ -68,12 +69,18 @@ def planned_messages(
 
 def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: Prepared) -> Events:
     tool = scenario.reply.tool
+    index = ctx.text_index
 
     def opening() -> list[Step]:
+        thinking = [
+            Write(fmt.json_event(data, name), event_label(f"thinking {name}"))
+            for name, data in (thinking_events(ctx) if ctx.thinking else ())
+        ]
         return [
             Write(
                 fmt.json_event(message_start(ctx), "message_start"), event_label("message_start")
             ),
+            *thinking,
             Write(
                 fmt.json_event(block_start(ctx, tool), "content_block_start"),
                 event_label("block start"),
@@ -81,7 +88,7 @@ def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: P
         ]
 
     def event(text: str) -> bytes:
-        return fmt.json_event(block_delta(text, bool(tool)), "content_block_delta")
+        return fmt.json_event(block_delta(text, bool(tool), index), "content_block_delta")
 
     template = piece_template(event, "text")
 
@@ -92,7 +99,9 @@ def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: P
     def closing(text: str, pieces: int) -> list[Step]:
         delta = message_delta(stop_reason(scenario), pieces)
         return [
-            Write(fmt.json_event(block_stop(), "content_block_stop"), event_label("block stop")),
+            Write(
+                fmt.json_event(block_stop(index), "content_block_stop"), event_label("block stop")
+            ),
             Write(fmt.json_event(delta, "message_delta"), event_label("message delta")),
         ]
 

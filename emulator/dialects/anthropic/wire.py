@@ -24,6 +24,8 @@ __all__ = [
     "message_delta",
     "message_object",
     "message_start",
+    "thinking_block",
+    "thinking_events",
     "tool_use",
 ]
 
@@ -44,6 +46,15 @@ class MessageContext(NamedTuple):
     id: str  # msg_…
     model: str
     input_tokens: int
+    #: The model's thinking, streamed first as a thinking block ("": none, or the request
+    #: did not turn thinking on), and its signature.
+    thinking: str = ""
+    signature: str = ""
+
+    @property
+    def text_index(self) -> int:
+        """The index of the reply's content block (after the thinking block, if any)."""
+        return 1 if self.thinking else 0
 
 
 def _message(
@@ -74,21 +85,46 @@ def tool_use(ctx: MessageContext, name: str, arguments: Any) -> dict[str, Any]:
 def block_start(ctx: MessageContext, tool: str = "") -> dict[str, Any]:
     """The content block's start: text, or (``tool``) a call whose input follows as JSON."""
     block = tool_use(ctx, tool, {}) if tool else {"type": "text", "text": ""}
-    return {"type": "content_block_start", "index": 0, "content_block": block}
+    return {"type": "content_block_start", "index": ctx.text_index, "content_block": block}
 
 
-def block_delta(text: str, tool: bool = False) -> dict[str, Any]:
+def block_delta(text: str, tool: bool = False, index: int = 0) -> dict[str, Any]:
     """A piece of the text, or (``tool``) of the tool input's JSON."""
     delta = (
         {"type": "input_json_delta", "partial_json": text}
         if tool
         else {"type": "text_delta", "text": text}
     )
-    return {"type": "content_block_delta", "index": 0, "delta": delta}
+    return {"type": "content_block_delta", "index": index, "delta": delta}
 
 
-def block_stop() -> dict[str, Any]:
-    return {"type": "content_block_stop", "index": 0}
+def block_stop(index: int = 0) -> dict[str, Any]:
+    return {"type": "content_block_stop", "index": index}
+
+
+def thinking_block(ctx: MessageContext) -> dict[str, Any]:
+    """The whole thinking block, as a whole answer carries it (and a client sends back)."""
+    return {"type": "thinking", "thinking": ctx.thinking, "signature": ctx.signature}
+
+
+def thinking_events(ctx: MessageContext) -> list[tuple[str, dict[str, Any]]]:
+    """The thinking block as it streams: its start, its text in pieces of a few words
+    (``thinking_delta``), its ``signature_delta`` and its stop; (event name, data)."""
+    start = {"type": "thinking", "thinking": "", "signature": ""}
+    words = ctx.thinking.split(" ")
+    pieces = [" ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
+              for i in range(0, len(words), 8)]  # fmt: skip
+    return [
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": start}),
+        *(("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                   "delta": {"type": "thinking_delta", "thinking": p}})
+          for p in pieces),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                 "delta": {"type": "signature_delta",
+                                           "signature": ctx.signature}}),
+        ("content_block_stop", block_stop(0)),
+    ]  # fmt: skip
 
 
 def message_delta(stop_reason: str, output_tokens: int) -> dict[str, Any]:
@@ -105,7 +141,8 @@ def message_object(
     """The whole answer to a request without ``stream`` (``tool``: a call of it, ``text``
     its input as JSON)."""
     block = tool_use(ctx, tool, json.loads(text)) if tool else {"type": "text", "text": text}
-    return _message(ctx, [block], stop_reason, out)
+    blocks = [thinking_block(ctx), block] if ctx.thinking else [block]
+    return _message(ctx, blocks, stop_reason, out)
 
 
 def error_object(status: int, message: str, kind: str = "") -> dict[str, Any]:

@@ -12,17 +12,15 @@ Scenarios are chosen as for ``/api/conversation``.
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from aiohttp import web
 
 from ...http.dialect import (
     json_object,
-    prompt_and_tokens,
     replayed_answer,
     reply_for,
     scripted_answer,
@@ -33,9 +31,12 @@ from ...http.dialect import (
 )
 from ...http.errors import BadRequest, Context
 from ...scenario import HttpError
+from ...scenario.asked import Asked
 from ..dialect import Dialect, Route
+from ..strict import is_strict, refuse
 from .capture import decoded_events, read_capture
 from .plan import NAME, TITLE, not_applicable, planned_converse, stop_reason, tool_id
+from .read import FIRST_USER, STRICT_RULES, asked_of_converse, invalid
 from .shapes import FAULT_SHAPES, shapes
 from .wire import CONTENT_TYPE, ERROR_TYPES, StreamContext, converse_body, error_body
 
@@ -52,7 +53,6 @@ _MESSAGES: Final = {
     500: "The system encountered an unexpected error during processing. Try your request again.",
     503: "Bedrock is unable to process your request.",
 }
-_ROLES: Final = ("user", "assistant")
 
 
 class ConverseRequest(NamedTuple):
@@ -100,11 +100,7 @@ def _signed(request: web.BaseRequest) -> None:
                          {"x-amzn-ErrorType": "UnrecognizedClientException"})  # fmt: skip
 
 
-def _invalid(message: str) -> BadRequest:
-    return BadRequest(400, message)
-
-
-async def read_converse(request: web.BaseRequest, ctx: Context) -> tuple[str, ConverseRequest]:
+async def read_converse(request: web.BaseRequest, ctx: Context) -> tuple[Asked, ConverseRequest]:
     model, slash, operation = request.path.removeprefix(PREFIX).rpartition("/")
     if not slash or not model or operation not in _OPERATIONS:
         raise BadRequest(404, f"Unknown operation: {request.method} {request.path}",
@@ -113,49 +109,13 @@ async def read_converse(request: web.BaseRequest, ctx: Context) -> tuple[str, Co
     body = await json_object(request, "Malformed input request")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _invalid("A conversation must start with a user message. Try again with a "
-                       "conversation that starts with a user message.")  # fmt: skip
-    texts = [_message(m, i) for i, m in enumerate(messages)]
-    if texts[0][0] != "user":
-        raise _invalid("A conversation must start with a user message. Try again with a "
-                       "conversation that starts with a user message.")  # fmt: skip
-    if any(a[0] == b[0] for a, b in itertools.pairwise(texts)):
-        raise _invalid("A conversation must alternate between user and assistant roles. Make "
-                       "sure the conversation alternates between user and assistant roles and "
-                       "try again.")  # fmt: skip
-    prompt, tokens = prompt_and_tokens(texts)
+        raise refuse(FIRST_USER)
+    asked = asked_of_converse(body, model, is_strict(ctx, request.headers))
+    prompt = asked.prompt
     if too_long(prompt, ctx.config.max_prompt):
-        raise _invalid("Input is too long for requested model.")
+        raise invalid("Input is too long for requested model.")
     stream = operation == "converse-stream"
-    return prompt, ConverseRequest(prompt, model, stream, tokens)
-
-
-def _message(message: Any, i: int) -> tuple[str, str]:
-    """A message's role and the text of its blocks (text, and tool results' text)."""
-    where = f"messages.{i + 1}.member"
-    if not isinstance(message, dict):
-        raise _invalid(f"1 validation error detected: Value at '{where}' failed to satisfy "
-                       "constraint: Member must be a structure")  # fmt: skip
-    role = message.get("role")
-    if role not in _ROLES:
-        raise _invalid(f"1 validation error detected: Value '{role}' at '{where}.role' failed "
-                       "to satisfy constraint: Member must satisfy enum value set: "
-                       "[user, assistant]")  # fmt: skip
-    content = message.get("content")
-    if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
-        raise _invalid(f"1 validation error detected: Value null at '{where}.content' failed "
-                       "to satisfy constraint: Member must not be null")  # fmt: skip
-    return str(role), "".join(_block_text(b) for b in content)
-
-
-def _block_text(block: dict[str, Any]) -> str:
-    if isinstance(block.get("text"), str):
-        return str(block["text"])
-    result = block.get("toolResult")
-    if isinstance(result, dict) and isinstance(result.get("content"), list):
-        return "".join(str(c["text"]) for c in result["content"]
-                       if isinstance(c, dict) and isinstance(c.get("text"), str))  # fmt: skip
-    return ""
+    return asked, ConverseRequest(prompt, model, stream, asked.tokens)
 
 
 async def answer_converse(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
@@ -192,6 +152,7 @@ DIALECT: Final = Dialect(
     error_headers=error_headers,
     stream_headers=(("Content-Type", CONTENT_TYPE),),
     decode=decoded_events,
+    strict_rules=STRICT_RULES,
     doc="AWS Bedrock Runtime (converse-stream: binary application/vnd.amazon.eventstream "
     "frames, messageStart … messageStop, metadata; converse: one JSON answer)",
 )

@@ -23,6 +23,7 @@ from ...engine.prepare import prepare
 from ...http.dialect import replayed_answer, scripted_answer, streamed, too_long, transport_of
 from ...http.errors import BadRequest, Context, json_response
 from ...scenario import HttpError, Scenario
+from ...scenario.asked import Asked, Message
 from ...scenario.text import CACHE_TEXT_CHARS, reply_text
 from ..dialect import Dialect, Route
 from .capture import read_capture
@@ -165,7 +166,7 @@ async def answer_session(request: web.BaseRequest, ctx: Context) -> web.Response
 
 async def read_conversation(
     request: web.BaseRequest, ctx: Context
-) -> tuple[str, tuple[ConversationRequest, Identity]]:
+) -> tuple[Asked, tuple[ConversationRequest, Identity]]:
     """Validate the body and authorise, before anything costly (rules, planning) runs."""
     # The usual header read as it is: parsing it (request.content_type) costs
     # more than the rest of the validation.
@@ -177,7 +178,9 @@ async def read_conversation(
     identity = _authorize(request, ctx.signer)
     if too_long(parsed.prompt, ctx.config.max_prompt):
         raise BadRequest(413, None)  # the upstream's message_length_exceeds_limit
-    return parsed.prompt, (parsed, identity)
+    # The upstream's conversation carries the new message only (the rest it keeps).
+    asked = Asked((Message("user", parsed.prompt),), parsed.model, body=parsed.body)
+    return asked, (parsed, identity)
 
 
 async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:

@@ -31,6 +31,7 @@ class ConversationRequest(NamedTuple):
     parent_id: str
     model: str
     conversation_id: str | None
+    body: dict[str, Any] | None = None  # the JSON body (what a match's path looks into)
 
 
 def parse_conversation(body: bytes, content_type: str) -> ConversationRequest:
@@ -66,7 +67,7 @@ def parse_conversation(body: bytes, content_type: str) -> ConversationRequest:
         raise BadRequest(
             400, f"conversation_id must be a string, got {_json_kind(conversation_id)}"
         )
-    return ConversationRequest(texts[-1], parent, model, conversation_id)
+    return ConversationRequest(texts[-1], parent, model, conversation_id, obj)
 
 
 _SCAN: Final = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]

@@ -14,13 +14,12 @@ framing is refused there with a 400 that says why).
 from __future__ import annotations
 
 import random
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from aiohttp import web
 
 from ...http.dialect import (
     json_object,
-    prompt_and_tokens,
     replayed_answer,
     reply_for,
     scripted_answer,
@@ -31,7 +30,9 @@ from ...http.dialect import (
 )
 from ...http.errors import BadRequest, Context
 from ...scenario import HttpError
+from ...scenario.asked import Asked
 from ..dialect import Dialect, Route, json_error_message
+from ..strict import is_strict
 from .capture import read_capture
 from .plan import (
     NAME,
@@ -41,6 +42,7 @@ from .plan import (
     planned_gemini,
     planned_gemini_array,
 )
+from .read import STRICT_RULES, asked_of_gemini
 from .shapes import FAULT_SHAPES, array_not_applicable, shapes
 from .wire import GeminiContext, chunk_object, error_body, models_body
 
@@ -83,7 +85,7 @@ def _key(request: web.BaseRequest) -> None:
         )
 
 
-async def read_gemini(request: web.BaseRequest, ctx: Context) -> tuple[str, GeminiRequest]:
+async def read_gemini(request: web.BaseRequest, ctx: Context) -> tuple[Asked, GeminiRequest]:
     rest = request.path.removeprefix(PREFIX).removeprefix(PREFIX_V1)
     model, colon, method = rest.rpartition(":")
     if not colon or not model or method not in ("generateContent", "streamGenerateContent"):
@@ -95,23 +97,13 @@ async def read_gemini(request: web.BaseRequest, ctx: Context) -> tuple[str, Gemi
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         raise BadRequest(400, "* GenerateContentRequest.contents: contents is not specified")
-    texts = [(c.get("role", "user"), _text(c, i)) for i, c in enumerate(contents)]
-    prompt, tokens = prompt_and_tokens(texts)
+    model = model.removeprefix("models/")
+    asked = asked_of_gemini(body, model, is_strict(ctx, request.headers))
+    prompt = asked.prompt
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "The input token count exceeds the maximum number of tokens "
                          "allowed.")  # fmt: skip
-    return prompt, GeminiRequest(prompt, model.removeprefix("models/"), stream, array, tokens)
-
-
-def _text(content: Any, i: int) -> str:
-    parts = content.get("parts") if isinstance(content, dict) else None
-    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
-        raise BadRequest(400, f"* GenerateContentRequest.contents[{i}].parts: contents.parts "
-                         "must not be empty")  # fmt: skip
-    if isinstance(content, dict) and content.get("role", "user") not in ("user", "model"):
-        raise BadRequest(400, f"* GenerateContentRequest.contents[{i}].role: Please use a "
-                         "valid role: user, model.")  # fmt: skip
-    return "".join(p["text"] for p in parts if isinstance(p.get("text"), str))
+    return asked, GeminiRequest(prompt, model, stream, array, asked.tokens)
 
 
 async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
@@ -160,6 +152,7 @@ DIALECT: Final = Dialect(
     scripted_error=scripted_error,
     error_body=error_body,
     error_message=json_error_message,
+    strict_rules=STRICT_RULES,
     doc="Google's Gemini API (streamGenerateContent?alt=sse: GenerateContentResponse "
     "chunks, the last with finishReason; the stream just ends)",
 )

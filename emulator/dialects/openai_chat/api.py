@@ -11,13 +11,13 @@ in the last user message, rules, queue, active, default).
 from __future__ import annotations
 
 import random
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from aiohttp import web
 
 from ...http.dialect import (
+    json_kind,
     json_object,
-    prompt_and_tokens,
     replayed_answer,
     reply_for,
     scripted_answer,
@@ -28,9 +28,12 @@ from ...http.dialect import (
 )
 from ...http.errors import BadRequest, Context
 from ...scenario import HttpError
+from ...scenario.asked import Asked
 from ..dialect import Dialect, Route, json_error_message
+from ..strict import is_strict, refuse
 from .capture import read_capture
 from .plan import NAME, TITLE, finish_reason, not_applicable, planned_chat
+from .read import ROLES, STREAM_TYPE, STRICT_RULES, asked_of_chat, content_text
 from .shapes import FAULT_SHAPES, shapes
 from .wire import ChatContext, completion_object, error_body, models_body
 
@@ -91,7 +94,7 @@ def check_key(request: web.BaseRequest) -> None:
         raise BadRequest(401, f"Incorrect API key provided: {key.strip()[:8]}***.")
 
 
-async def read_chat(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRequest]:
+async def read_chat(request: web.BaseRequest, ctx: Context) -> tuple[Asked, ChatRequest]:
     check_key(request)
     body = await json_object(request, UNREADABLE)
     model = body.get("model")
@@ -100,38 +103,18 @@ async def read_chat(request: web.BaseRequest, ctx: Context) -> tuple[str, ChatRe
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest(400, "'messages' must be a non-empty array of messages.")
-    texts = []
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
-            raise BadRequest(400, f"Invalid 'messages[{i}].role': expected one of "
-                             f"{', '.join(ROLES)}.")  # fmt: skip
-        texts.append((message["role"], content_text(message.get("content"), i)))
+    asked = asked_of_chat(body, model, is_strict(ctx, request.headers))
     stream = body.get("stream", False)
     options = body.get("stream_options")
     if not isinstance(stream, bool):
-        raise BadRequest(400, "Invalid type for 'stream': expected a boolean.")
+        raise refuse(STREAM_TYPE, kind=json_kind(stream))
     if options is not None and (not isinstance(options, dict) or not stream):
         raise BadRequest(400, "'stream_options' is only allowed when 'stream' is true.")
     include_usage = bool(options and options.get("include_usage"))
-    prompt, tokens = prompt_and_tokens(texts)
+    prompt = asked.prompt
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "This model's maximum context length was exceeded.")
-    return prompt, ChatRequest(prompt, model, stream, include_usage, tokens)
-
-
-ROLES: Final = ("system", "developer", "user", "assistant", "tool")
-
-
-def content_text(content: Any, i: int) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        if all(isinstance(p, str) for p in parts):
-            return "".join(parts)  # type: ignore[arg-type]
-    if content is None:
-        return ""
-    raise BadRequest(400, f"Invalid 'messages[{i}].content': expected a string or text parts.")
+    return asked, ChatRequest(prompt, model, stream, include_usage, asked.tokens)
 
 
 async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
@@ -177,5 +160,6 @@ DIALECT: Final = Dialect(
     scripted_error=scripted_error,
     error_body=error_body,
     error_message=json_error_message,
+    strict_rules=STRICT_RULES,
     doc="OpenAI's Chat Completions (``stream: true``: chat.completion.chunk deltas, then [DONE])",
 )

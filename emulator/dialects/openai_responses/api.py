@@ -13,8 +13,8 @@ from typing import Final, NamedTuple
 from aiohttp import web
 
 from ...http.dialect import (
+    json_kind,
     json_object,
-    prompt_and_tokens,
     replayed_answer,
     reply_for,
     streamed,
@@ -23,18 +23,14 @@ from ...http.dialect import (
     whole_answer_faults,
 )
 from ...http.errors import BadRequest, Context
+from ...scenario.asked import Asked
 from ..dialect import Dialect, Route, json_error_message
-from ..openai_chat.api import (
-    MESSAGES,
-    ROLES,
-    UNREADABLE,
-    check_key,
-    content_text,
-    scripted_error,
-)
+from ..openai_chat.api import MESSAGES, UNREADABLE, check_key, scripted_error
 from ..openai_chat.wire import error_body
+from ..strict import is_strict
 from .capture import read_capture
 from .plan import NAME, TITLE, Numbered, not_applicable, planned_responses, whole_response
+from .read import STRICT_RULES, asked_of_responses
 from .shapes import FAULT_SHAPES, shapes
 from .wire import ResponseContext
 
@@ -50,38 +46,22 @@ class ResponsesRequest(NamedTuple):
     input_tokens: int
 
 
-async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[str, ResponsesRequest]:
-    """The Responses API's request: ``input`` (a string, or messages), ``model``, ``stream``."""
+async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[Asked, ResponsesRequest]:
+    """The Responses API's request: ``input`` (a string, or items), ``model``, ``stream``."""
     check_key(request)
     body = await json_object(request, UNREADABLE)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(400, "Missing required parameter: 'model'.")
-    given = body.get("input")
-    if isinstance(given, str):
-        texts = [("user", given)]
-    elif isinstance(given, list) and given:
-        texts = []
-        for i, item in enumerate(given):
-            if not isinstance(item, dict) or item.get("role") not in ROLES:
-                raise BadRequest(400, f"Invalid 'input[{i}]': expected a message with a role.")
-            content = item.get("content")
-            if isinstance(content, list):
-                content = [
-                    {**p, "type": "text"} if isinstance(p, dict) and p.get("type") in (
-                        "input_text", "output_text") else p
-                    for p in content
-                ]  # fmt: skip
-            texts.append((item["role"], content_text(content, i)))
-    else:
-        raise BadRequest(400, "Missing required parameter: 'input'.")
+    asked = asked_of_responses(body, model, is_strict(ctx, request.headers))
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise BadRequest(400, "Invalid type for 'stream': expected a boolean.")
-    prompt, tokens = prompt_and_tokens(texts)
+        raise BadRequest(400, f"Invalid type for 'stream': expected a boolean, but got a "
+                         f"{json_kind(stream)} instead.")  # fmt: skip
+    prompt = asked.prompt
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "Your input exceeds the context window of this model.")
-    return prompt, ResponsesRequest(prompt, model, stream, tokens)
+    return asked, ResponsesRequest(prompt, model, stream, asked.tokens)
 
 
 async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
@@ -118,5 +98,6 @@ DIALECT: Final = Dialect(
     scripted_error=scripted_error,
     error_body=error_body,
     error_message=json_error_message,
+    strict_rules=STRICT_RULES,
     doc="OpenAI's Responses API (``stream: true``: numbered response.* events)",
 )
