@@ -25,6 +25,7 @@ from .config import LIMITS, Limits
 from .journal import Call, CallList, Journal, LimitError
 from .matching import Near, check_pool, chosen_by_match
 from .metrics import Metrics
+from .ratelimits import TokenBudgets
 from .records import SessionRecords
 from .rules import SCENARIO_MARKER, Rules, RuleTimeoutError, login_effects, reachable_by_prompt
 from .scenario import Endpoint, Scenario, ScenarioError, load_scenario, scenario_from_dict
@@ -98,6 +99,8 @@ class EmulatorState(SessionRecords):
         self._queue: deque[_Queued] = deque()
         self._rules = Rules(self.limits)
         self._counters: dict[tuple[str, str], int] = {}
+        #: What this session spent of each scenario's token budget ([rate_limit]).
+        self.budgets = TokenBudgets()
         self._chaos = _server.chaos
         self._chaos_count = 0
         #: Every session's calls, each tagged with its session (see :attr:`requests`).
@@ -150,6 +153,7 @@ class EmulatorState(SessionRecords):
             self._server.registered -= len(self._registered)
             self._registered.clear()
             self._counters.clear()
+            self.budgets.clear()
             self._chaos = self._server.chaos
             self._chaos_count = 0
             server = self._server

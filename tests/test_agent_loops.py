@@ -305,3 +305,41 @@ def test_the_shipped_loops_load_with_their_turns() -> None:
     ]
     assert [t.scenario.reply.tool for t in loop.turns] == ["get_weather", "get_forecast", ""]
     assert loop.turns[2].scenario.reply.cut == "word"
+
+
+# -- token budgets -----------------------------------------------------------------------
+
+
+def test_a_token_budget_counts_down_across_requests_until_a_429() -> None:
+    config = EmulatorConfig(speed=0, default="token_budget")
+    with EmulatorServer(config) as emulator:
+        client = openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-t", max_retries=0)
+        ask: Any = [{"role": "user", "content": "one two three"}]  # 3 words + 3: 6 tokens
+        left = []
+        for _ in range(10):  # bounded: 60 tokens at 15 a request
+            try:
+                raw = client.chat.completions.with_raw_response.create(model="m", messages=ask)
+            except openai.RateLimitError as exc:
+                refused = exc
+                break
+            assert raw.headers["x-ratelimit-limit-tokens"] == "60"
+            left.append(int(raw.headers["x-ratelimit-remaining-tokens"]))
+        assert left == [45, 30, 15, 0]  # 6 in, 9 out (the reply's words) a request
+        assert 50 <= int(refused.response.headers["Retry-After"]) <= 60  # the window's rest
+        assert refused.message.startswith(
+            "Error code: 429 - Rate limit reached for m on tokens per min (TPM): Limit 60, "
+            "Used 60, Requested 15. Please try again in "
+        )
+        assert refused.message.endswith("s. Visit https://platform.openai.com/account/"
+                                        "rate-limits to learn more.")  # fmt: skip
+        # Another session has a budget of its own.
+        other = openai.OpenAI(base_url=f"{emulator.url}/_session/s1/v1", api_key="sk-t")
+        raw = other.chat.completions.with_raw_response.create(model="m", messages=ask)
+        assert raw.headers["x-ratelimit-remaining-tokens"] == "45"
+        # Anthropic tells it in its own headers, and its stream carries them too.
+        claude = anthropic.Anthropic(base_url=f"{emulator.url}/_session/s2", api_key="sk-ant-t")
+        with claude.messages.with_streaming_response.create(
+            model="m", max_tokens=64, messages=ask, stream=True
+        ) as streamed:
+            assert streamed.headers["anthropic-ratelimit-tokens-remaining"] == "45"
+            assert streamed.headers["anthropic-ratelimit-tokens-reset"].endswith("Z")

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "emulator.rules": 3,
     "emulator.matching": 3,
     "emulator.records": 3,
+    "emulator.ratelimits": 3,
     "emulator.transcript": 3,
     "emulator.metrics": 3,
     "emulator.http": 4,

@@ -19,17 +19,26 @@ from typing import Any, NamedTuple
 from aiohttp import web
 
 from ..http.errors import Context, Handler
+from ..ratelimits import Budget
 from ..scenario import Endpoint, HttpError, Scenario
 from ..scenario.asked import Asked
 from ..scenario.faults import FaultShapes
 from ..scenario.outcomes import Reading
 from .strict import StrictRule
 
-__all__ = ["Dialect", "Reader", "Route", "json_error_message"]
+__all__ = ["BudgetShape", "Dialect", "Reader", "Route", "json_error_message"]
 
 #: Validates (and authorises) a request: what it asks (its conversation; None: it carries
 #: none, as the login calls), and what it read.
 Reader = Callable[[web.BaseRequest, Context], Awaitable[tuple[Asked | None, Any]]]
+
+
+class BudgetShape(NamedTuple):
+    """How an API tells a token budget: the headers on every answer, and the message of
+    the 429 when the budget cannot cover a request (budget, tokens asked for, model)."""
+
+    headers: Callable[[Budget], Mapping[str, str]]
+    message: Callable[[Budget, int, str], str]
 
 
 class Route(NamedTuple):
@@ -52,6 +61,8 @@ class Route(NamedTuple):
     dialect: str = ""
     #: Headers an error of this API carries, by status (AWS's ``x-amzn-ErrorType``).
     error_headers: Callable[[int], Mapping[str, str]] | None = None
+    #: How this API tells a session's token budget (filled in from the dialect).
+    budget: BudgetShape | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +104,8 @@ class Dialect:
     #: The events of a body of its stream as a person reads them, for the inspector
     #: (None: the body is text, and the timeline shows it as it is).
     decode: Callable[[bytes], list[dict[str, Any]]] | None = None
+    #: How it tells a token budget ([rate_limit]; None: a 429 with Retry-After alone).
+    budget: BudgetShape | None = None
     #: What it refuses in a request as the real API does (the docs' table of rules).
     strict_rules: tuple[StrictRule, ...] = ()
 
@@ -129,6 +142,7 @@ class Dialect:
                     scripted=route.scripted or self.scripted_error,
                     dialect=self.name,
                     error_headers=route.error_headers or self.error_headers,
+                    budget=route.budget or self.budget,
                 )
                 for method, route in methods.items()
             }

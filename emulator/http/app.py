@@ -32,6 +32,7 @@ from ..scenario.match import RegexTimeout
 from ..sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
 from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
 from ..transcript import Transcript
+from .budget import spent
 from .errors import (
     ADMIN_PREFIX,
     BadRequest,
@@ -169,11 +170,19 @@ async def _routed(request: web.BaseRequest, ctx: Context, route: Route) -> web.S
         (e for e in scenario.http_errors if e.endpoint == route.endpoint and e.on_call in (0, n)),
         None,
     )
+    budget: dict[str, str] = {}
+    if scenario.rate_limit.tokens and route.endpoint == "conversation":
+        refused, budget = spent(ctx, route, scenario, asked)
+        if refused is not None:
+            return refused
+        ctx = ctx._replace(cors={**ctx.cors, **budget})  # a stream's extra headers
     response = (
         route.scripted(scripted)
         if scripted is not None and route.scripted is not None
         else await route.answer(request, ctx._replace(scenario=scenario, parsed=parsed))
     )
+    if budget and not response.prepared:
+        response.headers.update(budget)
     transport = scenario.transport
     if isinstance(response, web.Response) and transport.applies(route.endpoint):
         # A whole answer (JSON, an error) through the scenario's network; a

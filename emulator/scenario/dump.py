@@ -6,7 +6,17 @@ from dataclasses import fields
 from typing import Any
 
 from .faults import FAULTS
-from .model import Expect, HttpError, Recording, Reply, Scenario, Timing, Transport, Wire
+from .model import (
+    Expect,
+    HttpError,
+    RateLimit,
+    Recording,
+    Reply,
+    Scenario,
+    Timing,
+    Transport,
+    Wire,
+)
 from .recording import chunk_dict
 
 __all__ = ["scenario_to_toml"]
@@ -16,6 +26,7 @@ _TABLES: tuple[tuple[str, type[Any]], ...] = (
     ("timing", Timing),
     ("wire", Wire),
     ("transport", Transport),
+    ("rate_limit", RateLimit),
     ("expect", Expect),
 )
 

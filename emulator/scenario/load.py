@@ -38,6 +38,7 @@ from .model import (
     FinishType,
     HttpError,
     LineEnding,
+    RateLimit,
     Reply,
     Scenario,
     ScenarioError,
@@ -119,6 +120,10 @@ def scenario_from_dict(
     accounts = top.optional_int("accounts", minimum=0)
     login_cookie = top.boolean("login_cookie", True)
     session_tokens = top.boolean("session_tokens", False)
+    limit = top.table("rate_limit")
+    rate_limit = RateLimit(limit.integer("tokens", 0, minimum=0),
+                           limit.number("window", 60.0, minimum=0.01, maximum=86_400.0))  # fmt: skip
+    limit.finish()
     expect = _expect(top.table("expect"), reply)
     match = match_from_table(top.table("match")) if "match" in data else None
     turns = _turns(top, scenario_name, source, folder)
@@ -149,6 +154,7 @@ def scenario_from_dict(
         transport=transport,
         recording=recording,
         accounts=accounts,
+        rate_limit=rate_limit,
         login_cookie=login_cookie,
         session_tokens=session_tokens,
         expect=expect,

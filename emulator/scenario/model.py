@@ -37,6 +37,7 @@ __all__ = [
     "HttpError",
     "LineEnding",
     "PlanError",
+    "RateLimit",
     "Recording",
     "Reply",
     "Scenario",
@@ -222,6 +223,16 @@ _NEUTRAL: Final = _shaping(Transport())
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A token budget per window, counted per session across its requests (as the APIs'
+    per-minute token limits are): each answer spends the request's tokens and the
+    reply's; a request the rest cannot cover gets the API's 429 with ``Retry-After``."""
+
+    tokens: int = 0  # 0: no limit
+    window: float = 60.0  # seconds; the budget is whole again after it
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """One write of a captured stream: its bytes, and when it came (seconds after the request)."""
 
@@ -272,6 +283,7 @@ class Scenario:
     recording: Recording | None = None  # a captured stream, replayed instead of the reply
     accounts: int | None = None  # None: the server's pool
     login_cookie: bool = True  # false: /auth/login answers 200 but sets no cookie
+    rate_limit: RateLimit = field(default_factory=RateLimit)
     session_tokens: bool = False  # true: a token from another emulator session is refused
     expect: Expect = field(default_factory=Expect)
     source: str = "<python>"

@@ -11,6 +11,7 @@ request is validated as the API does, and every error is ``{"type":
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from typing import Final, NamedTuple
 
 from aiohttp import web
@@ -28,13 +29,19 @@ from ...http.dialect import (
 from ...http.errors import BadRequest, Context
 from ...scenario import HttpError
 from ...scenario.asked import Asked
-from ..dialect import Dialect, Route, json_error_message
+from ..dialect import BudgetShape, Dialect, Route, json_error_message
 from ..strict import is_strict, refuse
 from .capture import read_capture
 from .plan import NAME, TITLE, not_applicable, planned_messages, stop_reason
 from .read import MAX_TOKENS, STRICT_RULES, asked_of_messages, thinking_enabled
 from .shapes import FAULT_SHAPES, shapes
-from .wire import MessageContext, error_body, message_object
+from .wire import (
+    MessageContext,
+    error_body,
+    message_object,
+    token_headers,
+    token_limit_message,
+)
 
 __all__ = [
     "DIALECT",
@@ -129,6 +136,16 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
     return await streamed(request, ctx, steps, transport_of(scenario), extra=headers)
 
 
+def _reset_at(seconds: float) -> str:
+    when = datetime.now(UTC) + timedelta(seconds=seconds)
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+BUDGET: Final = BudgetShape(
+    lambda b: token_headers(b.limit, b.remaining, _reset_at(b.reset)),
+    lambda b, asked, model: token_limit_message(b.limit),
+)
+
 DIALECT: Final = Dialect(
     name=NAME,
     title=TITLE,
@@ -141,5 +158,6 @@ DIALECT: Final = Dialect(
     error_body=error_body,
     error_message=json_error_message,
     strict_rules=STRICT_RULES,
+    budget=BUDGET,
     doc="Anthropic's Messages API (``stream: true``: message_start … message_stop events)",
 )

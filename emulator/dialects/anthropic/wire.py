@@ -154,3 +154,22 @@ def error_object(status: int, message: str, kind: str = "") -> dict[str, Any]:
 
 def error_body(status: int, message: str) -> bytes:
     return json.dumps(error_object(status, message)).encode()
+
+
+def token_headers(limit: int, remaining: int, reset_at: str) -> dict[str, str]:
+    """A token budget as Anthropic's headers tell it (``reset_at``: RFC 3339)."""
+    return {
+        "anthropic-ratelimit-tokens-limit": str(limit),
+        "anthropic-ratelimit-tokens-remaining": str(remaining),
+        "anthropic-ratelimit-tokens-reset": reset_at,
+    }
+
+
+def token_limit_message(limit: int) -> str:
+    """The 429's message when a token budget cannot cover a request, in Anthropic's words."""
+    return (
+        f"This request would exceed your organization's rate limit of {limit:,} tokens per "
+        "minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can "
+        "see the response headers for current usage. Please reduce the prompt length or the "
+        "maximum tokens requested, or try again later."
+    )

@@ -29,15 +29,23 @@ from ...http.dialect import (
 from ...http.errors import BadRequest, Context
 from ...scenario import HttpError
 from ...scenario.asked import Asked
-from ..dialect import Dialect, Route, json_error_message
+from ..dialect import BudgetShape, Dialect, Route, json_error_message
 from ..strict import is_strict, refuse
 from .capture import read_capture
 from .plan import NAME, TITLE, finish_reason, not_applicable, planned_chat
 from .read import ROLES, STREAM_TYPE, STRICT_RULES, asked_of_chat, content_text
 from .shapes import FAULT_SHAPES, shapes
-from .wire import ChatContext, completion_object, error_body, models_body
+from .wire import (
+    ChatContext,
+    completion_object,
+    error_body,
+    models_body,
+    token_headers,
+    token_limit_message,
+)
 
 __all__ = [
+    "BUDGET",
     "DIALECT",
     "MESSAGES",
     "ROLES",
@@ -146,6 +154,12 @@ async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:
     return web.Response(body=models_body(), content_type="application/json")
 
 
+#: A token budget in OpenAI's headers and words (the Responses API's too).
+BUDGET: Final = BudgetShape(
+    lambda b: token_headers(b.limit, b.remaining, b.reset),
+    lambda b, asked, model: token_limit_message(b.limit, b.remaining, b.reset, asked, model),
+)
+
 DIALECT: Final = Dialect(
     name=NAME,
     title=TITLE,
@@ -161,5 +175,6 @@ DIALECT: Final = Dialect(
     error_body=error_body,
     error_message=json_error_message,
     strict_rules=STRICT_RULES,
+    budget=BUDGET,
     doc="OpenAI's Chat Completions (``stream: true``: chat.completion.chunk deltas, then [DONE])",
 )

@@ -170,3 +170,32 @@ def error_object(status: int, message: str, param: str | None = None) -> dict[st
 
 def error_body(status: int, message: str, param: str | None = None) -> bytes:
     return json.dumps(error_object(status, message, param)).encode()
+
+
+def duration_text(seconds: float) -> str:
+    """A wait as OpenAI's ``x-ratelimit-reset-*`` headers write it: ``6m0s``, ``1.5s``,
+    ``20ms``."""
+    if seconds < 1:
+        return f"{max(round(seconds * 1000), 1)}ms"
+    minutes, rest = divmod(seconds, 60)
+    whole = f"{rest:.0f}" if rest == int(rest) else f"{rest:.3g}"
+    return f"{int(minutes)}m{whole}s" if minutes else f"{whole}s"
+
+
+def token_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
+    """A token budget as OpenAI's headers tell it."""
+    return {
+        "x-ratelimit-limit-tokens": str(limit),
+        "x-ratelimit-remaining-tokens": str(remaining),
+        "x-ratelimit-reset-tokens": duration_text(reset),
+    }
+
+
+def token_limit_message(limit: int, remaining: int, reset: float, asked: int, model: str) -> str:
+    """The 429's message when a token budget cannot cover a request, in OpenAI's words."""
+    return (
+        f"Rate limit reached for {model or 'this model'} on tokens per min (TPM): Limit "
+        f"{limit}, Used {limit - remaining}, Requested {asked}. Please try again in "
+        f"{duration_text(reset)}. Visit https://platform.openai.com/account/rate-limits to "
+        "learn more."
+    )

@@ -25,7 +25,7 @@ from ...http.dialect import (
 from ...http.errors import BadRequest, Context
 from ...scenario.asked import Asked
 from ..dialect import Dialect, Route, json_error_message
-from ..openai_chat.api import MESSAGES, UNREADABLE, check_key, scripted_error
+from ..openai_chat.api import BUDGET, MESSAGES, UNREADABLE, check_key, scripted_error
 from ..openai_chat.wire import error_body
 from ..strict import is_strict
 from .capture import read_capture
@@ -99,5 +99,6 @@ DIALECT: Final = Dialect(
     error_body=error_body,
     error_message=json_error_message,
     strict_rules=STRICT_RULES,
+    budget=BUDGET,
     doc="OpenAI's Responses API (``stream: true``: numbered response.* events)",
 )

@@ -1,0 +1,48 @@
+"""A scenario's ``[rate_limit]`` on the conversation endpoints: each answer spends from
+the session's token budget and says what is left in the API's headers; a request the
+rest cannot cover gets the API's 429 with ``Retry-After``."""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+
+from ..dialects.dialect import Route
+from ..scenario import HttpError, Scenario
+from ..scenario.asked import Asked
+from ..scenario.text import reply_text
+from .errors import Context
+
+__all__ = ["spent"]
+
+_GENERIC = "Too many tokens, please wait before trying again."
+
+
+def spent(
+    ctx: Context, route: Route, scenario: Scenario, asked: Asked | None
+) -> tuple[web.Response | None, dict[str, str]]:
+    """Spend this request's tokens (its messages' and its reply's) from the session's
+    budget for ``scenario``: the 429 to answer instead when the rest cannot cover them,
+    else the headers that say what is left."""
+    limit = scenario.rate_limit
+    name = ctx.call.scenario or scenario.name
+    now = ctx.config.clock.time()
+    budgets = ctx.state.budgets
+    prompt = asked.prompt if asked is not None else ""
+    reply = reply_text(scenario.reply, prompt) if scenario.reply.text is not None else ""
+    cost = (asked.tokens if asked is not None else 0) + len(reply.split())
+    shape = route.budget
+    left = budgets.left(name, limit, now)
+    if left.remaining < cost:
+        message = (
+            _GENERIC if shape is None else shape.message(left, cost, asked.model if asked else "")
+        )
+        error = HttpError("conversation", 429, detail=message,
+                          retry_after=max(1, math.ceil(left.reset)))  # fmt: skip
+        response = route.scripted(error) if route.scripted is not None else None
+        if response is not None and shape is not None:
+            response.headers.update(shape.headers(left))
+        return response or web.Response(status=429), {}
+    budget = budgets.spend(name, limit, cost, now)
+    return None, dict(shape.headers(budget)) if shape is not None else {}
