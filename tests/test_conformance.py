@@ -31,10 +31,16 @@ async def test_this_projects_client_passes_every_scenario() -> None:
     }
     assert failed == {}
     why = dict(skipped("fakegpt"))
-    for tool_call in ("tool_call_split", "agent_loop", "agent_loop_thinking"):
-        assert why.pop(tool_call) == (  # the two loops' first turn calls a tool
-            "its reply is a tool call, which the FakeGpt conversation stream has not"
-        )
+    assert why.pop("tool_call_split") == (
+        "its reply is a tool call, which the FakeGpt conversation stream has not"
+    )
+    assert why.pop("agent_loop") == (  # its first turn calls a tool
+        "its turn 1: its reply is a tool call, which the FakeGpt conversation stream has not"
+    )
+    assert (
+        why.pop("agent_loop_thinking")
+        == "its reply has reasoning, which the FakeGpt stream has not"
+    )
     assert why.pop("unknown_event").startswith("its unknown_event fault: its messages of a kind")
     assert why.pop("empty_chunks").startswith("its empty_chunk fault: its events that carry")
     assert (

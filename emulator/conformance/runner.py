@@ -114,12 +114,8 @@ class Case:
 def skipped(dialect: str, scenarios: dict[str, Scenario] | None = None) -> list[tuple[str, str]]:
     """The scenarios that do not apply to ``dialect``, each with why."""
     known = scenarios if scenarios is not None else builtin_scenarios()
-    why = dialect_named(dialect).not_applicable
-    return [
-        (name, reason)
-        for name in sorted(known)
-        if (reason := why(opening_turn(known[name], PROMPT)))
-    ]
+    why = dialect_named(dialect).not_applicable  # a scripted conversation's: each turn's
+    return [(name, reason) for name in sorted(known) if (reason := why(known[name]))]
 
 
 def cases(

@@ -21,7 +21,6 @@ from ..scenario.text import CACHE_TEXT_CHARS, reply_text
 from .errors import BadRequest, Context
 
 __all__ = [
-    "json_kind",
     "json_object",
     "replayed_answer",
     "reply_for",
@@ -41,19 +40,6 @@ def too_long(prompt: str, limit: int) -> bool:
     if n * 4 <= limit:  # no character takes more than 4 bytes
         return False
     return len(prompt.encode("utf-8", "surrogatepass")) > limit
-
-
-def json_kind(value: Any) -> str:
-    """What JSON calls the type of ``value`` ("string", "number", …), as APIs name it."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else "null"
 
 
 async def json_object(request: web.BaseRequest, unreadable: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ __all__ = [
     "cors_headers",
     "error_response",
     "is_loopback",
+    "json_kind",
     "json_response",
     "preflight",
 ]
@@ -123,3 +124,16 @@ def preflight(cors: Mapping[str, str]) -> web.Response:
             "Access-Control-Max-Age": "600",
         },
     )
+
+
+def json_kind(value: Any) -> str:
+    """What JSON calls the type of ``value`` ("string", "number", …), as APIs name it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"

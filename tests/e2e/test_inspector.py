@@ -55,12 +55,17 @@ async def page() -> AsyncIterator[playwright.Page]:
             await browser.close()
 
 
+async def _opened(page: playwright.Page, emulator: Emulator) -> None:
+    """The inspector open in ``page``, its live feed connected."""
+    await page.goto(f"{emulator.url}/_emulator/ui")
+    await playwright.expect(page.locator("#status")).to_have_text("live")
+
+
 async def test_the_inspector_shows_exchanges_live_and_switches_scenarios(
     page: playwright.Page, emulator: Emulator, fakegpt: type[FakeGpt], tmp_path: Path
 ) -> None:
     expect = playwright.expect
-    await page.goto(f"{emulator.url}/_emulator/ui")
-    await expect(page.locator("#status")).to_have_text("live")
+    await _opened(page, emulator)
     # A conversation with faults, run while the page is open: it appears without a reload.
     emulator.use("pings_and_comments")
     assert "".join(await collect(fakegpt)) == "Hello! How can I help you today?"
@@ -95,8 +100,7 @@ async def test_the_inspector_shows_exchanges_live_and_switches_scenarios(
 
 
 async def test_the_inspector_queues_and_resets(page: playwright.Page, emulator: Emulator) -> None:
-    await page.goto(f"{emulator.url}/_emulator/ui")
-    await playwright.expect(page.locator("#status")).to_have_text("live")
+    await _opened(page, emulator)
     await page.select_option("#scenario", "echo_prompt")
     await page.click("#queue")
     await playwright.expect(page.locator("#status")).to_have_text("queued: echo_prompt")
@@ -179,8 +183,7 @@ async def test_the_inspector_marks_chaos_and_shows_the_scenario_a_hit_was_served
     chaos = parse_chaos("rate=1,seed=7,kinds=http_503")
     emulator = await emulator_factory(EmulatorConfig(speed=0, chaos=chaos))
     expect = playwright.expect
-    await page.goto(f"{emulator.url}/_emulator/ui")
-    await expect(page.locator("#status")).to_have_text("live")
+    await _opened(page, emulator)
 
     class Client(FakeGpt):
         url = emulator.session("ci").url
@@ -203,8 +206,7 @@ async def test_the_inspector_decodes_a_binary_stream_frame_by_frame(
     import aiohttp
 
     expect = playwright.expect
-    await page.goto(f"{emulator.url}/_emulator/ui")
-    await expect(page.locator("#status")).to_have_text("live")
+    await _opened(page, emulator)
     emulator.use("bad_message_crc")  # Bedrock frames, one of them corrupt
     body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
     async with (
@@ -236,8 +238,7 @@ async def test_the_inspector_shows_the_turn_and_the_nearest_matches(
     import aiohttp
 
     expect = playwright.expect
-    await page.goto(f"{emulator.url}/_emulator/ui")
-    await expect(page.locator("#status")).to_have_text("live")
+    await _opened(page, emulator)
     emulator.use("agent_loop")
     headers = {"Authorization": "Bearer sk-t"}
     first = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}

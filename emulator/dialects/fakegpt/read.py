@@ -12,7 +12,7 @@ import json.scanner
 from email.parser import BytesParser
 from typing import Any, Final, NamedTuple
 
-from ...http.errors import BadRequest
+from ...http.errors import BadRequest, json_kind
 from .wire import DEFAULT_MODEL
 
 __all__ = [
@@ -119,14 +119,9 @@ def _message_text(index: int, message: Any) -> str:
 
 
 def _json_kind(value: Any) -> str:
-    names = {
-        dict: "an object",
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        type(None): "null",
-    }
-    return names.get(type(value), "a number")
+    """What JSON calls the type of ``value``, with its article ("an object"; "null")."""
+    kind = json_kind(value)
+    return kind if kind == "null" else f"{'an' if kind[0] in 'ao' else 'a'} {kind}"
 
 
 class _FormFile:

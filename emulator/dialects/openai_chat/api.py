@@ -16,7 +16,6 @@ from typing import Final, NamedTuple
 from aiohttp import web
 
 from ...http.dialect import (
-    json_kind,
     json_object,
     replayed_answer,
     reply_for,
@@ -26,7 +25,7 @@ from ...http.dialect import (
     transport_of,
     whole_answer_faults,
 )
-from ...http.errors import BadRequest, Context
+from ...http.errors import BadRequest, Context, json_kind
 from ...scenario import HttpError
 from ...scenario.asked import Asked
 from ..dialect import BudgetShape, Dialect, Route, json_error_message

@@ -13,7 +13,6 @@ from typing import Final, NamedTuple
 from aiohttp import web
 
 from ...http.dialect import (
-    json_kind,
     json_object,
     replayed_answer,
     reply_for,
@@ -22,12 +21,13 @@ from ...http.dialect import (
     transport_of,
     whole_answer_faults,
 )
-from ...http.errors import BadRequest, Context
+from ...http.errors import BadRequest, Context, json_kind
 from ...scenario.asked import Asked
 from ..dialect import Dialect, Route, json_error_message
 from ..openai_chat.api import BUDGET, MESSAGES, UNREADABLE, check_key, scripted_error
+from ..openai_chat.read import STREAM_TYPE
 from ..openai_chat.wire import error_body
-from ..strict import is_strict
+from ..strict import is_strict, refuse
 from .capture import read_capture
 from .plan import NAME, TITLE, Numbered, not_applicable, planned_responses, whole_response
 from .read import STRICT_RULES, asked_of_responses
@@ -56,8 +56,7 @@ async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[Asked,
     asked = asked_of_responses(body, model, is_strict(ctx, request.headers))
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise BadRequest(400, f"Invalid type for 'stream': expected a boolean, but got a "
-                         f"{json_kind(stream)} instead.")  # fmt: skip
+        raise refuse(STREAM_TYPE, kind=json_kind(stream))
     prompt = asked.prompt
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "Your input exceeds the context window of this model.")
