@@ -31,12 +31,15 @@ async def test_this_projects_client_passes_every_scenario() -> None:
     }
     assert failed == {}
     why = dict(skipped("fakegpt"))
-    assert why.pop("tool_call_split") == (
-        "its reply is a tool call, which the FakeGpt conversation stream has not"
-    )
-    assert why.pop("agent_loop") == (  # its first turn calls a tool
-        "its turn 1: its reply is a tool call, which the FakeGpt conversation stream has not"
-    )
+    for calling in ("tool_call_split", "parallel_tool_calls", "parallel_tool_calls_interleaved",
+                    "text_then_tool_call"):  # fmt: skip
+        assert why.pop(calling) == (
+            "its reply is a tool call, which the FakeGpt conversation stream has not"
+        )
+    for looping in ("agent_loop", "agent_loop_parallel"):  # their first turns call tools
+        assert why.pop(looping) == (
+            "its turn 1: its reply is a tool call, which the FakeGpt conversation stream has not"
+        )
     assert (
         why.pop("agent_loop_thinking")
         == "its reply has reasoning, which the FakeGpt stream has not"
@@ -46,6 +49,13 @@ async def test_this_projects_client_passes_every_scenario() -> None:
     assert (
         why.pop("reasoning_reply") == "its reply has reasoning, which the FakeGpt stream has not"
     )
+    for refused in ("refusal", "agent_loop_refusal"):
+        assert (
+            why.pop(refused) == "its reply is a refusal, which the FakeGpt stream has no field for"
+        )
+    assert why.pop("azure_content_filter") == (
+        "its stream is Azure OpenAI's (content_filter_results), a Chat Completions one"
+    )
     for filtered in ("content_filtered", "content_filtered_empty"):
         assert why.pop(filtered) == (
             "its reply ends at a content filter, which the FakeGpt stream does not say"
@@ -54,7 +64,7 @@ async def test_this_projects_client_passes_every_scenario() -> None:
     assert why == {n: f"its {s.faults[0].kind} fault: its stream is not binary event-stream "
                    "frames" for n, s in builtin_scenarios().items()
                    if any(FAULTS[f.kind].framing for f in s.faults)}  # fmt: skip
-    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 12
+    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 19
     notes = {r.case.name: r.verdict.notes for r in results}
     assert "logged in again once after a 401 token_expired" in notes["http_401_then_ok"]
     assert any(n.startswith("closed the connection") for n in notes["keep_open_after_done"])

@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_every_failure_kind_is_one_of_the_clients_errors() -> None:
     # The one table mapping this client's errors to client-neutral kinds covers them all,
-    # but a corrupt binary frame: its stream (SSE) has no frames.
-    assert set(CLIENT_FAILURE_KINDS.values()) == set(FAILURES) - {"corrupt_stream"}
+    # but a corrupt binary frame (its stream, SSE, has no frames) and a refusal (its
+    # upstream has no refusal field).
+    assert set(CLIENT_FAILURE_KINDS.values()) == set(FAILURES) - {"corrupt_stream", "refused"}
     for name in CLIENT_FAILURE_KINDS:
         assert issubclass(getattr(client.errors, name), client.errors.FakeGptError)
 

@@ -280,12 +280,14 @@ def bedrock_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
             modelId="anthropic.claude-3-5-haiku-20241022-v1:0",
             messages=[{"role": "user", "content": [{"text": prompt}]}],
         )
-        pieces = []
+        blocks = Gathered()  # by content block: text, then each call's input
         with contextlib.closing(answer["stream"]):  # its connection, even when it fails
             for event in answer["stream"]:
-                delta = event.get("contentBlockDelta", {}).get("delta", {})
-                pieces.append(delta.get("text") or delta.get("toolUse", {}).get("input", ""))
-        return "".join(pieces)
+                block = event.get("contentBlockDelta", {})
+                delta = block.get("delta", {})
+                piece = delta.get("text") or delta.get("toolUse", {}).get("input", "")
+                blocks.add(block.get("contentBlockIndex", 0), piece)
+        return blocks.joined()
 
 
 async def openai_chat_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
@@ -306,14 +308,38 @@ async def openai_chat_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  
             stream=True,
             stream_options={"include_usage": True},  # a last chunk with empty choices
         )
-        pieces = [_chat_delta(chunk.choices[0].delta) async for chunk in stream if chunk.choices]
-    return "".join(pieces)
+        text, calls, refusal = [], Gathered(), []
+        async for chunk in stream:
+            delta = chunk.choices[0].delta if chunk.choices else None
+            text.append((delta and delta.content) or "")
+            refusal.append((delta and delta.refusal) or "")
+            for call in (delta and delta.tool_calls) or []:
+                calls.add(call.index, (call.function and call.function.arguments) or "")
+    if any(refusal):  # the model's words, but not its answer
+        raise Refused("".join(refusal))
+    return "".join(text) + calls.joined()
 
 
-def _chat_delta(delta: Any) -> str:
-    """A chunk's text: its content, or the arguments of the tool call it carries."""
-    calls = delta.tool_calls or []
-    return (delta.content or "") + "".join(c.function.arguments or "" for c in calls if c.function)
+class Refused(Exception):
+    """The model refused: its words came in the API's refusal field, not as its answer."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(f"the model refused: {words}")
+
+
+class Gathered:
+    """Tool calls' arguments gathered by the index each piece names (parallel calls may
+    interleave): all of them, in the calls' order, is what a client is told after the
+    reply's text."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, list[str]] = {}
+
+    def add(self, index: int, piece: str) -> None:
+        self.calls.setdefault(index, []).append(piece)
+
+    def joined(self) -> str:
+        return "".join("".join(self.calls[i]) for i in sorted(self.calls))
 
 
 async def anthropic_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
@@ -335,13 +361,13 @@ async def anthropic_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # 
             messages=[{"role": "user", "content": prompt}],
             stream=True,
         )
-        pieces = [
-            event.delta.text if event.delta.type == "text_delta" else event.delta.partial_json
-            async for event in stream
-            if event.type == "content_block_delta"
-            and event.delta.type in ("text_delta", "input_json_delta")
-        ]
-    return "".join(pieces)
+        blocks = Gathered()  # by content block: text, then each call's input
+        async for event in stream:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                blocks.add(event.index, event.delta.text)
+            elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+                blocks.add(event.index, event.delta.partial_json)
+    return blocks.joined()
 
 
 async def openai_responses_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
@@ -356,8 +382,8 @@ async def openai_responses_sdk(url: str, prompt: str, timeout: float = 5.0) -> s
         max_retries=0,
         timeout=openai.Timeout(60.0, read=timeout),
     )
-    pieces: list[str] = []
-    failed = ""
+    items = Gathered()  # by output item: the message's text, then each call's arguments
+    failed = refusal = ""
     async with client:
         stream = await client.responses.create(model="gpt-4o-mini", input=prompt, stream=True)
         async for event in stream:
@@ -365,9 +391,13 @@ async def openai_responses_sdk(url: str, prompt: str, timeout: float = 5.0) -> s
                 "response.output_text.delta",
                 "response.function_call_arguments.delta",
             ):
-                pieces.append(event.delta)
+                items.add(event.output_index, event.delta)
+            elif event.type == "response.refusal.done":
+                refusal = event.refusal
             elif event.type in ("error", "response.failed") and not failed:
                 failed = event.type
     if failed:
         raise RuntimeError(f"the response failed: a {failed} event")
-    return "".join(pieces)
+    if refusal:
+        raise Refused(refusal)
+    return items.joined()

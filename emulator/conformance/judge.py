@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from ..scenario import Scenario
-from ..scenario.text import reply_text
+from ..scenario.text import told_text
 
 __all__ = ["VERDICTS", "Outcome", "Verdict", "expected_text", "judge"]
 
@@ -63,7 +63,7 @@ class Verdict:
 
 def expected_text(scenario: Scenario, prompt: str) -> str:
     expect = scenario.expect
-    return reply_text(scenario.reply, prompt) if expect.outcome == "reply" else expect.text
+    return told_text(scenario.reply, prompt) if expect.outcome == "reply" else expect.text
 
 
 def judge(scenario: Scenario, prompt: str, outcome: Outcome) -> Verdict:

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from ..scenario.faults import unshaped
 from ..scenario.model import Scenario
 
-__all__ = ["keyed_api_not_applicable", "recorded_elsewhere", "sse_framing", "unreasoned"]
+__all__ = [
+    "keyed_api_not_applicable",
+    "recorded_elsewhere",
+    "sse_framing",
+    "unreasoned",
+]
 
 
 def unreasoned(scenario: Scenario, title: str) -> str | None:
@@ -41,14 +46,27 @@ def recorded_elsewhere(scenario: Scenario, dialect: str) -> str | None:
 
 
 def keyed_api_not_applicable(
-    scenario: Scenario, dialect: str, missing: Mapping[str, str]
+    scenario: Scenario,
+    dialect: str,
+    missing: Mapping[str, str],
+    *,
+    refusal: bool = False,
+    azure: bool = False,
 ) -> str | None:
     """Why ``scenario`` means nothing on ``dialect``, an API with a key whose stream has
     none of the fault shapes in ``missing`` (kind -> why), and none of FakeGpt's logins
-    or quirks."""
+    or quirks; nor a refusal of its own (but with ``refusal``: OpenAI's field), nor Azure
+    OpenAI's filter results (but with ``azure``)."""
     reason = unshaped(scenario, missing) or recorded_elsewhere(scenario, dialect)
     if reason is not None:
         return reason
+    if scenario.reply.refusal and not refusal:
+        return (
+            "its reply is a refusal in OpenAI's refusal field, which this API has not (its "
+            "content filter's stop says a refusal: content_filtered)"
+        )
+    if scenario.wire.azure_filters and not azure:
+        return "its stream is Azure OpenAI's (content_filter_results), a Chat Completions one"
     if scenario.wire.encoding != "cumulative":
         return "it is about the FakeGpt delta_encoding v1 stream"
     if scenario.wire.body != "stream":

@@ -19,6 +19,7 @@ from ..protocol.sse import SSEFormat
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario.faults import FAULTS, Shapes, write_fault
 from ..scenario.model import Fault, Scenario
+from ..scenario.text import CallEvent, call_events
 from .prepare import Prepared
 
 __all__ = [
@@ -112,12 +113,14 @@ def delta_events(
     opening: Callable[[], list[Step]],
     piece: Callable[[int, str], Step],
     closing: Callable[[str, int], list[Step]],
+    call: Callable[[CallEvent], list[Step]] | None = None,
 ) -> Events:
     """A delta dialect's events, numbered as faults count them on the FakeGpt stream:
     0 the ``opening`` (after the first-event wait), then ``piece(number, text)`` for each
-    piece of the reply (paced), then ``closing(text, pieces)``. Each part is built when
-    it is sent, after the faults before it, so events numbered in order (sequence
-    numbers) stay in order."""
+    piece of the reply (paced), then ``call(event)`` for each event of the reply's
+    further calls (:func:`~emulator.scenario.text.call_events`; their pieces paced too),
+    then ``closing(text, pieces)``. Each part is built when it is sent, after the faults
+    before it, so events numbered in order (sequence numbers) stay in order."""
 
     def first() -> Iterator[Step]:
         if scenario.timing.first_event > 0:
@@ -129,17 +132,26 @@ def delta_events(
             yield Wait(pause)
         yield piece(number, piece_text)
 
-    def last() -> Iterator[Step]:
-        yield from closing(text, len(ends))
+    def last() -> Iterator[Step]:  # the pieces counted: the text's and the calls'
+        yield from closing(text, len(ends) + sum(e.kind == "piece" for e in events))
+
+    def further(pause: float, event: CallEvent) -> Iterator[Step]:
+        if pause > 0:
+            yield Wait(pause)
+        yield from call(event) if call is not None else ()
 
     yield 0, [0], first()
     text, ends = prepared.text, prepared.ends
-    waits = pauses(scenario, len(ends))
+    events = call_events(scenario.reply) if scenario.reply.calls else []
+    waits = pauses(scenario, len(ends) + len(events))
     start = 0
     for i, end in enumerate(ends):
         yield i + 1, [end], paced(next(waits), i + 1, text[start:end])
         start = end
-    yield len(ends) + 1, [len(text)], last()
+    for i, event in enumerate(events, len(ends) + 1):
+        pause = next(waits) if event.kind == "piece" and i > 1 else 0.0
+        yield i, [], further(pause, event)
+    yield len(ends) + len(events) + 1, [len(text)], last()
 
 
 def dialect_stream(

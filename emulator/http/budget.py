@@ -11,7 +11,7 @@ from aiohttp import web
 from ..dialects.dialect import Route
 from ..scenario import HttpError, Scenario
 from ..scenario.asked import Asked
-from ..scenario.text import reply_text
+from ..scenario.text import told_text
 from .errors import Context
 
 __all__ = ["spent"]
@@ -30,7 +30,7 @@ def spent(
     now = ctx.config.clock.time()
     budgets = ctx.state.budgets
     prompt = asked.prompt if asked is not None else ""
-    reply = reply_text(scenario.reply, prompt) if scenario.reply.text is not None else ""
+    reply = told_text(scenario.reply, prompt) if scenario.reply.text is not None else ""
     cost = (asked.tokens if asked is not None else 0) + len(reply.split())
     shape = route.budget
     left = budgets.left(name, limit, now)

@@ -2,8 +2,8 @@
 
 Layers inside, bottom up: ``model`` (frozen values), ``faults`` (every
 fault kind once), ``outcomes`` (client-neutral failure kinds), ``text`` (a
-reply's text and cuts), ``load`` (TOML in), ``check`` (``python -m emulator check``),
-``dump`` (TOML out). The public names are those of ``model`` and ``load``,
+reply's text and cuts), ``reply`` (the ``[reply]`` table in), ``load`` (TOML
+in), ``check`` (``python -m emulator check``), ``dump`` (TOML out). The public names are those of ``model`` and ``load``,
 and the tables of ``faults`` and ``outcomes``.
 """
 

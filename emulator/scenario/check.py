@@ -14,7 +14,7 @@ from typing import Final
 
 from .load import load_scenario
 from .model import MAX_REPLY_CHARS, Scenario, ScenarioError
-from .text import cut_points, reply_text
+from .text import call_events, cut_points, reply_text
 
 __all__ = ["check_folder", "meaning_problems"]
 
@@ -66,7 +66,8 @@ def meaning_problems(scenario: Scenario) -> list[tuple[str, str]]:
     if base * reply.repeat > MAX_REPLY_CHARS:
         return found  # refused when parsed
     ends = cut_points(reply_text(reply, ""), reply.cut, reply.cut_size)
-    last = len(ends) + 1  # 0: the empty first message, then one per snapshot, then the final
+    # 0: the empty first message, then one per snapshot, the calls' events, the final
+    last = len(ends) + len(call_events(reply)) + 1
     for i, fault in enumerate(scenario.faults):
         if fault.at > last:
             found.append(

@@ -51,6 +51,10 @@ def scenario_to_toml(scenario: Scenario) -> str:
             body.append('text = ""')
         if body:
             lines += ["", f"[{name}]", *body]
+        if name == "reply":
+            for call in scenario.reply.calls:
+                lines += ["", "[[reply.calls]]", f"tool = {_value(call.tool)}",
+                          f"arguments = {_value(call.arguments)}"]  # fmt: skip
     for fault in scenario.faults:
         lines += ["", "[[faults]]", f"kind = {_value(fault.kind)}"]
         if fault.at:
@@ -111,8 +115,10 @@ def _changed(
             continue
         if isinstance(value, Expect) and f.name == "outcome":
             continue  # implied by text / failure
-        if isinstance(value, Reply) and f.name == "text" and current is None:
-            continue
+        if isinstance(value, Reply) and (
+            (f.name == "text" and current is None) or f.name == "calls"
+        ):
+            continue  # the default text; the calls are tables of their own
         out.append(f"{f.name} = {_value(current)}")
     return out
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,10 +21,8 @@ from .model import (
     MAX_FAULT_WRITES,
     MAX_FAULTS,
     MAX_HTTP_ERRORS,
-    MAX_REPLY_CHARS,
     AfterDone,
     Body,
-    Cut,
     CutWith,
     DataPrefix,
     Distribution,
@@ -49,6 +46,7 @@ from .model import (
 )
 from .outcomes import FAILURES
 from .recording import recording_from_table
+from .reply import reply_from_table
 from .table import Table
 from .turns import check_ties, turn_tables
 
@@ -99,7 +97,7 @@ def scenario_from_dict(
     description = top.text("description", "")
     if not description.strip():
         raise ScenarioError(source, "description", "is required: one line saying what happens")
-    reply = _reply(top.table("reply"))
+    reply = reply_from_table(top.table("reply"))
     timing = _timing(top.table("timing"))
     wire = _wire(top.table("wire"))
     faults = tuple(_fault(t) for t in top.tables("faults", limit=MAX_FAULTS))
@@ -186,62 +184,6 @@ def _inline_name(data: Mapping[str, Any]) -> str:
     return f"inline-{digest}"
 
 
-def _reply(t: Table) -> Reply:
-    d = Reply()
-    text = t.optional_str("text")
-    echo = t.boolean("echo", False)
-    sentences = t.integer("faker_sentences", 0, minimum=0)
-    if sum((text is not None, echo, sentences > 0)) > 1:
-        raise t.error("", "give only one of 'text', 'echo' or 'faker_sentences'")
-    if sentences > _MAX_SENTENCES:
-        raise t.error("faker_sentences", f"must be at most {_MAX_SENTENCES:,}, got {sentences}")
-    reply = Reply(
-        text=text if (text is not None or echo or sentences) else d.text,
-        echo=echo,
-        faker_sentences=sentences,
-        faker_seed=t.integer("faker_seed", 0),
-        faker_locale=t.text("faker_locale", d.faker_locale),
-        repeat=t.integer("repeat", 1, minimum=1, maximum=MAX_REPLY_CHARS),
-        cut=cast(Cut, t.choice("cut", get_args(Cut), d.cut)),
-        cut_size=t.integer("cut_size", 1, minimum=1),
-        tool=t.text("tool", ""),
-        reasoning=t.text("reasoning", ""),
-    )
-    if reply.tool:
-        _tool_call(t, reply)
-    if reply.text and not echo and not sentences:
-        length = len(reply.text) * reply.repeat
-        if length > MAX_REPLY_CHARS:
-            raise t.error(
-                "repeat",
-                f"the reply would be {length:,} characters; the limit is {MAX_REPLY_CHARS:,}",
-            )
-    t.finish()
-    return reply
-
-
-_MAX_SENTENCES: Final = 10_000
-#: A tool's name, as the OpenAI and Anthropic APIs accept it.
-_TOOL_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def _tool_call(t: Table, reply: Reply) -> None:
-    """A reply that calls a tool: a name the APIs take, and arguments that are one JSON
-    object (Anthropic's ``input`` is an object; clients parse the arguments as JSON)."""
-    if not _TOOL_NAME.fullmatch(reply.tool):
-        raise t.error("tool", f"must be 1-64 letters, digits, '_' or '-', got {reply.tool!r}")
-    if reply.echo or reply.faker_sentences or reply.repeat != 1:
-        raise t.error(
-            "tool", "a tool call's arguments are a fixed 'text' (no echo, faker, repeat)"
-        )
-    try:
-        arguments = json.loads(reply.text or "")
-    except ValueError as exc:
-        raise t.error("text", f"a tool call's arguments must be a JSON object: {exc}") from None
-    if not isinstance(arguments, dict):
-        raise t.error("text", "a tool call's arguments must be a JSON object")
-
-
 def _timing(t: Table) -> Timing:
     timing = Timing(
         first_event=t.number("first_event", 0.0, minimum=0.0),
@@ -272,6 +214,7 @@ def _wire(t: Table) -> Wire:
         keep_open_seconds=t.number("keep_open_seconds", d.keep_open_seconds, minimum=0.0),
         moderation=t.boolean("moderation", d.moderation),
         finish_type=cast(FinishType, t.choice("finish_type", get_args(FinishType), d.finish_type)),
+        azure_filters=t.boolean("azure_filters", False),
     )
     t.finish()
     return wire

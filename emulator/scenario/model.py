@@ -15,12 +15,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENDPOINTS",
+    "MAX_CALLS",
     "MAX_FAULTS",
     "MAX_FAULT_WRITES",
     "MAX_HTTP_ERRORS",
     "MAX_REPLY_CHARS",
     "AfterDone",
     "Body",
+    "Call",
     "Chunk",
     "Cut",
     "CutWith",
@@ -73,6 +75,8 @@ MAX_REPLY_CHARS: Final = 4 * 1024 * 1024
 MAX_FAULTS: Final = 10_000
 MAX_FAULT_WRITES: Final = 1_000_000
 MAX_HTTP_ERRORS: Final = 100
+#: At most this many tool calls in one reply.
+MAX_CALLS: Final = 128
 
 
 class PlanError(ValueError):
@@ -91,8 +95,22 @@ class ScenarioError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Call:
+    """A tool call a reply makes after its text (or after its first call, ``tool``)."""
+
+    tool: str
+    arguments: str  # a JSON object's text, cut into pieces as the reply's text is
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """The reply's text and how it is cut into cumulative snapshots."""
+    """The reply's text and how it is cut into cumulative snapshots.
+
+    With ``tool``, the text is the arguments of a call of that tool. ``calls`` follow
+    it: parallel tool calls (after the text, or after the first call), each streamed
+    whole before the next, or with ``interleave`` their arguments' pieces taking turns
+    (as parallel calls arrive from some servers: a client must gather them by index).
+    """
 
     text: str | None = "Hello! How can I help you today?"
     echo: bool = False
@@ -105,6 +123,15 @@ class Reply:
     tool: str = ""  # the reply is a call of this tool, its text the arguments (a JSON object)
     #: The model's reasoning before its reply (Gemini's thought parts): not the reply's text.
     reasoning: str = ""
+    calls: tuple[Call, ...] = ()
+    interleave: bool = False
+    #: The text is the model's refusal (OpenAI's ``refusal`` field), not its answer.
+    refusal: bool = False
+
+    @property
+    def calls_tool(self) -> bool:
+        """Whether the reply calls a tool at all (its finish says so: tool_calls, tool_use)."""
+        return bool(self.tool or self.calls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +163,9 @@ class Wire:
     keep_open_seconds: float = 30.0
     moderation: bool = True
     finish_type: FinishType = "stop"
+    #: Azure OpenAI's stream: the prompt's filter results first (a chunk with no choices),
+    #: then every choice with its ``content_filter_results``.
+    azure_filters: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ FAILURES: Final[Mapping[str, str]] = {
     "rejected_login": "fails when the login flow cannot go on (no accounts, no token)",
     "rewritten_reply": "fails when a snapshot rewrites text already delivered, rather than "
     "deliver text that differs from the upstream's",
+    "refused": "reports the model's refusal (OpenAI's refusal field, not content) as a "
+    "refusal, instead of returning '' or the refusal's words as the answer",
 }
 
 

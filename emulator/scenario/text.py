@@ -6,14 +6,23 @@ faults); the planner builds every event from them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Final
+from typing import Final, Literal, NamedTuple
 
 from .model import MAX_REPLY_CHARS, PlanError, Reply, Scenario
 
-__all__ = ["CACHE_TEXT_CHARS", "cut_points", "reply_text", "warm"]
+__all__ = [
+    "CACHE_TEXT_CHARS",
+    "CallEvent",
+    "call_events",
+    "cut_points",
+    "reply_text",
+    "told_text",
+    "warm",
+]
 
 #: Texts up to this many characters have their cut points (and, in the
 #: planner, their escaping) cached; longer ones are computed afresh (a server
@@ -35,6 +44,12 @@ def reply_text(reply: Reply, prompt: str) -> str:
             f"the limit is {MAX_REPLY_CHARS:,} (lower reply.repeat or shorten the text)"
         )
     return base * reply.repeat
+
+
+def told_text(reply: Reply, prompt: str) -> str:
+    """All a client is told: the reply's text, then each further call's arguments in
+    order (what a client that gathers parallel calls by their index puts together)."""
+    return reply_text(reply, prompt) + "".join(call.arguments for call in reply.calls)
 
 
 @lru_cache(maxsize=8)
@@ -99,3 +114,33 @@ def warm(scenarios: Iterable[Scenario]) -> None:
         reply = scenario.reply
         if reply.faker_sentences:
             _faker_text(reply.faker_locale, reply.faker_seed, reply.faker_sentences)
+
+
+class CallEvent(NamedTuple):
+    """One event of a reply's further call: ``call`` its place in ``Reply.calls`` (from 0).
+
+    Each is numbered as faults count events, after the reply's own pieces; a dialect says
+    what each is on its wire (an event with no steps where its API has none, such as a
+    call's end on Chat Completions, so a fault's ``at`` means the same on every dialect).
+    """
+
+    call: int
+    kind: Literal["start", "piece", "stop"]
+    text: str = ""
+
+
+def call_events(reply: Reply) -> list[CallEvent]:
+    """The events of ``reply.calls`` in the order they are sent: each call's start, its
+    arguments cut as the reply's text is, its stop; with ``interleave``, every start,
+    then the calls' pieces in turn, then every stop."""
+    pieces = [
+        [CallEvent(k, "piece", call.arguments[a:b])
+         for a, b in itertools.pairwise([0, *cut_points(call.arguments, reply.cut, reply.cut_size)])]
+        for k, call in enumerate(reply.calls)
+    ]  # fmt: skip
+    starts = [CallEvent(k, "start") for k in range(len(reply.calls))]
+    stops = [CallEvent(k, "stop") for k in range(len(reply.calls))]
+    if reply.interleave:
+        taking_turns = itertools.chain.from_iterable(itertools.zip_longest(*pieces))
+        return [*starts, *(e for e in taking_turns if e is not None), *stops]
+    return [e for k in range(len(reply.calls)) for e in (starts[k], *pieces[k], stops[k])]

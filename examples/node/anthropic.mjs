@@ -13,11 +13,12 @@ await run(async (url, prompt, timeout) => {
     messages: [{role: "user", content: prompt}],
     stream: true,
   });
-  let text = "";
+  const blocks = [];  // by content block: the text, then each call's input
+  const add = (index, piece) => { blocks[index] = (blocks[index] ?? "") + piece; };
   for await (const event of stream) {
     if (event.type !== "content_block_delta") continue;
-    if (event.delta.type === "text_delta") text += event.delta.text;
-    else if (event.delta.type === "input_json_delta") text += event.delta.partial_json;
+    if (event.delta.type === "text_delta") add(event.index, event.delta.text);
+    else if (event.delta.type === "input_json_delta") add(event.index, event.delta.partial_json);
   }
-  return text;
+  return blocks.join("");
 });

@@ -25,10 +25,12 @@ await run(async (url, prompt, timeout) => {
     modelId: "anthropic.claude-3-5-haiku-20241022-v1:0",
     messages: [{role: "user", content: [{text: prompt}]}],
   }));
-  let text = "";
+  const blocks = [];  // by content block: the text, then each call's input
   for await (const event of answer.stream) {
-    const delta = event.contentBlockDelta?.delta;
-    text += delta?.text ?? delta?.toolUse?.input ?? "";
+    const block = event.contentBlockDelta;
+    if (!block) continue;
+    const piece = block.delta?.text ?? block.delta?.toolUse?.input ?? "";
+    blocks[block.contentBlockIndex] = (blocks[block.contentBlockIndex] ?? "") + piece;
   }
-  return text;
+  return blocks.join("");
 });

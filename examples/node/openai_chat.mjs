@@ -12,11 +12,16 @@ await run(async (url, prompt, timeout) => {
     messages: [{role: "user", content: prompt}],
     stream: true,
   });
-  let text = "";
+  let text = "", refusal = "";
+  const calls = [];  // each call's arguments, by the index its pieces name (they may interleave)
   for await (const chunk of stream) {  // as the package's README reads a stream
     const delta = chunk.choices[0]?.delta;
     text += delta?.content || "";
-    for (const call of delta?.tool_calls ?? []) text += call.function?.arguments ?? "";
+    refusal += delta?.refusal || "";  // the model's refusal: its words, not its answer
+    for (const call of delta?.tool_calls ?? []) {
+      calls[call.index] = (calls[call.index] ?? "") + (call.function?.arguments ?? "");
+    }
   }
-  return text;
+  if (refusal) throw new Error(`the model refused: ${refusal}`);
+  return text + calls.join("");
 });

@@ -27,11 +27,13 @@ await run(async (url, prompt, timeout) => {
     onError: () => {},  // the error part below is the failure (not a log line)
   });
   let text = "";
+  const calls = new Map();  // each call's input by its id, in the order the calls start
   for await (const part of result.fullStream) {
     if (part.type === "text-delta") text += part.text;
-    else if (part.type === "tool-input-delta") text += part.delta;
+    else if (part.type === "tool-input-start") calls.set(part.id, "");
+    else if (part.type === "tool-input-delta") calls.set(part.id, (calls.get(part.id) ?? "") + part.delta);
     else if (part.type === "error") throw part.error;
     else if (part.type === "abort") throw new Error(`aborted: ${part.reason ?? "timeout"}`);
   }
-  return text;
+  return text + [...calls.values()].join("");
 });

@@ -6,7 +6,7 @@
 (or as a command: ``--cmd 'python examples/python/langchain_client.py {url} {prompt} {timeout}'``,
 whose imports then count against each scenario's idle timeout).
 
-Prints the reply (text, or a tool call's arguments); on any failure, the error's type
+Prints the reply (its text, then each tool call's arguments); on any failure, the error's type
 and message on stderr and exit status 1.
 """
 
@@ -31,12 +31,12 @@ async def reply(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: AS
             max_retries=0,
             http_async_client=http,
         )
-        text = ""
+        text, gathered = "", None  # chunks added up: tool call pieces merge by their index
         async for chunk in model.astream(prompt):
             text += chunk.content if isinstance(chunk.content, str) else ""
-            for call in chunk.tool_call_chunks:
-                text += call.get("args") or ""
-        return text
+            gathered = chunk if gathered is None else gathered + chunk
+        calls = gathered.tool_call_chunks if gathered is not None else []
+        return text + "".join(call.get("args") or "" for call in calls)
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ server (``acompletion(stream=True)`` with ``api_base``):
 (or as a command: ``--cmd 'python examples/python/litellm_client.py {url} {prompt} {timeout}'``,
 whose imports then count against each scenario's idle timeout).
 
-Prints the reply (text, or a tool call's arguments); on any failure, the error's type
+Prints the reply (its text, then each tool call's arguments); on any failure, the error's type
 and message on stderr and exit status 1.
 """
 
@@ -33,13 +33,13 @@ async def reply(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: AS
         timeout=timeout,
         num_retries=0,
     )
-    text = ""
+    text, calls = "", dict[int, str]()  # each call's arguments by the index its pieces name
     async for chunk in stream:
         delta = chunk.choices[0].delta
         text += delta.content or ""
         for call in delta.tool_calls or []:
-            text += call.function.arguments or ""
-    return text
+            calls[call.index] = calls.get(call.index, "") + (call.function.arguments or "")
+    return text + "".join(calls[i] for i in sorted(calls))
 
 
 def main() -> int:

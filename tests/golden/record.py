@@ -117,7 +117,13 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                 *openai_chat.planned_chat(s, chat_ctx(True), prep, _context(p).create_time),
             ],
             lambda s, text, pieces: completion_object(
-                chat_ctx(False), text, openai_chat.finish_reason(s), pieces, s.reply.tool
+                chat_ctx(False),
+                text,
+                openai_chat.finish_reason(s),
+                pieces,
+                s.reply.tool,
+                *_calls(s),
+                **_said(s),
             ),
             DIALECTS["openai-chat"].scripted_error,
         ),
@@ -133,7 +139,12 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
             anthropic.not_applicable,
             lambda s, p, prep: anthropic.planned_messages(s, message, prep),
             lambda s, text, pieces: message_object(
-                message, text, anthropic.stop_reason(s), pieces, s.reply.tool
+                message,
+                text,
+                anthropic.stop_reason(s),
+                pieces,
+                s.reply.tool,
+                *_calls(s),
             ),
             DIALECTS["anthropic"].scripted_error,
         ),
@@ -154,18 +165,41 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                 pieces,
                 s.reply.tool,
                 **({"reasoning": s.reply.reasoning} if getattr(s.reply, "reasoning", "") else {}),
+                **({"calls": _calls(s)[0]} if _calls(s) else {}),
             ),
             DIALECTS["gemini"].scripted_error,
         ),
         "bedrock": (
             bedrock.not_applicable,
             lambda s, p, prep: bedrock.planned_converse(s, converse, prep),
-            lambda s, text, pieces: converse_body(
-                converse, text, s.reply.tool, bedrock.tool_id(s), bedrock.stop_reason(s), pieces
+            lambda s, text, pieces: (
+                bedrock.whole_body(s, converse, text, pieces)
+                if hasattr(bedrock, "whole_body")  # before parallel calls: one block
+                else converse_body(
+                    converse,
+                    text,
+                    s.reply.tool,
+                    bedrock.tool_id(s),
+                    bedrock.stop_reason(s),
+                    pieces,
+                )
             ),
             DIALECTS["bedrock"].scripted_error,
         ),
     }
+
+
+def _calls(scenario: Any) -> tuple[Any, ...]:
+    """The reply's further calls, as an argument where the version takes them."""
+    calls = getattr(scenario.reply, "calls", ())
+    return ([(c.tool, c.arguments) for c in calls],) if calls else ()
+
+
+def _said(scenario: Any) -> dict[str, bool]:
+    """A Chat answer's refusal and Azure filter results, where the version has them."""
+    said = {"refusal": getattr(scenario.reply, "refusal", False),
+            "azure": getattr(scenario.wire, "azure_filters", False)}  # fmt: skip
+    return {key: True for key, value in said.items() if value}
 
 
 def _hashed(steps: Any, *last: list[str]) -> str:

@@ -128,9 +128,9 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
         cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
         if cut is not None:
             return cut
-        body = message_object(
-            message, text, stop_reason(scenario), len(prepared.ends), scenario.reply.tool
-        )
+        reply = scenario.reply
+        body = message_object(message, text, stop_reason(scenario), len(prepared.ends),
+                              reply.tool, [(c.tool, c.arguments) for c in reply.calls])  # fmt: skip
         return web.json_response(body, headers=headers)
     steps = planned_messages(scenario, message, prepared)
     return await streamed(request, ctx, steps, transport_of(scenario), extra=headers)

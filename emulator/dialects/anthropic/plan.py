@@ -20,6 +20,7 @@ from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
+from ...scenario.text import CallEvent
 from ..common import keyed_api_not_applicable
 from .shapes import MISSING, NO_DONE, shapes
 from .wire import (
@@ -30,6 +31,7 @@ from .wire import (
     message_delta,
     message_start,
     thinking_events,
+    tool_use,
 )
 
 __all__ = ["NAME", "TITLE", "not_applicable", "planned_messages", "stop_reason"]
@@ -45,7 +47,15 @@ def not_applicable(scenario: Scenario) -> str | None:
     reason = keyed_api_not_applicable(scenario, NAME, MISSING)
     if reason is None and not scenario.wire.done:
         return NO_DONE
+    if reason is None and scenario.reply.interleave:
+        return INTERLEAVED
     return reason
+
+
+#: Why interleaved calls mean nothing here.
+INTERLEAVED: Final = (
+    "its calls' arguments interleave, which a stream of content blocks, one at a time, never does"
+)
 
 
 def stop_reason(scenario: Scenario) -> str:
@@ -53,7 +63,7 @@ def stop_reason(scenario: Scenario) -> str:
         return "max_tokens"
     if scenario.wire.finish_type == "content_filter":
         return "refusal"
-    return "tool_use" if scenario.reply.tool else "end_turn"
+    return "tool_use" if scenario.reply.calls_tool else "end_turn"
 
 
 def planned_messages(
@@ -68,24 +78,43 @@ def planned_messages(
 
 
 def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: Prepared) -> Events:
-    tool = scenario.reply.tool
+    reply = scenario.reply
+    tool = reply.tool
     index = ctx.text_index
+    own = bool(tool or prepared.text or not reply.calls)  # a block of the reply's own text
+    after = index + own  # the further calls' first block
+
+    def block_ends(at: int) -> Write:
+        return Write(
+            fmt.json_event(block_stop(at), "content_block_stop"), event_label("block stop")
+        )
 
     def opening() -> list[Step]:
         thinking = [
             Write(fmt.json_event(data, name), event_label(f"thinking {name}"))
             for name, data in (thinking_events(ctx) if ctx.thinking else ())
         ]
+        start = block_start(ctx, tool)
         return [
             Write(
                 fmt.json_event(message_start(ctx), "message_start"), event_label("message_start")
             ),
             *thinking,
-            Write(
-                fmt.json_event(block_start(ctx, tool), "content_block_start"),
-                event_label("block start"),
-            ),
+            *[Write(fmt.json_event(start, "content_block_start"), event_label("block start"))]
+            * own,
         ]
+
+    def call(event: CallEvent) -> list[Step]:
+        at = after + event.call
+        if event.kind == "stop":
+            return [block_ends(at)]
+        if event.kind == "piece":
+            data = block_delta(event.text, tool=True, index=at)
+            return [Write(fmt.json_event(data, "content_block_delta"), event_label(f"delta {at}"))]
+        block = tool_use(ctx, reply.calls[event.call].tool, {}, bool(tool) + event.call)
+        start = {"type": "content_block_start", "index": at, "content_block": block}
+        opened = Write(fmt.json_event(start, "content_block_start"), event_label(f"block {at}"))
+        return [block_ends(index), opened] if own and event.call == 0 else [opened]
 
     def event(text: str) -> bytes:
         return fmt.json_event(block_delta(text, bool(tool), index), "content_block_delta")
@@ -98,11 +127,7 @@ def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: P
 
     def closing(text: str, pieces: int) -> list[Step]:
         delta = message_delta(stop_reason(scenario), pieces)
-        return [
-            Write(
-                fmt.json_event(block_stop(index), "content_block_stop"), event_label("block stop")
-            ),
-            Write(fmt.json_event(delta, "message_delta"), event_label("message delta")),
-        ]
+        ends = [block_ends(index)] if own and not reply.calls else []
+        return [*ends, Write(fmt.json_event(delta, "message_delta"), event_label("message delta"))]
 
-    return delta_events(scenario, prepared, opening, piece, closing)
+    return delta_events(scenario, prepared, opening, piece, closing, call)

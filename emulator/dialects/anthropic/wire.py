@@ -12,7 +12,10 @@ output tokens, ``message_stop``); an ``error`` event mid-stream; errors as
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
+
+from ...protocol.ids import call_id
 
 __all__ = [
     "MessageContext",
@@ -76,9 +79,10 @@ def message_start(ctx: MessageContext) -> dict[str, Any]:
     return {"type": "message_start", "message": _message(ctx, [], None, 1)}
 
 
-def tool_use(ctx: MessageContext, name: str, arguments: Any) -> dict[str, Any]:
-    """A ``tool_use`` content block (``arguments``: its input, ``{}`` when it starts)."""
-    return {"type": "tool_use", "id": "toolu_" + ctx.id.removeprefix("msg_")[:24],
+def tool_use(ctx: MessageContext, name: str, arguments: Any, call: int = 0) -> dict[str, Any]:
+    """The ``tool_use`` block of the reply's call ``call`` (``arguments``: its input, ``{}``
+    when it starts)."""
+    return {"type": "tool_use", "id": call_id(ctx.id.removeprefix("msg_"), call, "toolu_"),
             "name": name, "input": arguments}  # fmt: skip
 
 
@@ -136,12 +140,20 @@ def message_delta(stop_reason: str, output_tokens: int) -> dict[str, Any]:
 
 
 def message_object(
-    ctx: MessageContext, text: str, stop_reason: str, out: int, tool: str = ""
+    ctx: MessageContext,
+    text: str,
+    stop_reason: str,
+    out: int,
+    tool: str = "",
+    calls: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
-    """The whole answer to a request without ``stream`` (``tool``: a call of it, ``text``
-    its input as JSON)."""
+    """The whole answer to a request without ``stream``: ``text`` is the reply's (with
+    ``tool``, a call's input as JSON), then its further ``calls`` as (tool, arguments)."""
     block = tool_use(ctx, tool, json.loads(text)) if tool else {"type": "text", "text": text}
-    blocks = [thinking_block(ctx), block] if ctx.thinking else [block]
+    blocks = [thinking_block(ctx)] if ctx.thinking else []
+    blocks += [block] if tool or text or not calls else []
+    blocks += [tool_use(ctx, name, json.loads(arguments), i)
+               for i, (name, arguments) in enumerate(calls, bool(tool))]  # fmt: skip
     return _message(ctx, blocks, stop_reason, out)
 
 

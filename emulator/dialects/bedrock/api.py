@@ -35,10 +35,10 @@ from ...scenario.asked import Asked
 from ..dialect import Dialect, Route
 from ..strict import is_strict, refuse
 from .capture import decoded_events, read_capture
-from .plan import NAME, TITLE, not_applicable, planned_converse, stop_reason, tool_id
+from .plan import NAME, TITLE, not_applicable, planned_converse, whole_body
 from .read import FIRST_USER, STRICT_RULES, asked_of_converse, invalid
 from .shapes import FAULT_SHAPES, shapes
-from .wire import CONTENT_TYPE, ERROR_TYPES, StreamContext, converse_body, error_body
+from .wire import CONTENT_TYPE, ERROR_TYPES, StreamContext, error_body
 
 __all__ = ["DIALECT", "answer_converse", "error_headers", "read_converse", "scripted_error"]
 
@@ -129,8 +129,7 @@ async def answer_converse(request: web.BaseRequest, ctx: Context) -> web.StreamR
         cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
         if cut is not None:
             return cut
-        whole = converse_body(stream, text, scenario.reply.tool, tool_id(scenario),
-                              stop_reason(scenario), len(prepared.ends))  # fmt: skip
+        whole = whole_body(scenario, stream, text, len(prepared.ends))
         return web.json_response(whole, headers=headers)
     steps = planned_converse(scenario, stream, prepared)
     return await streamed(request, ctx, steps, transport_of(scenario),

@@ -20,11 +20,30 @@ from ...engine.stream import Events, delta_events, dialect_stream
 from ...outcomes import end_label, event_label
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
+from ...scenario.text import CallEvent
 from ..common import keyed_api_not_applicable, sse_framing, unreasoned
 from .shapes import MISSING, NO_END, shapes
-from .wire import StreamContext, event_frame, event_headers, framed, padded, payload_json, usage
+from .wire import (
+    StreamContext,
+    converse_body,
+    event_frame,
+    event_headers,
+    framed,
+    padded,
+    payload_json,
+    usage,
+)
 
-__all__ = ["NAME", "TITLE", "not_applicable", "planned_converse", "stop_reason", "tool_id"]
+__all__ = [
+    "NAME",
+    "TITLE",
+    "not_applicable",
+    "own_block",
+    "planned_converse",
+    "stop_reason",
+    "tool_id",
+    "whole_body",
+]
 
 #: Its name in the registry.
 NAME: Final = "bedrock"
@@ -48,11 +67,29 @@ def stop_reason(scenario: Scenario) -> str:
         return "max_tokens"
     if scenario.wire.finish_type == "content_filter":
         return "content_filtered"
-    return "tool_use" if scenario.reply.tool else "end_turn"
+    return "tool_use" if scenario.reply.calls_tool else "end_turn"
 
 
-def tool_id(scenario: Scenario) -> str:
-    return f"tooluse_{scenario.name[:16]}"
+def tool_id(scenario: Scenario, call: int = 0) -> str:
+    """The ``toolUseId`` of the reply's call ``call`` (from 0)."""
+    return f"tooluse_{scenario.name[:16]}" + (f"_{call}" if call else "")
+
+
+def own_block(scenario: Scenario, text: str) -> bool:
+    """Whether the reply's own text (or first call) has a block: not when it is only
+    further calls."""
+    reply = scenario.reply
+    return bool(reply.tool or text or not reply.calls)
+
+
+def whole_body(scenario: Scenario, ctx: StreamContext, text: str, pieces: int) -> dict[str, Any]:
+    """``Converse``'s whole answer to ``scenario`` (``text``: the reply's own)."""
+    reply = scenario.reply
+    calls = [(tool_id(scenario), reply.tool, text)] if reply.tool else []
+    calls += [(tool_id(scenario, i), c.tool, c.arguments)
+              for i, c in enumerate(reply.calls, bool(reply.tool))]  # fmt: skip
+    own = text if not reply.tool and own_block(scenario, text) else None
+    return converse_body(ctx, own, calls, stop_reason(scenario), pieces)
 
 
 def planned_converse(scenario: Scenario, ctx: StreamContext, prepared: Prepared) -> Iterator[Step]:
@@ -61,7 +98,12 @@ def planned_converse(scenario: Scenario, ctx: StreamContext, prepared: Prepared)
     def event(kind: str, body: dict[str, Any]) -> bytes:
         return event_frame(kind, body, ensure_ascii=ascii_only)
 
-    tool = scenario.reply.tool
+    reply = scenario.reply
+    tool = reply.tool
+    own = own_block(scenario, prepared.text)
+    block_stop = Write(
+        event("contentBlockStop", {"contentBlockIndex": 0}), event_label("block stop")
+    )
 
     def opening() -> list[Step]:
         steps: list[Step] = [
@@ -84,16 +126,32 @@ def planned_converse(scenario: Scenario, ctx: StreamContext, prepared: Prepared)
         raw = delta(text) if template is None else template.fill(escaped_piece(prepared, number))
         return Write(framed(headers, padded(raw)), event_label(f"delta {number}"))
 
+    def call(each: CallEvent) -> list[Step]:
+        at = int(own) + each.call
+        if each.kind == "piece":
+            body = {"contentBlockIndex": at, "delta": {"toolUse": {"input": each.text}}}
+            return [Write(event("contentBlockDelta", body), event_label(f"delta {at}"))]
+        if each.kind == "stop":
+            body = {"contentBlockIndex": at}
+            return [Write(event("contentBlockStop", body), event_label(f"block {at} stop"))]
+        use = {"toolUseId": tool_id(scenario, bool(tool) + each.call),
+               "name": reply.calls[each.call].tool}  # fmt: skip
+        start = {"start": {"toolUse": use}, "contentBlockIndex": at}
+        opened = Write(event("contentBlockStart", start), event_label(f"block {at} start"))
+        return [block_stop, opened] if own and each.call == 0 else [opened]
+
+    counted = [len(prepared.ends)]  # the pieces sent, the calls' too: closing() counts them
+
     def closing(text: str, pieces: int) -> list[Step]:
-        stop = event("contentBlockStop", {"contentBlockIndex": 0})
-        return [Write(stop, event_label("block stop"))]
+        counted[0] = pieces
+        return [block_stop] if own and not reply.calls else []
 
     def end() -> Iterator[Step]:
-        pieces = len(prepared.ends)
+        pieces = counted[0]
         yield Write(event("messageStop", {"stopReason": stop_reason(scenario)}),
                     end_label("messageStop"))  # fmt: skip
         metadata = {"usage": usage(ctx, pieces), "metrics": {"latencyMs": ctx.latency_ms}}
         yield Write(event("metadata", metadata), event_label("metadata"))
 
-    events: Events = delta_events(scenario, prepared, opening, piece, closing)
+    events: Events = delta_events(scenario, prepared, opening, piece, closing, call)
     return dialect_stream(scenario, events, prepared, shapes, end())

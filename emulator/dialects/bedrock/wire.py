@@ -196,16 +196,19 @@ def _read_headers(raw: bytes, at: int) -> dict[str, str]:
 
 
 def converse_body(
-    ctx: StreamContext, text: str, tool: str, tool_id: str, stop: str, pieces: int
+    ctx: StreamContext,
+    text: str | None,
+    calls: list[tuple[str, str, str]],
+    stop: str,
+    pieces: int,
 ) -> dict[str, Any]:
-    """``Converse``'s whole answer."""
-    content: dict[str, Any] = (
-        {"toolUse": {"toolUseId": tool_id, "name": tool, "input": _json_or_text(text)}}
-        if tool
-        else {"text": text}
-    )
+    """``Converse``'s whole answer: ``text`` (None: none), then ``calls`` as (tool use id,
+    tool, arguments)."""
+    content: list[dict[str, Any]] = [] if text is None else [{"text": text}]
+    content += [{"toolUse": {"toolUseId": i, "name": tool, "input": _json_or_text(arguments)}}
+                for i, tool, arguments in calls]  # fmt: skip
     return {
-        "output": {"message": {"role": "assistant", "content": [content]}},
+        "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": stop,
         "usage": usage(ctx, pieces),
         "metrics": {"latencyMs": ctx.latency_ms},

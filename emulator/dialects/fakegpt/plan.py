@@ -29,10 +29,14 @@ NAME: Final = "fakegpt"
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on the FakeGpt stream (None: it applies)."""
-    if scenario.reply.tool:
+    if scenario.reply.calls_tool:
         return "its reply is a tool call, which the FakeGpt conversation stream has not"
     if scenario.reply.reasoning:
         return "its reply has reasoning, which the FakeGpt stream has not"
+    if scenario.reply.refusal:
+        return "its reply is a refusal, which the FakeGpt stream has no field for"
+    if scenario.wire.azure_filters:
+        return "its stream is Azure OpenAI's (content_filter_results), a Chat Completions one"
     if scenario.wire.finish_type == "content_filter":
         return "its reply ends at a content filter, which the FakeGpt stream does not say"
     return unshaped(scenario, MISSING) or recorded_elsewhere(scenario, NAME)

@@ -117,7 +117,8 @@ async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamRes
         if cut is not None:
             return cut
         whole = chunk_object(gemini, text, finish_reason(scenario), len(prepared.ends),
-                             scenario.reply.tool, reasoning=scenario.reply.reasoning)  # fmt: skip
+                             scenario.reply.tool, reasoning=scenario.reply.reasoning,
+                             calls=[(c.tool, c.arguments) for c in scenario.reply.calls])  # fmt: skip
         return web.json_response(whole)
     if parsed.array:
         reason = array_not_applicable(scenario)

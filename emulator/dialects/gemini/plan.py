@@ -20,6 +20,7 @@ from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...outcomes import end_label, event_label
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
+from ...scenario.text import CallEvent
 from ..common import keyed_api_not_applicable
 from .shapes import MISSING, NO_END, JsonArray, array_shapes, shapes
 from .wire import GeminiContext, chunk_object
@@ -43,6 +44,8 @@ def not_applicable(scenario: Scenario) -> str | None:
     reason = keyed_api_not_applicable(scenario, NAME, MISSING)
     if reason is None and (not scenario.wire.done or scenario.wire.after_done != "close"):
         return NO_END
+    if reason is None and scenario.reply.interleave:
+        return "its calls' arguments interleave, and Gemini sends each call whole"
     return reason
 
 
@@ -128,10 +131,24 @@ def _events(
                                  str(ctx.prompt_tokens + number).encode())  # fmt: skip
         return Write(data, event_label(f"chunk {number}"))
 
+    def call(event: CallEvent) -> list[Step]:
+        """The further calls, all whole in one chunk as the first starts (as Gemini sends
+        parallel calls); their other events have nothing to send."""
+        if event.kind != "start" or event.call != 0:
+            return []
+        calls = chunk_object(
+            ctx,
+            "",
+            None,
+            len(prepared.ends),
+            calls=[(c.tool, c.arguments) for c in scenario.reply.calls],
+        )
+        return [Write(encoded(calls), event_label("calls"))]
+
     def closing(text: str, pieces: int) -> list[Step]:
         return []  # the final chunk follows the faults past the last event (_final)
 
-    return delta_events(scenario, prepared, opening, piece, closing)
+    return delta_events(scenario, prepared, opening, piece, closing, call)
 
 
 def _final(

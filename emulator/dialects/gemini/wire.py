@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
 __all__ = ["SAFETY_RATINGS", "STATUS_NAMES", "GeminiContext", "chunk_object", "error_body", "error_object",
@@ -49,18 +50,23 @@ def chunk_object(
     *,
     thought: bool = False,
     reasoning: str = "",
+    calls: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """One ``GenerateContentResponse``: a piece of the reply (or all of it: a tool call is a
     whole ``functionCall`` part, its text the arguments), with the usage so far on every
     chunk and ``finishReason`` on the last (``SAFETY``: with the ratings that stopped it).
     ``thought``: the text is a thought summary; ``reasoning``: one before the reply (a
-    whole answer)."""
+    whole answer); ``calls``: further calls (tool, arguments), each a whole ``functionCall`` part after it (no
+    part of its own when ``text`` is empty)."""
     part: dict[str, Any] = (
         {"functionCall": {"name": tool, "args": _arguments(text)}} if tool else {"text": text}
     )
     if thought:  # a thought summary: the model's reasoning, not its reply
         part["thought"] = True
-    parts = [{"text": reasoning, "thought": True}, part] if reasoning else [part]
+    parts = [{"text": reasoning, "thought": True}] if reasoning else []
+    parts += [part] if tool or text or not calls else []
+    parts += [{"functionCall": {"name": name, "args": _arguments(arguments)}}
+              for name, arguments in calls]  # fmt: skip
     candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
     if finish is not None:
         candidate["finishReason"] = finish

@@ -140,9 +140,11 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
         cut = await whole_answer_faults(request, ctx, scenario, MESSAGES[500])
         if cut is not None:
             return cut
-        body = completion_object(
-            chat, text, finish_reason(scenario), len(prepared.ends), scenario.reply.tool
-        )
+        reply = scenario.reply
+        body = completion_object(chat, text, finish_reason(scenario), len(prepared.ends),
+                                 reply.tool, [(c.tool, c.arguments) for c in reply.calls],
+                                 refusal=reply.refusal,
+                                 azure=scenario.wire.azure_filters)  # fmt: skip
         return web.json_response(body)
     steps = planned_chat(scenario, chat, prepared, ctx.config.clock.wall())
     return await streamed(request, ctx, steps, transport_of(scenario))

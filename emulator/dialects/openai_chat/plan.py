@@ -21,12 +21,15 @@ from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
+from ...scenario.text import CallEvent
 from ..common import keyed_api_not_applicable
 from ..fakegpt.wire import DONE
 from .shapes import MISSING, shapes
 from .wire import (
     ChatContext,
     chunk_object,
+    empty_chunk_object,
+    filter_results,
     tool_call,
     usage_chunk_object,
 )
@@ -42,7 +45,7 @@ def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies). A reply's
     reasoning is not shown: Chat Completions streams none (OpenAI's reasoning models keep
     it to themselves)."""
-    return keyed_api_not_applicable(scenario, NAME, MISSING)
+    return keyed_api_not_applicable(scenario, NAME, MISSING, refusal=True, azure=True)
 
 
 def finish_reason(scenario: Scenario) -> str:
@@ -50,7 +53,7 @@ def finish_reason(scenario: Scenario) -> str:
         return "length"
     if scenario.wire.finish_type == "content_filter":
         return "content_filter"
-    return "tool_calls" if scenario.reply.tool else "stop"
+    return "tool_calls" if scenario.reply.calls_tool else "stop"
 
 
 def planned_chat(
@@ -64,7 +67,18 @@ def planned_chat(
 
 
 def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prepared) -> Events:
-    tool = scenario.reply.tool
+    reply = scenario.reply
+    tool = reply.tool
+    first = 1 if tool else 0  # the index of the first of the further calls
+    said = "refusal" if reply.refusal else "content"  # where the reply's words go
+    azure = scenario.wire.azure_filters
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        made = chunk_object(ctx, delta, finish)
+        if azure:  # every choice with its filter results, as Azure OpenAI sends them
+            filtered = finish == "content_filter"
+            made["choices"][0]["content_filter_results"] = filter_results(filtered=filtered)
+        return fmt.json_event(made)
 
     def opening() -> list[Step]:
         delta: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
@@ -74,15 +88,24 @@ def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prep
                 "content": None,
                 "tool_calls": [tool_call(ctx, tool, "", first=True)],
             }
-        return [Write(fmt.json_event(chunk_object(ctx, delta)), event_label("chunk 0 (role)"))]
+        elif reply.calls and not prepared.text:  # calls, and no text before them
+            delta = {**delta, "content": None}
+        elif reply.refusal:  # the words come as a refusal, not as content
+            delta = {**delta, "content": None, "refusal": ""}
+        prompt = Write(fmt.json_event(empty_chunk_object()), event_label("prompt filter results"))
+        return [*[prompt] * azure, Write(chunk(delta), event_label("chunk 0 (role)"))]
+
+    def call(event: CallEvent) -> list[Step]:
+        index = first + event.call
+        if event.kind == "stop":
+            return []  # a call's end is not said: the next one's start, or the finish
+        named = reply.calls[event.call].tool if event.kind == "start" else None
+        part = tool_call(ctx, named, event.text, first=event.kind == "start", index=index)
+        return [Write(chunk({"tool_calls": [part]}), event_label(f"call {index} {event.kind}"))]
 
     def event(text: str) -> bytes:
-        delta = (
-            {"tool_calls": [tool_call(ctx, None, text, first=False)]}
-            if tool
-            else {"content": text}
-        )
-        return fmt.json_event(chunk_object(ctx, delta))
+        delta = {"tool_calls": [tool_call(ctx, None, text, first=False)]} if tool else {said: text}
+        return chunk(delta)
 
     template = piece_template(event, "text")
 
@@ -91,11 +114,10 @@ def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prep
         return Write(data, event_label(f"chunk {number}"))
 
     def closing(text: str, pieces: int) -> list[Step]:
-        final = chunk_object(ctx, {}, finish_reason(scenario))
-        last: list[Step] = [Write(fmt.json_event(final), event_label("final chunk"))]
+        last: list[Step] = [Write(chunk({}, finish_reason(scenario)), event_label("final chunk"))]
         if ctx.include_usage:
             usage = usage_chunk_object(ctx, pieces)
             last.append(Write(fmt.json_event(usage), event_label("usage chunk")))
         return last
 
-    return delta_events(scenario, prepared, opening, piece, closing)
+    return delta_events(scenario, prepared, opening, piece, closing, call)

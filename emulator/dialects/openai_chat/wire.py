@@ -11,7 +11,10 @@ ended by ``data: [DONE]``; errors as ``{"error": {"message", "type",
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
+
+from ...protocol.ids import call_id
 
 __all__ = [
     "MODELS",
@@ -21,6 +24,7 @@ __all__ = [
     "empty_chunk_object",
     "error_body",
     "error_object",
+    "filter_results",
     "models_body",
     "tool_call",
     "usage_chunk_object",
@@ -70,15 +74,16 @@ def chunk_object(
 
 
 def tool_call(
-    ctx: ChatContext, name: str | None, arguments: str, *, first: bool
+    ctx: ChatContext, name: str | None, arguments: str, *, first: bool, index: int = 0
 ) -> dict[str, Any]:
-    """A tool call, whole or (``first`` False) a piece of its arguments as a delta carries it:
-    the first delta has the id, type and name, later ones only the index and arguments."""
+    """Call ``index`` of a reply, whole or (``first`` False) a piece of its arguments as a
+    delta carries it: the first delta has the id, type and name, later ones only the index
+    and arguments."""
     if not first:
-        return {"index": 0, "function": {"arguments": arguments}}
+        return {"index": index, "function": {"arguments": arguments}}
     return {
-        "index": 0,
-        "id": "call_" + ctx.id.removeprefix("chatcmpl-")[:24],
+        "index": index,
+        "id": call_id(ctx.id.removeprefix("chatcmpl-"), index),
         "type": "function",
         "function": {"name": name, "arguments": arguments},
     }
@@ -103,7 +108,6 @@ def usage_chunk_object(ctx: ChatContext, completion_tokens: int) -> dict[str, An
 def empty_chunk_object() -> dict[str, Any]:
     """A chunk with no choices, as Azure OpenAI sends first: its prompt's filter results
     (the chunk that breaks code reading ``choices[0]``)."""
-    safe = {"filtered": False, "severity": "safe"}
     return {
         "choices": [],
         "created": 0,
@@ -111,26 +115,46 @@ def empty_chunk_object() -> dict[str, Any]:
         "model": "",
         "object": "",
         "prompt_filter_results": [
-            {
-                "prompt_index": 0,
-                "content_filter_results": dict.fromkeys(
-                    ("hate", "self_harm", "sexual", "violence"), safe
-                ),
-            }
+            {"prompt_index": 0, "content_filter_results": filter_results(filtered=False)}
         ],
     }
 
 
+def filter_results(*, filtered: bool) -> dict[str, Any]:
+    """Azure OpenAI's ``content_filter_results`` of a prompt or a choice: every category
+    safe, or (``filtered``) the one that stopped the reply."""
+    safe = {"filtered": False, "severity": "safe"}
+    found = dict.fromkeys(("hate", "self_harm", "sexual", "violence"), safe)
+    if filtered:
+        found["violence"] = {"filtered": True, "severity": "medium"}
+    return found
+
+
 def completion_object(
-    ctx: ChatContext, text: str, finish_reason: str, completion_tokens: int, tool: str = ""
+    ctx: ChatContext,
+    text: str,
+    finish_reason: str,
+    completion_tokens: int,
+    tool: str = "",
+    calls: Sequence[tuple[str, str]] = (),
+    *,
+    refusal: bool = False,
+    azure: bool = False,
 ) -> dict[str, Any]:
     """The whole answer to a request with ``stream`` false (``tool``: a call of it, ``text``
-    its arguments)."""
+    its arguments; ``calls``: the calls after it, as (tool, arguments); ``refusal``: the text is a refusal;
+    ``azure``: with Azure OpenAI's filter results)."""
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
-    if tool:
-        call = tool_call(ctx, tool, text, first=True)
-        del call["index"]
-        message = {**message, "content": None, "tool_calls": [call]}
+    if refusal:
+        message = {**message, "content": None, "refusal": text}
+    named = [(tool, text)] if tool else []
+    named += calls
+    if named:
+        whole = [tool_call(ctx, name, arguments, first=True, index=i)
+                 for i, (name, arguments) in enumerate(named)]  # fmt: skip
+        for call in whole:
+            del call["index"]
+        message = {**message, "content": None if tool or not text else text, "tool_calls": whole}
     return {
         "id": ctx.id,
         "object": "chat.completion",
@@ -143,8 +167,22 @@ def completion_object(
                 "message": message,
                 "logprobs": None,
                 "finish_reason": finish_reason,
+                **(
+                    {
+                        "content_filter_results": filter_results(
+                            filtered=finish_reason == "content_filter"
+                        )
+                    }
+                    if azure
+                    else {}
+                ),
             }
         ],
+        **(
+            {"prompt_filter_results": empty_chunk_object()["prompt_filter_results"]}
+            if azure
+            else {}
+        ),
         "usage": _usage(ctx, completion_tokens),
     }
 

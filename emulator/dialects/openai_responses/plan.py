@@ -22,6 +22,7 @@ from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
+from ...scenario.text import CallEvent
 from ..anthropic.shapes import NO_DONE
 from ..common import keyed_api_not_applicable, unreasoned
 from .shapes import MISSING, shapes
@@ -30,6 +31,7 @@ from .wire import (
     event_object,
     function_call_item,
     message_item,
+    refusal_part,
     response_object,
     text_part,
 )
@@ -44,7 +46,9 @@ TITLE: Final = "OpenAI Responses"
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies). As on Anthropic's,
     but a snapshot resent is an event resent here: its ``sequence_number`` tells it apart."""
-    reason = keyed_api_not_applicable(scenario, NAME, MISSING) or unreasoned(scenario, TITLE)
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING, refusal=True) or unreasoned(
+        scenario, TITLE
+    )
     if reason is None and not scenario.wire.done:
         return NO_DONE
     return reason
@@ -100,12 +104,28 @@ _INCOMPLETE: Final = {"max_tokens": "max_output_tokens", "content_filter": "cont
 
 
 def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: int) -> Any:
-    """The answer to a request without ``stream``."""
+    """The answer to a request without ``stream``: the item of the reply's text (or its
+    call), then one per further call."""
     incomplete = _INCOMPLETE.get(scenario.wire.finish_type)
     status = "completed" if incomplete is None else "incomplete"
-    tool = scenario.reply.tool
-    item = function_call_item(ctx, tool, text, status) if tool else message_item(ctx, text, status)
-    return response_object(ctx, status, [item], pieces, incomplete=incomplete)
+    reply = scenario.reply
+    tool = reply.tool
+    item = (
+        function_call_item(ctx, tool, text, status)
+        if tool
+        else message_item(ctx, text, status, refusal=reply.refusal)
+    )
+    items = [item] if _own_item(scenario, text) else []
+    items += [function_call_item(ctx, c.tool, c.arguments, status, i)
+              for i, c in enumerate(reply.calls, bool(tool))]  # fmt: skip
+    return response_object(ctx, status, items, pieces, incomplete=incomplete)
+
+
+def _own_item(scenario: Scenario, text: str) -> bool:
+    """Whether the reply's own text (or first call) has an item: not when it is only
+    further calls."""
+    reply = scenario.reply
+    return bool(reply.tool or text or not reply.calls)
 
 
 def _ev(fmt: SSEFormat, kind: str, numbers: Numbered, **fields: Any) -> bytes:
@@ -164,30 +184,87 @@ def _events(
     if tool:
         return _tool_events(scenario, ctx, fmt, prepared, numbers)
     where = {"item_id": ctx.item_id, "output_index": 0, "content_index": 0}
+    own = _own_item(scenario, prepared.text)
+    refused = scenario.reply.refusal  # the words are a refusal part's, not output text
+    part = refusal_part if refused else text_part
+    kind = "response.refusal" if refused else "response.output_text"
+    extra: dict[str, Any] = {} if refused else {"logprobs": []}
 
     def opening() -> list[Step]:
         return [
             *_begun(ctx, fmt, numbers),
-            Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
-                      item=message_item(ctx, None, "in_progress")), event_label("item added")),
-            Write(_ev(fmt, "response.content_part.added", numbers, **where,
-                      part=text_part("")), event_label("part added")),
+            *[Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
+                        item=message_item(ctx, None, "in_progress")), event_label("item added")),
+              Write(_ev(fmt, "response.content_part.added", numbers, **where,
+                        part=part("")), event_label("part added"))] * own,
         ]  # fmt: skip
 
-    piece = _pieces(fmt, numbers, prepared, "response.output_text.delta", where, logprobs=[])
+    piece = _pieces(fmt, numbers, prepared, f"{kind}.delta", where, **extra)
 
-    def closing(text: str, pieces: int) -> list[Step]:
+    def done(text: str, pieces: int) -> list[Step]:
         item = whole_response(scenario, ctx, text, pieces)["output"][0]
+        said = {"refusal": text} if refused else {"text": text}
         return [
-            Write(_ev(fmt, "response.output_text.done", numbers, **where, text=text,
-                      logprobs=[]), event_label("text done")),
+            Write(_ev(fmt, f"{kind}.done", numbers, **where, **said, **extra),
+                  event_label("text done")),
             Write(_ev(fmt, "response.content_part.done", numbers, **where,
-                      part=text_part(text)), event_label("part done")),
+                      part=part(text)), event_label("part done")),
             Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
                   event_label("item done")),
         ]  # fmt: skip
 
-    return delta_events(scenario, prepared, opening, piece, closing)
+    return _with_calls(scenario, ctx, fmt, prepared, numbers, (opening, piece, done, own))
+
+
+#: The parts of the events of a reply's own item: its opening, each piece's event, its end
+#: (given the text and the pieces), and whether it has one at all.
+_Own = tuple[
+    Callable[[], list[Step]], Callable[[int, str], Step], Callable[[str, int], list[Step]], bool
+]
+
+
+def _with_calls(
+    scenario: Scenario,
+    ctx: ResponseContext,
+    fmt: SSEFormat,
+    prepared: Prepared,
+    numbers: Numbered,
+    own: _Own,
+) -> Events:
+    """The events of the reply's own item, then one ``function_call`` item per further
+    call (its item is done before the first of them starts)."""
+    opening, piece, done, has_own = own
+    reply = scenario.reply
+    first = bool(reply.tool)  # the call number of the first further one
+    at = int(has_own)  # its output index
+
+    def call(event: CallEvent) -> list[Step]:
+        index, number = at + event.call, first + event.call
+        named = reply.calls[event.call].tool
+        if event.kind == "piece":
+            data = _ev(fmt, "response.function_call_arguments.delta", numbers, output_index=index,
+                       item_id=function_call_item(ctx, named, "", "", number)["id"],
+                       delta=event.text)  # fmt: skip
+            return [Write(data, event_label(f"item {index} delta"))]
+        if event.kind == "start":
+            item = function_call_item(ctx, named, "", "in_progress", number)
+            added = Write(_ev(fmt, "response.output_item.added", numbers, output_index=index,
+                              item=item), event_label(f"item {index} added"))  # fmt: skip
+            ends = done(prepared.text, len(prepared.ends)) if has_own and event.call == 0 else []
+            return [*ends, added]
+        whole = whole_response(scenario, ctx, prepared.text, 0)["output"][index]
+        return [
+            Write(_ev(fmt, "response.function_call_arguments.done", numbers, output_index=index,
+                      item_id=whole["id"], name=named, arguments=whole["arguments"]),
+                  event_label(f"item {index} arguments done")),
+            Write(_ev(fmt, "response.output_item.done", numbers, output_index=index, item=whole),
+                  event_label(f"item {index} done")),
+        ]  # fmt: skip
+
+    def closing(text: str, pieces: int) -> list[Step]:
+        return done(text, pieces) if has_own and not reply.calls else []
+
+    return delta_events(scenario, prepared, opening, piece, closing, call)
 
 
 def _tool_events(
@@ -212,7 +289,7 @@ def _tool_events(
 
     piece = _pieces(fmt, numbers, prepared, "response.function_call_arguments.delta", where)
 
-    def closing(text: str, pieces: int) -> list[Step]:
+    def done(text: str, pieces: int) -> list[Step]:
         item = whole_response(scenario, ctx, text, pieces)["output"][0]
         return [
             Write(_ev(fmt, "response.function_call_arguments.done", numbers, **where,
@@ -221,4 +298,4 @@ def _tool_events(
                   event_label("item done")),
         ]  # fmt: skip
 
-    return delta_events(scenario, prepared, opening, piece, closing)
+    return _with_calls(scenario, ctx, fmt, prepared, numbers, (opening, piece, done, True))

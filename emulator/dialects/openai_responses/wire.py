@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from ...protocol.ids import call_id
+
 __all__ = [
     "ResponseContext",
     "event_object",
     "function_call_item",
     "message_item",
+    "refusal_part",
     "response_object",
     "text_part",
 ]
@@ -36,28 +39,37 @@ def text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
-def message_item(ctx: ResponseContext, text: str | None, status: str) -> dict[str, Any]:
-    """The assistant's message item (``text`` None: no content part yet)."""
+def refusal_part(text: str) -> dict[str, Any]:
+    return {"type": "refusal", "refusal": text}
+
+
+def message_item(
+    ctx: ResponseContext, text: str | None, status: str, *, refusal: bool = False
+) -> dict[str, Any]:
+    """The assistant's message item (``text`` None: no content part yet; ``refusal``: the
+    text is the model's refusal)."""
+    part = refusal_part if refusal else text_part
     return {
         "id": ctx.item_id,
         "type": "message",
         "status": status,
         "role": "assistant",
-        "content": [] if text is None else [text_part(text)],
+        "content": [] if text is None else [part(text)],
     }
 
 
 def function_call_item(
-    ctx: ResponseContext, name: str, arguments: str, status: str
+    ctx: ResponseContext, name: str, arguments: str, status: str, call: int = 0
 ) -> dict[str, Any]:
-    """A call of the tool ``name`` (its id ``fc_…``, its ``call_id`` ``call_…``)."""
+    """The reply's call ``call`` of the tool ``name`` (its id ``fc_…``, its ``call_id``
+    ``call_…``)."""
     tail = ctx.item_id.removeprefix("msg_")
     return {
-        "id": "fc_" + tail,
+        "id": "fc_" + (tail if call == 0 else f"{tail[:26]}{call:04d}"),
         "type": "function_call",
         "status": status,
         "arguments": arguments,
-        "call_id": "call_" + tail[:24],
+        "call_id": call_id(tail, call),
         "name": name,
     }
 
