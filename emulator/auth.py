@@ -68,6 +68,24 @@ class Signer:
                               digest_size=48, person=b"thinking")  # fmt: skip
         return base64.b64encode(b"Eu" + mac.digest()).decode()
 
+    def sealed(self, text: str) -> str:
+        """``text`` sealed, as OpenAI's ``encrypted_content`` of a reasoning item carries the
+        model's reasoning back and forth (``gAAAAA``, then base64): the emulator opens it
+        again (:meth:`unsealed`), a client cannot alter it. Readable, not secret."""
+        raw = text.encode("utf-8", "surrogatepass")
+        mac = hashlib.blake2b(raw, key=self._tag_key, digest_size=16, person=b"sealed")
+        return "gAAAAA" + base64.urlsafe_b64encode(mac.digest() + raw).decode()
+
+    def unsealed(self, blob: str) -> str | None:
+        """The text :meth:`sealed` sealed in ``blob``; None when it is not one of this
+        secret's, or was altered."""
+        try:  # base64 that is not, text that is not UTF-8 (both ValueErrors)
+            raw = base64.urlsafe_b64decode(blob.removeprefix("gAAAAA").encode("ascii"))
+            text = raw[16:].decode("utf-8", "surrogatepass")
+        except ValueError:
+            return None
+        return text if blob == self.sealed(text) else None
+
     def issue(
         self, kind: str, account: str, user: str, session: str | None = None
     ) -> tuple[str, float]:

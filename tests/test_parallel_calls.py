@@ -37,12 +37,27 @@ def emulator() -> Iterator[EmulatorServer]:
         yield server
 
 
+#: The SDK clients a test opened, closed after it (their connections with them).
+_OPENED: list[openai.OpenAI | anthropic.Anthropic] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def _openai(emulator: EmulatorServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
+    client = openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
+    _OPENED.append(client)
+    return client
 
 
 def _anthropic(emulator: EmulatorServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=emulator.url, api_key="sk-ant-test", max_retries=0)
+    client = anthropic.Anthropic(base_url=emulator.url, api_key="sk-ant-test", max_retries=0)
+    _OPENED.append(client)
+    return client
 
 
 def _named(scenario: str) -> dict[str, str]:

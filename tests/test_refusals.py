@@ -28,8 +28,21 @@ def emulator() -> Iterator[EmulatorServer]:
         yield server
 
 
+#: The SDK clients a test opened, closed after it (their connections with them).
+_OPENED: list[openai.OpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def _client(emulator: EmulatorServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
+    client = openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
+    _OPENED.append(client)
+    return client
 
 
 def _named(scenario: str) -> dict[str, str]:

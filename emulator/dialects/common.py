@@ -11,15 +11,7 @@ __all__ = [
     "keyed_api_not_applicable",
     "recorded_elsewhere",
     "sse_framing",
-    "unreasoned",
 ]
-
-
-def unreasoned(scenario: Scenario, title: str) -> str | None:
-    """Why ``scenario`` means nothing on an API served without the model's reasoning."""
-    if scenario.reply.reasoning:
-        return f"its reply has reasoning, which {title} is not served with yet"
-    return None
 
 
 def sse_framing(scenario: Scenario, form: str) -> str | None:

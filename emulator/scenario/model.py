@@ -121,8 +121,12 @@ class Reply:
     cut: Cut = "token"
     cut_size: int = 1
     tool: str = ""  # the reply is a call of this tool, its text the arguments (a JSON object)
-    #: The model's reasoning before its reply (Gemini's thought parts): not the reply's text.
+    #: The model's reasoning before its reply (Anthropic's and Bedrock's thinking blocks, the
+    #: Responses API's reasoning item, Gemini's thought parts): not the reply's text.
     reasoning: str = ""
+    #: The reasoning is redacted: sealed, never shown in the clear (Anthropic's
+    #: redacted_thinking, Bedrock's redactedContent; no summary, no thought parts).
+    redacted: bool = False
     calls: tuple[Call, ...] = ()
     interleave: bool = False
     #: The text is the model's refusal (OpenAI's ``refusal`` field), not its answer.

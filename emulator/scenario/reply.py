@@ -34,9 +34,12 @@ def reply_from_table(t: Table) -> Reply:
         cut_size=t.integer("cut_size", 1, minimum=1),
         tool=t.text("tool", ""),
         reasoning=t.text("reasoning", ""),
+        redacted=t.boolean("redacted", False),
         interleave=t.boolean("interleave", False),
         refusal=t.boolean("refusal", False),
     )
+    if reply.redacted and not reply.reasoning:
+        raise t.error("redacted", "redacts the reply's 'reasoning', which it has not")
     if reply.tool:
         _tool_call(t, reply)
     calls = tuple(_call(c) for c in t.tables("calls", limit=MAX_CALLS))

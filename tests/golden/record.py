@@ -102,22 +102,66 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
     from emulator.dialects.openai_responses.wire import ResponseContext
     from emulator.dialects.registry import DIALECTS
 
-    def chat_ctx(usage: bool) -> Any:
-        return ChatContext(f"chatcmpl-{_ID}", _CREATED, "gpt-4o-mini", usage, 7)
+    def chat_ctx(usage: bool, s: Any = None) -> Any:
+        made = ChatContext(f"chatcmpl-{_ID}", _CREATED, "gpt-4o-mini", usage, 7)
+        reasoning = getattr(s.reply, "reasoning", "") if s is not None else ""
+        if reasoning and "reasoning_tokens" in ChatContext._fields:  # counted in its usage
+            return made._replace(reasoning_tokens=len(reasoning.split()))
+        return made
 
     message = MessageContext(f"msg_{_ID}", "claude-3-5-haiku-latest", 7)
+
+    def thinking(s: Any) -> Any:
+        """The Messages context for ``s``: with its reasoning as a signed thinking block (a
+        request with thinking on), where the version streams one."""
+        reasoning = getattr(s.reply, "reasoning", "")
+        if not reasoning or "thinking" not in MessageContext._fields:
+            return message
+        made = message._replace(thinking=reasoning, signature="EuSigned")
+        if getattr(s.reply, "redacted", False):
+            return made._replace(redacted="gAAAAAsealed")
+        return made
+
     response = ResponseContext(f"resp_{_ID}", f"msg_{_ID}", _CREATED, "gpt-4o-mini", 7)
+
+    def responding(s: Any) -> Any:
+        """The Responses context for ``s``: its reasoning with a summary and sealed, where
+        the version streams reasoning there."""
+        reasoning = getattr(s.reply, "reasoning", "")
+        if not reasoning or "reasoning" not in ResponseContext._fields:
+            return response
+        summary = not getattr(s.reply, "redacted", False)
+        return response._replace(reasoning=reasoning, summary=summary, encrypted="gAAAAAsealed")
+
     generated = GeminiContext(_ID[:24], "gemini-2.5-flash", 7)
+
+    def gemini_ctx(s: Any) -> Any:
+        """With the thinking's tokens in its usage, where the version counts them."""
+        reasoning = getattr(s.reply, "reasoning", "")
+        if reasoning and "thoughts" in GeminiContext._fields:
+            return generated._replace(thoughts=len(reasoning.split()))
+        return generated
+
     converse = ConverseContext(7, 321)
+
+    def conversing(s: Any) -> Any:
+        """The Converse context for ``s``: with its reasoning (a request with thinking on),
+        where the version streams it."""
+        reasoning = getattr(s.reply, "reasoning", "")
+        if not reasoning or "reasoning" not in ConverseContext._fields:
+            return converse
+        made = converse._replace(reasoning=reasoning, signature="EuSigned")
+        return made._replace(redacted="Z0FBQUFB") if s.reply.redacted else made
+
     return {
         "openai-chat": (
             openai_chat.not_applicable,
             lambda s, p, prep: [
-                *openai_chat.planned_chat(s, chat_ctx(False), prep, _context(p).create_time),
-                *openai_chat.planned_chat(s, chat_ctx(True), prep, _context(p).create_time),
+                *openai_chat.planned_chat(s, chat_ctx(False, s), prep, _context(p).create_time),
+                *openai_chat.planned_chat(s, chat_ctx(True, s), prep, _context(p).create_time),
             ],
             lambda s, text, pieces: completion_object(
-                chat_ctx(False),
+                chat_ctx(False, s),
                 text,
                 openai_chat.finish_reason(s),
                 pieces,
@@ -130,16 +174,18 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
         "openai-responses": (
             openai_responses.not_applicable,
             lambda s, p, prep: openai_responses.planned_responses(
-                s, response, prep, _context(p).create_time
+                s, responding(s), prep, _context(p).create_time
             ),
-            lambda s, text, pieces: openai_responses.whole_response(s, response, text, pieces),
+            lambda s, text, pieces: openai_responses.whole_response(
+                s, responding(s), text, pieces
+            ),
             DIALECTS["openai-chat"].scripted_error,
         ),
         "anthropic": (
             anthropic.not_applicable,
-            lambda s, p, prep: anthropic.planned_messages(s, message, prep),
+            lambda s, p, prep: anthropic.planned_messages(s, thinking(s), prep),
             lambda s, text, pieces: message_object(
-                message,
+                thinking(s),
                 text,
                 anthropic.stop_reason(s),
                 pieces,
@@ -151,15 +197,15 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
         "gemini": (
             gemini.not_applicable,
             lambda s, p, prep: [
-                *gemini.planned_gemini(s, generated, prep),
+                *gemini.planned_gemini(s, gemini_ctx(s), prep),
                 *(
-                    gemini.planned_gemini_array(s, generated, prep)
+                    gemini.planned_gemini_array(s, gemini_ctx(s), prep)
                     if array_not_applicable(s) is None
                     else ()
                 ),
             ],
             lambda s, text, pieces: gemini_chunk(
-                generated,
+                gemini_ctx(s),
                 text,
                 gemini.finish_reason(s),
                 pieces,
@@ -171,9 +217,9 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
         ),
         "bedrock": (
             bedrock.not_applicable,
-            lambda s, p, prep: bedrock.planned_converse(s, converse, prep),
+            lambda s, p, prep: bedrock.planned_converse(s, conversing(s), prep),
             lambda s, text, pieces: (
-                bedrock.whole_body(s, converse, text, pieces)
+                bedrock.whole_body(s, conversing(s), text, pieces)
                 if hasattr(bedrock, "whole_body")  # before parallel calls: one block
                 else converse_body(
                     converse,

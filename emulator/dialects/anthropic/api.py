@@ -104,7 +104,8 @@ async def read_messages(request: web.BaseRequest, ctx: Context) -> tuple[Asked, 
     if not isinstance(messages, list) or not messages:
         raise BadRequest(400, "messages: at least one message is required")
     strict = is_strict(ctx, request.headers)
-    asked = asked_of_messages(body, model, strict, ctx.signer.thinking_signature)
+    signer = ctx.signer
+    asked = asked_of_messages(body, model, strict, signer.thinking_signature, signer.unsealed)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest(400, "stream: Input should be a valid boolean")
@@ -119,8 +120,9 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
     scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
     thinking = scenario.reply.reasoning if parsed.thinking else ""
     signature = ctx.signer.thinking_signature(thinking) if thinking else ""
+    redacted = ctx.signer.sealed(thinking) if thinking and scenario.reply.redacted else ""
     message = MessageContext(f"msg_{_IDS.getrandbits(120):030x}", parsed.model,
-                             parsed.input_tokens, thinking, signature)  # fmt: skip
+                             parsed.input_tokens, thinking, signature, redacted)  # fmt: skip
     headers = {"request-id": _request_id(), **ctx.cors}
     if scenario.recording is not None:
         return await replayed_answer(request, ctx, scenario, shapes(), headers)

@@ -62,7 +62,21 @@ SIGNATURE: Final = StrictRule(
     f"{_THINKING_DOCS} (thinking encryption); the API's answer as quoted in "
     "github.com/ding113/claude-code-hub/issues/518",
 )
-STRICT_RULES: Final = (MAX_TOKENS, UNKNOWN_RESULT, MISSING_RESULTS, THINKING_DROPPED, SIGNATURE)
+REDACTED_DATA: Final = StrictRule(
+    "anthropic.redacted_data",
+    "a `redacted_thinking` block whose `data` is not as the API sent it",
+    "messages.{at}.content.{block}: Invalid `data` in `redacted_thinking` block",
+    f"{_THINKING_DOCS} (redacted thinking); the API's answer as quoted in "
+    "github.com/anthropics/claude-code/issues/56708",
+)
+STRICT_RULES: Final = (
+    MAX_TOKENS,
+    UNKNOWN_RESULT,
+    MISSING_RESULTS,
+    THINKING_DROPPED,
+    SIGNATURE,
+    REDACTED_DATA,
+)
 
 
 def thinking_enabled(body: dict[str, Any]) -> bool:
@@ -72,10 +86,15 @@ def thinking_enabled(body: dict[str, Any]) -> bool:
 
 
 def asked_of_messages(
-    body: dict[str, Any], model: str, strict: bool, sign: Callable[[str], str]
+    body: dict[str, Any],
+    model: str,
+    strict: bool,
+    sign: Callable[[str], str],
+    unsealed: Callable[[str], str | None] = lambda data: data,
 ) -> Asked:
     """The conversation of a Messages body (``messages`` a non-empty list, checked by the
-    caller); the rules refused with the API's 400. ``sign``: the thinking signature."""
+    caller); the rules refused with the API's 400. ``sign``: the thinking signature;
+    ``unsealed``: a redacted thinking block's text, None when its data was altered."""
     messages: list[Message] = []
     firsts: dict[int, str] = {}  # an assistant message's first block's type, by index
     for i, message in enumerate(body["messages"]):
@@ -108,6 +127,10 @@ def asked_of_messages(
                 thinking, signature = block.get("thinking"), block.get("signature")
                 if not isinstance(thinking, str) or signature != sign(thinking):
                     raise refuse(SIGNATURE, at=i, block=j)
+            elif kind == "redacted_thinking" and strict and role == "assistant":
+                data = block.get("data")
+                if not isinstance(data, str) or unsealed(data) is None:
+                    raise refuse(REDACTED_DATA, at=i, block=j)
         if texts or calls or not any(m.at == i for m in messages):
             messages.append(Message(role, "".join(texts), tuple(calls), at=i))
     asked = Asked(with_tool_names(messages), model, _system(body.get("system")),

@@ -53,6 +53,8 @@ class MessageContext(NamedTuple):
     #: did not turn thinking on), and its signature.
     thinking: str = ""
     signature: str = ""
+    #: The thinking redacted: a redacted_thinking block with this sealed data ("": not).
+    redacted: str = ""
 
     @property
     def text_index(self) -> int:
@@ -108,12 +110,21 @@ def block_stop(index: int = 0) -> dict[str, Any]:
 
 def thinking_block(ctx: MessageContext) -> dict[str, Any]:
     """The whole thinking block, as a whole answer carries it (and a client sends back)."""
+    if ctx.redacted:
+        return {"type": "redacted_thinking", "data": ctx.redacted}
     return {"type": "thinking", "thinking": ctx.thinking, "signature": ctx.signature}
 
 
 def thinking_events(ctx: MessageContext) -> list[tuple[str, dict[str, Any]]]:
     """The thinking block as it streams: its start, its text in pieces of a few words
-    (``thinking_delta``), its ``signature_delta`` and its stop; (event name, data)."""
+    (``thinking_delta``), its ``signature_delta`` and its stop; (event name, data). A
+    redacted one comes whole as it starts, then stops."""
+    if ctx.redacted:
+        return [
+            ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": thinking_block(ctx)}),
+            ("content_block_stop", block_stop(0)),
+        ]  # fmt: skip
     start = {"type": "thinking", "thinking": "", "signature": ""}
     words = ctx.thinking.split(" ")
     pieces = [" ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")

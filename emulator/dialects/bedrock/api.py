@@ -12,6 +12,7 @@ Scenarios are chosen as for ``/api/conversation``.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from ...http.dialect import (
 from ...http.errors import BadRequest, Context
 from ...scenario import HttpError
 from ...scenario.asked import Asked
+from ..anthropic.read import thinking_enabled
 from ..dialect import Dialect, Route
 from ..strict import is_strict, refuse
 from .capture import decoded_events, read_capture
@@ -60,6 +62,7 @@ class ConverseRequest(NamedTuple):
     model: str
     stream: bool
     prompt_tokens: int
+    thinking: bool = False  # additionalModelRequestFields turns the model's thinking on
 
 
 def error_headers(status: int) -> Mapping[str, str]:
@@ -115,13 +118,21 @@ async def read_converse(request: web.BaseRequest, ctx: Context) -> tuple[Asked, 
     if too_long(prompt, ctx.config.max_prompt):
         raise invalid("Input is too long for requested model.")
     stream = operation == "converse-stream"
-    return asked, ConverseRequest(prompt, model, stream, asked.tokens)
+    extra = body.get("additionalModelRequestFields")
+    thinking = isinstance(extra, dict) and thinking_enabled(extra)
+    return asked, ConverseRequest(prompt, model, stream, asked.tokens, thinking)
 
 
 async def answer_converse(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: ConverseRequest = ctx.parsed
     scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
-    stream = StreamContext(parsed.prompt_tokens, latency_ms=_IDS.randint(180, 900))
+    reasoning = scenario.reply.reasoning if parsed.thinking else ""
+    signature = ctx.signer.thinking_signature(reasoning) if reasoning else ""
+    redacted = ""
+    if reasoning and scenario.reply.redacted:  # a blob: base64 of the sealed bytes
+        redacted = base64.b64encode(ctx.signer.sealed(reasoning).encode()).decode()
+    stream = StreamContext(parsed.prompt_tokens, _IDS.randint(180, 900), reasoning, signature,
+                           redacted)  # fmt: skip
     if scenario.recording is not None:
         return await replayed_answer(request, ctx, scenario, shapes())
     headers = {"x-amzn-RequestId": _request_id()}

@@ -21,7 +21,7 @@ from ...outcomes import end_label, event_label
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from ...scenario.text import CallEvent
-from ..common import keyed_api_not_applicable, sse_framing, unreasoned
+from ..common import keyed_api_not_applicable, sse_framing
 from .shapes import MISSING, NO_END, shapes
 from .wire import (
     StreamContext,
@@ -31,6 +31,7 @@ from .wire import (
     framed,
     padded,
     payload_json,
+    reasoning_deltas,
     usage,
 )
 
@@ -52,10 +53,8 @@ TITLE: Final = "AWS Bedrock ConverseStream"
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies)."""
-    reason = (
-        keyed_api_not_applicable(scenario, NAME, MISSING)
-        or unreasoned(scenario, TITLE)
-        or sse_framing(scenario, "a binary event stream")
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING) or sse_framing(
+        scenario, "a binary event stream"
     )
     if reason is None and (not scenario.wire.done or scenario.wire.after_done != "close"):
         return NO_END
@@ -101,23 +100,29 @@ def planned_converse(scenario: Scenario, ctx: StreamContext, prepared: Prepared)
     reply = scenario.reply
     tool = reply.tool
     own = own_block(scenario, prepared.text)
+    first = ctx.first  # the reply's own block (after the reasoning block, if any)
     block_stop = Write(
-        event("contentBlockStop", {"contentBlockIndex": 0}), event_label("block stop")
+        event("contentBlockStop", {"contentBlockIndex": first}), event_label("block stop")
     )
 
     def opening() -> list[Step]:
         steps: list[Step] = [
             Write(event("messageStart", {"role": "assistant"}), event_label("messageStart"))
         ]
+        if ctx.reasoning:
+            steps += [Write(event("contentBlockDelta", body), event_label("reasoning delta"))
+                      for body in reasoning_deltas(ctx)]  # fmt: skip
+            stop = event("contentBlockStop", {"contentBlockIndex": 0})
+            steps.append(Write(stop, event_label("reasoning stop")))
         if tool:
             start = {"start": {"toolUse": {"toolUseId": tool_id(scenario), "name": tool}},
-                     "contentBlockIndex": 0}  # fmt: skip
+                     "contentBlockIndex": first}  # fmt: skip
             steps.append(Write(event("contentBlockStart", start), event_label("block start")))
         return steps
 
     def delta(text: str) -> bytes:
         inner = {"toolUse": {"input": text}} if tool else {"text": text}
-        return payload_json({"contentBlockIndex": 0, "delta": inner}, ascii_only)
+        return payload_json({"contentBlockIndex": first, "delta": inner}, ascii_only)
 
     template = piece_template(delta, "text")
     headers = event_headers("contentBlockDelta")
@@ -127,7 +132,7 @@ def planned_converse(scenario: Scenario, ctx: StreamContext, prepared: Prepared)
         return Write(framed(headers, padded(raw)), event_label(f"delta {number}"))
 
     def call(each: CallEvent) -> list[Step]:
-        at = int(own) + each.call
+        at = first + own + each.call
         if each.kind == "piece":
             body = {"contentBlockIndex": at, "delta": {"toolUse": {"input": each.text}}}
             return [Write(event("contentBlockDelta", body), event_label(f"delta {at}"))]

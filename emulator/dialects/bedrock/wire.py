@@ -37,6 +37,8 @@ __all__ = [
     "frames",
     "padded",
     "payload_json",
+    "reasoning_block",
+    "reasoning_deltas",
 ]
 
 #: The stream's media type.
@@ -64,6 +66,39 @@ class StreamContext(NamedTuple):
 
     prompt_tokens: int
     latency_ms: int
+    #: The model's reasoning, a reasoningContent block first ("": none, or the request did
+    #: not turn thinking on), and its signature.
+    reasoning: str = ""
+    signature: str = ""
+    #: The reasoning redacted: its sealed bytes, base64 ("": not redacted).
+    redacted: str = ""
+
+    @property
+    def first(self) -> int:
+        """The index of the reply's first block (after the reasoning block, if any)."""
+        return 1 if self.reasoning else 0
+
+
+def reasoning_block(ctx: StreamContext) -> dict[str, Any]:
+    """The whole reasoning block, as ``Converse`` answers it (and a client sends back)."""
+    if ctx.redacted:
+        return {"reasoningContent": {"redactedContent": ctx.redacted}}
+    return {"reasoningContent": {"reasoningText": {"text": ctx.reasoning,
+                                                   "signature": ctx.signature}}}  # fmt: skip
+
+
+def reasoning_deltas(ctx: StreamContext) -> list[dict[str, Any]]:
+    """The reasoning block as it streams (block 0): its text a few words a delta, then its
+    signature (redacted: its sealed bytes, whole); each a ``contentBlockDelta``'s body."""
+    if ctx.redacted:
+        return [{"contentBlockIndex": 0,
+                 "delta": {"reasoningContent": {"redactedContent": ctx.redacted}}}]  # fmt: skip
+    words = ctx.reasoning.split(" ")
+    pieces = [" ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
+              for i in range(0, len(words), 8)]  # fmt: skip
+    said = [{"reasoningContent": {"text": p}} for p in pieces]
+    said.append({"reasoningContent": {"signature": ctx.signature}})
+    return [{"contentBlockIndex": 0, "delta": delta} for delta in said]
 
 
 def _headers(headers: Mapping[str, str]) -> bytes:
@@ -204,7 +239,8 @@ def converse_body(
 ) -> dict[str, Any]:
     """``Converse``'s whole answer: ``text`` (None: none), then ``calls`` as (tool use id,
     tool, arguments)."""
-    content: list[dict[str, Any]] = [] if text is None else [{"text": text}]
+    content: list[dict[str, Any]] = [reasoning_block(ctx)] if ctx.reasoning else []
+    content += [] if text is None else [{"text": text}]
     content += [{"toolUse": {"toolUseId": i, "name": tool, "input": _json_or_text(arguments)}}
                 for i, tool, arguments in calls]  # fmt: skip
     return {
@@ -216,10 +252,11 @@ def converse_body(
 
 
 def usage(ctx: StreamContext, pieces: int) -> dict[str, int]:
+    out = pieces + len(ctx.reasoning.split())  # the reasoning's tokens are output too
     return {
         "inputTokens": ctx.prompt_tokens,
-        "outputTokens": pieces,
-        "totalTokens": ctx.prompt_tokens + pieces,
+        "outputTokens": out,
+        "totalTokens": ctx.prompt_tokens + out,
     }
 
 

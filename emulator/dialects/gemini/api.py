@@ -109,7 +109,9 @@ async def read_gemini(request: web.BaseRequest, ctx: Context) -> tuple[Asked, Ge
 async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: GeminiRequest = ctx.parsed
     scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
-    gemini = GeminiContext(f"{_IDS.getrandbits(96):024x}", parsed.model, parsed.prompt_tokens)
+    thoughts = len(scenario.reply.reasoning.split())  # a thinking model's, shown or not
+    gemini = GeminiContext(f"{_IDS.getrandbits(96):024x}", parsed.model, parsed.prompt_tokens,
+                           thoughts)  # fmt: skip
     if scenario.recording is not None:
         return await replayed_answer(request, ctx, scenario, shapes())
     if not parsed.stream:
@@ -117,7 +119,7 @@ async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamRes
         if cut is not None:
             return cut
         whole = chunk_object(gemini, text, finish_reason(scenario), len(prepared.ends),
-                             scenario.reply.tool, reasoning=scenario.reply.reasoning,
+                             scenario.reply.tool, reasoning="" if scenario.reply.redacted else scenario.reply.reasoning,
                              calls=[(c.tool, c.arguments) for c in scenario.reply.calls])  # fmt: skip
         return web.json_response(whole)
     if parsed.array:

@@ -118,8 +118,8 @@ def _events(
     where there is one)."""
 
     def opening() -> list[Step]:
-        if not scenario.reply.reasoning:
-            return []
+        if not scenario.reply.reasoning or scenario.reply.redacted:
+            return []  # no thought summary to show
         thought = chunk_object(ctx, scenario.reply.reasoning, None, 0, thought=True)
         return [Write(encoded(thought), event_label("thought"))]
 
@@ -128,7 +128,7 @@ def _events(
             data = encoded(chunk_object(ctx, text, None, number, scenario.reply.tool))
         else:
             data = template.fill(escaped_piece(prepared, number), str(number).encode(),
-                                 str(ctx.prompt_tokens + number).encode())  # fmt: skip
+                                 str(ctx.prompt_tokens + ctx.thoughts + number).encode())  # fmt: skip
         return Write(data, event_label(f"chunk {number}"))
 
     def call(event: CallEvent) -> list[Step]:

@@ -30,6 +30,7 @@ class GeminiContext(NamedTuple):
     response_id: str
     model: str
     prompt_tokens: int
+    thoughts: int = 0  # the tokens of the model's thinking (usage's thoughtsTokenCount)
 
 
 #: The ratings of a candidate the safety filter stopped: one category blocked.
@@ -78,7 +79,8 @@ def chunk_object(
         "usageMetadata": {
             "promptTokenCount": ctx.prompt_tokens,
             "candidatesTokenCount": pieces,
-            "totalTokenCount": ctx.prompt_tokens + pieces,
+            "totalTokenCount": ctx.prompt_tokens + ctx.thoughts + pieces,
+            **({"thoughtsTokenCount": ctx.thoughts} if ctx.thoughts else {}),
         },
         "modelVersion": ctx.model,
         "responseId": ctx.response_id,

@@ -56,6 +56,7 @@ class ChatContext(NamedTuple):
     model: str
     include_usage: bool
     prompt_tokens: int
+    reasoning_tokens: int = 0  # the model's hidden reasoning, counted in its usage
 
 
 def chunk_object(
@@ -89,12 +90,18 @@ def tool_call(
     }
 
 
-def _usage(ctx: ChatContext, completion_tokens: int) -> dict[str, int]:
-    return {
+def _usage(ctx: ChatContext, completion_tokens: int) -> dict[str, Any]:
+    """The usage: a reasoning model's hidden reasoning counts as completion tokens, and is
+    told apart in ``completion_tokens_details``."""
+    completion = completion_tokens + ctx.reasoning_tokens
+    usage: dict[str, Any] = {
         "prompt_tokens": ctx.prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": ctx.prompt_tokens + completion_tokens,
+        "completion_tokens": completion,
+        "total_tokens": ctx.prompt_tokens + completion,
     }
+    if ctx.reasoning_tokens:
+        usage["completion_tokens_details"] = {"reasoning_tokens": ctx.reasoning_tokens}
+    return usage
 
 
 def usage_chunk_object(ctx: ChatContext, completion_tokens: int) -> dict[str, Any]:

@@ -44,6 +44,8 @@ class ResponsesRequest(NamedTuple):
     model: str
     stream: bool
     input_tokens: int
+    summary: bool = False  # reasoning.summary asked for the reasoning's summary
+    encrypted: bool = False  # include asked for reasoning.encrypted_content
 
 
 async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[Asked, ResponsesRequest]:
@@ -53,25 +55,32 @@ async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[Asked,
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(400, "Missing required parameter: 'model'.")
-    asked = asked_of_responses(body, model, is_strict(ctx, request.headers))
+    asked = asked_of_responses(body, model, is_strict(ctx, request.headers), ctx.signer.unsealed)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise refuse(STREAM_TYPE, kind=json_kind(stream))
     prompt = asked.prompt
     if too_long(prompt, ctx.config.max_prompt):
         raise BadRequest(400, "Your input exceeds the context window of this model.")
-    return asked, ResponsesRequest(prompt, model, stream, asked.tokens)
+    reasoning, include = body.get("reasoning"), body.get("include")
+    summary = isinstance(reasoning, dict) and reasoning.get("summary") not in (None, "none")
+    encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
+    return asked, ResponsesRequest(prompt, model, stream, asked.tokens, summary, encrypted)
 
 
 async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: ResponsesRequest = ctx.parsed
     scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
+    reasoning = scenario.reply.reasoning  # a reasoning model's: its item is always there
     response = ResponseContext(
         id=f"resp_{_IDS.getrandbits(120):030x}",
         item_id=f"msg_{_IDS.getrandbits(120):030x}",
         created_at=int(ctx.config.clock.wall()),
         model=parsed.model,
         input_tokens=parsed.input_tokens,
+        reasoning=reasoning,
+        summary=parsed.summary and not scenario.reply.redacted,
+        encrypted=ctx.signer.sealed(reasoning) if reasoning and parsed.encrypted else "",
     )
     if scenario.recording is not None:
         # A recording's events are numbered already: a fault resends none of them.

@@ -24,13 +24,15 @@ from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from ...scenario.text import CallEvent
 from ..anthropic.shapes import NO_DONE
-from ..common import keyed_api_not_applicable, unreasoned
+from ..common import keyed_api_not_applicable
 from .shapes import MISSING, shapes
 from .wire import (
     ResponseContext,
     event_object,
     function_call_item,
     message_item,
+    reasoning_events,
+    reasoning_item,
     refusal_part,
     response_object,
     text_part,
@@ -46,9 +48,7 @@ TITLE: Final = "OpenAI Responses"
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies). As on Anthropic's,
     but a snapshot resent is an event resent here: its ``sequence_number`` tells it apart."""
-    reason = keyed_api_not_applicable(scenario, NAME, MISSING, refusal=True) or unreasoned(
-        scenario, TITLE
-    )
+    reason = keyed_api_not_applicable(scenario, NAME, MISSING, refusal=True)
     if reason is None and not scenario.wire.done:
         return NO_DONE
     return reason
@@ -115,7 +115,8 @@ def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: 
         if tool
         else message_item(ctx, text, status, refusal=reply.refusal)
     )
-    items = [item] if _own_item(scenario, text) else []
+    items = [reasoning_item(ctx)] if ctx.reasoning else []
+    items += [item] if _own_item(scenario, text) else []
     items += [function_call_item(ctx, c.tool, c.arguments, status, i)
               for i, c in enumerate(reply.calls, bool(tool))]  # fmt: skip
     return response_object(ctx, status, items, pieces, incomplete=incomplete)
@@ -160,8 +161,11 @@ def _pieces(
 
 
 def _begun(ctx: ResponseContext, fmt: SSEFormat, numbers: Numbered) -> list[Step]:
-    """Every stream's first two events: the response created, and in progress."""
+    """Every stream's first two events: the response created, and in progress; then the
+    reasoning item's, if the model reasons."""
     started = response_object(ctx, "in_progress", [])
+    reasoning = [Write(_ev(fmt, kind, numbers, **fields), event_label(f"reasoning {kind}"))
+                 for kind, fields in (reasoning_events(ctx) if ctx.reasoning else ())]  # fmt: skip
     return [
         Write(
             _ev(fmt, "response.created", numbers, response=started),
@@ -170,6 +174,7 @@ def _begun(ctx: ResponseContext, fmt: SSEFormat, numbers: Numbered) -> list[Step
         Write(
             _ev(fmt, "response.in_progress", numbers, response=started), event_label("in progress")
         ),
+        *reasoning,
     ]
 
 
@@ -183,7 +188,7 @@ def _events(
     tool = scenario.reply.tool
     if tool:
         return _tool_events(scenario, ctx, fmt, prepared, numbers)
-    where = {"item_id": ctx.item_id, "output_index": 0, "content_index": 0}
+    where = {"item_id": ctx.item_id, "output_index": ctx.first, "content_index": 0}
     own = _own_item(scenario, prepared.text)
     refused = scenario.reply.refusal  # the words are a refusal part's, not output text
     part = refusal_part if refused else text_part
@@ -193,7 +198,7 @@ def _events(
     def opening() -> list[Step]:
         return [
             *_begun(ctx, fmt, numbers),
-            *[Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
+            *[Write(_ev(fmt, "response.output_item.added", numbers, output_index=ctx.first,
                         item=message_item(ctx, None, "in_progress")), event_label("item added")),
               Write(_ev(fmt, "response.content_part.added", numbers, **where,
                         part=part("")), event_label("part added"))] * own,
@@ -202,14 +207,14 @@ def _events(
     piece = _pieces(fmt, numbers, prepared, f"{kind}.delta", where, **extra)
 
     def done(text: str, pieces: int) -> list[Step]:
-        item = whole_response(scenario, ctx, text, pieces)["output"][0]
+        item = whole_response(scenario, ctx, text, pieces)["output"][ctx.first]
         said = {"refusal": text} if refused else {"text": text}
         return [
             Write(_ev(fmt, f"{kind}.done", numbers, **where, **said, **extra),
                   event_label("text done")),
             Write(_ev(fmt, "response.content_part.done", numbers, **where,
                       part=part(text)), event_label("part done")),
-            Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
+            Write(_ev(fmt, "response.output_item.done", numbers, output_index=ctx.first, item=item),
                   event_label("item done")),
         ]  # fmt: skip
 
@@ -236,7 +241,7 @@ def _with_calls(
     opening, piece, done, has_own = own
     reply = scenario.reply
     first = bool(reply.tool)  # the call number of the first further one
-    at = int(has_own)  # its output index
+    at = ctx.first + has_own  # its output index
 
     def call(event: CallEvent) -> list[Step]:
         index, number = at + event.call, first + event.call
@@ -278,23 +283,23 @@ def _tool_events(
     come as ``response.function_call_arguments.delta`` events."""
     tool = scenario.reply.tool
     started = function_call_item(ctx, tool, "", "in_progress")
-    where = {"item_id": started["id"], "output_index": 0}
+    where = {"item_id": started["id"], "output_index": ctx.first}
 
     def opening() -> list[Step]:
         return [
             *_begun(ctx, fmt, numbers),
-            Write(_ev(fmt, "response.output_item.added", numbers, output_index=0,
+            Write(_ev(fmt, "response.output_item.added", numbers, output_index=ctx.first,
                       item=started), event_label("item added")),
         ]  # fmt: skip
 
     piece = _pieces(fmt, numbers, prepared, "response.function_call_arguments.delta", where)
 
     def done(text: str, pieces: int) -> list[Step]:
-        item = whole_response(scenario, ctx, text, pieces)["output"][0]
+        item = whole_response(scenario, ctx, text, pieces)["output"][ctx.first]
         return [
             Write(_ev(fmt, "response.function_call_arguments.done", numbers, **where,
                       name=tool, arguments=text), event_label("arguments done")),
-            Write(_ev(fmt, "response.output_item.done", numbers, output_index=0, item=item),
+            Write(_ev(fmt, "response.output_item.done", numbers, output_index=ctx.first, item=item),
                   event_label("item done")),
         ]  # fmt: skip
 

@@ -4,6 +4,7 @@ conversation rules the API enforces on ``input`` (:data:`STRICT_RULES`). Pure.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Final
 
 from ...http.errors import BadRequest
@@ -28,12 +29,27 @@ MISSING_OUTPUT: Final = StrictRule(
     "No tool output found for function call {id}.",
     f"{_DOCS}; the API's answer as quoted in github.com/anomalyco/opencode/issues/16717",
 )
-STRICT_RULES: Final = (UNKNOWN_OUTPUT, MISSING_OUTPUT)
+UNVERIFIED: Final = StrictRule(
+    "openai_responses.encrypted_content",
+    "a `reasoning` item whose `encrypted_content` is not as the API sent it (altered, or "
+    "another's)",
+    "The encrypted content for item {id} could not be verified. Reason: Encrypted content "
+    "could not be decrypted or parsed.",
+    "https://platform.openai.com/docs/guides/reasoning (encrypted reasoning items); the API's "
+    "answer as quoted in github.com/smallmain/vscode-unify-chat-provider/issues/178",
+)
+STRICT_RULES: Final = (UNKNOWN_OUTPUT, MISSING_OUTPUT, UNVERIFIED)
 
 
-def asked_of_responses(body: dict[str, Any], model: str, strict: bool) -> Asked:
+def asked_of_responses(
+    body: dict[str, Any],
+    model: str,
+    strict: bool,
+    unsealed: Callable[[str], str | None] = lambda blob: blob,
+) -> Asked:
     """The conversation of a Responses body: ``input`` (a string, or items: messages,
-    ``function_call``, ``function_call_output``, ``reasoning``), ``instructions``."""
+    ``function_call``, ``function_call_output``, ``reasoning``), ``instructions``. A
+    reasoning item's ``encrypted_content`` must open (``unsealed``) where ``strict``."""
     given = body.get("input")
     messages: list[Message] = []
     if isinstance(given, str):
@@ -41,6 +57,12 @@ def asked_of_responses(body: dict[str, Any], model: str, strict: bool) -> Asked:
     elif isinstance(given, list) and given:
         for i, item in enumerate(given):
             messages += _item(item, i, messages)
+            if strict and isinstance(item, dict) and item.get("type") == "reasoning":
+                sealed = item.get("encrypted_content")
+                if sealed is not None and (
+                    not isinstance(sealed, str) or unsealed(sealed) is None
+                ):
+                    raise refuse(UNVERIFIED, id=item.get("id", "?"))
     else:
         raise BadRequest(400, "Missing required parameter: 'input'.")
     instructions = body.get("instructions")

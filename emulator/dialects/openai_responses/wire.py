@@ -21,6 +21,8 @@ __all__ = [
     "event_object",
     "function_call_item",
     "message_item",
+    "reasoning_events",
+    "reasoning_item",
     "refusal_part",
     "response_object",
     "text_part",
@@ -33,6 +35,54 @@ class ResponseContext(NamedTuple):
     created_at: int
     model: str
     input_tokens: int
+    #: The model's reasoning: a reasoning item first ("": none); with ``summary`` its text
+    #: as a summary (the request asked for one), with ``encrypted`` its encrypted_content.
+    reasoning: str = ""
+    summary: bool = False
+    encrypted: str = ""
+
+    @property
+    def first(self) -> int:
+        """The output index of the reply's first item (after the reasoning item, if any)."""
+        return 1 if self.reasoning else 0
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return len(self.reasoning.split())
+
+
+def reasoning_item(ctx: ResponseContext, *, whole: bool = True) -> dict[str, Any]:
+    """The reasoning item (``whole`` False: as it is added, before its summary)."""
+    item: dict[str, Any] = {"id": "rs_" + ctx.item_id.removeprefix("msg_"), "type": "reasoning",
+                            "summary": []}  # fmt: skip
+    if whole and ctx.summary:
+        item["summary"] = [{"type": "summary_text", "text": ctx.reasoning}]
+    if whole and ctx.encrypted:
+        item["encrypted_content"] = ctx.encrypted
+    return item
+
+
+def reasoning_events(ctx: ResponseContext) -> list[tuple[str, dict[str, Any]]]:
+    """The reasoning item as it streams: added, its summary (when asked for) in pieces of a
+    few words, done; (event type, fields)."""
+    item = reasoning_item(ctx)
+    where = {"item_id": item["id"], "output_index": 0, "summary_index": 0}
+    words = ctx.reasoning.split(" ")
+    pieces = [" ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
+              for i in range(0, len(words), 8)]  # fmt: skip
+    part = {"type": "summary_text", "text": ctx.reasoning}
+    summary = [
+        ("response.reasoning_summary_part.added", {**where, "part": {**part, "text": ""}}),
+        *(("response.reasoning_summary_text.delta", {**where, "delta": p}) for p in pieces),
+        ("response.reasoning_summary_text.done", {**where, "text": ctx.reasoning}),
+        ("response.reasoning_summary_part.done", {**where, "part": part}),
+    ]
+    return [
+        ("response.output_item.added", {"output_index": 0,
+                                        "item": reasoning_item(ctx, whole=False)}),
+        *(summary if ctx.summary else []),
+        ("response.output_item.done", {"output_index": 0, "item": item}),
+    ]  # fmt: skip
 
 
 def text_part(text: str) -> dict[str, Any]:
@@ -107,9 +157,9 @@ def response_object(
         else {
             "input_tokens": ctx.input_tokens,
             "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": output_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": ctx.input_tokens + output_tokens,
+            "output_tokens": output_tokens + ctx.reasoning_tokens,
+            "output_tokens_details": {"reasoning_tokens": ctx.reasoning_tokens},
+            "total_tokens": ctx.input_tokens + output_tokens + ctx.reasoning_tokens,
         },
         "metadata": {},
     }
