@@ -25,6 +25,7 @@ __all__ = [
     "TieError",
     "check_pool",
     "chosen_by_match",
+    "closing_turn",
     "nearest_text",
     "opening_turn",
     "turn_of",
@@ -137,6 +138,12 @@ def opening_turn(scenario: Scenario, prompt: str) -> Scenario:
         return turn_of(scenario, Asked((Message("user", prompt),)), 0.1)[0]
     except (NoTurnError, TieError, RegexTimeout):
         return scenario
+
+
+def closing_turn(scenario: Scenario) -> Scenario:
+    """Where a scripted conversation ends: its last turn (the scenario itself without
+    turns). What the conformance kit judges a client that runs the loop by."""
+    return scenario.turns[-1].scenario if scenario.turns else scenario
 
 
 def check_pool(scenarios: Iterable[Scenario]) -> None:

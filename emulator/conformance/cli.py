@@ -50,6 +50,9 @@ def add_conform(commands: Any) -> None:
         + ", ".join(f"{d.name} ({d.answered_at})" for d in DIALECTS.values())
         + "; scenarios that mean nothing on it are skipped, with why",
     )
+    p.add_argument("--loop", action="store_true", help="the client runs a tool loop (answers "
+                   "each call, asks again until the model answers): judge a scripted "
+                   "conversation by its last turn, not its first")  # fmt: skip
     p.add_argument("-k", dest="select", help="only scenarios whose name matches (glob or part)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="scenarios run at once (default 1)")
     add_speed(p, DEFAULT_SPEED, "scenario pacing (fault waits keep their real time)")
@@ -72,8 +75,8 @@ def conform(args: argparse.Namespace) -> int:
     except (ScenarioError, ValueError, ImportError, AttributeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    chosen = cases(args.select, scenarios=known, dialect=args.dialect)
-    for name, reason in skipped(args.dialect, known):
+    chosen = cases(args.select, scenarios=known, dialect=args.dialect, loop=args.loop)
+    for name, reason in skipped(args.dialect, known, loop=args.loop):
         if args.select is None or args.select in name:
             print(f"skipped {name}: {reason}")
     if not chosen:

@@ -20,7 +20,7 @@ from ..config import EmulatorConfig
 from ..dialects.dialect import Dialect
 from ..dialects.registry import dialect_named
 from ..journal import Call
-from ..matching import opening_turn
+from ..matching import closing_turn, opening_turn
 from ..scenario import Scenario
 from ..scenario.builtin import builtin_scenarios
 from ..scenario.faults import FAULTS
@@ -56,6 +56,25 @@ class Case:
     scenario: Scenario
     prompt: str = PROMPT
     dialect: str = "fakegpt"  # the API the client speaks (a key of DIALECTS)
+    #: The client runs a tool loop (it answers each call and asks again until the model
+    #: answers): a scripted conversation is judged by its last turn, not its first.
+    loop: bool = False
+
+    @property
+    def served(self) -> Scenario:
+        """What the client is judged by: the turn a first request gets, or (``loop``) the
+        turn the conversation ends with."""
+        if self.loop:
+            return closing_turn(self.scenario)
+        return opening_turn(self.scenario, self.prompt)
+
+    @property
+    def deadline(self) -> float:
+        """The seconds of idle time the client may spend before it is hung (each turn's,
+        for a loop), without the margin."""
+        if self.loop and self.scenario.turns:
+            return sum(t.scenario.expect.idle_timeout for t in self.scenario.turns)
+        return self.served.expect.idle_timeout
 
     def __str__(self) -> str:
         return self.name
@@ -84,12 +103,12 @@ class Case:
         margin: float = DEADLINE_MARGIN,
         host: str = DEFAULT_HOST,
     ) -> Result:
-        served = opening_turn(self.scenario, self.prompt)
+        served = self.served
         expect = served.expect
         config = EmulatorConfig(
             speed=speed, scenarios={self.name: self.scenario}, default=self.name
         )
-        deadline = expect.idle_timeout + margin
+        deadline = self.deadline + margin
         async with serve(config, url_host=host) as emulator:
             started = time.monotonic()
             try:
@@ -102,6 +121,8 @@ class Case:
                 outcome = Outcome(crashed=f"{type(exc).__name__}: {exc}")
             await _settled(emulator)
             notes = behaviour(served, outcome, emulator, self.dialect)
+            if self.loop and self.scenario.turns:
+                notes.append(_turns_note(emulator, self.dialect, len(self.scenario.turns)))
         verdict = judge(served, self.prompt, outcome)
         detail = verdict.detail
         if verdict.kind == "hung" and not getattr(client, "takes_timeout", True):
@@ -111,11 +132,26 @@ class Case:
         return Result(self, outcome, Verdict(verdict.kind, detail, tuple(notes)))
 
 
-def skipped(dialect: str, scenarios: dict[str, Scenario] | None = None) -> list[tuple[str, str]]:
-    """The scenarios that do not apply to ``dialect``, each with why."""
+def skipped(
+    dialect: str, scenarios: dict[str, Scenario] | None = None, *, loop: bool = False
+) -> list[tuple[str, str]]:
+    """The scenarios that do not apply to ``dialect`` (or, ``loop``, to a client that runs
+    tool loops), each with why."""
     known = scenarios if scenarios is not None else builtin_scenarios()
     why = dialect_named(dialect).not_applicable  # a scripted conversation's: each turn's
-    return [(name, reason) for name in sorted(known) if (reason := why(known[name]))]
+
+    def reason(scenario: Scenario) -> str | None:
+        if loop and not scenario.turns and scenario.reply.calls_tool:
+            return LONE_CALL
+        return why(scenario)
+
+    return [(name, said) for name in sorted(known) if (said := reason(known[name]))]
+
+
+#: Why a reply that calls a tool, with no turn after it, means nothing to a loop.
+LONE_CALL: Final = (
+    "its reply is a tool call and no turn follows: a loop would answer it and be called again"
+)
 
 
 def cases(
@@ -123,14 +159,16 @@ def cases(
     *,
     scenarios: dict[str, Scenario] | None = None,
     dialect: str = "fakegpt",
+    loop: bool = False,
 ) -> list[Case]:
     """The shipped scenarios (or ``scenarios``) as cases, by name; ``selection`` filters them.
 
     ``selection``: a glob (``"http_*"``) or substring, or names. Scenarios that
-    do not apply to ``dialect`` are left out (:func:`skipped` says why).
+    do not apply to ``dialect`` are left out (:func:`skipped` says why). ``loop``: the
+    client runs tool loops (a scripted conversation is judged by its last turn).
     """
     known = scenarios if scenarios is not None else builtin_scenarios()
-    gone = {name for name, _ in skipped(dialect, known)}
+    gone = {name for name, _ in skipped(dialect, known, loop=loop)}
     known = {n: s for n, s in known.items() if n not in gone}
     if selection is None:
         names = sorted(known)
@@ -138,7 +176,7 @@ def cases(
         names = [n for n in sorted(known) if fnmatch.fnmatch(n, selection) or selection in n]
     else:
         names = [n for n in selection if n in known]
-    return [Case(name, known[name], dialect=dialect) for name in names]
+    return [Case(name, known[name], dialect=dialect, loop=loop) for name in names]
 
 
 async def run_all(
@@ -167,6 +205,15 @@ async def run_all(
     if progress:
         print("\r" + " " * 60 + "\r", end="", flush=True)
     return list(results)
+
+
+def _turns_note(emulator: Emulator, dialect: str, turns: int) -> str:
+    """Which turns of a scripted conversation the client's requests got, in order."""
+    speaks = dialect_named(dialect)
+    got = [c.turn for c in emulator.calls(method="POST") if speaks.answers(c.path)]
+    said = " → ".join(str(t) if t else "refused" for t in got) or "none"
+    ended = "reached its last turn" if turns in got else f"never reached turn {turns}"
+    return f"turns served: {said} ({ended})"
 
 
 async def _settled(emulator: Emulator) -> None:

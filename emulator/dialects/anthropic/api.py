@@ -118,8 +118,10 @@ async def read_messages(request: web.BaseRequest, ctx: Context) -> tuple[Asked, 
 async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
     parsed: MessagesRequest = ctx.parsed
     scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
+    # With thinking on, a thinking block always comes first, as a thinking model's does (its
+    # text empty where the scenario gives no reasoning, as with display "omitted").
     thinking = scenario.reply.reasoning if parsed.thinking else ""
-    signature = ctx.signer.thinking_signature(thinking) if thinking else ""
+    signature = ctx.signer.thinking_signature(thinking) if parsed.thinking else ""
     redacted = ctx.signer.sealed(thinking) if thinking and scenario.reply.redacted else ""
     message = MessageContext(f"msg_{_IDS.getrandbits(120):030x}", parsed.model,
                              parsed.input_tokens, thinking, signature, redacted)  # fmt: skip

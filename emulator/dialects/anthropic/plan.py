@@ -92,7 +92,7 @@ def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: P
     def opening() -> list[Step]:
         thinking = [
             Write(fmt.json_event(data, name), event_label(f"thinking {name}"))
-            for name, data in (thinking_events(ctx) if ctx.thinking else ())
+            for name, data in (thinking_events(ctx) if ctx.thinks else ())
         ]
         start = block_start(ctx, tool)
         return [

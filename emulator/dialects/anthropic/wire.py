@@ -49,8 +49,8 @@ class MessageContext(NamedTuple):
     id: str  # msg_…
     model: str
     input_tokens: int
-    #: The model's thinking, streamed first as a thinking block ("": none, or the request
-    #: did not turn thinking on), and its signature.
+    #: The model's thinking, streamed first as a thinking block, and its signature ("": no
+    #: block; the request did not turn thinking on).
     thinking: str = ""
     signature: str = ""
     #: The thinking redacted: a redacted_thinking block with this sealed data ("": not).
@@ -59,7 +59,14 @@ class MessageContext(NamedTuple):
     @property
     def text_index(self) -> int:
         """The index of the reply's content block (after the thinking block, if any)."""
-        return 1 if self.thinking else 0
+        return 1 if self.thinks else 0
+
+    @property
+    def thinks(self) -> bool:
+        """Whether the reply starts with a thinking block (its text may be empty: a
+        thinking model's block when the scenario gives no reasoning; it is signed all the
+        same)."""
+        return bool(self.signature)
 
 
 def _message(
@@ -126,7 +133,7 @@ def thinking_events(ctx: MessageContext) -> list[tuple[str, dict[str, Any]]]:
             ("content_block_stop", block_stop(0)),
         ]  # fmt: skip
     start = {"type": "thinking", "thinking": "", "signature": ""}
-    words = ctx.thinking.split(" ")
+    words = ctx.thinking.split(" ") if ctx.thinking else []
     pieces = [" ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
               for i in range(0, len(words), 8)]  # fmt: skip
     return [
@@ -161,7 +168,7 @@ def message_object(
     """The whole answer to a request without ``stream``: ``text`` is the reply's (with
     ``tool``, a call's input as JSON), then its further ``calls`` as (tool, arguments)."""
     block = tool_use(ctx, tool, json.loads(text)) if tool else {"type": "text", "text": text}
-    blocks = [thinking_block(ctx)] if ctx.thinking else []
+    blocks = [thinking_block(ctx)] if ctx.thinks else []
     blocks += [block] if tool or text or not calls else []
     blocks += [tool_use(ctx, name, json.loads(arguments), i)
                for i, (name, arguments) in enumerate(calls, bool(tool))]  # fmt: skip
