@@ -177,3 +177,36 @@ def test_every_api_counts_the_reasoning_in_its_usage(emulator: EmulatorServer) -
     )
     parts = hidden.candidates[0].content.parts  # type: ignore[index, union-attr]
     assert [bool(p.thought) for p in parts or []] == [False]  # no thought shown
+
+
+def test_every_api_says_what_the_prompt_cache_served(emulator: EmulatorServer) -> None:
+    prompt = "Summarise the attached contract. " * 40  # more tokens than none, fewer than 4096
+    with _openai(emulator) as client:
+        chat = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": prompt}],
+            extra_headers=_named("prompt_cache"))  # fmt: skip
+        responses = client.responses.create(model="gpt-4o", input=prompt,
+                                            extra_headers=_named("prompt_cache"))  # fmt: skip
+    assert chat.usage is not None and chat.usage.prompt_tokens_details is not None
+    asked = chat.usage.prompt_tokens
+    assert chat.usage.prompt_tokens_details.cached_tokens == asked > 40  # all of it
+    assert responses.usage is not None
+    assert responses.usage.input_tokens_details.cached_tokens == responses.usage.input_tokens
+    claude = anthropic.Anthropic(base_url=emulator.url, api_key="sk-ant-t", max_retries=0)
+    with claude:
+        message = claude.messages.create(model="m", max_tokens=64, messages=[
+            {"role": "user", "content": prompt}], extra_headers=_named("prompt_cache"))  # fmt: skip
+    assert message.usage.cache_read_input_tokens == asked  # the same count of the prompt
+    assert (message.usage.input_tokens, message.usage.cache_creation_input_tokens) == (0, 0)
+    bedrock = _bedrock(emulator, "prompt_cache")
+    with contextlib.closing(bedrock):
+        whole = bedrock.converse(modelId="m", messages=[
+            {"role": "user", "content": [{"text": prompt}]}])  # fmt: skip
+    assert whole["usage"]["cacheReadInputTokens"] == whole["usage"]["totalTokens"] - whole[
+        "usage"]["outputTokens"]  # fmt: skip
+    gemini = genai.Client(api_key="k", http_options=types.HttpOptions(
+        base_url=emulator.url, headers=_named("prompt_cache")))  # fmt: skip
+    with gemini:
+        said = gemini.models.generate_content(model="gemini-2.5-flash", contents=prompt)
+    assert said.usage_metadata is not None
+    assert said.usage_metadata.cached_content_token_count == said.usage_metadata.prompt_token_count

@@ -131,6 +131,9 @@ class Reply:
     interleave: bool = False
     #: The text is the model's refusal (OpenAI's ``refusal`` field), not its answer.
     refusal: bool = False
+    #: Of the request's tokens, how many the prompt cache served (at most all of them):
+    #: each API's usage says so (cached_tokens, cache_read_input_tokens, …).
+    cached_tokens: int = 0
 
     @property
     def calls_tool(self) -> bool:

@@ -37,6 +37,7 @@ def reply_from_table(t: Table) -> Reply:
         redacted=t.boolean("redacted", False),
         interleave=t.boolean("interleave", False),
         refusal=t.boolean("refusal", False),
+        cached_tokens=t.integer("cached_tokens", 0, minimum=0),
     )
     if reply.redacted and not reply.reasoning:
         raise t.error("redacted", "redacts the reply's 'reasoning', which it has not")

@@ -102,56 +102,41 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
     from emulator.dialects.openai_responses.wire import ResponseContext
     from emulator.dialects.registry import DIALECTS
 
-    def chat_ctx(usage: bool, s: Any = None) -> Any:
+    def chat_ctx(usage: bool, s: Any) -> Any:
         made = ChatContext(f"chatcmpl-{_ID}", _CREATED, "gpt-4o-mini", usage, 7)
-        reasoning = getattr(s.reply, "reasoning", "") if s is not None else ""
-        if reasoning and "reasoning_tokens" in ChatContext._fields:  # counted in its usage
-            return made._replace(reasoning_tokens=len(reasoning.split()))
-        return made
+        return _with(made, reasoning_tokens=_words(s), cached_tokens=_cached(s))
 
     message = MessageContext(f"msg_{_ID}", "claude-3-5-haiku-latest", 7)
 
     def thinking(s: Any) -> Any:
-        """The Messages context for ``s``: with its reasoning as a signed thinking block (a
-        request with thinking on), where the version streams one."""
+        """As a request with thinking on gets it: its reasoning a signed thinking block."""
         reasoning = getattr(s.reply, "reasoning", "")
-        if not reasoning or "thinking" not in MessageContext._fields:
-            return message
-        made = message._replace(thinking=reasoning, signature="EuSigned")
-        if getattr(s.reply, "redacted", False):
-            return made._replace(redacted="gAAAAAsealed")
-        return made
+        return _with(message, thinking=reasoning, signature="EuSigned" if reasoning else "",
+                     redacted="gAAAAAsealed" if getattr(s.reply, "redacted", False) else "",
+                     cached_tokens=_cached(s))  # fmt: skip
 
     response = ResponseContext(f"resp_{_ID}", f"msg_{_ID}", _CREATED, "gpt-4o-mini", 7)
 
     def responding(s: Any) -> Any:
-        """The Responses context for ``s``: its reasoning with a summary and sealed, where
-        the version streams reasoning there."""
+        """As a request asking for the reasoning's summary and encrypted content gets it."""
         reasoning = getattr(s.reply, "reasoning", "")
-        if not reasoning or "reasoning" not in ResponseContext._fields:
-            return response
-        summary = not getattr(s.reply, "redacted", False)
-        return response._replace(reasoning=reasoning, summary=summary, encrypted="gAAAAAsealed")
+        summary = bool(reasoning) and not getattr(s.reply, "redacted", False)
+        return _with(response, reasoning=reasoning, summary=summary,
+                     encrypted="gAAAAAsealed" if reasoning else "", cached_tokens=_cached(s))  # fmt: skip
 
     generated = GeminiContext(_ID[:24], "gemini-2.5-flash", 7)
 
     def gemini_ctx(s: Any) -> Any:
-        """With the thinking's tokens in its usage, where the version counts them."""
-        reasoning = getattr(s.reply, "reasoning", "")
-        if reasoning and "thoughts" in GeminiContext._fields:
-            return generated._replace(thoughts=len(reasoning.split()))
-        return generated
+        return _with(generated, thoughts=_words(s), cached=_cached(s))
 
     converse = ConverseContext(7, 321)
 
     def conversing(s: Any) -> Any:
-        """The Converse context for ``s``: with its reasoning (a request with thinking on),
-        where the version streams it."""
+        """As a request with thinking on gets it."""
         reasoning = getattr(s.reply, "reasoning", "")
-        if not reasoning or "reasoning" not in ConverseContext._fields:
-            return converse
-        made = converse._replace(reasoning=reasoning, signature="EuSigned")
-        return made._replace(redacted="Z0FBQUFB") if s.reply.redacted else made
+        return _with(converse, reasoning=reasoning, signature="EuSigned" if reasoning else "",
+                     redacted="Z0FBQUFB" if getattr(s.reply, "redacted", False) else "",
+                     cached=_cached(s))  # fmt: skip
 
     return {
         "openai-chat": (
@@ -233,6 +218,22 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
             DIALECTS["bedrock"].scripted_error,
         ),
     }
+
+
+def _with(ctx: Any, **fields: Any) -> Any:
+    """``ctx`` with those of ``fields`` its version has and that say something."""
+    given = {k: v for k, v in fields.items() if k in type(ctx)._fields and v}
+    return ctx._replace(**given) if given else ctx
+
+
+def _words(scenario: Any) -> int:
+    """The tokens of the scenario's reasoning (0: none)."""
+    return len(getattr(scenario.reply, "reasoning", "").split())
+
+
+def _cached(scenario: Any) -> int:
+    """The prompt's tokens (7 here) the prompt cache serves."""
+    return min(getattr(scenario.reply, "cached_tokens", 0), 7)
 
 
 def _calls(scenario: Any) -> tuple[Any, ...]:

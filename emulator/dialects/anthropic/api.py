@@ -124,7 +124,8 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
     signature = ctx.signer.thinking_signature(thinking) if parsed.thinking else ""
     redacted = ctx.signer.sealed(thinking) if thinking and scenario.reply.redacted else ""
     message = MessageContext(f"msg_{_IDS.getrandbits(120):030x}", parsed.model,
-                             parsed.input_tokens, thinking, signature, redacted)  # fmt: skip
+                             parsed.input_tokens, thinking, signature, redacted,
+                             min(scenario.reply.cached_tokens, parsed.input_tokens))  # fmt: skip
     headers = {"request-id": _request_id(), **ctx.cors}
     if scenario.recording is not None:
         return await replayed_answer(request, ctx, scenario, shapes(), headers)

@@ -55,6 +55,8 @@ class MessageContext(NamedTuple):
     signature: str = ""
     #: The thinking redacted: a redacted_thinking block with this sealed data ("": not).
     redacted: str = ""
+    #: Of the input's tokens, those read from the prompt cache (not in ``input_tokens``).
+    cached_tokens: int = 0
 
     @property
     def text_index(self) -> int:
@@ -80,8 +82,16 @@ def _message(
         "content": content,
         "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": ctx.input_tokens, "output_tokens": out},
+        "usage": _usage(ctx, out),
     }
+
+
+def _usage(ctx: MessageContext, out: int) -> dict[str, int]:
+    """The usage: the tokens read from the prompt cache are told apart from the input's."""
+    if not ctx.cached_tokens:
+        return {"input_tokens": ctx.input_tokens, "output_tokens": out}
+    return {"input_tokens": ctx.input_tokens - ctx.cached_tokens, "output_tokens": out,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": ctx.cached_tokens}  # fmt: skip
 
 
 def message_start(ctx: MessageContext) -> dict[str, Any]:

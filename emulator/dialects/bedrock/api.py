@@ -131,8 +131,9 @@ async def answer_converse(request: web.BaseRequest, ctx: Context) -> web.StreamR
     redacted = ""
     if reasoning and scenario.reply.redacted:  # a blob: base64 of the sealed bytes
         redacted = base64.b64encode(ctx.signer.sealed(reasoning).encode()).decode()
+    cached = min(scenario.reply.cached_tokens, parsed.prompt_tokens)
     stream = StreamContext(parsed.prompt_tokens, _IDS.randint(180, 900), reasoning, signature,
-                           redacted)  # fmt: skip
+                           redacted, cached)  # fmt: skip
     if scenario.recording is not None:
         return await replayed_answer(request, ctx, scenario, shapes())
     headers = {"x-amzn-RequestId": _request_id()}

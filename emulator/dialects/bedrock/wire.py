@@ -72,6 +72,8 @@ class StreamContext(NamedTuple):
     signature: str = ""
     #: The reasoning redacted: its sealed bytes, base64 ("": not redacted).
     redacted: str = ""
+    #: Of the input's tokens, those read from the prompt cache (not in ``inputTokens``).
+    cached: int = 0
 
     @property
     def first(self) -> int:
@@ -253,11 +255,14 @@ def converse_body(
 
 def usage(ctx: StreamContext, pieces: int) -> dict[str, int]:
     out = pieces + len(ctx.reasoning.split())  # the reasoning's tokens are output too
-    return {
-        "inputTokens": ctx.prompt_tokens,
+    found = {
+        "inputTokens": ctx.prompt_tokens - ctx.cached,
         "outputTokens": out,
         "totalTokens": ctx.prompt_tokens + out,
     }
+    if ctx.cached:
+        found |= {"cacheReadInputTokens": ctx.cached, "cacheWriteInputTokens": 0}
+    return found
 
 
 def _json_or_text(text: str) -> Any:

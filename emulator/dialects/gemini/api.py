@@ -111,7 +111,7 @@ async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamRes
     scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
     thoughts = len(scenario.reply.reasoning.split())  # a thinking model's, shown or not
     gemini = GeminiContext(f"{_IDS.getrandbits(96):024x}", parsed.model, parsed.prompt_tokens,
-                           thoughts)  # fmt: skip
+                           thoughts, min(scenario.reply.cached_tokens, parsed.prompt_tokens))  # fmt: skip
     if scenario.recording is not None:
         return await replayed_answer(request, ctx, scenario, shapes())
     if not parsed.stream:

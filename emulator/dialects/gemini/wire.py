@@ -31,6 +31,7 @@ class GeminiContext(NamedTuple):
     model: str
     prompt_tokens: int
     thoughts: int = 0  # the tokens of the model's thinking (usage's thoughtsTokenCount)
+    cached: int = 0  # of the prompt's, those the context cache served
 
 
 #: The ratings of a candidate the safety filter stopped: one category blocked.
@@ -81,6 +82,7 @@ def chunk_object(
             "candidatesTokenCount": pieces,
             "totalTokenCount": ctx.prompt_tokens + ctx.thoughts + pieces,
             **({"thoughtsTokenCount": ctx.thoughts} if ctx.thoughts else {}),
+            **({"cachedContentTokenCount": ctx.cached} if ctx.cached else {}),
         },
         "modelVersion": ctx.model,
         "responseId": ctx.response_id,

@@ -134,6 +134,7 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
         include_usage=parsed.include_usage,
         prompt_tokens=parsed.prompt_tokens,
         reasoning_tokens=len(scenario.reply.reasoning.split()),
+        cached_tokens=min(scenario.reply.cached_tokens, parsed.prompt_tokens),
     )
     if scenario.recording is not None:
         return await replayed_answer(request, ctx, scenario, shapes(chat, ctx.config.clock.wall()))

@@ -57,6 +57,7 @@ class ChatContext(NamedTuple):
     include_usage: bool
     prompt_tokens: int
     reasoning_tokens: int = 0  # the model's hidden reasoning, counted in its usage
+    cached_tokens: int = 0  # of the prompt's, those the prompt cache served
 
 
 def chunk_object(
@@ -99,6 +100,8 @@ def _usage(ctx: ChatContext, completion_tokens: int) -> dict[str, Any]:
         "completion_tokens": completion,
         "total_tokens": ctx.prompt_tokens + completion,
     }
+    if ctx.cached_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": ctx.cached_tokens}
     if ctx.reasoning_tokens:
         usage["completion_tokens_details"] = {"reasoning_tokens": ctx.reasoning_tokens}
     return usage

@@ -81,6 +81,7 @@ async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.Stream
         reasoning=reasoning,
         summary=parsed.summary and not scenario.reply.redacted,
         encrypted=ctx.signer.sealed(reasoning) if reasoning and parsed.encrypted else "",
+        cached_tokens=min(scenario.reply.cached_tokens, parsed.input_tokens),
     )
     if scenario.recording is not None:
         # A recording's events are numbered already: a fault resends none of them.

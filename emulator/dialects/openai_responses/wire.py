@@ -40,6 +40,7 @@ class ResponseContext(NamedTuple):
     reasoning: str = ""
     summary: bool = False
     encrypted: str = ""
+    cached_tokens: int = 0  # of the input's, those the prompt cache served
 
     @property
     def first(self) -> int:
@@ -156,7 +157,7 @@ def response_object(
         if output_tokens is None
         else {
             "input_tokens": ctx.input_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": ctx.cached_tokens},
             "output_tokens": output_tokens + ctx.reasoning_tokens,
             "output_tokens_details": {"reasoning_tokens": ctx.reasoning_tokens},
             "total_tokens": ctx.input_tokens + output_tokens + ctx.reasoning_tokens,
