@@ -8,8 +8,12 @@ user of the package.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.helpers import OPENED
 
 # A bigger example budget in CI (CI=true) than locally; HYPOTHESIS_PROFILE wins.
 settings.register_profile("dev", max_examples=60, deadline=None)
@@ -19,3 +23,11 @@ settings.register_profile(
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
 )
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_clients() -> Iterator[None]:
+    """The SDK clients a test opened with :func:`tests.helpers.kept`, closed after it."""
+    yield
+    while OPENED:
+        OPENED.pop().close()

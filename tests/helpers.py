@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -23,7 +23,19 @@ from client import FakeGpt
 from emulator import Expect
 from emulator.conformance.clients import failure_kind
 
+_Client = TypeVar("_Client")
+
 PROMPT = "Tell me something."
+#: SDK clients a test opened, closed after it (``conftest``): their connections with them.
+OPENED: list[Any] = []
+
+
+def kept(sdk_client: _Client) -> _Client:
+    """``sdk_client``, closed once the test is over."""
+    OPENED.append(sdk_client)
+    return sdk_client
+
+
 MESSAGES = [{"role": "user", "content": PROMPT}]
 
 

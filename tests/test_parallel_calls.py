@@ -24,6 +24,7 @@ from emulator.scenario import ScenarioError
 from emulator.scenario.check import meaning_problems
 from emulator.scenario.dump import scenario_to_toml
 from emulator.server import EmulatorServer
+from tests.helpers import kept
 
 PAIR = [("get_weather", {"city": "Paris", "unit": "celsius"}),
         ("get_weather", {"city": "Tokyo", "unit": "celsius"})]  # fmt: skip
@@ -37,27 +38,14 @@ def emulator() -> Iterator[EmulatorServer]:
         yield server
 
 
-#: The SDK clients a test opened, closed after it (their connections with them).
-_OPENED: list[openai.OpenAI | anthropic.Anthropic] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _OPENED:
-        _OPENED.pop().close()
-
-
 def _openai(emulator: EmulatorServer) -> openai.OpenAI:
     client = openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
-    _OPENED.append(client)
-    return client
+    return kept(client)
 
 
 def _anthropic(emulator: EmulatorServer) -> anthropic.Anthropic:
     client = anthropic.Anthropic(base_url=emulator.url, api_key="sk-ant-test", max_retries=0)
-    _OPENED.append(client)
-    return client
+    return kept(client)
 
 
 def _named(scenario: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from emulator.conformance import cases, python_client, run_all
 from emulator.dialects.registry import DIALECTS
 from emulator.scenario import ScenarioError
 from emulator.server import EmulatorServer
+from tests.helpers import kept
 
 REFUSED = "I'm sorry, but I can't help with that request."
 
@@ -28,21 +29,9 @@ def emulator() -> Iterator[EmulatorServer]:
         yield server
 
 
-#: The SDK clients a test opened, closed after it (their connections with them).
-_OPENED: list[openai.OpenAI] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _OPENED:
-        _OPENED.pop().close()
-
-
 def _client(emulator: EmulatorServer) -> openai.OpenAI:
     client = openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
-    _OPENED.append(client)
-    return client
+    return kept(client)
 
 
 def _named(scenario: str) -> dict[str, str]:

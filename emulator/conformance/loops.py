@@ -12,9 +12,12 @@ block, reading only ``content`` and missing a refusal.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .clients import Refused
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["MAX_ROUNDS", "TOOLS", "anthropic_loop", "openai_chat_loop", "openai_responses_loop"]
 
@@ -24,6 +27,15 @@ MAX_ROUNDS: Final = 8
 TOOLS: Final = ("get_weather", "get_forecast", "get_time", "lookup_account", "search")
 #: What every tool answers.
 RESULT: Final = '{"ok": true}'
+
+
+def _openai(url: str, timeout: float) -> openai.AsyncOpenAI:
+    """The official ``openai`` package's client of the emulator at ``url``: no retries, the
+    idle timeout as its read timeout."""
+    import openai
+
+    return openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="sk-conformance", max_retries=0,
+                              timeout=openai.Timeout(60.0, read=timeout))  # fmt: skip
 
 
 class EndlessLoop(RuntimeError):
@@ -40,13 +52,11 @@ async def openai_chat_loop(
 ) -> str:
     """The official ``openai`` package running a tool loop on Chat Completions (its stream
     helper gathers each call by index)."""
-    import openai
 
     tools: Any = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
                   for n in TOOLS]  # fmt: skip
     messages: list[Any] = [{"role": "user", "content": prompt}]
-    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="sk-conformance", max_retries=0,
-                                timeout=openai.Timeout(60.0, read=timeout))  # fmt: skip
+    client = _openai(url, timeout)
     async with client:
         for _ in range(MAX_ROUNDS):
             async with client.chat.completions.stream(
@@ -106,13 +116,11 @@ async def openai_responses_loop(
     """The official ``openai`` package running a tool loop on the Responses API, statelessly
     (``store`` false): each turn's items go back whole, its reasoning's encrypted_content
     with them."""
-    import openai
 
     tools: Any = [{"type": "function", "name": n, "parameters": {"type": "object"}}
                   for n in TOOLS]  # fmt: skip
     items: list[Any] = [{"role": "user", "content": prompt}]
-    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="sk-conformance", max_retries=0,
-                                timeout=openai.Timeout(60.0, read=timeout))  # fmt: skip
+    client = _openai(url, timeout)
     async with client:
         for _ in range(MAX_ROUNDS):
             async with client.responses.stream(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
 from ...protocol.ids import call_id
+from ...protocol.thoughts import thought_pieces
 
 __all__ = [
     "MessageContext",
@@ -143,9 +144,7 @@ def thinking_events(ctx: MessageContext) -> list[tuple[str, dict[str, Any]]]:
             ("content_block_stop", block_stop(0)),
         ]  # fmt: skip
     start = {"type": "thinking", "thinking": "", "signature": ""}
-    words = ctx.thinking.split(" ") if ctx.thinking else []
-    pieces = [" ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
-              for i in range(0, len(words), 8)]  # fmt: skip
+    pieces = thought_pieces(ctx.thinking)
     return [
         ("content_block_start", {"type": "content_block_start", "index": 0,
                                  "content_block": start}),

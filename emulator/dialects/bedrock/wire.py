@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
+from ...protocol.thoughts import thought_pieces
+
 __all__ = [
     "CONTENT_TYPE",
     "ERROR_TYPES",
@@ -95,10 +97,7 @@ def reasoning_deltas(ctx: StreamContext) -> list[dict[str, Any]]:
     if ctx.redacted:
         return [{"contentBlockIndex": 0,
                  "delta": {"reasoningContent": {"redactedContent": ctx.redacted}}}]  # fmt: skip
-    words = ctx.reasoning.split(" ")
-    pieces = [" ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
-              for i in range(0, len(words), 8)]  # fmt: skip
-    said = [{"reasoningContent": {"text": p}} for p in pieces]
+    said = [{"reasoningContent": {"text": p}} for p in thought_pieces(ctx.reasoning)]
     said.append({"reasoningContent": {"signature": ctx.signature}})
     return [{"contentBlockIndex": 0, "delta": delta} for delta in said]
 

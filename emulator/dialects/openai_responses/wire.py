@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ...protocol.ids import call_id
+from ...protocol.thoughts import thought_pieces
 
 __all__ = [
     "ResponseContext",
@@ -68,9 +69,7 @@ def reasoning_events(ctx: ResponseContext) -> list[tuple[str, dict[str, Any]]]:
     few words, done; (event type, fields)."""
     item = reasoning_item(ctx)
     where = {"item_id": item["id"], "output_index": 0, "summary_index": 0}
-    words = ctx.reasoning.split(" ")
-    pieces = [" ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
-              for i in range(0, len(words), 8)]  # fmt: skip
+    pieces = thought_pieces(ctx.reasoning)
     part = {"type": "summary_text", "text": ctx.reasoning}
     summary = [
         ("response.reasoning_summary_part.added", {**where, "part": {**part, "text": ""}}),
