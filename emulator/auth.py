@@ -68,6 +68,13 @@ class Signer:
                               digest_size=48, person=b"thinking")  # fmt: skip
         return base64.b64encode(b"Eu" + mac.digest()).decode()
 
+    def mark(self, seed: str) -> str:
+        """Eight hex digits only this secret makes from ``seed``: an id that carries them
+        after its seed is one the emulator made, and says so (an item that came with
+        reasoning)."""
+        return hashlib.blake2b(seed.encode(), key=self._tag_key, digest_size=4,
+                               person=b"marked").hexdigest()  # fmt: skip
+
     def sealed(self, text: str) -> str:
         """``text`` sealed, as OpenAI's ``encrypted_content`` of a reasoning item carries the
         model's reasoning back and forth (``gAAAAA``, then base64): the emulator opens it

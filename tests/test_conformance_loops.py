@@ -55,6 +55,16 @@ async def test_a_loop_that_drops_the_thinking_block_gets_anthropics_400() -> Non
     assert "Expected `thinking` or `redacted_thinking`" in (result.outcome.failure or "")
 
 
+async def test_a_stateless_loop_that_drops_the_reasoning_item_gets_the_responses_400() -> None:
+    client = functools.partial(openai_responses_loop, keep_reasoning=False)
+    result = (await _judged("openai-responses", client, "agent_loop_thinking"))[
+        "agent_loop_thinking"]  # fmt: skip
+    assert result.verdict.kind == "failed differently"
+    assert "of type 'function_call' was provided without its required 'reasoning' item: 'rs_" in (
+        result.outcome.failure or ""
+    )
+
+
 async def test_a_loop_that_reads_only_content_is_silently_wrong_at_a_refusal() -> None:
     client = functools.partial(openai_chat_loop, see_refusals=False)
     result = (await _judged("openai-chat", client, "agent_loop_refusal"))["agent_loop_refusal"]

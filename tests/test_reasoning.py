@@ -94,6 +94,14 @@ def test_encrypted_reasoning_goes_round_a_loop_and_an_altered_one_is_refused() -
                       "call_id": first.output[1].call_id})  # type: ignore[union-attr]  # fmt: skip
         final = client.responses.create(input=items, **asked)
         assert final.output_text == "It is 18 °C and sunny in Paris."
+        # Sent back without the reasoning item it came with: the API's 400.
+        with pytest.raises(openai.BadRequestError) as dropped:
+            client.responses.create(input=[items[0], *items[2:]], **asked)
+        call, reasoning = items[2], items[1]
+        assert dropped.value.body["message"] == (  # type: ignore[index]
+            f"Item '{call['id']}' of type 'function_call' was provided without its required "
+            f"'reasoning' item: '{reasoning['id']}'."
+        )
         items[1] = {**items[1], "encrypted_content": sealed[:-4] + "AAAA"}
         with pytest.raises(openai.BadRequestError) as caught:
             client.responses.create(input=items, **asked)

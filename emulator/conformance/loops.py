@@ -7,7 +7,7 @@ and asks again until the model answers; the answer is its text, a refusal a fail
 ``anthropic_loop`` on ``anthropic``, ``openai_responses_loop`` on ``openai-responses``.)
 The keyword-only switches make the mistakes agent loops are known for, so the kit can
 show it catches them: answering only the first of parallel calls, dropping the thinking
-block, reading only ``content`` and missing a refusal.
+block or the reasoning item, reading only ``content`` and missing a refusal.
 """
 
 from __future__ import annotations
@@ -112,6 +112,8 @@ async def openai_responses_loop(
     url: str,
     prompt: str,
     timeout: float = 5.0,  # noqa: ASYNC109 - passed on
+    *,
+    keep_reasoning: bool = True,
 ) -> str:
     """The official ``openai`` package running a tool loop on the Responses API, statelessly
     (``store`` false): each turn's items go back whole, its reasoning's encrypted_content
@@ -135,7 +137,8 @@ async def openai_responses_loop(
             calls = [o for o in response.output if o.type == "function_call"]
             if not calls:
                 return response.output_text
-            items += [o.model_dump(exclude_none=True) for o in response.output]
+            items += [o.model_dump(exclude_none=True) for o in response.output
+                      if keep_reasoning or o.type != "reasoning"]  # fmt: skip
             items += [{"type": "function_call_output", "call_id": c.call_id, "output": RESULT}
                       for c in calls]  # fmt: skip
     raise EndlessLoop(f"the model still called tools after {MAX_ROUNDS} requests")

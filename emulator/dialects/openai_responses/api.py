@@ -30,7 +30,7 @@ from ..openai_chat.wire import error_body
 from ..strict import is_strict, refuse
 from .capture import read_capture
 from .plan import NAME, TITLE, Numbered, not_applicable, planned_responses, whole_response
-from .read import STRICT_RULES, asked_of_responses
+from .read import STRICT_RULES, asked_of_responses, reasoned_tail
 from .shapes import FAULT_SHAPES, shapes
 from .wire import ResponseContext
 
@@ -55,7 +55,9 @@ async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[Asked,
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest(400, "Missing required parameter: 'model'.")
-    asked = asked_of_responses(body, model, is_strict(ctx, request.headers), ctx.signer.unsealed)
+    signer = ctx.signer
+    asked = asked_of_responses(body, model, is_strict(ctx, request.headers), signer.unsealed,
+                               signer.mark)  # fmt: skip
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise refuse(STREAM_TYPE, kind=json_kind(stream))
@@ -72,9 +74,11 @@ async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.Stream
     parsed: ResponsesRequest = ctx.parsed
     scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
     reasoning = scenario.reply.reasoning  # a reasoning model's: its item is always there
+    # Its items' ids say they came with reasoning, to hold a client to sending it back.
+    tail = reasoned_tail(ctx.signer.mark) if reasoning else f"{_IDS.getrandbits(120):030x}"
     response = ResponseContext(
         id=f"resp_{_IDS.getrandbits(120):030x}",
-        item_id=f"msg_{_IDS.getrandbits(120):030x}",
+        item_id="msg_" + tail,
         created_at=int(ctx.config.clock.wall()),
         model=parsed.model,
         input_tokens=parsed.input_tokens,

@@ -4,6 +4,7 @@ conversation rules the API enforces on ``input`` (:data:`STRICT_RULES`). Pure.""
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -38,7 +39,36 @@ UNVERIFIED: Final = StrictRule(
     "https://platform.openai.com/docs/guides/reasoning (encrypted reasoning items); the API's "
     "answer as quoted in github.com/smallmain/vscode-unify-chat-provider/issues/178",
 )
-STRICT_RULES: Final = (UNKNOWN_OUTPUT, MISSING_OUTPUT, UNVERIFIED)
+REASONING_DROPPED: Final = StrictRule(
+    "openai_responses.reasoning_dropped",
+    "an output item (a `function_call`, an assistant `message`) sent back without the "
+    "`reasoning` item that came before it (the client dropped it)",
+    "Item '{id}' of type '{kind}' was provided without its required 'reasoning' item: "
+    "'{reasoning}'.",
+    "https://platform.openai.com/docs/guides/reasoning (keeping reasoning items in context); "
+    "the API's answer as quoted in github.com/continuedev/continue/issues/12620",
+)
+STRICT_RULES: Final = (UNKNOWN_OUTPUT, MISSING_OUTPUT, UNVERIFIED, REASONING_DROPPED)
+
+
+def reasoned_tail(mark: Callable[[str], str]) -> str:
+    """The id tail (30 hex digits) of a response's items when it reasons: 18 random, the
+    ``mark`` of those, then ``0000``; every item's id keeps the first 26, so each says it
+    came with the reasoning item ``rs_`` + this tail."""
+    seed = secrets.token_hex(9)
+    return seed + mark(seed) + "0000"
+
+
+def _reasoning_of(item_id: str, mark: Callable[[str], str]) -> str | None:
+    """The reasoning item an output item's id says it came with (None: none, or not an id
+    the emulator made)."""
+    tail = item_id.partition("_")[2]
+    if len(tail) < _MARKED or mark(tail[:18]) != tail[18:_MARKED]:
+        return None
+    return f"rs_{tail[:_MARKED]}0000"
+
+
+_MARKED: Final = 26
 
 
 def asked_of_responses(
@@ -46,10 +76,13 @@ def asked_of_responses(
     model: str,
     strict: bool,
     unsealed: Callable[[str], str | None] = lambda blob: blob,
+    mark: Callable[[str], str] | None = None,
 ) -> Asked:
     """The conversation of a Responses body: ``input`` (a string, or items: messages,
-    ``function_call``, ``function_call_output``, ``reasoning``), ``instructions``. A
-    reasoning item's ``encrypted_content`` must open (``unsealed``) where ``strict``."""
+    ``function_call``, ``function_call_output``, ``reasoning``), ``instructions``. Where
+    ``strict``, a reasoning item's ``encrypted_content`` must open (``unsealed``), and an
+    item that came with reasoning (its id has the emulator's ``mark``) must come back
+    with it."""
     given = body.get("input")
     messages: list[Message] = []
     if isinstance(given, str):
@@ -71,7 +104,22 @@ def asked_of_responses(
     asked = Asked(with_tool_names(messages), model, system, tool_names(body.get("tools")), body)
     if strict and body.get("previous_response_id") is None:
         _check(asked)
+        if mark is not None and isinstance(given, list):
+            _check_reasoning(given, mark)
     return asked
+
+
+def _check_reasoning(items: list[Any], mark: Callable[[str], str]) -> None:
+    """Refuse an output item sent back without the reasoning item it came with."""
+    kept = {item.get("id") for item in items if item.get("type") == "reasoning"}
+    for item in items:
+        kind = item.get("type", "message")
+        item_id = item.get("id")
+        if kind not in ("function_call", "message") or not isinstance(item_id, str):
+            continue
+        reasoning = _reasoning_of(item_id, mark)
+        if reasoning is not None and reasoning not in kept:
+            raise refuse(REASONING_DROPPED, id=item_id, kind=kind, reasoning=reasoning)
 
 
 def _item(item: Any, i: int, before: list[Message]) -> list[Message]:
