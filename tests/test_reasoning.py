@@ -218,3 +218,17 @@ def test_every_api_says_what_the_prompt_cache_served(emulator: EmulatorServer) -
         said = gemini.models.generate_content(model="gemini-2.5-flash", contents=prompt)
     assert said.usage_metadata is not None
     assert said.usage_metadata.cached_content_token_count == said.usage_metadata.prompt_token_count
+
+
+def test_with_thinking_on_a_signed_thinking_block_always_comes_first(
+    emulator: EmulatorServer,
+) -> None:
+    client = anthropic.Anthropic(base_url=emulator.url, api_key="sk-ant-t", max_retries=0)
+    with client:  # the default scenario gives no reasoning: the block is empty, but signed
+        reply = client.messages.create(model="m", max_tokens=2048, **THINKING, messages=[
+            {"role": "user", "content": "hi"}])  # fmt: skip
+        plain = client.messages.create(model="m", max_tokens=64, messages=[
+            {"role": "user", "content": "hi"}])  # fmt: skip
+    first = reply.content[0]
+    assert first.type == "thinking" and first.thinking == "" and len(first.signature) > 40
+    assert [b.type for b in plain.content] == ["text"]
