@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError, EventStreamError
 
 from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios, load_scenario, serve
 from emulator.capture import import_capture
-from emulator.conformance.clients import bedrock_sdk
 from emulator.conformance.runner import cases, skipped
+from emulator.conformance.sdks import bedrock_sdk
 from emulator.dialects.bedrock.wire import Breaks, FrameError, event_frame, frames
 from emulator.scenario.dump import scenario_to_toml
 from emulator.scenario.text import reply_text

@@ -13,8 +13,8 @@ from google.genai import errors, types
 
 from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios, load_scenario, serve
 from emulator.capture import import_capture
-from emulator.conformance.clients import gemini_sdk
 from emulator.conformance.runner import cases, skipped
+from emulator.conformance.sdks import gemini_sdk
 from emulator.dialects.registry import DIALECTS
 from emulator.scenario.dump import scenario_to_toml
 from emulator.scenario.text import reply_text

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from emulator import Emulator, builtin_scenarios
-from emulator.conformance.clients import openai_chat_sdk
+from emulator.conformance.sdks import openai_chat_sdk
 from emulator.scenario.text import reply_text
 from tests.helpers import assert_report_card
 

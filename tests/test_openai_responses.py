@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator, builtin_scenarios
-from emulator.conformance.clients import openai_responses_sdk
+from emulator.conformance.sdks import openai_responses_sdk
 from emulator.scenario.text import reply_text
 from tests.helpers import assert_report_card
 

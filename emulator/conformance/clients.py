@@ -3,7 +3,9 @@
 Each adapter turns one call into an :class:`~emulator.conformance.judge.Outcome`;
 the runner applies the deadline. A client gets the emulator's URL, the
 prompt and the idle timeout the scenario assumes (``{timeout}`` in a
-command; a ``timeout`` keyword for a callable that takes one).
+command; a ``timeout`` keyword for a callable that takes one). The official SDKs as
+clients are in :mod:`emulator.conformance.sdks`, their tool loops in
+:mod:`emulator.conformance.loops`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import contextlib
 import importlib
 import importlib.util
 import inspect
-import json
 import os
 import shlex
 import signal
@@ -227,177 +228,3 @@ async def fakegpt(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: 
     return await Judged.create_async(
         "text-davinci-002-render-sha", [{"role": "user", "content": prompt}], idle_timeout=timeout
     )
-
-
-def gemini_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
-    """The official ``google-genai`` package streaming ``generateContent`` from the emulator
-    (``--python emulator.conformance.clients:gemini_sdk --dialect gemini``). The SDK has a
-    total timeout only: it is handed the idle timeout as that."""
-    from google import genai
-    from google.genai import types
-
-    client = genai.Client(
-        api_key="conformance",
-        http_options=types.HttpOptions(
-            base_url=url,
-            timeout=int(timeout * 1000),
-            retry_options=types.HttpRetryOptions(attempts=1),
-        ),
-    )
-    pieces = []
-    with client:  # its connections closed with it, even when it fails
-        stream = client.models.generate_content_stream(model="gemini-2.5-flash", contents=prompt)
-        for chunk in stream:
-            content = chunk.candidates[0].content if chunk.candidates else None
-            for part in content.parts or [] if content is not None else []:
-                if part.function_call is not None:  # a call is whole: its arguments
-                    pieces.append(json.dumps(part.function_call.args, ensure_ascii=False))
-                elif part.text and not part.thought:  # a thought is reasoning, not the reply
-                    pieces.append(part.text)
-    return "".join(pieces)
-
-
-def bedrock_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
-    """The official ``boto3`` package streaming ``ConverseStream`` from the emulator
-    (``--python emulator.conformance.clients:bedrock_sdk --dialect bedrock``): the text of
-    its deltas (or a tool call's input), as most code reads them. It is handed the idle
-    timeout as its read timeout, and no retries."""
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client(
-        "bedrock-runtime",
-        region_name="us-east-1",
-        endpoint_url=url,
-        aws_access_key_id="conformance",
-        aws_secret_access_key="conformance",  # noqa: S106 - any key is taken
-        config=Config(
-            retries={"total_max_attempts": 1}, read_timeout=timeout, connect_timeout=timeout
-        ),
-    )
-    with contextlib.closing(client):
-        answer = client.converse_stream(
-            modelId="anthropic.claude-3-5-haiku-20241022-v1:0",
-            messages=[{"role": "user", "content": [{"text": prompt}]}],
-        )
-        blocks = Gathered()  # by content block: text, then each call's input
-        with contextlib.closing(answer["stream"]):  # its connection, even when it fails
-            for event in answer["stream"]:
-                block = event.get("contentBlockDelta", {})
-                delta = block.get("delta", {})
-                piece = delta.get("text") or delta.get("toolUse", {}).get("input", "")
-                blocks.add(block.get("contentBlockIndex", 0), piece)
-        return blocks.joined()
-
-
-async def openai_chat_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
-    """The official ``openai`` package streaming Chat Completions from the emulator's
-    ``/v1`` (``--python emulator.conformance.clients:openai_chat_sdk --dialect openai-chat``)."""
-    import openai
-
-    client = openai.AsyncOpenAI(
-        base_url=f"{url}/v1",
-        api_key="sk-conformance",
-        max_retries=0,
-        timeout=openai.Timeout(60.0, read=timeout),
-    )
-    async with client:
-        stream = await client.chat.completions.create(
-            model="gpt-4o-mini",
-            messages=[{"role": "user", "content": prompt}],
-            stream=True,
-            stream_options={"include_usage": True},  # a last chunk with empty choices
-        )
-        text, calls, refusal = [], Gathered(), []
-        async for chunk in stream:
-            delta = chunk.choices[0].delta if chunk.choices else None
-            text.append((delta and delta.content) or "")
-            refusal.append((delta and delta.refusal) or "")
-            for call in (delta and delta.tool_calls) or []:
-                calls.add(call.index, (call.function and call.function.arguments) or "")
-    if any(refusal):  # the model's words, but not its answer
-        raise Refused("".join(refusal))
-    return "".join(text) + calls.joined()
-
-
-class Refused(Exception):
-    """The model refused: its words came in the API's refusal field, not as its answer."""
-
-    def __init__(self, words: str) -> None:
-        super().__init__(f"the model refused: {words}")
-
-
-class Gathered:
-    """Tool calls' arguments gathered by the index each piece names (parallel calls may
-    interleave): all of them, in the calls' order, is what a client is told after the
-    reply's text."""
-
-    def __init__(self) -> None:
-        self.calls: dict[int, list[str]] = {}
-
-    def add(self, index: int, piece: str) -> None:
-        self.calls.setdefault(index, []).append(piece)
-
-    def joined(self) -> str:
-        return "".join("".join(self.calls[i]) for i in sorted(self.calls))
-
-
-async def anthropic_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
-    """The official ``anthropic`` package streaming Messages from the emulator's
-    ``/v1/messages`` (``--python emulator.conformance.clients:anthropic_sdk --dialect
-    anthropic``)."""
-    import anthropic
-
-    client = anthropic.AsyncAnthropic(
-        base_url=url,
-        api_key="sk-ant-conformance",
-        max_retries=0,
-        timeout=anthropic.Timeout(60.0, read=timeout),
-    )
-    async with client:
-        stream = await client.messages.create(
-            model="claude-emulator",
-            max_tokens=1024,
-            messages=[{"role": "user", "content": prompt}],
-            stream=True,
-        )
-        blocks = Gathered()  # by content block: text, then each call's input
-        async for event in stream:
-            if event.type == "content_block_delta" and event.delta.type == "text_delta":
-                blocks.add(event.index, event.delta.text)
-            elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
-                blocks.add(event.index, event.delta.partial_json)
-    return blocks.joined()
-
-
-async def openai_responses_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
-    """The official ``openai`` package streaming the Responses API from the emulator's
-    ``/v1/responses`` (``--dialect openai-responses``). Errors arrive as events, not
-    exceptions: like a careful reader, this raises on ``error`` and ``response.failed``."""
-    import openai
-
-    client = openai.AsyncOpenAI(
-        base_url=f"{url}/v1",
-        api_key="sk-conformance",
-        max_retries=0,
-        timeout=openai.Timeout(60.0, read=timeout),
-    )
-    items = Gathered()  # by output item: the message's text, then each call's arguments
-    failed = refusal = ""
-    async with client:
-        stream = await client.responses.create(model="gpt-4o-mini", input=prompt, stream=True)
-        async for event in stream:
-            if event.type in (
-                "response.output_text.delta",
-                "response.function_call_arguments.delta",
-            ):
-                items.add(event.output_index, event.delta)
-            elif event.type == "response.refusal.done":
-                refusal = event.refusal
-            elif event.type in ("error", "response.failed") and not failed:
-                failed = event.type
-    if failed:
-        raise RuntimeError(f"the response failed: a {failed} event")
-    if refusal:
-        raise Refused(refusal)
-    return items.joined()

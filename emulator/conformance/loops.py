@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from .clients import Refused
+from .sdks import Refused
 
 if TYPE_CHECKING:
     import openai
