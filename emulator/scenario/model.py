@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
-from typing import TYPE_CHECKING, Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple, get_args
 
 if TYPE_CHECKING:
     from .match import Match
@@ -94,9 +94,9 @@ class ScenarioError(ValueError):
         super().__init__(f"{source}:{where} {problem}")
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """A tool call a reply makes after its text (or after its first call, ``tool``)."""
+class Call(NamedTuple):
+    """A tool call a reply makes after its text (or after its first call, ``tool``): a
+    (tool, arguments) pair, as the dialects' wire builders take it."""
 
     tool: str
     arguments: str  # a JSON object's text, cut into pieces as the reply's text is

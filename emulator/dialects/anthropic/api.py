@@ -135,7 +135,7 @@ async def answer_messages(request: web.BaseRequest, ctx: Context) -> web.StreamR
             return cut
         reply = scenario.reply
         body = message_object(message, text, stop_reason(scenario), len(prepared.ends),
-                              reply.tool, [(c.tool, c.arguments) for c in reply.calls])  # fmt: skip
+                              reply.tool, reply.calls)  # fmt: skip
         return web.json_response(body, headers=headers)
     steps = planned_messages(scenario, message, prepared)
     return await streamed(request, ctx, steps, transport_of(scenario), extra=headers)

@@ -120,7 +120,7 @@ async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamRes
             return cut
         whole = chunk_object(gemini, text, finish_reason(scenario), len(prepared.ends),
                              scenario.reply.tool, reasoning="" if scenario.reply.redacted else scenario.reply.reasoning,
-                             calls=[(c.tool, c.arguments) for c in scenario.reply.calls])  # fmt: skip
+                             calls=scenario.reply.calls)  # fmt: skip
         return web.json_response(whole)
     if parsed.array:
         reason = array_not_applicable(scenario)

@@ -141,7 +141,7 @@ def _events(
             "",
             None,
             len(prepared.ends),
-            calls=[(c.tool, c.arguments) for c in scenario.reply.calls],
+            calls=scenario.reply.calls,
         )
         return [Write(encoded(calls), event_label("calls"))]
 

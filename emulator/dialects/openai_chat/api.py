@@ -144,7 +144,7 @@ async def answer_chat(request: web.BaseRequest, ctx: Context) -> web.StreamRespo
             return cut
         reply = scenario.reply
         body = completion_object(chat, text, finish_reason(scenario), len(prepared.ends),
-                                 reply.tool, [(c.tool, c.arguments) for c in reply.calls],
+                                 reply.tool, reply.calls,
                                  refusal=reply.refusal,
                                  azure=scenario.wire.azure_filters)  # fmt: skip
         return web.json_response(body)
