@@ -19,7 +19,7 @@ from ..protocol.sse import SSEFormat
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario.faults import FAULTS, Shapes, write_fault
 from ..scenario.model import Fault, Scenario
-from ..scenario.text import CallEvent, call_events
+from ..scenario.text import CallEvent, call_events, call_pieces
 from .prepare import Prepared
 
 __all__ = [
@@ -133,7 +133,7 @@ def delta_events(
         yield piece(number, piece_text)
 
     def last() -> Iterator[Step]:  # the pieces counted: the text's and the calls'
-        yield from closing(text, len(ends) + sum(e.kind == "piece" for e in events))
+        yield from closing(text, len(ends) + call_pieces(scenario.reply))
 
     def further(pause: float, event: CallEvent) -> Iterator[Step]:
         if pause > 0:

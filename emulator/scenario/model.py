@@ -135,6 +135,12 @@ class Reply:
     #: each API's usage says so (cached_tokens, cache_read_input_tokens, …).
     cached_tokens: int = 0
 
+    def own_part(self, text: str) -> bool:
+        """Whether the reply's own ``text`` (or its first call, ``tool``) takes a part of
+        its own (a content block, an output item): not when the reply is only further
+        calls."""
+        return bool(self.tool or text or not self.calls)
+
     @property
     def calls_tool(self) -> bool:
         """Whether the reply calls a tool at all (its finish says so: tool_calls, tool_use)."""

@@ -18,6 +18,7 @@ __all__ = [
     "CACHE_TEXT_CHARS",
     "CallEvent",
     "call_events",
+    "call_pieces",
     "cut_points",
     "reply_text",
     "told_text",
@@ -127,6 +128,12 @@ class CallEvent(NamedTuple):
     call: int
     kind: Literal["start", "piece", "stop"]
     text: str = ""
+
+
+def call_pieces(reply: Reply) -> int:
+    """How many pieces the further calls' arguments are cut into (their ``piece`` events),
+    counted with the text's as the reply's output."""
+    return sum(len(cut_points(c.arguments, reply.cut, reply.cut_size)) for c in reply.calls)
 
 
 def call_events(reply: Reply) -> list[CallEvent]:

@@ -81,7 +81,7 @@ def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: P
     reply = scenario.reply
     tool = reply.tool
     index = ctx.text_index
-    own = bool(tool or prepared.text or not reply.calls)  # a block of the reply's own text
+    own = reply.own_part(prepared.text)  # a block of the reply's own text
     after = index + own  # the further calls' first block
 
     def block_ends(at: int) -> Write:

@@ -20,7 +20,7 @@ from ...engine.stream import Events, delta_events, dialect_stream
 from ...outcomes import end_label, event_label
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
-from ...scenario.text import CallEvent
+from ...scenario.text import CallEvent, call_pieces
 from ..common import keyed_api_not_applicable, sse_framing
 from .shapes import MISSING, NO_END, shapes
 from .wire import (
@@ -39,7 +39,6 @@ __all__ = [
     "NAME",
     "TITLE",
     "not_applicable",
-    "own_block",
     "planned_converse",
     "stop_reason",
     "tool_id",
@@ -74,20 +73,13 @@ def tool_id(scenario: Scenario, call: int = 0) -> str:
     return f"tooluse_{scenario.name[:16]}" + (f"_{call}" if call else "")
 
 
-def own_block(scenario: Scenario, text: str) -> bool:
-    """Whether the reply's own text (or first call) has a block: not when it is only
-    further calls."""
-    reply = scenario.reply
-    return bool(reply.tool or text or not reply.calls)
-
-
 def whole_body(scenario: Scenario, ctx: StreamContext, text: str, pieces: int) -> dict[str, Any]:
     """``Converse``'s whole answer to ``scenario`` (``text``: the reply's own)."""
     reply = scenario.reply
     calls = [(tool_id(scenario), reply.tool, text)] if reply.tool else []
     calls += [(tool_id(scenario, i), c.tool, c.arguments)
               for i, c in enumerate(reply.calls, bool(reply.tool))]  # fmt: skip
-    own = text if not reply.tool and own_block(scenario, text) else None
+    own = text if not reply.tool and reply.own_part(text) else None
     return converse_body(ctx, own, calls, stop_reason(scenario), pieces)
 
 
@@ -99,7 +91,7 @@ def planned_converse(scenario: Scenario, ctx: StreamContext, prepared: Prepared)
 
     reply = scenario.reply
     tool = reply.tool
-    own = own_block(scenario, prepared.text)
+    own = reply.own_part(prepared.text)
     first = ctx.first  # the reply's own block (after the reasoning block, if any)
     block_stop = Write(
         event("contentBlockStop", {"contentBlockIndex": first}), event_label("block stop")
@@ -145,14 +137,11 @@ def planned_converse(scenario: Scenario, ctx: StreamContext, prepared: Prepared)
         opened = Write(event("contentBlockStart", start), event_label(f"block {at} start"))
         return [block_stop, opened] if own and each.call == 0 else [opened]
 
-    counted = [len(prepared.ends)]  # the pieces sent, the calls' too: closing() counts them
-
     def closing(text: str, pieces: int) -> list[Step]:
-        counted[0] = pieces
         return [block_stop] if own and not reply.calls else []
 
     def end() -> Iterator[Step]:
-        pieces = counted[0]
+        pieces = len(prepared.ends) + call_pieces(reply)  # the text's, and the calls' too
         yield Write(event("messageStop", {"stopReason": stop_reason(scenario)}),
                     end_label("messageStop"))  # fmt: skip
         metadata = {"usage": usage(ctx, pieces), "metrics": {"latencyMs": ctx.latency_ms}}

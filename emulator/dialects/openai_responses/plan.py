@@ -116,17 +116,10 @@ def whole_response(scenario: Scenario, ctx: ResponseContext, text: str, pieces: 
         else message_item(ctx, text, status, refusal=reply.refusal)
     )
     items = [reasoning_item(ctx)] if ctx.reasoning else []
-    items += [item] if _own_item(scenario, text) else []
+    items += [item] if reply.own_part(text) else []
     items += [function_call_item(ctx, c.tool, c.arguments, status, i)
               for i, c in enumerate(reply.calls, bool(tool))]  # fmt: skip
     return response_object(ctx, status, items, pieces, incomplete=incomplete)
-
-
-def _own_item(scenario: Scenario, text: str) -> bool:
-    """Whether the reply's own text (or first call) has an item: not when it is only
-    further calls."""
-    reply = scenario.reply
-    return bool(reply.tool or text or not reply.calls)
 
 
 def _ev(fmt: SSEFormat, kind: str, numbers: Numbered, **fields: Any) -> bytes:
@@ -189,7 +182,7 @@ def _events(
     if tool:
         return _tool_events(scenario, ctx, fmt, prepared, numbers)
     where = {"item_id": ctx.item_id, "output_index": ctx.first, "content_index": 0}
-    own = _own_item(scenario, prepared.text)
+    own = scenario.reply.own_part(prepared.text)
     refused = scenario.reply.refusal  # the words are a refusal part's, not output text
     part = refusal_part if refused else text_part
     kind = "response.refusal" if refused else "response.output_text"
