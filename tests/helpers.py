@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -25,6 +25,10 @@ from emulator.conformance.clients import failure_kind
 
 _Client = TypeVar("_Client")
 
+if TYPE_CHECKING:
+    import anthropic
+    import openai
+
 PROMPT = "Tell me something."
 #: SDK clients a test opened, closed after it (``conftest``): their connections with them.
 OPENED: list[Any] = []
@@ -34,6 +38,45 @@ def kept(sdk_client: _Client) -> _Client:
     """``sdk_client``, closed once the test is over."""
     OPENED.append(sdk_client)
     return sdk_client
+
+
+def named(scenario: str) -> dict[str, str]:
+    """The header that names the scenario a request gets."""
+    return {"X-Emulator-Scenario": scenario}
+
+
+def openai_client(url: str) -> openai.OpenAI:
+    """The official ``openai`` client of the emulator at ``url`` (no retries), closed once
+    the test is over."""
+    import openai
+
+    return kept(openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0))
+
+
+def anthropic_client(url: str) -> anthropic.Anthropic:
+    """The official ``anthropic`` client of the emulator at ``url`` (no retries), closed
+    once the test is over."""
+    import anthropic
+
+    return kept(anthropic.Anthropic(base_url=url, api_key="sk-ant-test", max_retries=0))
+
+
+def bedrock_client(url: str, scenario: str) -> Any:
+    """``boto3``'s Bedrock runtime client of the emulator at ``url`` (no retries), every
+    request naming ``scenario``, closed once the test is over."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=url,
+                          aws_access_key_id="k", aws_secret_access_key="s",
+                          config=Config(retries={"total_max_attempts": 1}))  # fmt: skip
+
+    def naming(request: Any, **_: Any) -> None:
+        for header, value in named(scenario).items():  # botocore's headers have no update
+            request.headers[header] = value
+
+    client.meta.events.register("before-sign.bedrock-runtime.*", naming)
+    return kept(client)
 
 
 MESSAGES = [{"role": "user", "content": PROMPT}]

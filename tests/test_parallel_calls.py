@@ -10,12 +10,9 @@ import tomllib
 from collections.abc import Iterator
 from typing import Any
 
-import anthropic
-import boto3
 import httpx
 import openai
 import pytest
-from botocore.config import Config
 from google import genai
 from google.genai import types
 
@@ -24,7 +21,7 @@ from emulator.scenario import ScenarioError
 from emulator.scenario.check import meaning_problems
 from emulator.scenario.dump import scenario_to_toml
 from emulator.server import EmulatorServer
-from tests.helpers import kept
+from tests.helpers import anthropic_client, bedrock_client, named, openai_client
 
 PAIR = [("get_weather", {"city": "Paris", "unit": "celsius"}),
         ("get_weather", {"city": "Tokyo", "unit": "celsius"})]  # fmt: skip
@@ -38,20 +35,6 @@ def emulator() -> Iterator[EmulatorServer]:
         yield server
 
 
-def _openai(emulator: EmulatorServer) -> openai.OpenAI:
-    client = openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
-    return kept(client)
-
-
-def _anthropic(emulator: EmulatorServer) -> anthropic.Anthropic:
-    client = anthropic.Anthropic(base_url=emulator.url, api_key="sk-ant-test", max_retries=0)
-    return kept(client)
-
-
-def _named(scenario: str) -> dict[str, str]:
-    return {"X-Emulator-Scenario": scenario}
-
-
 # -- each API's own client gathers every call ------------------------------------------------
 
 
@@ -59,9 +42,9 @@ def _named(scenario: str) -> dict[str, str]:
 def test_the_openai_sdk_gathers_interleaved_calls_on_chat(
     emulator: EmulatorServer, stream: bool
 ) -> None:
-    client = _openai(emulator)
+    client = openai_client(emulator.url)
     asked: Any = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Weather?"}],
-                  "extra_headers": _named("parallel_tool_calls_interleaved")}  # fmt: skip
+                  "extra_headers": named("parallel_tool_calls_interleaved")}  # fmt: skip
     if stream:
         with client.chat.completions.stream(**asked) as events:
             choice = events.get_final_completion().choices[0]
@@ -74,9 +57,9 @@ def test_the_openai_sdk_gathers_interleaved_calls_on_chat(
 
 
 def test_the_openai_sdk_gathers_interleaved_calls_on_responses(emulator: EmulatorServer) -> None:
-    client = _openai(emulator)
+    client = openai_client(emulator.url)
     with client.responses.stream(model="gpt-4o", input="Weather?",
-                                 extra_headers=_named("parallel_tool_calls_interleaved")) as events:  # fmt: skip
+                                 extra_headers=named("parallel_tool_calls_interleaved")) as events:  # fmt: skip
         kinds = [e.type for e in events]
         response = events.get_final_response()
     calls = [o for o in response.output if o.type == "function_call"]
@@ -89,33 +72,30 @@ def test_the_openai_sdk_gathers_interleaved_calls_on_responses(emulator: Emulato
 
 
 def test_the_anthropic_sdk_gets_the_text_block_then_the_tool_use(emulator: EmulatorServer) -> None:
-    client = _anthropic(emulator)
+    client = anthropic_client(emulator.url)
     with client.messages.stream(model="claude-sonnet-4-5", max_tokens=256, messages=[
             {"role": "user", "content": "Weather?"}],
-            extra_headers=_named("text_then_tool_call")) as events:  # fmt: skip
+            extra_headers=named("text_then_tool_call")) as events:  # fmt: skip
         final = events.get_final_message()
     assert [b.type for b in final.content] == ["text", "tool_use"]
     assert final.content[0].text == "Let me look up the weather in Paris for you."  # type: ignore[union-attr]
     assert final.content[1].input == {"city": "Paris"}  # type: ignore[union-attr]
     assert final.stop_reason == "tool_use"
     whole = client.messages.create(model="m", max_tokens=256, messages=[
-        {"role": "user", "content": "Weather?"}], extra_headers=_named("parallel_tool_calls"))  # fmt: skip
+        {"role": "user", "content": "Weather?"}], extra_headers=named("parallel_tool_calls"))  # fmt: skip
     assert [(b.name, b.input) for b in whole.content if b.type == "tool_use"] == PAIR
 
 
 def test_the_gemini_and_bedrock_sdks_get_both_calls(emulator: EmulatorServer) -> None:
     gemini = genai.Client(api_key="k", http_options=types.HttpOptions(
-        base_url=emulator.url, headers=_named("parallel_tool_calls")))  # fmt: skip
+        base_url=emulator.url, headers=named("parallel_tool_calls")))  # fmt: skip
     with gemini:
         chunks = list(
             gemini.models.generate_content_stream(model="gemini-2.5-flash", contents="?")
         )
     calls = [c for chunk in chunks for c in chunk.function_calls or []]
     assert [(c.name, c.args) for c in calls] == PAIR
-    bedrock = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=emulator.url,
-                           aws_access_key_id="k", aws_secret_access_key="s",
-                           config=Config(retries={"total_max_attempts": 1}))  # fmt: skip
-    bedrock.meta.events.register("before-sign.bedrock-runtime.*", _scenario_header)
+    bedrock = bedrock_client(emulator.url, "parallel_tool_calls")
     with contextlib.closing(bedrock):
         answer = bedrock.converse(modelId="m", messages=[
             {"role": "user", "content": [{"text": "?"}]}])  # fmt: skip
@@ -124,16 +104,12 @@ def test_the_gemini_and_bedrock_sdks_get_both_calls(emulator: EmulatorServer) ->
     assert answer["stopReason"] == "tool_use" and uses[0]["toolUseId"] != uses[1]["toolUseId"]
 
 
-def _scenario_header(request: Any, **_: Any) -> None:
-    request.headers["X-Emulator-Scenario"] = "parallel_tool_calls"
-
-
 # -- a loop that must answer every call ----------------------------------------------------------
 
 
 def test_a_loop_with_parallel_calls_must_answer_each_call() -> None:
     with EmulatorServer(EmulatorConfig(speed=0, default="agent_loop_parallel")) as emulator:
-        client = _openai(emulator)
+        client = openai_client(emulator.url)
         asked: list[Any] = [{"role": "user", "content": "Weather in Paris and Tokyo?"}]
         first = client.chat.completions.create(model="gpt-4o", messages=asked)
         calls = first.choices[0].message.tool_calls or []
@@ -157,7 +133,7 @@ def test_a_loop_with_parallel_calls_must_answer_each_call() -> None:
 
 def test_an_anthropic_loop_answers_both_tool_uses() -> None:
     with EmulatorServer(EmulatorConfig(speed=0, default="agent_loop_parallel")) as emulator:
-        client = _anthropic(emulator)
+        client = anthropic_client(emulator.url)
         messages: list[Any] = [{"role": "user", "content": "Weather in Paris and Tokyo?"}]
         with client.messages.stream(model="m", max_tokens=256, messages=messages) as events:
             first = events.get_final_message()
@@ -182,11 +158,11 @@ def test_a_drop_between_two_calls_is_a_failure_not_one_call() -> None:
     scenario = scenario_from_dict(table, name="cut_between_calls")
     config = EmulatorConfig(speed=0, scenarios={**builtin_scenarios(), "cut": scenario})
     with EmulatorServer(config) as emulator:
-        client = _openai(emulator)
+        client = openai_client(emulator.url)
         with (
             pytest.raises(openai.APIConnectionError),
             client.chat.completions.stream(
-                model="m", messages=[{"role": "user", "content": "?"}], extra_headers=_named("cut")
+                model="m", messages=[{"role": "user", "content": "?"}], extra_headers=named("cut")
             ) as events,  # fmt: skip
         ):
             events.get_final_completion()
@@ -205,7 +181,7 @@ def _until_cut(url: str, scenario: str) -> bytes:
     asked = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "?"}]}
     try:
         with httpx.stream("POST", url, json=asked, headers={
-                "Authorization": "Bearer sk-t", **_named(scenario)}) as answer:  # fmt: skip
+                "Authorization": "Bearer sk-t", **named(scenario)}) as answer:  # fmt: skip
             for piece in answer.iter_raw():
                 received += piece
     except httpx.RemoteProtocolError:

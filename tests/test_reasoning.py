@@ -10,15 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
-import boto3
 import openai
 import pytest
-from botocore.config import Config
 from google import genai
 from google.genai import types
 
 from emulator import EmulatorConfig
 from emulator.server import EmulatorServer
+from tests.helpers import bedrock_client, named, openai_client
 
 THOUGHT = "The user asks for 2 + 2. Adding two and two gives four; I will say so and show why."
 WEATHER = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
@@ -31,34 +30,14 @@ def emulator() -> Iterator[EmulatorServer]:
         yield server
 
 
-def _named(scenario: str) -> dict[str, str]:
-    return {"X-Emulator-Scenario": scenario}
-
-
-def _openai(emulator: EmulatorServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
-
-
-def _bedrock(emulator: EmulatorServer, scenario: str) -> Any:
-    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=emulator.url,
-                          aws_access_key_id="k", aws_secret_access_key="s",
-                          config=Config(retries={"total_max_attempts": 1}))  # fmt: skip
-
-    def named(request: Any, **_: Any) -> None:
-        request.headers["X-Emulator-Scenario"] = scenario
-
-    client.meta.events.register("before-sign.bedrock-runtime.*", named)
-    return client
-
-
 # -- the Responses API's reasoning item ---------------------------------------------------------
 
 
 def test_a_reasoning_item_comes_first_with_its_summary_when_asked(
     emulator: EmulatorServer,
 ) -> None:
-    with _openai(emulator) as client:
-        asked: Any = {"model": "o4-mini", "input": "2 + 2?", "extra_headers": _named(
+    with openai_client(emulator.url) as client:
+        asked: Any = {"model": "o4-mini", "input": "2 + 2?", "extra_headers": named(
             "reasoning_reply")}  # fmt: skip
         with client.responses.stream(**asked, reasoning={"summary": "auto"}) as events:
             kinds = [e.type for e in events]
@@ -80,7 +59,7 @@ def test_a_reasoning_item_comes_first_with_its_summary_when_asked(
 def test_encrypted_reasoning_goes_round_a_loop_and_an_altered_one_is_refused() -> None:
     with (
         EmulatorServer(EmulatorConfig(speed=0, default="agent_loop_thinking")) as emulator,
-        _openai(emulator) as client,
+        openai_client(emulator.url) as client,
     ):
         asked: Any = {"model": "o4-mini", "tools": WEATHER, "store": False,
                       "include": ["reasoning.encrypted_content"]}  # fmt: skip
@@ -115,7 +94,7 @@ def test_encrypted_reasoning_goes_round_a_loop_and_an_altered_one_is_refused() -
 
 
 def test_bedrock_streams_reasoning_content_when_thinking_is_on(emulator: EmulatorServer) -> None:
-    client = _bedrock(emulator, "reasoning_reply")
+    client = bedrock_client(emulator.url, "reasoning_reply")
     asked: Any = {"modelId": "anthropic.claude-sonnet-4",
                   "messages": [{"role": "user", "content": [{"text": "2 + 2?"}]}]}  # fmt: skip
     with contextlib.closing(client):
@@ -136,7 +115,7 @@ def test_redacted_thinking_comes_sealed_and_must_come_back_unchanged(
 ) -> None:
     client = anthropic.Anthropic(base_url=emulator.url, api_key="sk-ant-t", max_retries=0)
     asked: Any = {"model": "claude-sonnet-4-5", "max_tokens": 2048, **THINKING,
-                  "extra_headers": _named("thinking_redacted")}  # fmt: skip
+                  "extra_headers": named("thinking_redacted")}  # fmt: skip
     question = {"role": "user", "content": "What is the answer?"}
     with client, client.messages.stream(messages=[question], **asked) as events:
         final = events.get_final_message()
@@ -152,7 +131,7 @@ def test_redacted_thinking_comes_sealed_and_must_come_back_unchanged(
         assert caught.value.body["error"]["message"] == (  # type: ignore[index]
             "messages.1.content.0: Invalid `data` in `redacted_thinking` block"
         )
-    bedrock = _bedrock(emulator, "thinking_redacted")
+    bedrock = bedrock_client(emulator.url, "thinking_redacted")
     with contextlib.closing(bedrock):
         whole = bedrock.converse(modelId="m", messages=[
             {"role": "user", "content": [{"text": "?"}]}], additionalModelRequestFields=THINKING)  # fmt: skip
@@ -165,18 +144,18 @@ def test_redacted_thinking_comes_sealed_and_must_come_back_unchanged(
 
 def test_every_api_counts_the_reasoning_in_its_usage(emulator: EmulatorServer) -> None:
     words = len(THOUGHT.split())
-    with _openai(emulator) as client:
+    with openai_client(emulator.url) as client:
         stream = client.chat.completions.create(
             model="o4-mini", messages=[{"role": "user", "content": "2 + 2?"}], stream=True,
-            stream_options={"include_usage": True}, extra_headers=_named("reasoning_reply"))  # fmt: skip
+            stream_options={"include_usage": True}, extra_headers=named("reasoning_reply"))  # fmt: skip
         (usage,) = [c.usage for c in stream if c.usage]
     assert usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == words
     assert usage.completion_tokens > words
     gemini = genai.Client(api_key="k", http_options=types.HttpOptions(
-        base_url=emulator.url, headers=_named("reasoning_reply")))  # fmt: skip
+        base_url=emulator.url, headers=named("reasoning_reply")))  # fmt: skip
     redacted = genai.Client(api_key="k", http_options=types.HttpOptions(
-        base_url=emulator.url, headers=_named("thinking_redacted")))  # fmt: skip
+        base_url=emulator.url, headers=named("thinking_redacted")))  # fmt: skip
     with gemini, redacted:
         answer = gemini.models.generate_content(model="gemini-2.5-flash", contents="2 + 2?")
         hidden = redacted.models.generate_content(model="gemini-2.5-flash", contents="?")
@@ -189,12 +168,12 @@ def test_every_api_counts_the_reasoning_in_its_usage(emulator: EmulatorServer) -
 
 def test_every_api_says_what_the_prompt_cache_served(emulator: EmulatorServer) -> None:
     prompt = "Summarise the attached contract. " * 40  # more tokens than none, fewer than 4096
-    with _openai(emulator) as client:
+    with openai_client(emulator.url) as client:
         chat = client.chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": prompt}],
-            extra_headers=_named("prompt_cache"))  # fmt: skip
+            extra_headers=named("prompt_cache"))  # fmt: skip
         responses = client.responses.create(model="gpt-4o", input=prompt,
-                                            extra_headers=_named("prompt_cache"))  # fmt: skip
+                                            extra_headers=named("prompt_cache"))  # fmt: skip
     assert chat.usage is not None and chat.usage.prompt_tokens_details is not None
     asked = chat.usage.prompt_tokens
     assert chat.usage.prompt_tokens_details.cached_tokens == asked > 40  # all of it
@@ -203,17 +182,17 @@ def test_every_api_says_what_the_prompt_cache_served(emulator: EmulatorServer) -
     claude = anthropic.Anthropic(base_url=emulator.url, api_key="sk-ant-t", max_retries=0)
     with claude:
         message = claude.messages.create(model="m", max_tokens=64, messages=[
-            {"role": "user", "content": prompt}], extra_headers=_named("prompt_cache"))  # fmt: skip
+            {"role": "user", "content": prompt}], extra_headers=named("prompt_cache"))  # fmt: skip
     assert message.usage.cache_read_input_tokens == asked  # the same count of the prompt
     assert (message.usage.input_tokens, message.usage.cache_creation_input_tokens) == (0, 0)
-    bedrock = _bedrock(emulator, "prompt_cache")
+    bedrock = bedrock_client(emulator.url, "prompt_cache")
     with contextlib.closing(bedrock):
         whole = bedrock.converse(modelId="m", messages=[
             {"role": "user", "content": [{"text": prompt}]}])  # fmt: skip
     assert whole["usage"]["cacheReadInputTokens"] == whole["usage"]["totalTokens"] - whole[
         "usage"]["outputTokens"]  # fmt: skip
     gemini = genai.Client(api_key="k", http_options=types.HttpOptions(
-        base_url=emulator.url, headers=_named("prompt_cache")))  # fmt: skip
+        base_url=emulator.url, headers=named("prompt_cache")))  # fmt: skip
     with gemini:
         said = gemini.models.generate_content(model="gemini-2.5-flash", contents=prompt)
     assert said.usage_metadata is not None

@@ -18,7 +18,7 @@ from emulator.conformance import cases, python_client, run_all
 from emulator.dialects.registry import DIALECTS
 from emulator.scenario import ScenarioError
 from emulator.server import EmulatorServer
-from tests.helpers import kept
+from tests.helpers import named, openai_client
 
 REFUSED = "I'm sorry, but I can't help with that request."
 
@@ -29,19 +29,10 @@ def emulator() -> Iterator[EmulatorServer]:
         yield server
 
 
-def _client(emulator: EmulatorServer) -> openai.OpenAI:
-    client = openai.OpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
-    return kept(client)
-
-
-def _named(scenario: str) -> dict[str, str]:
-    return {"X-Emulator-Scenario": scenario}
-
-
 def test_a_refusal_comes_in_chats_refusal_field(emulator: EmulatorServer) -> None:
-    client = _client(emulator)
+    client = openai_client(emulator.url)
     asked: Any = {"model": "gpt-4o", "messages": [{"role": "user", "content": "?"}],
-                  "extra_headers": _named("refusal")}  # fmt: skip
+                  "extra_headers": named("refusal")}  # fmt: skip
     with client.chat.completions.stream(**asked) as events:
         kinds = {e.type for e in events}
         choice = events.get_final_completion().choices[0]
@@ -53,22 +44,22 @@ def test_a_refusal_comes_in_chats_refusal_field(emulator: EmulatorServer) -> Non
 
 
 def test_a_refusal_is_a_refusal_part_on_responses(emulator: EmulatorServer) -> None:
-    client = _client(emulator)
+    client = openai_client(emulator.url)
     with client.responses.stream(model="gpt-4o", input="?",
-                                 extra_headers=_named("refusal")) as events:  # fmt: skip
+                                 extra_headers=named("refusal")) as events:  # fmt: skip
         kinds = [e.type for e in events]
         response = events.get_final_response()
     assert kinds.count("response.refusal.done") == 1 and "response.output_text.delta" not in kinds
     part = response.output[0].content[0]  # type: ignore[union-attr]
     assert (part.type, part.refusal) == ("refusal", REFUSED)  # type: ignore[union-attr]
     assert response.output_text == ""  # the words are not the answer
-    whole = client.responses.create(model="gpt-4o", input="?", extra_headers=_named("refusal"))
+    whole = client.responses.create(model="gpt-4o", input="?", extra_headers=named("refusal"))
     assert whole.output[0].content[0].refusal == REFUSED  # type: ignore[union-attr]
 
 
 def test_a_loop_stops_at_the_refusal() -> None:
     with EmulatorServer(EmulatorConfig(speed=0, default="agent_loop_refusal")) as emulator:
-        client = _client(emulator)
+        client = openai_client(emulator.url)
         messages: list[Any] = [{"role": "user", "content": "What is on Bob's account?"}]
         refused = None
         for _ in range(5):  # bounded: a loop that ignores the refusal would run to the cap
@@ -88,7 +79,7 @@ def test_azure_sends_the_prompts_filter_results_then_each_choices(
     emulator: EmulatorServer,
 ) -> None:
     answer = httpx.post(emulator.url + "/v1/chat/completions", headers={
-        "Authorization": "Bearer sk-t", **_named("azure_content_filter")}, json={
+        "Authorization": "Bearer sk-t", **named("azure_content_filter")}, json={
         "model": "m", "stream": True, "messages": [{"role": "user", "content": "?"}]})  # fmt: skip
     chunks = [json.loads(line[6:]) for line in answer.text.splitlines()
               if line.startswith("data: {")]  # fmt: skip
@@ -104,14 +95,14 @@ def test_azure_sends_the_prompts_filter_results_then_each_choices(
         r["filtered"] for c in choices[:-1] for r in c["content_filter_results"].values()
     )
     # The SDK, reading only chunks with choices, gets what came.
-    stream = _client(emulator).chat.completions.create(
+    stream = openai_client(emulator.url).chat.completions.create(
         model="m", messages=[{"role": "user", "content": "?"}], stream=True,
-        extra_headers=_named("azure_content_filter"))  # fmt: skip
+        extra_headers=named("azure_content_filter"))  # fmt: skip
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == "Here is the first part of the story. Then the knight drew"
-    whole = _client(emulator).chat.completions.create(
+    whole = openai_client(emulator.url).chat.completions.create(
         model="m", messages=[{"role": "user", "content": "?"}],
-        extra_headers=_named("azure_content_filter"))  # fmt: skip
+        extra_headers=named("azure_content_filter"))  # fmt: skip
     extra: Any = whole.choices[0].model_extra
     assert extra["content_filter_results"]["violence"]["filtered"] is True
     assert "prompt_filter_results" in (whole.model_extra or {})
