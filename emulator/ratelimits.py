@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Final, NamedTuple
+from typing import Final
 
-from .scenario import RateLimit
+from .scenario import Budget, RateLimit
 
 __all__ = ["MAX_BUDGETS", "Budget", "TokenBudgets"]
 
 MAX_BUDGETS: Final = 256
-
-
-class Budget(NamedTuple):
-    """What is left of a budget now: tokens, and seconds until it is whole again."""
-
-    limit: int
-    remaining: int
-    reset: float
 
 
 class TokenBudgets:

@@ -12,11 +12,10 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from emulator import EmulatorConfig, builtin_scenarios, load_scenario, serve
 from emulator.capture import import_capture
@@ -25,7 +24,7 @@ from emulator.conformance.runner import cases, run_all, skipped
 from emulator.dialects.anthropic.shapes import shapes as anthropic_shapes
 from emulator.dialects.bedrock.shapes import shapes as bedrock_shapes
 from emulator.dialects.common import keyed_api_not_applicable
-from emulator.dialects.dialect import Dialect, Route
+from emulator.dialects.dialect import Capture, Conversation, Dialect, Errors
 from emulator.dialects.fakegpt.shapes import shapes as fakegpt_shapes
 from emulator.dialects.fakegpt.wire import StreamContext
 from emulator.dialects.gemini.shapes import shapes as gemini_shapes
@@ -35,13 +34,22 @@ from emulator.dialects.openai_responses.plan import Numbered
 from emulator.dialects.openai_responses.shapes import shapes as responses_shapes
 from emulator.dialects.openai_responses.wire import ResponseContext
 from emulator.dialects.registry import DIALECTS, dialect_named, register, registered
+from emulator.dialects.speaker import (
+    DeltaSpeaker,
+    Given,
+    Incoming,
+    Streamed,
+    Whole,
+    json_object,
+)
+from emulator.engine.prepare import Prepared
 from emulator.engine.stream import delta_events, dialect_stream, format_of
-from emulator.http.dialect import json_object, replayed_answer, reply_for, streamed, transport_of
-from emulator.http.errors import BadRequest, Context
 from emulator.outcomes import Label
+from emulator.protocol.errors import BadRequest
 from emulator.protocol.sse import SSEFormat, event_json, sse_data
 from emulator.protocol.steps import Step, Write
 from emulator.scenario import HttpError
+from emulator.scenario.asked import Asked, Message
 from emulator.scenario.dump import scenario_to_toml
 from emulator.scenario.faults import (
     FAULT_KINDS,
@@ -166,40 +174,59 @@ def _toy_not_applicable(scenario: Scenario) -> str | None:
     return keyed_api_not_applicable(scenario, "toy", TOY_MISSING)
 
 
-async def _read_toy(request: web.BaseRequest, ctx: Context) -> tuple[str, str]:
-    voice, colon, verb = request.path.removeprefix(TOY_PREFIX).partition(":")
-    if not voice or not colon or verb != "say":
-        raise BadRequest(404, f"the toy has no {request.path}; it has {TOY_PREFIX}VOICE:say")
-    body = await json_object(request, "the toy wants JSON")
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str):
-        raise BadRequest(400, "prompt: a string is required")
-    return prompt, prompt
+class ToyRequest(NamedTuple):
+    prompt: str
+    stream: bool = True  # the toy answers only with a stream
 
 
-async def _answer_toy(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
-    scenario, _, prepared = await reply_for(ctx, ctx.parsed, "Toy", _toy_not_applicable)
-    if scenario.recording is not None:
-        return await replayed_answer(request, ctx, scenario, TOY_SHAPES)
-    fmt = format_of(scenario)
-    events = delta_events(
-        scenario,
-        prepared,
-        lambda: [Write(fmt.json_event({"start": True}), Label("event", "start"))],
-        lambda n, piece: Write(fmt.json_event({"say": piece}), Label("event", f"say {n}")),
-        lambda text, n: [Write(fmt.json_event({"end": True}), Label("end", "end"))],
-    )
-    steps = dialect_stream(scenario, events, prepared, lambda: TOY_SHAPES)
-    return await streamed(request, ctx, steps, transport_of(scenario))
+class ToySpeaker(DeltaSpeaker[ToyRequest, None]):
+    """The toy's conversation: a reader and a stream, the rest the shared skeleton's."""
+
+    failed = "the toy broke"
+
+    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, ToyRequest]:
+        voice, colon, verb = incoming.path.removeprefix(TOY_PREFIX).partition(":")
+        if not voice or not colon or verb != "say":
+            raise BadRequest(404, f"the toy has no {incoming.path}; it has {TOY_PREFIX}VOICE:say")
+        body = json_object(incoming, "the toy wants JSON")
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str):
+            raise BadRequest(400, "prompt: a string is required")
+        return Asked((Message("user", prompt),), body=body), ToyRequest(prompt)
+
+    def begin(
+        self, parsed: ToyRequest, scenario: Scenario, planned: Prepared, given: Given
+    ) -> None:
+        return None
+
+    def replay_shapes(self, context: None, given: Given) -> Shapes:
+        return TOY_SHAPES
+
+    def stream(
+        self,
+        parsed: ToyRequest,
+        context: None,
+        scenario: Scenario,
+        planned: Prepared,
+        given: Given,
+    ) -> Streamed:
+        fmt = format_of(scenario)
+        events = delta_events(
+            scenario,
+            planned,
+            lambda: [Write(fmt.json_event({"start": True}), Label("event", "start"))],
+            lambda n, piece: Write(fmt.json_event({"say": piece}), Label("event", f"say {n}")),
+            lambda text, n: [Write(fmt.json_event({"end": True}), Label("end", "end"))],
+        )
+        return Streamed(dialect_stream(scenario, events, planned, lambda: TOY_SHAPES))
 
 
 def _toy_error_body(status: int, message: str) -> bytes:
     return json.dumps({"oops": message}).encode()
 
 
-def _toy_scripted(error: HttpError) -> web.Response:
-    return web.Response(status=error.status, body=_toy_error_body(error.status, "scripted"),
-                        content_type="application/json")  # fmt: skip
+def _toy_scripted(error: HttpError) -> Whole:
+    return Whole(_toy_error_body(error.status, "scripted"), error.status)
 
 
 def _read_toy_capture(body: bytes) -> Reading:
@@ -226,12 +253,11 @@ def _toy(
         title="Toy",
         answered_at=prefix,
         routes={},
-        prefixes={prefix: {"POST": Route(_answer_toy, "conversation", _read_toy)}},
-        not_applicable=_toy_not_applicable,
+        prefixes={prefix: {"POST": Conversation(ToySpeaker)}},
+        why_not=_toy_not_applicable,
         shapes=shapes,
-        read_capture=_read_toy_capture,
-        scripted_error=_toy_scripted,
-        error_body=_toy_error_body,
+        errors=Errors(_toy_error_body, _toy_scripted),
+        capture=Capture(_read_toy_capture),
         doc="a toy API of the tests",
     )
 

@@ -29,39 +29,30 @@ LAYERS: dict[str, int] = {
     "emulator.auth": 0,
     "emulator.scenario": 1,
     "emulator.engine": 2,
-    "emulator.config": 3,
-    "emulator.journal": 3,
-    "emulator.state": 3,
-    "emulator.sessions": 3,
-    "emulator.rules": 3,
-    "emulator.matching": 3,
-    "emulator.records": 3,
-    "emulator.ratelimits": 3,
-    "emulator.transcript": 3,
-    "emulator.metrics": 3,
-    "emulator.http": 4,
-    # A dialect's folder spans the layers: its pure shapes sit with the protocol,
-    # its stream with the engine, its endpoints and Dialect value with the HTTP layer.
-    "emulator.dialects": 4,
-    "emulator.dialects.*.wire": 0,
-    "emulator.dialects.*.templates": 0,
-    "emulator.dialects.*.plan": 2,
-    "emulator.dialects.*.shapes": 2,
-    "emulator.dialects.common": 2,
-    "emulator.dialects.*.stream": 2,
-    "emulator.dialects.*.read": 4,
-    "emulator.dialects.*.cache": 2,
-    "emulator.dialects.*.api": 4,
-    "emulator.server": 5,
-    "emulator.handle": 5,
-    "emulator.remote": 6,
-    "emulator.__main__": 6,
-    "emulator.cli": 6,
-    "emulator.pytest_plugin": 6,
-    "emulator.strategies": 6,
-    "emulator.conformance": 6,
-    "emulator.capture": 6,
-    "emulator": 6,  # the package's public surface re-exports from everywhere
+    # Each dialect's folder and what they share: pure parts, above the engine they plan
+    # with, below the state and the HTTP layer that serve them.
+    "emulator.dialects": 3,
+    "emulator.config": 4,
+    "emulator.journal": 4,
+    "emulator.state": 4,
+    "emulator.sessions": 4,
+    "emulator.rules": 4,
+    "emulator.matching": 4,
+    "emulator.records": 4,
+    "emulator.ratelimits": 4,
+    "emulator.transcript": 4,
+    "emulator.metrics": 4,
+    "emulator.http": 5,
+    "emulator.server": 6,
+    "emulator.handle": 6,
+    "emulator.remote": 7,
+    "emulator.__main__": 7,
+    "emulator.cli": 7,
+    "emulator.pytest_plugin": 7,
+    "emulator.strategies": 7,
+    "emulator.conformance": 7,
+    "emulator.capture": 7,
+    "emulator": 7,  # the package's public surface re-exports from everywhere
 }
 #: The only emulator modules that may import the client (lazily, for users' tests).
 MAY_IMPORT_CLIENT = {"emulator.pytest_plugin", "emulator.conformance.clients"}
@@ -198,11 +189,10 @@ def test_a_higher_import_is_caught() -> None:
     # The walk itself: an import up a layer in a module is seen as one.
     path = ROOT / "emulator" / "dialects" / "fakegpt" / "wire.py"
     tree_imports = imports("emulator.dialects.fakegpt.wire", path)
-    assert all((layer(t) or 0) <= 0 for t in tree_imports if t.startswith("emulator"))
-    assert layer("emulator.http.app") == 4 and layer("emulator.scenario.faults") == 1
-    assert layer("emulator.dialects.anthropic.wire") == 0
-    assert layer("emulator.dialects.anthropic.plan") == 2
-    assert layer("emulator.dialects.registry") == 4
+    assert all((layer(t) or 0) <= 3 for t in tree_imports if t.startswith("emulator"))
+    assert layer("emulator.http.app") == 5 and layer("emulator.scenario.faults") == 1
+    assert layer("emulator.dialects.anthropic.wire") == 3
+    assert layer("emulator.dialects.registry") == 3
 
 
 def test_a_dialects_package_files_import_nothing() -> None:
@@ -227,3 +217,42 @@ def test_no_module_is_much_over_400_lines(package: str) -> None:
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > 420
     }
     assert long == {}
+
+
+def _dialect_folder(name: str) -> str | None:
+    """The dialect folder a module is in (``openai_chat``), or None: not in one."""
+    parts = name.split(".")
+    folder = ROOT / "emulator" / "dialects" / parts[2] if len(parts) > 2 else None
+    if parts[:2] != ["emulator", "dialects"] or folder is None or not folder.is_dir():
+        return None
+    return parts[2]
+
+
+def test_no_dialect_folder_imports_a_sibling() -> None:
+    # What two dialects share lives below both (emulator.dialects.common, .openai, …).
+    crossing = sorted(
+        f"{name} imports {target}"
+        for name, targets in graph("emulator").items()
+        for target in targets
+        if (own := _dialect_folder(name)) is not None
+        and _dialect_folder(target) not in (None, own)
+    )
+    assert crossing == []
+
+
+def test_the_http_layer_imports_no_dialects_files() -> None:
+    # It serves the registry's dialects through their typed parts, never a folder's files.
+    found = sorted(
+        f"{name} imports {target}"
+        for name, targets in graph("emulator").items()
+        if name.startswith("emulator.http")
+        for target in targets
+        if _dialect_folder(target) is not None
+    )
+    assert found == []
+
+
+def test_a_crossing_is_caught() -> None:
+    assert _dialect_folder("emulator.dialects.openai_chat.api") == "openai_chat"
+    assert _dialect_folder("emulator.dialects.common") is None
+    assert _dialect_folder("emulator.dialects.registry") is None

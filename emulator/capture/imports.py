@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from ..dialects.dialect import Plain
 from ..dialects.registry import DIALECTS
 from ..scenario.model import (
     ENDPOINTS,
@@ -43,7 +44,7 @@ _PATHS: Final[dict[str, Endpoint]] = {
     path: route.endpoint
     for path, methods in DIALECTS[_FAKEGPT].routes.items()
     for route in methods.values()
-    if route.endpoint is not None
+    if not isinstance(route, Plain)
 }
 _SECRET_WORDS: Final = ("accesstoken", "session_password", "token_key", "credential")
 
@@ -88,7 +89,7 @@ def import_capture(raw: bytes, source: str, name: str, dialect: str = "fakegpt")
     if len(raw) > MAX_RECORDING_BYTES:
         raise ScenarioError(source, "", f"holds {len(raw):,} bytes; at most "
                             f"{MAX_RECORDING_BYTES:,} can be replayed")  # fmt: skip
-    headers = DIALECTS[dialect].stream_headers or Recording().headers
+    headers = DIALECTS[dialect].capture.headers
     recording = Recording(chunks=(Chunk(0.0, raw),) if raw else (), headers=headers,
                           dialect=dialect)  # fmt: skip
     return _made(recording, source, name, f"a raw {DIALECTS[dialect].title} body (no times: one write)",
@@ -130,7 +131,7 @@ def _reader(recording: Recording, source: str) -> Callable[[bytes], Reading]:
     if known is None:
         raise ScenarioError(source, "dialect", f"unknown dialect {recording.dialect!r}; "
                             f"known: {', '.join(DIALECTS)}")  # fmt: skip
-    return known.read_capture
+    return known.capture.read
 
 
 def content_headers(raw: Any, removed: list[str]) -> tuple[tuple[str, str], ...]:

@@ -32,8 +32,8 @@ from ..dialects.fakegpt.wire import StreamContext
 from ..dialects.registry import DIALECTS
 from ..engine.play import play
 from ..engine.replay import replayed
-from ..http.errors import BadRequest
 from ..journal import Call
+from ..protocol.errors import BadRequest
 from ..scenario import load_scenario
 from ..scenario.dump import scenario_to_toml
 from ..scenario.model import Chunk, Ending, Recording, Scenario
@@ -206,7 +206,7 @@ async def _forward(
                 description=f"Recorded from {base} at {when}: HTTP {made.status}, "
                 f"{len(made.chunks)} writes, {made.size:,} bytes, ending {ending}.",
                 recording=made,
-                expect=expected_outcome(made, DIALECTS[made.dialect].read_capture),
+                expect=expected_outcome(made, DIALECTS[made.dialect].capture.read),
             )
             _write(path, scenario_to_toml(scenario))  # small; also when cancelled
             proxy.written.append(path)

@@ -264,8 +264,8 @@ def _detail(scenario: Scenario, last: Call | None, speaks: Dialect) -> str:
     on an API whose errors carry a message of their own, for an HTTP status, that message
     (what the last answer's body says), unless the body is not the API's (a CDN's page)."""
     expect = scenario.expect
-    read = speaks.error_message
-    if read is None or expect.failure != "http_status" or last is None:
+    read = speaks.errors.message
+    if expect.failure != "http_status" or last is None:
         return expect.message
     transcript = last.transcript
     body = b"".join(w.data or b"" for w in transcript.writes) if transcript is not None else b""

@@ -1,17 +1,57 @@
-"""What the dialects that are APIs with a key (every one but FakeGpt) share. Pure."""
+"""What more than one dialect shares: the fault shapes of delta streams, and why a
+scenario means nothing on an API with a key (every one but FakeGpt). Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Final
 
-from ..scenario.faults import unshaped
-from ..scenario.model import Scenario
+from ..protocol.sse import DONE, SSEFormat
+from ..protocol.steps import Step, Write
+from ..scenario.faults import Sent, ShapeWriter, unshaped
+from ..scenario.model import Fault, Scenario
 
 __all__ = [
+    "DELTA_MISSING",
+    "NO_DONE",
+    "UNNUMBERED",
+    "done",
     "keyed_api_not_applicable",
+    "ping",
     "recorded_elsewhere",
     "sse_framing",
 ]
+
+
+#: What a stream of deltas has not, whatever the API: the FakeGpt events and snapshots.
+DELTA_MISSING: Final[Mapping[str, str]] = {
+    "foreign_message": "chunks carry no message of another author",
+    "moderation": "there is no moderation event",
+    "num_variants": "there is no num_variants event",
+    "rewrite": "deltas cannot rewrite what was sent",
+}
+#: What a stream of deltas that are not numbered has not.
+UNNUMBERED: Final[Mapping[str, str]] = {
+    "stale": "a delta sent again cannot be told from a new one: the events are not numbered",
+    "repeat": "a delta sent again cannot be told from a new one: the events are not numbered",
+}
+#: Why a scenario that ends with (or sends) ``[DONE]`` means nothing here.
+NO_DONE: Final = "there is no [DONE] in this API (message_stop ends a message)"
+
+
+def ping(timestamp: float) -> ShapeWriter:
+    """``event: ping`` with a timestamp as its data."""
+    data = f"{timestamp:.6f}"
+
+    def write(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+        yield Write(fmt.event(data, "ping"))
+
+    return write
+
+
+def done(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
+    """``data: [DONE]``, early."""
+    yield Write(fmt.event(DONE))
 
 
 def sse_framing(scenario: Scenario, form: str) -> str | None:

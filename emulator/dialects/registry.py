@@ -2,11 +2,12 @@
 
 Routes (:mod:`emulator.http.routes`), ``--list``, ``conform --dialect``,
 ``import`` and the docs read :data:`DIALECTS`. Adding a dialect is a folder
-of its own (``wire.py`` pure shapes, ``plan.py`` its stream, ``api.py`` its
-reader, answer and :class:`~.dialect.Dialect` value) and one line below. A
-dialect that is not shipped (a test's, a user's) is added with
-:func:`register` before a server is built, and taken back with
-:func:`unregister`.
+of its own (``wire.py`` its pure shapes, ``read.py`` its typed request,
+``plan.py`` its stream, ``api.py`` its :class:`~.speaker.Speaker` and
+:class:`~.dialect.Dialect` value; what it shares with another dialect lives
+below both, in this package's own modules) and one line below. A dialect
+that is not shipped (a test's, a user's) is added with :func:`register`
+before a server is built, and taken back with :func:`unregister`.
 """
 
 from __future__ import annotations

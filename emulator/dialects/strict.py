@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
-from ..http.errors import BadRequest, Context
+from ..protocol.errors import BadRequest
 
-__all__ = ["STRICT_HEADER", "StrictRule", "is_strict", "refuse"]
+__all__ = ["STRICT_HEADER", "StrictRule", "refuse", "strict_asked"]
 
 #: A request header that turns the switchable rules off for that request ("off").
 STRICT_HEADER: Final = "X-Emulator-Strict"
@@ -36,9 +36,10 @@ class StrictRule(NamedTuple):
     switchable: bool = True
 
 
-def is_strict(ctx: Context, headers: Any) -> bool:
-    """Whether this request gets the switchable rules."""
-    return ctx.config.strict and str(headers.get(STRICT_HEADER, "")).lower() not in ("off", "0")
+def strict_asked(strict: bool, headers: Any) -> bool:
+    """Whether a request gets the switchable rules: the server's ``strict`` unless the
+    request's header turns them off."""
+    return strict and str(headers.get(STRICT_HEADER, "")).lower() not in ("off", "0")
 
 
 def refuse(rule: StrictRule, status: int = 400, **fields: Any) -> BadRequest:

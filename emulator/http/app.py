@@ -2,10 +2,11 @@
 
 :func:`make_server` serves it on aiohttp's low-level server (what every way
 of running the emulator uses); :func:`make_app` wraps it in an application.
-For every request the dispatcher records the call, enforces the body limit,
-routes it, and for the upstream's endpoints reads the request, chooses the
-scenario and injects the HTTP error it asks for — once, here — before the
-endpoint answers. Every error is answered as JSON ``{"detail": ...}``.
+For every request the handler records the call, enforces the body limit and
+reads the body, then hands it to its route: a dialect's route goes through
+the one request lifecycle (:mod:`emulator.http.lifecycle`), an admin route to
+its handler. An error outside a dialect's route is answered as JSON
+``{"detail": ...}``.
 """
 
 from __future__ import annotations
@@ -20,27 +21,14 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..auth import Signer
 from ..config import EmulatorConfig
-from ..dialects.dialect import Route
-from ..dialects.fakegpt.cache import TemplateCache
-from ..engine.play import deliver
 from ..journal import Call, LimitError
-from ..matching import NoTurnError, TieError, turn_of
 from ..outcomes import Ending, Label
-from ..scenario import Endpoint, Scenario, ScenarioError
-from ..scenario.asked import Asked
-from ..scenario.match import RegexTimeout
+from ..protocol.errors import BadRequest
 from ..sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
-from ..state import SCENARIO_HEADER, EmulatorState, RuleTimeoutError
+from ..state import EmulatorState
 from ..transcript import Transcript
-from .budget import spent
-from .errors import (
-    ADMIN_PREFIX,
-    BadRequest,
-    Context,
-    cors_headers,
-    error_response,
-    preflight,
-)
+from .errors import ADMIN_PREFIX, Context, cors_headers, error_response
+from .lifecycle import dispatch
 from .routes import RouteTable, route_table
 
 __all__ = ["EmulatorHandler", "make_app", "make_server"]
@@ -78,7 +66,6 @@ class EmulatorHandler:
         self.config = config
         self.state = state
         self.signer = Signer(config.secret, config.token_ttl)
-        self.templates = TemplateCache()
         #: The routes of the dialects registered when the server was built.
         self.routes: RouteTable = route_table()
 
@@ -135,88 +122,6 @@ def make_app(config: EmulatorConfig, state: EmulatorState) -> web.Application:
     return web.Application(client_max_size=config.max_body, middlewares=[emulator])
 
 
-async def _dispatch(
-    request: web.BaseRequest, ctx: Context, routes: RouteTable
-) -> web.StreamResponse:
-    if ctx.cors and request.method == "OPTIONS":  # cors is only ever set on upstream paths
-        return preflight(ctx.cors)
-    route = routes.route_of(request)
-    if route.errors is None:
-        return await _routed(request, ctx, route)
-    try:
-        return await _routed(request, ctx, route)
-    except BadRequest as exc:
-        message = exc.detail if isinstance(exc.detail, str) else f"HTTP {exc.status}"
-        body = route.errors(exc.status, message)
-        headers = exc.headers
-        if route.error_headers is not None:
-            headers = {**route.error_headers(exc.status), **headers}
-        raise BadRequest(exc.status, exc.detail, headers, body) from None
-
-
-async def _routed(request: web.BaseRequest, ctx: Context, route: Route) -> web.StreamResponse:
-    if route.dialect:
-        ctx.call.dialect = route.dialect
-    if route.endpoint is None:
-        return await route.answer(request, ctx)
-    asked, parsed = await route.read(request, ctx) if route.read is not None else (None, None)
-    scenario = _choose(request, ctx, route.endpoint, asked)
-    n = ctx.call.number = ctx.state.next_call(scenario, route.endpoint)
-    drawn = ctx.state.draw_chaos(scenario, route.endpoint)
-    if drawn is not None:
-        scenario, ctx.call.chaos = drawn
-    ctx.call.served = scenario
-    scripted = next(
-        (e for e in scenario.http_errors if e.endpoint == route.endpoint and e.on_call in (0, n)),
-        None,
-    )
-    budget: dict[str, str] = {}
-    if scenario.rate_limit.tokens and route.endpoint == "conversation":
-        refused, budget = spent(ctx, route, scenario, asked)
-        if refused is not None:
-            return refused
-        ctx = ctx._replace(cors={**ctx.cors, **budget})  # a stream's extra headers
-    response = (
-        route.scripted(scripted)
-        if scripted is not None and route.scripted is not None
-        else await route.answer(request, ctx._replace(scenario=scenario, parsed=parsed))
-    )
-    if budget and not response.prepared:
-        response.headers.update(budget)
-    transport = scenario.transport
-    if isinstance(response, web.Response) and transport.applies(route.endpoint):
-        # A whole answer (JSON, an error) through the scenario's network; a
-        # stream went through it as it was played.
-        return await deliver(request, response, transport, ctx.call, ctx.config.clock)
-    return response
-
-
-def _choose(
-    request: web.BaseRequest, ctx: Context, endpoint: Endpoint, asked: Asked | None
-) -> Scenario:
-    """The scenario (or the turn of its [[turns]]) that answers this request, noted in
-    the journal with why; a 400 when none can be chosen, a 404 naming the nearest turns
-    when no turn of the chosen scenario matches."""
-    call, limits = ctx.call, ctx.config.limits
-    try:
-        choice = ctx.state.choose(endpoint, request.headers.get(SCENARIO_HEADER), asked)
-        call.scenario, call.chosen_by = choice.scenario.name, choice.why
-        call.near = [n.to_dict() for n in choice.near]
-        if asked is None or not choice.scenario.turns:
-            return choice.scenario
-        scenario, call.turn = turn_of(choice.scenario, asked, limits.rule_seconds)
-        return scenario
-    except ScenarioError as exc:
-        raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
-    except (RuleTimeoutError, RegexTimeout, TieError) as exc:
-        if not isinstance(exc, TieError):
-            ctx.state.add_problem(str(exc))
-        raise BadRequest(400, f"cannot choose a scenario: {exc}") from exc
-    except NoTurnError as exc:
-        call.near = [n.to_dict() for n in exc.near]
-        raise BadRequest(404, str(exc)) from exc
-
-
 # -- every request ------------------------------------------------------------------
 
 
@@ -244,7 +149,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         if config.cors and emulator.routes.is_upstream(request.path)
         else {}
     )
-    ctx = Context(call, state, config, emulator.signer, emulator.templates, cors=cors)
+    ctx = Context(call, state, config, emulator.signer, cors=cors)
     if not is_admin:
         limits = config.limits
         call.transcript = Transcript(
@@ -266,7 +171,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
             # aiohttp stops reading at client_max_size: the body is never held whole.
             raise _too_large(limit) from None
         state.keep_body(call, body)
-        response = await _dispatch(request, ctx, emulator.routes)
+        response = await dispatch(request, ctx, emulator.routes, body)
     except BadRequest as exc:
         response = error_response(exc.status, exc.detail, exc.headers, exc.body)
     except web.HTTPException as exc:

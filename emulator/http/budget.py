@@ -5,10 +5,10 @@ rest cannot cover gets the API's 429 with ``Retry-After``."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
-from aiohttp import web
-
-from ..dialects.dialect import Route
+from ..dialects.dialect import Errors
+from ..dialects.speaker import Whole
 from ..scenario import HttpError, Scenario
 from ..scenario.asked import Asked
 from ..scenario.text import told_text
@@ -16,15 +16,13 @@ from .errors import Context
 
 __all__ = ["spent"]
 
-_GENERIC = "Too many tokens, please wait before trying again."
-
 
 def spent(
-    ctx: Context, route: Route, scenario: Scenario, asked: Asked | None
-) -> tuple[web.Response | None, dict[str, str]]:
+    ctx: Context, errors: Errors, scenario: Scenario, asked: Asked | None
+) -> tuple[Whole | None, dict[str, str]]:
     """Spend this request's tokens (its messages' and its reply's) from the session's
     budget for ``scenario``: the 429 to answer instead when the rest cannot cover them,
-    else the headers that say what is left."""
+    else the headers that say what is left (in the words of the API's ``errors``)."""
     limit = scenario.rate_limit
     name = ctx.call.scenario or scenario.name
     now = ctx.config.clock.time()
@@ -32,17 +30,13 @@ def spent(
     prompt = asked.prompt if asked is not None else ""
     reply = told_text(scenario.reply, prompt) if scenario.reply.text is not None else ""
     cost = (asked.tokens if asked is not None else 0) + len(reply.split())
-    shape = route.budget
+    shape = errors.budget
     left = budgets.left(name, limit, now)
     if left.remaining < cost:
-        message = (
-            _GENERIC if shape is None else shape.message(left, cost, asked.model if asked else "")
-        )
+        message = shape.message(left, cost, asked.model if asked else "")
         error = HttpError("conversation", 429, detail=message,
                           retry_after=max(1, math.ceil(left.reset)))  # fmt: skip
-        response = route.scripted(error) if route.scripted is not None else None
-        if response is not None and shape is not None:
-            response.headers.update(shape.headers(left))
-        return response or web.Response(status=429), {}
+        refused = errors.scripted(error)
+        return replace(refused, headers={**refused.headers, **shape.headers(left)}), {}
     budget = budgets.spend(name, limit, cost, now)
-    return None, dict(shape.headers(budget)) if shape is not None else {}
+    return None, dict(shape.headers(budget))

@@ -12,21 +12,17 @@ from aiohttp import web
 
 from ..auth import Signer
 from ..config import EmulatorConfig
-from ..dialects.fakegpt.cache import TemplateCache
-from ..dialects.fakegpt.wire import error_body
+from ..dialects.dialect import detail_body
 from ..journal import Call
-from ..scenario import Scenario
 from ..state import EmulatorState
 
 __all__ = [
     "ADMIN_PREFIX",
-    "BadRequest",
     "Context",
     "Handler",
     "cors_headers",
     "error_response",
     "is_loopback",
-    "json_kind",
     "json_response",
     "preflight",
 ]
@@ -41,40 +37,19 @@ class Context(NamedTuple):
     state: EmulatorState
     config: EmulatorConfig
     signer: Signer
-    templates: TemplateCache
-    scenario: Scenario | None = None  # chosen by the dispatcher for the upstream's endpoints
-    parsed: Any = None  # what the endpoint's reader made of the request
     cors: Mapping[str, str] = {}  # CORS headers for this request's answer (none: no CORS)
 
 
 Handler = Callable[[web.BaseRequest, Context], Awaitable[web.StreamResponse]]
 
 
-class BadRequest(Exception):
-    """Answer ``status`` with ``{"detail": detail}``."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: Any,
-        headers: dict[str, str] | None = None,
-        body: bytes | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers or {}
-        self.body = body  # the whole JSON body, for an API with an error shape of its own
-
-
 def error_response(
     status: int, detail: Any, headers: dict[str, str] | None = None, body: bytes | None = None
 ) -> web.Response:
-    """``{"detail": …}`` with ``status`` (the upstream's detail when ``detail`` is None),
-    or ``body`` as it is."""
+    """``{"detail": …}`` with ``status``, or ``body`` as it is."""
     return web.Response(
         status=status,
-        body=body if body is not None else error_body(status, detail),
+        body=body if body is not None else detail_body(status, detail),
         content_type="application/json",
         headers=headers,
     )
@@ -124,16 +99,3 @@ def preflight(cors: Mapping[str, str]) -> web.Response:
             "Access-Control-Max-Age": "600",
         },
     )
-
-
-def json_kind(value: Any) -> str:
-    """What JSON calls the type of ``value`` ("string", "number", …), as APIs name it."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else "null"

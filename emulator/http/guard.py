@@ -17,9 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ..protocol.errors import BadRequest
 from ..scenario import ScenarioError
 from ..state import LimitError
-from .errors import BadRequest, Context, Handler, is_loopback
+from .errors import Context, Handler, is_loopback
 
 __all__ = ["ADMIN_TOKEN_HEADER", "check_admin_access", "guarded", "json_body"]
 

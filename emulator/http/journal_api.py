@@ -22,10 +22,11 @@ from aiohttp import web
 
 from ..dialects.registry import DIALECTS
 from ..journal import ALL_SESSIONS, Call
+from ..protocol.errors import BadRequest
 from ..protocol.sse import SSEFormat
 from ..scenario.dump import scenario_to_toml
 from ..scenario.recording import chunk_dict
-from .errors import ADMIN_PREFIX, BadRequest, Context, Handler, json_response
+from .errors import ADMIN_PREFIX, Context, Handler, json_response
 
 __all__ = ["JOURNAL_PREFIX_ROUTES", "JOURNAL_ROUTES", "exchange"]
 
@@ -42,7 +43,7 @@ def exchange(call: Call, *, transcript: bool) -> dict[str, Any]:
     if transcript and call.transcript is not None:
         found["transcript"] = call.transcript.to_dict()
         dialect = DIALECTS.get(call.dialect or "")
-        decode = dialect.decode if dialect is not None else None
+        decode = dialect.capture.decode if dialect is not None else None
         recording = call.transcript.recording() if decode is not None else None
         if decode is not None and recording is not None and recording.status < 400:
             found["transcript"]["events"] = decode(b"".join(c.data for c in recording.chunks))

@@ -1,27 +1,28 @@
-"""The emulator's route table: which handler answers which method on which path.
+"""The emulator's route table: what answers which method on which path.
 
 Built when a server is built (:func:`route_table`), from the registered
 dialects (:data:`emulator.dialects.registry.DIALECTS`: each brings its
-paths, readers, answers and error shapes), the admin API and the index
-page. For the upstream's endpoints (a route with ``endpoint``) the
-dispatcher in :mod:`emulator.http.app` reads and authorises the request,
-chooses the scenario and injects its HTTP error before the answer runs; a
-route with ``errors`` answers every error in its API's own shape.
+routes and error shapes; a conversation's :class:`~emulator.dialects.speaker.Speaker`
+is made here, one per server), the admin API and the index page. The
+lifecycle (:mod:`emulator.http.lifecycle`) answers a dialect's route; an
+admin route is a handler of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from ..dialects.dialect import Route
+from ..dialects.dialect import Conversation, Dialect, Plain, Route
 from ..dialects.registry import DIALECTS
+from ..dialects.speaker import Speaker
 from .admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
-from .errors import Context
+from .errors import Context, Handler
 
-__all__ = ["RouteTable", "route_table"]
+__all__ = ["Admin", "RouteTable", "Served", "route_table"]
 
 
 async def index(request: web.BaseRequest, ctx: Context) -> web.Response:
@@ -33,12 +34,33 @@ async def index(request: web.BaseRequest, ctx: Context) -> web.Response:
 
 
 @dataclass(frozen=True, slots=True)
+class Served:
+    """A dialect's route on one server: the route, its dialect, and for a conversation
+    the speaker this server made for it."""
+
+    route: Route
+    dialect: Dialect
+    speaker: Speaker[Any, Any, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """One of the emulator's own routes (the admin API, the index page)."""
+
+    handler: Handler
+
+
+Entry = Served | Admin
+
+
+@dataclass(frozen=True, slots=True)
 class RouteTable:
     """Every route of one server, by path and method."""
 
-    routes: Mapping[str, Mapping[str, Route]]
-    #: Routes for every path under a prefix (the admin API's /journal/{id}).
-    prefixes: Mapping[str, Mapping[str, Route]]
+    routes: Mapping[str, Mapping[str, Entry]]
+    #: Routes for every path under a prefix (a model in the path; the admin API's
+    #: /journal/{id}).
+    prefixes: Mapping[str, Mapping[str, Entry]]
     #: The upstream's paths (the ones CORS applies to), and prefixes of such paths.
     upstream: frozenset[str]
     upstream_prefixes: tuple[str, ...] = ()
@@ -53,7 +75,7 @@ class RouteTable:
             return path
         return next((p + "*" for p in self.prefixes if path.startswith(p)), "(no route)")
 
-    def route_of(self, request: web.BaseRequest) -> Route:
+    def route_of(self, request: web.BaseRequest) -> Entry:
         path = request.path
         methods = self.routes.get(path)
         if methods is None:
@@ -69,20 +91,39 @@ class RouteTable:
         return route
 
 
+def _served(
+    dialect: Dialect, routes: Mapping[str, Mapping[str, Route]]
+) -> dict[str, Mapping[str, Entry]]:
+    return {
+        path: {
+            method: Served(
+                route, dialect, route.speaker() if isinstance(route, Conversation) else None
+            )
+            for method, route in methods.items()
+        }
+        for path, methods in routes.items()
+    }
+
+
 def route_table() -> RouteTable:
     """The routes of every dialect registered now, the admin API's and the index page."""
-    routes: dict[str, Mapping[str, Route]] = {}
-    prefixes: dict[str, Mapping[str, Route]] = {}
+    routes: dict[str, Mapping[str, Entry]] = {}
+    prefixes: dict[str, Mapping[str, Entry]] = {}
     for dialect in DIALECTS.values():
-        routes.update(dialect.table())
-        prefixes.update(dialect.prefix_table())
-    upstream = frozenset(p for p, m in routes.items() if any(r.endpoint for r in m.values()))
+        routes.update(_served(dialect, dialect.routes))
+        prefixes.update(_served(dialect, dialect.prefixes))
+    upstream = frozenset(p for p, m in routes.items() if any(_upstream(e) for e in m.values()))
     upstream_prefixes = tuple(
-        p for p, m in prefixes.items() if any(r.endpoint for r in m.values())
+        p for p, m in prefixes.items() if any(_upstream(e) for e in m.values())
     )
-    routes["/"] = {"GET": Route(index)}
+    routes["/"] = {"GET": Admin(index)}
     for path, methods in ADMIN_ROUTES.items():
-        routes[path] = {method: Route(handler) for method, handler in methods.items()}
+        routes[path] = {method: Admin(handler) for method, handler in methods.items()}
     for prefix, methods in ADMIN_PREFIX_ROUTES.items():
-        prefixes[prefix] = {method: Route(handler) for method, handler in methods.items()}
+        prefixes[prefix] = {method: Admin(handler) for method, handler in methods.items()}
     return RouteTable(routes, prefixes, upstream, upstream_prefixes)
+
+
+def _upstream(entry: Entry) -> bool:
+    """Whether a route is one of an API's calls (CORS applies to it)."""
+    return isinstance(entry, Served) and not isinstance(entry.route, Plain)

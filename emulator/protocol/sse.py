@@ -10,9 +10,12 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["SSEFormat", "event_json", "sse_data"]
+__all__ = ["DONE", "SSEFormat", "event_json", "sse_data"]
+
+#: The data of the event that ends a stream on OpenAI's APIs (and the FakeGpt upstream).
+DONE: Final = "[DONE]"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_REPLY_CHARS",
     "AfterDone",
     "Body",
+    "Budget",
     "Call",
     "Chunk",
     "Cut",
@@ -273,6 +274,15 @@ class RateLimit:
 
     tokens: int = 0  # 0: no limit
     window: float = 60.0  # seconds; the budget is whole again after it
+
+
+class Budget(NamedTuple):
+    """What is left of a session's token budget now: tokens, and seconds until it is
+    whole again."""
+
+    limit: int
+    remaining: int
+    reset: float
 
 
 @dataclass(frozen=True, slots=True)

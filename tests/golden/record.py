@@ -51,6 +51,21 @@ def _steps(scenario: Any, prompt: str, templates: Any = None) -> str:
     return _hashed(steps)
 
 
+def _as_response(answer: Any) -> Any:
+    """A scripted error as aiohttp sends it (newer versions answer with a value)."""
+    if hasattr(answer, "prepared"):
+        return answer
+    from emulator.http.lifecycle import sent
+
+    return sent(answer)
+
+
+def _scripted(dialect: Any) -> Any:
+    """A dialect's scripted error (newer versions keep it with its errors)."""
+    errors = getattr(dialect, "errors", None)
+    return errors.scripted if errors is not None else dialect.scripted_error
+
+
 def _errors(scenario: Any) -> list[Any]:
     try:
         from emulator.dialects.fakegpt.api import scripted_error
@@ -58,7 +73,7 @@ def _errors(scenario: Any) -> list[Any]:
         from emulator.app import _scripted_error as scripted_error  # type: ignore[no-redef]
     found = []
     for error in scenario.http_errors:
-        response = scripted_error(error)
+        response = _as_response(scripted_error(error))
         found.append(
             [
                 error.endpoint,
@@ -154,7 +169,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                 *_calls(s),
                 **_said(s),
             ),
-            DIALECTS["openai-chat"].scripted_error,
+            _scripted(DIALECTS["openai-chat"]),
         ),
         "openai-responses": (
             openai_responses.not_applicable,
@@ -164,7 +179,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
             lambda s, text, pieces: openai_responses.whole_response(
                 s, responding(s), text, pieces
             ),
-            DIALECTS["openai-chat"].scripted_error,
+            _scripted(DIALECTS["openai-chat"]),
         ),
         "anthropic": (
             anthropic.not_applicable,
@@ -177,7 +192,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                 s.reply.tool,
                 *_calls(s),
             ),
-            DIALECTS["anthropic"].scripted_error,
+            _scripted(DIALECTS["anthropic"]),
         ),
         "gemini": (
             gemini.not_applicable,
@@ -198,7 +213,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                 **({"reasoning": s.reply.reasoning} if getattr(s.reply, "reasoning", "") else {}),
                 **({"calls": _calls(s)[0]} if _calls(s) else {}),
             ),
-            DIALECTS["gemini"].scripted_error,
+            _scripted(DIALECTS["gemini"]),
         ),
         "bedrock": (
             bedrock.not_applicable,
@@ -215,7 +230,7 @@ def _dialects() -> dict[str, tuple[Any, Any, Any, Any]]:
                     pieces,
                 )
             ),
-            DIALECTS["bedrock"].scripted_error,
+            _scripted(DIALECTS["bedrock"]),
         ),
     }
 
@@ -288,7 +303,7 @@ def _on_dialect(scenario: Any, hooks: tuple[Any, Any, Any, Any]) -> dict[str, An
         wholes[prompt] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     errors = []
     for error in scenario.http_errors:
-        response = scripted(error)
+        response = _as_response(scripted(error))
         headers = dict(response.headers)
         errors.append([error.endpoint, error.on_call, response.status, response.content_type,
                        bytes(response.body or b"").hex(), headers.get("Retry-After"),

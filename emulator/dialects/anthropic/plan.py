@@ -21,8 +21,8 @@ from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from ...scenario.text import CallEvent
-from ..common import keyed_api_not_applicable
-from .shapes import MISSING, NO_DONE, shapes
+from ..common import NO_DONE, keyed_api_not_applicable
+from .shapes import MISSING, shapes
 from .wire import (
     MessageContext,
     block_delta,

@@ -8,11 +8,12 @@ import json
 from collections.abc import Callable
 from typing import Any, Final
 
-from ...http.errors import BadRequest
+from ...protocol.errors import BadRequest
+from ...protocol.thoughts import thinking_enabled
 from ...scenario.asked import Asked, Message, ToolCall, conversation_problems, with_tool_names
 from ..strict import StrictRule, refuse
 
-__all__ = ["STRICT_RULES", "asked_of_messages", "thinking_enabled"]
+__all__ = ["STRICT_RULES", "asked_of_messages"]
 
 _ROLES: Final = ("user", "assistant")
 _THINKING_DOCS: Final = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
@@ -77,12 +78,6 @@ STRICT_RULES: Final = (
     SIGNATURE,
     REDACTED_DATA,
 )
-
-
-def thinking_enabled(body: dict[str, Any]) -> bool:
-    """Whether the request turns extended thinking on (``{"type": "enabled", …}``)."""
-    thinking = body.get("thinking")
-    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
 def asked_of_messages(

@@ -9,13 +9,11 @@ from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes
 from ...scenario.model import Fault
-from ..openai_chat.shapes import DELTA_MISSING, UNNUMBERED
+from ..common import DELTA_MISSING, NO_DONE, UNNUMBERED
 from .wire import error_object
 
-__all__ = ["FAULT_SHAPES", "MISSING", "NO_DONE", "UNKNOWN_EVENT", "shapes"]
+__all__ = ["FAULT_SHAPES", "MISSING", "UNKNOWN_EVENT", "shapes"]
 
-#: Why a scenario that ends with (or sends) ``[DONE]`` means nothing here.
-NO_DONE: Final = "there is no [DONE] in this API (message_stop ends a message)"
 #: The shaped kinds this API has not, and why.
 MISSING: Final[Mapping[str, str]] = {
     **DELTA_MISSING,

@@ -16,33 +16,33 @@ import base64
 import json
 import random
 from collections.abc import Mapping
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from aiohttp import web
-
-from ...http.dialect import (
-    json_object,
-    replayed_answer,
-    reply_for,
-    scripted_answer,
-    streamed,
-    too_long,
-    transport_of,
-    whole_answer_faults,
-)
-from ...http.errors import BadRequest, Context
-from ...scenario import HttpError
+from ...engine.prepare import Prepared
+from ...protocol.errors import BadRequest
+from ...protocol.thoughts import thinking_enabled
+from ...scenario import HttpError, Scenario
 from ...scenario.asked import Asked
-from ..anthropic.read import thinking_enabled
-from ..dialect import Dialect, Route
-from ..strict import is_strict, refuse
+from ...scenario.faults import Shapes
+from ..dialect import Capture, Conversation, Dialect, Errors
+from ..speaker import (
+    DeltaSpeaker,
+    Given,
+    Incoming,
+    Streamed,
+    Whole,
+    json_object,
+    scripted_answer,
+    too_long,
+)
+from ..strict import refuse
 from .capture import decoded_events, read_capture
 from .plan import NAME, TITLE, not_applicable, planned_converse, whole_body
 from .read import FIRST_USER, STRICT_RULES, asked_of_converse, invalid
 from .shapes import FAULT_SHAPES, shapes
 from .wire import CONTENT_TYPE, ERROR_TYPES, StreamContext, error_body
 
-__all__ = ["DIALECT", "answer_converse", "error_headers", "read_converse", "scripted_error"]
+__all__ = ["DIALECT", "ConverseRequest", "ConverseSpeaker", "error_headers", "scripted_error"]
 
 _IDS: Final = random.Random()
 #: Where the model's operations are served: the model id and the operation follow.
@@ -78,10 +78,9 @@ def _request_id() -> str:
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
 
 
-def scripted_error(error: HttpError) -> web.Response:
+def scripted_error(error: HttpError) -> Whole:
     message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
-    return scripted_answer(error, lambda: error_body(error.status, message),
-                           error_headers(error.status))  # fmt: skip
+    return scripted_answer(error, error_body(error.status, message), error_headers(error.status))
 
 
 def error_message(body: bytes) -> str | None:
@@ -93,8 +92,8 @@ def error_message(body: bytes) -> str | None:
     return message if isinstance(message, str) else None
 
 
-def _signed(request: web.BaseRequest) -> None:
-    authorization = request.headers.get("Authorization", "")
+def _signed(incoming: Incoming) -> None:
+    authorization = incoming.headers.get("Authorization", "")
     if not authorization:
         raise BadRequest(403, "Missing Authentication Token",
                          {"x-amzn-ErrorType": "MissingAuthenticationTokenException"})  # fmt: skip
@@ -103,66 +102,79 @@ def _signed(request: web.BaseRequest) -> None:
                          {"x-amzn-ErrorType": "UnrecognizedClientException"})  # fmt: skip
 
 
-async def read_converse(request: web.BaseRequest, ctx: Context) -> tuple[Asked, ConverseRequest]:
-    model, slash, operation = request.path.removeprefix(PREFIX).rpartition("/")
-    if not slash or not model or operation not in _OPERATIONS:
-        raise BadRequest(404, f"Unknown operation: {request.method} {request.path}",
-                         {"x-amzn-ErrorType": "UnknownOperationException"})  # fmt: skip
-    _signed(request)
-    body = await json_object(request, "Malformed input request")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise refuse(FIRST_USER)
-    asked = asked_of_converse(body, model, is_strict(ctx, request.headers))
-    prompt = asked.prompt
-    if too_long(prompt, ctx.config.max_prompt):
-        raise invalid("Input is too long for requested model.")
-    stream = operation == "converse-stream"
-    extra = body.get("additionalModelRequestFields")
-    thinking = isinstance(extra, dict) and thinking_enabled(extra)
-    return asked, ConverseRequest(prompt, model, stream, asked.tokens, thinking)
+class ConverseSpeaker(DeltaSpeaker[ConverseRequest, StreamContext]):
+    failed = _MESSAGES[500]
+
+    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, ConverseRequest]:
+        model, slash, operation = incoming.path.removeprefix(PREFIX).rpartition("/")
+        if not slash or not model or operation not in _OPERATIONS:
+            raise BadRequest(404, f"Unknown operation: {incoming.method} {incoming.path}",
+                             {"x-amzn-ErrorType": "UnknownOperationException"})  # fmt: skip
+        _signed(incoming)
+        body = json_object(incoming, "Malformed input request")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise refuse(FIRST_USER)
+        asked = asked_of_converse(body, model, given.strict)
+        prompt = asked.prompt
+        if too_long(prompt, given.max_prompt):
+            raise invalid("Input is too long for requested model.")
+        stream = operation == "converse-stream"
+        extra = body.get("additionalModelRequestFields")
+        thinking = isinstance(extra, dict) and thinking_enabled(extra)
+        return asked, ConverseRequest(prompt, model, stream, asked.tokens, thinking)
+
+    def begin(
+        self, parsed: ConverseRequest, scenario: Scenario, planned: Prepared, given: Given
+    ) -> StreamContext:
+        signer = given.signer
+        reasoning = scenario.reply.reasoning if parsed.thinking else ""
+        signature = signer.thinking_signature(reasoning) if reasoning else ""
+        redacted = ""
+        if reasoning and scenario.reply.redacted:  # a blob: base64 of the sealed bytes
+            redacted = base64.b64encode(signer.sealed(reasoning).encode()).decode()
+        cached = min(scenario.reply.cached_tokens, parsed.prompt_tokens)
+        return StreamContext(parsed.prompt_tokens, _IDS.randint(180, 900), reasoning, signature,
+                             redacted, cached)  # fmt: skip
+
+    def answer_headers(self, context: StreamContext) -> Mapping[str, str]:
+        return {"x-amzn-RequestId": _request_id()}
+
+    def replay_shapes(self, context: StreamContext, given: Given) -> Shapes:
+        return shapes()
+
+    def whole(
+        self,
+        parsed: ConverseRequest,
+        context: StreamContext,
+        scenario: Scenario,
+        planned: Prepared,
+    ) -> Any:
+        return whole_body(scenario, context, planned.text, len(planned.ends))
+
+    def stream(
+        self,
+        parsed: ConverseRequest,
+        context: StreamContext,
+        scenario: Scenario,
+        planned: Prepared,
+        given: Given,
+    ) -> Streamed:
+        return Streamed(planned_converse(scenario, context, planned), _STREAM_HEADERS)
 
 
-async def answer_converse(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
-    parsed: ConverseRequest = ctx.parsed
-    scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
-    reasoning = scenario.reply.reasoning if parsed.thinking else ""
-    signature = ctx.signer.thinking_signature(reasoning) if reasoning else ""
-    redacted = ""
-    if reasoning and scenario.reply.redacted:  # a blob: base64 of the sealed bytes
-        redacted = base64.b64encode(ctx.signer.sealed(reasoning).encode()).decode()
-    cached = min(scenario.reply.cached_tokens, parsed.prompt_tokens)
-    stream = StreamContext(parsed.prompt_tokens, _IDS.randint(180, 900), reasoning, signature,
-                           redacted, cached)  # fmt: skip
-    if scenario.recording is not None:
-        return await replayed_answer(request, ctx, scenario, shapes())
-    headers = {"x-amzn-RequestId": _request_id()}
-    if not parsed.stream:
-        cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
-        if cut is not None:
-            return cut
-        whole = whole_body(scenario, stream, text, len(prepared.ends))
-        return web.json_response(whole, headers=headers)
-    steps = planned_converse(scenario, stream, prepared)
-    return await streamed(request, ctx, steps, transport_of(scenario),
-                          headers={"Content-Type": CONTENT_TYPE, **headers}, extra=ctx.cors)  # fmt: skip
-
+_STREAM_HEADERS: Final = {"Content-Type": CONTENT_TYPE}
 
 DIALECT: Final = Dialect(
     name=NAME,
     title=TITLE,
     answered_at=PREFIX,
     routes={},
-    prefixes={PREFIX: {"POST": Route(answer_converse, "conversation", read_converse)}},
-    not_applicable=not_applicable,
+    prefixes={PREFIX: {"POST": Conversation(ConverseSpeaker)}},
+    why_not=not_applicable,
     shapes=FAULT_SHAPES,
-    read_capture=read_capture,
-    scripted_error=scripted_error,
-    error_body=error_body,
-    error_message=error_message,
-    error_headers=error_headers,
-    stream_headers=(("Content-Type", CONTENT_TYPE),),
-    decode=decoded_events,
+    errors=Errors(error_body, scripted_error, error_message, error_headers),
+    capture=Capture(read_capture, (("Content-Type", CONTENT_TYPE),), decoded_events),
     strict_rules=STRICT_RULES,
     doc="AWS Bedrock Runtime (converse-stream: binary application/vnd.amazon.eventstream "
     "frames, messageStart … messageStop, metadata; converse: one JSON answer)",

@@ -7,7 +7,7 @@ import itertools
 import json
 from typing import Any, Final
 
-from ...http.errors import BadRequest
+from ...protocol.errors import BadRequest
 from ...scenario.asked import Asked, Message, ToolCall, conversation_problems, with_tool_names
 from ..strict import StrictRule, refuse
 

@@ -19,7 +19,7 @@ from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.faults import FaultShapes, Sent, Shapes, ShapeWriter
 from ...scenario.model import Fault
-from ..openai_chat.shapes import DELTA_MISSING, UNNUMBERED
+from ..common import DELTA_MISSING, UNNUMBERED
 from .wire import Breaks, event_frame, event_headers, exception_frame, framed
 
 __all__ = ["CORRUPT_TEXT", "FAULT_SHAPES", "MISSING", "NO_END", "shapes"]

@@ -1,8 +1,8 @@
 """The upstream's four endpoints: each a reader (validation, authorisation) and an answer.
 
-The dispatcher (:mod:`emulator.http.app`) runs the reader, chooses the
+The lifecycle (:mod:`emulator.http.lifecycle`) runs the reader, chooses the
 scenario, injects the HTTP error it asks for if any, and only then calls
-the answer with the chosen scenario in its :class:`~emulator.http.errors.Context`.
+the answer with the chosen scenario.
 """
 
 from __future__ import annotations
@@ -10,29 +10,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import math
 import random
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Final
-
-from aiohttp import web
+from http.cookies import SimpleCookie
+from typing import Any, Final, NamedTuple
 
 from ...auth import Identity, Signer, user_id_for
-from ...engine.prepare import prepare
-from ...http.dialect import replayed_answer, scripted_answer, streamed, too_long, transport_of
-from ...http.errors import BadRequest, Context, json_response
+from ...engine.prepare import Prepared, prepare
+from ...protocol.errors import BadRequest
 from ...scenario import HttpError, Scenario
 from ...scenario.asked import Asked, Message
-from ...scenario.text import CACHE_TEXT_CHARS, reply_text
-from ..dialect import Dialect, Route
+from ...scenario.faults import Shapes
+from ...scenario.text import CACHE_TEXT_CHARS
+from ..dialect import Called, Capture, Conversation, Dialect, Errors
+from ..speaker import Given, Incoming, Speaker, Streamed, Whole, scripted_answer, too_long
+from .cache import TemplateCache
 from .capture import read_capture
-from .plan import NAME, PlanError, not_applicable, plan
+from .plan import NAME, not_applicable, plan
 from .read import (
     ConversationRequest,
     form_text,
     multipart_form,
     parse_conversation,
+    urlencoded_form,
 )
 from .shapes import FAULT_SHAPES, shapes
 from .wire import (
@@ -45,62 +48,58 @@ from .wire import (
 
 __all__ = [
     "DIALECT",
-    "answer_conversation",
+    "Conversing",
+    "FakeGptSpeaker",
     "answer_loads",
     "answer_login",
     "answer_session",
-    "read_conversation",
     "read_loads",
     "read_login",
     "scripted_error",
 ]
 
 
-def scripted_error(error: HttpError) -> web.Response:
+def scripted_error(error: HttpError) -> Whole:
     """The HTTP error a scenario injects, with the body it asks for."""
     detail = error.detail if (error.body == "text" or error.detail) else None
-    return scripted_answer(error, lambda: error_body(error.status, detail))
+    return scripted_answer(error, error_body(error.status, detail))
 
 
-def _accounts(ctx: Context, scenario: Scenario | None = None) -> list[str]:
-    config = ctx.config
-    count = config.accounts if scenario is None or scenario.accounts is None else scenario.accounts
+def _accounts(given: Given, scenario: Scenario | None = None) -> list[str]:
+    count = given.accounts if scenario is None or scenario.accounts is None else scenario.accounts
     return [
-        hashlib.md5(f"{config.seed}:{i}".encode(), usedforsecurity=False).hexdigest()
+        hashlib.md5(f"{given.seed}:{i}".encode(), usedforsecurity=False).hexdigest()
         for i in range(count)
     ]
 
 
-def _chosen(ctx: Context) -> Scenario:
-    if ctx.scenario is None:  # pragma: no cover - the dispatcher always chooses first
-        raise RuntimeError("an endpoint answered before its scenario was chosen")
-    return ctx.scenario
+def _json(obj: Any, headers: dict[str, str] | None = None) -> Whole:
+    return Whole(json.dumps(obj).encode(), headers=headers or {})
 
 
 # -- /api/loads -----------------------------------------------------------------------
 
 
-async def read_loads(request: web.BaseRequest, ctx: Context) -> tuple[None, None]:
-    t = request.query.get("t")
+def read_loads(incoming: Incoming, given: Given) -> None:
+    t = incoming.query.get("t")
     if t is not None and not t.lstrip("-").isdigit():
         raise BadRequest(
             400, f"query parameter 't' must be an integer (a cache-buster), got {t!r}"
         )
-    return None, None
 
 
-async def answer_loads(request: web.BaseRequest, ctx: Context) -> web.Response:
+def answer_loads(parsed: None, scenario: Scenario, given: Given) -> Whole:
     # Counts change from call to call, reproducibly for a given seed.
-    rng = random.Random(ctx.config.seed * 1_000_003 + ctx.call.number)
-    ids = _accounts(ctx, _chosen(ctx))
-    return json_response(loads_body([(token_id, rng.randint(0, 120)) for token_id in ids]))
+    rng = random.Random(given.seed * 1_000_003 + given.number)
+    ids = _accounts(given, scenario)
+    return _json(loads_body([(token_id, rng.randint(0, 120)) for token_id in ids]))
 
 
 # -- /auth/login ----------------------------------------------------------------------
 
 
-async def read_login(request: web.BaseRequest, ctx: Context) -> tuple[None, tuple[str, str]]:
-    ctype = request.content_type
+def read_login(incoming: Incoming, given: Given) -> tuple[str, str]:
+    ctype = incoming.content_type
     if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise BadRequest(
             415,
@@ -108,49 +107,51 @@ async def read_login(request: web.BaseRequest, ctx: Context) -> tuple[None, tupl
         )
     try:
         form: Any = (
-            multipart_form(request.headers.get("Content-Type", ""), await request.read())
+            multipart_form(incoming.headers.get("Content-Type", ""), incoming.body)
             if ctype == "multipart/form-data"
-            else await request.post()
+            else urlencoded_form(incoming.headers.get("Content-Type", ""), incoming.body)
         )
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(400, f"the form body cannot be read: {exc}") from exc
-    return None, (form_text(form, "token_key"), form_text(form, "session_password"))
+    return form_text(form, "token_key"), form_text(form, "session_password")
 
 
-async def answer_login(request: web.BaseRequest, ctx: Context) -> web.Response:
-    token_key, password = ctx.parsed
-    if token_key not in _accounts(ctx):
+def answer_login(parsed: tuple[str, str], scenario: Scenario, given: Given) -> Whole:
+    token_key, password = parsed
+    if token_key not in _accounts(given):
         raise BadRequest(
             400, f"Invalid token_key {token_key[:64]!r}: GET /api/loads lists the valid ones"
         )
-    signer = ctx.signer
+    signer = given.signer
     user = user_id_for(signer.secret, token_key, password)
-    credential, _ = signer.issue("credential", token_key, user, ctx.state.id)
-    response = json_response({"code": 0, "url": "/"})
-    if not _chosen(ctx).login_cookie:
-        return response
-    response.set_cookie(
-        "credential",
-        credential,
-        path="/",
-        httponly=True,
-        samesite="Lax",
-        max_age=math.ceil(signer.ttl),
-    )
-    return response
+    credential, _ = signer.issue("credential", token_key, user, given.session)
+    if not scenario.login_cookie:
+        return _json({"code": 0, "url": "/"})
+    cookie: SimpleCookie = SimpleCookie()
+    cookie["credential"] = credential
+    morsel = cookie["credential"]
+    morsel["path"] = "/"
+    morsel["httponly"] = True
+    morsel["samesite"] = "Lax"
+    morsel["max-age"] = math.ceil(signer.ttl)
+    return _json({"code": 0, "url": "/"}, {"Set-Cookie": morsel.OutputString()})
 
 
 # -- /api/auth/session ----------------------------------------------------------------
 
 
-async def answer_session(request: web.BaseRequest, ctx: Context) -> web.Response:
-    signer = ctx.signer
-    identity = signer.verify("credential", request.cookies.get("credential", ""))
-    if identity is None or _other_session(ctx, identity):
-        return json_response({})  # the NextAuth convention for "not signed in"
-    token, expires = signer.issue("access", identity.account, identity.user, ctx.state.id)
+def read_session(incoming: Incoming, given: Given) -> str:
+    return incoming.cookies.get("credential", "")
+
+
+def answer_session(credential: str, scenario: Scenario, given: Given) -> Whole:
+    signer = given.signer
+    identity = signer.verify("credential", credential)
+    if identity is None or _other_session(scenario, given, identity):
+        return _json({})  # the NextAuth convention for "not signed in"
+    token, expires = signer.issue("access", identity.account, identity.user, given.session)
     short = identity.user.removeprefix("user-")[:8]
-    return json_response(
+    return _json(
         session_body(
             user_id=identity.user,
             name=short,
@@ -164,81 +165,114 @@ async def answer_session(request: web.BaseRequest, ctx: Context) -> web.Response
 # -- /api/conversation ----------------------------------------------------------------
 
 
-async def read_conversation(
-    request: web.BaseRequest, ctx: Context
-) -> tuple[Asked, tuple[ConversationRequest, Identity]]:
-    """Validate the body and authorise, before anything costly (rules, planning) runs."""
-    # The usual header read as it is: parsing it (request.content_type) costs
-    # more than the rest of the validation.
-    ctype = request.headers.get("Content-Type")
-    parsed = parse_conversation(
-        await request.read(),
-        "application/json" if ctype == "application/json" else request.content_type,
-    )
-    identity = _authorize(request, ctx.signer)
-    if too_long(parsed.prompt, ctx.config.max_prompt):
-        raise BadRequest(413, None)  # the upstream's message_length_exceeds_limit
-    # The upstream's conversation carries the new message only (the rest it keeps).
-    asked = Asked((Message("user", parsed.prompt),), parsed.model, body=parsed.body)
-    return asked, (parsed, identity)
+class Conversing(NamedTuple):
+    """A conversation request, and who sent it."""
+
+    request: ConversationRequest
+    identity: Identity
+
+    @property
+    def prompt(self) -> str:
+        return self.request.prompt
+
+    @property
+    def stream(self) -> bool:
+        return True  # the upstream answers only with a stream
 
 
-async def answer_conversation(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
-    parsed, identity = ctx.parsed
-    scenario = _chosen(ctx)
-    reason = not_applicable(scenario)
-    if reason is not None:
-        raise BadRequest(400, f"scenario {scenario.name!r} does not apply to FakeGpt: {reason}")
-    if _other_session(ctx, identity):
-        raise BadRequest(
-            401,
-            "the access token was issued in another emulator session "
-            f"({identity.session or 'the default'}); this scenario sets session_tokens",
+class Planning(NamedTuple):
+    """The reply's text, and its cuts and escaping when they were made ahead (a long
+    text's, in a worker thread; else ``plan`` makes them, or a template stands in)."""
+
+    text: str
+    prepared: Prepared | None
+
+
+class FakeGptSpeaker(Speaker[Conversing, Planning, StreamContext]):
+    failed = "Internal Server Error"
+
+    def __init__(self) -> None:
+        #: This server's templates of small streams (:mod:`.cache`).
+        self.templates = TemplateCache()
+
+    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, Conversing]:
+        """Validate the body and authorise, before anything costly (rules, planning) runs."""
+        # The usual header read as it is: parsing it costs more than the rest of the
+        # validation.
+        ctype = incoming.headers.get("Content-Type")
+        parsed = parse_conversation(
+            incoming.body,
+            "application/json" if ctype == "application/json" else incoming.content_type,
         )
-    stream = StreamContext(
-        prompt=parsed.prompt,
-        message_id=_random_uuid4(),
-        conversation_id=_conversation_id(ctx.signer, identity, parsed),
-        parent_id=parsed.parent_id,
-        create_time=ctx.config.clock.wall(),
-        model=parsed.model or DEFAULT_MODEL,
-        moderation_id=f"modr-{_IDS.getrandbits(96):024x}",
-    )
-    config = ctx.config
-    transport = transport_of(scenario)
-    if scenario.recording is not None:
+        identity = _authorize(incoming, given.signer)
+        if too_long(parsed.prompt, given.max_prompt):
+            raise BadRequest(413, None)  # the upstream's message_length_exceeds_limit
+        # The upstream's conversation carries the new message only (the rest it keeps).
+        asked = Asked((Message("user", parsed.prompt),), parsed.model, body=parsed.body)
+        return asked, Conversing(parsed, identity)
+
+    async def planning(self, scenario: Scenario, text: str, given: Given) -> Planning:
+        if scenario.wire.body != "stream" or scenario.recording is not None:
+            return Planning(text, None)
+        if len(text) > CACHE_TEXT_CHARS:
+            # Cutting and escaping a long text takes a while: in a worker thread, so the
+            # loop keeps serving everyone else meanwhile.
+            return Planning(text, await asyncio.to_thread(prepare, scenario, text))
+        await self.templates.build_due(scenario, text)  # also in a worker thread
+        return Planning(text, None)
+
+    def begin(
+        self, parsed: Conversing, scenario: Scenario, planned: Planning, given: Given
+    ) -> StreamContext:
+        identity = parsed.identity
+        if _other_session(scenario, given, identity):
+            raise BadRequest(
+                401,
+                "the access token was issued in another emulator session "
+                f"({identity.session or 'the default'}); this scenario sets session_tokens",
+            )
+        request = parsed.request
+        return StreamContext(
+            prompt=request.prompt,
+            message_id=_random_uuid4(),
+            conversation_id=_conversation_id(given.signer, identity, request),
+            parent_id=request.parent_id,
+            create_time=given.clock.wall(),
+            model=request.model or DEFAULT_MODEL,
+            moderation_id=f"modr-{_IDS.getrandbits(96):024x}",
+        )
+
+    def replay_shapes(self, context: StreamContext, given: Given) -> Shapes:
         # A captured stream, byte for byte (with the scenario's faults on top).
-        return await replayed_answer(request, ctx, scenario, shapes(stream))
-    try:
-        prepared = text = None
-        if scenario.wire.body == "stream":
-            text = reply_text(scenario.reply, parsed.prompt)
-            if len(text) > CACHE_TEXT_CHARS:
-                # Cutting and escaping a long text takes a while: in a worker
-                # thread, so the loop keeps serving everyone else meanwhile.
-                prepared = await asyncio.to_thread(prepare, scenario, text)
-            else:
-                await ctx.templates.build_due(scenario, text)  # also in a worker thread
+        return shapes(context)
+
+    def stream(
+        self,
+        parsed: Conversing,
+        context: StreamContext,
+        scenario: Scenario,
+        planned: Planning,
+        given: Given,
+    ) -> Streamed:
         steps = plan(
             scenario,
-            stream,
-            max_bytes=config.max_stream_bytes,
-            prepared=prepared,
-            text=text,  # made once, above, not again in plan()
-            templates=ctx.templates,
+            context,
+            max_bytes=given.max_stream_bytes,
+            prepared=planned.prepared,
+            text=planned.text if scenario.wire.body == "stream" else None,
+            templates=self.templates,
         )
-    except PlanError as exc:
-        raise BadRequest(400, str(exc)) from exc
-    return await streamed(request, ctx, steps, transport)
+        return Streamed(steps)
 
 
-def _other_session(ctx: Context, identity: Identity) -> bool:
-    """Whether the chosen scenario refuses ``identity`` because another session issued it."""
-    return _chosen(ctx).session_tokens and identity.session != ctx.state.id
+def _other_session(scenario: Scenario, given: Given, identity: Identity) -> bool:
+    """Whether ``scenario`` refuses ``identity`` because another session issued it."""
+    return scenario.session_tokens and identity.session != given.session
 
 
-def _authorize(request: web.BaseRequest, signer: Signer) -> Identity:
-    header = request.headers.get("X-Authorization") or request.headers.get("Authorization")
+def _authorize(incoming: Incoming, signer: Signer) -> Identity:
+    headers = incoming.headers
+    header = headers.get("X-Authorization") or headers.get("Authorization")
     if not header:
         raise BadRequest(
             401, "Unauthorized: send the access token as 'X-Authorization: Bearer <accessToken>'"
@@ -294,17 +328,15 @@ DIALECT: Final = Dialect(
     title="FakeGpt",
     answered_at="/api/conversation",
     routes={
-        "/api/loads": {"GET": Route(answer_loads, "loads", read_loads)},
-        "/auth/login": {"POST": Route(answer_login, "login", read_login)},
-        "/api/auth/session": {"GET": Route(answer_session, "session")},
-        "/api/conversation": {
-            "POST": Route(answer_conversation, "conversation", read_conversation)
-        },
+        "/api/loads": {"GET": Called("loads", read_loads, answer_loads)},
+        "/auth/login": {"POST": Called("login", read_login, answer_login)},
+        "/api/auth/session": {"GET": Called("session", read_session, answer_session)},
+        "/api/conversation": {"POST": Conversation(FakeGptSpeaker)},
     },
-    not_applicable=not_applicable,
+    why_not=not_applicable,
     shapes=FAULT_SHAPES,
-    read_capture=read_capture,
-    scripted_error=scripted_error,
+    errors=Errors(error_body, scripted_error),
+    capture=Capture(read_capture),
     doc="the shared ChatGPT front end the seed's client spoke: a login, then cumulative "
     "snapshots over SSE",
 )

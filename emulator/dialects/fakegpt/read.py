@@ -1,6 +1,6 @@
 """Reading request bodies: validation with a clear 4xx for anything malformed. Pure.
 
-Every refusal is a :class:`~emulator.http.errors.BadRequest` naming what is
+Every refusal is a :class:`~emulator.protocol.errors.BadRequest` naming what is
 wrong (``messages[2].content.parts must be a list of strings``).
 """
 
@@ -11,8 +11,9 @@ import json
 import json.scanner
 from email.parser import BytesParser
 from typing import Any, Final, NamedTuple
+from urllib.parse import parse_qsl
 
-from ...http.errors import BadRequest, json_kind
+from ...protocol.errors import BadRequest, json_kind
 from .wire import DEFAULT_MODEL
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "json_loads",
     "multipart_form",
     "parse_conversation",
+    "urlencoded_form",
 ]
 
 _ACTIONS: Final = frozenset({"next", "variant", "continue"})
@@ -149,6 +151,24 @@ def multipart_form(content_type: str, body: bytes) -> dict[str, Any]:
         payload = part.get_payload(decode=True)
         raw = payload if isinstance(payload, bytes) else b""
         fields.setdefault(name, raw.decode(part.get_content_charset() or "utf-8"))
+    return fields
+
+
+def urlencoded_form(content_type: str, body: bytes) -> dict[str, str]:
+    """The fields of an ``application/x-www-form-urlencoded`` body (the first of each
+    name), decoded in its charset (UTF-8 by default), as aiohttp's ``post()`` reads it."""
+    charset = "utf-8"
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value:
+            charset = value.strip('"')
+    try:
+        text = body.rstrip().decode(charset)
+    except LookupError:
+        raise ValueError(f"unknown charset {charset!r}") from None
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True, encoding=charset):
+        fields.setdefault(name, value)
     return fields
 
 

@@ -2,8 +2,8 @@
 
 Every shaped kind of :data:`~emulator.scenario.faults.FAULTS` that an event
 stream of text can have has one here: the FakeGpt stream is where they were
-first seen. The other SSE dialects borrow :func:`ping` and :func:`done`
-where their APIs look the same.
+first seen. Its ``ping`` and ``done`` are the ones the other SSE dialects
+share (:mod:`emulator.dialects.common`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.faults import NOT_FRAMED, SHAPED_KINDS, FaultShapes, Sent, Shapes, ShapeWriter
 from ...scenario.model import Fault
+from ..common import done, ping
 from .wire import (
-    DONE,
     StreamContext,
     completion_object,
     error_object,
@@ -25,7 +25,7 @@ from .wire import (
     snapshot_object,
 )
 
-__all__ = ["FAULT_SHAPES", "MISSING", "done", "ping", "shapes"]
+__all__ = ["FAULT_SHAPES", "MISSING", "shapes"]
 
 #: The shaped kinds this stream has not, and why.
 MISSING: Final = {
@@ -36,21 +36,6 @@ MISSING: Final = {
 }
 #: Every other shaped kind has its look here.
 FAULT_SHAPES: Final = FaultShapes(SHAPED_KINDS - MISSING.keys(), MISSING)
-
-
-def ping(timestamp: float) -> ShapeWriter:
-    """``event: ping`` with a timestamp as its data."""
-    data = f"{timestamp:.6f}"
-
-    def write(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
-        yield Write(fmt.event(data, "ping"))
-
-    return write
-
-
-def done(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
-    """``data: [DONE]``, early."""
-    yield Write(fmt.event(DONE))
 
 
 def shapes(ctx: StreamContext) -> Shapes:

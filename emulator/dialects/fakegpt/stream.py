@@ -25,13 +25,12 @@ from ...engine.stream import (
     with_faults,
 )
 from ...outcomes import Label, end_label, event_label
-from ...protocol.sse import SSEFormat
+from ...protocol.sse import DONE, SSEFormat
 from ...protocol.steps import Step, Wait, Write
 from ...scenario.model import Scenario
 from .shapes import shapes
 from .templates import EnvelopeTemplate, encoded_values
 from .wire import (
-    DONE,
     StreamContext,
     completion_object,
     snapshot_object,

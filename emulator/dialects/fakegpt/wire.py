@@ -13,9 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 __all__ = [
-    "CDN_CHALLENGE_HTML",
     "DEFAULT_MODEL",
-    "DONE",
     "ERROR_DETAILS",
     "StreamContext",
     "completion_object",
@@ -34,7 +32,6 @@ __all__ = [
 ]
 
 DEFAULT_MODEL: Final = "text-davinci-002-render-sha"
-DONE: Final = "[DONE]"
 
 #: The upstream's representative error details by status (docs/PROTOCOL.md, Errors).
 ERROR_DETAILS: Final[Mapping[int, Any]] = {
@@ -55,14 +52,6 @@ ERROR_DETAILS: Final[Mapping[int, Any]] = {
     502: "Bad gateway",
     503: "The server is overloaded or not ready yet.",
 }
-
-#: What the CDN in front of the upstream answers a browser it wants to check.
-CDN_CHALLENGE_HTML: Final = (
-    '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
-    '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">'
-    '<meta name="robots" content="noindex,nofollow"></head><body>'
-    "<noscript>Enable JavaScript and cookies to continue</noscript></body></html>"
-)
 
 
 def error_body(status: int, detail: Any = None) -> bytes:

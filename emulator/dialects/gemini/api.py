@@ -14,25 +14,24 @@ framing is refused there with a 400 that says why).
 from __future__ import annotations
 
 import random
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from aiohttp import web
-
-from ...http.dialect import (
-    json_object,
-    replayed_answer,
-    reply_for,
-    scripted_answer,
-    streamed,
-    too_long,
-    transport_of,
-    whole_answer_faults,
-)
-from ...http.errors import BadRequest, Context
-from ...scenario import HttpError
+from ...engine.prepare import Prepared
+from ...protocol.errors import BadRequest
+from ...scenario import HttpError, Scenario
 from ...scenario.asked import Asked
-from ..dialect import Dialect, Route, json_error_message
-from ..strict import is_strict
+from ...scenario.faults import Shapes
+from ..dialect import Capture, Conversation, Dialect, Errors, Plain, json_error_message
+from ..speaker import (
+    DeltaSpeaker,
+    Given,
+    Incoming,
+    Streamed,
+    Whole,
+    json_object,
+    scripted_answer,
+    too_long,
+)
 from .capture import read_capture
 from .plan import (
     NAME,
@@ -46,7 +45,7 @@ from .read import STRICT_RULES, asked_of_gemini
 from .shapes import FAULT_SHAPES, array_not_applicable, shapes
 from .wire import GeminiContext, chunk_object, error_body, models_body
 
-__all__ = ["DIALECT", "answer_gemini", "answer_models", "read_gemini", "scripted_error"]
+__all__ = ["DIALECT", "GeminiRequest", "GeminiSpeaker", "scripted_error"]
 
 _IDS: Final = random.Random()
 #: Where the model's methods are served (the API's two versions; the SDK's default is
@@ -60,6 +59,8 @@ _MESSAGES: Final = {
     500: "Internal error encountered.",
     503: "The model is overloaded. Please try again later.",
 }
+#: The headers of the default streamed form: one JSON array.
+_ARRAY_HEADERS: Final = {"Content-Type": "application/json; charset=UTF-8"}
 
 
 class GeminiRequest(NamedTuple):
@@ -70,13 +71,13 @@ class GeminiRequest(NamedTuple):
     prompt_tokens: int
 
 
-def scripted_error(error: HttpError) -> web.Response:
+def scripted_error(error: HttpError) -> Whole:
     message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
-    return scripted_answer(error, lambda: error_body(error.status, message))
+    return scripted_answer(error, error_body(error.status, message))
 
 
-def _key(request: web.BaseRequest) -> None:
-    if not (request.headers.get("x-goog-api-key") or request.query.get("key")):
+def _key(incoming: Incoming) -> None:
+    if not (incoming.headers.get("x-goog-api-key") or incoming.query.get("key")):
         raise BadRequest(
             403,
             "Method doesn't allow unregistered callers (callers without established "
@@ -85,76 +86,79 @@ def _key(request: web.BaseRequest) -> None:
         )
 
 
-async def read_gemini(request: web.BaseRequest, ctx: Context) -> tuple[Asked, GeminiRequest]:
-    rest = request.path.removeprefix(PREFIX).removeprefix(PREFIX_V1)
-    model, colon, method = rest.rpartition(":")
-    if not colon or not model or method not in ("generateContent", "streamGenerateContent"):
-        raise BadRequest(404, f"Method not found: {request.path}")
-    _key(request)
-    stream = method == "streamGenerateContent"
-    array = stream and request.query.get("alt") != "sse"
-    body = await json_object(request, "Invalid JSON payload received")
-    contents = body.get("contents")
-    if not isinstance(contents, list) or not contents:
-        raise BadRequest(400, "* GenerateContentRequest.contents: contents is not specified")
-    model = model.removeprefix("models/")
-    asked = asked_of_gemini(body, model, is_strict(ctx, request.headers))
-    prompt = asked.prompt
-    if too_long(prompt, ctx.config.max_prompt):
-        raise BadRequest(400, "The input token count exceeds the maximum number of tokens "
-                         "allowed.")  # fmt: skip
-    return asked, GeminiRequest(prompt, model, stream, array, asked.tokens)
+class GeminiSpeaker(DeltaSpeaker[GeminiRequest, GeminiContext]):
+    failed = _MESSAGES[500]
 
+    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, GeminiRequest]:
+        rest = incoming.path.removeprefix(PREFIX).removeprefix(PREFIX_V1)
+        model, colon, method = rest.rpartition(":")
+        if not colon or not model or method not in ("generateContent", "streamGenerateContent"):
+            raise BadRequest(404, f"Method not found: {incoming.path}")
+        _key(incoming)
+        stream = method == "streamGenerateContent"
+        array = stream and incoming.query.get("alt") != "sse"
+        body = json_object(incoming, "Invalid JSON payload received")
+        contents = body.get("contents")
+        if not isinstance(contents, list) or not contents:
+            raise BadRequest(400, "* GenerateContentRequest.contents: contents is not specified")
+        model = model.removeprefix("models/")
+        asked = asked_of_gemini(body, model, given.strict)
+        prompt = asked.prompt
+        if too_long(prompt, given.max_prompt):
+            raise BadRequest(400, "The input token count exceeds the maximum number of tokens "
+                             "allowed.")  # fmt: skip
+        return asked, GeminiRequest(prompt, model, stream, array, asked.tokens)
 
-async def answer_gemini(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
-    parsed: GeminiRequest = ctx.parsed
-    scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
-    thoughts = len(scenario.reply.reasoning.split())  # a thinking model's, shown or not
-    gemini = GeminiContext(f"{_IDS.getrandbits(96):024x}", parsed.model, parsed.prompt_tokens,
-                           thoughts, min(scenario.reply.cached_tokens, parsed.prompt_tokens))  # fmt: skip
-    if scenario.recording is not None:
-        return await replayed_answer(request, ctx, scenario, shapes())
-    if not parsed.stream:
-        cut = await whole_answer_faults(request, ctx, scenario, _MESSAGES[500])
-        if cut is not None:
-            return cut
-        whole = chunk_object(gemini, text, finish_reason(scenario), len(prepared.ends),
-                             scenario.reply.tool, reasoning="" if scenario.reply.redacted else scenario.reply.reasoning,
-                             calls=scenario.reply.calls)  # fmt: skip
-        return web.json_response(whole)
-    if parsed.array:
+    def begin(
+        self, parsed: GeminiRequest, scenario: Scenario, planned: Prepared, given: Given
+    ) -> GeminiContext:
+        thoughts = len(scenario.reply.reasoning.split())  # a thinking model's, shown or not
+        return GeminiContext(f"{_IDS.getrandbits(96):024x}", parsed.model, parsed.prompt_tokens,
+                             thoughts, min(scenario.reply.cached_tokens, parsed.prompt_tokens))  # fmt: skip
+
+    def replay_shapes(self, context: GeminiContext, given: Given) -> Shapes:
+        return shapes()
+
+    def whole(
+        self, parsed: GeminiRequest, context: GeminiContext, scenario: Scenario, planned: Prepared
+    ) -> Any:
+        reply = scenario.reply
+        return chunk_object(context, planned.text, finish_reason(scenario), len(planned.ends),
+                            reply.tool, reasoning="" if reply.redacted else reply.reasoning,
+                            calls=reply.calls)  # fmt: skip
+
+    def stream(
+        self,
+        parsed: GeminiRequest,
+        context: GeminiContext,
+        scenario: Scenario,
+        planned: Prepared,
+        given: Given,
+    ) -> Streamed:
+        if not parsed.array:
+            return Streamed(planned_gemini(scenario, context, planned))
         reason = array_not_applicable(scenario)
         if reason is not None:
             raise BadRequest(400, f"scenario {scenario.name!r} does not apply to Gemini's "
                              f"JSON-array stream (ask with ?alt=sse): {reason}")  # fmt: skip
-        steps = planned_gemini_array(scenario, gemini, prepared)
-        headers = {"Content-Type": "application/json; charset=UTF-8"}
-        return await streamed(request, ctx, steps, transport_of(scenario), headers=headers,
-                              extra=ctx.cors)  # fmt: skip
-    steps = planned_gemini(scenario, gemini, prepared)
-    return await streamed(request, ctx, steps, transport_of(scenario))
+        return Streamed(planned_gemini_array(scenario, context, planned), _ARRAY_HEADERS)
 
 
-async def answer_models(request: web.BaseRequest, ctx: Context) -> web.Response:
-    _key(request)
-    return web.Response(body=models_body(), content_type="application/json")
+def answer_models(incoming: Incoming, given: Given) -> Whole:
+    _key(incoming)
+    return Whole(models_body())
 
 
 DIALECT: Final = Dialect(
     name=NAME,
     title=TITLE,
     answered_at="/models/",
-    routes={"/v1beta/models": {"GET": Route(answer_models)}},
-    prefixes={
-        prefix: {"POST": Route(answer_gemini, "conversation", read_gemini)}
-        for prefix in (PREFIX, PREFIX_V1)
-    },
-    not_applicable=not_applicable,
+    routes={"/v1beta/models": {"GET": Plain(answer_models)}},
+    prefixes={prefix: {"POST": Conversation(GeminiSpeaker)} for prefix in (PREFIX, PREFIX_V1)},
+    why_not=not_applicable,
     shapes=FAULT_SHAPES,
-    read_capture=read_capture,
-    scripted_error=scripted_error,
-    error_body=error_body,
-    error_message=json_error_message,
+    errors=Errors(error_body, scripted_error, json_error_message),
+    capture=Capture(read_capture),
     strict_rules=STRICT_RULES,
     doc="Google's Gemini API (streamGenerateContent?alt=sse: GenerateContentResponse "
     "chunks, the last with finishReason; the stream just ends)",

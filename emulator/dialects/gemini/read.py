@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from ...http.errors import BadRequest
+from ...protocol.errors import BadRequest
 from ...scenario.asked import Asked, Message, ToolCall, conversation_problems
 from ..strict import StrictRule, refuse
 

@@ -15,8 +15,7 @@ from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes
 from ...scenario.model import Fault, Scenario
-from ..common import sse_framing
-from ..openai_chat.shapes import DELTA_MISSING
+from ..common import DELTA_MISSING, sse_framing
 from .wire import error_object
 
 __all__ = ["FAULT_SHAPES", "MISSING", "NO_END", "JsonArray", "array_not_applicable",

@@ -18,12 +18,11 @@ from ...engine.pieces import escaped_piece, piece_template
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...outcomes import end_label, event_label
-from ...protocol.sse import SSEFormat
+from ...protocol.sse import DONE, SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from ...scenario.text import CallEvent
 from ..common import keyed_api_not_applicable
-from ..fakegpt.wire import DONE
 from .shapes import MISSING, shapes
 from .wire import (
     ChatContext,

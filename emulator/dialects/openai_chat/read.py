@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from ...http.errors import BadRequest
+from ...protocol.errors import BadRequest
 from ...scenario.asked import (
     Asked,
     Message,
@@ -15,11 +15,11 @@ from ...scenario.asked import (
     conversation_problems,
     with_tool_names,
 )
+from ..openai import ROLES, STREAM_TYPE, content_text, tool_names
 from ..strict import StrictRule, refuse
 
-__all__ = ["ROLES", "STRICT_RULES", "asked_of_chat", "content_text", "tool_names"]
+__all__ = ["STRICT_RULES", "asked_of_chat"]
 
-ROLES: Final = ("system", "developer", "user", "assistant", "tool")
 _DOCS: Final = "https://platform.openai.com/docs/guides/function-calling"
 
 ROLE: Final = StrictRule(
@@ -27,13 +27,6 @@ ROLE: Final = StrictRule(
     "a message whose role is none of the API's",
     "Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
     "'function', 'tool', and 'developer'.",
-    "https://platform.openai.com/docs/api-reference/chat/create",
-    switchable=False,
-)
-STREAM_TYPE: Final = StrictRule(
-    "openai_chat.stream_type",
-    '`stream` that is not a boolean (the string "true")',
-    "Invalid type for 'stream': expected a boolean, but got a {kind} instead.",
     "https://platform.openai.com/docs/api-reference/chat/create",
     switchable=False,
 )
@@ -120,30 +113,3 @@ def _calls(given: Any, i: int) -> tuple[ToolCall, ...]:
         calls.append(ToolCall(call["id"], str(function.get("name", "")),
                               arguments if isinstance(arguments, str) else json.dumps(arguments)))  # fmt: skip
     return tuple(calls)
-
-
-def tool_names(tools: Any) -> tuple[str, ...]:
-    """The names of the tools a request offers (OpenAI's ``{"type": "function", …}``, with
-    the name in ``function`` for Chat and beside it for Responses)."""
-    if not isinstance(tools, list):
-        return ()
-    names = []
-    for tool in tools:
-        if isinstance(tool, dict):
-            inner = tool.get("function")
-            name = inner.get("name") if isinstance(inner, dict) else tool.get("name")
-            if isinstance(name, str):
-                names.append(name)
-    return tuple(names)
-
-
-def content_text(content: Any, i: int) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        if all(isinstance(p, str) for p in parts):
-            return "".join(parts)  # type: ignore[arg-type]
-    if content is None:
-        return ""
-    raise BadRequest(400, f"Invalid 'messages[{i}].content': expected a string or text parts.")

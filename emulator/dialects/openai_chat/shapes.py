@@ -9,37 +9,16 @@ from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes
 from ...scenario.model import Fault
-from ..fakegpt.shapes import done, ping
-from .wire import ChatContext, empty_chunk_object, error_object
+from ..common import DELTA_MISSING, UNNUMBERED, done, ping
+from ..openai import OPENAI_CODES, error_object
+from .wire import ChatContext, empty_chunk_object
 
 __all__ = [
-    "DELTA_MISSING",
     "FAULT_SHAPES",
     "MISSING",
-    "OPENAI_CODES",
-    "UNNUMBERED",
     "shapes",
 ]
 
-#: OpenAI's error code, by an error fault's cause (none: its usual server_error).
-OPENAI_CODES: Final[Mapping[str, str]] = {
-    "": "server_error",
-    "internal": "server_error",
-    "overloaded": "server_is_overloaded",
-    "rate_limited": "rate_limit_exceeded",
-}
-#: What a stream of deltas has not, whatever the API: the FakeGpt events and snapshots.
-DELTA_MISSING: Final[Mapping[str, str]] = {
-    "foreign_message": "chunks carry no message of another author",
-    "moderation": "there is no moderation event",
-    "num_variants": "there is no num_variants event",
-    "rewrite": "deltas cannot rewrite what was sent",
-}
-#: What a stream of deltas that are not numbered has not.
-UNNUMBERED: Final[Mapping[str, str]] = {
-    "stale": "a delta sent again cannot be told from a new one: the events are not numbered",
-    "repeat": "a delta sent again cannot be told from a new one: the events are not numbered",
-}
 #: The shaped kinds this API has not, and why.
 MISSING: Final[Mapping[str, str]] = {
     **DELTA_MISSING,

@@ -22,8 +22,6 @@ __all__ = [
     "chunk_object",
     "completion_object",
     "empty_chunk_object",
-    "error_body",
-    "error_object",
     "filter_results",
     "models_body",
     "tool_call",
@@ -33,19 +31,6 @@ __all__ = [
 #: The models ``GET /v1/models`` lists (any model name is accepted).
 MODELS: Final = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "o4-mini")
 _CREATED: Final = 1_715_000_000
-
-#: Each status's error ``type`` and ``code``, as the API answers them.
-_ERRORS: Final[dict[int, tuple[str, str | None]]] = {
-    400: ("invalid_request_error", None),
-    401: ("invalid_request_error", "invalid_api_key"),
-    403: ("invalid_request_error", "unsupported_country_region_territory"),
-    404: ("invalid_request_error", "model_not_found"),
-    413: ("invalid_request_error", "context_length_exceeded"),
-    429: ("requests", "rate_limit_exceeded"),
-    500: ("server_error", None),
-    502: ("server_error", None),
-    503: ("server_error", "overloaded"),
-}
 
 
 class ChatContext(NamedTuple):
@@ -207,43 +192,3 @@ def models_body() -> bytes:
             ],
         }
     ).encode()
-
-
-def error_object(status: int, message: str, param: str | None = None) -> dict[str, Any]:
-    kind, code = _ERRORS.get(
-        status, ("server_error" if status >= 500 else "invalid_request_error", None)
-    )
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
-def error_body(status: int, message: str, param: str | None = None) -> bytes:
-    return json.dumps(error_object(status, message, param)).encode()
-
-
-def duration_text(seconds: float) -> str:
-    """A wait as OpenAI's ``x-ratelimit-reset-*`` headers write it: ``6m0s``, ``1.5s``,
-    ``20ms``."""
-    if seconds < 1:
-        return f"{max(round(seconds * 1000), 1)}ms"
-    minutes, rest = divmod(seconds, 60)
-    whole = f"{rest:.0f}" if rest == int(rest) else f"{rest:.3g}"
-    return f"{int(minutes)}m{whole}s" if minutes else f"{whole}s"
-
-
-def token_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
-    """A token budget as OpenAI's headers tell it."""
-    return {
-        "x-ratelimit-limit-tokens": str(limit),
-        "x-ratelimit-remaining-tokens": str(remaining),
-        "x-ratelimit-reset-tokens": duration_text(reset),
-    }
-
-
-def token_limit_message(limit: int, remaining: int, reset: float, asked: int, model: str) -> str:
-    """The 429's message when a token budget cannot cover a request, in OpenAI's words."""
-    return (
-        f"Rate limit reached for {model or 'this model'} on tokens per min (TPM): Limit "
-        f"{limit}, Used {limit - remaining}, Requested {asked}. Please try again in "
-        f"{duration_text(reset)}. Visit https://platform.openai.com/account/rate-limits to "
-        "learn more."
-    )

@@ -1,40 +1,31 @@
 """OpenAI's Responses API: ``POST /v1/responses``.
 
 The same scenarios as the other dialects, as ``response.*`` events with
-``sequence_number``s; a key, the errors and the models list are Chat
-Completions' (:mod:`emulator.dialects.openai_chat.api`).
+``sequence_number``s; a key, the errors and the token budget are OpenAI's, as
+on Chat Completions (:mod:`emulator.dialects.openai`).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from aiohttp import web
-
-from ...http.dialect import (
-    json_object,
-    replayed_answer,
-    reply_for,
-    streamed,
-    too_long,
-    transport_of,
-    whole_answer_faults,
-)
-from ...http.errors import BadRequest, Context, json_kind
+from ...engine.prepare import Prepared
+from ...protocol.errors import BadRequest, json_kind
+from ...scenario import Scenario
 from ...scenario.asked import Asked
-from ..dialect import Dialect, Route, json_error_message
-from ..openai_chat.api import BUDGET, MESSAGES, UNREADABLE, check_key, scripted_error
-from ..openai_chat.read import STREAM_TYPE
-from ..openai_chat.wire import error_body
-from ..strict import is_strict, refuse
+from ...scenario.faults import Shapes
+from ..dialect import Capture, Conversation, Dialect
+from ..openai import ERRORS, MESSAGES, STREAM_TYPE, UNREADABLE, check_key
+from ..speaker import DeltaSpeaker, Given, Incoming, Streamed, json_object, too_long
+from ..strict import refuse
 from .capture import read_capture
 from .plan import NAME, TITLE, Numbered, not_applicable, planned_responses, whole_response
 from .read import STRICT_RULES, asked_of_responses, reasoned_tail
 from .shapes import FAULT_SHAPES, shapes
 from .wire import ResponseContext
 
-__all__ = ["DIALECT", "answer_responses", "read_responses"]
+__all__ = ["DIALECT", "ResponsesRequest", "ResponsesSpeaker"]
 
 _IDS: Final = random.Random()
 
@@ -48,70 +39,81 @@ class ResponsesRequest(NamedTuple):
     encrypted: bool = False  # include asked for reasoning.encrypted_content
 
 
-async def read_responses(request: web.BaseRequest, ctx: Context) -> tuple[Asked, ResponsesRequest]:
-    """The Responses API's request: ``input`` (a string, or items), ``model``, ``stream``."""
-    check_key(request)
-    body = await json_object(request, UNREADABLE)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest(400, "Missing required parameter: 'model'.")
-    signer = ctx.signer
-    asked = asked_of_responses(body, model, is_strict(ctx, request.headers), signer.unsealed,
-                               signer.mark)  # fmt: skip
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise refuse(STREAM_TYPE, kind=json_kind(stream))
-    prompt = asked.prompt
-    if too_long(prompt, ctx.config.max_prompt):
-        raise BadRequest(400, "Your input exceeds the context window of this model.")
-    reasoning, include = body.get("reasoning"), body.get("include")
-    summary = isinstance(reasoning, dict) and reasoning.get("summary") not in (None, "none")
-    encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
-    return asked, ResponsesRequest(prompt, model, stream, asked.tokens, summary, encrypted)
+class ResponsesSpeaker(DeltaSpeaker[ResponsesRequest, ResponseContext]):
+    failed = MESSAGES[500]
 
+    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, ResponsesRequest]:
+        """The Responses API's request: ``input`` (a string, or items), ``model``, ``stream``."""
+        check_key(incoming)
+        body = json_object(incoming, UNREADABLE)
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise BadRequest(400, "Missing required parameter: 'model'.")
+        signer = given.signer
+        asked = asked_of_responses(body, model, given.strict, signer.unsealed, signer.mark)
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise refuse(STREAM_TYPE, kind=json_kind(stream))
+        prompt = asked.prompt
+        if too_long(prompt, given.max_prompt):
+            raise BadRequest(400, "Your input exceeds the context window of this model.")
+        reasoning, include = body.get("reasoning"), body.get("include")
+        summary = isinstance(reasoning, dict) and reasoning.get("summary") not in (None, "none")
+        encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
+        return asked, ResponsesRequest(prompt, model, stream, asked.tokens, summary, encrypted)
 
-async def answer_responses(request: web.BaseRequest, ctx: Context) -> web.StreamResponse:
-    parsed: ResponsesRequest = ctx.parsed
-    scenario, text, prepared = await reply_for(ctx, parsed.prompt, TITLE, not_applicable)
-    reasoning = scenario.reply.reasoning  # a reasoning model's: its item is always there
-    # Its items' ids say they came with reasoning, to hold a client to sending it back.
-    tail = reasoned_tail(ctx.signer.mark) if reasoning else f"{_IDS.getrandbits(120):030x}"
-    response = ResponseContext(
-        id=f"resp_{_IDS.getrandbits(120):030x}",
-        item_id="msg_" + tail,
-        created_at=int(ctx.config.clock.wall()),
-        model=parsed.model,
-        input_tokens=parsed.input_tokens,
-        reasoning=reasoning,
-        summary=parsed.summary and not scenario.reply.redacted,
-        encrypted=ctx.signer.sealed(reasoning) if reasoning and parsed.encrypted else "",
-        cached_tokens=min(scenario.reply.cached_tokens, parsed.input_tokens),
-    )
-    if scenario.recording is not None:
+    def begin(
+        self, parsed: ResponsesRequest, scenario: Scenario, planned: Prepared, given: Given
+    ) -> ResponseContext:
+        reasoning = scenario.reply.reasoning  # a reasoning model's: its item is always there
+        signer = given.signer
+        # Its items' ids say they came with reasoning, to hold a client to sending it back.
+        tail = reasoned_tail(signer.mark) if reasoning else f"{_IDS.getrandbits(120):030x}"
+        return ResponseContext(
+            id=f"resp_{_IDS.getrandbits(120):030x}",
+            item_id="msg_" + tail,
+            created_at=int(given.clock.wall()),
+            model=parsed.model,
+            input_tokens=parsed.input_tokens,
+            reasoning=reasoning,
+            summary=parsed.summary and not scenario.reply.redacted,
+            encrypted=signer.sealed(reasoning) if reasoning and parsed.encrypted else "",
+            cached_tokens=min(scenario.reply.cached_tokens, parsed.input_tokens),
+        )
+
+    def replay_shapes(self, context: ResponseContext, given: Given) -> Shapes:
         # A recording's events are numbered already: a fault resends none of them.
-        faults = shapes(response, Numbered(), ctx.config.clock.wall())
-        return await replayed_answer(request, ctx, scenario, faults)
-    if not parsed.stream:
-        cut = await whole_answer_faults(request, ctx, scenario, MESSAGES[500])
-        if cut is not None:
-            return cut
-        return web.json_response(whole_response(scenario, response, text, len(prepared.ends)))
-    steps = planned_responses(scenario, response, prepared, ctx.config.clock.wall())
-    return await streamed(request, ctx, steps, transport_of(scenario))
+        return shapes(context, Numbered(), given.clock.wall())
+
+    def whole(
+        self,
+        parsed: ResponsesRequest,
+        context: ResponseContext,
+        scenario: Scenario,
+        planned: Prepared,
+    ) -> Any:
+        return whole_response(scenario, context, planned.text, len(planned.ends))
+
+    def stream(
+        self,
+        parsed: ResponsesRequest,
+        context: ResponseContext,
+        scenario: Scenario,
+        planned: Prepared,
+        given: Given,
+    ) -> Streamed:
+        return Streamed(planned_responses(scenario, context, planned, given.clock.wall()))
 
 
 DIALECT: Final = Dialect(
     name=NAME,
     title=TITLE,
     answered_at="/v1/responses",
-    routes={"/v1/responses": {"POST": Route(answer_responses, "conversation", read_responses)}},
-    not_applicable=not_applicable,
+    routes={"/v1/responses": {"POST": Conversation(ResponsesSpeaker)}},
+    why_not=not_applicable,
     shapes=FAULT_SHAPES,
-    read_capture=read_capture,
-    scripted_error=scripted_error,
-    error_body=error_body,
-    error_message=json_error_message,
+    errors=ERRORS,
+    capture=Capture(read_capture),
     strict_rules=STRICT_RULES,
-    budget=BUDGET,
     doc="OpenAI's Responses API (``stream: true``: numbered response.* events)",
 )

@@ -23,8 +23,7 @@ from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from ...scenario.text import CallEvent
-from ..anthropic.shapes import NO_DONE
-from ..common import keyed_api_not_applicable
+from ..common import NO_DONE, keyed_api_not_applicable
 from .shapes import MISSING, shapes
 from .wire import (
     ResponseContext,

@@ -8,9 +8,9 @@ import secrets
 from collections.abc import Callable
 from typing import Any, Final
 
-from ...http.errors import BadRequest
+from ...protocol.errors import BadRequest
 from ...scenario.asked import Asked, Message, ToolCall, with_tool_names
-from ..openai_chat.read import ROLES, content_text, tool_names
+from ..openai import ROLES, content_text, tool_names
 from ..strict import StrictRule, refuse
 
 __all__ = ["STRICT_RULES", "asked_of_responses"]

@@ -13,9 +13,8 @@ from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes, ShapeWriter
 from ...scenario.model import Fault
-from ..anthropic.shapes import NO_DONE
-from ..fakegpt.shapes import ping
-from ..openai_chat.shapes import DELTA_MISSING, OPENAI_CODES
+from ..common import DELTA_MISSING, NO_DONE, ping
+from ..openai import OPENAI_CODES
 from .wire import ResponseContext, response_object
 
 __all__ = ["FAULT_SHAPES", "MISSING", "Numbered", "shapes"]

@@ -1,0 +1,228 @@
+"""THE request lifecycle of a dialect's route, written once.
+
+For every request to an API the emulator speaks: read it into the dialect's
+typed request (the dialect's reader, given an :class:`~emulator.dialects.speaker.Incoming`
+and a :class:`~emulator.dialects.speaker.Given`), choose the scenario and
+the turn, draw chaos, inject the scenario's HTTP error or spend its token
+budget, have the dialect answer (a :class:`~emulator.dialects.speaker.Whole`
+body or a :class:`~emulator.dialects.speaker.Streamed` plan), and send or
+play it through the scenario's network. Every error is answered in the
+dialect's own shape. The journal entry (``ctx.call``) notes each step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from ..dialects.dialect import Called, Plain
+from ..dialects.speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
+from ..dialects.strict import strict_asked
+from ..engine.play import deliver, end_connection, play
+from ..matching import NoTurnError, TieError, turn_of
+from ..outcomes import Ending
+from ..protocol.errors import BadRequest
+from ..protocol.steps import Step
+from ..scenario import Endpoint, Scenario, ScenarioError, Transport
+from ..scenario.asked import Asked
+from ..scenario.faults import FAULTS
+from ..scenario.match import RegexTimeout
+from ..state import SCENARIO_HEADER, RuleTimeoutError
+from .budget import spent
+from .errors import Context, preflight
+from .routes import Admin, RouteTable, Served
+
+__all__ = ["dispatch", "sent"]
+
+
+async def dispatch(
+    request: web.BaseRequest, ctx: Context, routes: RouteTable, body: bytes
+) -> web.StreamResponse:
+    """Answer ``request`` (its ``body`` read whole) by the route it asks for."""
+    if ctx.cors and request.method == "OPTIONS":  # cors is only ever set on upstream paths
+        return preflight(ctx.cors)
+    entry = routes.route_of(request)
+    if isinstance(entry, Admin):
+        return await entry.handler(request, ctx)
+    ctx.call.dialect = entry.dialect.name
+    errors = entry.dialect.errors
+    try:
+        return await _answered(request, ctx, entry, body)
+    except BadRequest as exc:
+        headers = {**errors.headers(exc.status), **exc.headers}
+        raise BadRequest(
+            exc.status, exc.detail, headers, errors.body(exc.status, exc.detail)
+        ) from None
+
+
+def sent(whole: Whole) -> web.Response:
+    """A whole answer as aiohttp sends it."""
+    return web.Response(body=whole.body, status=whole.status, headers=whole.headers,
+                        content_type=whole.content_type, charset=whole.charset)  # fmt: skip
+
+
+def _given(request: web.BaseRequest, ctx: Context) -> Given:
+    config = ctx.config
+    return Given(ctx.signer, config.clock, strict_asked(config.strict, request.headers),
+                 config.max_prompt, config.max_stream_bytes, config.seed, config.accounts,
+                 ctx.state.id)  # fmt: skip
+
+
+async def _answered(
+    request: web.BaseRequest, ctx: Context, served: Served, body: bytes
+) -> web.StreamResponse:
+    route = served.route
+    given = _given(request, ctx)
+    incoming = Incoming(request.method, request.path, request.query, request.headers, body)
+    if isinstance(route, Plain):
+        return sent(route.answer(incoming, given))
+    speaker = served.speaker
+    asked: Asked | None = None
+    parsed: Any
+    if isinstance(route, Called):
+        parsed = route.read(incoming, given)
+    elif speaker is not None:
+        asked, parsed = speaker.read(incoming, given)
+    else:  # pragma: no cover - the route table makes a speaker for every conversation
+        raise RuntimeError(f"no speaker for {request.path}")
+    endpoint = route.endpoint
+    scenario = _choose(request, ctx, endpoint, asked)
+    n = ctx.call.number = ctx.state.next_call(scenario, endpoint)
+    drawn = ctx.state.draw_chaos(scenario, endpoint)
+    if drawn is not None:
+        scenario, ctx.call.chaos = drawn
+    ctx.call.served = scenario
+    given = given._replace(number=n)
+    errors = served.dialect.errors
+    scripted = next(
+        (e for e in scenario.http_errors if e.endpoint == endpoint and e.on_call in (0, n)), None
+    )
+    budget: Mapping[str, str] = {}
+    if scenario.rate_limit.tokens and endpoint == "conversation":
+        refused, budget = spent(ctx, errors, scenario, asked)
+        if refused is not None:
+            return sent(refused)
+    response: web.StreamResponse
+    if scripted is not None:
+        response = sent(errors.scripted(scripted))
+    elif isinstance(route, Called):
+        response = sent(route.answer(parsed, scenario, given))
+    elif speaker is not None:
+        response = await _conversation(request, ctx, served, speaker, parsed, scenario, given,
+                                       budget)  # fmt: skip
+    if budget and not response.prepared:
+        response.headers.update(budget)
+    transport = scenario.transport
+    if isinstance(response, web.Response) and transport.applies(endpoint):
+        # A whole answer (JSON, an error) through the scenario's network; a
+        # stream went through it as it was played.
+        return await deliver(request, response, transport, ctx.call, ctx.config.clock)
+    return response
+
+
+async def _conversation(
+    request: web.BaseRequest,
+    ctx: Context,
+    served: Served,
+    speaker: Speaker[Any, Any, Any],
+    parsed: Any,
+    scenario: Scenario,
+    given: Given,
+    budget: Mapping[str, str],
+) -> web.StreamResponse:
+    """The dialect's answer to a conversation request under ``scenario``."""
+    dialect = served.dialect
+    reason = dialect.not_applicable(scenario)
+    if reason is not None:
+        raise BadRequest(
+            400, f"scenario {scenario.name!r} does not apply to {dialect.title}: {reason}"
+        )
+    answer = await speaker.answer(parsed, scenario, given)
+    if isinstance(answer, Whole):
+        cut = await _whole_answer_faults(request, ctx, scenario, speaker.failed)
+        return cut if cut is not None else sent(answer)
+    extra = {**answer.extra, **ctx.cors, **budget}
+    return await _streamed(request, ctx, answer.steps, _transport_of(scenario), answer.status,
+                           answer.headers, extra)  # fmt: skip
+
+
+def _choose(
+    request: web.BaseRequest, ctx: Context, endpoint: Endpoint, asked: Asked | None
+) -> Scenario:
+    """The scenario (or the turn of its [[turns]]) that answers this request, noted in
+    the journal with why; a 400 when none can be chosen, a 404 naming the nearest turns
+    when no turn of the chosen scenario matches."""
+    call, limits = ctx.call, ctx.config.limits
+    try:
+        choice = ctx.state.choose(endpoint, request.headers.get(SCENARIO_HEADER), asked)
+        call.scenario, call.chosen_by = choice.scenario.name, choice.why
+        call.near = [n.to_dict() for n in choice.near]
+        if asked is None or not choice.scenario.turns:
+            return choice.scenario
+        scenario, call.turn = turn_of(choice.scenario, asked, limits.rule_seconds)
+        return scenario
+    except ScenarioError as exc:
+        raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
+    except (RuleTimeoutError, RegexTimeout, TieError) as exc:
+        if not isinstance(exc, TieError):
+            ctx.state.add_problem(str(exc))
+        raise BadRequest(400, f"cannot choose a scenario: {exc}") from exc
+    except NoTurnError as exc:
+        call.near = [n.to_dict() for n in exc.near]
+        raise BadRequest(404, str(exc)) from exc
+
+
+def _transport_of(scenario: Scenario) -> Transport | None:
+    """The network the conversation's answer goes through (None: a plain socket)."""
+    return scenario.transport if scenario.transport.applies("conversation") else None
+
+
+async def _streamed(
+    request: web.BaseRequest,
+    ctx: Context,
+    steps: Iterator[Step],
+    transport: Transport | None,
+    status: int = 200,
+    headers: Mapping[str, str] = STREAM_HEADERS,
+    extra: Mapping[str, str] | None = None,
+) -> web.StreamResponse:
+    """Play ``steps`` as the answer, counted in the metrics as a stream in flight."""
+    metrics = ctx.state.metrics
+    metrics.stream_started()
+    try:
+        playing = play(request, steps, ctx.config.clock, ctx.config.speed, ctx.call, extra,
+                       transport, status, headers)  # fmt: skip
+        if not ctx.config.speed:
+            return await playing  # unpaced: it never sleeps, and a task costs a loop turn
+        # In a task of its own: each time a paced stream wakes, it resumes the player
+        # alone, not the five handler frames that await it (0.4 ms CPU a 5 s stream).
+        # Cancelling the handler cancels the task it awaits.
+        return await asyncio.ensure_future(playing)
+    finally:
+        metrics.stream_ended()
+
+
+async def _whole_answer_faults(
+    request: web.BaseRequest, ctx: Context, scenario: Scenario, error_message: str
+) -> web.StreamResponse | None:
+    """For an answer sent whole (no stream), the stream's faults that mean something for
+    one body: a stall waits, an error is a 500, a cut (drop, reset, close, half-open)
+    cuts the connection (returned: the answer that never goes out). None: answer as
+    usual."""
+    for fault in scenario.faults:
+        spec = FAULTS[fault.kind]
+        if spec.waits:
+            await ctx.config.clock.sleep(fault.seconds)
+        elif spec.fails:
+            raise BadRequest(500, fault.text or error_message)
+        elif spec.cut is not None:
+            if spec.holds:
+                await ctx.config.clock.sleep(min(fault.seconds or 3600.0, 3600.0))
+            ctx.call.ending = Ending("never_sent", fault=fault.kind)
+            # A half-open connection, once given up, is cut as a drop is.
+            end_connection(request, "abort" if spec.holds else spec.cut)
+            return web.Response(status=200)
+    return None
