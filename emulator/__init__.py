@@ -6,9 +6,7 @@ its own) or :func:`serve` (in the running event loop).
 """
 
 from ._version import __version__
-from .config import EmulatorConfig, Limits
 from .http.app import EmulatorHandler, make_app, make_server
-from .journal import Call, CallList
 from .remote import RemoteEmulator
 from .scenario import (
     Expect,
@@ -25,8 +23,10 @@ from .scenario import (
 )
 from .scenario.chaos import Chaos, parse_chaos
 from .server import Emulator, EmulatorServer, builtin_scenarios, serve
-from .sessions import SESSION_HEADER
-from .state import SCENARIO_HEADER, EmulatorState
+from .state.config import EmulatorConfig, Limits
+from .state.journal import Call, CallList
+from .state.sessions import SESSION_HEADER
+from .state.store import SCENARIO_HEADER, EmulatorState
 
 __all__ = [
     "SCENARIO_HEADER",

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .config import EmulatorConfig
-    from .journal import CallList
-    from .outcomes import Problem
+    from .core.endings import Problem
     from .scenario import Scenario
-    from .state import ScenarioRef
+    from .state.config import EmulatorConfig
+    from .state.journal import CallList
+    from .state.store import ScenarioRef
 
 __all__ = ["EmulatorHandle"]
 

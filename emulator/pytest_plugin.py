@@ -62,12 +62,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from .config import EmulatorConfig
 from .handle import EmulatorHandle
 from .remote import RemoteEmulator
 from .scenario import ScenarioError, load_scenarios
 from .server import _LOOPBACK, Emulator, EmulatorServer, builtin_scenarios, serve, serving
-from .state import ScenarioRef
+from .state.config import EmulatorConfig
+from .state.store import ScenarioRef
 
 if TYPE_CHECKING:
     from client import FakeGpt

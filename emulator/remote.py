@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from .config import EmulatorConfig
-from .journal import Call, CallList
-from .outcomes import Ending, Problem
+from .core.endings import Ending, Problem
 from .scenario import Scenario, scenario_from_dict
 from .scenario.dump import scenario_to_toml
-from .sessions import SESSION_HEADER, check_session_id
-from .state import ScenarioRef
+from .state.config import EmulatorConfig
+from .state.journal import Call, CallList
+from .state.sessions import SESSION_HEADER, check_session_id
+from .state.store import ScenarioRef
 
 __all__ = ["RemoteEmulator", "RemoteError"]
 

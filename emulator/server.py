@@ -1,6 +1,6 @@
 """Running the emulator: in the current event loop, or in a thread of its own.
 
-Everything is configured by one :class:`~emulator.config.EmulatorConfig`
+Everything is configured by one :class:`~emulator.state.config.EmulatorConfig`
 (where to listen, which scenarios, how to behave); :func:`serve` runs it in
 the running loop, :class:`EmulatorServer` in a thread, the command line and
 the pytest fixtures through these two. :class:`Emulator` is the handle tests
@@ -25,15 +25,15 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .config import EmulatorConfig
+from .core.endings import Problem
 from .http.app import make_server
-from .journal import CallList
-from .outcomes import Problem
 from .scenario import Scenario
 from .scenario.builtin import builtin_scenarios, scenarios_dir
 from .scenario.text import warm
-from .sessions import SESSION_HEADER
-from .state import EmulatorState, ScenarioRef
+from .state.config import EmulatorConfig
+from .state.journal import CallList
+from .state.sessions import SESSION_HEADER
+from .state.store import EmulatorState, ScenarioRef
 
 __all__ = [
     "Emulator",

@@ -12,11 +12,11 @@ import openai
 import pytest
 
 from emulator import EmulatorConfig, load_scenario, scenario_from_dict
-from emulator.matching import check_pool
 from emulator.scenario import ScenarioError
 from emulator.scenario.asked import Asked, Message, ToolCall
 from emulator.scenario.match import Match, misses, provable_tie
 from emulator.server import EmulatorServer
+from emulator.state.matching import check_pool
 
 OPENAI_TOOLS = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
                 for n in ("get_weather", "get_forecast")]  # fmt: skip

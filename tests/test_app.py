@@ -18,7 +18,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from emulator import Emulator, EmulatorConfig
-from emulator.auth import Signer
+from emulator.core.signing import Signer
 from emulator.pytest_plugin import EmulatorFactory
 from tests.helpers import CONVERSATION, answer, converse, login
 
@@ -556,10 +556,10 @@ async def test_the_schedule_counts_from_the_request_s_arrival_not_from_the_first
 
     from aiohttp import web
 
-    from emulator.clock import REAL_CLOCK
+    from emulator.core.clock import REAL_CLOCK
     from emulator.engine.play import play
     from emulator.protocol.steps import Step, Wait, Write
-    from emulator.transcript import Transcript
+    from emulator.state.transcript import Transcript
 
     @_dataclass
     class Progress:

@@ -1,8 +1,8 @@
-"""emulator.auth: signed, stateless, expiring tokens."""
+"""emulator.core.signing: signed, stateless, expiring tokens."""
 
 from __future__ import annotations
 
-from emulator.auth import Signer, user_id_for
+from emulator.core.signing import Signer, user_id_for
 
 
 def test_issue_and_verify_round_trip() -> None:
@@ -47,7 +47,7 @@ def test_a_remembered_token_still_expires_and_stays_tied_to_its_kind() -> None:
 
 
 def test_the_memory_of_verified_tokens_is_bounded() -> None:
-    from emulator import auth
+    from emulator.core import signing as auth
 
     signer = Signer(b"k", ttl=60)
     tokens = [

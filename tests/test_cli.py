@@ -18,7 +18,7 @@ import pytest
 
 from client import FakeGpt
 from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios
-from emulator.auth import Signer
+from emulator.core.signing import Signer
 from tests.helpers import collect, serving
 
 

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from emulator import EmulatorConfig
-from emulator.clock import REAL_CLOCK, VirtualClock
+from emulator.core.clock import REAL_CLOCK, VirtualClock
 from emulator.pytest_plugin import EmulatorFactory
 from tests.helpers import conversation, login
 

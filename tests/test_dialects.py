@@ -21,6 +21,7 @@ from emulator import EmulatorConfig, builtin_scenarios, load_scenario, serve
 from emulator.capture import import_capture
 from emulator.conformance import python_client
 from emulator.conformance.runner import cases, run_all, skipped
+from emulator.core.endings import Label
 from emulator.dialects.anthropic.shapes import shapes as anthropic_shapes
 from emulator.dialects.bedrock.shapes import shapes as bedrock_shapes
 from emulator.dialects.common import keyed_api_not_applicable
@@ -44,7 +45,6 @@ from emulator.dialects.speaker import (
 )
 from emulator.engine.prepare import Prepared
 from emulator.engine.stream import delta_events, dialect_stream, format_of
-from emulator.outcomes import Label
 from emulator.protocol.errors import BadRequest
 from emulator.protocol.sse import SSEFormat, event_json, sse_data
 from emulator.protocol.steps import Step, Write

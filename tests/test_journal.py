@@ -12,7 +12,7 @@ import pytest
 
 from client import FakeGpt, IncompleteStreamError, SSEDecoder, UpstreamTimeoutError
 from emulator import Call, Emulator, EmulatorConfig
-from emulator.outcomes import COMPLETED, Label
+from emulator.core.endings import COMPLETED, Label
 from emulator.pytest_plugin import EmulatorFactory
 from tests.helpers import CONVERSATION, answer, collect, login
 
@@ -270,7 +270,7 @@ async def test_without_cors_there_are_no_cors_headers(
 
 
 def test_a_transcript_keeps_both_ends_and_counts_what_it_keeps() -> None:
-    from emulator.transcript import Transcript
+    from emulator.state.transcript import Transcript
 
     transcript = Transcript(keep_bytes=100, keep_writes=3)
     for i in range(10):

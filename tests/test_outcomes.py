@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from emulator.outcomes import COMPLETED, Ending, Label, Problem
+from emulator.core.endings import COMPLETED, Ending, Label, Problem
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Attributes that hold an ending or a label: never parsed back from their words.
@@ -70,7 +70,7 @@ def test_a_label_and_a_problem_are_values_with_words() -> None:
 def test_a_config_error_carries_its_field() -> None:
     import pytest
 
-    from emulator.config import ConfigError, EmulatorConfig, Limits
+    from emulator.state.config import ConfigError, EmulatorConfig, Limits
 
     with pytest.raises(ConfigError) as speed:
         EmulatorConfig(speed=-1)

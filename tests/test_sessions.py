@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from emulator import EmulatorConfig, Limits, builtin_scenarios
-from emulator.outcomes import Problem
+from emulator.core.endings import Problem
 from emulator.pytest_plugin import EmulatorFactory
 from emulator.remote import RemoteEmulator, RemoteError
 from emulator.server import EmulatorServer

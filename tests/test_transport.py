@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from emulator import EmulatorConfig, ScenarioError, scenario_from_dict
-from emulator.clock import VirtualClock
+from emulator.core.clock import VirtualClock
 from emulator.engine.play import latencies
 from emulator.pytest_plugin import EmulatorFactory
 from emulator.scenario import Transport

@@ -25,19 +25,19 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 
-from ..clock import REAL_CLOCK
+from ..core.clock import REAL_CLOCK
 from ..dialects.fakegpt.read import parse_conversation
 from ..dialects.fakegpt.shapes import shapes as fakegpt_shapes
 from ..dialects.fakegpt.wire import StreamContext
 from ..dialects.registry import DIALECTS
 from ..engine.play import play
 from ..engine.replay import replayed
-from ..journal import Call
 from ..protocol.errors import BadRequest
 from ..scenario import load_scenario
 from ..scenario.dump import scenario_to_toml
 from ..scenario.model import Chunk, Ending, Recording, Scenario
 from ..server import bind_socket
+from ..state.journal import Call
 from .decode import expected_outcome
 from .imports import content_headers
 

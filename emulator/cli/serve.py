@@ -17,12 +17,12 @@ import sys
 from typing import Any, Final
 
 from .._version import __version__
-from ..config import ConfigError, EmulatorConfig, Limits
-from ..http.errors import is_loopback
+from ..http.context import is_loopback
 from ..scenario import Scenario, ScenarioError, load_scenario
 from ..scenario.chaos import Chaos, parse_chaos
 from ..server import bind_socket, make_state, serving
-from ..state import SCENARIO_HEADER, EmulatorState
+from ..state.config import ConfigError, EmulatorConfig, Limits
+from ..state.store import SCENARIO_HEADER, EmulatorState
 from .options import add_log_level, add_scenarios_dir, add_speed, scenarios_of
 from .scenarios import check, list_scenarios
 

@@ -16,15 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from ..config import EmulatorConfig
 from ..dialects.dialect import Dialect
 from ..dialects.registry import dialect_named
-from ..journal import Call
-from ..matching import closing_turn, opening_turn
 from ..scenario import Scenario
 from ..scenario.builtin import builtin_scenarios
 from ..scenario.faults import FAULTS
 from ..server import Emulator, serve
+from ..state.config import EmulatorConfig
+from ..state.journal import Call
+from ..state.matching import closing_turn, opening_turn
 from .clients import Client
 from .judge import Outcome, Verdict, judge
 

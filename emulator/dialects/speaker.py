@@ -26,8 +26,8 @@ from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Generic, NamedTuple, Protocol, TypeVar
 
-from ..auth import Signer
-from ..clock import Clock
+from ..core.clock import Clock
+from ..core.signing import Signer
 from ..engine.prepare import Prepared, estimated_bytes, prepare
 from ..engine.replay import replayed
 from ..protocol.errors import CDN_CHALLENGE_HTML, BadRequest

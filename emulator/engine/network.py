@@ -14,8 +14,8 @@ from typing import Final, Protocol
 
 from aiohttp import web
 
-from ..clock import Clock
-from ..outcomes import COMPLETED, Ending, EndingKind, Label
+from ..core.clock import Clock
+from ..core.endings import COMPLETED, Ending, EndingKind, Label
 from ..scenario import Transport
 
 __all__ = [

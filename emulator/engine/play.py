@@ -1,7 +1,7 @@
 """Playing planned steps onto a socket: the only code that writes a stream or sleeps
 (with :mod:`emulator.engine.network`, the network's faults on the way).
 
-Time goes through one :class:`~emulator.clock.Clock`: scaled waits follow
+Time goes through one :class:`~emulator.core.clock.Clock`: scaled waits follow
 ``speed`` (``speed=0`` never waits for pacing), fault waits keep their time.
 """
 
@@ -14,8 +14,8 @@ from typing import Final
 
 from aiohttp import web
 
-from ..clock import Clock
-from ..outcomes import COMPLETED, EndingKind, Label
+from ..core.clock import Clock
+from ..core.endings import COMPLETED, EndingKind, Label
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario import PlanError, Transport, model
 from .network import (

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from ..outcomes import Label
+from ..core.endings import Label
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario.faults import Shapes, write_fault
 from ..scenario.model import Fault, Recording, Scenario

@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import lru_cache
 from typing import Final
 
-from ..outcomes import Label
+from ..core.endings import Label
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Drop, Hold, Step, Wait, Write
 from ..scenario.faults import FAULTS, Shapes, write_fault

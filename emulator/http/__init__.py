@@ -1,6 +1,7 @@
-"""The HTTP layer: the dispatcher and server builders (``app``), the route table built from
-the dialect registry (``routes``), the admin API (``admin``, ``journal_api``), what every
-dialect's endpoints share (``dialect``) and what all of them share (``errors``). Each
-API's own endpoints live in its folder under :mod:`emulator.dialects`. ``admin`` never
-imports ``app``.
+"""The HTTP layer: the server builders and the handler of every request (``app``), THE
+request lifecycle of a dialect's route (``lifecycle``), the route table built from the
+dialect registry (``routes``), the admin API (``admin``, ``journal_api``, ``guard``,
+``ui``), token budgets (``budget``) and what all of them share (``context``). Each
+API's own parts live in its folder under :mod:`emulator.dialects`; nothing here imports
+a dialect's folder. ``admin`` never imports ``app``.
 """

@@ -21,8 +21,8 @@ from ..dialects.registry import DIALECTS
 from ..protocol.errors import BadRequest
 from ..scenario import Scenario
 from ..scenario.chaos import DEFAULT_KINDS, Chaos
-from ..state import SCENARIO_NAME
-from .errors import ADMIN_PREFIX, Context, Handler, json_response
+from ..state.store import SCENARIO_NAME
+from .context import ADMIN_PREFIX, Context, Handler, json_response
 from .guard import guarded, json_body
 from .journal_api import JOURNAL_PREFIX_ROUTES, JOURNAL_ROUTES
 from .ui import inspector

@@ -19,15 +19,15 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from ..auth import Signer
-from ..config import EmulatorConfig
-from ..journal import Call, LimitError
-from ..outcomes import Ending, Label
+from ..core.endings import Ending, Label
+from ..core.signing import Signer
 from ..protocol.errors import BadRequest
-from ..sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
-from ..state import EmulatorState
-from ..transcript import Transcript
-from .errors import ADMIN_PREFIX, Context, cors_headers, error_response
+from ..state.config import EmulatorConfig
+from ..state.journal import Call, LimitError
+from ..state.sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
+from ..state.store import EmulatorState
+from ..state.transcript import Transcript
+from .context import ADMIN_PREFIX, Context, cors_headers, error_response
 from .lifecycle import dispatch
 from .routes import RouteTable, route_table
 

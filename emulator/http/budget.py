@@ -12,7 +12,7 @@ from ..dialects.speaker import Whole
 from ..scenario import HttpError, Scenario
 from ..scenario.asked import Asked
 from ..scenario.text import told_text
-from .errors import Context
+from .context import Context
 
 __all__ = ["spent"]
 

@@ -19,8 +19,8 @@ from aiohttp import web
 
 from ..protocol.errors import BadRequest
 from ..scenario import ScenarioError
-from ..state import LimitError
-from .errors import Context, Handler, is_loopback
+from ..state.store import LimitError
+from .context import Context, Handler, is_loopback
 
 __all__ = ["ADMIN_TOKEN_HEADER", "check_admin_access", "guarded", "json_body"]
 

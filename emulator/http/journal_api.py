@@ -21,12 +21,12 @@ from typing import Any, Final
 from aiohttp import web
 
 from ..dialects.registry import DIALECTS
-from ..journal import ALL_SESSIONS, Call
 from ..protocol.errors import BadRequest
 from ..protocol.sse import SSEFormat
 from ..scenario.dump import scenario_to_toml
 from ..scenario.recording import chunk_dict
-from .errors import ADMIN_PREFIX, Context, Handler, json_response
+from ..state.journal import ALL_SESSIONS, Call
+from .context import ADMIN_PREFIX, Context, Handler, json_response
 
 __all__ = ["JOURNAL_PREFIX_ROUTES", "JOURNAL_ROUTES", "exchange"]
 

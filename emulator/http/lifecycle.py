@@ -18,21 +18,21 @@ from typing import Any
 
 from aiohttp import web
 
+from ..core.endings import Ending
 from ..dialects.dialect import Called, Plain
 from ..dialects.speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
 from ..dialects.strict import strict_asked
 from ..engine.play import deliver, end_connection, play
-from ..matching import NoTurnError, TieError, turn_of
-from ..outcomes import Ending
 from ..protocol.errors import BadRequest
 from ..protocol.steps import Step
 from ..scenario import Endpoint, Scenario, ScenarioError, Transport
 from ..scenario.asked import Asked
 from ..scenario.faults import FAULTS
 from ..scenario.match import RegexTimeout
-from ..state import SCENARIO_HEADER, RuleTimeoutError
+from ..state.matching import NoTurnError, TieError, turn_of
+from ..state.store import SCENARIO_HEADER, RuleTimeoutError
 from .budget import spent
-from .errors import Context, preflight
+from .context import Context, preflight
 from .routes import Admin, RouteTable, Served
 
 __all__ = ["dispatch", "sent"]

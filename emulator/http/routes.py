@@ -20,7 +20,7 @@ from ..dialects.dialect import Conversation, Dialect, Plain, Route
 from ..dialects.registry import DIALECTS
 from ..dialects.speaker import Speaker
 from .admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
-from .errors import Context, Handler
+from .context import Context, Handler
 
 __all__ = ["Admin", "RouteTable", "Served", "route_table"]
 

@@ -1,7 +1,8 @@
-"""Wire shapes and codecs, one module per concern: pure builders, no I/O.
+"""Wire pieces any dialect may share, one module per concern: pure, no I/O.
 
-``sse`` frames events; ``fakegpt`` builds the FakeGpt upstream's events and
-bodies; ``templates`` encodes them once with holes for per-request values;
-``steps`` are what a planned stream is made of. (Other dialects get a module
-of their own beside ``fakegpt``.)
+``sse`` frames events (and ``DONE``, the OpenAI-style end); ``steps`` are what
+a planned stream is made of; ``errors`` is a request refused
+(:class:`~emulator.protocol.errors.BadRequest`) and the CDN page any API may
+answer; ``ids`` makes call ids; ``thoughts`` cuts a reasoning into deltas.
+Each API's own shapes live in its folder under :mod:`emulator.dialects`.
 """

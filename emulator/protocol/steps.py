@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from ..outcomes import Label
+from ..core.endings import Label
 
 __all__ = ["Cut", "Drop", "Hold", "Step", "Wait", "Write"]
 

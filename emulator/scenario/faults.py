@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from ..outcomes import Label
+from ..core.endings import Label
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Cut, Drop, Hold, Step, Wait, Write
 from .model import Fault, Scenario

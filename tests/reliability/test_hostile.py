@@ -21,7 +21,7 @@ from client import (
     UpstreamTimeoutError,
 )
 from emulator import Emulator
-from emulator.http.errors import is_loopback
+from emulator.http.context import is_loopback
 from tests.helpers import endless, event, hostile, run_client, upstream
 
 PATHS = [

@@ -26,7 +26,7 @@ from emulator import Scenario, builtin_scenarios
 from emulator.conformance.clients import failure_kind
 from emulator.dialects.registry import DIALECTS
 from emulator.scenario.text import reply_text
-from emulator.state import login_effects
+from emulator.state.store import login_effects
 from tests.helpers import serving
 
 not_applicable = DIALECTS["fakegpt"].not_applicable

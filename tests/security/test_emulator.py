@@ -20,8 +20,8 @@ import pytest
 
 from emulator import Emulator, EmulatorConfig
 from emulator import scenario as scenario_module
-from emulator import state as state_module
 from emulator.pytest_plugin import EmulatorFactory
+from emulator.state import store as state_module
 from tests.helpers import CONVERSATION, answer, conversation, converse, login
 
 A_SCENARIO_FILE = 'description = "read from the disk"\n[reply]\ntext = "SECRET FILE TEXT"\n'

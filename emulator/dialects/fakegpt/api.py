@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from typing import Any, Final, NamedTuple
 
-from ...auth import Identity, Signer, user_id_for
+from ...core.signing import Identity, Signer, user_id_for
 from ...engine.prepare import Prepared, prepare
 from ...protocol.errors import BadRequest
 from ...scenario import HttpError, Scenario

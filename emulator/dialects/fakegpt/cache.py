@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
+from ...core.endings import Label, LabelKind
 from ...engine.prepare import Prepared, prepare
 from ...engine.stream import COALESCE_BYTES, format_of
-from ...outcomes import Label, LabelKind
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Drop, Hold, Step, Wait, Write
 from ...scenario.model import Scenario

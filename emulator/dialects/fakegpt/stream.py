@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Final
 
+from ...core.endings import Label, end_label, event_label
 from ...engine.prepare import Prepared
 from ...engine.stream import (
     COALESCE_BYTES,
@@ -24,7 +25,6 @@ from ...engine.stream import (
     pauses,
     with_faults,
 )
-from ...outcomes import Label, end_label, event_label
 from ...protocol.sse import DONE, SSEFormat
 from ...protocol.steps import Step, Wait, Write
 from ...scenario.model import Scenario

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from ...core.endings import end_label, event_label
 from ...engine.pieces import escaped_piece, piece_template
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
-from ...outcomes import end_label, event_label
 from ...protocol.sse import DONE, SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario

@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
+from ...core.endings import end_label, event_label
 from ...engine.pieces import PieceTemplate, escaped_piece, piece_template
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
-from ...outcomes import end_label, event_label
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario

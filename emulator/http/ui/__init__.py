@@ -7,7 +7,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from ..errors import Context
+from ..context import Context
 from ..guard import check_admin_access
 
 __all__ = ["inspector"]

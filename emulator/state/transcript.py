@@ -13,10 +13,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .outcomes import COMPLETED, Ending, Label
-from .scenario.model import Chunk, Recording
-from .scenario.model import Ending as RecordedEnding
-from .scenario.recording import FRAMING_HEADERS
+from ..core.endings import COMPLETED, Ending, Label
+from ..scenario.model import Chunk, Recording
+from ..scenario.model import Ending as RecordedEnding
+from ..scenario.recording import FRAMING_HEADERS
 
 __all__ = ["Sent", "Transcript"]
 

@@ -10,11 +10,11 @@ from typing import Any, Final, NamedTuple
 
 from aiohttp import web
 
-from ..auth import Signer
-from ..config import EmulatorConfig
+from ..core.signing import Signer
 from ..dialects.dialect import detail_body
-from ..journal import Call
-from ..state import EmulatorState
+from ..state.config import EmulatorConfig
+from ..state.journal import Call
+from ..state.store import EmulatorState
 
 __all__ = [
     "ADMIN_PREFIX",

@@ -14,9 +14,9 @@ from typing import Final
 
 import regex
 
+from ..scenario import Scenario, ScenarioError
 from .config import Limits
 from .journal import LimitError
-from .scenario import Scenario, ScenarioError
 
 __all__ = ["SCENARIO_MARKER", "RuleTimeoutError", "Rules", "login_effects", "reachable_by_prompt"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from .outcomes import Ending
+from ..core.endings import Ending
 
 __all__ = ["Metrics"]
 

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from .scenario import Scenario
-from .scenario.asked import Asked, Message
-from .scenario.match import Match, Miss, RegexTimeout, misses
-from .scenario.turns import check_ties
+from ..scenario import Scenario
+from ..scenario.asked import Asked, Message
+from ..scenario.match import Match, Miss, RegexTimeout, misses
+from ..scenario.turns import check_ties
 
 __all__ = [
     "Near",

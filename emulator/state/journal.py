@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.endings import Ending
+from ..scenario import Scenario
 from .config import Limits
-from .outcomes import Ending
-from .scenario import Scenario
 from .transcript import Transcript
 
 __all__ = ["ALL_SESSIONS", "Call", "CallList", "Journal", "LimitError"]

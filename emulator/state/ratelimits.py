@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from typing import Final
 
-from .scenario import Budget, RateLimit
+from ..scenario import Budget, RateLimit
 
 __all__ = ["MAX_BUDGETS", "Budget", "TokenBudgets"]
 

@@ -68,7 +68,7 @@ class Sessions(Generic[T]):
 
     At most ``limit`` at once; one unused for ``idle`` seconds is dropped the
     next time a session is created or listed. When all ``limit`` are in use,
-    a new id is refused with a :class:`~emulator.journal.LimitError` rather
+    a new id is refused with a :class:`~emulator.state.journal.LimitError` rather
     than dropping a session someone is using.
     """
 

@@ -12,7 +12,7 @@ __all__ = ["SessionRecords"]
 
 
 class SessionRecords:
-    """The journal side of :class:`~emulator.state.EmulatorState` (a mixin: the state
+    """The journal side of :class:`~emulator.state.store.EmulatorState` (a mixin: the state
     sets these attributes)."""
 
     #: The session's id (None: the default session).

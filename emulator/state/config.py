@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .clock import REAL_CLOCK, Clock
-from .scenario.chaos import Chaos
+from ..core.clock import REAL_CLOCK, Clock
+from ..scenario.chaos import Chaos
 
 if TYPE_CHECKING:
-    from .scenario import Scenario
+    from ..scenario import Scenario
 
 __all__ = ["LIMITS", "ConfigError", "EmulatorConfig", "Limits"]
 
@@ -99,7 +99,7 @@ class EmulatorConfig:
     #: Seeded chaos for every session (each may set its own over the admin API).
     chaos: Chaos | None = None
     #: Where answers take their time from: every pause, stall and timestamp (real by
-    #: default; a :class:`~emulator.clock.VirtualClock` makes scripted time cost none).
+    #: default; a :class:`~emulator.core.clock.VirtualClock` makes scripted time cost none).
     clock: Clock = field(default=REAL_CLOCK, compare=False)
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ give a scenario as a name, a file path, a dict or a value; what arrives over
 HTTP (:meth:`EmulatorState.named`: the scenario header, a prompt marker, the
 admin API) may only *name* a known scenario, so no request can make the
 emulator read a file. Every store that requests can grow has a cap in count
-(and in bytes where entries vary in size): :class:`~emulator.config.Limits`.
+(and in bytes where entries vary in size): :class:`~emulator.state.config.Limits`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from ..scenario import Endpoint, Scenario, ScenarioError, load_scenario, scenario_from_dict
+from ..scenario.asked import Asked, Message
+from ..scenario.chaos import Chaos, derive
 from .config import LIMITS, Limits
 from .journal import Call, CallList, Journal, LimitError
 from .matching import Near, check_pool, chosen_by_match
@@ -28,9 +31,6 @@ from .metrics import Metrics
 from .ratelimits import TokenBudgets
 from .records import SessionRecords
 from .rules import SCENARIO_MARKER, Rules, RuleTimeoutError, login_effects, reachable_by_prompt
-from .scenario import Endpoint, Scenario, ScenarioError, load_scenario, scenario_from_dict
-from .scenario.asked import Asked, Message
-from .scenario.chaos import Chaos, derive
 from .sessions import Sessions, check_session_id
 
 __all__ = [
