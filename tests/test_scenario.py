@@ -172,6 +172,28 @@ def test_the_scenario_reference_lists_every_fault_kind_from_the_table() -> None:
         assert f"| `{kind}` |" in readme
 
 
+def test_the_scenario_reference_lists_every_network_fault_from_the_table() -> None:
+    from pathlib import Path
+
+    from emulator.scenario import builtin
+    from emulator.scenario.model import Transport
+    from emulator.scenario.toxics import TOXICS, reference
+
+    readme = (Path(__file__).resolve().parent.parent / "scenarios" / "README.md").read_text()
+    start = readme.index("<!-- transport faults:")
+    start = readme.index("\n", start) + 1
+    end = readme.index("<!-- /transport faults -->")
+    assert readme[start:end].strip() == reference()
+    # Each fault's keys are [transport]'s, each key belongs to one fault, and the scenario
+    # named as showing it does use it.
+    keys = [k for spec in TOXICS.values() for k in spec.keys]
+    assert sorted(keys) == sorted(f for f in Transport.__dataclass_fields__ if f != "endpoints")
+    shipped = builtin.builtin_scenarios()
+    for spec in TOXICS.values():
+        transport = shipped[spec.shown_by].transport
+        assert any(getattr(transport, k) != getattr(Transport(), k) for k in spec.keys), spec
+
+
 def test_the_scenario_reference_lists_every_outcome_kind() -> None:
     from pathlib import Path
 

@@ -20,6 +20,7 @@ from .._version import __version__
 from ..http.context import is_loopback
 from ..scenario import Scenario, ScenarioError, load_scenario
 from ..scenario.chaos import Chaos, parse_chaos
+from ..scenario.toxics import CHAOS_TOXICS
 from ..server import bind_socket, make_state, serving
 from ..state.config import ConfigError, EmulatorConfig, Limits
 from ..state.store import SCENARIO_HEADER, EmulatorState
@@ -103,8 +104,8 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="rate=R,seed=S,kinds=K1,K2,...",
         help="seeded chaos: each conversation, with probability R, gets one fault drawn "
-        "from the kinds (any fault kind, http_NNN, cut, no_headers, latency, bandwidth, "
-        "slow_close), reproducibly from S; endpoints=all spreads it to the login calls. "
+        f"from the kinds (any fault kind, http_NNN, {', '.join(CHAOS_TOXICS)}), "
+        "reproducibly from S; endpoints=all spreads it to the login calls. "
         "The journal and the access log say what each request got",
     )
     p.add_argument(

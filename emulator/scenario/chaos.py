@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from typing import Final, cast
 
 from .faults import FAULTS
-from .model import Endpoint, Expect, Fault, HttpError, Scenario, Transport
+from .model import Endpoint, Expect, Fault, HttpError, Scenario
+from .toxics import CHAOS_TOXICS, TOXICS
 
 __all__ = ["CHAOS_KINDS", "DEFAULT_KINDS", "Chaos", "derive", "parse_chaos"]
 
 #: Stream fault kinds chaos may draw (``done`` and ``rewrite`` need a text of their own).
 _STREAM: Final = tuple(k for k in FAULTS if k not in ("done", "rewrite"))
-#: Network faults chaos may draw, on any endpoint.
-_NETWORK: Final = ("cut", "no_headers", "latency", "bandwidth", "slow_close")
+#: Network faults chaos may draw, on any endpoint (the transport-fault table's).
+_NETWORK: Final = CHAOS_TOXICS
 _HTTP: Final = re.compile(r"http_([45]\d\d)")
 #: Every kind a chaos setting may name (besides http_400 … http_599).
 CHAOS_KINDS: Final = (*_STREAM, *_NETWORK)
@@ -179,28 +180,12 @@ def _apply(
         if spec.fails:
             return changed, what, _failure("upstream_error", idle)
         return changed, what, _failure("incomplete_stream", idle)
-    transport = Transport(endpoints=(endpoint,))
-    expect: Expect | None = None
-    if kind == "cut":
-        size = rng.randint(1, 400)
-        transport = dataclasses.replace(transport, cut_after=size)
-        what = f"the connection cut after {size} bytes of the {endpoint} answer"
-        failure = "incomplete_stream" if endpoint == "conversation" else "connection"
-        expect = _failure(failure, idle)
-    elif kind == "no_headers":
-        transport = dataclasses.replace(transport, no_headers=True)
-        what = f"the {endpoint} answer's headers never sent"
-        expect = _failure("idle_timeout", idle)
-    elif kind == "latency":
-        transport = dataclasses.replace(transport, latency=0.05)
-        what = f"50 ms before each write of the {endpoint} answer"
-    elif kind == "bandwidth":
-        transport = dataclasses.replace(transport, bandwidth=20_000)
-        what = f"the {endpoint} answer at 20,000 bytes/s"
-    else:
-        transport = dataclasses.replace(transport, slow_close=3.0)
-        what = f"the connection closed 3 s after the {endpoint} answer"
-    return dataclasses.replace(scenario, transport=transport), what, expect
+    draw = TOXICS[kind].draw
+    if draw is None:  # pragma: no cover - Chaos accepts only the kinds it can draw
+        raise ValueError(f"chaos cannot draw {kind!r}")
+    drawn = draw(rng, endpoint)
+    expect = _failure(drawn.failure, idle) if drawn.failure is not None else None
+    return dataclasses.replace(scenario, transport=drawn.transport), drawn.what, expect
 
 
 def _failure(kind: str, idle: float) -> Expect:
