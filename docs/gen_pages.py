@@ -122,12 +122,18 @@ def _dialects_page() -> None:
             out += ["", "| scenario not served | why |", "|---|---|"]
             out += [f"| `{n}` | {r} |" for n, r in skipped]
     out += ["", "## Adding a dialect", "",
-            "A folder under `emulator/dialects/` (`wire.py` its shapes, `plan.py` its stream, "
-            "`shapes.py` its look of the faults, `capture.py` what a client makes of a "
-            "captured body, `api.py` its reader, answer and `Dialect` value) and one line in "
-            "`registry.py`; or, from a test or a tool, `registry.register(dialect)` before "
-            "a server is built. `tests/test_dialects.py` registers a toy dialect that way "
-            "and serves, judges and imports it.", ""]  # fmt: skip
+            "A folder under `emulator/dialects/` (`wire.py` its shapes, `read.py` its typed "
+            "request, `plan.py` its stream, `shapes.py` its look of the faults, `capture.py` "
+            "what a client makes of a captured body, `api.py` its `Speaker` and `Dialect` "
+            "value) and one line in `registry.py`; or, from a test or a tool, "
+            "`registry.register(dialect)` before a server is built. The request lifecycle "
+            "(reading, choosing the scenario and the turn, errors in the API's shape, playing "
+            "the answer, the journal) is the server's, written once: a dialect supplies pure "
+            "parts. An API spoken over a WebSocket is a `Session` route whose `Talker` reads "
+            "each client message (a state machine with no I/O) and answers each ask with a "
+            "plan of its own. `tests/test_dialects.py` registers a toy HTTP dialect and "
+            "`tests/toy_websocket.py` a toy WebSocket one; each is served, judged and "
+            "journaled.", ""]  # fmt: skip
     with mkdocs_gen_files.open("reference/dialects.md", "w") as page:
         page.write("\n".join(out))
 

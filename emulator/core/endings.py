@@ -34,6 +34,7 @@ EndingKind = Literal[
     "short_length",  # the body stopped at a Content-Length shorter than it
     "no_headers",  # the headers were never sent
     "never_sent",  # a fault kept a whole (not streamed) answer from going out
+    "close_code",  # the scenario closed a WebSocket with a close code
 ]
 
 _WORDS: Final[dict[str, str]] = {
@@ -44,6 +45,7 @@ _WORDS: Final[dict[str, str]] = {
     "cut": "cut by the transport",
     "short_length": "cut by the Content-Length",
     "no_headers": "headers never sent",
+    "close_code": "closed with a close code",
 }
 
 
@@ -88,6 +90,7 @@ LabelKind = Literal[
     "pause",  # a wait: pacing, a recorded pause, a split's pause
     "recorded",  # a chunk of a recording
     "body",  # a whole answer
+    "received",  # a message the client sent (on a WebSocket)
 ]
 
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 from ..scenario import Budget, Endpoint, HttpError, Scenario
-from ..scenario.faults import FaultShapes
+from ..scenario.faults import FAULTS, FaultShapes
 from ..scenario.outcomes import Reading
+from .session import Talker
 from .speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
 from .strict import StrictRule
 
@@ -36,6 +37,7 @@ __all__ = [
     "Errors",
     "Plain",
     "Route",
+    "Session",
     "detail_body",
     "json_error_message",
 ]
@@ -68,7 +70,16 @@ class Conversation:
     endpoint: Endpoint = "conversation"
 
 
-Route = Plain | Called[Any] | Conversation
+@dataclass(frozen=True, slots=True)
+class Session:
+    """The API's conversation over one WebSocket that asks many times: a :class:`Talker`
+    (one per server) reads each message; each ask gets a scenario and a plan of its own."""
+
+    talker: Callable[[], Talker[Any]]
+    endpoint: Endpoint = "conversation"
+
+
+Route = Plain | Called[Any] | Conversation | Session
 
 
 class BudgetShape(NamedTuple):
@@ -160,16 +171,29 @@ class Dialect:
     def __post_init__(self) -> None:
         self.shapes.check(self.name)
 
+    @property
+    def websocket(self) -> bool:
+        """Whether it answers over a WebSocket (a :class:`Session` route)."""
+        every = (*self.routes.values(), *self.prefixes.values())
+        return any(isinstance(r, Session) for m in every for r in m.values())
+
     def not_applicable(self, scenario: Scenario) -> str | None:
         """Why ``scenario`` means nothing on it (None: it applies); a scripted
-        conversation applies where each of its turns does."""
-        reason = self.why_not(scenario)
+        conversation applies where each of its turns does. A WebSocket's own faults mean
+        nothing on an HTTP answer, whatever the dialect says."""
+        reason = self._medium(scenario) or self.why_not(scenario)
         for i, turn in enumerate(scenario.turns, 1):
             if reason is not None:
                 break
-            reason = self.why_not(turn.scenario)
+            reason = self._medium(turn.scenario) or self.why_not(turn.scenario)
             reason = None if reason is None else f"its turn {i}: {reason}"
         return reason
+
+    def _medium(self, scenario: Scenario) -> str | None:
+        kind = next((f.kind for f in scenario.faults if FAULTS[f.kind].websocket), None)
+        if kind is None or self.websocket:
+            return None
+        return f"its {kind} fault is a WebSocket's, which an HTTP answer has not"
 
     def answers(self, path: str) -> bool:
         """Whether a request to ``path`` (as a capture or the journal has it) is one of

@@ -1,5 +1,5 @@
-"""Playing planned steps onto a socket: the only code that writes a stream or sleeps
-(with :mod:`emulator.engine.network`, the network's faults on the way).
+"""Playing planned steps into a sink (an HTTP body, a WebSocket): the only code that writes
+an answer or sleeps (with :mod:`emulator.engine.network`, the network's faults on the way).
 
 Time goes through one :class:`~emulator.core.clock.Clock`: scaled waits follow
 ``speed`` (``speed=0`` never waits for pacing), fault waits keep their time.
@@ -10,13 +10,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator, Mapping
-from typing import Final
+from typing import Final, Protocol
 
 from aiohttp import web
 
 from ..core.clock import Clock
 from ..core.endings import COMPLETED, EndingKind, Label
-from ..protocol.steps import Drop, Hold, Step, Wait, Write
+from ..protocol.steps import (
+    Close,
+    Drop,
+    Hold,
+    Step,
+    Wait,
+    WebSocketStep,
+    Write,
+)
+from ..protocol.websocket import close_payload
 from ..scenario import PlanError, Transport, model
 from .network import (
     CHECK_EVERY,
@@ -34,11 +43,70 @@ from .network import (
 )
 from .stream import COALESCE_BYTES
 
-__all__ = ["STREAM_HEADERS", "Progress", "deliver", "end_connection", "latencies", "play"]
+__all__ = [
+    "STREAM_HEADERS",
+    "HttpBody",
+    "Progress",
+    "Sink",
+    "deliver",
+    "end_connection",
+    "latencies",
+    "play",
+    "play_steps",
+]
 
 
 #: The headers of an event stream (a recording may answer with its own).
 STREAM_HEADERS: Final = dict(model.STREAM_HEADERS)
+
+
+class Sink(Protocol):
+    """Where played bytes and messages go: an HTTP body, or a WebSocket. Each counts what it
+    sent in the call's ``bytes_sent``."""
+
+    async def write(self, data: bytes) -> None:
+        """Send ``data`` as it is (a body's bytes; raw bytes on a WebSocket's socket)."""
+        ...
+
+    async def send(self, step: WebSocketStep) -> None:
+        """Send a message, a fragment, a ping or a close (a WebSocket's own terms)."""
+        ...
+
+    async def finish(self, last: bytes) -> None:
+        """The answer is complete: its ``last`` bytes, then its end."""
+        ...
+
+
+class HttpBody:
+    """An HTTP response body as a sink (through the scenario's network, if any)."""
+
+    __slots__ = ("call", "response", "shaper")
+
+    def __init__(
+        self, response: web.StreamResponse, shaper: Shaper | None, call: Progress
+    ) -> None:
+        self.response = response
+        self.shaper = shaper
+        self.call = call
+
+    async def write(self, data: bytes) -> None:
+        if self.shaper is None:
+            await self.response.write(data)
+            self.call.bytes_sent += len(data)
+        else:
+            await self.shaper.write(self.response, data)
+
+    async def send(self, step: WebSocketStep) -> None:
+        raise PlanError(f"an HTTP body cannot carry a WebSocket's {type(step).__name__.lower()}")
+
+    async def finish(self, last: bytes) -> None:
+        if self.shaper is not None:
+            await self.shaper.write(self.response, last)
+            await self.shaper.finish(self.response)
+            return
+        self.call.bytes_sent += len(last)
+        await self.response.write_eof(last)
+        self.call.ending = COMPLETED
 
 
 async def play(
@@ -66,7 +134,7 @@ async def play(
     # arrival: what the server spent before the first step (reading, auth, a
     # queue of other requests under a burst) is part of the first wait, not
     # added to it.
-    started = deadline = call.arrived or clock.time()
+    started = call.arrived or clock.time()
     shaper = None
     if transport is not None:
         shaper = Shaper(request, transport, call, clock, started)
@@ -77,6 +145,27 @@ async def play(
             response.force_close()  # the lie cannot leave the connection reusable
     await response.prepare(request)
     call.status = status
+    await play_steps(request, steps, HttpBody(response, shaper, call), clock, speed, call, started)
+    return response
+
+
+async def play_steps(
+    request: web.BaseRequest,
+    steps: Iterator[Step],
+    sink: Sink,
+    clock: Clock,
+    speed: float,
+    call: Progress,
+    started: float,
+) -> None:
+    """Play ``steps`` into ``sink``: the only loop that writes an answer and waits.
+
+    ``started``: when the schedule counts from (the request's arrival, or the ask's on a
+    WebSocket); the transcript's times count from the request's arrival. How it went is
+    noted in ``call``.
+    """
+    deadline = started
+    origin = call.arrived or started
     record = call.transcript
     pending: list[bytes] = []
     whats: list[Label] = []  # what each pending write carries (only when recording)
@@ -105,16 +194,12 @@ async def play(
                 data = pending[0] if len(pending) == 1 else b"".join(pending)
                 if record is not None:
                     if len(pending) == 1:  # the usual paced write: one event
-                        ms = (clock.time() - started) * 1000
+                        ms = (clock.time() - origin) * 1000
                         record.wrote(call.bytes_sent, ms, data, whats[0])
                     else:
-                        _note(record, call, pending, whats, clock.time() - started)
+                        _note(record, call, pending, whats, clock.time() - origin)
                     whats = []
-                if shaper is None:
-                    await response.write(data)
-                    call.bytes_sent += len(data)
-                else:
-                    await shaper.write(response, data)
+                await sink.write(data)
                 unyielded += len(data)
                 pending, size = [], 0
                 if unyielded >= _YIELD_BYTES:
@@ -132,7 +217,7 @@ async def play(
                 deadline = max(deadline, now - 0.5) + seconds
                 unyielded, yielded = 0, time.perf_counter()
                 if record is not None and not step.scaled:
-                    ms = (now - started) * 1000
+                    ms = (now - origin) * 1000
                     record.waited(call.bytes_sent, ms, step.seconds, step.what)
                 left = deadline - now
                 if 0 < left <= CHECK_EVERY:
@@ -140,31 +225,37 @@ async def play(
                     # next write, which ends the stream as gone).
                     await clock.sleep(left)
                 elif not await wait_connected(request, deadline, clock):
-                    gone(call, clock.time() - started)
-                    return response
+                    gone(call, clock.time() - origin)
+                    return
             elif isinstance(step, Drop):
                 kind, call.detail = _DROPS[step.how]
-                call.ending = ended_at(kind, call, clock.time() - started)
+                call.ending = ended_at(kind, call, clock.time() - origin)
                 end_connection(request, step.how)
-                return response
+                return
             elif isinstance(step, Hold):
                 await wait_connected(request, clock.time() + step.seconds, clock)
+            elif not isinstance(step, Write):
+                if record is not None:
+                    ms = (clock.time() - origin) * 1000
+                    if isinstance(step, Close):
+                        said = close_payload(step.code, step.reason)
+                        record.wrote(call.bytes_sent, ms, said, step.what.noted(f": {step.code}"))
+                    else:
+                        record.wrote(call.bytes_sent, ms, step.data, step.what)
+                await sink.send(step)
+                if isinstance(step, Close):
+                    call.detail = f"closed by the scenario with {step.code}"
+                    call.ending = ended_at("close_code", call, clock.time() - origin)
+                    return
         # The last bytes go out with the end of the body: one send, not two.
         last = b"".join(pending)
         if record is not None and pending:
-            _note(record, call, pending, whats, clock.time() - started)
-        if shaper is not None:
-            await shaper.write(response, last)
-            await shaper.finish(response)
-        else:
-            call.bytes_sent += len(last)
-            await response.write_eof(last)
-            call.ending = COMPLETED
+            _note(record, call, pending, whats, clock.time() - origin)
+        await sink.finish(last)
     except Cut:
         pass  # the shaper noted how it ended
     except ConnectionError:  # reset, or aiohttp's "Connection lost": the client left
-        gone(call, clock.time() - started)
-    return response
+        gone(call, clock.time() - origin)
 
 
 #: Each way a scenario cuts a stream: its ending, and the journal's detail.

@@ -19,19 +19,17 @@ from typing import Any
 from aiohttp import web
 
 from ..core.endings import Ending
-from ..dialects.dialect import Called, Plain
+from ..dialects.dialect import Called, Plain, Session
 from ..dialects.speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
-from ..dialects.strict import strict_asked
 from ..engine.play import deliver, end_connection, play
 from ..protocol.errors import BadRequest
 from ..protocol.steps import Step
-from ..scenario import Endpoint, Scenario, ScenarioError, Transport
+from ..scenario import Scenario, Transport
 from ..scenario.asked import Asked
 from ..scenario.faults import FAULTS
-from ..scenario.match import RegexTimeout
-from ..state.matching import NoTurnError, TieError, turn_of
-from ..state.store import SCENARIO_HEADER, RuleTimeoutError
+from .asking import choose, given_for
 from .budget import spent
+from .connection import converse
 from .context import Context, preflight
 from .routes import Admin, RouteTable, Served
 
@@ -50,6 +48,8 @@ async def dispatch(
     ctx.call.dialect = entry.dialect.name
     errors = entry.dialect.errors
     try:
+        if entry.talker is not None:
+            return await converse(request, ctx, entry, entry.talker, body)
         return await _answered(request, ctx, entry, body)
     except BadRequest as exc:
         headers = {**errors.headers(exc.status), **exc.headers}
@@ -64,18 +64,11 @@ def sent(whole: Whole) -> web.Response:
                         content_type=whole.content_type, charset=whole.charset)  # fmt: skip
 
 
-def _given(request: web.BaseRequest, ctx: Context) -> Given:
-    config = ctx.config
-    return Given(ctx.signer, config.clock, strict_asked(config.strict, request.headers),
-                 config.max_prompt, config.max_stream_bytes, config.seed, config.accounts,
-                 ctx.state.id)  # fmt: skip
-
-
 async def _answered(
     request: web.BaseRequest, ctx: Context, served: Served, body: bytes
 ) -> web.StreamResponse:
     route = served.route
-    given = _given(request, ctx)
+    given = given_for(request, ctx)
     incoming = Incoming(request.method, request.path, request.query, request.headers, body)
     if isinstance(route, Plain):
         return sent(route.answer(incoming, given))
@@ -84,12 +77,12 @@ async def _answered(
     parsed: Any
     if isinstance(route, Called):
         parsed = route.read(incoming, given)
-    elif speaker is not None:
+    elif speaker is not None and not isinstance(route, Session):
         asked, parsed = speaker.read(incoming, given)
     else:  # pragma: no cover - the route table makes a speaker for every conversation
         raise RuntimeError(f"no speaker for {request.path}")
     endpoint = route.endpoint
-    scenario = _choose(request, ctx, endpoint, asked)
+    scenario = choose(request, ctx, endpoint, asked)
     n = ctx.call.number = ctx.state.next_call(scenario, endpoint)
     drawn = ctx.state.draw_chaos(scenario, endpoint)
     if drawn is not None:
@@ -147,32 +140,6 @@ async def _conversation(
     extra = {**answer.extra, **ctx.cors, **budget}
     return await _streamed(request, ctx, answer.steps, _transport_of(scenario), answer.status,
                            answer.headers, extra)  # fmt: skip
-
-
-def _choose(
-    request: web.BaseRequest, ctx: Context, endpoint: Endpoint, asked: Asked | None
-) -> Scenario:
-    """The scenario (or the turn of its [[turns]]) that answers this request, noted in
-    the journal with why; a 400 when none can be chosen, a 404 naming the nearest turns
-    when no turn of the chosen scenario matches."""
-    call, limits = ctx.call, ctx.config.limits
-    try:
-        choice = ctx.state.choose(endpoint, request.headers.get(SCENARIO_HEADER), asked)
-        call.scenario, call.chosen_by = choice.scenario.name, choice.why
-        call.near = [n.to_dict() for n in choice.near]
-        if asked is None or not choice.scenario.turns:
-            return choice.scenario
-        scenario, call.turn = turn_of(choice.scenario, asked, limits.rule_seconds)
-        return scenario
-    except ScenarioError as exc:
-        raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc
-    except (RuleTimeoutError, RegexTimeout, TieError) as exc:
-        if not isinstance(exc, TieError):
-            ctx.state.add_problem(str(exc))
-        raise BadRequest(400, f"cannot choose a scenario: {exc}") from exc
-    except NoTurnError as exc:
-        call.near = [n.to_dict() for n in exc.near]
-        raise BadRequest(404, str(exc)) from exc
 
 
 def _transport_of(scenario: Scenario) -> Transport | None:

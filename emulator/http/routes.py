@@ -16,8 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..dialects.dialect import Conversation, Dialect, Plain, Route
+from ..dialects.dialect import Conversation, Dialect, Plain, Route, Session
 from ..dialects.registry import DIALECTS
+from ..dialects.session import Talker
 from ..dialects.speaker import Speaker
 from .admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
 from .context import Context, Handler
@@ -41,6 +42,8 @@ class Served:
     route: Route
     dialect: Dialect
     speaker: Speaker[Any, Any, Any] | None = None
+    #: For a WebSocket's route, the talker this server made for it.
+    talker: Talker[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,10 @@ def _served(
     return {
         path: {
             method: Served(
-                route, dialect, route.speaker() if isinstance(route, Conversation) else None
+                route,
+                dialect,
+                route.speaker() if isinstance(route, Conversation) else None,
+                route.talker() if isinstance(route, Session) else None,
             )
             for method, route in methods.items()
         }

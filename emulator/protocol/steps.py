@@ -1,8 +1,11 @@
-"""The steps a planned stream is made of: writes, waits, a drop, a hold. Pure values.
+"""The steps a planned answer is made of. Pure values.
 
-The planner (:mod:`emulator.engine`) yields them, fault writers make them,
-and only the player (:mod:`emulator.engine.play`) turns them into socket
-writes and sleeps.
+Any answer: bytes written (:class:`Write`), a wait, a drop (the connection
+cut), a hold. On a WebSocket, its own terms too: a whole message (text or
+binary), a fragment of one, a ping, a close with a code and a reason. The
+planner (:mod:`emulator.engine`) and the dialects yield them, fault writers
+make them, and only the player (:mod:`emulator.engine.play`) turns them into
+socket writes and sleeps, through a sink (an HTTP body, a WebSocket).
 """
 
 from __future__ import annotations
@@ -12,7 +15,19 @@ from typing import Final, Literal
 
 from ..core.endings import Label
 
-__all__ = ["Cut", "Drop", "Hold", "Step", "Wait", "Write"]
+__all__ = [
+    "Close",
+    "Cut",
+    "Drop",
+    "Fragment",
+    "Hold",
+    "Message",
+    "Ping",
+    "Step",
+    "Wait",
+    "WebSocketStep",
+    "Write",
+]
 
 _EVENT: Final = Label("event")
 _WAIT: Final = Label("pause", "wait")
@@ -57,4 +72,44 @@ class Hold:
     seconds: float
 
 
-Step = Write | Wait | Drop | Hold
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One whole WebSocket message: text (``data`` is its UTF-8) or ``binary``."""
+
+    data: bytes
+    binary: bool = False
+    what: Label = field(default=_EVENT, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """A piece of a fragmented WebSocket message (RFC 6455, 5.4): the ``first`` says text
+    or ``binary``, the others are continuations, and the ``final`` one ends the message."""
+
+    data: bytes
+    first: bool
+    final: bool
+    binary: bool = False
+    what: Label = field(default=_EVENT, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A WebSocket ping (a client answers with a pong)."""
+
+    data: bytes = b""
+    what: Label = field(default=Label("event", "ping"), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the WebSocket with ``code`` and ``reason``: the close handshake, then the end."""
+
+    code: int = 1000
+    reason: str = ""
+    what: Label = field(default=Label("end", "close"), compare=False)
+
+
+#: What only a WebSocket can carry.
+WebSocketStep = Message | Fragment | Ping | Close
+Step = Write | Wait | Drop | Hold | Message | Fragment | Ping | Close

@@ -24,8 +24,11 @@ from .toxics import CHAOS_TOXICS, TOXICS
 
 __all__ = ["CHAOS_KINDS", "DEFAULT_KINDS", "Chaos", "derive", "parse_chaos"]
 
-#: Stream fault kinds chaos may draw (``done`` and ``rewrite`` need a text of their own).
-_STREAM: Final = tuple(k for k in FAULTS if k not in ("done", "rewrite"))
+#: Stream fault kinds chaos may draw (``done`` and ``rewrite`` need a text of their own; a
+#: WebSocket's own kinds are not drawn on the HTTP answers chaos acts on).
+_STREAM: Final = tuple(
+    k for k, spec in FAULTS.items() if k not in ("done", "rewrite") and not spec.websocket
+)
 #: Network faults chaos may draw, on any endpoint (the transport-fault table's).
 _NETWORK: Final = CHAOS_TOXICS
 _HTTP: Final = re.compile(r"http_([45]\d\d)")

@@ -18,13 +18,14 @@ scenario file and its tests.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 from ..core.endings import Label
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Cut, Drop, Hold, Step, Wait, Write
+from ..protocol.steps import Close, Cut, Drop, Fragment, Hold, Message, Ping, Step, Wait, Write
 from .model import Fault, Scenario
 
 __all__ = [
@@ -82,6 +83,7 @@ class FaultSpec:
     waits: bool = False  # silence for seconds (never scaled by --speed)
     ends: bool = False  # the body ends after it, cleanly: nothing more is sent
     framing: bool = False  # it breaks a binary event stream's framing (prelude, CRCs, length)
+    websocket: bool = False  # a WebSocket's own: an HTTP body has no such thing
 
 
 def _garbage(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
@@ -103,6 +105,10 @@ def _cut(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
     if spec.holds:
         yield Hold(fault.seconds or HALF_OPEN_SECONDS)
     yield Drop(spec.cut or "abort")
+
+
+def _close(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
+    yield Close(fault.code, fault.text)
 
 
 #: How long a half-open connection stays open when the fault gives no seconds.
@@ -232,6 +238,18 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             cut="close",
         ),
         FaultSpec(
+            "close_code",
+            "the WebSocket is closed here with this close code and text as its reason (the "
+            "close handshake), the answer unfinished",
+            ("code", "text"),
+            _close,
+            terminal=True,
+            once=True,
+            size=130,
+            meets="fails: incomplete_stream, naming the code",
+            websocket=True,
+        ),
+        FaultSpec(
             "half_open",
             "sending stops here and the connection stays open, silent, for seconds "
             "(default an hour) or until the client leaves",
@@ -329,6 +347,8 @@ def write_fault(fault: Fault, fmt: SSEFormat, sent: Sent, shapes: Shapes) -> Ite
                 yield Write(step.data, what)
             elif isinstance(step, Wait):
                 yield Wait(step.seconds, step.scaled, what)
+            elif isinstance(step, (Message, Fragment, Ping, Close)):
+                yield dataclasses.replace(step, what=what)
             else:
                 yield step
 

@@ -245,6 +245,16 @@ def _raw(t: Table) -> bytes:
         raise t.error("raw_hex", f"expected hex digits, got {raw_hex!r}") from exc
 
 
+def _close_code(t: Table) -> int:
+    """A close code a server may send (RFC 6455, 7.4): 1000-1014 but the reserved ones
+    (1004, and 1005, 1006 and 1015, which never go on the wire), or 3000-4999."""
+    code = t.integer("code", 1000, minimum=1000, maximum=4999)
+    if code in (1004, 1005, 1006, 1015) or 1014 < code < 3000:
+        raise t.error("code", f"must be a close code a server may send (1000-1003, "
+                      f"1007-1014, 3000-4999), got {code}")  # fmt: skip
+    return code
+
+
 #: How each key a fault kind may take is read (the table says which kind takes which).
 _FAULT_KEYS: Final[Mapping[str, Callable[[Table], Any]]] = {
     "seconds": lambda t: t.number("seconds", 0.0, minimum=0.0, maximum=3600.0),
@@ -255,6 +265,7 @@ _FAULT_KEYS: Final[Mapping[str, Callable[[Table], Any]]] = {
     "message_type": lambda t: t.text("message_type", "variant"),
     "count": lambda t: t.integer("count", 1, minimum=1, maximum=100_000),
     "cause": lambda t: cast(ErrorCause, t.choice("cause", get_args(ErrorCause), "")),
+    "code": _close_code,
 }
 
 

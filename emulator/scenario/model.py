@@ -203,6 +203,8 @@ class Fault:
     #: exception type, Anthropic's error type, OpenAI's code, Gemini's status); "": each
     #: API's usual mid-stream error.
     cause: ErrorCause = ""
+    #: A WebSocket's close code (``close_code``; its reason is ``text``).
+    code: int = 1000
 
 
 @dataclass(frozen=True, slots=True)

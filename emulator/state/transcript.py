@@ -1,4 +1,5 @@
-"""What the emulator answered, as it went out: each write, when, what it carried, how it ended.
+"""What the emulator answered, as it went out: each write, when, what it carried, how it ended
+(and on a WebSocket, each message the client sent, in order with the answers).
 
 The player (:mod:`emulator.engine.play`) records into a :class:`Transcript`
 as it writes. Bounded: the bytes of the first and the last ``keep_bytes``
@@ -50,6 +51,8 @@ class Sent:
             "ms": round(self.ms, 3),
             "size": self.size,
             "what": str(self.what),
+            # A message the client sent (a WebSocket's); everything else went to it.
+            "direction": "in" if self.what.kind == "received" else "out",
         }
         if self.data is not None:
             # Invalid UTF-8 stays visible as \xNN; control characters are the UI's to show.
@@ -117,7 +120,7 @@ class Transcript:
 
     def recording(self) -> Recording | None:
         """The answer as a recording to replay byte for byte (None: some bytes were left out)."""
-        writes = self.writes
+        writes = [w for w in self.writes if w.what.kind != "received"]
         if self.omitted_writes or any(w.data is None or len(w.data) != w.size for w in writes):
             return None
         # A whole answer (not a stream) has no ending of its own: it was sent whole.

@@ -259,3 +259,35 @@ async def test_the_inspector_shows_the_turn_and_the_nearest_matches(
     await expect(near.first).to_contain_text("expected 1")
     await expect(near.first).to_contain_text("got 2")
     await expect(page.locator("#near")).to_contain_text("got no tool result")
+
+
+async def test_the_inspector_shows_a_websockets_messages_both_ways(
+    page: playwright.Page, tmp_path: Path
+) -> None:
+    from emulator import serve
+    from emulator.dialects.registry import registered
+    from tests.toy_websocket import TOY_WS_PATH, toy_ws, toy_ws_client
+
+    expect = playwright.expect
+    with registered(toy_ws()):
+        async with serve(EmulatorConfig(speed=0)) as server:
+            await page.goto(f"{server.url}/_emulator/ui")
+            await expect(page.locator("#status")).to_have_text("live")
+            assert await toy_ws_client(server.url, "Tell me something.") == (
+                "Hello! How can I help you today?"
+            )
+            row = page.locator("#exchanges tr", has_text=f"GET {TOY_WS_PATH}")
+            await expect(row).to_have_count(1)
+            await expect(row.locator(".dialect")).to_have_text("toy-ws")
+            await row.click()
+            timeline = page.locator("#timeline")
+            # The client's message in its place among the answers, each its own row.
+            heard = page.locator("#timeline tr.heard")
+            await expect(heard).to_have_count(1)
+            await expect(heard).to_contain_text("\u2190 client")
+            await expect(heard).to_contain_text('{"say": "Tell me something."}')
+            await expect(timeline).to_contain_text('{"hello": "toy"}')
+            await expect(timeline).to_contain_text('{"end": true}')
+            rows = await timeline.locator("tr").all_inner_texts()
+            assert [r.split("\t")[1] for r in rows][:2] == ["\u2192 client", "\u2190 client"]
+            await page.screenshot(path=str(tmp_path / "websocket.png"))

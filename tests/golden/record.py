@@ -285,6 +285,16 @@ def _hashed(steps: Any, *last: list[str]) -> str:
     return hashlib.sha256(json.dumps(out).encode()).hexdigest()
 
 
+def _websocket_only(scenario: Any) -> str | None:
+    """Why a scenario is served on no HTTP dialect: a WebSocket's own fault (newer versions
+    have them)."""
+    from emulator.scenario.faults import FAULTS
+
+    kind = next((f.kind for f in scenario.faults if getattr(FAULTS[f.kind], "websocket", False)),
+                None)  # fmt: skip
+    return None if kind is None else f"its {kind} fault is a WebSocket's"
+
+
 def _on_dialect(scenario: Any, hooks: tuple[Any, Any, Any, Any]) -> dict[str, Any]:
     """One scenario on another dialect: why not, or its stream and whole answer per
     prompt, and its scripted errors (status, type and body; a request id is random)."""
@@ -292,7 +302,7 @@ def _on_dialect(scenario: Any, hooks: tuple[Any, Any, Any, Any]) -> dict[str, An
     from emulator.scenario.text import reply_text
 
     not_applicable, planned, whole, scripted = hooks
-    reason = not_applicable(scenario)
+    reason = _websocket_only(scenario) or not_applicable(scenario)
     if reason is not None:
         return {"not_applicable": reason}
     plans, wholes = {}, {}
@@ -342,7 +352,7 @@ def record() -> dict[str, Any]:
         }
         if getattr(scenario.reply, "tool", ""):
             continue  # a tool call is not served on the FakeGpt stream
-        reason = _fakegpt_not_applicable(scenario)
+        reason = _websocket_only(scenario) or _fakegpt_not_applicable(scenario)
         if reason is not None:
             result[name]["not_applicable"] = reason
             continue

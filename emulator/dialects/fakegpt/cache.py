@@ -16,7 +16,7 @@ from ...core.endings import Label, LabelKind
 from ...engine.prepare import Prepared, prepare
 from ...engine.stream import COALESCE_BYTES, format_of
 from ...protocol.sse import SSEFormat
-from ...protocol.steps import Drop, Hold, Step, Wait, Write
+from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
 from .stream import planned
 from .templates import FIELDS, Holes, encoded_values, field_placeholder
@@ -167,7 +167,7 @@ class _Template:
     """A planned stream whose writes have holes for the request's values."""
 
     fmt: SSEFormat
-    steps: tuple[Write | Wait | Drop | Hold | Holes, ...]
+    steps: tuple[Step | Holes, ...]
     whats: tuple[Label, ...]  # what each step's writes carry
     size: int  # bytes written, but for the values
 
@@ -199,7 +199,7 @@ def _template(scenario: Scenario, text: str) -> _Template | None:
         model=holes["model"],
         moderation_id=holes["moderation_id"],
     )
-    steps: list[Write | Wait | Drop | Hold | Holes] = []
+    steps: list[Step | Holes] = []
     whats: list[Label] = []
     # Consecutive writes become one up to COALESCE_BYTES, as the player would send them.
     run: list[Write] = []

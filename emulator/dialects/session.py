@@ -1,0 +1,78 @@
+"""A dialect that speaks over one long connection (a WebSocket): a small state machine. Pure.
+
+As h11's connection turns events into bytes without I/O, a :class:`Talker`
+is given the session so far and one client message, and says what to do:
+play some steps at once (:class:`Said`: a ``session.updated``, an error), or
+answer a request that needs a scenario (:class:`Ask`: the message read by
+the dialect's :class:`~.speaker.Speaker` as a request of its own, so the
+scenario and the turn are chosen, and the answer planned, per ask). The
+connection's lifecycle (:mod:`emulator.http.connection`) owns the socket.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from ..protocol.errors import BadRequest
+from ..protocol.steps import Step
+from .speaker import Given, Incoming, Speaker
+
+__all__ = ["Ask", "Heard", "Said", "Talker"]
+
+S = TypeVar("S")  # the session's state, the dialect's own
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One message from the client: its text (UTF-8) or bytes."""
+
+    data: bytes
+    binary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """Steps to play at once, with no scenario chosen (an acknowledgement, an error)."""
+
+    steps: Sequence[Step] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A request that needs an answer: the message as its speaker reads it."""
+
+    incoming: Incoming
+
+
+@dataclass(frozen=True, slots=True)
+class Opened(Generic[S]):
+    """A connection accepted: its first state, and what the server says first."""
+
+    state: S
+    greeting: Sequence[Step] = field(default_factory=tuple)
+
+
+class Talker(ABC, Generic[S]):
+    """A session-speaking dialect: one is made per server; its answers come from its
+    :attr:`speaker`."""
+
+    #: Answers each :class:`Ask` (its ``read`` takes the message as a request's body).
+    speaker: Speaker[Any, Any, Any]
+
+    @abstractmethod
+    def accept(self, incoming: Incoming, given: Given) -> Opened[S]:
+        """The upgrade request, read (its key, its path): the session's first state; a
+        :class:`BadRequest` refuses it before the upgrade, as an HTTP error."""
+
+    @abstractmethod
+    def heard(self, state: S, message: Heard, incoming: Incoming) -> tuple[S, Said | Ask]:
+        """One client message on the connection ``incoming`` opened: the new state, and
+        what to do."""
+
+    @abstractmethod
+    def refused(self, state: S, error: BadRequest) -> Sequence[Step]:
+        """An ask refused (unreadable, no scenario, no turn): what the API says on the
+        socket, which stays open."""

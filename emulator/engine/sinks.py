@@ -1,0 +1,62 @@
+"""A WebSocket as the player's sink: whole messages, fragments, pings and closes.
+
+What aiohttp's writer sends whole (a message, a ping, a close with its
+handshake) goes through it; what it will not write (a message cut into
+fragments, raw bytes) goes onto the socket as frames made by
+:mod:`emulator.protocol.websocket`. Only the player calls it.
+"""
+
+from __future__ import annotations
+
+from aiohttp import WSMsgType, web
+
+from ..core.endings import COMPLETED
+from ..protocol.steps import Close, Fragment, Message, Ping, WebSocketStep
+from ..protocol.websocket import Opcode, close_payload, frame
+from .network import Progress
+
+__all__ = ["WebSocketSink"]
+
+
+class WebSocketSink:
+    """One WebSocket, prepared: each step goes out as the protocol frames it."""
+
+    __slots__ = ("call", "request", "ws")
+
+    def __init__(
+        self, ws: web.WebSocketResponse, request: web.BaseRequest, call: Progress
+    ) -> None:
+        self.ws = ws
+        self.request = request
+        self.call = call
+
+    async def write(self, data: bytes) -> None:
+        """Raw bytes on the socket, as they are (a fault's: no frame around them)."""
+        transport = self.request.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the client left")
+        transport.write(data)
+        self.call.bytes_sent += len(data)
+
+    async def send(self, step: WebSocketStep) -> None:
+        if isinstance(step, Message):
+            kind = WSMsgType.BINARY if step.binary else WSMsgType.TEXT
+            await self.ws.send_frame(step.data, kind)
+            self.call.bytes_sent += len(step.data)
+        elif isinstance(step, Fragment):
+            if step.first:
+                opcode = Opcode.BINARY if step.binary else Opcode.TEXT
+            else:
+                opcode = Opcode.CONTINUATION
+            await self.write(frame(opcode, step.data, fin=step.final))
+        elif isinstance(step, Ping):
+            await self.ws.ping(step.data)
+        elif isinstance(step, Close):
+            # The reason cut to fit a control frame, at a character's end.
+            await self.ws.close(code=step.code, message=close_payload(step.code, step.reason)[2:])
+
+    async def finish(self, last: bytes) -> None:
+        """The answer is complete; the WebSocket stays open for the next ask."""
+        if last:
+            await self.write(last)
+        self.call.ending = COMPLETED

@@ -1,0 +1,122 @@
+"""THE lifecycle of a connection that asks many times: a dialect's WebSocket.
+
+Accept (the dialect's :class:`~emulator.dialects.session.Talker` reads the
+upgrade request; a refusal is an HTTP error, in its shape), upgrade, play
+its greeting, then for each client message: note it in the journal, let the
+talker say what it means, and for an ask choose the scenario and the turn,
+plan the answer and play it into the WebSocket, as the request lifecycle
+(:mod:`emulator.http.lifecycle`) does for one HTTP request. The journal
+keeps one entry for the connection, both directions with message
+boundaries. It ends when the client closes, a fault cuts or closes it, it
+idles past :data:`IDLE_SECONDS`, or it has asked :data:`MAX_ASKS` times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from aiohttp import WSMsgType, web
+
+from ..core.endings import Label
+from ..dialects.session import Ask, Heard, Talker
+from ..dialects.speaker import Given, Incoming, Whole
+from ..engine.play import play_steps
+from ..engine.sinks import WebSocketSink
+from ..protocol.errors import BadRequest
+from ..protocol.steps import Message, Step
+from ..protocol.websocket import CloseCode
+from .asking import choose, given_for
+from .context import Context
+from .routes import Served
+
+__all__ = ["IDLE_SECONDS", "MAX_ASKS", "converse"]
+
+#: A connection that says nothing for this long is closed (going away).
+IDLE_SECONDS: Final = 300.0
+#: At most this many messages from the client on one connection.
+MAX_ASKS: Final = 10_000
+#: How long the close handshake waits for the client's close frame.
+_CLOSE_SECONDS: Final = 5.0
+_HEARD: Final = Label("received", "client message")
+
+
+async def converse(
+    request: web.BaseRequest, ctx: Context, served: Served, talker: Talker[Any], body: bytes
+) -> web.StreamResponse:
+    """Serve one WebSocket of ``served``'s dialect."""
+    given = given_for(request, ctx)
+    incoming = Incoming(request.method, request.path, request.query, request.headers, body)
+    opened = talker.accept(incoming, given)
+    ws = web.WebSocketResponse(
+        timeout=_CLOSE_SECONDS, max_msg_size=ctx.config.max_body, autoping=True
+    )
+    if not ws.can_prepare(request).ok:
+        raise BadRequest(426, f"{served.dialect.title} is a WebSocket: upgrade the connection")
+    await ws.prepare(request)
+    call, clock = ctx.call, ctx.config.clock
+    call.status = 101
+    sink = WebSocketSink(ws, request, call)
+    state = opened.state
+    await _play(request, ctx, sink, opened.greeting)
+    received = 0
+    for _ in range(MAX_ASKS):
+        try:
+            msg = await ws.receive(timeout=IDLE_SECONDS)
+        except TimeoutError:
+            await ws.close(code=CloseCode.GOING_AWAY, message=b"idle")
+            break
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            break  # closing, closed or an error: the client's part is over
+        data = msg.data.encode("utf-8") if isinstance(msg.data, str) else bytes(msg.data)
+        if call.transcript is not None:
+            ms = (clock.time() - (call.arrived or clock.time())) * 1000
+            call.transcript.wrote(received, ms, data, _HEARD)
+        received += len(data)
+        state, said = talker.heard(state, Heard(data, msg.type is WSMsgType.BINARY), incoming)
+        steps: Iterable[Step] = said.steps if not isinstance(said, Ask) else ()
+        if isinstance(said, Ask):
+            try:
+                steps = await _asked(request, ctx, served, talker, said.incoming, given)
+            except BadRequest as exc:
+                steps = talker.refused(state, exc)
+        await _play(request, ctx, sink, steps)
+        if ws.closed or (call.ending is not None and call.ending.early):
+            break
+    if not ws.closed:
+        await ws.close()
+    return ws
+
+
+async def _play(request: web.BaseRequest, ctx: Context, sink: WebSocketSink,
+                steps: Iterable[Step]) -> None:  # fmt: skip
+    clock = ctx.config.clock
+    await play_steps(request, iter(steps), sink, clock, ctx.config.speed, ctx.call, clock.time())
+
+
+async def _asked(
+    request: web.BaseRequest,
+    ctx: Context,
+    served: Served,
+    talker: Talker[Any],
+    incoming: Incoming,
+    given: Given,
+) -> Iterable[Step]:
+    """One ask on the connection: read by the dialect's speaker, its scenario (and turn)
+    chosen from what it says and the upgrade request's headers, its answer planned."""
+    speaker = talker.speaker
+    asked, parsed = speaker.read(incoming, given)
+    endpoint: Final = "conversation"
+    scenario = choose(request, ctx, endpoint, asked)
+    number = ctx.call.number = ctx.state.next_call(scenario, endpoint)
+    ctx.call.served = scenario
+    dialect = served.dialect
+    reason = dialect.not_applicable(scenario)
+    if reason is not None:
+        raise BadRequest(
+            400, f"scenario {scenario.name!r} does not apply to {dialect.title}: {reason}"
+        )
+    answer = await speaker.answer(parsed, scenario, given._replace(number=number))
+    if isinstance(answer, Whole):
+        return (Message(answer.body),)  # an answer sent whole is one message
+    return answer.steps
