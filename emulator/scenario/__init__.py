@@ -1,6 +1,6 @@
 """Scenarios as data: the model, THE fault table, strict loading, meaning checks, dumping.
 
-Layers inside, bottom up: ``model`` (frozen values), ``faults`` (every
+Layers inside, bottom up: ``exceptions``, ``model`` (frozen values), ``faults`` (every
 fault kind once), ``outcomes`` (client-neutral failure kinds), ``text`` (a
 reply's text and cuts), ``reply`` (the ``[reply]`` table in), ``load`` (TOML
 in), ``check`` (``python -m emulator check``), ``dump`` (TOML out). The public names are those of ``model`` and ``load``,

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import TYPE_CHECKING, Final, Literal, NamedTuple, get_args
 
+from .exceptions import PlanError, ScenarioError
+
 if TYPE_CHECKING:
     from .match import Match
 
@@ -78,21 +80,6 @@ MAX_FAULT_WRITES: Final = 1_000_000
 MAX_HTTP_ERRORS: Final = 100
 #: At most this many tool calls in one reply.
 MAX_CALLS: Final = 128
-
-
-class PlanError(ValueError):
-    """The scenario cannot be played for this request (e.g. it would be too large)."""
-
-
-class ScenarioError(ValueError):
-    """A scenario file (or dict) is invalid: names the source, the key, the problem."""
-
-    def __init__(self, source: str, key: str, problem: str) -> None:
-        self.source = source
-        self.key = key
-        self.problem = problem
-        where = f" [{key}]" if key else ""
-        super().__init__(f"{source}:{where} {problem}")
 
 
 class Call(NamedTuple):

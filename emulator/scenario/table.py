@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar, cast
 
-from .model import ScenarioError
+from .exceptions import ScenarioError
 
 __all__ = ["Table"]
 
