@@ -3,14 +3,16 @@ dialect shares (emulator.dialects.speaker.Speaker.answer), over real sockets."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
 import pytest
 
-from emulator import Emulator
+from emulator import Emulator, EmulatorConfig
 from emulator.dialects.registry import DIALECTS
 from emulator.dialects.speaker import Incoming
+from emulator.pytest_plugin import EmulatorFactory
 from tests.property.test_turns import requests
 
 KEYED = ["openai-chat", "openai-responses", "anthropic", "gemini", "bedrock"]
@@ -57,3 +59,78 @@ def test_a_request_as_a_dialect_reads_it() -> None:
     cookies = Incoming("GET", "/p", {}, {"Cookie": "credential=abc; other=1"}).cookies
     assert cookies == {"credential": "abc", "other": "1"}
     assert Incoming("GET", "/p", {}, {"Cookie": 'bad="'}).cookies == {}
+
+
+@pytest.mark.parametrize("dialect", KEYED)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_lone_surrogate_is_each_apis_own_400_naming_the_field(
+    emulator: Emulator, dialect: str, stream: bool
+) -> None:
+    # JSON may escape half of a surrogate pair ("\ud800"): such a string is no text, and no
+    # answer could carry it back (it was a 500 with echo_prompt on every API).
+    emulator.use("echo_prompt")
+    path, headers, body = requests("hi\ud800", [])[dialect]
+    if stream and dialect == "gemini":
+        path = path.replace(":generateContent", ":streamGenerateContent") + "?alt=sse"
+    elif stream and dialect == "bedrock":
+        path = path.replace("/converse", "/converse-stream")
+    elif stream:
+        body = {**body, "stream": True}
+    raw = json.dumps(body).encode()  # ensure_ascii: the surrogate goes as its \ud800 escape
+    async with aiohttp.ClientSession() as http, http.post(emulator.url + path, data=raw,
+            headers={**headers, "Content-Type": "application/json"}) as r:  # fmt: skip
+        status, answer = r.status, await r.read()
+    message = DIALECTS[dialect].errors.message(answer)
+    assert status == 400 and message is not None, answer
+    assert "holds a lone surrogate" in message
+    assert message.split(": ")[1].split(" holds")[0] in (
+        "messages[0].content", "input[0].content", "contents[0].parts[0].text",
+        "messages[0].content[0].text",
+    )  # fmt: skip
+    # A pair is text: the same request with a whole character is answered.
+    good = json.dumps(requests("hi \U0001f44b", [])[dialect][2]).encode()
+    assert b"\\ud83d\\udc4b" in good
+    async with aiohttp.ClientSession() as http, http.post(emulator.url + requests("", [])[dialect][0],
+            data=good, headers={**headers, "Content-Type": "application/json"}) as r:  # fmt: skip
+        assert r.status == 200
+
+
+async def test_a_lone_surrogate_on_fakegpt_and_in_a_registered_scenario_is_refused(
+    emulator: Emulator,
+) -> None:
+    from tests.helpers import CONVERSATION, login
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await login(http, emulator.url)
+        body = json.loads(json.dumps(CONVERSATION))
+        body["messages"][0]["content"]["parts"] = ["hi\ud800"]
+        async with http.post(f"{emulator.url}/api/conversation", data=json.dumps(body),
+                             headers={"X-Authorization": f"Bearer {token}",
+                                      "Content-Type": "application/json"}) as r:  # fmt: skip
+            assert r.status == 400
+            assert (await r.json())["detail"].startswith("messages[0].content.parts[0] holds")
+        # A scenario that could never be served is refused when registered.
+        scenario = {"description": "d", "reply": {"text": "bad \ud800 text"}}
+        async with http.post(f"{emulator.url}/_emulator/scenarios",
+                             json={"name": "bad", "scenario": scenario}) as r:  # fmt: skip
+            assert r.status == 400
+            assert (
+                "[reply.text] holds a lone surrogate at character 4" in (await r.json())["detail"]
+            )
+
+
+@pytest.mark.parametrize("dialect", KEYED)
+async def test_a_body_over_the_limit_is_refused_in_the_apis_own_shape(
+    emulator_factory: EmulatorFactory, dialect: str
+) -> None:
+    # Refused before a byte of it is read, and before the route reads anything: still the
+    # API's own error, not the emulator's {"detail"}.
+    emulator = await emulator_factory(EmulatorConfig(speed=0, max_body=2_000))
+    path, headers, body = requests("x" * 3_000, [])[dialect]
+    async with aiohttp.ClientSession() as http, http.post(emulator.url + path, json=body,
+                                                           headers=headers) as r:  # fmt: skip
+        status, answer, sent = r.status, await r.read(), r.headers
+    message = DIALECTS[dialect].errors.message(answer)
+    assert status == 413 and message == "request body is larger than 2,000 bytes"
+    if dialect == "bedrock":  # what botocore raises by name
+        assert sent["x-amzn-ErrorType"] == "ValidationException"

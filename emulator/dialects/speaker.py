@@ -30,7 +30,12 @@ from ..core.clock import Clock
 from ..core.signing import Signer
 from ..engine.prepare import Prepared, estimated_bytes, prepare
 from ..engine.replay import replayed
-from ..protocol.errors import CDN_CHALLENGE_HTML, BadRequest
+from ..protocol.errors import (
+    CDN_CHALLENGE_HTML,
+    BadRequest,
+    lone_surrogate,
+    may_hold_surrogates,
+)
 from ..protocol.steps import Step
 from ..scenario import HttpError, PlanError, Scenario, model
 from ..scenario.asked import Asked
@@ -149,6 +154,11 @@ def json_object(incoming: Incoming, unreadable: str) -> dict[str, Any]:
         raise BadRequest(400, f"{unreadable}: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest(400, f"{unreadable}: the body must be a JSON object.")
+    if may_hold_surrogates(incoming.body):
+        where = lone_surrogate(body)
+        if where is not None:
+            raise BadRequest(400, f"{unreadable}: {where} holds a lone surrogate (a \\uD800 "
+                             "to \\uDFFF escape not in a pair), which is not text.")  # fmt: skip
     return body
 
 

@@ -21,6 +21,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..core.endings import Ending, Label
 from ..core.signing import Signer
+from ..dialects.dialect import Errors
 from ..protocol.errors import BadRequest
 from ..state.config import EmulatorConfig
 from ..state.journal import Call, LimitError
@@ -173,7 +174,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         state.keep_body(call, body)
         response = await dispatch(request, ctx, emulator.routes, body)
     except BadRequest as exc:
-        response = error_response(exc.status, exc.detail, exc.headers, exc.body)
+        response = _refused(emulator.routes.errors_of(request.path), exc)
     except web.HTTPException as exc:
         response = _http_exception_response(request, exc, state)
     except ConnectionError:
@@ -192,7 +193,8 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     except Exception as exc:
         log.exception("handler error on %s %s", request.method, request.path)
         state.add_problem(f"{request.method} {request.path}: {type(exc).__name__}: {exc}")
-        response = error_response(500, f"emulator error: {type(exc).__name__}: {exc}")
+        failed = BadRequest(500, f"emulator error: {type(exc).__name__}: {exc}")
+        response = _refused(emulator.routes.errors_of(request.path), failed)
     finally:
         call.duration = clock.time() - started
     call.status = response.status
@@ -279,6 +281,15 @@ def _log_access(request: web.BaseRequest, call: Call, outcome: str) -> None:
         call.bytes_sent,
         (call.duration or 0.0) * 1000,
     )
+
+
+def _refused(errors: Errors | None, exc: BadRequest) -> web.Response:
+    """A refusal in the shape of the API whose route it is (its error body and headers),
+    or the emulator's own ``{"detail": …}`` off the APIs' routes."""
+    if exc.body is not None or errors is None:
+        return error_response(exc.status, exc.detail, exc.headers, exc.body)
+    headers = {**errors.headers(exc.status), **exc.headers}
+    return error_response(exc.status, exc.detail, headers, errors.body(exc.status, exc.detail))
 
 
 def _too_large(limit: int) -> BadRequest:

@@ -46,16 +46,11 @@ async def dispatch(
     if isinstance(entry, Admin):
         return await entry.handler(request, ctx)
     ctx.call.dialect = entry.dialect.name
-    errors = entry.dialect.errors
-    try:
-        if entry.talker is not None:
-            return await converse(request, ctx, entry, entry.talker, body)
-        return await _answered(request, ctx, entry, body)
-    except BadRequest as exc:
-        headers = {**errors.headers(exc.status), **exc.headers}
-        raise BadRequest(
-            exc.status, exc.detail, headers, errors.body(exc.status, exc.detail)
-        ) from None
+    # A refusal (a BadRequest) is answered in the dialect's shape by the handler
+    # (emulator.http.app), as every error on its routes is.
+    if entry.talker is not None:
+        return await converse(request, ctx, entry, entry.talker, body)
+    return await _answered(request, ctx, entry, body)
 
 
 def sent(whole: Whole) -> web.Response:

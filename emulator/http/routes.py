@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..dialects.dialect import Conversation, Dialect, Plain, Route, Session
+from ..dialects.dialect import Conversation, Dialect, Errors, Plain, Route, Session
 from ..dialects.registry import DIALECTS
 from ..dialects.session import Talker
 from ..dialects.speaker import Speaker
@@ -77,6 +77,14 @@ class RouteTable:
         if path in self.routes:
             return path
         return next((p + "*" for p in self.prefixes if path.startswith(p)), "(no route)")
+
+    def errors_of(self, path: str) -> Errors | None:
+        """How errors look on ``path``: its dialect's (None: not an API's route)."""
+        methods = self.routes.get(path)
+        if methods is None:
+            methods = next((m for p, m in self.prefixes.items() if path.startswith(p)), None)
+        served = next((e for e in (methods or {}).values() if isinstance(e, Served)), None)
+        return None if served is None else served.dialect.errors
 
     def route_of(self, request: web.BaseRequest) -> Entry:
         path = request.path

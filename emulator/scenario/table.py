@@ -52,10 +52,21 @@ class Table:
         return value
 
     def text(self, key: str, default: str) -> str:
-        return cast(str, self._typed(key, str, "a string", default))
+        return self._text(key, cast(str, self._typed(key, str, "a string", default)))
 
     def optional_str(self, key: str) -> str | None:
-        return cast("str | None", self._typed(key, str, "a string", None))
+        value = cast("str | None", self._typed(key, str, "a string", None))
+        return None if value is None else self._text(key, value)
+
+    def _text(self, key: str, value: str) -> str:
+        # A lone surrogate (from JSON given to the admin API) can never be sent as UTF-8:
+        # a scenario holding one could never be served.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise self.error(key, f"holds a lone surrogate at character {exc.start}, which "
+                             "is not text") from None  # fmt: skip
+        return value
 
     def boolean(self, key: str, default: bool) -> bool:
         return cast(bool, self._typed(key, bool, "true or false", default))

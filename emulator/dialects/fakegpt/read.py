@@ -13,7 +13,7 @@ from email.parser import BytesParser
 from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl
 
-from ...protocol.errors import BadRequest, json_kind
+from ...protocol.errors import BadRequest, json_kind, lone_surrogate, may_hold_surrogates
 from .wire import DEFAULT_MODEL
 
 __all__ = [
@@ -53,6 +53,11 @@ def parse_conversation(body: bytes, content_type: str) -> ConversationRequest:
         raise BadRequest(400, f"the body is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise BadRequest(400, f"the body must be a JSON object, got {_json_kind(obj)}")
+    if may_hold_surrogates(body):
+        where = lone_surrogate(obj)
+        if where is not None:
+            raise BadRequest(400, f"{where} holds a lone surrogate (a \\uD800 to \\uDFFF "
+                             "escape not in a pair), which is not text")  # fmt: skip
     action = _field(obj, "action", str, "a string")
     if action not in _ACTIONS:
         raise BadRequest(400, f"action must be one of {sorted(_ACTIONS)}, got {action[:40]!r}")
