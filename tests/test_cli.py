@@ -181,7 +181,7 @@ def test_stopping_the_threaded_server_does_not_wait_for_a_stalled_stream() -> No
     ).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(
-            b"POST /api/conversation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/conversation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"X-Emulator-Scenario: stall_before_first_byte\r\n"
             + f"X-Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body

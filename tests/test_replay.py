@@ -45,7 +45,7 @@ async def read_raw(
     extra = f"X-Emulator-Scenario: {scenario}\r\n" if scenario else ""
     writer.write(
         (
-            f"POST /api/conversation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"POST /api/conversation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Authorization: Bearer {token}\r\n{extra}Content-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n"
         ).encode()

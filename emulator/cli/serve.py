@@ -74,6 +74,15 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "--accounts", type=int, default=8, help="how many shared accounts /api/loads lists"
     )
     p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name requests may be addressed to besides loopback ones (repeat it); on a "
+        "server bound to loopback, a request whose Host is another name is refused (DNS "
+        "rebinding). Bound to other machines (--host 0.0.0.0), any name is",
+    )
+    p.add_argument(
         "--admin-token",
         default=None,
         help="require this token on the admin API (and allow it off loopback)",
@@ -193,6 +202,7 @@ def serve(args: argparse.Namespace) -> int:
             token_ttl=args.token_ttl,
             accounts=args.accounts,
             admin_token=args.admin_token,
+            allowed_hosts=tuple(args.allowed_host),
             capture_bytes=not args.no_capture,
             strict=not args.lenient,
             cors=tuple(args.cors),

@@ -28,7 +28,8 @@ from ..state.journal import Call, LimitError
 from ..state.sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
 from ..state.store import EmulatorState
 from ..state.transcript import Transcript
-from .context import ADMIN_PREFIX, Context, cors_headers, error_response
+from .context import ADMIN_PREFIX, Context, cors_headers, error_response, is_loopback
+from .guard import check_admin_access, hostname
 from .lifecycle import dispatch
 from .routes import RouteTable, route_table
 
@@ -67,6 +68,13 @@ class EmulatorHandler:
         self.config = config
         self.state = state
         self.signer = Signer(config.secret, config.token_ttl)
+        #: The names requests may be addressed to, but for loopback ones (None: any, as a
+        #: server bound to other machines is meant to be reached by any name).
+        self.hosts: frozenset[str] | None = (
+            frozenset((*config.allowed_hosts, config.host, "localhost", "127.0.0.1", "::1"))
+            if is_loopback(config.host)
+            else None
+        )
         #: The routes of the dialects registered when the server was built.
         self.routes: RouteTable = route_table()
 
@@ -132,7 +140,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     started = clock.time()
     refused: BadRequest | None = None
     try:
-        request, state = _session_of(request, emulator.state)
+        request, state = _session_of(request, emulator)
     except BadRequest as exc:
         refused, state = exc, emulator.state
     is_admin = request.path.startswith(ADMIN_PREFIX)
@@ -211,28 +219,61 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
 
 
 def _session_of(
-    request: web.BaseRequest, root: EmulatorState
+    request: web.BaseRequest, emulator: EmulatorHandler
 ) -> tuple[web.BaseRequest, EmulatorState]:
-    """The request as its session sees it (no ``/_session/ID`` prefix), and that session."""
+    """The request as its session sees it (no ``/_session/ID`` prefix), and that session.
+
+    A request the server refuses (addressed to a name that is not the emulator's, or an
+    admin request from outside) is refused first: it creates no session.
+    """
+    root = emulator.state
     header = request.headers.get(SESSION_HEADER)
     raw = request.raw_path
     if header is None and not raw.startswith(SESSION_PREFIX):
-        return request, root  # the usual case: one lookup, nothing else
+        if not raw.startswith(ADMIN_PREFIX):  # the admin API's guard has rules of its own
+            _addressed(request, emulator)
+        return request, root  # the usual case
     try:
         named, rest = split_session_path(raw)
-        if named is not None:
-            if header is not None and header != named:
-                raise BadRequest(
-                    400,
-                    f"bad session: the {SESSION_HEADER} header ({header[:64]!r}) and the URL "
-                    f"({named!r}) name different sessions",
-                )
-            request = request.clone(rel_url=rest)
+    except ValueError as exc:
+        raise BadRequest(400, f"bad session: {exc}") from None
+    if named is not None:
+        if header is not None and header != named:
+            raise BadRequest(
+                400,
+                f"bad session: the {SESSION_HEADER} header ({header[:64]!r}) and the URL "
+                f"({named!r}) name different sessions",
+            )
+        request = request.clone(rel_url=rest)
+    if request.path.startswith(ADMIN_PREFIX):
+        check_admin_access(request, emulator.config.admin_token)
+    else:
+        _addressed(request, emulator)
+    try:
         return request, root.session(named or header)
     except LimitError as exc:  # a ValueError too: first
         raise BadRequest(409, str(exc)) from None
     except ValueError as exc:
         raise BadRequest(400, f"bad session: {exc}") from None
+
+
+def _addressed(request: web.BaseRequest, emulator: EmulatorHandler) -> None:
+    """Refuse a request addressed to a name that is not the emulator's, on a server bound to
+    loopback (as Jupyter does): a page whose name was rebound to 127.0.0.1 (DNS
+    rebinding) gets nothing, and cannot open sessions."""
+    hosts = emulator.hosts
+    host = request.headers.get("Host")
+    if hosts is None or host is None:
+        return  # bound to other machines too, or HTTP/1.0: no name to check
+    name = hostname(host)
+    if name in hosts or is_loopback(name):
+        return
+    raise BadRequest(
+        403,
+        f"the emulator answers requests addressed to a loopback name, not {host[:80]!r} (a "
+        "page that rebinds its name to 127.0.0.1 must not reach it); --allowed-host NAME "
+        "allows another",
+    )
 
 
 def _settle(

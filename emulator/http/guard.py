@@ -22,7 +22,7 @@ from ..scenario import ScenarioError
 from ..state.store import LimitError
 from .context import Context, Handler, is_loopback
 
-__all__ = ["ADMIN_TOKEN_HEADER", "check_admin_access", "guarded", "json_body"]
+__all__ = ["ADMIN_TOKEN_HEADER", "check_admin_access", "guarded", "hostname", "json_body"]
 
 ADMIN_TOKEN_HEADER = "X-Emulator-Admin-Token"  # noqa: S105 - a header name
 
@@ -63,7 +63,7 @@ def check_admin_access(request: web.BaseRequest, token: str | None) -> None:
             403, "the admin API answers loopback only; start the emulator with --admin-token"
         )
     host = request.headers.get("Host", "")
-    if not is_loopback(_hostname(host)):
+    if not is_loopback(hostname(host)):
         raise BadRequest(
             403,
             f"the admin API answers only requests addressed to a loopback name, not {host[:80]!r} "
@@ -78,7 +78,7 @@ def check_admin_access(request: web.BaseRequest, token: str | None) -> None:
         )
 
 
-def _hostname(host: str) -> str:
+def hostname(host: str) -> str:
     """The name in a ``Host`` header: no port, no brackets."""
     if host.startswith("["):
         return host[1 : host.find("]")] if "]" in host else ""
@@ -88,7 +88,7 @@ def _hostname(host: str) -> str:
 
 def _loopback_origin(origin: str) -> bool:
     scheme, sep, rest = origin.partition("://")
-    return bool(sep) and scheme in ("http", "https") and is_loopback(_hostname(rest))
+    return bool(sep) and scheme in ("http", "https") and is_loopback(hostname(rest))
 
 
 async def json_body(request: web.BaseRequest) -> dict[str, Any]:

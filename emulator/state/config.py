@@ -88,6 +88,9 @@ class EmulatorConfig:
     limits: Limits = field(default=LIMITS)
     #: Where a server listens (loopback by default; 0: a free port).
     host: str = "127.0.0.1"
+    #: Names requests may be addressed to besides loopback ones, on a server bound to
+    #: loopback (bound to other machines, any name is); see ``--allowed-host``.
+    allowed_hosts: tuple[str, ...] = ()
     port: int = 0
     #: Bind with SO_REUSEPORT, so several processes serve one port (--workers).
     reuse_port: bool = False

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-from .journal import LimitError
-
 __all__ = ["SESSION_HEADER", "SESSION_ID", "SESSION_PREFIX", "Sessions", "split_session_path"]
 
 #: Request header that names the session of a request (upstream and admin alike).
@@ -67,9 +65,9 @@ class Sessions(Generic[T]):
     """The named sessions of one server (the default session is not among them).
 
     At most ``limit`` at once; one unused for ``idle`` seconds is dropped the
-    next time a session is created or listed. When all ``limit`` are in use,
-    a new id is refused with a :class:`~emulator.state.journal.LimitError` rather
-    than dropping a session someone is using.
+    next time a session is created or listed. When all ``limit`` are in use, a new
+    one takes the place of the one used least recently (its owner's next request
+    starts it afresh): whoever opens many sessions cannot lock the others out.
     """
 
     def __init__(
@@ -87,6 +85,8 @@ class Sessions(Generic[T]):
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry[T]] = OrderedDict()
+        #: How many sessions made room for a newer one (least recently used first).
+        self.evicted = 0
 
     def get(self, session: str) -> T:
         """The session ``session``, made on first use; marks it used now."""
@@ -101,12 +101,10 @@ class Sessions(Generic[T]):
         with self._lock:
             entry = self._entries.get(session)
             if entry is None:
-                if len(self._entries) >= self.limit:
-                    raise LimitError(
-                        f"at most {self.limit} sessions can be open at once; drop one "
-                        "(DELETE /_emulator/sessions/ID) or wait for idle ones to expire "
-                        f"(after {self.idle:g} s)"
-                    )
+                while self._entries and len(self._entries) >= self.limit:
+                    _, evicted = self._entries.popitem(last=False)  # the least recently used
+                    dropped.append(evicted.value)
+                    self.evicted += 1
                 entry = self._entries[session] = _Entry(self._make(session), now, now)
             entry.used = now
         for value in dropped:

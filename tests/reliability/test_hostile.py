@@ -166,10 +166,10 @@ def test_broken_http_is_refused_and_the_emulator_keeps_serving(
 ) -> None:
     port = emulator.port
     cases = {
-        "truncated body": b'POST /api/conversation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"action"',
-        "huge declared body": b"POST /api/conversation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{",
+        "truncated body": b'POST /api/conversation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"action"',
+        "huge declared body": b"POST /api/conversation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{",
         "not http": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,
-        "bad header": b"GET /api/loads HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        "bad header": b"GET /api/loads HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n",
     }
     answers = {
         name: raw_exchange(port, data, half_close=name == "truncated body")
@@ -184,13 +184,13 @@ def test_broken_http_is_refused_and_the_emulator_keeps_serving(
     # A slow sender: one byte every 10 ms for a bounded 0.5 s, then gone.
     raw_exchange(
         port,
-        b"POST /api/conversation HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n",
+        b"POST /api/conversation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50\r\n\r\n",
         chunk=1,
         pause=0.01,
         read=False,
     )
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(b"GET /api/loads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"GET /api/loads HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 200")
     assert list(emulator.state.problems) == []
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -207,7 +207,7 @@ def test_requests_no_route_can_match_get_a_json_404_and_are_journaled(
     answer = raw_exchange(
         emulator.port,
         # No path to put a session in: the header names the test's session.
-        f"{request_line}\r\nHost: x\r\nX-Emulator-Session: {emulator.session_id}\r\n"
+        f"{request_line}\r\nHost: 127.0.0.1\r\nX-Emulator-Session: {emulator.session_id}\r\n"
         "Connection: close\r\n\r\n".encode(),
         half_close=False,
     )

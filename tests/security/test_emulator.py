@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from emulator import Emulator, EmulatorConfig
+from emulator import Emulator, EmulatorConfig, Limits
 from emulator import scenario as scenario_module
 from emulator.pytest_plugin import EmulatorFactory
 from emulator.state import store as state_module
@@ -208,6 +208,53 @@ async def test_with_an_admin_token_any_name_is_served(
         headers={"Host": "emulator.internal", "X-Emulator-Admin-Token": "s3cret"},
     )
     assert status == 200
+
+
+async def test_cross_site_session_requests_open_nothing_and_lock_no_one_out(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    # An <img> tag on any page can send these; with its name rebound to 127.0.0.1 its
+    # requests reach a loopback server. None opens a session, and a legitimate new
+    # session works after them.
+    emu = await emulator_factory(EmulatorConfig(speed=0, limits=Limits(sessions=8)))
+    async with aiohttp.ClientSession() as http:
+        statuses = []
+        for i in range(400):
+            async with http.get(f"{emu.url}/_session/evil{i}/api/loads",
+                                headers={"Host": "evil.example"}) as r:  # fmt: skip
+                statuses.append(r.status)
+                if i == 0:
+                    assert "a loopback name" in (await r.json())["detail"]
+        assert set(statuses) == {403} and emu.state.sessions() == []
+        # An admin request refused creates nothing either.
+        async with http.get(f"{emu.url}/_session/admin1/_emulator/journal",
+                            headers={"Host": "evil.example"}) as r:  # fmt: skip
+            assert r.status == 403
+        assert emu.state.sessions() == []
+        async with http.get(f"{emu.url}/_session/mine/api/loads") as r:
+            assert r.status == 200
+        assert [s["id"] for s in emu.state.sessions()] == ["mine"]
+
+
+async def test_a_full_session_table_makes_room_by_the_least_recently_used(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = await emulator_factory(EmulatorConfig(speed=0, limits=Limits(sessions=3)))
+    async with aiohttp.ClientSession() as http:
+        for name in ("a", "b", "c", "a", "d", "e"):  # a is used again before d and e come
+            async with http.get(f"{emu.url}/_session/{name}/api/loads") as r:
+                assert r.status == 200
+    assert sorted(s["id"] for s in emu.state.sessions()) == ["a", "d", "e"]
+
+
+async def test_an_allowed_host_is_served_and_any_other_name_refused(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = await emulator_factory(EmulatorConfig(speed=0, allowed_hosts=("emulator.test",)))
+    async with aiohttp.ClientSession() as http:
+        for host, status in (("emulator.test:9", 200), ("other.test", 403), ("[::1]:1", 200)):
+            async with http.get(f"{emu.url}/api/loads", headers={"Host": host}) as r:
+                assert r.status == status, host
 
 
 # -- limits on what one request can ask for ----------------------------------------------

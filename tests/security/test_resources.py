@@ -290,7 +290,7 @@ def test_at_the_descriptor_limit_new_clients_wait_and_one_line_is_logged() -> No
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
                     sock.sendall(
-                        b"GET /api/loads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                        b"GET /api/loads HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
                     )
                     answer = sock.recv(100)
             except OSError:
