@@ -83,6 +83,13 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "rebinding). Bound to other machines (--host 0.0.0.0), any name is",
     )
     p.add_argument(
+        "--journal-secrets",
+        action="store_true",
+        help="keep credentials (keys, tokens, cookies, signatures, passwords) as they came "
+        "in the journal, the inspector, recordings and the access log; by default each is "
+        "a marker with the first 8 hex digits of its SHA-256",
+    )
+    p.add_argument(
         "--admin-token",
         default=None,
         help="require this token on the admin API (and allow it off loopback)",
@@ -203,6 +210,7 @@ def serve(args: argparse.Namespace) -> int:
             accounts=args.accounts,
             admin_token=args.admin_token,
             allowed_hosts=tuple(args.allowed_host),
+            journal_secrets=args.journal_secrets,
             capture_bytes=not args.no_capture,
             strict=not args.lenient,
             cors=tuple(args.cors),

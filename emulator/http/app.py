@@ -24,7 +24,8 @@ from ..core.signing import Signer
 from ..dialects.dialect import Errors
 from ..protocol.errors import BadRequest
 from ..state.config import EmulatorConfig
-from ..state.journal import Call, LimitError
+from ..state.journal import Call, LimitError, bounded_head
+from ..state.secrets import redacted_body, redacted_headers, redacted_query
 from ..state.sessions import SESSION_HEADER, SESSION_PREFIX, split_session_path
 from ..state.store import EmulatorState
 from ..state.transcript import Transcript
@@ -147,8 +148,13 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     call = Call(
         method=request.method,
         path=request.path,
-        query=dict(request.query) if "?" in request.raw_path else {},
-        headers=request.headers,  # an immutable, case-insensitive view: kept, not copied
+        query=_query(request, config.journal_secrets),
+        # An immutable, case-insensitive view, kept, not copied, when it carries no
+        # credential; else a copy with a marker in place of each (state.secrets).
+        headers=bounded_head(
+            request.headers if config.journal_secrets else redacted_headers(request.headers),
+            config.limits.head_bytes,
+        ),
         body=b"",
         arrived=started,
         started=clock.wall(),
@@ -175,14 +181,16 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
         if length is not None and length > limit:
             raise _too_large(limit)  # refused on the declared length: not one byte is read
         try:
-            body = await request.read()  # kept by the request: handlers read it again for free
+            body = await _body(request, config.limits.body_seconds)
         except web.HTTPRequestEntityTooLarge:
             # aiohttp stops reading at client_max_size: the body is never held whole.
             raise _too_large(limit) from None
-        state.keep_body(call, body)
+        state.keep_body(call, body, redact=not config.journal_secrets)
         response = await dispatch(request, ctx, emulator.routes, body)
     except BadRequest as exc:
         response = _refused(emulator.routes.errors_of(request.path), exc)
+        if exc.status == 408:
+            response.force_close()  # the rest of the body may still be on its way
     except web.HTTPException as exc:
         response = _http_exception_response(request, exc, state)
     except ConnectionError:
@@ -212,7 +220,7 @@ async def _handle(request: web.BaseRequest, emulator: EmulatorHandler) -> web.St
     if call.bytes_sent == 0 and isinstance(answered, bytes):
         call.bytes_sent = len(answered)
     if not is_admin:
-        _settle(call, response, answered, state, emulator.routes)
+        _settle(call, response, answered, state, emulator.routes, config.journal_secrets)
         if access_log.isEnabledFor(logging.INFO):
             _log_access(request, call, _outcome(call))
     return response
@@ -282,15 +290,19 @@ def _settle(
     body: object,
     state: EmulatorState,
     routes: RouteTable,
+    secrets: bool = False,
 ) -> None:
-    """Complete the call's transcript with what was answered, and count it in the journal."""
+    """Complete the call's transcript with what was answered (with a marker in place of an
+    issued credential or token, unless ``secrets``), and count it in the journal."""
     transcript = call.transcript
     if transcript is None:
         return
     transcript.status = response.status
-    transcript.headers = dict(response.headers)
+    headers = response.headers
+    transcript.headers = dict(headers if secrets else redacted_headers(headers))
     if isinstance(body, bytes) and body:
-        transcript.wrote(0, (call.duration or 0.0) * 1000, body, _BODY)
+        kept = body if secrets else redacted_body(body)
+        transcript.wrote(0, (call.duration or 0.0) * 1000, kept, _BODY)
     transcript.ending = call.ending
     state.journal.settle(call)
     state.metrics.answered(
@@ -310,11 +322,33 @@ def _outcome(call: Call) -> str:
     return f"{call.status} {call.ending}"
 
 
+async def _body(request: web.BaseRequest, seconds: float) -> bytes:
+    """The request's body, whole (kept by the request: handlers read it again for free); a
+    408 when it is not all there ``seconds`` after the head (one byte a second holds no
+    handler)."""
+    if not request.body_exists or request.content.is_eof():
+        return await request.read()  # there already: no timer for the usual request
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        raise BadRequest(408, f"the request body was not all there {seconds:g} s after its "
+                         "head") from None  # fmt: skip
+
+
+def _query(request: web.BaseRequest, secrets: bool) -> dict[str, str]:
+    """The request's query, as the journal keeps it."""
+    if "?" not in request.raw_path:
+        return {}
+    return dict(request.query) if secrets else redacted_query(request.query)
+
+
 def _log_access(request: web.BaseRequest, call: Call, outcome: str) -> None:
+    query = "&".join(f"{k}={v}" for k, v in call.query.items())
     access_log.info(
         "%s %s %s %sscenario=%s%s bytes=%d %.1fms",
         request.method,
-        request.path_qs,
+        f"{request.path}?{query}" if query else request.path,
         outcome,
         f"session={call.session} " if call.session is not None else "",
         call.scenario or "-",

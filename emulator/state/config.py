@@ -48,6 +48,8 @@ class Limits:
     transcript_writes: int = 1_000  # ... and at most this many of its first and last writes
     sessions: int = 256  # named sessions open at once (X-Emulator-Session, /_session/ID/)
     session_idle: float = 900.0  # seconds after its last request a named session is dropped
+    body_seconds: float = 30.0  # a request body not all there this long after its head: 408
+    head_bytes: int = 16 * 1024  # of a request's headers, kept in the journal
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
@@ -88,6 +90,9 @@ class EmulatorConfig:
     limits: Limits = field(default=LIMITS)
     #: Where a server listens (loopback by default; 0: a free port).
     host: str = "127.0.0.1"
+    #: Keep credentials as they came in the journal, recordings and the access log (by
+    #: default each is a marker: ``[redacted 1a2b3c4d]``, see ``emulator.state.secrets``).
+    journal_secrets: bool = False
     #: Names requests may be addressed to besides loopback ones, on a server bound to
     #: loopback (bound to other machines, any name is); see ``--allowed-host``.
     allowed_hosts: tuple[str, ...] = ()

@@ -15,14 +15,25 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..core.endings import Ending
 from ..scenario import Scenario
 from .config import Limits
+from .secrets import redacted_body
 from .transcript import Transcript
 
-__all__ = ["ALL_SESSIONS", "Call", "CallList", "Journal", "LimitError"]
+__all__ = [
+    "ALL_SESSIONS",
+    "OMITTED_HEADER",
+    "Call",
+    "CallList",
+    "Journal",
+    "LimitError",
+    "bounded_head",
+]
 
 #: Stands for every session where a session id is asked for (no id can be "*").
 ALL_SESSIONS = "*"
@@ -96,6 +107,30 @@ class Call:
             "turn": self.turn,
             "near": self.near,
         }
+
+
+def bounded_head(headers: Mapping[str, str], limit: int) -> Mapping[str, str]:
+    """A request's headers as the journal keeps them: the first ones up to ``limit`` bytes
+    (the same mapping when all fit), then a note of what was left out."""
+    items = list(headers.items())
+    size = sum(len(k) + len(v) for k, v in items)
+    if size <= limit:
+        return headers
+    kept: CIMultiDict[str] = CIMultiDict()
+    used = left = 0
+    for name, value in items:
+        if used + len(name) + len(value) <= limit:
+            kept.add(name, value)
+            used += len(name) + len(value)
+        else:
+            left += 1
+    kept.add(OMITTED_HEADER, f"{left} headers ({size - used:,} bytes) past the first "
+             f"{limit:,} bytes")  # fmt: skip
+    return CIMultiDictProxy(kept)
+
+
+#: The note a journal entry's headers carry for those a large request head left out.
+OMITTED_HEADER: Final = "X-Emulator-Omitted"
 
 
 class CallList(list[Call]):
@@ -174,9 +209,12 @@ class Journal:
                     return call
         return None
 
-    def keep_body(self, call: Call, body: bytes) -> None:
-        """Store the start of ``body`` with ``call`` (at most ``limits.body_bytes``)."""
+    def keep_body(self, call: Call, body: bytes, *, redact: bool = False) -> None:
+        """Store the start of ``body`` with ``call`` (at most ``limits.body_bytes``; with
+        ``redact``, a marker in place of each credential field)."""
         kept = body[: self.limits.body_bytes] if len(body) > self.limits.body_bytes else body
+        if redact:
+            kept = redacted_body(kept)
         call.body_size = len(body)
         with self._lock:
             call.body = kept

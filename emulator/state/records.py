@@ -27,8 +27,8 @@ class SessionRecords:
         call.session = self.id
         self.journal.record(call)
 
-    def keep_body(self, call: Call, body: bytes) -> None:
-        self.journal.keep_body(call, body)
+    def keep_body(self, call: Call, body: bytes, *, redact: bool = False) -> None:
+        self.journal.keep_body(call, body, redact=redact)
 
     @property
     def journal_bytes(self) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from emulator import EmulatorConfig
+from emulator import EmulatorConfig, Limits
 from emulator.pytest_plugin import EmulatorFactory
 from tests.helpers import CONVERSATION, conversation, login, serving
 
@@ -324,3 +324,47 @@ def test_a_stream_cut_by_shutdown_is_logged() -> None:
     assert re.search(
         r"POST /api/conversation 200 stopped by shutdown at [\d,]+ B scenario=stall_silent", err
     ), err[-1000:]
+
+
+async def test_a_body_that_dribbles_in_is_cut_with_a_408(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    # One byte a second would hold a handler for as long as the client likes.
+    emu = await emulator_factory(EmulatorConfig(speed=0, limits=Limits(body_seconds=0.5)))
+    host, port = emu.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    started = asyncio.get_running_loop().time()
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")  # fmt: skip
+    await writer.drain()
+    got = b""
+    for _ in range(40):  # at most 4 s of a byte every 0.1 s
+        try:
+            got += await asyncio.wait_for(reader.read(65536), 0.1)
+        except TimeoutError:
+            if not writer.is_closing():
+                writer.write(b" ")
+            continue
+        if got.endswith(b"}") or reader.at_eof():
+            break
+    writer.close()
+    took = asyncio.get_running_loop().time() - started
+    assert got.startswith(b"HTTP/1.1 408") and b"not all there 0.5 s after its head" in got
+    assert took < 2.0
+    # In the API's own shape: it is a Chat Completions route.
+    assert b'"error": {"message"' in got
+
+
+async def test_a_huge_request_head_is_journaled_within_its_bound(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = await emulator_factory(EmulatorConfig(speed=0))
+    headers = {f"X-Pad-{i}": "x" * 8000 for i in range(100)}  # about 800 KB of head
+    async with aiohttp.ClientSession() as http, http.get(f"{emu.url}/api/loads",
+                                                         headers=headers) as r:  # fmt: skip
+        assert r.status == 200
+    kept = emu.calls("/api/loads").last.headers
+    assert sum(len(k) + len(v) for k, v in kept.items()) < 16 * 1024 + 200
+    # Two 8 KB pads fit beside the usual headers; the other 98 are counted, not kept.
+    assert kept["X-Emulator-Omitted"].startswith("98 headers (")
+    assert kept["X-Emulator-Omitted"].endswith(" bytes) past the first 16,384 bytes")
