@@ -14,6 +14,7 @@ import secrets
 import signal
 import socket
 import sys
+import time
 from typing import Any, Final
 
 from .._version import __version__
@@ -21,11 +22,12 @@ from ..http.context import is_loopback
 from ..scenario import Scenario, ScenarioError, load_scenario
 from ..scenario.chaos import Chaos, parse_chaos
 from ..scenario.toxics import CHAOS_TOXICS
-from ..server import bind_socket, make_state, serving
+from ..server import make_state, serving
 from ..state.config import ConfigError, EmulatorConfig, Limits
 from ..state.store import SCENARIO_HEADER, EmulatorState
 from .options import add_log_level, add_scenarios_dir, add_speed, scenarios_of
 from .scenarios import check, list_scenarios
+from .workers import supervise
 
 log = logging.getLogger("emulator")
 
@@ -251,32 +253,51 @@ def _default(name: str) -> Scenario | str:
 def _serve_workers(
     config: EmulatorConfig, state: EmulatorState, url_host: str | None, workers: int
 ) -> int:
-    """Serve one port from ``workers`` processes (this one and forks of it).
+    """Serve one port from ``workers`` supervised worker processes (:mod:`.workers`).
 
-    Each binds the port with SO_REUSEPORT, and the kernel spreads new
-    connections among them. A port of 0 is chosen here first, and held
-    (bound, not listening) until every worker has its own socket.
+    Each worker binds the port with SO_REUSEPORT, and the kernel spreads new
+    connections among them. The port (chosen here when it is 0) is held bound,
+    never listening, by this process, which only supervises.
     """
-    hold = bind_socket(config.host, config.port, reuse_port=True)
+    hold = _reserved(config.host, config.port)
     config = dataclasses.replace(config, port=hold.getsockname()[1])
-    children = []
-    parent = os.getpid()
-    for _ in range(workers - 1):
-        pid = os.fork()  # before any event loop or thread exists in this process
-        if pid == 0:
-            hold.close()
-            asyncio.run(_serve(config, state, url_host, banner=False, parent=parent))
-            os._exit(0)
-        children.append(pid)
+    shown = url_host or (f"[{config.host}]" if ":" in config.host else config.host)
+    url = f"http://{shown}:{config.port}"
+
+    def work(parent: int) -> None:
+        asyncio.run(_serve(config, state, url_host, banner=False, parent=parent))
+
+    def ready() -> None:
+        _answering(config.host, config.port)
+        _banner(url, state, workers)
+
+    return supervise(workers, work, ready, hold)
+
+
+def _reserved(host: str, port: int) -> socket.socket:
+    """The port, bound with SO_REUSEPORT and never listening: the kernel hands no
+    connection to it, and no other program can take the number meanwhile."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
-        asyncio.run(_serve(config, state, url_host, workers=workers, hold=hold))
-    finally:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in children:
-            os.waitpid(pid, 0)
-    return 0
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _answering(host: str, port: int, seconds: float = 30.0) -> None:
+    """Wait, bounded, until a worker accepts connections on the port."""
+    wildcard = host in ("0.0.0.0", "")  # noqa: S104 - a name compared, nothing bound
+    target = "127.0.0.1" if wildcard else "::1" if host == "::" else host
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((target, port), 0.5):
+            return
+        time.sleep(0.05)
+    log.warning("no worker answered on port %d within %g s", port, seconds)
 
 
 async def _serve(
@@ -286,12 +307,9 @@ async def _serve(
     *,
     banner: bool = True,
     workers: int = 1,
-    hold: socket.socket | None = None,
     parent: int | None = None,
 ) -> None:
     async with serving(config, state, url_host) as running:
-        if hold is not None:
-            hold.close()
         # What start-up made (modules, scenarios, Faker's tables) lives as long as the
         # process: out of the collector's sight, so a full collection under load does not
         # walk it again each time (this process is ours; serve() in a caller's leaves it).
