@@ -60,8 +60,11 @@ def test_a_killed_worker_is_replaced_while_the_port_keeps_serving() -> None:
         first = _children(proc.pid)
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
-        # Every request after the kill is answered (the kernel sends new connections to
-        # the workers still listening), and a new worker takes the dead one's place.
+        # Once it is gone (a connection queued on its own socket at the instant of the
+        # kill is reset, as on any SO_REUSEPORT server), every request is answered: the
+        # kernel sends new connections to the workers still listening, while a new worker
+        # takes the dead one's place.
+        assert _until(lambda: not _alive(victim))
         statuses = [_get(url) for _ in range(60)]
         assert statuses == [200] * 60
         assert _until(lambda: len(_children(proc.pid)) == 3 and victim not in _children(proc.pid))
