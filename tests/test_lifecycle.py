@@ -3,13 +3,14 @@ dialect shares (emulator.dialects.speaker.Speaker.answer), over real sockets."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import aiohttp
 import pytest
 
-from emulator import Emulator, EmulatorConfig
+from emulator import Emulator, EmulatorConfig, Limits
 from emulator.dialects.registry import DIALECTS
 from emulator.dialects.speaker import Incoming
 from emulator.pytest_plugin import EmulatorFactory
@@ -134,3 +135,30 @@ async def test_a_body_over_the_limit_is_refused_in_the_apis_own_shape(
     assert status == 413 and message == "request body is larger than 2,000 bytes"
     if dialect == "bedrock":  # what botocore raises by name
         assert sent["x-amzn-ErrorType"] == "ValidationException"
+
+
+@pytest.mark.parametrize(("dialect", "status"), [("openai-chat", 503), ("anthropic", 529)])
+async def test_past_the_stream_cap_a_request_gets_the_apis_overloaded_error(
+    emulator_factory: EmulatorFactory, dialect: str, status: int
+) -> None:
+    emulator = await emulator_factory(EmulatorConfig(speed=0, limits=Limits(streams=2)))
+    path, headers, body = requests("Tell me something.", [])[dialect]
+    stalled = {**headers, "X-Emulator-Scenario": "stall_silent"}  # 20 s of silence
+    async with aiohttp.ClientSession() as http:
+        held = [await http.post(emulator.url + path, json={**body, "stream": True},
+                                headers=stalled) for _ in range(2)]  # fmt: skip
+        assert [r.status for r in held] == [200, 200]  # both streaming, both silent now
+        async with http.post(emulator.url + path, json=body, headers=headers) as r:
+            refused, answer, retry = r.status, await r.read(), r.headers.get("Retry-After")
+        message = DIALECTS[dialect].errors.message(answer)
+        assert (refused, retry) == (status, "1") and message is not None
+        assert "overloaded" in message.lower()
+        assert emulator.calls(path).last.detail == "refused: 2 answers in flight (limits.streams)"
+        for r in held:  # the clients leave: their streams stop, and the cap has room again
+            r.close()
+        for _ in range(100):
+            async with http.post(emulator.url + path, json=body, headers=headers) as r:
+                if r.status == 200:
+                    break
+            await asyncio.sleep(0.05)
+        assert r.status == 200

@@ -125,6 +125,8 @@ class Errors:
     headers: Callable[[int], Mapping[str, str]] = _no_headers
     #: How it tells a token budget ([rate_limit]).
     budget: BudgetShape = GENERIC_BUDGET
+    #: The status it answers when it is overloaded (Anthropic's 529; most: 503).
+    overloaded: int = 503
 
 
 @dataclass(frozen=True, slots=True)

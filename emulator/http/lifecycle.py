@@ -24,7 +24,7 @@ from ..dialects.speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
 from ..engine.play import deliver, end_connection, play
 from ..protocol.errors import BadRequest
 from ..protocol.steps import Step
-from ..scenario import Scenario, Transport
+from ..scenario import HttpError, Scenario, Transport
 from ..scenario.asked import Asked
 from ..scenario.faults import FAULTS
 from .asking import choose, given_for
@@ -123,6 +123,12 @@ async def _conversation(
 ) -> web.StreamResponse:
     """The dialect's answer to a conversation request under ``scenario``."""
     dialect = served.dialect
+    limit = ctx.config.limits.streams
+    if ctx.state.metrics.in_flight >= limit:
+        # Past the cap, the API's own overloaded error: a client retries it later.
+        ctx.call.detail = f"refused: {limit:,} answers in flight (limits.streams)"
+        errors = dialect.errors
+        return sent(errors.scripted(HttpError("conversation", errors.overloaded, retry_after=1)))
     reason = dialect.not_applicable(scenario)
     if reason is not None:
         raise BadRequest(

@@ -173,7 +173,7 @@ DIALECT: Final = Dialect(
     routes={"/v1/messages": {"POST": Conversation(MessagesSpeaker)}},
     why_not=not_applicable,
     shapes=FAULT_SHAPES,
-    errors=Errors(error_body, scripted_error, json_error_message, budget=BUDGET),
+    errors=Errors(error_body, scripted_error, json_error_message, budget=BUDGET, overloaded=529),
     capture=Capture(read_capture),
     strict_rules=STRICT_RULES,
     doc="Anthropic's Messages API (``stream: true``: message_start … message_stop events)",
