@@ -162,3 +162,43 @@ async def test_past_the_stream_cap_a_request_gets_the_apis_overloaded_error(
                     break
             await asyncio.sleep(0.05)
         assert r.status == 200
+
+
+async def test_planning_for_a_client_that_left_is_skipped(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # long_line costs a worker thread a tenth of a second or more to plan; a burst of
+    # clients that leave at once must not leave that work queued behind them.
+    import socket
+    import struct
+
+    from emulator.dialects import speaker
+
+    planned = []
+    real = speaker.prepare
+
+    def counted(*args: Any) -> Any:
+        planned.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(speaker, "prepare", counted)
+    emulator = await emulator_factory(EmulatorConfig(speed=0))
+    host, port = emulator.url.removeprefix("http://").split(":")
+    raw = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                      "stream": True}).encode()  # fmt: skip
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            f"sk-t\r\nX-Emulator-Scenario: long_line\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(raw)}\r\n\r\n").encode()  # fmt: skip
+    for _ in range(40):  # each sends its request and resets the connection at once
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(head + raw)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    for _ in range(400):  # every request ended (bounded: 20 s)
+        calls = emulator.calls("/v1/chat/completions")
+        if len(calls) == 40 and all(c.duration is not None for c in calls):
+            break
+        await asyncio.sleep(0.05)
+    assert len(calls) == 40 and all(c.duration is not None for c in calls)
+    # A few were taken up before their client's reset was seen; the rest were skipped.
+    assert len(planned) < 10, len(planned)
+    assert sum(c.detail == "the client went away" for c in calls) > 30

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
@@ -106,6 +106,20 @@ class Given(NamedTuple):
     session: str | None  # the emulator session the request is in (None: the default)
     #: The request's number among its scenario's calls on this endpoint (once chosen).
     number: int = 0
+    #: Whether the client has gone (a costly part of planning is skipped then).
+    gone: Callable[[], bool] = lambda: False
+
+    async def costly(self, work: Callable[[], T]) -> T:
+        """``work()`` in a worker thread, unless the client has gone by the time a thread
+        takes it up: a queue of work for clients who left is not worked through (a
+        ``ConnectionResetError``, which ends the request as the client's leaving does)."""
+
+        def unless_gone() -> T:
+            if self.gone():
+                raise ConnectionResetError("the client went away before its answer was planned")
+            return work()
+
+        return await asyncio.to_thread(unless_gone)
 
 
 # -- answers ------------------------------------------------------------------------
@@ -201,6 +215,7 @@ class Asking(Protocol):
     def stream(self) -> bool: ...
 
 
+T = TypeVar("T")
 R = TypeVar("R", bound=Asking)  # the dialect's request, as its reader makes it
 P = TypeVar("P")  # what the costly planning of a reply makes (most: a Prepared)
 C = TypeVar("C")  # the dialect's per-request context (ids, signatures, counts)
@@ -281,7 +296,7 @@ class DeltaSpeaker(Speaker[R, Prepared, C]):
     async def planning(self, scenario: Scenario, text: str, given: Given) -> Prepared:
         prepared = (
             # Cutting and escaping a long text takes a while: in a worker thread.
-            await asyncio.to_thread(prepare, scenario, text)
+            await given.costly(lambda: prepare(scenario, text))
             if len(text) > CACHE_TEXT_CHARS
             else prepare(scenario, text)
         )

@@ -21,9 +21,14 @@ __all__ = ["choose", "given_for"]
 def given_for(request: web.BaseRequest, ctx: Context) -> Given:
     """What a dialect is given for this request (a WebSocket's: for each of its asks)."""
     config = ctx.config
+
+    def gone() -> bool:
+        transport = request.transport
+        return transport is None or transport.is_closing()
+
     return Given(ctx.signer, config.clock, strict_asked(config.strict, request.headers),
                  config.max_prompt, config.max_stream_bytes, config.seed, config.accounts,
-                 ctx.state.id)  # fmt: skip
+                 ctx.state.id, gone=gone)  # fmt: skip
 
 
 def choose(

@@ -38,14 +38,18 @@ async def stop_halfway(provider: type[FakeGpt]) -> None:
 
 
 async def cancelled(provider: type[FakeGpt]) -> None:
+    started = asyncio.Event()
+
     async def consume() -> None:
         async for _ in provider.create_async_generator(
             "m", [{"role": "user", "content": "[scenario:stall_silent]"}]
         ):
-            pass
+            started.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.01)
+    # Cancelled mid-stream, once the first piece is in (a fixed 10 ms could end it before
+    # its request was even sent, on a busy machine: then the server never saw it).
+    await asyncio.wait_for(started.wait(), 5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

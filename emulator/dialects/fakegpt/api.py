@@ -7,7 +7,6 @@ the answer with the chosen scenario.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -217,7 +216,7 @@ class FakeGptSpeaker(Speaker[Conversing, Planning, StreamContext]):
         if len(text) > CACHE_TEXT_CHARS:
             # Cutting and escaping a long text takes a while: in a worker thread, so the
             # loop keeps serving everyone else meanwhile.
-            return Planning(text, await asyncio.to_thread(prepare, scenario, text))
+            return Planning(text, await given.costly(lambda: prepare(scenario, text)))
         await self.templates.build_due(scenario, text)  # also in a worker thread
         return Planning(text, None)
 
