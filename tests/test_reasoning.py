@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import botocore.exceptions
 import openai
 import pytest
 from google import genai
@@ -211,3 +212,30 @@ def test_with_thinking_on_a_signed_thinking_block_always_comes_first(
     first = reply.content[0]
     assert first.type == "thinking" and first.thinking == "" and len(first.signature) > 40
     assert [b.type for b in plain.content] == ["text"]
+
+
+def test_bedrock_reasoning_must_come_back_as_it_was_sent(emulator: EmulatorServer) -> None:
+    # As on Anthropic's API (Claude checks it behind Bedrock too): the reasoning text with
+    # its signature, or the redacted content, unchanged; boto3 is the judge.
+    question = {"role": "user", "content": [{"text": "2 + 2?"}]}
+    for scenario, altered in (("reasoning_reply", "signature"), ("thinking_redacted", "data")):
+        client = bedrock_client(emulator.url, scenario)
+        with contextlib.closing(client):
+            asked: Any = {"modelId": "m", "additionalModelRequestFields": THINKING}
+            said = client.converse(messages=[question], **asked)["output"]["message"]
+            again = [question, said, {"role": "user", "content": [{"text": "Go on."}]}]
+            assert client.converse(messages=again, **asked)["stopReason"] == "end_turn"
+            reasoning = said["content"][0]["reasoningContent"]
+            if "reasoningText" in reasoning:
+                reasoning["reasoningText"]["text"] += " (edited)"
+            else:
+                reasoning["redactedContent"] = reasoning["redactedContent"][:-2] + b"xx"
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                client.converse(messages=again, **asked)
+        error = caught.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert error["Message"] == (
+            "The model returned the following errors: messages.1.content.0: Invalid "
+            f"`{altered}` in `{'thinking' if altered == 'signature' else 'redacted_thinking'}`"
+            " block"
+        )

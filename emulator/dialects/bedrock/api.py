@@ -115,7 +115,9 @@ class ConverseSpeaker(DeltaSpeaker[ConverseRequest, StreamContext]):
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise refuse(FIRST_USER)
-        asked = asked_of_converse(body, model, given.strict)
+        signer = given.signer
+        asked = asked_of_converse(body, model, given.strict, signer.thinking_signature,
+                                  signer.unsealed)  # fmt: skip
         prompt = asked.prompt
         if too_long(prompt, given.max_prompt):
             raise invalid("Input is too long for requested model.")

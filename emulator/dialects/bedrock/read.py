@@ -3,8 +3,10 @@ the API enforces on ``messages`` (:data:`STRICT_RULES`). Pure."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+from collections.abc import Callable
 from typing import Any, Final
 
 from ...protocol.errors import BadRequest
@@ -46,16 +48,44 @@ MISSING_RESULTS: Final = StrictRule(
     "Expected toolResult blocks at messages.{at}.content for the following Ids: {ids}",
     f"{_DOCS}; the API's answer as quoted in github.com/evalstate/fast-agent/issues/624",
 )
-STRICT_RULES: Final = (FIRST_USER, ALTERNATE, EXTRA_RESULTS, MISSING_RESULTS)
+_THINKING_DOCS: Final = (
+    "https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-extended-thinking.html"
+)
+SIGNATURE: Final = StrictRule(
+    "bedrock.signature",
+    "a `reasoningContent` block whose `reasoningText` text or `signature` is not as the API "
+    "sent it",
+    "The model returned the following errors: messages.{at}.content.{block}: Invalid "
+    "`signature` in `thinking` block",
+    f"{_THINKING_DOCS} (the reasoning sent back unchanged, its signature checked by the "
+    "model); Claude's answer, passed on by Bedrock as a ValidationException",
+)
+REDACTED: Final = StrictRule(
+    "bedrock.redacted",
+    "a `reasoningContent` block whose `redactedContent` is not as the API sent it",
+    "The model returned the following errors: messages.{at}.content.{block}: Invalid "
+    "`data` in `redacted_thinking` block",
+    f"{_THINKING_DOCS} (redacted reasoning); Claude's answer, passed on by Bedrock as a "
+    "ValidationException",
+)
+STRICT_RULES: Final = (FIRST_USER, ALTERNATE, EXTRA_RESULTS, MISSING_RESULTS, SIGNATURE,
+                       REDACTED)  # fmt: skip
 
 
 def invalid(message: str) -> BadRequest:
     return BadRequest(400, message)
 
 
-def asked_of_converse(body: dict[str, Any], model: str, strict: bool) -> Asked:
+def asked_of_converse(
+    body: dict[str, Any],
+    model: str,
+    strict: bool,
+    sign: Callable[[str], str] = lambda text: "",
+    unsealed: Callable[[str], str | None] = lambda data: data,
+) -> Asked:
     """The conversation of a Converse body (``messages`` a non-empty list, checked by the
-    caller)."""
+    caller). ``sign``: the reasoning signature; ``unsealed``: a redacted block's reasoning
+    (None: not one this server sealed)."""
     roles = [_role(m, i) for i, m in enumerate(body["messages"])]
     if roles[0] != "user":
         raise refuse(FIRST_USER)
@@ -71,6 +101,10 @@ def asked_of_converse(body: dict[str, Any], model: str, strict: bool) -> Asked:
                 use = block["toolUse"]
                 calls.append(ToolCall(str(use.get("toolUseId", "")), str(use.get("name", "")),
                                       json.dumps(use.get("input", {}))))  # fmt: skip
+            elif (
+                isinstance(block.get("reasoningContent"), dict) and strict and role == "assistant"
+            ):
+                _check_reasoning(block["reasoningContent"], i, j, sign, unsealed)
             elif isinstance(block.get("toolResult"), dict):
                 result = block["toolResult"]
                 messages.append(Message("tool", _result_text(result),
@@ -87,6 +121,29 @@ def asked_of_converse(body: dict[str, Any], model: str, strict: bool) -> Asked:
                 raise refuse(MISSING_RESULTS, at=m.at + 1, ids=", ".join(problem.ids))
             raise refuse(EXTRA_RESULTS, at=m.at)
     return asked
+
+
+def _check_reasoning(
+    reasoning: dict[str, Any],
+    at: int,
+    block: int,
+    sign: Callable[[str], str],
+    unsealed: Callable[[str], str | None],
+) -> None:
+    """A reasoning block sent back must be as it was sent: its text with its signature, or
+    its redacted content (base64 of what this server sealed)."""
+    said = reasoning.get("reasoningText")
+    if isinstance(said, dict):
+        text = said.get("text")
+        if not isinstance(text, str) or said.get("signature") != sign(text):
+            raise refuse(SIGNATURE, at=at, block=block)
+    elif "redactedContent" in reasoning:
+        try:
+            sealed = base64.b64decode(str(reasoning["redactedContent"]), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            sealed = ""
+        if unsealed(sealed) is None:
+            raise refuse(REDACTED, at=at, block=block)
 
 
 def _role(message: Any, i: int) -> str:
