@@ -136,11 +136,15 @@ class Emulator:
 BACKLOG = 1024
 
 
-def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+def bind_socket(
+    host: str, port: int, *, reuse_port: bool = False, listen: bool = True
+) -> socket.socket:
     """A listening socket bound now, so the port is known and never guessed.
 
     ``reuse_port``: SO_REUSEPORT, so that other processes may bind the same
-    port and the kernel spreads new connections among them.
+    port and the kernel spreads new connections among them. ``listen`` False:
+    bound only, holding the port's number (the kernel hands no connection to a
+    socket that does not listen).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -152,7 +156,8 @@ def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.soc
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     try:
         sock.bind((host, port))
-        sock.listen(BACKLOG)
+        if listen:
+            sock.listen(BACKLOG)
     except OSError:
         sock.close()
         raise

@@ -22,7 +22,7 @@ from ..http.context import is_loopback
 from ..scenario import Scenario, ScenarioError, load_scenario
 from ..scenario.chaos import Chaos, parse_chaos
 from ..scenario.toxics import CHAOS_TOXICS
-from ..server import make_state, serving
+from ..server import bind_socket, make_state, serving
 from ..state.config import ConfigError, EmulatorConfig, Limits
 from ..state.store import SCENARIO_HEADER, EmulatorState
 from .options import add_log_level, add_scenarios_dir, add_speed, scenarios_of
@@ -259,7 +259,7 @@ def _serve_workers(
     connections among them. The port (chosen here when it is 0) is held bound,
     never listening, by this process, which only supervises.
     """
-    hold = _reserved(config.host, config.port)
+    hold = bind_socket(config.host, config.port, reuse_port=True, listen=False)
     config = dataclasses.replace(config, port=hold.getsockname()[1])
     shown = url_host or (f"[{config.host}]" if ":" in config.host else config.host)
     url = f"http://{shown}:{config.port}"
@@ -272,20 +272,6 @@ def _serve_workers(
         _banner(url, state, workers)
 
     return supervise(workers, work, ready, hold)
-
-
-def _reserved(host: str, port: int) -> socket.socket:
-    """The port, bound with SO_REUSEPORT and never listening: the kernel hands no
-    connection to it, and no other program can take the number meanwhile."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 def _answering(host: str, port: int, seconds: float = 30.0) -> None:

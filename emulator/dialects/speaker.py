@@ -21,7 +21,7 @@ import asyncio
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Generic, NamedTuple, Protocol, TypeVar
@@ -136,9 +136,12 @@ class Whole:
     charset: str | None = None
 
     @classmethod
-    def json(cls, obj: Any, headers: Mapping[str, str] | None = None) -> Whole:
-        """``obj`` as a JSON answer (``application/json; charset=utf-8``)."""
-        return cls(json.dumps(obj).encode(), headers=headers or {}, charset="utf-8")
+    def json(
+        cls, obj: Any, headers: Mapping[str, str] | None = None, charset: str | None = "utf-8"
+    ) -> Whole:
+        """``obj`` as a JSON answer (``application/json; charset=utf-8``; with ``charset``
+        None, no charset named)."""
+        return cls(json.dumps(obj).encode(), headers=headers or {}, charset=charset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,12 +285,7 @@ class Speaker(ABC, Generic[R, P, C]):
         if not parsed.stream:
             return Whole.json(self.whole(parsed, context, scenario, planned), extra)
         streamed = self.stream(parsed, context, scenario, planned, given)
-        return streamed if not extra else _with_extra(streamed, extra)
-
-
-def _with_extra(streamed: Streamed, extra: Mapping[str, str]) -> Streamed:
-    return Streamed(streamed.steps, streamed.headers, {**extra, **streamed.extra},
-                    streamed.status)  # fmt: skip
+        return streamed if not extra else replace(streamed, extra={**extra, **streamed.extra})
 
 
 class DeltaSpeaker(Speaker[R, Prepared, C]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..dialects.dialect import Dialect
 from ..dialects.speaker import Given
 from ..dialects.strict import strict_asked
 from ..protocol.errors import BadRequest
@@ -15,7 +16,7 @@ from ..state.matching import NoTurnError, TieError, turn_of
 from ..state.store import SCENARIO_HEADER, RuleTimeoutError
 from .context import Context
 
-__all__ = ["choose", "given_for"]
+__all__ = ["applicable", "choose", "given_for"]
 
 
 def given_for(request: web.BaseRequest, ctx: Context) -> Given:
@@ -55,3 +56,12 @@ def choose(
     except NoTurnError as exc:
         call.near = [n.to_dict() for n in exc.near]
         raise BadRequest(404, str(exc)) from exc
+
+
+def applicable(dialect: Dialect, scenario: Scenario) -> None:
+    """A 400 saying why, when the chosen scenario means nothing on ``dialect``."""
+    reason = dialect.not_applicable(scenario)
+    if reason is not None:
+        raise BadRequest(
+            400, f"scenario {scenario.name!r} does not apply to {dialect.title}: {reason}"
+        )

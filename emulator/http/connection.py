@@ -26,7 +26,7 @@ from ..engine.sinks import WebSocketSink
 from ..protocol.errors import BadRequest
 from ..protocol.steps import Message, Step
 from ..protocol.websocket import CloseCode
-from .asking import choose, given_for
+from .asking import applicable, choose, given_for
 from .context import Context
 from .routes import Served
 
@@ -74,12 +74,14 @@ async def converse(
             call.transcript.wrote(received, ms, data, _HEARD)
         received += len(data)
         state, said = talker.heard(state, Heard(data, msg.type is WSMsgType.BINARY), incoming)
-        steps: Iterable[Step] = said.steps if not isinstance(said, Ask) else ()
+        steps: Iterable[Step]
         if isinstance(said, Ask):
             try:
                 steps = await _asked(request, ctx, served, talker, said.incoming, given)
             except BadRequest as exc:
                 steps = talker.refused(state, exc)
+        else:
+            steps = said.steps
         await _play(request, ctx, sink, steps)
         if ws.closed or (call.ending is not None and call.ending.early):
             break
@@ -110,12 +112,7 @@ async def _asked(
     scenario = choose(request, ctx, endpoint, asked)
     number = ctx.call.number = ctx.state.next_call(scenario, endpoint)
     ctx.call.served = scenario
-    dialect = served.dialect
-    reason = dialect.not_applicable(scenario)
-    if reason is not None:
-        raise BadRequest(
-            400, f"scenario {scenario.name!r} does not apply to {dialect.title}: {reason}"
-        )
+    applicable(served.dialect, scenario)
     answer = await speaker.answer(parsed, scenario, given._replace(number=number))
     if isinstance(answer, Whole):
         return (Message(answer.body),)  # an answer sent whole is one message

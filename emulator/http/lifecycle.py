@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from ..core.endings import Ending
-from ..dialects.dialect import Called, Plain, Session
+from ..dialects.dialect import Called, Plain
 from ..dialects.speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
 from ..engine.play import deliver, end_connection, play
 from ..protocol.errors import BadRequest
@@ -27,7 +27,7 @@ from ..protocol.steps import Step
 from ..scenario import HttpError, Scenario, Transport
 from ..scenario.asked import Asked
 from ..scenario.faults import FAULTS
-from .asking import choose, given_for
+from .asking import applicable, choose, given_for
 from .budget import spent
 from .connection import converse
 from .context import Context, preflight
@@ -72,7 +72,7 @@ async def _answered(
     parsed: Any
     if isinstance(route, Called):
         parsed = route.read(incoming, given)
-    elif speaker is not None and not isinstance(route, Session):
+    elif speaker is not None:
         asked, parsed = speaker.read(incoming, given)
     else:  # pragma: no cover - the route table makes a speaker for every conversation
         raise RuntimeError(f"no speaker for {request.path}")
@@ -129,11 +129,7 @@ async def _conversation(
         ctx.call.detail = f"refused: {limit:,} answers in flight (limits.streams)"
         errors = dialect.errors
         return sent(errors.scripted(HttpError("conversation", errors.overloaded, retry_after=1)))
-    reason = dialect.not_applicable(scenario)
-    if reason is not None:
-        raise BadRequest(
-            400, f"scenario {scenario.name!r} does not apply to {dialect.title}: {reason}"
-        )
+    applicable(dialect, scenario)
     answer = await speaker.answer(parsed, scenario, given)
     if isinstance(answer, Whole):
         cut = await _whole_answer_faults(request, ctx, scenario, speaker.failed)

@@ -78,19 +78,21 @@ class RouteTable:
             return path
         return next((p + "*" for p in self.prefixes if path.startswith(p)), "(no route)")
 
-    def errors_of(self, path: str) -> Errors | None:
-        """How errors look on ``path``: its dialect's (None: not an API's route)."""
+    def _methods(self, path: str) -> Mapping[str, Entry] | None:
+        """What answers each method on ``path`` (None: no route)."""
         methods = self.routes.get(path)
         if methods is None:
             methods = next((m for p, m in self.prefixes.items() if path.startswith(p)), None)
-        served = next((e for e in (methods or {}).values() if isinstance(e, Served)), None)
+        return methods
+
+    def errors_of(self, path: str) -> Errors | None:
+        """How errors look on ``path``: its dialect's (None: not an API's route)."""
+        methods = self._methods(path) or {}
+        served = next((e for e in methods.values() if isinstance(e, Served)), None)
         return None if served is None else served.dialect.errors
 
     def route_of(self, request: web.BaseRequest) -> Entry:
-        path = request.path
-        methods = self.routes.get(path)
-        if methods is None:
-            methods = next((m for p, m in self.prefixes.items() if path.startswith(p)), None)
+        methods = self._methods(request.path)
         if methods is None:
             raise web.HTTPNotFound()
         route = methods.get(request.method)

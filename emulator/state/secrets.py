@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Final
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -43,19 +43,14 @@ SECRET_QUERY: Final = frozenset({
 #: Form and JSON fields whose value is a credential.
 SECRET_FIELDS: Final = ("session_password", "accessToken", "access_token", "credential")
 
+_FIELD_BYTES: Final = tuple(f.encode() for f in SECRET_FIELDS)
 #: Authorization schemes kept in the clear before the marker (what a reader needs to see).
 _SCHEMES: Final = ("Bearer ", "Basic ", "AWS4-HMAC-SHA256 ")
 _COOKIE: Final = re.compile(r"([^=;,\s]+)=([^;,]*)")
-_FORM: Final = re.compile(
-    rb"(?<![^&])(" + b"|".join(f.encode() for f in SECRET_FIELDS) + rb")=([^&]*)"
-)
-_JSON: Final = re.compile(
-    rb'("(?:' + b"|".join(f.encode() for f in SECRET_FIELDS) + rb')"\s*:\s*")((?:[^"\\]|\\.)*)"'
-)
+_FORM: Final = re.compile(rb"(?<![^&])(" + b"|".join(_FIELD_BYTES) + rb")=([^&]*)")
+_JSON: Final = re.compile(rb'("(?:' + b"|".join(_FIELD_BYTES) + rb')"\s*:\s*")((?:[^"\\]|\\.)*)"')
 _MULTIPART: Final = re.compile(
-    rb'(name="(?:'
-    + b"|".join(f.encode() for f in SECRET_FIELDS)
-    + rb')"\r\n(?:[^\r\n]+\r\n)*\r\n)([^\r]*)'
+    rb'(name="(?:' + b"|".join(_FIELD_BYTES) + rb')"\r\n(?:[^\r\n]+\r\n)*\r\n)([^\r]*)'
 )
 
 
@@ -83,13 +78,8 @@ def redacted_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
         return headers
     return CIMultiDictProxy(CIMultiDict(
         (name, _header_value(name.lower(), value) if name.lower() in SECRET_HEADERS else value)
-        for name, value in _items(headers)
+        for name, value in headers.items()
     ))  # fmt: skip
-
-
-def _items(headers: Mapping[str, str]) -> Iterable[tuple[str, str]]:
-    items = getattr(headers, "items", None)
-    return items() if items is not None else ((k, headers[k]) for k in headers)
 
 
 def redacted_query(query: Mapping[str, str]) -> dict[str, str]:
@@ -100,7 +90,7 @@ def redacted_query(query: Mapping[str, str]) -> dict[str, str]:
 def redacted_body(body: bytes) -> bytes:
     """A body with a marker for each credential field it carries (a form's, a JSON object's,
     a multipart part's); the same bytes when it names none."""
-    if not any(field.encode() in body for field in SECRET_FIELDS):
+    if not any(field in body for field in _FIELD_BYTES):
         return body
     body = _FORM.sub(lambda m: m.group(1) + b"=" + marker(m.group(2)).encode(), body)
     body = _JSON.sub(lambda m: m.group(1) + marker(m.group(2)).encode() + b'"', body)

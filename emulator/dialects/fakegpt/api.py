@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import math
 import random
 import uuid
@@ -73,7 +72,8 @@ def _accounts(given: Given, scenario: Scenario | None = None) -> list[str]:
 
 
 def _json(obj: Any, headers: dict[str, str] | None = None) -> Whole:
-    return Whole(json.dumps(obj).encode(), headers=headers or {})
+    """A JSON answer as the upstream sends it (no charset named)."""
+    return Whole.json(obj, headers, charset=None)
 
 
 # -- /api/loads -----------------------------------------------------------------------
