@@ -29,10 +29,10 @@ from emulator import (
     Reply,
     Scenario,
     Timing,
-    Wire,
     builtin_scenarios,
     serve,
 )
+from emulator.dialects.fakegpt.part import FakeGptPart
 from emulator.dialects.fakegpt.plan import plan
 from emulator.dialects.fakegpt.wire import StreamContext
 from emulator.protocol.steps import Write
@@ -444,7 +444,7 @@ async def client_v1(sizes: Sizes) -> Result:
     n = sizes.client_tokens
     bodies = {}
     for tokens in (n, 4 * n):
-        scenario = replace(scenario_of(tokens), wire=Wire(encoding="delta_v1"))
+        scenario = replace(scenario_of(tokens), parts=(FakeGptPart(encoding="delta_v1"),))
         bodies[tokens] = (encoded(scenario), reply_text(scenario.reply, ""))
     async with bare_server(bodies[n][0]) as short, bare_server(bodies[4 * n][0]) as long:
         FakeGpt.reset()

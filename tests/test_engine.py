@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from emulator import Fault, Reply, Scenario, Timing, Wire
 from emulator.dialects.fakegpt import cache as templates
 from emulator.dialects.fakegpt.cache import TemplateCache
+from emulator.dialects.fakegpt.part import FakeGptPart
 from emulator.dialects.fakegpt.plan import PlanError, plan
 from emulator.dialects.fakegpt.stream import planned
 from emulator.dialects.fakegpt.templates import FIELDS, Holes
@@ -135,8 +136,8 @@ def test_bom_line_endings_and_prefix() -> None:
 
 
 def test_empty_and_done_only_bodies() -> None:
-    assert list(plan(scenario(wire=Wire(body="empty")), CTX)) == []
-    assert written(scenario(wire=Wire(body="done_only"))) == b"data: [DONE]\n\n"
+    assert list(plan(scenario(parts=(FakeGptPart(body="empty"),)), CTX)) == []
+    assert written(scenario(parts=(FakeGptPart(body="done_only"),))) == b"data: [DONE]\n\n"
 
 
 def test_reply_text_sources() -> None:
@@ -159,9 +160,11 @@ def test_a_stream_too_large_to_send_is_refused() -> None:
 
 def _afresh(s: Scenario, ctx: StreamContext) -> list[object]:
     """The stream planned step by step, as for a scenario no template covers."""
-    if s.wire.body == "empty":
+    own = s.part(FakeGptPart)
+    if own.body == "empty":
         return []
-    return _merged(planned(s, ctx, prepare(s, reply_text(s.reply, ctx.prompt))))
+    text = reply_text(s.reply, ctx.prompt)
+    return _merged(planned(s, ctx, prepare(s, text, escape=own.cumulative)))
 
 
 def _merged(steps: Iterable[object]) -> list[object]:
@@ -189,11 +192,16 @@ _awkward = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
                 replace,
                 st.just(w),
                 chunk_size=st.just(0),
+                after_done=st.sampled_from(["close", "keep_open"]),
+                finish_type=st.sampled_from(["stop", "max_tokens"]),
+            )
+        ),
+        parts=st.tuples(
+            st.builds(
+                FakeGptPart,
                 encoding=st.sampled_from(["cumulative", "delta_v1"]),
                 body=st.sampled_from(["stream", "stream", "done_only", "empty"]),
-                after_done=st.sampled_from(["close", "keep_open"]),
                 moderation=st.booleans(),
-                finish_type=st.sampled_from(["stop", "max_tokens"]),
             )
         ),
         timing=st.builds(

@@ -25,6 +25,7 @@ from emulator import (
 )
 from emulator.capture import import_capture
 from emulator.capture.proxy import recording_proxy
+from emulator.dialects.fakegpt.part import FakeGptPart
 from emulator.pytest_plugin import EmulatorFactory
 from tests.helpers import answer, conversation, login, serving
 
@@ -61,7 +62,7 @@ async def test_a_har_becomes_a_scenario_without_its_secrets_that_the_client_read
     ):
         assert said in done.stderr
     scenario = load_scenario(out)
-    assert scenario.name == "bonjour" and scenario.accounts == 2
+    assert scenario.name == "bonjour" and scenario.part(FakeGptPart).accounts == 2
     assert scenario.expect.text == "Bonjour ! Ça va ?"
     emulator = await emulator_factory(EmulatorConfig(speed=0, default=scenario))
 

@@ -35,6 +35,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _listening(url: str) -> int:
+    """How many sockets listen on ``url``'s port (from /proc/net/tcp: state 0A)."""
+    port = f"{int(url.rsplit(':', 1)[1]):04X}"
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for r in rows if r.split()[1].endswith(f":{port}") and r.split()[3] == "0A")
+
+
 def _get(url: str, path: str = "/api/loads") -> int:
     host, port = url.removeprefix("http://").rsplit(":", 1)
     connection = http.client.HTTPConnection(host, int(port), timeout=5)
@@ -56,7 +63,8 @@ def _until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
 
 def test_a_killed_worker_is_replaced_while_the_port_keeps_serving() -> None:
     with serving("--workers", "3", "--speed", "0") as (proc, url):
-        assert _until(lambda: len(_children(proc.pid)) == 3)
+        # Every worker listening (a forked one binds its own socket a moment later).
+        assert _until(lambda: len(_children(proc.pid)) == 3 and _listening(url) == 3)
         first = _children(proc.pid)
         victim = min(first)
         os.kill(victim, signal.SIGKILL)

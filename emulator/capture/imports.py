@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..dialects.dialect import Plain
+from ..dialects.fakegpt.part import FakeGptPart
 from ..dialects.registry import DIALECTS
 from ..scenario.model import (
-    ENDPOINTS,
     Chunk,
     Endpoint,
     HttpError,
@@ -119,7 +119,7 @@ def _made(
         description=f"Imported from {Path(source).name}: {what}.",
         recording=recording,
         http_errors=http_errors,
-        accounts=accounts,
+        parts=() if accounts is None else (FakeGptPart(accounts=accounts),),
         expect=expected_outcome(recording, _reader(recording, source)),
         source=source,
     )
@@ -153,7 +153,7 @@ def _from_har(har: dict[str, Any], source: str, name: str) -> Imported:
     entries = [e for e in har["log"].get("entries", []) if isinstance(e, dict)]
     removed: list[str] = []
     changed: list[str] = []
-    by_endpoint: dict[Endpoint, list[dict[str, Any]]] = {e: [] for e in ENDPOINTS}
+    by_endpoint: dict[Endpoint, list[dict[str, Any]]] = {e: [] for e in _PATHS.values()}
     answers: list[tuple[str, dict[str, Any]]] = []  # (dialect, entry) of every answer
     for entry in entries:
         url = str(entry.get("request", {}).get("url", ""))
@@ -205,7 +205,7 @@ def _from_har(har: dict[str, Any], source: str, name: str) -> Imported:
         dialect=dialect,
     )
     # The login calls' answers matter only to a FakeGpt conversation.
-    logins = by_endpoint if dialect == _FAKEGPT else {e: [] for e in ENDPOINTS}
+    logins = by_endpoint if dialect == _FAKEGPT else {e: [] for e in _PATHS.values()}
     errors = tuple(
         HttpError(endpoint=endpoint, status=int(e["response"]["status"]), on_call=i + 1)
         for endpoint in ("loads", "login", "session")

@@ -1,5 +1,5 @@
 """What more than one dialect shares: the fault shapes of delta streams, and why a
-scenario means nothing on an API with a key (every one but FakeGpt). Pure."""
+scenario means nothing on an API with a key (every shipped one but FakeGpt). Pure."""
 
 from __future__ import annotations
 
@@ -86,9 +86,10 @@ def keyed_api_not_applicable(
     azure: bool = False,
 ) -> str | None:
     """Why ``scenario`` means nothing on ``dialect``, an API with a key whose stream has
-    none of the fault shapes in ``missing`` (kind -> why), and none of FakeGpt's logins
-    or quirks; nor a refusal of its own (but with ``refusal``: OpenAI's field), nor Azure
-    OpenAI's filter results (but with ``azure``)."""
+    none of the fault shapes in ``missing`` (kind -> why), no login to cure a 401, no
+    refusal of its own (but with ``refusal``: OpenAI's field), nor Azure OpenAI's filter
+    results (but with ``azure``). (Another API's own part of a scenario means nothing on
+    any dialect but that one: :meth:`~.dialect.Dialect.not_applicable` says so.)"""
     reason = unshaped(scenario, missing) or recorded_elsewhere(scenario, dialect)
     if reason is not None:
         return reason
@@ -99,19 +100,6 @@ def keyed_api_not_applicable(
         )
     if scenario.wire.azure_filters and not azure:
         return "its stream is Azure OpenAI's (content_filter_results), a Chat Completions one"
-    if scenario.wire.encoding != "cumulative":
-        return "it is about the FakeGpt delta_encoding v1 stream"
-    if scenario.wire.body != "stream":
-        return f"its body is {scenario.wire.body!r}, a FakeGpt quirk"
-    login = [e for e in scenario.http_errors if e.endpoint != "conversation"]
-    transport = scenario.transport
-    if (
-        login
-        or scenario.accounts is not None
-        or not scenario.login_cookie
-        or (transport.shapes and "conversation" not in transport.endpoints)
-    ):
-        return "it acts on the FakeGpt login calls, which this API does not have"
     if scenario.expect.outcome != "failure" and any(
         e.status in (401, 403) for e in scenario.http_errors
     ):

@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, NamedTuple, TypeVar
 
-from ..scenario import Budget, Endpoint, HttpError, Scenario
+from ..scenario import ANSWER, ApiPart, Budget, Endpoint, HttpError, Scenario
 from ..scenario.faults import FAULTS, FaultShapes
 from ..scenario.outcomes import Reading
+from ..scenario.parts import parts
 from .session import Talker
 from .speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
 from .strict import StrictRule
@@ -169,6 +170,9 @@ class Dialect:
     prefixes: Mapping[str, Mapping[str, Route]] = field(default_factory=dict)
     #: What it refuses in a request as the real API does (the docs' table of rules).
     strict_rules: tuple[StrictRule, ...] = ()
+    #: Its own part of a scenario (FakeGpt's login and stream switches): keys only its
+    #: scenarios say, read by the loader once the registry registers it.
+    part: type[ApiPart] | None = None
 
     def __post_init__(self) -> None:
         self.shapes.check(self.name)
@@ -183,11 +187,12 @@ class Dialect:
         """Why ``scenario`` means nothing on it (None: it applies); a scripted
         conversation applies where each of its turns does. A WebSocket's own faults mean
         nothing on an HTTP answer, whatever the dialect says."""
-        reason = self._medium(scenario) or self.why_not(scenario)
+        reason = self._medium(scenario) or self.why_not(scenario) or self._foreign(scenario)
         for i, turn in enumerate(scenario.turns, 1):
             if reason is not None:
                 break
-            reason = self._medium(turn.scenario) or self.why_not(turn.scenario)
+            turned = turn.scenario
+            reason = self._medium(turned) or self.why_not(turned) or self._foreign(turned)
             reason = None if reason is None else f"its turn {i}: {reason}"
         return reason
 
@@ -196,6 +201,24 @@ class Dialect:
         if kind is None or self.websocket:
             return None
         return f"its {kind} fault is a WebSocket's, which an HTTP answer has not"
+
+    def _foreign(self, scenario: Scenario) -> str | None:
+        """Why ``scenario`` means nothing here for what another API's part says: its
+        switches, or its calls (an HTTP error or network faults on calls only it has)."""
+        for part in scenario.parts:
+            reason = part.elsewhere() if type(part) is not self.part else None
+            if reason is not None:
+                return reason
+        transport = scenario.transport
+        called = [e.endpoint for e in scenario.http_errors if e.endpoint != ANSWER]
+        if transport.shapes and not transport.on(ANSWER):
+            called += transport.endpoints
+        own = self.part.calls if self.part is not None else {}
+        foreign = next((c for c in called if c not in own), None)
+        if foreign is None:
+            return None
+        owner = next((p for p in parts() if foreign in p.calls), None)
+        return owner.calls_elsewhere if owner is not None else f"it acts on {foreign!r}"
 
     def answers(self, path: str) -> bool:
         """Whether a request to ``path`` (as a capture or the journal has it) is one of

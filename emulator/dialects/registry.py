@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
+from ..scenario.parts import register_part
 from .anthropic.api import DIALECT as ANTHROPIC
 from .bedrock.api import DIALECT as BEDROCK
 from .dialect import Dialect
@@ -31,6 +32,9 @@ DIALECTS: Final[dict[str, Dialect]] = {
     d.name: d for d in (FAKEGPT, OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES, GEMINI, BEDROCK)
 }
 _SHIPPED: Final = frozenset(DIALECTS)
+for _dialect in DIALECTS.values():
+    if _dialect.part is not None:
+        register_part(_dialect.part)  # the loader reads its keys from now on
 
 
 def dialect_named(name: str) -> Dialect:
@@ -51,6 +55,8 @@ def register(new: Dialect) -> None:
         raise ValueError(
             f"dialect {new.name!r}: {', '.join(clash)} already served by {taken[clash[0]]!r}"
         )
+    if new.part is not None:
+        register_part(new.part)
     DIALECTS[new.name] = new
 
 

@@ -299,7 +299,7 @@ class DeltaSpeaker(Speaker[R, Prepared, C]):
             else prepare(scenario, text)
         )
         limit = given.max_stream_bytes
-        if estimated_bytes(scenario, prepared) > limit:
+        if estimated_bytes(scenario, prepared, snapshots=False) > limit:
             raise BadRequest(
                 400,
                 f"scenario {scenario.name!r} would stream more than {limit:,} bytes for this "

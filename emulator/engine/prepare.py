@@ -37,10 +37,11 @@ class Prepared(NamedTuple):
     offsets: list[int]  # where each snapshot ends in ``escaped``
 
 
-def prepare(scenario: Scenario, text: str) -> Prepared:
-    """Cut points and escaping of ``text`` under ``scenario`` (cached for short texts)."""
+def prepare(scenario: Scenario, text: str, *, escape: bool = True) -> Prepared:
+    """Cut points and escaping of ``text`` under ``scenario`` (cached for short texts);
+    with ``escape`` false, the cut points alone (a stream that sends no escaped text)."""
     ends = cut_points(text, scenario.reply.cut, scenario.reply.cut_size)
-    if scenario.wire.encoding != "cumulative":
+    if not escape:
         return Prepared(text, ends, b"", [])
     escaped, offsets = _escaped_text(text, ends, scenario.wire.ensure_ascii)
     return Prepared(text, ends, escaped, offsets)
@@ -95,11 +96,12 @@ def _escape_pieces(ensure_ascii: bool, pieces: list[str]) -> list[bytes]:
 _ESCAPE_BATCH: Final = 8192
 
 
-def estimated_bytes(scenario: Scenario, prepared: Prepared) -> int:
-    """About how many bytes the stream sends (at least its snapshots and fault writes)."""
+def estimated_bytes(scenario: Scenario, prepared: Prepared, *, snapshots: bool) -> int:
+    """About how many bytes the stream sends (at least its text, its fault writes, and
+    with ``snapshots`` every growing snapshot of the text, not only each piece once)."""
     text, ends = prepared.text, prepared.ends
     events = len(ends) + 3
-    size = (sum(ends) if scenario.wire.encoding == "cumulative" else 0) + len(text)
+    size = (sum(ends) if snapshots else 0) + len(text)
     size += events * 600  # an event's envelope
     for fault in scenario.faults:
         spec = FAULTS[fault.kind]

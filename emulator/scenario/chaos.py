@@ -16,10 +16,11 @@ import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final
 
 from .faults import FAULTS
-from .model import Endpoint, Expect, Fault, HttpError, Scenario
+from .model import ANSWER, Endpoint, Expect, Fault, HttpError, Scenario
+from .parts import endpoints as every_endpoint
 from .toxics import CHAOS_TOXICS, TOXICS
 
 __all__ = ["CHAOS_KINDS", "DEFAULT_KINDS", "Chaos", "derive", "parse_chaos"]
@@ -47,7 +48,7 @@ class Chaos:
     rate: float
     seed: int = 0
     kinds: tuple[str, ...] = DEFAULT_KINDS
-    endpoints: tuple[Endpoint, ...] = ("conversation",)
+    endpoints: tuple[Endpoint, ...] = (ANSWER,)
 
     def __post_init__(self) -> None:
         if not 0 <= self.rate <= 1:
@@ -61,7 +62,7 @@ class Chaos:
                     "or http_400 to http_599"
                 )
         for endpoint in self.endpoints:
-            if endpoint not in ("loads", "login", "session", "conversation"):
+            if endpoint not in every_endpoint():
                 raise ValueError(f"unknown chaos endpoint {endpoint!r}")
 
     def to_dict(self) -> dict[str, object]:
@@ -104,8 +105,8 @@ def parse_chaos(text: str) -> Chaos:
     kinds = tuple(values.get("kinds", DEFAULT_KINDS))
     endpoints = tuple(values.get("endpoints", ["conversation"]))
     if endpoints == ("all",):
-        endpoints = ("loads", "login", "session", "conversation")
-    return Chaos(rate, seed, kinds, cast("tuple[Endpoint, ...]", endpoints))
+        endpoints = every_endpoint()
+    return Chaos(rate, seed, kinds, endpoints)
 
 
 def _applicable(kinds: Iterable[str], scenario: Scenario, endpoint: Endpoint) -> list[str]:
@@ -113,9 +114,9 @@ def _applicable(kinds: Iterable[str], scenario: Scenario, endpoint: Endpoint) ->
     found = []
     for kind in kinds:
         if kind in FAULTS:
-            if endpoint != "conversation" or scenario.wire.body != "stream":
+            if endpoint != ANSWER or not scenario.streams:
                 continue
-            if FAULTS[kind].cumulative_only and scenario.wire.encoding != "cumulative":
+            if any(part.unfit(FAULTS[kind]) for part in scenario.parts):
                 continue
         found.append(kind)
     return found

@@ -43,12 +43,8 @@ def check_folder(folder: str | Path) -> tuple[dict[str, Scenario], list[str]]:
 def meaning_problems(scenario: Scenario) -> list[tuple[str, str]]:
     """(key, problem) for each thing in ``scenario`` that cannot do what it says."""
     found: list[tuple[str, str]] = []
-    wire, expect = scenario.wire, scenario.expect
-    if wire.body != "stream":
-        if scenario.faults:
-            found.append(("faults", f"never happen: wire.body is {wire.body!r}, not a stream"))
-        if expect.outcome == "reply":
-            found.append(("expect", f"a reply cannot arrive when wire.body is {wire.body!r}"))
+    for part in scenario.parts:
+        found += part.problems(bool(scenario.faults), scenario.expect.outcome == "reply")
     if scenario.timing.jitter and not scenario.timing.tokens_per_second:
         found.append(("timing.jitter", "does nothing without timing.tokens_per_second"))
     seen: set[tuple[str, int]] = set()
@@ -60,7 +56,7 @@ def meaning_problems(scenario: Scenario) -> list[tuple[str, str]]:
             found.append((key, "never answers: an earlier entry already covers that call"))
         seen.add((error.endpoint, error.on_call))
     reply = scenario.reply
-    if reply.echo or wire.body != "stream":
+    if reply.echo or not scenario.streams:
         return found  # the events depend on the prompt, or there are none
     base = len(reply.text or "") if not reply.faker_sentences else 0
     if base * reply.repeat > MAX_REPLY_CHARS:

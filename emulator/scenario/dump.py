@@ -34,14 +34,12 @@ _TABLES: tuple[tuple[str, type[Any]], ...] = (
 def scenario_to_toml(scenario: Scenario) -> str:
     """TOML that :func:`emulator.load_scenario` reads back to an equal scenario."""
     lines = [f"description = {_value(scenario.description)}"]
-    if scenario.accounts is not None:
-        lines.append(f"accounts = {scenario.accounts}")
-    if not scenario.login_cookie:
-        lines.append("login_cookie = false")
-    if scenario.session_tokens:
-        lines.append("session_tokens = true")
+    own = [part.lines() for part in scenario.parts]  # each API's own keys: (top, [wire])
+    lines += [line for top, _ in own for line in top]
     for name, cls in _TABLES:
         body = _changed(getattr(scenario, name), cls)
+        if name == "wire":
+            body += [line for _, wire in own for line in wire]
         if (
             name == "reply"
             and scenario.reply.text is None

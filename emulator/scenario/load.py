@@ -17,17 +17,14 @@ from typing import Any, Final, Literal, cast, get_args
 from .faults import FAULT_KINDS, FAULTS
 from .match import match_from_table
 from .model import (
-    ENDPOINTS,
     MAX_FAULT_WRITES,
     MAX_FAULTS,
     MAX_HTTP_ERRORS,
     AfterDone,
-    Body,
+    ApiPart,
     CutWith,
     DataPrefix,
     Distribution,
-    Encoding,
-    Endpoint,
     ErrorBody,
     ErrorCause,
     Expect,
@@ -45,6 +42,7 @@ from .model import (
     Wire,
 )
 from .outcomes import FAILURES
+from .parts import endpoints, parts
 from .recording import recording_from_table
 from .reply import reply_from_table
 from .table import Table
@@ -99,7 +97,12 @@ def scenario_from_dict(
         raise ScenarioError(source, "description", "is required: one line saying what happens")
     reply = reply_from_table(top.table("reply"))
     timing = _timing(top.table("timing"))
-    wire = _wire(top.table("wire"))
+    wire_table = top.table("wire")
+    wire = _wire(wire_table)
+    # Each API's own keys, where files have always written them (FakeGpt's login, …).
+    own = tuple(p.read(top, wire_table) for p in parts())
+    wire_table.finish()
+    own = tuple(p for p in own if p != type(p)())
     faults = tuple(_fault(t) for t in top.tables("faults", limit=MAX_FAULTS))
     writes = sum(f.count for f in faults)
     if writes > MAX_FAULT_WRITES:
@@ -115,9 +118,6 @@ def scenario_from_dict(
     )
     if recording is not None and "reply" in data:
         raise ScenarioError(source, "reply", "a recording replaces the reply: give one of them")
-    accounts = top.optional_int("accounts", minimum=0)
-    login_cookie = top.boolean("login_cookie", True)
-    session_tokens = top.boolean("session_tokens", False)
     limit = top.table("rate_limit")
     rate_limit = RateLimit(limit.integer("tokens", 0, minimum=0),
                            limit.number("window", 60.0, minimum=0.01, maximum=86_400.0))  # fmt: skip
@@ -133,14 +133,7 @@ def scenario_from_dict(
                 f"faults[{i}].kind",
                 f"{fault.kind!r} resends a snapshot of the reply; a recording has none to resend",
             )
-    if wire.encoding == "delta_v1":
-        for i, fault in enumerate(faults):
-            if FAULTS[fault.kind].cumulative_only:
-                raise ScenarioError(
-                    source,
-                    f"faults[{i}].kind",
-                    f"{fault.kind!r} needs cumulative snapshots, not delta_v1",
-                )
+    _check_fit(own, faults, source)
     return Scenario(
         name=scenario_name,
         description=description.strip(),
@@ -151,15 +144,22 @@ def scenario_from_dict(
         http_errors=http_errors,
         transport=transport,
         recording=recording,
-        accounts=accounts,
         rate_limit=rate_limit,
-        login_cookie=login_cookie,
-        session_tokens=session_tokens,
         expect=expect,
         source=source,
         match=match,
         turns=turns,
+        parts=own,
     )
+
+
+def _check_fit(own: tuple[ApiPart, ...], faults: tuple[Fault, ...], source: str) -> None:
+    """A fault an API's part rules out (FakeGpt's delta_v1 has no snapshots to resend)."""
+    for part in own:
+        for i, fault in enumerate(faults):
+            reason = part.unfit(FAULTS[fault.kind])
+            if reason is not None:
+                raise ScenarioError(source, f"faults[{i}].kind", f"{fault.kind!r} {reason}")
 
 
 def _turns(top: Table, name: str, source: str, folder: Path | None) -> tuple[Turn, ...]:
@@ -198,26 +198,22 @@ def _timing(t: Table) -> Timing:
 def _wire(t: Table) -> Wire:
     d = Wire()
     split_at = tuple(t.int_list("split_at", minimum=1))
-    wire = Wire(
+    # Finished by the caller, once the APIs' parts have read their keys.
+    return Wire(
         line_ending=cast(LineEnding, t.choice("line_ending", get_args(LineEnding), d.line_ending)),
         data_prefix=cast(DataPrefix, t.choice("data_prefix", get_args(DataPrefix), d.data_prefix)),
         bom=t.boolean("bom", d.bom),
         multiline_data=t.boolean("multiline_data", d.multiline_data),
         ensure_ascii=t.boolean("ensure_ascii", d.ensure_ascii),
-        encoding=cast(Encoding, t.choice("encoding", get_args(Encoding), d.encoding)),
-        body=cast(Body, t.choice("body", get_args(Body), d.body)),
         chunk_size=t.integer("chunk_size", 0, minimum=0),
         split_at=tuple(sorted(set(split_at))),
         split_pause=t.number("split_pause", d.split_pause, minimum=0.0, maximum=10.0),
         done=t.boolean("done", d.done),
         after_done=cast(AfterDone, t.choice("after_done", get_args(AfterDone), d.after_done)),
         keep_open_seconds=t.number("keep_open_seconds", d.keep_open_seconds, minimum=0.0),
-        moderation=t.boolean("moderation", d.moderation),
         finish_type=cast(FinishType, t.choice("finish_type", get_args(FinishType), d.finish_type)),
         azure_filters=t.boolean("azure_filters", False),
     )
-    t.finish()
-    return wire
 
 
 def _fault(t: Table) -> Fault:
@@ -271,7 +267,7 @@ _FAULT_KEYS: Final[Mapping[str, Callable[[Table], Any]]] = {
 
 def _http_error(t: Table) -> HttpError:
     error = HttpError(
-        endpoint=cast(Endpoint, t.choice("endpoint", ENDPOINTS, None)),
+        endpoint=t.choice("endpoint", endpoints(), None),
         status=t.integer("status", 500, minimum=400, maximum=599),
         on_call=t.integer("on_call", 0, minimum=0),
         body=cast(ErrorBody, t.choice("body", get_args(ErrorBody), "upstream")),
@@ -285,7 +281,7 @@ def _http_error(t: Table) -> HttpError:
 def _transport(t: Table) -> Transport:
     d = Transport()
     transport = Transport(
-        endpoints=cast("tuple[Endpoint, ...]", t.choices("endpoints", ENDPOINTS, d.endpoints)),
+        endpoints=tuple(t.choices("endpoints", endpoints(), d.endpoints)),
         bandwidth=t.integer("bandwidth", 0, minimum=0),
         latency=t.number("latency", 0.0, minimum=0.0, maximum=60.0),
         latency_sd=t.number("latency_sd", 0.0, minimum=0.0, maximum=60.0),

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
-from typing import TYPE_CHECKING, Final, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple, TypeVar, cast
 
 from .exceptions import PlanError, ScenarioError
+from .parts import ANSWER, ApiPart
 
 if TYPE_CHECKING:
     from .match import Match
 
 __all__ = [
-    "ENDPOINTS",
+    "ANSWER",
     "MAX_CALLS",
     "MAX_FAULTS",
     "MAX_FAULT_WRITES",
     "MAX_HTTP_ERRORS",
     "MAX_REPLY_CHARS",
     "AfterDone",
-    "Body",
+    "ApiPart",
     "Budget",
     "Call",
     "Chunk",
@@ -31,7 +32,6 @@ __all__ = [
     "CutWith",
     "DataPrefix",
     "Distribution",
-    "Encoding",
     "Ending",
     "Endpoint",
     "ErrorBody",
@@ -53,11 +53,9 @@ __all__ = [
     "Wire",
 ]
 
-Endpoint = Literal["loads", "login", "session", "conversation"]
-ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
+#: One of an API's calls: :data:`ANSWER`, or one an API's own part names (FakeGpt's login).
+Endpoint = str
 Cut = Literal["token", "word", "char", "byte"]
-Encoding = Literal["cumulative", "delta_v1"]
-Body = Literal["stream", "empty", "done_only"]
 AfterDone = Literal["close", "keep_open"]
 ErrorBody = Literal["upstream", "html", "empty", "text"]
 LineEnding = Literal["\n", "\r\n", "\r"]
@@ -80,6 +78,11 @@ MAX_FAULT_WRITES: Final = 1_000_000
 MAX_HTTP_ERRORS: Final = 100
 #: At most this many tool calls in one reply.
 MAX_CALLS: Final = 128
+
+
+_P = TypeVar("_P", bound=ApiPart)
+#: Each kind of part at its defaults, made once (asked for on every request).
+_DEFAULT_PARTS: dict[type[ApiPart], ApiPart] = {}
 
 
 class Call(NamedTuple):
@@ -154,15 +157,12 @@ class Wire:
     bom: bool = False
     multiline_data: bool = False
     ensure_ascii: bool = False
-    encoding: Encoding = "cumulative"
-    body: Body = "stream"
     chunk_size: int = 0  # 0: writes are not split
     split_at: tuple[int, ...] = ()
     split_pause: float = 0.002
     done: bool = True
     after_done: AfterDone = "close"
     keep_open_seconds: float = 30.0
-    moderation: bool = True
     finish_type: FinishType = "stop"
     #: Azure OpenAI's stream: the prompt's filter results first (a chunk with no choices),
     #: then every choice with its ``content_filter_results``.
@@ -226,10 +226,10 @@ class Expect:
 
 @dataclass(frozen=True, slots=True)
 class Transport:
-    """How an answer's bytes reach the socket, on the endpoints listed: the network's
-    faults (Toxiproxy's toxics), never scaled by the server's speed."""
+    """How an answer's bytes reach the socket, on the endpoints listed (none: on every
+    call): the network's faults (Toxiproxy's toxics), never scaled by the server's speed."""
 
-    endpoints: tuple[Endpoint, ...] = ("loads", "login", "session", "conversation")
+    endpoints: tuple[Endpoint, ...] = ()
     bandwidth: int = 0  # bytes per second; 0: as fast as the socket takes them
     latency: float = 0.0  # seconds before each write (the mean, for a distribution)
     latency_sd: float = 0.0  # the standard deviation of a normal or lognormal latency
@@ -247,7 +247,11 @@ class Transport:
         return _shaping(self) != _NEUTRAL
 
     def applies(self, endpoint: Endpoint) -> bool:
-        return endpoint in self.endpoints and self.shapes
+        return self.on(endpoint) and self.shapes
+
+    def on(self, endpoint: Endpoint) -> bool:
+        """Whether it is on ``endpoint`` (shaping or not)."""
+        return not self.endpoints or endpoint in self.endpoints
 
 
 #: Every field of a Transport but the endpoints, and their values in one that shapes nothing.
@@ -323,10 +327,7 @@ class Scenario:
     http_errors: tuple[HttpError, ...] = ()
     transport: Transport = field(default_factory=Transport)
     recording: Recording | None = None  # a captured stream, replayed instead of the reply
-    accounts: int | None = None  # None: the server's pool
-    login_cookie: bool = True  # false: /auth/login answers 200 but sets no cookie
     rate_limit: RateLimit = field(default_factory=RateLimit)
-    session_tokens: bool = False  # true: a token from another emulator session is refused
     expect: Expect = field(default_factory=Expect)
     source: str = "<python>"
     #: What a request must say for this scenario to be chosen by matching (None: it is
@@ -335,6 +336,24 @@ class Scenario:
     #: The turns of a scripted conversation ([[turns]]): once the scenario is chosen, the
     #: turn whose match the request meets answers (none: the scenario answers itself).
     turns: tuple[Turn, ...] = ()
+    #: What only some APIs read (FakeGpt's login and stream switches): each API's own
+    #: part, as its dialect declares it; one left at its defaults is not kept.
+    parts: tuple[ApiPart, ...] = ()
+
+    def part(self, kind: type[_P]) -> _P:
+        """Its part of kind ``kind`` (its defaults when the scenario says none of it)."""
+        for part in self.parts:
+            if type(part) is kind:
+                return part
+        default = _DEFAULT_PARTS.get(kind)
+        if default is None:
+            default = _DEFAULT_PARTS[kind] = kind()
+        return cast(_P, default)
+
+    @property
+    def streams(self) -> bool:
+        """Whether the answer streams its events at all (an API's part may say not)."""
+        return all(part.streams for part in self.parts)
 
 
 @dataclass(frozen=True, slots=True)

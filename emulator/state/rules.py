@@ -14,7 +14,8 @@ from typing import Final
 
 import regex
 
-from ..scenario import Scenario, ScenarioError
+from ..scenario import ANSWER, Scenario, ScenarioError
+from ..scenario.parts import call_path, endpoints
 from .config import Limits
 from .journal import LimitError
 
@@ -100,22 +101,19 @@ class Rules:
 
 
 def login_effects(scenario: Scenario) -> list[str]:
-    """What ``scenario`` does to the login calls (loads, login, session), in words."""
+    """What ``scenario`` does to the calls before the answer (FakeGpt's loads, login and
+    session), in words."""
     effects = [
-        f"HTTP {e.status} on /{'api/' if e.endpoint != 'login' else 'auth/'}"
-        f"{'auth/session' if e.endpoint == 'session' else e.endpoint}"
+        f"HTTP {e.status} on {call_path(e.endpoint)}"
         for e in scenario.http_errors
-        if e.endpoint != "conversation"
+        if e.endpoint != ANSWER
     ]
-    if scenario.accounts is not None:
-        effects.append(f"{scenario.accounts} accounts on /api/loads")
-    if not scenario.login_cookie:
-        effects.append("no login cookie")
-    effects += [
-        f"network faults on /{endpoint}"
-        for endpoint in scenario.transport.endpoints
-        if endpoint != "conversation" and scenario.transport.shapes
-    ]
+    for part in scenario.parts:
+        effects += part.effects()
+    transport = scenario.transport
+    if transport.shapes:  # on the calls listed (none listed: on every call)
+        calls = transport.endpoints or endpoints()
+        effects += [f"network faults on {call_path(c)}" for c in calls if c != ANSWER]
     return effects
 
 

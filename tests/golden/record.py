@@ -295,14 +295,23 @@ def _websocket_only(scenario: Any) -> str | None:
     return None if kind is None else f"its {kind} fault is a WebSocket's"
 
 
-def _on_dialect(scenario: Any, hooks: tuple[Any, Any, Any, Any]) -> dict[str, Any]:
+def _foreign(scenario: Any, dialect: str) -> str | None:
+    """Why another API's part of ``scenario`` means nothing on ``dialect`` (since the
+    scenario model became the answers' own; before, each dialect said it itself)."""
+    from emulator.dialects.registry import DIALECTS
+
+    foreign = getattr(DIALECTS[dialect], "_foreign", None)
+    return None if foreign is None else foreign(scenario)
+
+
+def _on_dialect(scenario: Any, dialect: str, hooks: tuple[Any, Any, Any, Any]) -> dict[str, Any]:
     """One scenario on another dialect: why not, or its stream and whole answer per
     prompt, and its scripted errors (status, type and body; a request id is random)."""
     from emulator.engine.prepare import prepare
     from emulator.scenario.text import reply_text
 
     not_applicable, planned, whole, scripted = hooks
-    reason = _websocket_only(scenario) or not_applicable(scenario)
+    reason = _websocket_only(scenario) or not_applicable(scenario) or _foreign(scenario, dialect)
     if reason is not None:
         return {"not_applicable": reason}
     plans, wholes = {}, {}
@@ -348,11 +357,15 @@ def record() -> dict[str, Any]:
     }
     for name, scenario in sorted(every.items()):
         result[name] = {
-            dialect: _on_dialect(scenario, hooks) for dialect, hooks in dialects.items()
+            dialect: _on_dialect(scenario, dialect, hooks) for dialect, hooks in dialects.items()
         }
         if getattr(scenario.reply, "tool", ""):
             continue  # a tool call is not served on the FakeGpt stream
-        reason = _websocket_only(scenario) or _fakegpt_not_applicable(scenario)
+        reason = (
+            _websocket_only(scenario)
+            or _fakegpt_not_applicable(scenario)
+            or _foreign(scenario, "fakegpt")
+        )
         if reason is not None:
             result[name]["not_applicable"] = reason
             continue

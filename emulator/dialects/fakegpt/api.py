@@ -27,6 +27,7 @@ from ..dialect import Called, Capture, Conversation, Dialect, Errors
 from ..speaker import Given, Incoming, Speaker, Streamed, Whole, scripted_answer, too_long
 from .cache import TemplateCache
 from .capture import read_capture
+from .part import FakeGptPart
 from .plan import NAME, not_applicable, plan
 from .read import (
     ConversationRequest,
@@ -64,7 +65,8 @@ def scripted_error(error: HttpError) -> Whole:
 
 
 def _accounts(given: Given, scenario: Scenario | None = None) -> list[str]:
-    count = given.accounts if scenario is None or scenario.accounts is None else scenario.accounts
+    own = None if scenario is None else scenario.part(FakeGptPart).accounts
+    count = given.accounts if own is None else own
     return [
         hashlib.md5(f"{given.seed}:{i}".encode(), usedforsecurity=False).hexdigest()
         for i in range(count)
@@ -124,7 +126,7 @@ def answer_login(parsed: tuple[str, str], scenario: Scenario, given: Given) -> W
     signer = given.signer
     user = user_id_for(signer.secret, token_key, password)
     credential, _ = signer.issue("credential", token_key, user, given.session)
-    if not scenario.login_cookie:
+    if not scenario.part(FakeGptPart).login_cookie:
         return _json({"code": 0, "url": "/"})
     cookie: SimpleCookie = SimpleCookie()
     cookie["credential"] = credential
@@ -211,12 +213,15 @@ class FakeGptSpeaker(Speaker[Conversing, Planning, StreamContext]):
         return asked, Conversing(parsed, identity)
 
     async def planning(self, scenario: Scenario, text: str, given: Given) -> Planning:
-        if scenario.wire.body != "stream" or scenario.recording is not None:
+        if not scenario.streams or scenario.recording is not None:
             return Planning(text, None)
         if len(text) > CACHE_TEXT_CHARS:
             # Cutting and escaping a long text takes a while: in a worker thread, so the
             # loop keeps serving everyone else meanwhile.
-            return Planning(text, await given.costly(lambda: prepare(scenario, text)))
+            escape = scenario.part(FakeGptPart).cumulative
+            return Planning(
+                text, await given.costly(lambda: prepare(scenario, text, escape=escape))
+            )
         await self.templates.build_due(scenario, text)  # also in a worker thread
         return Planning(text, None)
 
@@ -258,7 +263,7 @@ class FakeGptSpeaker(Speaker[Conversing, Planning, StreamContext]):
             context,
             max_bytes=given.max_stream_bytes,
             prepared=planned.prepared,
-            text=planned.text if scenario.wire.body == "stream" else None,
+            text=planned.text if scenario.streams else None,
             templates=self.templates,
         )
         return Streamed(steps)
@@ -266,7 +271,7 @@ class FakeGptSpeaker(Speaker[Conversing, Planning, StreamContext]):
 
 def _other_session(scenario: Scenario, given: Given, identity: Identity) -> bool:
     """Whether ``scenario`` refuses ``identity`` because another session issued it."""
-    return scenario.session_tokens and identity.session != given.session
+    return scenario.part(FakeGptPart).session_tokens and identity.session != given.session
 
 
 def _authorize(incoming: Incoming, signer: Signer) -> Identity:
@@ -338,4 +343,5 @@ DIALECT: Final = Dialect(
     capture=Capture(read_capture),
     doc="the shared ChatGPT front end the seed's client spoke: a login, then cumulative "
     "snapshots over SSE",
+    part=FakeGptPart,
 )

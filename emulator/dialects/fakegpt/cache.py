@@ -18,6 +18,7 @@ from ...engine.stream import COALESCE_BYTES, format_of
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
+from .part import FakeGptPart
 from .stream import planned
 from .templates import FIELDS, Holes, encoded_values, field_placeholder
 from .wire import StreamContext
@@ -56,7 +57,7 @@ def _templatable(scenario: Scenario, text: str, prepared: Prepared) -> bool:
     if "\ue001" in text:  # could be mistaken for a placeholder
         return False
     events = len(prepared.ends) + 3
-    if scenario.wire.encoding == "cumulative":  # the escaped snapshots, exactly
+    if scenario.part(FakeGptPart).cumulative:  # the escaped snapshots, exactly
         size = sum(prepared.offsets) + len(prepared.escaped)
     else:
         size = len(text) * 4  # escaping, at worst \uXXXX per character
@@ -185,7 +186,7 @@ class _Template:
 
 def _template(scenario: Scenario, text: str) -> _Template | None:
     """The stream of ``scenario`` for ``text`` as a template, or None if it cannot be one."""
-    prepared = prepare(scenario, text)
+    prepared = prepare(scenario, text, escape=scenario.part(FakeGptPart).cumulative)
     if not _templatable(scenario, text, prepared):
         return None
     fmt = format_of(scenario)

@@ -17,6 +17,7 @@ from ...scenario.model import PlanError, Scenario
 from ...scenario.text import reply_text
 from ..common import recorded_elsewhere
 from .cache import TemplateCache
+from .part import FakeGptPart
 from .shapes import MISSING
 from .stream import planned
 from .wire import StreamContext
@@ -57,7 +58,8 @@ def plan(
     and escaping) are computed here when the caller has not already.
     :class:`PlanError` when the reply or the stream would exceed its limit.
     """
-    if scenario.wire.body == "empty":
+    own = scenario.part(FakeGptPart)
+    if own.body == "empty":
         return iter(())
     if prepared is not None:
         text = prepared.text
@@ -68,8 +70,8 @@ def plan(
         if steps is not None:
             return steps
     if prepared is None:
-        prepared = prepare(scenario, text)
-    size = estimated_bytes(scenario, prepared)
+        prepared = prepare(scenario, text, escape=own.cumulative)
+    size = estimated_bytes(scenario, prepared, snapshots=own.cumulative)
     if size > max_bytes:
         raise PlanError(
             f"scenario {scenario.name!r} would stream about {size:,} bytes for this prompt; "

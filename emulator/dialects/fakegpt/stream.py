@@ -28,6 +28,7 @@ from ...engine.stream import (
 from ...protocol.sse import DONE, SSEFormat
 from ...protocol.steps import Step, Wait, Write
 from ...scenario.model import Scenario
+from .part import FakeGptPart
 from .shapes import shapes
 from .templates import EnvelopeTemplate, encoded_values
 from .wire import (
@@ -51,16 +52,16 @@ def planned(scenario: Scenario, ctx: StreamContext, prepared: Prepared) -> Itera
 def _stream(
     scenario: Scenario, ctx: StreamContext, fmt: SSEFormat, prepared: Prepared
 ) -> Iterator[Step]:
-    wire = scenario.wire
+    wire, own = scenario.wire, scenario.part(FakeGptPart)
     text = prepared.text
-    if wire.body == "done_only":
+    if own.body == "done_only":
         yield Write(fmt.event(DONE), _DONE)
         yield from after_done(scenario)
         return
     faults = faults_by_event(scenario)
     events = (
         _cumulative_events(scenario, ctx, fmt, prepared, frozenset(faults))
-        if wire.encoding == "cumulative"
+        if own.cumulative
         else _v1_events(scenario, ctx, fmt, prepared)
     )
     if not faults:  # the usual case: the events alone, no bookkeeping for faults
@@ -70,7 +71,7 @@ def _stream(
         sent = Snapshots(text)  # how far each sent snapshot reached, for stale/repeat
         if (yield from with_faults(events, faults, fmt, sent, shapes(ctx))):
             return
-    if wire.moderation:
+    if own.moderation:
         moderation = completion_object(ctx.conversation_id, ctx.message_id, ctx.moderation_id)
         yield Write(fmt.json_event(moderation), _MODERATION)
     if wire.done:
