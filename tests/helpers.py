@@ -105,12 +105,14 @@ def assert_failure(expect: Expect, exc: BaseException) -> None:
 
 
 @contextmanager
-def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A running ``python -m emulator`` on a free port, and its URL from the banner."""
+def serving(*args: str, log: bool = True) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A running ``python -m emulator`` on a free port, and its URL from the banner; its log
+    in ``proc.stderr`` (with ``log`` false, dropped: a test that makes many requests and
+    reads no log would fill the pipe, and the server would wait on it)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "emulator", "--port", "0", *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if log else subprocess.DEVNULL,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

@@ -61,6 +61,32 @@ def test_cut_points_partition_the_text(text: str, cut: str, size: int) -> None:
     assert ends == sorted(set(ends)) and ends[0] > 0
 
 
+def _bytes_each(text: str, size: int) -> list[int]:
+    """A byte cut by its definition, a character at a time: each piece ends with the
+    character that brings it to ``size`` UTF-8 bytes or more."""
+    ends, taken = [], 0
+    for i, ch in enumerate(text):
+        taken += len(ch.encode("utf-8", "surrogatepass"))
+        if taken >= size:
+            ends.append(i + 1)
+            taken = 0
+    return [*(e for e in ends if e < len(text)), len(text)] if text else []
+
+
+@given(
+    text=st.text(st.characters(codec=None), max_size=60)
+    | st.text(st.sampled_from("aé€😀\ud800 "), max_size=60),
+    size=st.integers(1, 12),
+)
+@example(text="é" * 5, size=3)  # a piece ends past a two-byte character's first byte
+@example(text="😀\ud800a", size=1)
+@example(text="abcdef", size=3)  # ASCII, a whole number of pieces
+def test_a_byte_cut_ends_each_piece_at_the_character_reaching_size_bytes(
+    text: str, size: int
+) -> None:
+    assert cut_points(text, "byte", size) == _bytes_each(text, size)
+
+
 def test_token_cuts_look_like_tokens() -> None:
     text = "Hello! How can I help you today?"
     ends = cut_points(text, "token", 1)

@@ -35,6 +35,7 @@ EndingKind = Literal[
     "no_headers",  # the headers were never sent
     "never_sent",  # a fault kept a whole (not streamed) answer from going out
     "close_code",  # the scenario closed a WebSocket with a close code
+    "too_slow",  # the client took nothing for too long (limits.reader_seconds): cut
 ]
 
 _WORDS: Final[dict[str, str]] = {
@@ -46,6 +47,7 @@ _WORDS: Final[dict[str, str]] = {
     "short_length": "cut by the Content-Length",
     "no_headers": "headers never sent",
     "close_code": "closed with a close code",
+    "too_slow": "cut: the client read too slowly",
 }
 
 

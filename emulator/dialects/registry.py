@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
-from ..scenario.parts import register_part
+from ..scenario.parts import register_part, unregister_part
 from .anthropic.api import DIALECT as ANTHROPIC
 from .bedrock.api import DIALECT as BEDROCK
 from .dialect import Dialect
@@ -56,6 +56,8 @@ def register(new: Dialect) -> None:
             f"dialect {new.name!r}: {', '.join(clash)} already served by {taken[clash[0]]!r}"
         )
     if new.part is not None:
+        if new.part.dialect != new.name:
+            raise ValueError(f"dialect {new.name!r}: its part is {new.part.dialect!r}'s")
         register_part(new.part)
     DIALECTS[new.name] = new
 
@@ -64,7 +66,9 @@ def unregister(name: str) -> None:
     """Take back a dialect :func:`register` added (the shipped ones stay)."""
     if name in _SHIPPED:
         raise ValueError(f"{name!r} is a shipped dialect; it cannot be taken back")
-    DIALECTS.pop(name, None)
+    gone = DIALECTS.pop(name, None)
+    if gone is not None and gone.part is not None:
+        unregister_part(gone.part.dialect)
 
 
 @contextmanager

@@ -77,24 +77,66 @@ class Sink(Protocol):
         ...
 
 
+#: A body's write goes to the socket in pieces of at most this many bytes, each waiting
+#: for the client to take what is pending: a stream's unsent bytes stay near the
+#: transport's high-water mark (64 KiB) however large a write, and a long write lets the
+#: loop serve others between its pieces.
+WRITE_BYTES: Final = 64 * 1024
+#: How long a write may wait for a client that takes nothing before the answer is cut
+#: (``too_slow``), unless the server says otherwise (``limits.reader_seconds``).
+READER_SECONDS: Final = 60.0
+
+
 class HttpBody:
     """An HTTP response body as a sink (through the scenario's network, if any)."""
 
-    __slots__ = ("call", "response", "shaper")
+    __slots__ = ("call", "clock", "reader_seconds", "request", "response", "shaper")
 
     def __init__(
-        self, response: web.StreamResponse, shaper: Shaper | None, call: Progress
+        self,
+        request: web.BaseRequest,
+        response: web.StreamResponse,
+        shaper: Shaper | None,
+        call: Progress,
+        clock: Clock,
+        reader_seconds: float = READER_SECONDS,
     ) -> None:
+        self.request = request
         self.response = response
         self.shaper = shaper
         self.call = call
+        self.clock = clock
+        self.reader_seconds = reader_seconds
 
     async def write(self, data: bytes) -> None:
-        if self.shaper is None:
-            await self.response.write(data)
-            self.call.bytes_sent += len(data)
-        else:
+        if self.shaper is not None:
             await self.shaper.write(self.response, data)
+            return
+        if len(data) <= WRITE_BYTES:
+            await self._put(data)
+            return
+        view = memoryview(data)
+        for i in range(0, len(data), WRITE_BYTES):
+            await self._put(view[i : i + WRITE_BYTES])
+
+    async def _put(self, data: bytes | memoryview) -> None:
+        """Write ``data``; a client that takes none of it in ``reader_seconds`` is cut."""
+        transport = self.request.transport
+        if transport is None or transport.get_write_buffer_size() + len(data) <= WRITE_BYTES:
+            await self.response.write(data)  # it cannot wait on the reader: no timer
+        else:
+            try:
+                async with asyncio.timeout(self.reader_seconds):
+                    await self.response.write(data)
+            except TimeoutError:
+                call = self.call
+                call.detail = (f"the client took nothing for {self.reader_seconds:g} s "
+                               "(limits.reader_seconds)")  # fmt: skip
+                now = self.clock.time()
+                call.ending = ended_at("too_slow", call, now - (call.arrived or now))
+                end_connection(self.request, "abort")
+                raise Cut from None
+        self.call.bytes_sent += len(data)
 
     async def send(self, step: WebSocketStep) -> None:
         raise PlanError(f"an HTTP body cannot carry a WebSocket's {type(step).__name__.lower()}")
@@ -104,6 +146,9 @@ class HttpBody:
             await self.shaper.write(self.response, last)
             await self.shaper.finish(self.response)
             return
+        if len(last) > WRITE_BYTES:
+            await self.write(last)
+            last = b""
         self.call.bytes_sent += len(last)
         await self.response.write_eof(last)
         self.call.ending = COMPLETED
@@ -119,11 +164,13 @@ async def play(
     transport: Transport | None = None,
     status: int = 200,
     base_headers: Mapping[str, str] = STREAM_HEADERS,
+    reader_seconds: float = READER_SECONDS,
 ) -> web.StreamResponse:
     """Send ``steps`` as a 200 event stream (with extra ``headers``); note how it went in ``call``.
 
     ``transport``: the network's faults on the way (bandwidth, latency, a cut,
-    a lying length, no headers, a slow close), or None.
+    a lying length, no headers, a slow close), or None. ``reader_seconds``: how long
+    a write waits on a client that takes nothing before the answer is cut.
     """
     if transport is not None and transport.no_headers:
         return await no_headers(request, call, clock)
@@ -145,7 +192,8 @@ async def play(
             response.force_close()  # the lie cannot leave the connection reusable
     await response.prepare(request)
     call.status = status
-    await play_steps(request, steps, HttpBody(response, shaper, call), clock, speed, call, started)
+    body = HttpBody(request, response, shaper, call, clock, reader_seconds)
+    await play_steps(request, steps, body, clock, speed, call, started)
     return response
 
 

@@ -158,7 +158,8 @@ async def _streamed(
     metrics.stream_started()
     try:
         playing = play(request, steps, ctx.config.clock, ctx.config.speed, ctx.call, extra,
-                       transport, status, headers)  # fmt: skip
+                       transport, status, headers,
+                       reader_seconds=ctx.config.limits.reader_seconds)  # fmt: skip
         if not ctx.config.speed:
             return await playing  # unpaced: it never sleeps, and a task costs a loop turn
         # In a task of its own: each time a paced stream wakes, it resumes the player

@@ -1,6 +1,8 @@
 """Scenarios as data: the model, THE fault table, strict loading, meaning checks, dumping.
 
-Layers inside, bottom up: ``exceptions``, ``model`` (frozen values), ``faults`` (every
+Layers inside, bottom up: ``exceptions``, ``parts`` (an API's own part of a scenario,
+declared by its dialect: FakeGpt's login and stream switches), ``model`` (frozen values,
+speaking of answers), ``faults`` (every
 fault kind once), ``outcomes`` (client-neutral failure kinds), ``text`` (a
 reply's text and cuts), ``reply`` (the ``[reply]`` table in), ``load`` (TOML
 in), ``check`` (``python -m emulator check``), ``dump`` (TOML out). The public names are those of ``model`` and ``load``,

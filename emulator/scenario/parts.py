@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 
     from .table import Table
 
-__all__ = ["ANSWER", "ApiPart", "FaultTraits", "call_path", "endpoints", "parts", "register_part"]
+__all__ = [
+    "ANSWER",
+    "ApiPart",
+    "FaultTraits",
+    "call_path",
+    "endpoints",
+    "parts",
+    "register_part",
+    "unregister_part",
+]
 
 #: The call that answers (every API has it; FakeGpt's ``/api/conversation``): what
 #: ``[[http_errors]] endpoint`` and ``[transport] endpoints`` name when they mean the answer.
@@ -102,6 +111,11 @@ def register_part(part: type[ApiPart]) -> None:
     if clash:
         raise ValueError(f"dialect {part.dialect!r}: the call {clash[0]!r} is already named")
     _PARTS[part.dialect] = part
+
+
+def unregister_part(dialect: str) -> None:
+    """Forget ``dialect``'s part (its dialect was taken back): its keys are unknown again."""
+    _PARTS.pop(dialect, None)
 
 
 def parts() -> tuple[type[ApiPart], ...]:

@@ -51,6 +51,7 @@ class Limits:
     body_seconds: float = 30.0  # a request body not all there this long after its head: 408
     head_bytes: int = 16 * 1024  # of a request's headers, kept in the journal
     streams: int = 4096  # answers a server plays at once; past it, the API's overloaded error
+    reader_seconds: float = 60.0  # a write the client takes nothing of this long: cut (too_slow)
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
