@@ -216,3 +216,50 @@ def test_a_reply_with_reasoning_streams_a_thought_part_first(server: EmulatorSer
     assert whole.candidates and whole.candidates[0].content
     assert [p.thought for p in whole.candidates[0].content.parts or []] == [True, None]
     session.drop()
+
+
+def test_a_gemini_3_call_carries_a_thought_signature_that_must_come_back(
+    server: EmulatorServer,
+) -> None:
+    # The google-genai SDK keeps the signature in the Part and sends it back: the loop goes
+    # on. Dropped, the API's 400 names the call and its position; altered or moved to
+    # another conversation, "Corrupted thought signature."
+    client = sdk(server.url)
+    config = types.GenerateContentConfig(
+        http_options=types.HttpOptions(headers={"X-Emulator-Scenario": "agent_loop"})
+    )
+    question = types.Content(role="user", parts=[types.Part(text="Weather in Paris?")])
+    model = "gemini-3-pro-preview"
+    said = client.models.generate_content(model=model, contents=[question], config=config)
+    call = said.candidates[0].content  # type: ignore[index]
+    assert call is not None and call.parts is not None
+    signature = call.parts[0].thought_signature
+    assert call.parts[0].function_call is not None and signature and len(signature) > 30
+    result = types.Content(role="user", parts=[types.Part.from_function_response(
+        name="get_weather", response={"temperature": 18})])  # fmt: skip
+    again = client.models.generate_content(model=model, contents=[question, call, result],
+                                           config=config)  # fmt: skip
+    assert again.function_calls and again.function_calls[0].name == "get_forecast"
+    dropped = call.model_copy(deep=True)
+    dropped.parts[0].thought_signature = None  # type: ignore[index]
+    with pytest.raises(genai.errors.ClientError) as missing:
+        client.models.generate_content(model=model, contents=[question, dropped, result],
+                                       config=config)  # fmt: skip
+    assert missing.value.code == 400 and missing.value.message == (
+        "Function call is missing a thought_signature in functionCall parts. This is "
+        "required for tools to work correctly, and missing thought_signature may lead to "
+        "degraded model performance. Additional data, function call `default_api:get_weather`"
+        " , position 2. Please refer to https://ai.google.dev/gemini-api/docs/thought-"
+        "signatures for more details."
+    )
+    other = types.Content(role="user", parts=[types.Part(text="Weather in Rome?")])
+    altered = call.model_copy(deep=True)
+    altered.parts[0].thought_signature = signature[:-1] + b"x"  # type: ignore[index]
+    for contents in ([question, altered, result], [other, call, result]):
+        with pytest.raises(genai.errors.ClientError) as corrupted:
+            client.models.generate_content(model=model, contents=contents, config=config)
+        assert corrupted.value.message == "Corrupted thought signature."
+    # A Gemini 2.5 model sends none and asks for none.
+    older = client.models.generate_content(model="gemini-2.5-flash", contents=[question],
+                                           config=config)  # fmt: skip
+    assert older.candidates[0].content.parts[0].thought_signature is None  # type: ignore[index]

@@ -239,3 +239,42 @@ def test_bedrock_reasoning_must_come_back_as_it_was_sent(emulator: EmulatorServe
             f"`{altered}` in `{'thinking' if altered == 'signature' else 'redacted_thinking'}`"
             " block"
         )
+
+
+def test_a_thinking_block_verifies_only_in_the_conversation_and_api_it_was_given_in(
+    emulator: EmulatorServer,
+) -> None:
+    # As the real APIs refuse a block replayed elsewhere: a signature is bound to the API and
+    # to the conversation (its first message) it was made in.
+    client = anthropic.Anthropic(base_url=emulator.url, api_key="sk-ant-t", max_retries=0)
+    asked: Any = {"model": "claude-sonnet-4-5", "max_tokens": 2048, **THINKING,
+                  "extra_headers": named("reasoning_reply")}  # fmt: skip
+    question = {"role": "user", "content": "What is 2 + 2?"}
+    with client:
+        said = [b.model_dump() for b in client.messages.create(messages=[question],
+                                                               **asked).content]  # fmt: skip
+        go_on = {"role": "user", "content": "Go on."}
+        assert said[0]["type"] == "thinking"
+        kept = client.messages.create(messages=[question, {"role": "assistant", "content": said},
+                                                go_on], **asked)  # fmt: skip
+        assert kept.stop_reason == "end_turn"
+        other = {"role": "user", "content": "What is 3 + 3?"}
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            client.messages.create(messages=[other, {"role": "assistant", "content": said},
+                                             go_on], **asked)  # fmt: skip
+        assert caught.value.body["error"]["message"] == (  # type: ignore[index]
+            "messages.1.content.0: Invalid `signature` in `thinking` block"
+        )
+    # The same block, its text and signature as Anthropic sent them, sent to Bedrock.
+    bedrock = bedrock_client(emulator.url, "reasoning_reply")
+    moved = {"reasoningContent": {"reasoningText": {"text": said[0]["thinking"],
+                                                    "signature": said[0]["signature"]}}}  # fmt: skip
+    with contextlib.closing(bedrock), pytest.raises(botocore.exceptions.ClientError) as refused:
+        bedrock.converse(
+            modelId="m",
+            additionalModelRequestFields=THINKING,
+            messages=[{"role": "user", "content": [{"text": "What is 2 + 2?"}]},
+                      {"role": "assistant", "content": [moved, {"text": "4"}]},
+                      {"role": "user", "content": [{"text": "Go on."}]}],
+        )  # fmt: skip
+    assert "Invalid `signature` in `thinking` block" in refused.value.response["Error"]["Message"]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["Identity", "Signer", "user_id_for"]
+__all__ = ["Identity", "Seals", "Signer", "user_id_for"]
 
 #: How many verified tokens a signer remembers (then it starts again).
 _VERIFIED_MAX: Final = 4096
@@ -33,6 +33,36 @@ class Identity:
     user: str
     expires: float
     session: str | None = None  # the emulator session it was issued in (None: the default)
+
+
+def _scoped(scope: str, text: str) -> bytes:
+    """What a signature covers: the scope (an API and a conversation), then the text."""
+    return (
+        f"{scope}\0{text}".encode("utf-8", "surrogatepass")
+        if scope
+        else text.encode("utf-8", "surrogatepass")
+    )
+
+
+class Seals:
+    """A signer's signatures and seals for one API's conversation (:meth:`Signer.conversation`):
+    a thinking block, a sealed reasoning or a thought signature made in one conversation of
+    one API verifies there only, as the real APIs' do (moved to another: refused)."""
+
+    __slots__ = ("_scope", "_signer")
+
+    def __init__(self, signer: Signer, scope: str) -> None:
+        self._signer = signer
+        self._scope = scope
+
+    def signature(self, text: str) -> str:
+        return self._signer.thinking_signature(text, self._scope)
+
+    def sealed(self, text: str) -> str:
+        return self._signer.sealed(text, self._scope)
+
+    def unsealed(self, blob: str) -> str | None:
+        return self._signer.unsealed(blob, self._scope)
 
 
 def user_id_for(secret: bytes, account: str, session_password: str) -> str:
@@ -60,13 +90,19 @@ class Signer:
         # a few times cheaper per call than HMAC through OpenSSL).
         self._tag_key = hashlib.sha256(b"emulator tag key\0" + self.secret).digest()
 
-    def thinking_signature(self, text: str) -> str:
+    def thinking_signature(self, text: str, scope: str = "") -> str:
         """The signature of a model's thinking ``text``, as Anthropic's API sends it with the
         block and checks when the block comes back: a client that alters the text (or
-        signs its own) fails the check. The same for every process sharing the secret."""
-        mac = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=self._tag_key,
-                              digest_size=48, person=b"thinking")  # fmt: skip
+        signs its own, or moves it to another ``scope``: another API or conversation)
+        fails the check. The same for every process sharing the secret."""
+        mac = hashlib.blake2b(_scoped(scope, text), key=self._tag_key, digest_size=48,
+                              person=b"thinking")  # fmt: skip
         return base64.b64encode(b"Eu" + mac.digest()).decode()
+
+    def conversation(self, api: str, opening: str) -> Seals:
+        """What ``api`` signs and seals in the conversation that opens with ``opening`` (its
+        first message's text): valid there only."""
+        return Seals(self, f"{api}\0{opening}")
 
     def mark(self, seed: str) -> str:
         """Eight hex digits only this secret makes from ``seed``: an id that carries them
@@ -75,23 +111,25 @@ class Signer:
         return hashlib.blake2b(seed.encode(), key=self._tag_key, digest_size=4,
                                person=b"marked").hexdigest()  # fmt: skip
 
-    def sealed(self, text: str) -> str:
+    def sealed(self, text: str, scope: str = "") -> str:
         """``text`` sealed, as OpenAI's ``encrypted_content`` of a reasoning item carries the
         model's reasoning back and forth (``gAAAAA``, then base64): the emulator opens it
-        again (:meth:`unsealed`), a client cannot alter it. Readable, not secret."""
+        again (:meth:`unsealed`) in the same ``scope``, a client cannot alter it. Readable,
+        not secret."""
         raw = text.encode("utf-8", "surrogatepass")
-        mac = hashlib.blake2b(raw, key=self._tag_key, digest_size=16, person=b"sealed")
+        mac = hashlib.blake2b(_scoped(scope, text), key=self._tag_key, digest_size=16,
+                              person=b"sealed")  # fmt: skip
         return "gAAAAA" + base64.urlsafe_b64encode(mac.digest() + raw).decode()
 
-    def unsealed(self, blob: str) -> str | None:
-        """The text :meth:`sealed` sealed in ``blob``; None when it is not one of this
-        secret's, or was altered."""
+    def unsealed(self, blob: str, scope: str = "") -> str | None:
+        """The text :meth:`sealed` sealed in ``blob`` in ``scope``; None when it is not one
+        of this secret's, was altered, or was sealed in another scope."""
         try:  # base64 that is not, text that is not UTF-8 (both ValueErrors)
             raw = base64.urlsafe_b64decode(blob.removeprefix("gAAAAA").encode("ascii"))
             text = raw[16:].decode("utf-8", "surrogatepass")
         except ValueError:
             return None
-        return text if blob == self.sealed(text) else None
+        return text if blob == self.sealed(text, scope) else None
 
     def issue(
         self, kind: str, account: str, user: str, session: str | None = None

@@ -80,6 +80,12 @@ class Asked:
         return self.messages[-1].text if self.messages else ""
 
     @property
+    def opening(self) -> str:
+        """The first message's text: what a conversation is known by (a signature made in
+        one conversation verifies in it alone)."""
+        return self.messages[0].text if self.messages else ""
+
+    @property
     def last_user(self) -> str | None:
         """The last user message's text (None: there is none)."""
         return next((m.text for m in reversed(self.messages) if m.role == "user"), None)

@@ -56,6 +56,7 @@ class MessagesRequest(NamedTuple):
     stream: bool
     input_tokens: int
     thinking: bool  # the request turns extended thinking on
+    opening: str = ""  # its conversation's first message (what its signatures are bound to)
 
 
 _MESSAGES: Final = {
@@ -105,25 +106,26 @@ class MessagesSpeaker(DeltaSpeaker[MessagesRequest, MessageContext]):
         if not isinstance(messages, list) or not messages:
             raise BadRequest(400, "messages: at least one message is required")
         signer = given.signer
-        asked = asked_of_messages(body, model, given.strict, signer.thinking_signature,
-                                  signer.unsealed)  # fmt: skip
+        asked = asked_of_messages(body, model, given.strict,
+                                  lambda opening: signer.conversation(NAME, opening))  # fmt: skip
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise BadRequest(400, "stream: Input should be a valid boolean")
         prompt = asked.prompt
         if too_long(prompt, given.max_prompt):
             raise BadRequest(400, "prompt is too long")
-        return asked, MessagesRequest(prompt, model, stream, asked.tokens, thinking_enabled(body))
+        return asked, MessagesRequest(prompt, model, stream, asked.tokens, thinking_enabled(body),
+                                      asked.opening)  # fmt: skip
 
     def begin(
         self, parsed: MessagesRequest, scenario: Scenario, planned: Prepared, given: Given
     ) -> MessageContext:
-        signer = given.signer
+        seals = given.signer.conversation(NAME, parsed.opening)
         # With thinking on, a thinking block always comes first, as a thinking model's does
         # (its text empty where the scenario gives no reasoning, as with display "omitted").
         thinking = scenario.reply.reasoning if parsed.thinking else ""
-        signature = signer.thinking_signature(thinking) if parsed.thinking else ""
-        redacted = signer.sealed(thinking) if thinking and scenario.reply.redacted else ""
+        signature = seals.signature(thinking) if parsed.thinking else ""
+        redacted = seals.sealed(thinking) if thinking and scenario.reply.redacted else ""
         return MessageContext(f"msg_{_IDS.getrandbits(120):030x}", parsed.model,
                               parsed.input_tokens, thinking, signature, redacted,
                               min(scenario.reply.cached_tokens, parsed.input_tokens))  # fmt: skip

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Final
 
+from ...core.signing import Seals
 from ...protocol.errors import BadRequest
 from ...protocol.thoughts import thinking_enabled
 from ...scenario.asked import Asked, Message, ToolCall, conversation_problems, with_tool_names
@@ -84,14 +85,15 @@ def asked_of_messages(
     body: dict[str, Any],
     model: str,
     strict: bool,
-    sign: Callable[[str], str],
-    unsealed: Callable[[str], str | None] = lambda data: data,
+    seals: Callable[[str], Seals] | None = None,
 ) -> Asked:
     """The conversation of a Messages body (``messages`` a non-empty list, checked by the
-    caller); the rules refused with the API's 400. ``sign``: the thinking signature;
-    ``unsealed``: a redacted thinking block's text, None when its data was altered."""
+    caller); the rules refused with the API's 400. ``seals``: the signatures and seals of
+    the conversation that opens with a text (a thinking block's signature, a redacted
+    block's data: each must be as this API sent it in this conversation)."""
     messages: list[Message] = []
     firsts: dict[int, str] = {}  # an assistant message's first block's type, by index
+    thoughts: list[tuple[int, int, dict[str, Any]]] = []  # the blocks to check, once known
     for i, message in enumerate(body["messages"]):
         if not isinstance(message, dict) or message.get("role") not in _ROLES:
             raise BadRequest(400, f"messages.{i}.role: Input should be 'user' or 'assistant'")
@@ -118,21 +120,31 @@ def asked_of_messages(
                 messages.append(Message("tool", _result_text(block.get("content")),
                                         call_id=str(block.get("tool_use_id", "")), at=i,
                                         block=j))  # fmt: skip
-            elif kind == "thinking" and strict and role == "assistant":
-                thinking, signature = block.get("thinking"), block.get("signature")
-                if not isinstance(thinking, str) or signature != sign(thinking):
-                    raise refuse(SIGNATURE, at=i, block=j)
-            elif kind == "redacted_thinking" and strict and role == "assistant":
-                data = block.get("data")
-                if not isinstance(data, str) or unsealed(data) is None:
-                    raise refuse(REDACTED_DATA, at=i, block=j)
+            elif kind in ("thinking", "redacted_thinking") and strict and role == "assistant":
+                thoughts.append((i, j, block))
         if texts or calls or not any(m.at == i for m in messages):
             messages.append(Message(role, "".join(texts), tuple(calls), at=i))
     asked = Asked(with_tool_names(messages), model, _system(body.get("system")),
                   _tools(body.get("tools")), body)  # fmt: skip
     if strict:
+        if thoughts and seals is not None:
+            _check_thoughts(thoughts, seals(asked.opening))
         _check(asked, firsts, thinking_enabled(body))
     return asked
+
+
+def _check_thoughts(thoughts: list[tuple[int, int, dict[str, Any]]], seals: Seals) -> None:
+    """Each thinking block sent back as it was sent in this conversation: its text with its
+    signature, or a redacted block's data."""
+    for i, j, block in thoughts:
+        if block.get("type") == "thinking":
+            thinking, signature = block.get("thinking"), block.get("signature")
+            if not isinstance(thinking, str) or signature != seals.signature(thinking):
+                raise refuse(SIGNATURE, at=i, block=j)
+        else:
+            data = block.get("data")
+            if not isinstance(data, str) or seals.unsealed(data) is None:
+                raise refuse(REDACTED_DATA, at=i, block=j)
 
 
 def _check(asked: Asked, firsts: dict[int, str], thinking: bool) -> None:

@@ -63,6 +63,7 @@ class ConverseRequest(NamedTuple):
     stream: bool
     prompt_tokens: int
     thinking: bool = False  # additionalModelRequestFields turns the model's thinking on
+    opening: str = ""  # its conversation's first message (what its signatures are bound to)
 
 
 def error_headers(status: int) -> Mapping[str, str]:
@@ -116,25 +117,25 @@ class ConverseSpeaker(DeltaSpeaker[ConverseRequest, StreamContext]):
         if not isinstance(messages, list) or not messages:
             raise refuse(FIRST_USER)
         signer = given.signer
-        asked = asked_of_converse(body, model, given.strict, signer.thinking_signature,
-                                  signer.unsealed)  # fmt: skip
+        asked = asked_of_converse(body, model, given.strict,
+                                  lambda opening: signer.conversation(NAME, opening))  # fmt: skip
         prompt = asked.prompt
         if too_long(prompt, given.max_prompt):
             raise invalid("Input is too long for requested model.")
         stream = operation == "converse-stream"
         extra = body.get("additionalModelRequestFields")
         thinking = isinstance(extra, dict) and thinking_enabled(extra)
-        return asked, ConverseRequest(prompt, model, stream, asked.tokens, thinking)
+        return asked, ConverseRequest(prompt, model, stream, asked.tokens, thinking, asked.opening)
 
     def begin(
         self, parsed: ConverseRequest, scenario: Scenario, planned: Prepared, given: Given
     ) -> StreamContext:
-        signer = given.signer
+        seals = given.signer.conversation(NAME, parsed.opening)
         reasoning = scenario.reply.reasoning if parsed.thinking else ""
-        signature = signer.thinking_signature(reasoning) if reasoning else ""
+        signature = seals.signature(reasoning) if reasoning else ""
         redacted = ""
         if reasoning and scenario.reply.redacted:  # a blob: base64 of the sealed bytes
-            redacted = base64.b64encode(signer.sealed(reasoning).encode()).decode()
+            redacted = base64.b64encode(seals.sealed(reasoning).encode()).decode()
         cached = min(scenario.reply.cached_tokens, parsed.prompt_tokens)
         return StreamContext(parsed.prompt_tokens, _IDS.randint(180, 900), reasoning, signature,
                              redacted, cached)  # fmt: skip

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Final
 
+from ...core.signing import Seals
 from ...protocol.errors import BadRequest
 from ...scenario.asked import Asked, Message, ToolCall, conversation_problems, with_tool_names
 from ..strict import StrictRule, refuse
@@ -80,12 +81,13 @@ def asked_of_converse(
     body: dict[str, Any],
     model: str,
     strict: bool,
-    sign: Callable[[str], str] = lambda text: "",
-    unsealed: Callable[[str], str | None] = lambda data: data,
+    seals: Callable[[str], Seals] | None = None,
 ) -> Asked:
     """The conversation of a Converse body (``messages`` a non-empty list, checked by the
-    caller). ``sign``: the reasoning signature; ``unsealed``: a redacted block's reasoning
-    (None: not one this server sealed)."""
+    caller). ``seals``: the signatures and seals of the conversation that opens with a
+    text (a reasoning block's signature, a redacted block's content: each must be as this
+    API sent it in this conversation)."""
+    reasoned: list[tuple[int, int, dict[str, Any]]] = []  # the blocks to check, once known
     roles = [_role(m, i) for i, m in enumerate(body["messages"])]
     if roles[0] != "user":
         raise refuse(FIRST_USER)
@@ -104,7 +106,7 @@ def asked_of_converse(
             elif (
                 isinstance(block.get("reasoningContent"), dict) and strict and role == "assistant"
             ):
-                _check_reasoning(block["reasoningContent"], i, j, sign, unsealed)
+                reasoned.append((i, j, block["reasoningContent"]))
             elif isinstance(block.get("toolResult"), dict):
                 result = block["toolResult"]
                 messages.append(Message("tool", _result_text(result),
@@ -115,6 +117,10 @@ def asked_of_converse(
     asked = Asked(with_tool_names(messages), model, _system(body.get("system")),
                   _tools(body.get("toolConfig")), body)  # fmt: skip
     if strict:
+        if reasoned and seals is not None:
+            sealed_here = seals(asked.opening)
+            for i, j, reasoning in reasoned:
+                _check_reasoning(reasoning, i, j, sealed_here)
         for problem in conversation_problems(asked)[:1]:
             m = problem.message
             if problem.kind == "missing_results":
@@ -123,26 +129,20 @@ def asked_of_converse(
     return asked
 
 
-def _check_reasoning(
-    reasoning: dict[str, Any],
-    at: int,
-    block: int,
-    sign: Callable[[str], str],
-    unsealed: Callable[[str], str | None],
-) -> None:
-    """A reasoning block sent back must be as it was sent: its text with its signature, or
-    its redacted content (base64 of what this server sealed)."""
+def _check_reasoning(reasoning: dict[str, Any], at: int, block: int, seals: Seals) -> None:
+    """A reasoning block sent back must be as it was sent in this conversation: its text
+    with its signature, or its redacted content (base64 of what this server sealed)."""
     said = reasoning.get("reasoningText")
     if isinstance(said, dict):
         text = said.get("text")
-        if not isinstance(text, str) or said.get("signature") != sign(text):
+        if not isinstance(text, str) or said.get("signature") != seals.signature(text):
             raise refuse(SIGNATURE, at=at, block=block)
     elif "redactedContent" in reasoning:
         try:
             sealed = base64.b64decode(str(reasoning["redactedContent"]), validate=True).decode()
         except (ValueError, UnicodeDecodeError):
             sealed = ""
-        if unsealed(sealed) is None:
+        if seals.unsealed(sealed) is None:
             raise refuse(REDACTED, at=at, block=block)
 
 

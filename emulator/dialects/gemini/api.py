@@ -41,9 +41,16 @@ from .plan import (
     planned_gemini,
     planned_gemini_array,
 )
-from .read import STRICT_RULES, asked_of_gemini
+from .read import STRICT_RULES, asked_of_gemini, signs
 from .shapes import FAULT_SHAPES, array_not_applicable, shapes
-from .wire import GeminiContext, chunk_object, error_body, models_body
+from .wire import (
+    GeminiContext,
+    call_arguments,
+    chunk_object,
+    error_body,
+    models_body,
+    signed_call,
+)
 
 __all__ = ["DIALECT", "GeminiRequest", "GeminiSpeaker", "scripted_error"]
 
@@ -69,6 +76,7 @@ class GeminiRequest(NamedTuple):
     stream: bool
     array: bool  # the default streamed form: one JSON array (no alt=sse)
     prompt_tokens: int
+    opening: str = ""  # its conversation's first message (what its signatures are bound to)
 
 
 def scripted_error(error: HttpError) -> Whole:
@@ -102,19 +110,27 @@ class GeminiSpeaker(DeltaSpeaker[GeminiRequest, GeminiContext]):
         if not isinstance(contents, list) or not contents:
             raise BadRequest(400, "* GenerateContentRequest.contents: contents is not specified")
         model = model.removeprefix("models/")
-        asked = asked_of_gemini(body, model, given.strict)
+        signer = given.signer
+        asked = asked_of_gemini(body, model, given.strict,
+                                lambda opening: signer.conversation(NAME, opening))  # fmt: skip
         prompt = asked.prompt
         if too_long(prompt, given.max_prompt):
             raise BadRequest(400, "The input token count exceeds the maximum number of tokens "
                              "allowed.")  # fmt: skip
-        return asked, GeminiRequest(prompt, model, stream, array, asked.tokens)
+        return asked, GeminiRequest(prompt, model, stream, array, asked.tokens, asked.opening)
 
     def begin(
         self, parsed: GeminiRequest, scenario: Scenario, planned: Prepared, given: Given
     ) -> GeminiContext:
         thoughts = len(scenario.reply.reasoning.split())  # a thinking model's, shown or not
+        reply, signature = scenario.reply, ""
+        first = (reply.tool, planned.text) if reply.tool else next(iter(reply.calls), None)
+        if first is not None and signs(parsed.model):  # Gemini 3 signs its first call
+            seals = given.signer.conversation(NAME, parsed.opening)
+            signature = seals.signature(signed_call(first[0], call_arguments(first[1])))
         return GeminiContext(f"{_IDS.getrandbits(96):024x}", parsed.model, parsed.prompt_tokens,
-                             thoughts, min(scenario.reply.cached_tokens, parsed.prompt_tokens))  # fmt: skip
+                             thoughts, min(reply.cached_tokens, parsed.prompt_tokens),
+                             signature)  # fmt: skip
 
     def replay_shapes(self, context: GeminiContext, given: Given) -> Shapes:
         return shapes()

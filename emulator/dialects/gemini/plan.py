@@ -142,6 +142,7 @@ def _events(
             None,
             len(prepared.ends),
             calls=scenario.reply.calls,
+            first_call=not scenario.reply.tool,
         )
         return [Write(encoded(calls), event_label("calls"))]
 

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
-__all__ = ["SAFETY_RATINGS", "STATUS_NAMES", "GeminiContext", "chunk_object", "error_body", "error_object",
-           "models_body"]  # fmt: skip
+__all__ = ["SAFETY_RATINGS", "STATUS_NAMES", "GeminiContext", "call_arguments", "chunk_object",
+           "error_body", "error_object", "models_body", "signed_call"]  # fmt: skip
 
 #: The ``status`` Google's errors carry for each HTTP status.
 STATUS_NAMES: Final = {
@@ -32,6 +32,9 @@ class GeminiContext(NamedTuple):
     prompt_tokens: int
     thoughts: int = 0  # the tokens of the model's thinking (usage's thoughtsTokenCount)
     cached: int = 0  # of the prompt's, those the context cache served
+    #: The thought signature the response's first functionCall part carries ("": none; a
+    #: Gemini 3 model's, which must come back with that part).
+    signature: str = ""
 
 
 #: The ratings of a candidate the safety filter stopped: one category blocked.
@@ -53,6 +56,7 @@ def chunk_object(
     thought: bool = False,
     reasoning: str = "",
     calls: Sequence[tuple[str, str]] = (),
+    first_call: bool = True,
 ) -> dict[str, Any]:
     """One ``GenerateContentResponse``: a piece of the reply (or all of it: a tool call is a
     whole ``functionCall`` part, its text the arguments), with the usage so far on every
@@ -69,6 +73,10 @@ def chunk_object(
     parts += [part] if tool or text or not calls else []
     parts += [{"functionCall": {"name": name, "args": _arguments(arguments)}}
               for name, arguments in calls]  # fmt: skip
+    if ctx.signature and first_call:
+        called = next((p for p in parts if "functionCall" in p), None)
+        if called is not None:
+            called["thoughtSignature"] = ctx.signature
     candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
     if finish is not None:
         candidate["finishReason"] = finish
@@ -87,6 +95,16 @@ def chunk_object(
         "modelVersion": ctx.model,
         "responseId": ctx.response_id,
     }
+
+
+def signed_call(name: str, arguments: Any) -> str:
+    """What a functionCall part's thought signature covers: its name and its arguments."""
+    return f"{name}\0{json.dumps(arguments, sort_keys=True, separators=(',', ':'))}"
+
+
+def call_arguments(text: str) -> Any:
+    """A call's arguments as the object Gemini sends them."""
+    return _arguments(text)
 
 
 def _arguments(text: str) -> Any:

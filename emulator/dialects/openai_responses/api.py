@@ -50,7 +50,8 @@ class ResponsesSpeaker(DeltaSpeaker[ResponsesRequest, ResponseContext]):
         if not isinstance(model, str) or not model:
             raise BadRequest(400, "Missing required parameter: 'model'.")
         signer = given.signer
-        asked = asked_of_responses(body, model, given.strict, signer.unsealed, signer.mark)
+        seals = signer.conversation(NAME, "")  # this API's, in any of its conversations
+        asked = asked_of_responses(body, model, given.strict, seals.unsealed, signer.mark)
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise refuse(STREAM_TYPE, kind=json_kind(stream))
@@ -77,7 +78,11 @@ class ResponsesSpeaker(DeltaSpeaker[ResponsesRequest, ResponseContext]):
             input_tokens=parsed.input_tokens,
             reasoning=reasoning,
             summary=parsed.summary and not scenario.reply.redacted,
-            encrypted=signer.sealed(reasoning) if reasoning and parsed.encrypted else "",
+            encrypted=(
+                signer.conversation(NAME, "").sealed(reasoning)
+                if reasoning and parsed.encrypted
+                else ""
+            ),
             cached_tokens=min(scenario.reply.cached_tokens, parsed.input_tokens),
         )
 

@@ -80,7 +80,9 @@ def asked_of_responses(
 ) -> Asked:
     """The conversation of a Responses body: ``input`` (a string, or items: messages,
     ``function_call``, ``function_call_output``, ``reasoning``), ``instructions``. Where
-    ``strict``, a reasoning item's ``encrypted_content`` must open (``unsealed``), and an
+    ``strict``, a reasoning item's ``encrypted_content`` must open (``unsealed``: sealed
+    by this API; not bound to a conversation, whose opening a request continued by
+    ``previous_response_id`` does not carry), and an
     item that came with reasoning (its id has the emulator's ``mark``) must come back
     with it."""
     given = body.get("input")
