@@ -31,6 +31,8 @@ from emulator.dialects.fakegpt.wire import StreamContext
 from emulator.dialects.gemini.shapes import shapes as gemini_shapes
 from emulator.dialects.openai_chat.shapes import shapes as chat_shapes
 from emulator.dialects.openai_chat.wire import ChatContext
+from emulator.dialects.openai_realtime.shapes import shapes as realtime_shapes
+from emulator.dialects.openai_realtime.wire import RealtimeContext
 from emulator.dialects.openai_responses.plan import Numbered
 from emulator.dialects.openai_responses.shapes import shapes as responses_shapes
 from emulator.dialects.openai_responses.wire import ResponseContext
@@ -117,6 +119,7 @@ def test_each_shipped_dialect_shapes_what_it_declares_and_gives_a_reason_for_the
         ),
         "gemini": gemini_shapes(),
         "bedrock": bedrock_shapes(),
+        "openai-realtime": realtime_shapes(RealtimeContext("resp_1", "conv_1", False, "v", 3)),
     }
     assert sorted(built) == sorted(DIALECTS)
     for name, shapes in built.items():

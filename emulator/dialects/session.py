@@ -18,6 +18,8 @@ from typing import Any, Generic, TypeVar
 
 from ..protocol.errors import BadRequest
 from ..protocol.steps import Step
+from ..scenario.asked import Asked
+from ..scenario.model import Scenario
 from .speaker import Given, Incoming, Speaker
 
 __all__ = ["Ask", "Heard", "Said", "Talker"]
@@ -71,6 +73,12 @@ class Talker(ABC, Generic[S]):
     def heard(self, state: S, message: Heard, incoming: Incoming) -> tuple[S, Said | Ask]:
         """One client message on the connection ``incoming`` opened: the new state, and
         what to do."""
+
+    def answered(self, state: S, scenario: Scenario, asked: Asked) -> S:
+        """An ask was answered under ``scenario`` (its reply for what ``asked`` says): the
+        new state (a conversation the session keeps takes the reply's items). By default,
+        the state as it was."""
+        return state
 
     @abstractmethod
     def refused(self, state: S, error: BadRequest) -> Sequence[Step]:

@@ -111,13 +111,14 @@ def delta_events(
     scenario: Scenario,
     prepared: Prepared,
     opening: Callable[[], list[Step]],
-    piece: Callable[[int, str], Step],
+    piece: Callable[[int, str], Step | list[Step]],
     closing: Callable[[str, int], list[Step]],
     call: Callable[[CallEvent], list[Step]] | None = None,
 ) -> Events:
     """A delta dialect's events, numbered as faults count them on the FakeGpt stream:
     0 the ``opening`` (after the first-event wait), then ``piece(number, text)`` for each
-    piece of the reply (paced), then ``call(event)`` for each event of the reply's
+    piece of the reply (paced; a step, or a few: a Realtime piece is its transcript and
+    its audio), then ``call(event)`` for each event of the reply's
     further calls (:func:`~emulator.scenario.text.call_events`; their pieces paced too),
     then ``closing(text, pieces)``. Each part is built when it is sent, after the faults
     before it, so events numbered in order (sequence numbers) stay in order."""
@@ -130,7 +131,11 @@ def delta_events(
     def paced(pause: float, number: int, piece_text: str) -> Iterator[Step]:
         if pause > 0 and number > 1:
             yield Wait(pause)
-        yield piece(number, piece_text)
+        made = piece(number, piece_text)
+        if isinstance(made, list):
+            yield from made
+        else:
+            yield made
 
     def last() -> Iterator[Step]:  # the pieces counted: the text's and the calls'
         yield from closing(text, len(ends) + call_pieces(scenario.reply))

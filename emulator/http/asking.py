@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..dialects.dialect import Dialect
-from ..dialects.speaker import Given
+from ..dialects.speaker import Given, Whole
 from ..dialects.strict import strict_asked
 from ..protocol.errors import BadRequest
 from ..scenario import Endpoint, Scenario, ScenarioError
@@ -16,7 +16,13 @@ from ..state.matching import NoTurnError, TieError, turn_of
 from ..state.store import SCENARIO_HEADER, RuleTimeoutError
 from .context import Context
 
-__all__ = ["applicable", "choose", "given_for"]
+__all__ = ["applicable", "choose", "given_for", "sent"]
+
+
+def sent(whole: Whole) -> web.Response:
+    """A whole answer as aiohttp sends it."""
+    return web.Response(body=whole.body, status=whole.status, headers=whole.headers,
+                        content_type=whole.content_type, charset=whole.charset)  # fmt: skip
 
 
 def given_for(request: web.BaseRequest, ctx: Context) -> Given:

@@ -26,7 +26,10 @@ from ..engine.sinks import WebSocketSink
 from ..protocol.errors import BadRequest
 from ..protocol.steps import Message, Step
 from ..protocol.websocket import CloseCode
-from .asking import applicable, choose, given_for
+from ..scenario import ANSWER, HttpError, Scenario
+from ..scenario.asked import Asked
+from ..state.store import SCENARIO_HEADER
+from .asking import applicable, choose, given_for, sent
 from .context import Context
 from .routes import Served
 
@@ -48,6 +51,9 @@ async def converse(
     given = given_for(request, ctx)
     incoming = Incoming(request.method, request.path, request.query, request.headers, body)
     opened = talker.accept(incoming, given)
+    refused = _refused_upgrade(request, ctx, served)
+    if refused is not None:
+        return sent(refused)
     ws = web.WebSocketResponse(
         timeout=_CLOSE_SECONDS, max_msg_size=ctx.config.max_body, autoping=True
     )
@@ -77,9 +83,12 @@ async def converse(
         steps: Iterable[Step]
         if isinstance(said, Ask):
             try:
-                steps = await _asked(request, ctx, served, talker, said.incoming, given)
+                steps, scenario, asked = await _asked(request, ctx, served, talker,
+                                                      said.incoming, given)  # fmt: skip
             except BadRequest as exc:
                 steps = talker.refused(state, exc)
+            else:
+                state = talker.answered(state, scenario, asked)
         else:
             steps = said.steps
         await _play(request, ctx, sink, steps)
@@ -103,17 +112,39 @@ async def _asked(
     talker: Talker[Any],
     incoming: Incoming,
     given: Given,
-) -> Iterable[Step]:
+) -> tuple[Iterable[Step], Scenario, Asked]:
     """One ask on the connection: read by the dialect's speaker, its scenario (and turn)
-    chosen from what it says and the upgrade request's headers, its answer planned."""
+    chosen from what it says and the upgrade request's headers, its answer planned; a
+    scenario's HTTP error on this call is refused as the API refuses a bad event."""
     speaker = talker.speaker
     asked, parsed = speaker.read(incoming, given)
-    endpoint: Final = "conversation"
-    scenario = choose(request, ctx, endpoint, asked)
-    number = ctx.call.number = ctx.state.next_call(scenario, endpoint)
+    scenario = choose(request, ctx, ANSWER, asked)
+    number = ctx.call.number = ctx.state.next_call(scenario, ANSWER)
     ctx.call.served = scenario
     applicable(served.dialect, scenario)
+    scripted = _scripted(scenario, number)
+    if scripted is not None:
+        raise BadRequest(scripted.status, scripted.detail or f"HTTP {scripted.status}")
     answer = await speaker.answer(parsed, scenario, given._replace(number=number))
     if isinstance(answer, Whole):
-        return (Message(answer.body),)  # an answer sent whole is one message
-    return answer.steps
+        return (Message(answer.body),), scenario, asked  # an answer sent whole: one message
+    return answer.steps, scenario, asked
+
+
+def _scripted(scenario: Scenario, number: int) -> HttpError | None:
+    return next((e for e in scenario.http_errors
+                 if e.endpoint == ANSWER and e.on_call in (0, number)), None)  # fmt: skip
+
+
+def _refused_upgrade(request: web.BaseRequest, ctx: Context, served: Served) -> Whole | None:
+    """The scenario the upgrade request names (its header, or the queue's next, looked at
+    and left), when its HTTP error is on every call or the first: the handshake refused
+    with it, in the API's shape (a 429 at the upgrade, as a rate-limited client meets it)."""
+    if SCENARIO_HEADER not in request.headers:
+        return None
+    scenario = choose(request, ctx, "upgrade", None)
+    scripted = _scripted(scenario, 1)
+    if scripted is None:
+        return None
+    ctx.call.served = scenario
+    return served.dialect.errors.scripted(scripted)

@@ -27,7 +27,7 @@ from ..protocol.steps import Step
 from ..scenario import HttpError, Scenario, Transport
 from ..scenario.asked import Asked
 from ..scenario.faults import FAULTS
-from .asking import applicable, choose, given_for
+from .asking import applicable, choose, given_for, sent
 from .budget import spent
 from .connection import converse
 from .context import Context, preflight
@@ -51,12 +51,6 @@ async def dispatch(
     if entry.talker is not None:
         return await converse(request, ctx, entry, entry.talker, body)
     return await _answered(request, ctx, entry, body)
-
-
-def sent(whole: Whole) -> web.Response:
-    """A whole answer as aiohttp sends it."""
-    return web.Response(body=whole.body, status=whole.status, headers=whole.headers,
-                        content_type=whole.content_type, charset=whole.charset)  # fmt: skip
 
 
 async def _answered(

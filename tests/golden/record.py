@@ -55,7 +55,10 @@ def _as_response(answer: Any) -> Any:
     """A scripted error as aiohttp sends it (newer versions answer with a value)."""
     if hasattr(answer, "prepared"):
         return answer
-    from emulator.http.lifecycle import sent
+    try:
+        from emulator.http.asking import sent
+    except ImportError:  # before both lifecycles shared it
+        from emulator.http.lifecycle import sent  # type: ignore[attr-defined,no-redef]
 
     return sent(answer)
 

@@ -1,0 +1,219 @@
+"""OpenAI's Realtime API over a real WebSocket, judged by the official SDK (``openai``'s
+``client.realtime.connect``, unchanged): text, synthesized audio with its transcript, a tool
+loop on one connection, a handshake refused, an error event, a dropped connection, and the
+API's errors for events it cannot take."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+import websockets.exceptions
+import websockets.sync.client
+
+from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios
+from emulator.protocol.audio import SAMPLES_PER_CHAR, speech
+from emulator.scenario.text import reply_text
+
+MODEL = "gpt-realtime"
+TEXT_ONLY = {"type": "realtime", "output_modalities": ["text"]}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(speed=0)) as running:
+        yield running
+
+
+def _client(url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+
+
+def _say(connection: Any, text: str) -> None:
+    connection.conversation.item.create(
+        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    )
+
+
+def _until_done(connection: Any) -> list[Any]:
+    """Every server event up to ``response.done`` (at most 10,000)."""
+    events = []
+    for _, sent in zip(range(10_000), connection, strict=False):
+        events.append(sent)
+        if sent.type == "response.done":
+            break
+    return events
+
+
+def _scenario(name: str) -> dict[str, str]:
+    return {"X-Emulator-Scenario": name}
+
+
+def test_a_text_response_arrives_whole_with_its_items_and_usage(server: EmulatorServer) -> None:
+    with _client(server.url) as client, client.realtime.connect(model=MODEL) as connection:
+        created = connection.recv()
+        assert created.type == "session.created" and created.session.model == MODEL
+        connection.session.update(session=TEXT_ONLY)
+        updated = connection.recv()
+        assert updated.type == "session.updated"
+        assert updated.session.output_modalities == ["text"]
+        _say(connection, "Tell me something.")
+        assert [connection.recv().type for _ in range(2)] == [
+            "conversation.item.added",
+            "conversation.item.done",
+        ]
+        connection.response.create()
+        events = _until_done(connection)
+    kinds = [e.type for e in events]
+    assert kinds[:5] == ["response.created", "conversation.item.added",
+                         "response.output_item.added", "response.content_part.added",
+                         "response.output_text.delta"]  # fmt: skip
+    assert kinds[-5:] == ["response.output_text.done", "response.content_part.done",
+                          "conversation.item.done", "response.output_item.done",
+                          "response.done"]  # fmt: skip
+    wanted = reply_text(builtin_scenarios()["default"].reply, "")
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == wanted
+    done = events[-1].response
+    assert done.status == "completed" and done.output[0].content[0].text == wanted
+    assert done.usage.output_tokens > 0 and done.usage.input_tokens > 0
+
+
+def test_audio_is_synthesized_pcm_with_its_transcript(server: EmulatorServer) -> None:
+    with _client(server.url) as client, client.realtime.connect(model=MODEL) as connection:
+        assert connection.recv().session.output_modalities == ["audio"]  # the API's default
+        _say(connection, "Say something.")
+        connection.response.create()
+        events = _until_done(connection)
+    wanted = reply_text(builtin_scenarios()["default"].reply, "")
+    transcript = "".join(e.delta for e in events
+                         if e.type == "response.output_audio_transcript.delta")  # fmt: skip
+    pcm = b"".join(base64.b64decode(e.delta) for e in events
+                   if e.type == "response.output_audio.delta")  # fmt: skip
+    assert transcript == wanted
+    assert len(pcm) == len(wanted) * SAMPLES_PER_CHAR * 2 and pcm.strip(b"\0")
+    pieces = [e.delta for e in events if e.type == "response.output_audio_transcript.delta"]
+    assert pcm == b"".join(map(speech, pieces))  # deterministic: each piece, its own sound
+    assert events[-1].response.output[0].content[0].transcript == wanted
+
+
+def test_a_tool_loop_runs_on_one_connection(server: EmulatorServer) -> None:
+    tools = [{"type": "function", "name": n, "parameters": {"type": "object"}}
+             for n in ("get_weather", "get_forecast")]  # fmt: skip
+    headers = _scenario("agent_loop")
+    with (
+        _client(server.url) as client,
+        client.realtime.connect(model=MODEL, extra_headers=headers) as connection,
+    ):
+        connection.session.update(session={**TEXT_ONLY, "tools": tools})
+        _say(connection, "What is the weather in Paris?")
+        connection.response.create()
+        calls, answer = [], ""
+        for _turn in range(3):
+            events = _until_done(connection)
+            done = events[-1].response
+            assert done.status == "completed", done
+            call = next((o for o in done.output if o.type == "function_call"), None)
+            if call is None:
+                answer = done.output[0].content[0].text
+                break
+            calls.append((call.name, json.loads(call.arguments)))
+            connection.conversation.item.create(item={
+                "type": "function_call_output", "call_id": call.call_id,
+                "output": json.dumps({"result": call.name})})  # fmt: skip
+            connection.response.create()
+    assert calls == [("get_weather", {"city": "Paris"}),
+                     ("get_forecast", {"city": "Paris", "days": 1})]  # fmt: skip
+    assert answer == "It is 18 °C and sunny in Paris now; tomorrow brings light rain."
+
+
+def test_unicode_text_is_the_same_as_on_chat_completions(server: EmulatorServer) -> None:
+    scenario = builtin_scenarios()["unicode_text"]
+    with (
+        _client(server.url) as client,
+        client.realtime.connect(model=MODEL, extra_headers=_scenario("unicode_text")) as c,
+    ):
+        c.session.update(session=TEXT_ONLY)
+        _say(c, "hi")
+        c.response.create()
+        events = _until_done(c)
+        chat = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
+            extra_headers=_scenario("unicode_text"))  # fmt: skip
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == chat.choices[0].message.content == reply_text(scenario.reply, "hi")
+
+
+def test_a_rate_limited_scenario_refuses_the_handshake_with_429(server: EmulatorServer) -> None:
+    headers = _scenario("http_429_rate_limited")
+    with (
+        _client(server.url) as client,
+        pytest.raises(websockets.exceptions.InvalidStatus) as refused,
+        client.realtime.connect(model=MODEL, extra_headers=headers) as connection,
+    ):
+        connection.recv()  # pragma: no cover - never reached
+    response = refused.value.response
+    assert response.status_code == 429 and response.headers["Retry-After"] == "60"
+    assert json.loads(response.body)["error"]["message"].startswith("Rate limit reached")
+
+
+def test_a_missing_key_is_refused_at_the_handshake(server: EmulatorServer) -> None:
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        websockets.sync.client.connect(server.url.replace("http", "ws") + "/v1/realtime")
+    assert refused.value.response.status_code == 401
+
+
+def test_an_error_fault_is_the_api_s_error_event_and_a_failed_response(
+    server: EmulatorServer,
+) -> None:
+    with (
+        _client(server.url) as client,
+        client.realtime.connect(model=MODEL, extra_headers=_scenario("in_stream_error")) as c,
+    ):
+        c.session.update(session=TEXT_ONLY)
+        _say(c, "hi")
+        c.response.create()
+        events = _until_done(c)
+    error = next(e for e in events if e.type == "error")
+    assert error.error.message == "Something went wrong while generating the response."
+    assert events[-1].response.status == "failed"
+
+
+def test_a_dropped_connection_never_completes_a_response(server: EmulatorServer) -> None:
+    with (
+        _client(server.url) as client,
+        client.realtime.connect(model=MODEL, extra_headers=_scenario("drop_mid_stream")) as c,
+    ):
+        c.session.update(session=TEXT_ONLY)
+        _say(c, "hi")
+        c.response.create()
+        with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
+            _until_done(c)
+    assert closed.value.rcvd is None  # no close frame: the client sees 1006
+
+
+def test_events_the_api_cannot_take_get_its_error_events(server: EmulatorServer) -> None:
+    url = server.url.replace("http", "ws") + "/v1/realtime?model=" + MODEL
+    key = {"Authorization": "Bearer sk-test"}
+    with websockets.sync.client.connect(url, additional_headers=key) as ws:
+        assert json.loads(ws.recv())["type"] == "session.created"
+        said = []
+        for sent in ("{not json", json.dumps({"type": "session.flavour"}),
+                     json.dumps({"type": "conversation.item.create"}),
+                     json.dumps({"type": "response.cancel", "event_id": "evt_1"}),
+                     json.dumps({"type": "input_audio_buffer.commit"})):  # fmt: skip
+            ws.send(sent)
+            said.append(json.loads(ws.recv()))
+    assert [s["type"] for s in said] == ["error"] * 5
+    errors = [s["error"] for s in said]
+    assert [e["code"] for e in errors] == ["invalid_json", "invalid_value",
+                                           "missing_required_parameter",
+                                           "response_cancel_not_active",
+                                           "input_audio_buffer_commit_empty"]  # fmt: skip
+    assert errors[1]["param"] == "type" and errors[2]["param"] == "item"
+    assert errors[3]["event_id"] == "evt_1"
+    assert errors[3]["message"] == "Cancellation failed: no active response found"
