@@ -34,11 +34,11 @@ class PieceTemplate:
         self.parts = parts
         self.order = order  # the hole each gap between parts takes, by its argument index
 
-    def fill(self, *values: bytes) -> bytes:
+    def fill(self, *values: bytes | memoryview) -> bytes:
         parts = self.parts
         if len(parts) == 2:
-            return parts[0] + values[0] + parts[1]
-        out = [parts[0]]
+            return b"".join((parts[0], values[0], parts[1]))  # one copy, however long
+        out: list[bytes | memoryview] = [parts[0]]
         for gap, part in zip(self.order, parts[1:], strict=True):
             out += (values[gap], part)
         return b"".join(out)
@@ -66,7 +66,9 @@ def piece_template(build: Callable[..., bytes], *kinds: Hole) -> PieceTemplate |
     return PieceTemplate(tuple(parts), tuple(hole for _, _, hole in found))
 
 
-def escaped_piece(prepared: Prepared, number: int) -> bytes:
-    """Piece ``number`` (from 1) of the reply, escaped as in a JSON string."""
+def escaped_piece(prepared: Prepared, number: int) -> memoryview:
+    """Piece ``number`` (from 1) of the reply, escaped as in a JSON string: a view of the
+    whole reply's escaping (no copy: a long piece is copied once, into its event)."""
     offsets = prepared.offsets
-    return prepared.escaped[offsets[number - 2] if number > 1 else 0 : offsets[number - 1]]
+    start = offsets[number - 2] if number > 1 else 0
+    return memoryview(prepared.escaped)[start : offsets[number - 1]]

@@ -239,16 +239,21 @@ async def play_steps(
                 if seconds <= 0 and step.scaled:
                     continue
             if pending:
-                data = pending[0] if len(pending) == 1 else b"".join(pending)
                 if record is not None:
                     if len(pending) == 1:  # the usual paced write: one event
                         ms = (clock.time() - origin) * 1000
-                        record.wrote(call.bytes_sent, ms, data, whats[0])
+                        record.wrote(call.bytes_sent, ms, pending[0], whats[0])
                     else:
                         _note(record, call, pending, whats, clock.time() - origin)
                     whats = []
-                await sink.write(data)
-                unyielded += len(data)
+                if len(pending) == 1:
+                    await sink.write(pending[0])
+                elif len(pending[-1]) < WRITE_BYTES:
+                    await sink.write(b"".join(pending))
+                else:  # a long piece after small events: it goes as it is, not copied
+                    await sink.write(b"".join(pending[:-1]))
+                    await sink.write(pending[-1])
+                unyielded += size
                 pending, size = [], 0
                 if unyielded >= _YIELD_BYTES:
                     # A fast reader never makes a write wait, so the loop would

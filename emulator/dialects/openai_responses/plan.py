@@ -68,7 +68,7 @@ class Numbered:
         self.sent.append(data)
         return data
 
-    def filled(self, template: PieceTemplate, text: bytes) -> bytes:
+    def filled(self, template: PieceTemplate, text: bytes | memoryview) -> bytes:
         """The next event from ``template`` (holes: its number, its text)."""
         data = template.fill(str(next(self.count)).encode(), text)
         self.sent.append(data)
