@@ -217,3 +217,42 @@ def test_events_the_api_cannot_take_get_its_error_events(server: EmulatorServer)
     assert errors[1]["param"] == "type" and errors[2]["param"] == "item"
     assert errors[3]["event_id"] == "evt_1"
     assert errors[3]["message"] == "Cancellation failed: no active response found"
+
+
+def test_a_cancel_while_a_response_plays_stops_it(server: EmulatorServer) -> None:
+    # stall_silent holds the response for 20 s after a few deltas: the cancel, read while it
+    # plays, ends it at once with the API's cancelled response.done; the session goes on.
+    with (
+        _client(server.url) as client,
+        client.realtime.connect(model=MODEL, extra_headers=_scenario("stall_silent")) as c,
+    ):
+        c.session.update(session=TEXT_ONLY)
+        _say(c, "hi")
+        c.response.create()
+        for sent in c:
+            if sent.type == "response.output_text.delta":
+                c.response.cancel()
+                break
+        events = _until_done(c)
+        done = events[-1].response
+        assert (done.status, done.status_details.reason) == ("cancelled", "client_cancelled")
+        c.response.cancel()  # nothing plays now: the API's error
+        assert c.recv().error.code == "response_cancel_not_active"
+
+
+def test_the_user_speaking_over_a_response_interrupts_it(server: EmulatorServer) -> None:
+    with (
+        _client(server.url) as client,
+        client.realtime.connect(model=MODEL, extra_headers=_scenario("stall_silent")) as c,
+    ):
+        _say(c, "hi")
+        c.response.create()
+        for sent in c:
+            if sent.type == "response.output_audio.delta":
+                c.input_audio_buffer.append(audio=base64.b64encode(speech("hm")).decode())
+                break
+        events = _until_done(c)
+    kinds = [e.type for e in events]
+    assert "input_audio_buffer.speech_started" in kinds
+    done = events[-1].response
+    assert (done.status, done.status_details.reason) == ("cancelled", "turn_detected")

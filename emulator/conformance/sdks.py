@@ -1,7 +1,8 @@
 """The official SDKs as conformance clients: each API's own package, unchanged, reading a
 stream as most code reads it (``--python emulator.conformance.sdks:openai_chat_sdk
 --dialect openai-chat``, and the same for ``anthropic_sdk``, ``openai_responses_sdk``,
-``gemini_sdk`` on ``gemini``, ``bedrock_sdk`` on ``bedrock``). Each gathers tool calls by
+``gemini_sdk`` on ``gemini``, ``bedrock_sdk`` on ``bedrock``, ``openai_realtime_sdk`` on
+``openai-realtime``). Each gathers tool calls by
 the index each piece names and reports a refusal as one.
 """
 
@@ -17,6 +18,7 @@ __all__ = [
     "bedrock_sdk",
     "gemini_sdk",
     "openai_chat_sdk",
+    "openai_realtime_sdk",
     "openai_responses_sdk",
 ]
 
@@ -193,3 +195,36 @@ async def openai_responses_sdk(url: str, prompt: str, timeout: float = 5.0) -> s
     if refusal:
         raise Refused(refusal)
     return items.joined()
+
+
+async def openai_realtime_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    """The official ``openai`` package's Realtime client (``client.realtime.connect``, its
+    WebSocket) asking the emulator's ``/v1/realtime`` for one text response
+    (``--dialect openai-realtime``): the session set to text, the prompt a user item,
+    ``response.create``, then the events to ``response.done``, each awaited at most the idle
+    timeout. Like a careful reader, it raises on an ``error`` event and on a response that
+    did not complete; a connection closed first raises as the SDK does."""
+    import asyncio
+
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="sk-conformance", max_retries=0)
+    items = Gathered()  # by output item: the message's text, then each call's arguments
+    async with client, client.realtime.connect(model="gpt-realtime") as connection:
+        await connection.session.update(session={"type": "realtime",
+                                                 "output_modalities": ["text"]})  # fmt: skip
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": prompt}]})  # fmt: skip
+        await connection.response.create()
+        while True:
+            event = await asyncio.wait_for(connection.recv(), timeout)
+            if event.type in ("response.output_text.delta",
+                              "response.function_call_arguments.delta"):  # fmt: skip
+                items.add(event.output_index, event.delta)
+            elif event.type == "error":
+                raise RuntimeError(f"the API said: {event.error.message}")
+            elif event.type == "response.done":
+                if event.response.status != "completed":
+                    raise RuntimeError(f"the response ended {event.response.status}")
+                return items.joined()

@@ -197,8 +197,17 @@ class Dialect:
         return reason
 
     def _medium(self, scenario: Scenario) -> str | None:
+        """Why ``scenario`` means nothing on the medium this dialect answers over: a
+        WebSocket's own faults on an HTTP answer; an HTTP answer's network faults (a cut
+        body, a lying Content-Length, headers never sent) on a WebSocket, where they are
+        not played yet."""
+        if self.websocket:
+            if scenario.transport.shapes and scenario.transport.on(ANSWER):
+                return ("its network faults ([transport]) are played on an HTTP answer; "
+                        "a WebSocket's are not yet")  # fmt: skip
+            return None
         kind = next((f.kind for f in scenario.faults if FAULTS[f.kind].websocket), None)
-        if kind is None or self.websocket:
+        if kind is None:
             return None
         return f"its {kind} fault is a WebSocket's, which an HTTP answer has not"
 

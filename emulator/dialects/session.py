@@ -80,6 +80,12 @@ class Talker(ABC, Generic[S]):
         the state as it was."""
         return state
 
+    def interrupts(self, state: S, message: Heard) -> tuple[S, Sequence[Step]] | None:
+        """A client message that came while an answer plays: None to let it wait its
+        turn; or the new state and what to play instead, the answer stopped (a cancel,
+        the user speaking over it). By default, every message waits."""
+        return None
+
     @abstractmethod
     def refused(self, state: S, error: BadRequest) -> Sequence[Step]:
         """An ask refused (unreadable, no scenario, no turn): what the API says on the

@@ -13,10 +13,13 @@ idles past :data:`IDLE_SECONDS`, or it has asked :data:`MAX_ASKS` times.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from ..core.endings import Label
 from ..dialects.session import Ask, Heard, Talker
@@ -42,6 +45,8 @@ MAX_ASKS: Final = 10_000
 #: How long the close handshake waits for the client's close frame.
 _CLOSE_SECONDS: Final = 5.0
 _HEARD: Final = Label("received", "client message")
+#: Client messages that may wait while an answer plays; past it, the socket is not read.
+_INBOX: Final = 256
 
 
 async def converse(
@@ -65,38 +70,107 @@ async def converse(
     sink = WebSocketSink(ws, request, call)
     state = opened.state
     await _play(request, ctx, sink, opened.greeting)
+    # A reader of its own: the client's close and pings are answered while an answer
+    # plays, and what it says meanwhile waits here (or interrupts the answer).
+    inbox: asyncio.Queue[WSMessage] = asyncio.Queue(_INBOX)
+    reading = asyncio.ensure_future(_read(ws, inbox))
+    held: deque[WSMessage] = deque()
     received = 0
-    for _ in range(MAX_ASKS):
-        try:
-            msg = await ws.receive(timeout=IDLE_SECONDS)
-        except TimeoutError:
-            await ws.close(code=CloseCode.GOING_AWAY, message=b"idle")
-            break
-        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-            break  # closing, closed or an error: the client's part is over
-        data = msg.data.encode("utf-8") if isinstance(msg.data, str) else bytes(msg.data)
-        if call.transcript is not None:
-            ms = (clock.time() - (call.arrived or clock.time())) * 1000
-            call.transcript.wrote(received, ms, data, _HEARD)
-        received += len(data)
-        state, said = talker.heard(state, Heard(data, msg.type is WSMsgType.BINARY), incoming)
-        steps: Iterable[Step]
-        if isinstance(said, Ask):
+    try:
+        for _ in range(MAX_ASKS):
             try:
-                steps, scenario, asked = await _asked(request, ctx, served, talker,
-                                                      said.incoming, given)  # fmt: skip
-            except BadRequest as exc:
-                steps = talker.refused(state, exc)
+                msg = held.popleft() if held else await asyncio.wait_for(inbox.get(), IDLE_SECONDS)
+            except TimeoutError:
+                await ws.close(code=CloseCode.GOING_AWAY, message=b"idle")
+                break
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                break  # closing, closed or an error: the client's part is over
+            heard = _heard(msg)
+            if call.transcript is not None:
+                ms = (clock.time() - (call.arrived or clock.time())) * 1000
+                call.transcript.wrote(received, ms, heard.data, _HEARD)
+            received += len(heard.data)
+            state, said = talker.heard(state, heard, incoming)
+            steps: Iterable[Step]
+            if isinstance(said, Ask):
+                try:
+                    steps, scenario, asked = await _asked(request, ctx, served, talker,
+                                                          said.incoming, given)  # fmt: skip
+                except BadRequest as exc:
+                    steps = talker.refused(state, exc)
+                else:
+                    state = talker.answered(state, scenario, asked)
             else:
-                state = talker.answered(state, scenario, asked)
-        else:
-            steps = said.steps
-        await _play(request, ctx, sink, steps)
-        if ws.closed or (call.ending is not None and call.ending.early):
-            break
-    if not ws.closed:
-        await ws.close()
+                steps = said.steps
+            state = await _listening(request, ctx, sink, steps, (talker, state), inbox, held)
+            if ws.closed or (call.ending is not None and call.ending.early):
+                break
+    finally:
+        if not ws.closed:
+            await ws.close()  # the reader sees the close and stops
+        reading.cancel()
     return ws
+
+
+async def _stopped(playing: asyncio.Future[None]) -> None:
+    playing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await playing
+
+
+async def _read(ws: web.WebSocketResponse, inbox: asyncio.Queue[WSMessage]) -> None:
+    """Every client message into ``inbox`` (waiting while it is full), its close last."""
+    while True:
+        msg = await ws.receive()
+        await inbox.put(msg)
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return
+
+
+def _heard(msg: WSMessage) -> Heard:
+    data = msg.data.encode("utf-8") if isinstance(msg.data, str) else bytes(msg.data)
+    return Heard(data, msg.type is WSMsgType.BINARY)
+
+
+async def _listening(
+    request: web.BaseRequest,
+    ctx: Context,
+    sink: WebSocketSink,
+    steps: Iterable[Step],
+    talking: tuple[Talker[Any], Any],
+    inbox: asyncio.Queue[WSMessage],
+    held: deque[WSMessage],
+) -> Any:
+    """Play ``steps`` while listening: a client message that interrupts the answer (a
+    cancel, the user speaking over it) stops it and plays what the dialect says instead;
+    any other waits in ``held`` for its turn. The session's state, once done."""
+    talker, state = talking
+    playing = asyncio.ensure_future(_play(request, ctx, sink, steps))
+    try:
+        while not playing.done():
+            getting = asyncio.ensure_future(inbox.get())
+            await asyncio.wait((playing, getting), return_when=asyncio.FIRST_COMPLETED)
+            if not getting.done():
+                getting.cancel()
+                continue
+            msg = getting.result()
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                held.append(msg)  # the client closed (or the socket broke): nothing to play to
+                await _stopped(playing)
+                return state
+            interrupted = talker.interrupts(state, _heard(msg))
+            if interrupted is None:
+                held.append(msg)
+                continue
+            await _stopped(playing)
+            state, instead = interrupted
+            await _play(request, ctx, sink, instead)
+            return state
+        playing.result()
+    finally:
+        if not playing.done():
+            playing.cancel()
+    return state
 
 
 async def _play(request: web.BaseRequest, ctx: Context, sink: WebSocketSink,

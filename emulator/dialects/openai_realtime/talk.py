@@ -34,6 +34,7 @@ from .wire import (
     error_event,
     event,
     fresh_id,
+    response_object,
     said,
     session_object,
 )
@@ -61,6 +62,8 @@ class Session:
     asked: str = ""  # the response asked for, not yet answered
     asked_audio: bool = False
     asked_into: bool = True  # its output joins the conversation (conversation "auto")
+    playing: str = ""  # the response answered last (which a cancel while it plays stops)
+    playing_audio: bool = False
 
     def object(self) -> dict[str, Any]:
         return session_object(self.session_id, self.model, self.expires_at, self.settings)
@@ -136,12 +139,37 @@ class RealtimeTalker(Talker[Session]):
         """The response asked for is answered: its output items join the conversation."""
         if not state.asked:
             return state
-        done = replace(state, asked="")
+        done = replace(state, asked="", playing=state.asked, playing_audio=state.asked_audio)
         if not state.asked_into:
             return done
         ctx = RealtimeContext(state.asked, state.conversation_id, state.asked_audio, "", 0)
         text = reply_text(scenario.reply, asked.prompt)
         return replace(done, items=(*state.items, *output_items(scenario.reply, text, ctx)))
+
+    def interrupts(self, state: Session, message: Heard) -> tuple[Session, Sequence[Step]] | None:
+        """While a response plays: ``response.cancel`` stops it (``client_cancelled``), and
+        so does the user's audio with server VAD that interrupts (``turn_detected``, after
+        ``speech_started``); anything else waits its turn."""
+        try:
+            sent = json.loads(message.data)
+        except ValueError:
+            return None
+        kind = sent.get("type") if isinstance(sent, dict) else None
+        if not state.playing or kind not in ("response.cancel", "input_audio_buffer.append"):
+            return None
+        before: Sequence[Step] = ()
+        reason = "client_cancelled"
+        if kind == "input_audio_buffer.append":
+            detection = state.settings.get("audio", {}).get("input", {}).get("turn_detection")
+            if not (isinstance(detection, Mapping) and detection.get("interrupt_response")):
+                return None
+            state, spoken = _audio_append(state, sent)
+            before, reason = spoken.steps, "turn_detected"
+        ctx = RealtimeContext(state.playing, state.conversation_id, state.playing_audio, "", 0)
+        details = {"type": "cancelled", "reason": reason}
+        done = said(event("response.done", response=response_object(ctx, "cancelled",
+                                                                     details=details)))  # fmt: skip
+        return replace(state, playing=""), (*before, done)
 
     def _respond(self, state: Session, sent: Mapping[str, Any],
                  incoming: Incoming) -> tuple[Session, Said | Ask]:  # fmt: skip
