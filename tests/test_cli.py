@@ -19,6 +19,7 @@ import pytest
 from client import FakeGpt
 from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios
 from emulator.core.signing import Signer
+from emulator.dialects.registry import DIALECTS
 from tests.helpers import collect, serving
 
 
@@ -47,6 +48,9 @@ def test_help_lists_every_subcommand_and_serve_is_the_default() -> None:
     assert done.returncode == 0
     listed = done.stdout[done.stdout.index("commands:") :]
     assert all(f"    {command} " in listed for command in COMMANDS), listed
+    # Every API it speaks, from the registry: the description cannot go stale.
+    said = " ".join(done.stdout[: done.stdout.index("commands:")].split())
+    assert all(d.title in said for d in DIALECTS.values()), said
     for command in COMMANDS:
         assert run(command, "--help").returncode == 0, command
     # Serve's options with no command are serve's: a bad one is refused as serve's.

@@ -15,6 +15,7 @@ import client.errors
 from client import FakeGpt, UpstreamTimeoutError
 from emulator import Emulator, builtin_scenarios, scenario_from_dict
 from emulator.conformance.clients import CLIENT_FAILURE_KINDS
+from emulator.dialects.registry import DIALECTS
 from emulator.scenario import FAILURES
 from tests.helpers import collect, conversation, converse, login, serving
 
@@ -215,3 +216,17 @@ def test_every_package_is_installed() -> None:
         for p in (ROOT / top).rglob("__init__.py")
     }
     assert on_disk | {"emulator.scenarios"} == listed
+
+
+_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def test_the_readme_s_first_screen_counts_what_ships() -> None:
+    # The counts a newcomer reads first, checked against the registry and the scenarios
+    # folder, so they cannot go stale.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = " ".join(readme[: readme.index("## Two commands")].split())
+    dialects = len(DIALECTS)
+    assert f"speaks {_WORDS[dialects]} dialects" in first, first
+    assert all(d.title.split()[-1] in first for d in DIALECTS.values()), first
+    assert f"serves the same {len(builtin_scenarios())} scripted scenarios" in first, first

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -16,8 +18,10 @@ import websockets.exceptions
 import websockets.sync.client
 
 from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios
+from emulator.conformance.sdks import openai_realtime_sdk
 from emulator.protocol.audio import SAMPLES_PER_CHAR, speech
 from emulator.scenario.text import reply_text
+from tests.helpers import assert_report_card
 
 MODEL = "gpt-realtime"
 TEXT_ONLY = {"type": "realtime", "output_modalities": ["text"]}
@@ -256,3 +260,19 @@ def test_the_user_speaking_over_a_response_interrupts_it(server: EmulatorServer)
     assert "input_audio_buffer.speech_started" in kinds
     done = events[-1].response
     assert (done.status, done.status_details.reason) == ("cancelled", "turn_detected")
+
+
+def test_the_readme_s_realtime_test_passes(pytester: pytest.Pytester) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+                 if "realtime.connect" in b)  # fmt: skip
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n"
+    )
+    pytester.makepyfile(test_realtime_readme=block)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+
+
+async def test_the_readme_s_card_is_what_a_run_finds() -> None:
+    await assert_report_card("openai-realtime card", "openai-realtime", openai_realtime_sdk)

@@ -10,6 +10,7 @@ from typing import Final
 from .._version import __version__
 from ..capture.cli import add_import, add_record
 from ..conformance.cli import add_conform
+from ..dialects.registry import DIALECTS
 from .scenarios import add_check, add_list
 from .serve import add_serve
 
@@ -22,9 +23,10 @@ COMMANDS: Final = ("serve", "list", "check", "conform", "import", "record")
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m emulator",
-        description="A local emulator of streaming LLM APIs (FakeGpt, OpenAI Chat Completions "
-        "and Responses, Anthropic Messages) with scripted streaming faults. With no "
-        "command, or with serve's options alone, it serves.",
+        description="A local emulator of streaming LLM APIs ("
+        + ", ".join(d.title for d in DIALECTS.values())
+        + ") with scripted streaming faults. With no command, or with serve's options alone, "
+        "it serves.",
         epilog="'python -m emulator COMMAND --help' tells each command's options.",
     )
     p.add_argument("--version", action="version", version=f"fakegpt-emulator {__version__}")
