@@ -276,3 +276,25 @@ def test_the_readme_s_realtime_test_passes(pytester: pytest.Pytester) -> None:
 
 async def test_the_readme_s_card_is_what_a_run_finds() -> None:
     await assert_report_card("openai-realtime card", "openai-realtime", openai_realtime_sdk)
+
+
+@pytest.mark.parametrize("name", ["split_every_byte", "split_writes"])
+def test_a_split_scenario_fragments_each_message_and_the_text_is_whole(
+    server: EmulatorServer, name: str
+) -> None:
+    # On a WebSocket, [wire] chunk_size cuts every message into continuation frames (one
+    # byte each for split_every_byte, mid-character): the SDK's websockets reassembles them.
+    with (
+        _client(server.url) as client,
+        client.realtime.connect(model=MODEL, extra_headers=_scenario(name)) as c,
+    ):
+        c.session.update(session=TEXT_ONLY)
+        _say(c, "hi")
+        c.response.create()
+        events = _until_done(c)
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == reply_text(builtin_scenarios()[name].reply, "hi")
+    entry = next(c for c in reversed(server.requests) if c.scenario == name)
+    assert entry.transcript is not None
+    fragments = [w for w in entry.transcript.to_dict()["writes"] if "(fragment)" in w["what"]]
+    assert len(fragments) > 100  # each message in pieces, every one on the record

@@ -16,7 +16,7 @@ from typing import Final
 
 from ..core.endings import Label
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Drop, Hold, Step, Wait, Write
+from ..protocol.steps import Drop, Fragment, Hold, Message, Step, Wait, Write
 from ..scenario.faults import FAULTS, Shapes, write_fault
 from ..scenario.model import Fault, Scenario
 from ..scenario.text import CallEvent, call_events, call_pieces
@@ -210,7 +210,8 @@ def pauses(scenario: Scenario, count: int) -> Iterator[float]:
 
 
 def frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
-    """Add the BOM and split writes where the scenario says.
+    """Add the BOM and split writes where the scenario says (a WebSocket's messages: into
+    fragments).
 
     Merging small writes is the player's job: it knows the speed factor, so
     it knows which scaled waits are zero. An unscaled wait (a fault's) always
@@ -229,6 +230,17 @@ def _framed(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
     splitting = wire.chunk_size > 0 or bool(wire.split_at)
     offset = 0
     for step in steps:
+        if isinstance(step, Message) and splitting:
+            # On a WebSocket, a split message goes as fragments (RFC 6455, 5.4): the first
+            # says text or binary, continuations follow, the last ends it.
+            pieces = list(_split(step.data, offset, wire.chunk_size, wire.split_at))
+            for i, piece in enumerate(pieces):
+                if i:
+                    yield Wait(wire.split_pause, scaled=False, what=_SPLIT_PAUSE)
+                yield Fragment(piece, first=i == 0, final=i == len(pieces) - 1,
+                               binary=step.binary, what=step.what.noted(" (fragment)"))  # fmt: skip
+            offset += len(step.data)
+            continue
         if not isinstance(step, Write):
             yield step
             continue
