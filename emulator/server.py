@@ -27,6 +27,7 @@ from aiohttp import web
 
 from .core.endings import Problem
 from .http.app import make_server
+from .http.tls import context
 from .scenario import Scenario
 from .scenario.builtin import builtin_scenarios, scenarios_dir
 from .scenario.text import warm
@@ -203,9 +204,11 @@ async def serving(
         loop.set_exception_handler(_AcceptErrors(loop.get_exception_handler()))
     try:
         # The site listens again on the socket: with BACKLOG, not aiohttp's 128.
-        await web.SockSite(runner, sock, backlog=BACKLOG).start()
+        secure = context(config.tls) if config.tls is not None else None
+        await web.SockSite(runner, sock, backlog=BACKLOG, ssl_context=secure).start()
         shown = url_host or (f"[{host}]" if ":" in host else host)
-        yield Emulator(state, config, f"http://{shown}:{sock.getsockname()[1]}")
+        scheme = "https" if secure is not None else "http"
+        yield Emulator(state, config, f"{scheme}://{shown}:{sock.getsockname()[1]}")
     finally:
         await runner.cleanup()
         sock.close()

@@ -119,7 +119,7 @@ def serving(*args: str, log: bool = True) -> Iterator[tuple[subprocess.Popen[str
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        match = re.search(r"listening on (http://\S+)", first)
+        match = re.search(r"listening on (https?://\S+)", first)
         assert match, first + (proc.stderr.read() if proc.stderr else "")
         yield proc, match.group(1)
     finally:

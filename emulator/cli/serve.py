@@ -15,21 +15,28 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any, Final
 
 from .._version import __version__
 from ..http.context import is_loopback
+from ..http.tls import local_tls
 from ..scenario import Scenario, ScenarioError, load_scenario
 from ..scenario.chaos import Chaos, parse_chaos
 from ..scenario.toxics import CHAOS_TOXICS
 from ..server import bind_socket, make_state, serving
-from ..state.config import ConfigError, EmulatorConfig, Limits
+from ..state.config import ConfigError, EmulatorConfig, Limits, Tls
 from ..state.store import SCENARIO_HEADER, EmulatorState
 from .options import add_log_level, add_scenarios_dir, add_speed, scenarios_of
 from .scenarios import check, list_scenarios
 from .workers import supervise
 
 log = logging.getLogger("emulator")
+
+#: Where --tls keeps its local CA: made once, so a client trusts it once.
+_TLS_DIR: Final = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
+    "fakegpt-emulator/tls"
+)
 
 
 def add_serve(commands: Any) -> None:
@@ -91,6 +98,24 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "in the journal, the inspector, recordings and the access log; by default each is "
         "a marker with the first 8 hex digits of its SHA-256",
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS and WSS on the same port, with a certificate for localhost, "
+        "127.0.0.1 and ::1 signed by a local CA the emulator makes once (in --tls-dir); "
+        "the start-up output names the CA's file: SSL_CERT_FILE=that file is all a client "
+        "needs",
+    )
+    p.add_argument(
+        "--tls-dir",
+        type=Path,
+        default=_TLS_DIR,
+        metavar="FOLDER",
+        help=f"where the local CA is kept (default {_TLS_DIR})",
+    )
+    p.add_argument("--tls-cert", default=None, metavar="PEM",
+                   help="serve HTTPS with your own certificate chain (with --tls-key)")  # fmt: skip
+    p.add_argument("--tls-key", default=None, metavar="PEM", help="the key of --tls-cert")
     p.add_argument(
         "--admin-token",
         default=None,
@@ -202,6 +227,13 @@ def serve(args: argparse.Namespace) -> int:
     secret = args.secret.encode() if args.secret else None
     if args.workers > 1 and secret is None:
         secret = secrets.token_bytes(32)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key: give both, or neither")
+    try:
+        tls = (Tls(args.tls_cert, args.tls_key) if args.tls_cert
+               else local_tls(args.tls_dir) if args.tls else None)  # fmt: skip
+    except OSError as exc:
+        parser.error(f"--tls-dir: {exc}")
     try:
         # "localhost" is served on 127.0.0.1: loopback only, one address family.
         config = EmulatorConfig(
@@ -213,6 +245,7 @@ def serve(args: argparse.Namespace) -> int:
             admin_token=args.admin_token,
             allowed_hosts=tuple(args.allowed_host),
             journal_secrets=args.journal_secrets,
+            tls=tls,
             capture_bytes=not args.no_capture,
             strict=not args.lenient,
             cors=tuple(args.cors),
@@ -306,6 +339,9 @@ async def _serve(
         gc.set_threshold(50_000, 20, 20)
         if banner:
             _banner(running.url, state, workers)
+            if config.tls is not None and config.tls.ca:
+                print(f"  TLS: clients trust {config.tls.ca} (SSL_CERT_FILE={config.tls.ca})",
+                      flush=True)  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

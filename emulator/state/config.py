@@ -18,7 +18,7 @@ from ..scenario.chaos import Chaos
 if TYPE_CHECKING:
     from ..scenario import Scenario
 
-__all__ = ["LIMITS", "ConfigError", "EmulatorConfig", "Limits"]
+__all__ = ["LIMITS", "ConfigError", "EmulatorConfig", "Limits", "Tls"]
 
 
 class ConfigError(ValueError):
@@ -63,6 +63,16 @@ LIMITS: Final = Limits()
 
 
 @dataclass(frozen=True, slots=True)
+class Tls:
+    """HTTPS and WSS on the emulator's port: its certificate chain and key (PEM files), and
+    the CA a client trusts to reach it ("": the user's own certificate, no CA of ours)."""
+
+    cert: str
+    key: str
+    ca: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EmulatorConfig:
     """How one emulator behaves apart from its scenarios."""
 
@@ -98,6 +108,8 @@ class EmulatorConfig:
     #: Names requests may be addressed to besides loopback ones, on a server bound to
     #: loopback (bound to other machines, any name is); see ``--allowed-host``.
     allowed_hosts: tuple[str, ...] = ()
+    #: HTTPS and WSS on the same port (None: plain HTTP and WS).
+    tls: Tls | None = None
     port: int = 0
     #: Bind with SO_REUSEPORT, so several processes serve one port (--workers).
     reuse_port: bool = False
