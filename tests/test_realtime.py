@@ -57,6 +57,19 @@ def _scenario(name: str) -> dict[str, str]:
     return {"X-Emulator-Scenario": name}
 
 
+def _text_response(url: str, name: str) -> list[Any]:
+    """One text response to "hi" under scenario ``name``, on a connection of its own: its
+    events, to ``response.done``."""
+    with (
+        _client(url) as client,
+        client.realtime.connect(model=MODEL, extra_headers=_scenario(name)) as connection,
+    ):
+        connection.session.update(session=TEXT_ONLY)
+        _say(connection, "hi")
+        connection.response.create()
+        return _until_done(connection)
+
+
 def test_a_text_response_arrives_whole_with_its_items_and_usage(server: EmulatorServer) -> None:
     with _client(server.url) as client, client.realtime.connect(model=MODEL) as connection:
         created = connection.recv()
@@ -137,14 +150,8 @@ def test_a_tool_loop_runs_on_one_connection(server: EmulatorServer) -> None:
 
 def test_unicode_text_is_the_same_as_on_chat_completions(server: EmulatorServer) -> None:
     scenario = builtin_scenarios()["unicode_text"]
-    with (
-        _client(server.url) as client,
-        client.realtime.connect(model=MODEL, extra_headers=_scenario("unicode_text")) as c,
-    ):
-        c.session.update(session=TEXT_ONLY)
-        _say(c, "hi")
-        c.response.create()
-        events = _until_done(c)
+    events = _text_response(server.url, "unicode_text")
+    with _client(server.url) as client:
         chat = client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
             extra_headers=_scenario("unicode_text"))  # fmt: skip
@@ -174,29 +181,15 @@ def test_a_missing_key_is_refused_at_the_handshake(server: EmulatorServer) -> No
 def test_an_error_fault_is_the_api_s_error_event_and_a_failed_response(
     server: EmulatorServer,
 ) -> None:
-    with (
-        _client(server.url) as client,
-        client.realtime.connect(model=MODEL, extra_headers=_scenario("in_stream_error")) as c,
-    ):
-        c.session.update(session=TEXT_ONLY)
-        _say(c, "hi")
-        c.response.create()
-        events = _until_done(c)
+    events = _text_response(server.url, "in_stream_error")
     error = next(e for e in events if e.type == "error")
     assert error.error.message == "Something went wrong while generating the response."
     assert events[-1].response.status == "failed"
 
 
 def test_a_dropped_connection_never_completes_a_response(server: EmulatorServer) -> None:
-    with (
-        _client(server.url) as client,
-        client.realtime.connect(model=MODEL, extra_headers=_scenario("drop_mid_stream")) as c,
-    ):
-        c.session.update(session=TEXT_ONLY)
-        _say(c, "hi")
-        c.response.create()
-        with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
-            _until_done(c)
+    with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
+        _text_response(server.url, "drop_mid_stream")
     assert closed.value.rcvd is None  # no close frame: the client sees 1006
 
 
@@ -284,14 +277,7 @@ def test_a_split_scenario_fragments_each_message_and_the_text_is_whole(
 ) -> None:
     # On a WebSocket, [wire] chunk_size cuts every message into continuation frames (one
     # byte each for split_every_byte, mid-character): the SDK's websockets reassembles them.
-    with (
-        _client(server.url) as client,
-        client.realtime.connect(model=MODEL, extra_headers=_scenario(name)) as c,
-    ):
-        c.session.update(session=TEXT_ONLY)
-        _say(c, "hi")
-        c.response.create()
-        events = _until_done(c)
+    events = _text_response(server.url, name)
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert text == reply_text(builtin_scenarios()[name].reply, "hi")
     entry = next(c for c in reversed(server.requests) if c.scenario == name)
