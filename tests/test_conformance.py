@@ -59,14 +59,13 @@ async def test_this_projects_client_passes_every_scenario() -> None:
         assert why.pop(filtered) == (
             "its reply ends at a content filter, which the FakeGpt stream does not say"
         )
-    assert why.pop("ws_close_code") == (
-        "its close_code fault is a WebSocket's, which an HTTP answer has not"
-    )
+    for name, kind in (("ws_close_code", "close_code"), ("ws_invalid_utf8", "invalid_utf8")):
+        assert why.pop(name) == f"its {kind} fault is a WebSocket's, which an HTTP answer has not"
     # The rest are faults on a binary event stream's frames.
     assert why == {n: f"its {s.faults[0].kind} fault: its stream is not binary event-stream "
                    "frames" for n, s in builtin_scenarios().items()
                    if any(FAULTS[f.kind].framing for f in s.faults)}  # fmt: skip
-    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 21
+    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 22
     notes = {r.case.name: r.verdict.notes for r in results}
     assert "logged in again once after a 401 token_expired" in notes["http_401_then_ok"]
     assert any(n.startswith("closed the connection") for n in notes["keep_open_after_done"])

@@ -284,3 +284,29 @@ def test_a_split_scenario_fragments_each_message_and_the_text_is_whole(
     assert entry.transcript is not None
     fragments = [w for w in entry.transcript.to_dict()["writes"] if "(fragment)" in w["what"]]
     assert len(fragments) > 100  # each message in pieces, every one on the record
+
+
+def _read_all(ws: websockets.sync.client.ClientConnection) -> None:
+    for _ in range(100):
+        ws.recv()
+
+
+def test_a_text_message_that_is_not_utf8_fails_a_strict_client_s_connection(
+    server: EmulatorServer,
+) -> None:
+    # websockets, reading text as text, fails the connection with 1007 (RFC 6455, 8.1).
+    url = server.url.replace("http", "ws") + "/v1/realtime?model=" + MODEL
+    headers = {"Authorization": "Bearer sk-test", **_scenario("ws_invalid_utf8")}
+    with websockets.sync.client.connect(url, additional_headers=headers) as ws:
+        for sent in ({"type": "session.update", "session": TEXT_ONLY},
+                     {"type": "conversation.item.create", "item": {
+                         "type": "message", "role": "user",
+                         "content": [{"type": "input_text", "text": "hi"}]}},
+                     {"type": "response.create"}):  # fmt: skip
+            ws.send(json.dumps(sent))
+        with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
+            _read_all(ws)
+    assert closed.value.sent is not None and closed.value.sent.code == 1007
+    # The openai SDK reads bytes (recv(decode=False)): it never checks, and fails on JSON.
+    with pytest.raises(json.JSONDecodeError):
+        _text_response(server.url, "ws_invalid_utf8")

@@ -19,14 +19,26 @@ scenario file and its tests.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
 from ..core.endings import Label
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Close, Cut, Drop, Fragment, Hold, Message, Ping, Step, Wait, Write
+from ..protocol.steps import Close, Cut, Fragment, Message, Ping, Step, Wait, Write
 from .model import Fault, Scenario
+from .writers import (
+    Sent,
+    Shapes,
+    ShapeWriter,
+    Writer,
+    close,
+    comment,
+    cutting,
+    garbage,
+    invalid_text,
+    stall,
+)
 
 __all__ = [
     "FAULTS",
@@ -42,23 +54,6 @@ __all__ = [
     "unshaped",
     "write_fault",
 ]
-
-
-class Sent(Protocol):
-    """The snapshots a stream has sent so far (what ``stale`` and ``repeat`` resend)."""
-
-    def back(self, n: int) -> str:
-        """The snapshot sent ``n`` events ago (0: the last one)."""
-        ...
-
-
-#: How a dialect writes one fault of a kind whose look is its own (once; the table
-#: repeats it ``count`` times and labels its steps).
-ShapeWriter = Callable[[Fault, SSEFormat, Sent], Iterator[Step]]
-#: A dialect's shapes for one stream, by fault kind.
-Shapes = Mapping[str, ShapeWriter]
-#: How a kind that looks the same everywhere is written (a stall's pings are the dialect's).
-Writer = Callable[[Fault, SSEFormat, Shapes], Iterator[Step]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,53 +81,6 @@ class FaultSpec:
     websocket: bool = False  # a WebSocket's own: an HTTP body has no such thing
 
 
-def _garbage(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
-    # Framed as a line of its own, so it cannot glue itself to the next field.
-    end = fmt.line_ending.encode()
-    yield Write((fault.raw or DEFAULT_GARBAGE) + end + end)
-
-
-#: What a garbage fault sends by default: bytes that are not UTF-8.
-DEFAULT_GARBAGE: Final = b"\x00\xff\xfe garbage \xc3\x28 \xed\xa0\x80"
-
-
-def _comment(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
-    yield Write(fmt.comment(fault.text or " keep-alive"))
-
-
-def _cut(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
-    spec = FAULTS[fault.kind]
-    if spec.holds:
-        yield Hold(fault.seconds or HALF_OPEN_SECONDS)
-    yield Drop(spec.cut or "abort")
-
-
-def _close(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
-    yield Close(fault.code, fault.text)
-
-
-#: How long a half-open connection stays open when the fault gives no seconds.
-HALF_OPEN_SECONDS: Final = 3600.0
-
-
-class _NothingSent:
-    def back(self, n: int) -> str:
-        return ""
-
-
-def _stall(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
-    if fault.ping_every <= 0:
-        yield Wait(fault.seconds, scaled=False)
-        return
-    ping = shapes["ping"]
-    left = fault.seconds
-    while left > 1e-9:
-        step = min(fault.ping_every, left)
-        yield Wait(step, scaled=False)
-        left -= step
-        yield from ping(fault, fmt, _NothingSent())
-
-
 def _corrupt_frame(
     kind: str, doc: str, meets: str = "fails: the frame is corrupt (never reads its text)"
 ) -> FaultSpec:
@@ -156,13 +104,13 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "garbage",
             "a line of raw bytes (raw_hex, or invalid UTF-8)",
             ("raw", "count"),
-            _garbage,
+            garbage,
             skippable=True,
             size=32,
         ),
         FaultSpec("ping", "the API's keep-alive event", ("count",), skippable=True, size=48),
         FaultSpec(
-            "comment", "a ': …' comment line", ("text", "count"), _comment, skippable=True, size=16
+            "comment", "a ': …' comment line", ("text", "count"), comment, skippable=True, size=16
         ),
         FaultSpec(
             "foreign_message",
@@ -211,7 +159,7 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "drop",
             "the connection is cut here",
             (),
-            _cut,
+            cutting("abort"),
             terminal=True,
             once=True,
             size=0,
@@ -221,7 +169,7 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "reset",
             "the connection is reset here (an RST): bytes still in flight may be lost",
             (),
-            _cut,
+            cutting("reset"),
             terminal=True,
             once=True,
             size=0,
@@ -231,7 +179,7 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "close",
             "the connection is closed here (a FIN after every byte written), the body unfinished",
             (),
-            _cut,
+            cutting("close"),
             terminal=True,
             once=True,
             size=0,
@@ -242,7 +190,7 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "the WebSocket is closed here with this close code and text as its reason (the "
             "close handshake), the answer unfinished",
             ("code", "text"),
-            _close,
+            close,
             terminal=True,
             once=True,
             size=130,
@@ -250,11 +198,23 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             websocket=True,
         ),
         FaultSpec(
+            "invalid_utf8",
+            "a text message whose bytes are not UTF-8 (raw_hex, or a default): the client "
+            "must fail the connection (close code 1007), never read it",
+            ("raw",),
+            invalid_text,
+            terminal=True,
+            once=True,
+            size=16,
+            meets="fails: incomplete_stream (the client closes with 1007)",
+            websocket=True,
+        ),
+        FaultSpec(
             "half_open",
             "sending stops here and the connection stays open, silent, for seconds "
             "(default an hour) or until the client leaves",
             ("seconds",),
-            _cut,
+            cutting("close", holds=True),
             terminal=True,
             once=True,
             size=0,
@@ -307,7 +267,7 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             "silence (or the API's keep-alive every ping_every) for seconds, never scaled by "
             "--speed",
             ("seconds", "ping_every"),
-            _stall,
+            stall,
             once=True,
             required={"seconds": "seconds > 0"},
             waits=True,

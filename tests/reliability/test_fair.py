@@ -65,6 +65,7 @@ async def _long_line(http: aiohttp.ClientSession, url: str) -> int:
     )
 
 
+@pytest.mark.xdist_group("load")
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 async def test_200_clients_of_the_costliest_scenario_never_stall_a_small_request() -> None:
@@ -108,6 +109,7 @@ async def _slow_reader(url: str, seconds: float) -> int:
         return taken
 
 
+@pytest.mark.xdist_group("load")
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 async def test_300_slow_readers_grow_the_server_under_200_mib() -> None:

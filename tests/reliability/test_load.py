@@ -120,6 +120,7 @@ async def run_round(
     return kinds, firsts, elapsed
 
 
+@pytest.mark.xdist_group("load")
 @pytest.mark.slow
 @pytest.mark.timeout(1800 if FULL else 240)
 def test_load_with_every_fault_loses_nothing_and_leaks_nothing() -> None:

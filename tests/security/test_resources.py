@@ -135,6 +135,7 @@ class Probe:
         return self.times
 
 
+@pytest.mark.xdist_group("load")
 def test_no_request_stalls_the_loop_for_others() -> None:
     async def attacks(url: str) -> dict[str, list[float]]:
         async with (
