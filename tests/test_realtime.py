@@ -19,6 +19,7 @@ import websockets.sync.client
 
 from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios
 from emulator.conformance.sdks import openai_realtime_sdk
+from emulator.dialects.openai_realtime import vad
 from emulator.protocol.audio import SAMPLES_PER_CHAR, speech
 from emulator.scenario.text import reply_text
 from tests.helpers import assert_report_card
@@ -310,3 +311,38 @@ def test_a_text_message_that_is_not_utf8_fails_a_strict_client_s_connection(
     # The openai SDK reads bytes (recv(decode=False)): it never checks, and fails on JSON.
     with pytest.raises(json.JSONDecodeError):
         _text_response(server.url, "ws_invalid_utf8")
+
+
+def test_server_vad_ends_a_spoken_turn_and_answers_it(server: EmulatorServer) -> None:
+    # As a voice pipeline streams a microphone: silence, speech, then silence. Server VAD
+    # (the session's default) hears the speech start, ends the turn after 200 ms of quiet,
+    # commits it and answers, with no commit and no response.create from the client.
+    quiet, spoken = b"\0" * 48 * 100, speech("What is the weather like?")
+    chunks = [quiet, *(spoken[i : i + 4800] for i in range(0, len(spoken), 4800)), quiet,
+              quiet, quiet]  # fmt: skip
+    with _client(server.url) as client, client.realtime.connect(model=MODEL) as c:
+        c.session.update(session=TEXT_ONLY)
+        assert c.recv().type == "session.created"
+        for chunk in chunks:
+            c.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
+        events = _until_done(c)
+    kinds = [e.type for e in events]
+    assert kinds[:5] == ["session.updated", "input_audio_buffer.speech_started",
+                         "input_audio_buffer.speech_stopped", "input_audio_buffer.committed",
+                         "conversation.item.added"]  # fmt: skip
+    started, stopped = events[1], events[2]
+    assert started.audio_start_ms == 100 and stopped.audio_end_ms >= 300
+    assert events[-1].response.status == "completed"
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == reply_text(builtin_scenarios()["default"].reply, "")
+
+
+def test_vad_starts_on_speech_alone_and_ends_after_the_quiet_it_asks_for() -> None:
+    detection = {"type": "server_vad", "silence_duration_ms": 200}
+    quiet_100ms = b"\0" * 4800
+    assert vad.heard(quiet_100ms, False, 0.0, detection) == vad.Heard(False, 0.0)
+    assert vad.heard(speech("hi"), False, 0.0, detection).started
+    assert vad.heard(quiet_100ms, True, 0.0, detection) == vad.Heard(True, 100.0)
+    assert vad.heard(quiet_100ms, True, 100.0, detection).ended
+    assert vad.heard(speech("hi"), True, 150.0, detection) == vad.Heard(True, 0.0)  # speech again
+    assert vad.loudness(b"") == 0.0 and 0.2 < vad.loudness(speech("hi")) < 0.22

@@ -44,9 +44,11 @@ class Said:
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """A request that needs an answer: the message as its speaker reads it."""
+    """A request that needs an answer: the message as its speaker reads it (``before``:
+    what to say first, such as the events of a turn the server detected by itself)."""
 
     incoming: Incoming
+    before: Sequence[Step] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,7 @@ async def converse(
                     steps = talker.refused(state, exc)
                 else:
                     state = talker.answered(state, scenario, asked)
+                steps = [*said.before, *steps]
             else:
                 steps = said.steps
             state = await _listening(request, ctx, sink, steps, (talker, state), inbox, held)

@@ -19,13 +19,14 @@ from typing import Any, Final
 
 from ...core.endings import event_label
 from ...protocol.errors import BadRequest
-from ...protocol.steps import Step
+from ...protocol.steps import Message, Step
 from ...scenario.asked import Asked
 from ...scenario.model import Scenario
 from ...scenario.text import reply_text
 from ..openai import check_key
 from ..session import Ask, Heard, Opened, Said, Talker
 from ..speaker import Given, Incoming
+from . import vad
 from .plan import output_items
 from .respond import RealtimeSpeaker
 from .wire import (
@@ -45,6 +46,8 @@ __all__ = ["RealtimeTalker", "Session"]
 _LIFETIME: Final = 30 * 60
 #: Bytes of 24 kHz PCM16 a millisecond of audio takes.
 _BYTES_PER_MS: Final = 48
+#: The label of the speech_stopped that server VAD says: the turn it ends is committed.
+_TURN_ENDED: Final = event_label("input_audio_buffer.speech_stopped (turn ended)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ class Session:
     items: tuple[Mapping[str, Any], ...] = ()
     buffered_ms: float = 0.0  # input audio appended since the last commit
     speech_item: str = ""  # the user item that audio becomes
+    speaking: bool = False  # server VAD heard speech in it, not yet ended
+    quiet_ms: float = 0.0  # ... and the quiet since the speech, so far
     asked: str = ""  # the response asked for, not yet answered
     asked_audio: bool = False
     asked_into: bool = True  # its output joins the conversation (conversation "auto")
@@ -127,7 +132,25 @@ class RealtimeTalker(Talker[Session]):
                                  "invalid_value", "type", client)  # fmt: skip
         if kind == "response.create":
             return self._respond(state, sent, incoming)
+        if kind == "input_audio_buffer.append":
+            return self._listened(state, sent, incoming)
         return handler(state, sent)
+
+    def _listened(self, state: Session, sent: Mapping[str, Any],
+                  incoming: Incoming) -> tuple[Session, Said | Ask]:  # fmt: skip
+        """Appended audio; with server VAD, a turn it ends is committed, and answered when
+        ``create_response`` says so (as the API does, with no event from the client)."""
+        state, spoken = _audio_append(state, sent)
+        if not _turn_ended(spoken):
+            return state, spoken
+        state, committed = _audio_commit(state, {})
+        steps = (*spoken.steps, *committed.steps)
+        if not _detection(state).get("create_response", True):
+            return state, Said(steps)
+        state, asked = self._respond(state, {}, incoming)
+        if isinstance(asked, Ask):
+            return state, Ask(asked.incoming, before=steps)
+        return state, Said((*steps, *asked.steps))
 
     def refused(self, state: Session, error: BadRequest) -> Sequence[Step]:
         detail = error.detail if isinstance(error.detail, str) else json.dumps(error.detail)
@@ -301,11 +324,29 @@ def _audio_append(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Sai
     started = state.buffered_ms
     item = state.speech_item or fresh_id("item")
     updated = replace(state, buffered_ms=started + len(pcm) / _BYTES_PER_MS, speech_item=item)
-    vad = state.settings.get("audio", {}).get("input", {}).get("turn_detection")
-    if started == 0 and pcm and vad:
+    detection = _detection(state)
+    if not detection or detection.get("type") != "server_vad":
+        return updated, Said(())
+    now = vad.heard(pcm, state.speaking, state.quiet_ms, detection)
+    updated = replace(updated, speaking=now.speaking, quiet_ms=now.quiet_ms)
+    if now.started:
         return updated, Said((said(event("input_audio_buffer.speech_started",
-                                         audio_start_ms=0, item_id=item)),))  # fmt: skip
+                                         audio_start_ms=int(started), item_id=item)),))  # fmt: skip
+    if now.ended:
+        return updated, Said((said(event("input_audio_buffer.speech_stopped",
+                                         audio_end_ms=int(updated.buffered_ms), item_id=item),
+                                   _TURN_ENDED),))  # fmt: skip
     return updated, Said(())
+
+
+def _detection(state: Session) -> Mapping[str, Any]:
+    """The session's turn detection (empty: none)."""
+    found = state.settings.get("audio", {}).get("input", {}).get("turn_detection")
+    return found if isinstance(found, Mapping) else {}
+
+
+def _turn_ended(spoken: Said) -> bool:
+    return any(isinstance(step, Message) and step.what is _TURN_ENDED for step in spoken.steps)
 
 
 def _audio_commit(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Said]:
@@ -318,10 +359,10 @@ def _audio_commit(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Sai
     item = {"id": state.speech_item, "object": "realtime.item", "type": "message",
             "status": "completed", "role": "user",
             "content": [{"type": "input_audio", "transcript": None}]}  # fmt: skip
-    vad = state.settings.get("audio", {}).get("input", {}).get("turn_detection")
     stopped = [said(event("input_audio_buffer.speech_stopped", audio_end_ms=int(state.buffered_ms),
-                          item_id=item["id"]))] if vad else []  # fmt: skip
-    updated = replace(state, items=(*state.items, item), buffered_ms=0.0, speech_item="")
+                          item_id=item["id"]))] if state.speaking else []  # fmt: skip
+    updated = replace(state, items=(*state.items, item), buffered_ms=0.0, speech_item="",
+                      speaking=False, quiet_ms=0.0)  # fmt: skip
     return updated, Said((
         *stopped,
         said(event("input_audio_buffer.committed", previous_item_id=previous,
@@ -332,7 +373,7 @@ def _audio_commit(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Sai
 
 
 def _audio_clear(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Said]:
-    return replace(state, buffered_ms=0.0, speech_item=""), Said((
+    return replace(state, buffered_ms=0.0, speech_item="", speaking=False, quiet_ms=0.0), Said((
         said(event("input_audio_buffer.cleared")),))  # fmt: skip
 
 
