@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections import deque
 from collections.abc import Iterable
 from typing import Any, Final
@@ -29,7 +30,7 @@ from ..engine.sinks import WebSocketSink
 from ..protocol.errors import BadRequest
 from ..protocol.steps import Message, Step
 from ..protocol.websocket import CloseCode
-from ..scenario import ANSWER, HttpError, Scenario
+from ..scenario import ANSWER, Scenario
 from ..scenario.asked import Asked
 from ..state.store import SCENARIO_HEADER
 from .asking import applicable, choose, given_for, sent
@@ -100,7 +101,8 @@ async def converse(
                     steps = talker.refused(state, exc)
                 else:
                     state = talker.answered(state, scenario, asked)
-                steps = [*said.before, *steps]
+                if said.before:  # lazily: a long answer is not made before it plays
+                    steps = itertools.chain(said.before, steps)
             else:
                 steps = said.steps
             state = await _listening(request, ctx, sink, steps, (talker, state), inbox, held)
@@ -197,7 +199,7 @@ async def _asked(
     number = ctx.call.number = ctx.state.next_call(scenario, ANSWER)
     ctx.call.served = scenario
     applicable(served.dialect, scenario)
-    scripted = _scripted(scenario, number)
+    scripted = scenario.http_error(ANSWER, number)
     if scripted is not None:
         raise BadRequest(scripted.status, scripted.detail or f"HTTP {scripted.status}")
     answer = await speaker.answer(parsed, scenario, given._replace(number=number))
@@ -206,19 +208,14 @@ async def _asked(
     return answer.steps, scenario, asked
 
 
-def _scripted(scenario: Scenario, number: int) -> HttpError | None:
-    return next((e for e in scenario.http_errors
-                 if e.endpoint == ANSWER and e.on_call in (0, number)), None)  # fmt: skip
-
-
 def _refused_upgrade(request: web.BaseRequest, ctx: Context, served: Served) -> Whole | None:
-    """The scenario the upgrade request names (its header, or the queue's next, looked at
-    and left), when its HTTP error is on every call or the first: the handshake refused
-    with it, in the API's shape (a 429 at the upgrade, as a rate-limited client meets it)."""
+    """The scenario the upgrade request names in its header, when its HTTP error is on
+    every call or the first: the handshake refused with it, in the API's shape (a 429 at
+    the upgrade, as a rate-limited client meets it)."""
     if SCENARIO_HEADER not in request.headers:
         return None
     scenario = choose(request, ctx, "upgrade", None)
-    scripted = _scripted(scenario, 1)
+    scripted = scenario.http_error(ANSWER, 1)
     if scripted is None:
         return None
     ctx.call.served = scenario

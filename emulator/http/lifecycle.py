@@ -79,9 +79,7 @@ async def _answered(
     ctx.call.served = scenario
     given = given._replace(number=n)
     errors = served.dialect.errors
-    scripted = next(
-        (e for e in scenario.http_errors if e.endpoint == endpoint and e.on_call in (0, n)), None
-    )
+    scripted = scenario.http_error(endpoint, n)
     budget: Mapping[str, str] = {}
     if scenario.rate_limit.tokens and endpoint == "conversation":
         refused, budget = spent(ctx, errors, scenario, asked)

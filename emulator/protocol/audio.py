@@ -16,10 +16,12 @@ import zlib
 from functools import lru_cache
 from typing import Final
 
-__all__ = ["RATE", "SAMPLES_PER_CHAR", "duration", "speech"]
+__all__ = ["BYTES_PER_MS", "RATE", "SAMPLES_PER_CHAR", "duration", "speech"]
 
 #: Samples a second.
 RATE: Final = 24_000
+#: Bytes a millisecond of it takes (two a sample).
+BYTES_PER_MS: Final = RATE * 2 // 1000
 #: Samples a character takes: 50 ms, about the pace of speech (15 to 20 characters a
 #: second).
 SAMPLES_PER_CHAR: Final = RATE // 20

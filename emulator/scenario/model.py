@@ -350,6 +350,11 @@ class Scenario:
             default = _DEFAULT_PARTS[kind] = kind()
         return cast(_P, default)
 
+    def http_error(self, endpoint: Endpoint, call: int) -> HttpError | None:
+        """The HTTP error it answers the ``call``-th call of ``endpoint`` with (None: none)."""
+        return next((e for e in self.http_errors
+                     if e.endpoint == endpoint and e.on_call in (0, call)), None)  # fmt: skip
+
     @property
     def streams(self) -> bool:
         """Whether the answer streams its events at all (an API's part may say not)."""

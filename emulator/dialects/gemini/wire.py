@@ -65,13 +65,13 @@ def chunk_object(
     whole answer); ``calls``: further calls (tool, arguments), each a whole ``functionCall`` part after it (no
     part of its own when ``text`` is empty)."""
     part: dict[str, Any] = (
-        {"functionCall": {"name": tool, "args": _arguments(text)}} if tool else {"text": text}
+        {"functionCall": {"name": tool, "args": call_arguments(text)}} if tool else {"text": text}
     )
     if thought:  # a thought summary: the model's reasoning, not its reply
         part["thought"] = True
     parts = [{"text": reasoning, "thought": True}] if reasoning else []
     parts += [part] if tool or text or not calls else []
-    parts += [{"functionCall": {"name": name, "args": _arguments(arguments)}}
+    parts += [{"functionCall": {"name": name, "args": call_arguments(arguments)}}
               for name, arguments in calls]  # fmt: skip
     if ctx.signature and first_call:
         called = next((p for p in parts if "functionCall" in p), None)
@@ -103,11 +103,6 @@ def signed_call(name: str, arguments: Any) -> str:
 
 
 def call_arguments(text: str) -> Any:
-    """A call's arguments as the object Gemini sends them."""
-    return _arguments(text)
-
-
-def _arguments(text: str) -> Any:
     """A call's arguments as the object Gemini sends (text that is not one: under "input")."""
     try:
         value = json.loads(text)

@@ -81,7 +81,7 @@ def planned_realtime(
 
 def response_done(scenario: Scenario, ctx: RealtimeContext, prepared: Prepared) -> Message:
     output = output_items(scenario.reply, prepared.text, ctx)
-    tokens = len(prepared.ends) + sum(1 for _ in scenario.reply.calls)
+    tokens = len(prepared.ends) + len(scenario.reply.calls)
     done = response_object(ctx, "completed", output, tokens)
     return said(event("response.done", response=done), end_label("response.done"))
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from ...core.endings import event_label
+from ...protocol.audio import BYTES_PER_MS
 from ...protocol.errors import BadRequest
 from ...protocol.steps import Message, Step
 from ...scenario.asked import Asked
@@ -44,8 +45,6 @@ __all__ = ["RealtimeTalker", "Session"]
 
 #: A session lasts this long (its ``expires_at``).
 _LIFETIME: Final = 30 * 60
-#: Bytes of 24 kHz PCM16 a millisecond of audio takes.
-_BYTES_PER_MS: Final = 48
 #: The label of the speech_stopped that server VAD says: the turn it ends is committed.
 _TURN_ENDED: Final = event_label("input_audio_buffer.speech_stopped (turn ended)")
 
@@ -122,18 +121,18 @@ class RealtimeTalker(Talker[Session]):
             return state, _error("Each event must be a JSON object.", "invalid_value")
         kind = sent.get("type")
         client = sent.get("event_id")
-        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         if not isinstance(kind, str):
             return state, _error("Missing required parameter: 'type'.",
                                  "missing_required_parameter", "type", client)  # fmt: skip
-        if handler is None:
-            return state, _error(f"Invalid value: '{kind}'. Supported values are: "
-                                 + ", ".join(f"'{k}'" for k in _HANDLERS) + ".",
-                                 "invalid_value", "type", client)  # fmt: skip
         if kind == "response.create":
             return self._respond(state, sent, incoming)
         if kind == "input_audio_buffer.append":
             return self._listened(state, sent, incoming)
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            return state, _error(f"Invalid value: '{kind}'. Supported values are: "
+                                 + ", ".join(f"'{k}'" for k in _SUPPORTED) + ".",
+                                 "invalid_value", "type", client)  # fmt: skip
         return handler(state, sent)
 
     def _listened(self, state: Session, sent: Mapping[str, Any],
@@ -183,8 +182,7 @@ class RealtimeTalker(Talker[Session]):
         before: Sequence[Step] = ()
         reason = "client_cancelled"
         if kind == "input_audio_buffer.append":
-            detection = state.settings.get("audio", {}).get("input", {}).get("turn_detection")
-            if not (isinstance(detection, Mapping) and detection.get("interrupt_response")):
+            if not _detection(state).get("interrupt_response"):
                 return None
             state, spoken = _audio_append(state, sent)
             before, reason = spoken.steps, "turn_detected"
@@ -323,7 +321,7 @@ def _audio_append(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Sai
                              sent.get("event_id"))  # fmt: skip
     started = state.buffered_ms
     item = state.speech_item or fresh_id("item")
-    updated = replace(state, buffered_ms=started + len(pcm) / _BYTES_PER_MS, speech_item=item)
+    updated = replace(state, buffered_ms=started + len(pcm) / BYTES_PER_MS, speech_item=item)
     detection = _detection(state)
     if not detection or detection.get("type") != "server_vad":
         return updated, Said(())
@@ -378,24 +376,25 @@ def _audio_clear(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Said
 
 
 def _cancel(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Said]:
-    # A response is played whole before the next client event is read: none is active.
+    # Read between responses: none is active (one that plays is stopped by interrupts()).
     return state, _error("Cancellation failed: no active response found",
                          "response_cancel_not_active", None, sent.get("event_id"))  # fmt: skip
 
 
-def _response_create(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Said]:
-    raise AssertionError("answered by RealtimeTalker._respond")  # pragma: no cover
-
-
+#: The client events answered by the session alone (``response.create`` and
+#: ``input_audio_buffer.append`` may ask for a response: RealtimeTalker answers them).
 _HANDLERS: Final = {
     "session.update": _session_update,
-    "input_audio_buffer.append": _audio_append,
     "input_audio_buffer.commit": _audio_commit,
     "input_audio_buffer.clear": _audio_clear,
     "conversation.item.create": _item_create,
     "conversation.item.retrieve": _item_retrieve,
     "conversation.item.truncate": _item_truncate,
     "conversation.item.delete": _item_delete,
-    "response.create": _response_create,
     "response.cancel": _cancel,
 }
+#: Every client event it takes, in the order its error lists them.
+_SUPPORTED: Final = ("session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+                     "input_audio_buffer.clear", "conversation.item.create",
+                     "conversation.item.retrieve", "conversation.item.truncate",
+                     "conversation.item.delete", "response.create", "response.cancel")  # fmt: skip

@@ -14,12 +14,12 @@ from array import array
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
+from ...protocol.audio import BYTES_PER_MS
+
 __all__ = ["SPEECH_RMS", "Heard", "heard", "loudness"]
 
 #: Audio whose RMS is above this fraction of full scale (-40 dBFS) is speech.
 SPEECH_RMS: Final = 0.01
-#: Bytes of 24 kHz PCM16 a millisecond of audio takes.
-BYTES_PER_MS: Final = 48
 
 
 def loudness(pcm: bytes) -> float:
