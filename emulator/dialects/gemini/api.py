@@ -18,10 +18,11 @@ from typing import Any, Final, NamedTuple
 
 from ...engine.prepare import Prepared
 from ...protocol.errors import BadRequest
-from ...scenario import HttpError, Scenario
+from ...scenario import Scenario
 from ...scenario.asked import Asked
 from ...scenario.faults import Shapes
-from ..dialect import Capture, Conversation, Dialect, Errors, Plain, json_error_message
+from ..dialect import Capture, Conversation, Dialect, Plain
+from ..google import ERRORS, MESSAGES, call_arguments, check_key
 from ..speaker import (
     DeltaSpeaker,
     Given,
@@ -29,7 +30,6 @@ from ..speaker import (
     Streamed,
     Whole,
     json_object,
-    scripted_answer,
     too_long,
 )
 from .capture import read_capture
@@ -43,29 +43,15 @@ from .plan import (
 )
 from .read import STRICT_RULES, asked_of_gemini, signs
 from .shapes import FAULT_SHAPES, array_not_applicable, shapes
-from .wire import (
-    GeminiContext,
-    call_arguments,
-    chunk_object,
-    error_body,
-    models_body,
-    signed_call,
-)
+from .wire import GeminiContext, chunk_object, models_body, signed_call
 
-__all__ = ["DIALECT", "GeminiRequest", "GeminiSpeaker", "scripted_error"]
+__all__ = ["DIALECT", "GeminiRequest", "GeminiSpeaker"]
 
 _IDS: Final = random.Random()
 #: Where the model's methods are served (the API's two versions; the SDK's default is
 #: v1): the model and the method follow.
 PREFIX: Final = "/v1beta/models/"
 PREFIX_V1: Final = "/v1/models/"
-_MESSAGES: Final = {
-    400: "Request contains an invalid argument.",
-    403: "The caller does not have permission",
-    429: "Resource has been exhausted (e.g. check quota).",
-    500: "Internal error encountered.",
-    503: "The model is overloaded. Please try again later.",
-}
 #: The headers of the default streamed form: one JSON array.
 _ARRAY_HEADERS: Final = {"Content-Type": "application/json; charset=UTF-8"}
 
@@ -79,30 +65,15 @@ class GeminiRequest(NamedTuple):
     opening: str = ""  # its conversation's first message (what its signatures are bound to)
 
 
-def scripted_error(error: HttpError) -> Whole:
-    message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
-    return scripted_answer(error, error_body(error.status, message))
-
-
-def _key(incoming: Incoming) -> None:
-    if not (incoming.headers.get("x-goog-api-key") or incoming.query.get("key")):
-        raise BadRequest(
-            403,
-            "Method doesn't allow unregistered callers (callers without established "
-            "identity). Please use API Key or other form of API consumer identity to call "
-            "this API.",
-        )
-
-
 class GeminiSpeaker(DeltaSpeaker[GeminiRequest, GeminiContext]):
-    failed = _MESSAGES[500]
+    failed = MESSAGES[500]
 
     def read(self, incoming: Incoming, given: Given) -> tuple[Asked, GeminiRequest]:
         rest = incoming.path.removeprefix(PREFIX).removeprefix(PREFIX_V1)
         model, colon, method = rest.rpartition(":")
         if not colon or not model or method not in ("generateContent", "streamGenerateContent"):
             raise BadRequest(404, f"Method not found: {incoming.path}")
-        _key(incoming)
+        check_key(incoming)
         stream = method == "streamGenerateContent"
         array = stream and incoming.query.get("alt") != "sse"
         body = json_object(incoming, "Invalid JSON payload received")
@@ -161,7 +132,7 @@ class GeminiSpeaker(DeltaSpeaker[GeminiRequest, GeminiContext]):
 
 
 def answer_models(incoming: Incoming, given: Given) -> Whole:
-    _key(incoming)
+    check_key(incoming)
     return Whole(models_body())
 
 
@@ -173,7 +144,7 @@ DIALECT: Final = Dialect(
     prefixes={prefix: {"POST": Conversation(GeminiSpeaker)} for prefix in (PREFIX, PREFIX_V1)},
     why_not=not_applicable,
     shapes=FAULT_SHAPES,
-    errors=Errors(error_body, scripted_error, json_error_message),
+    errors=ERRORS,
     capture=Capture(read_capture),
     strict_rules=STRICT_RULES,
     doc="Google's Gemini API (streamGenerateContent?alt=sse: GenerateContentResponse "

@@ -16,7 +16,7 @@ from ...protocol.steps import Step, Write
 from ...scenario.faults import NOT_FRAMED, FaultShapes, Sent, Shapes
 from ...scenario.model import Fault, Scenario
 from ..common import DELTA_MISSING, sse_framing
-from .wire import error_object
+from ..google import error_object
 
 __all__ = ["FAULT_SHAPES", "MISSING", "NO_END", "JsonArray", "array_not_applicable",
            "array_shapes", "shapes"]  # fmt: skip

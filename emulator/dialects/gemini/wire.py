@@ -6,22 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
-__all__ = ["SAFETY_RATINGS", "STATUS_NAMES", "GeminiContext", "call_arguments", "chunk_object",
-           "error_body", "error_object", "models_body", "signed_call"]  # fmt: skip
+from ..google import call_arguments
 
-#: The ``status`` Google's errors carry for each HTTP status.
-STATUS_NAMES: Final = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    413: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
+__all__ = ["SAFETY_RATINGS", "GeminiContext", "chunk_object", "models_body", "signed_call"]
 
 
 class GeminiContext(NamedTuple):
@@ -100,33 +87,6 @@ def chunk_object(
 def signed_call(name: str, arguments: Any) -> str:
     """What a functionCall part's thought signature covers: its name and its arguments."""
     return f"{name}\0{json.dumps(arguments, sort_keys=True, separators=(',', ':'))}"
-
-
-def call_arguments(text: str) -> Any:
-    """A call's arguments as the object Gemini sends (text that is not one: under "input")."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"input": text}
-    return value if isinstance(value, dict) else {"input": value}
-
-
-def error_object(status: int, message: str, name: str = "") -> dict[str, Any]:
-    """Google's error; ``name`` (a status such as ``RESOURCE_EXHAUSTED``) sets its HTTP code
-    where it is one of :data:`STATUS_NAMES`."""
-    if name:
-        status = next((code for code, known in STATUS_NAMES.items() if known == name), status)
-    return {
-        "error": {
-            "code": status,
-            "message": message,
-            "status": name or STATUS_NAMES.get(status, "UNKNOWN"),
-        }
-    }
-
-
-def error_body(status: int, message: str) -> bytes:
-    return json.dumps(error_object(status, message), indent=2).encode()
 
 
 def models_body() -> bytes:
