@@ -19,8 +19,8 @@ import websockets.sync.client
 
 from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios
 from emulator.conformance.sdks import openai_realtime_sdk
-from emulator.dialects.openai_realtime import vad
-from emulator.protocol.audio import SAMPLES_PER_CHAR, speech
+from emulator.dialects import vad
+from emulator.protocol.audio import BYTES_PER_MS, SAMPLES_PER_CHAR, speech
 from emulator.scenario.text import reply_text
 from tests.helpers import assert_report_card
 
@@ -340,9 +340,11 @@ def test_server_vad_ends_a_spoken_turn_and_answers_it(server: EmulatorServer) ->
 def test_vad_starts_on_speech_alone_and_ends_after_the_quiet_it_asks_for() -> None:
     detection = {"type": "server_vad", "silence_duration_ms": 200}
     quiet_100ms = b"\0" * 4800
-    assert vad.heard(quiet_100ms, False, 0.0, detection) == vad.Heard(False, 0.0)
-    assert vad.heard(speech("hi"), False, 0.0, detection).started
-    assert vad.heard(quiet_100ms, True, 0.0, detection) == vad.Heard(True, 100.0)
-    assert vad.heard(quiet_100ms, True, 100.0, detection).ended
-    assert vad.heard(speech("hi"), True, 150.0, detection) == vad.Heard(True, 0.0)  # speech again
+    assert vad.heard(quiet_100ms, False, 0.0, detection, BYTES_PER_MS) == vad.Heard(False, 0.0)
+    assert vad.heard(speech("hi"), False, 0.0, detection, BYTES_PER_MS).started
+    assert vad.heard(quiet_100ms, True, 0.0, detection, BYTES_PER_MS) == vad.Heard(True, 100.0)
+    assert vad.heard(quiet_100ms, True, 100.0, detection, BYTES_PER_MS).ended
+    assert vad.heard(speech("hi"), True, 150.0, detection, BYTES_PER_MS) == vad.Heard(
+        True, 0.0
+    )  # speech again
     assert vad.loudness(b"") == 0.0 and 0.2 < vad.loudness(speech("hi")) < 0.22

@@ -15,7 +15,7 @@ from .dialect import Errors, json_error_message
 from .speaker import Incoming, Whole, scripted_answer
 
 __all__ = ["ERRORS", "MESSAGES", "STATUS_NAMES", "call_arguments", "check_key", "error_body",
-           "error_object", "scripted_error"]  # fmt: skip
+           "error_object", "scripted_error", "signed_call"]  # fmt: skip
 
 #: The ``status`` Google's errors carry for each HTTP status.
 STATUS_NAMES: Final = {
@@ -67,6 +67,11 @@ def error_object(status: int, message: str, name: str = "") -> dict[str, Any]:
 
 def error_body(status: int, message: str) -> bytes:
     return json.dumps(error_object(status, message), indent=2).encode()
+
+
+def signed_call(name: str, arguments: Any) -> str:
+    """What a functionCall part's thought signature covers: its name and its arguments."""
+    return f"{name}\0{json.dumps(arguments, sort_keys=True, separators=(',', ':'))}"
 
 
 def scripted_error(error: HttpError) -> Whole:

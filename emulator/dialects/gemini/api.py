@@ -22,7 +22,8 @@ from ...scenario import Scenario
 from ...scenario.asked import Asked
 from ...scenario.faults import Shapes
 from ..dialect import Capture, Conversation, Dialect, Plain
-from ..google import ERRORS, MESSAGES, call_arguments, check_key
+from ..google import ERRORS, MESSAGES, call_arguments, check_key, signed_call
+from ..google_read import STRICT_RULES, asked_of_gemini, signs
 from ..speaker import (
     DeltaSpeaker,
     Given,
@@ -41,9 +42,8 @@ from .plan import (
     planned_gemini,
     planned_gemini_array,
 )
-from .read import STRICT_RULES, asked_of_gemini, signs
 from .shapes import FAULT_SHAPES, array_not_applicable, shapes
-from .wire import GeminiContext, chunk_object, models_body, signed_call
+from .wire import GeminiContext, chunk_object, models_body
 
 __all__ = ["DIALECT", "GeminiRequest", "GeminiSpeaker"]
 

@@ -8,7 +8,7 @@ from typing import Any, Final, NamedTuple
 
 from ..google import call_arguments
 
-__all__ = ["SAFETY_RATINGS", "GeminiContext", "chunk_object", "models_body", "signed_call"]
+__all__ = ["SAFETY_RATINGS", "GeminiContext", "chunk_object", "models_body"]
 
 
 class GeminiContext(NamedTuple):
@@ -82,11 +82,6 @@ def chunk_object(
         "modelVersion": ctx.model,
         "responseId": ctx.response_id,
     }
-
-
-def signed_call(name: str, arguments: Any) -> str:
-    """What a functionCall part's thought signature covers: its name and its arguments."""
-    return f"{name}\0{json.dumps(arguments, sort_keys=True, separators=(',', ':'))}"
 
 
 def models_body() -> bytes:

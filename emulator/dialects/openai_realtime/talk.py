@@ -24,10 +24,10 @@ from ...protocol.steps import Message, Step
 from ...scenario.asked import Asked
 from ...scenario.model import Scenario
 from ...scenario.text import reply_text
+from .. import vad
 from ..openai import check_key
 from ..session import Ask, Heard, Opened, Said, Talker
 from ..speaker import Given, Incoming
-from . import vad
 from .plan import output_items
 from .respond import RealtimeSpeaker
 from .wire import (
@@ -325,7 +325,7 @@ def _audio_append(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Sai
     detection = _detection(state)
     if not detection or detection.get("type") != "server_vad":
         return updated, Said(())
-    now = vad.heard(pcm, state.speaking, state.quiet_ms, detection)
+    now = vad.heard(pcm, state.speaking, state.quiet_ms, detection, BYTES_PER_MS)
     updated = replace(updated, speaking=now.speaking, quiet_ms=now.quiet_ms)
     if now.started:
         return updated, Said((said(event("input_audio_buffer.speech_started",

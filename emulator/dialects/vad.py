@@ -14,8 +14,6 @@ from array import array
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
-from ...protocol.audio import BYTES_PER_MS
-
 __all__ = ["SPEECH_RMS", "Heard", "heard", "loudness"]
 
 #: Audio whose RMS is above this fraction of full scale (-40 dBFS) is speech.
@@ -43,14 +41,17 @@ class Heard(NamedTuple):
     ended: bool = False
 
 
-def heard(pcm: bytes, speaking: bool, quiet_ms: float, detection: Mapping[str, Any]) -> Heard:
-    """One appended chunk under server VAD's ``detection`` settings."""
+def heard(
+    pcm: bytes, speaking: bool, quiet_ms: float, detection: Mapping[str, Any], bytes_per_ms: float
+) -> Heard:
+    """One appended chunk (PCM16 mono, ``bytes_per_ms`` of it a millisecond) under server
+    VAD's ``detection`` settings."""
     loud = loudness(pcm) >= SPEECH_RMS
     if not speaking:
         return Heard(loud, 0.0, started=loud)
     if loud:
         return Heard(True, 0.0)
-    quiet = quiet_ms + len(pcm) / BYTES_PER_MS
+    quiet = quiet_ms + len(pcm) / bytes_per_ms
     silence = detection.get("silence_duration_ms", 500)
     if quiet >= (silence if isinstance(silence, (int, float)) else 500):
         return Heard(False, 0.0, ended=True)

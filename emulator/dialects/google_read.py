@@ -1,4 +1,4 @@
-"""What a Gemini ``generateContent`` request asks (:class:`~emulator.scenario.asked.Asked`),
+"""What a Gemini conversation asks (a ``generateContent`` request's, a Live session's) (:class:`~emulator.scenario.asked.Asked`),
 and the conversation rules the API enforces on ``contents`` (:data:`STRICT_RULES`). Pure.
 
 A model turn's ``functionCall`` parts are its tool calls; a user turn's
@@ -13,11 +13,11 @@ import json
 from collections.abc import Callable
 from typing import Any, Final
 
-from ...core.signing import Seals
-from ...protocol.errors import BadRequest
-from ...scenario.asked import Asked, Message, ToolCall, conversation_problems
-from ..strict import StrictRule, refuse
-from .wire import signed_call
+from ..core.signing import Seals
+from ..protocol.errors import BadRequest
+from ..scenario.asked import Asked, Message, ToolCall, conversation_problems
+from .google import signed_call
+from .strict import StrictRule, refuse
 
 __all__ = ["STRICT_RULES", "asked_of_gemini", "signs"]
 
