@@ -294,11 +294,18 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 async def assert_report_card(
-    marker: str, dialect: str, client: Any, *, doc: Path = README, command: bool = False
+    marker: str,
+    dialect: str,
+    client: Any,
+    *,
+    doc: Path = README,
+    command: bool = False,
+    tls: Any = None,
 ) -> None:
     """The card in ``doc`` between ``<!-- MARKER`` and ``<!-- /MARKER`` is what a run finds:
     the same scenarios not passing, with the same verdicts, and the same counts.
-    ``client`` is a Python callable, or (``command``) a ``--cmd`` template."""
+    ``client`` is a Python callable, or (``command``) a ``--cmd`` template; ``tls``: the
+    cases served over HTTPS and WSS with it."""
     from emulator.conformance import cases, command_client, python_client, run_all
     from emulator.conformance.runner import skipped
 
@@ -306,7 +313,7 @@ async def assert_report_card(
     card = text[text.index(f"<!-- {marker}") : text.index(f"<!-- /{marker}")]
     stated = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", card, re.M))
     judged = command_client(client) if command else python_client(client)
-    results = await run_all(cases(dialect=dialect), judged, jobs=4, speed=0.05)
+    results = await run_all(cases(dialect=dialect), judged, jobs=4, speed=0.05, tls=tls)
     found = {r.case.name: r.verdict.kind for r in results if not r.verdict.passed}
     assert found == stated, {n: r.verdict.detail for n, r in
                              ((r.case.name, r) for r in results) if n in found}  # fmt: skip

@@ -302,7 +302,7 @@ def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
         in (lines["done_early"])
     )
     assert lines["stale_snapshots"].endswith(
-        "[not on openai-chat, anthropic, bedrock, openai-realtime: its stale fault: a delta sent "
+        "[not on openai-chat, anthropic, bedrock, openai-realtime, gemini-live: its stale fault: a delta sent "
         "again cannot be told "
         "from a new one: the events are not numbered; not on gemini: its stale fault: a chunk "
         "sent again cannot be told from a new one: the chunks are not numbered]"
@@ -311,6 +311,7 @@ def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
         "[not on fakegpt: its reply is a tool call, which the FakeGpt conversation stream has not]"
     )
     assert lines["bad_prelude_crc"].endswith(
-        "[not on fakegpt, openai-chat, anthropic, openai-responses, gemini, openai-realtime: its "
+        "[not on fakegpt, openai-chat, anthropic, openai-responses, gemini, openai-realtime, gemini-live: "
+        "its "
         "bad_prelude_crc fault: its stream is not binary event-stream frames]"
     )  # served on Bedrock's ConverseStream only

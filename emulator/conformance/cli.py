@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Final
 
 from ..cli.options import add_output, add_scenarios_dir, add_speed, scenarios_of
 from ..dialects.registry import DIALECTS
+from ..http.tls import local_tls
 from ..scenario import ScenarioError
 from .clients import Client, command_client, python_client
 from .report import as_json, as_junit, as_markdown, as_table
@@ -58,6 +61,9 @@ def add_conform(commands: Any) -> None:
     add_speed(p, DEFAULT_SPEED, "scenario pacing (fault waits keep their real time)")
     p.add_argument("--host", default=DEFAULT_HOST, help="the host name in the URL handed to the "
                    "client; it must resolve to the loopback address (default localhost)")  # fmt: skip
+    p.add_argument("--tls", action="store_true", help="serve each case over HTTPS and WSS with "
+                   "a local CA, SSL_CERT_FILE set to it for the client (google-genai's Live "
+                   "client dials only wss://)")  # fmt: skip
     add_scenarios_dir(p)
     add_output(p, "write the report to FILE too, in the format of its suffix: "
                + ", ".join(_BY_SUFFIX))  # fmt: skip
@@ -82,16 +88,22 @@ def conform(args: argparse.Namespace) -> int:
     if not chosen:
         print(f"error: no scenario matches {args.select!r}", file=sys.stderr)
         return 2
-    results = asyncio.run(
-        run_all(
-            chosen,
-            client,
-            jobs=args.jobs,
-            speed=args.speed,
-            progress=sys.stdout.isatty(),
-            host=args.host,
+    with tempfile.TemporaryDirectory(prefix="conform-tls-") as folder:
+        tls = None
+        if args.tls:
+            tls = local_tls(Path(folder))
+            os.environ["SSL_CERT_FILE"] = tls.ca  # the client (and its children) trust it
+        results = asyncio.run(
+            run_all(
+                chosen,
+                client,
+                jobs=args.jobs,
+                speed=args.speed,
+                progress=sys.stdout.isatty(),
+                host=args.host,
+                tls=tls,
+            )
         )
-    )
     print(as_table(results))
     for path, render in (
         (args.json, as_json),

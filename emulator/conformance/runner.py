@@ -22,7 +22,7 @@ from ..scenario import Scenario
 from ..scenario.builtin import builtin_scenarios
 from ..scenario.faults import FAULTS
 from ..server import Emulator, serve
-from ..state.config import EmulatorConfig
+from ..state.config import EmulatorConfig, Tls
 from ..state.journal import Call
 from ..state.matching import closing_turn, opening_turn
 from .clients import Client
@@ -102,11 +102,12 @@ class Case:
         speed: float = DEFAULT_SPEED,
         margin: float = DEADLINE_MARGIN,
         host: str = DEFAULT_HOST,
+        tls: Tls | None = None,
     ) -> Result:
         served = self.served
         expect = served.expect
         config = EmulatorConfig(
-            speed=speed, scenarios={self.name: self.scenario}, default=self.name
+            speed=speed, scenarios={self.name: self.scenario}, default=self.name, tls=tls
         )
         deadline = self.deadline + margin
         async with serve(config, url_host=host) as emulator:
@@ -187,15 +188,17 @@ async def run_all(
     speed: float = DEFAULT_SPEED,
     progress: bool = False,
     host: str = DEFAULT_HOST,
+    tls: Tls | None = None,
 ) -> list[Result]:
-    """Every case, ``jobs`` at a time (each on its own emulator), in the order given."""
+    """Every case, ``jobs`` at a time (each on its own emulator), in the order given;
+    ``tls``: each serves HTTPS and WSS with it (a client that dials only ``wss://``)."""
     gate = asyncio.Semaphore(max(1, jobs))
     done = 0
 
     async def one(case: Case) -> Result:
         nonlocal done
         async with gate:
-            result = await case.result(client, speed=speed, host=host)
+            result = await case.result(client, speed=speed, host=host, tls=tls)
         done += 1
         if progress:
             print(f"\r{done}/{len(chosen)} {case.name:<40}", end="", flush=True)

@@ -2,7 +2,7 @@
 stream as most code reads it (``--python emulator.conformance.sdks:openai_chat_sdk
 --dialect openai-chat``, and the same for ``anthropic_sdk``, ``openai_responses_sdk``,
 ``gemini_sdk`` on ``gemini``, ``bedrock_sdk`` on ``bedrock``, ``openai_realtime_sdk`` on
-``openai-realtime``). Each gathers tool calls by
+``openai-realtime``, ``gemini_live_sdk`` on ``gemini-live`` with ``--tls``). Each gathers tool calls by
 the index each piece names and reports a refusal as one.
 """
 
@@ -16,6 +16,7 @@ __all__ = [
     "Refused",
     "anthropic_sdk",
     "bedrock_sdk",
+    "gemini_live_sdk",
     "gemini_sdk",
     "openai_chat_sdk",
     "openai_realtime_sdk",
@@ -227,4 +228,42 @@ async def openai_realtime_sdk(url: str, prompt: str, timeout: float = 5.0) -> st
             elif event.type == "response.done":
                 if event.response.status != "completed":
                     raise RuntimeError(f"the response ended {event.response.status}")
+                return items.joined()
+
+
+async def gemini_live_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    """The official ``google-genai`` package's Live client (``client.aio.live.connect``)
+    asking the emulator for one text turn (``--dialect gemini-live --tls``: the SDK dials
+    ``wss://`` whatever the URL says, trusting ``SSL_CERT_FILE``): the prompt a user turn,
+    then the messages to ``turnComplete``, each awaited at most the idle timeout. A
+    ``toolCall`` is the turn's answer (its calls' arguments, gathered); a socket closed first
+    raises as the SDK does."""
+    import asyncio
+
+    from google import genai
+    from google.genai import types
+
+    client = genai.Client(api_key="conformance", http_options={"base_url": url})
+    items = Gathered()  # the text, then each call's arguments
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    async with client.aio.live.connect(model="gemini-live-2.5-flash", config=config) as session:
+        await session.send_client_content(turns={"role": "user", "parts": [{"text": prompt}]},
+                                          turn_complete=True)  # fmt: skip
+        messages = session.receive().__aiter__()
+        while True:
+            try:
+                message = await asyncio.wait_for(messages.__anext__(), timeout)
+            except StopAsyncIteration:
+                raise RuntimeError("the session's turn ended with no turnComplete") from None
+            if message.tool_call is not None:
+                for i, call in enumerate(message.tool_call.function_calls or ()):
+                    items.add(1 + i, json.dumps(call.args or {}, ensure_ascii=False))
+                return items.joined()
+            content = message.server_content
+            if content is None:
+                continue
+            for part in (content.model_turn.parts or ()) if content.model_turn else ():
+                if part.text and not part.thought:
+                    items.add(0, part.text)
+            if content.turn_complete:
                 return items.joined()

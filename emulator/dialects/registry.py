@@ -22,6 +22,7 @@ from .bedrock.api import DIALECT as BEDROCK
 from .dialect import Dialect
 from .fakegpt.api import DIALECT as FAKEGPT
 from .gemini.api import DIALECT as GEMINI
+from .gemini_live.api import DIALECT as GEMINI_LIVE
 from .openai_chat.api import DIALECT as OPENAI_CHAT
 from .openai_realtime.api import DIALECT as OPENAI_REALTIME
 from .openai_responses.api import DIALECT as OPENAI_RESPONSES
@@ -31,7 +32,16 @@ __all__ = ["DIALECTS", "dialect_named", "register", "registered", "unregister"]
 #: Every dialect, by name, in the order the docs list them.
 DIALECTS: Final[dict[str, Dialect]] = {
     d.name: d
-    for d in (FAKEGPT, OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES, GEMINI, BEDROCK, OPENAI_REALTIME)
+    for d in (
+        FAKEGPT,
+        OPENAI_CHAT,
+        ANTHROPIC,
+        OPENAI_RESPONSES,
+        GEMINI,
+        BEDROCK,
+        OPENAI_REALTIME,
+        GEMINI_LIVE,
+    )
 }
 _SHIPPED: Final = frozenset(DIALECTS)
 for _dialect in DIALECTS.values():

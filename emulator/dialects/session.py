@@ -22,7 +22,7 @@ from ..scenario.asked import Asked
 from ..scenario.model import Scenario
 from .speaker import Given, Incoming, Speaker
 
-__all__ = ["Ask", "Heard", "Said", "Talker"]
+__all__ = ["Ask", "Heard", "Said", "Talker", "choosing_headers"]
 
 S = TypeVar("S")  # the session's state, the dialect's own
 
@@ -92,3 +92,9 @@ class Talker(ABC, Generic[S]):
     def refused(self, state: S, error: BadRequest) -> Sequence[Step]:
         """An ask refused (unreadable, no scenario, no turn): what the API says on the
         socket, which stays open."""
+
+
+def choosing_headers(incoming: Incoming) -> dict[str, str]:
+    """The upgrade request's headers that choose a scenario: each ask on the connection is
+    chosen by them, as a request is by its own."""
+    return {k: v for k, v in incoming.headers.items() if k.lower().startswith("x-emulator-")}

@@ -66,7 +66,7 @@ async def converse(
     if not ws.can_prepare(request).ok:
         raise BadRequest(426, f"{served.dialect.title} is a WebSocket: upgrade the connection")
     await ws.prepare(request)
-    call, clock = ctx.call, ctx.config.clock
+    call = ctx.call
     call.status = 101
     sink = WebSocketSink(ws, request, call)
     state = opened.state
@@ -87,10 +87,7 @@ async def converse(
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break  # closing, closed or an error: the client's part is over
             heard = _heard(msg)
-            if call.transcript is not None:
-                ms = (clock.time() - (call.arrived or clock.time())) * 1000
-                call.transcript.wrote(received, ms, heard.data, _HEARD)
-            received += len(heard.data)
+            received = _noted(ctx, received, heard)
             state, said = talker.heard(state, heard, incoming)
             steps: Iterable[Step]
             if isinstance(said, Ask):
@@ -105,7 +102,11 @@ async def converse(
                     steps = itertools.chain(said.before, steps)
             else:
                 steps = said.steps
-            state = await _listening(request, ctx, sink, steps, (talker, state), inbox, held)
+            if isinstance(said, Ask):  # an answer plays: a message may interrupt it
+                state, received = await _listening(request, ctx, sink, steps, (talker, state),
+                                                   inbox, held, received)  # fmt: skip
+            else:  # an acknowledgement: what comes meanwhile waits its turn
+                await _play(request, ctx, sink, steps)
             if ws.closed or (call.ending is not None and call.ending.early):
                 break
     finally:
@@ -135,6 +136,15 @@ def _heard(msg: WSMessage) -> Heard:
     return Heard(data, msg.type is WSMsgType.BINARY)
 
 
+def _noted(ctx: Context, received: int, heard: Heard) -> int:
+    """A client message in the journal's transcript: the bytes received so far, after it."""
+    call, clock = ctx.call, ctx.config.clock
+    if call.transcript is not None:
+        ms = (clock.time() - (call.arrived or clock.time())) * 1000
+        call.transcript.wrote(received, ms, heard.data, _HEARD)
+    return received + len(heard.data)
+
+
 async def _listening(
     request: web.BaseRequest,
     ctx: Context,
@@ -143,10 +153,12 @@ async def _listening(
     talking: tuple[Talker[Any], Any],
     inbox: asyncio.Queue[WSMessage],
     held: deque[WSMessage],
-) -> Any:
-    """Play ``steps`` while listening: a client message that interrupts the answer (a
-    cancel, the user speaking over it) stops it and plays what the dialect says instead;
-    any other waits in ``held`` for its turn. The session's state, once done."""
+    received: int,
+) -> tuple[Any, int]:
+    """Play an answer's ``steps`` while listening: a client message that interrupts it (a
+    cancel, the user speaking over it) stops it and plays what the dialect says instead
+    (the message noted in the journal); any other waits in ``held`` for its turn. The
+    session's state and the bytes received, once done."""
     talker, state = talking
     playing = asyncio.ensure_future(_play(request, ctx, sink, steps))
     try:
@@ -160,20 +172,22 @@ async def _listening(
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 held.append(msg)  # the client closed (or the socket broke): nothing to play to
                 await _stopped(playing)
-                return state
-            interrupted = talker.interrupts(state, _heard(msg))
+                return state, received
+            heard = _heard(msg)
+            interrupted = talker.interrupts(state, heard)
             if interrupted is None:
                 held.append(msg)
                 continue
             await _stopped(playing)
+            received = _noted(ctx, received, heard)
             state, instead = interrupted
             await _play(request, ctx, sink, instead)
-            return state
+            return state, received
         playing.result()
     finally:
         if not playing.done():
             playing.cancel()
-    return state
+    return state, received
 
 
 async def _play(request: web.BaseRequest, ctx: Context, sink: WebSocketSink,

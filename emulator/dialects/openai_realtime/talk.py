@@ -26,7 +26,7 @@ from ...scenario.model import Scenario
 from ...scenario.text import reply_text
 from .. import vad
 from ..openai import check_key
-from ..session import Ask, Heard, Opened, Said, Talker
+from ..session import Ask, Heard, Opened, Said, Talker, choosing_headers
 from ..speaker import Given, Incoming
 from .plan import output_items
 from .respond import RealtimeSpeaker
@@ -220,15 +220,10 @@ class RealtimeTalker(Talker[Session]):
             "metadata": asked.get("metadata"),
         }  # fmt: skip
         ask = Incoming("MESSAGE", incoming.path, incoming.query,
-                       {"Content-Type": "application/json", **_headers(incoming)},
+                       {"Content-Type": "application/json", **choosing_headers(incoming)},
                        json.dumps(body).encode())  # fmt: skip
         return replace(state, asked=response_id, asked_audio="audio" in modalities,
                        asked_into=into), Ask(ask)  # fmt: skip
-
-
-def _headers(incoming: Incoming) -> dict[str, str]:
-    """The upgrade request's headers that choose a scenario (each ask is chosen by them)."""
-    return {k: v for k, v in incoming.headers.items() if k.lower().startswith("x-emulator-")}
 
 
 def _session_update(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Said]:

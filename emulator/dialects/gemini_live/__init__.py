@@ -1,0 +1,1 @@
+"""Google's Gemini Live API: BidiGenerateContent over a WebSocket."""

@@ -1,0 +1,86 @@
+"""A Gemini Live turn as the API plays it: the model's turn in pieces (text, or audio with
+its words), then either its calls in one ``toolCall`` (the turn goes on once the client
+answers them) or ``generationComplete`` and ``turnComplete`` with the usage. Pure.
+
+Numbered as faults count events, as every dialect's: 0 opens the turn (nothing is said for
+it), one per piece of the reply, the calls' events (said at the end, whole), the closing
+one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from ...core.endings import end_label, event_label
+from ...engine.prepare import Prepared
+from ...engine.stream import Events, delta_events, dialect_stream
+from ...protocol.audio import speech
+from ...protocol.steps import Message, Step
+from ...scenario.model import Scenario
+from ..common import keyed_api_not_applicable, sse_framing
+from .shapes import MISSING, shapes
+from .wire import LiveContext, calls_message, content_message, said, usage
+
+__all__ = ["NAME", "TITLE", "calls_of", "not_applicable", "planned_live"]
+
+NAME: Final = "gemini-live"
+TITLE: Final = "Gemini Live"
+
+
+def not_applicable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` means nothing on this dialect (None: it applies)."""
+    reason = sse_framing(scenario, "a WebSocket's messages") or keyed_api_not_applicable(
+        scenario, NAME, MISSING
+    )
+    if reason is not None:
+        return reason
+    reply, wire = scenario.reply, scenario.wire
+    if reply.refusal:
+        return "its reply is a refusal in OpenAI's refusal field, which Gemini Live has not"
+    if reply.reasoning:
+        return "its reply has reasoning, which this emulator's Gemini Live does not stream"
+    if wire.finish_type != "stop":
+        return f"its reply ends at {wire.finish_type}, which Gemini Live does not say"
+    if reply.cached_tokens:
+        return "it says what a prompt cache served, which this emulator's Gemini Live does not"
+    return None
+
+
+def calls_of(scenario: Scenario, text: str) -> list[tuple[str, str]]:
+    """The turn's calls (tool, arguments): the reply's own (its text the arguments), then
+    the further ones."""
+    reply = scenario.reply
+    own = [(reply.tool, text)] if reply.tool else []
+    return own + [(c.tool, c.arguments) for c in reply.calls]
+
+
+def planned_live(scenario: Scenario, ctx: LiveContext, prepared: Prepared) -> Iterator[Step]:
+    """The turn's messages, one a frame, with the scenario's faults."""
+    return dialect_stream(scenario, _events(scenario, ctx, prepared), prepared, shapes,
+                          _closing(scenario, ctx, prepared))  # fmt: skip
+
+
+def _closing(scenario: Scenario, ctx: LiveContext, prepared: Prepared) -> list[Message]:
+    tokens = len(prepared.ends) + len(scenario.reply.calls)
+    calls = calls_of(scenario, prepared.text)
+    if calls:  # the turn waits for the client's toolResponse
+        return [said(calls_message(ctx, calls), event_label("toolCall")),
+                said({"usageMetadata": usage(ctx, tokens)}, end_label("usageMetadata"))]  # fmt: skip
+    return [
+        said({"serverContent": {"generationComplete": True}}),
+        said({"serverContent": {"turnComplete": True}, "usageMetadata": usage(ctx, tokens)},
+             end_label("turnComplete")),
+    ]  # fmt: skip
+
+
+def _events(scenario: Scenario, ctx: LiveContext, prepared: Prepared) -> Events:
+    tool = bool(scenario.reply.tool)
+
+    def piece(number: int, text: str) -> list[Step]:
+        if tool:  # a call's arguments are said whole, with the call
+            return []
+        return list(content_message(ctx, text, speech(text) if ctx.audio else None))
+
+    return delta_events(scenario, prepared, list, piece, lambda text, pieces: [],
+                        lambda each: [])  # fmt: skip
