@@ -30,6 +30,7 @@ from emulator.dialects.fakegpt.shapes import shapes as fakegpt_shapes
 from emulator.dialects.fakegpt.wire import StreamContext
 from emulator.dialects.gemini.shapes import shapes as gemini_shapes
 from emulator.dialects.gemini_live.shapes import shapes as live_shapes
+from emulator.dialects.mcp.shapes import shapes as mcp_shapes
 from emulator.dialects.openai_chat.shapes import shapes as chat_shapes
 from emulator.dialects.openai_chat.wire import ChatContext
 from emulator.dialects.openai_realtime.shapes import shapes as realtime_shapes
@@ -122,6 +123,7 @@ def test_each_shipped_dialect_shapes_what_it_declares_and_gives_a_reason_for_the
         "bedrock": bedrock_shapes(),
         "openai-realtime": realtime_shapes(RealtimeContext("resp_1", "conv_1", False, "v", 3)),
         "gemini-live": live_shapes(),
+        "mcp": mcp_shapes(1),
     }
     assert sorted(built) == sorted(DIALECTS)
     for name, shapes in built.items():

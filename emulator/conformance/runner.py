@@ -64,9 +64,10 @@ class Case:
     def served(self) -> Scenario:
         """What the client is judged by: the turn a first request gets, or (``loop``) the
         turn the conversation ends with."""
+        judged_by = dialect_named(self.dialect).judged_by
         if self.loop:
-            return closing_turn(self.scenario)
-        return opening_turn(self.scenario, self.prompt)
+            return judged_by(closing_turn(self.scenario))
+        return judged_by(opening_turn(self.scenario, self.prompt))
 
     @property
     def deadline(self) -> float:

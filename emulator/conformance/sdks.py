@@ -2,7 +2,8 @@
 stream as most code reads it (``--python emulator.conformance.sdks:openai_chat_sdk
 --dialect openai-chat``, and the same for ``anthropic_sdk``, ``openai_responses_sdk``,
 ``gemini_sdk`` on ``gemini``, ``bedrock_sdk`` on ``bedrock``, ``openai_realtime_sdk`` on
-``openai-realtime``, ``gemini_live_sdk`` on ``gemini-live`` with ``--tls``). Each gathers tool calls by
+``openai-realtime``, ``gemini_live_sdk`` on ``gemini-live`` with ``--tls``, ``mcp_sdk`` on
+``mcp``). Each gathers tool calls by
 the index each piece names and reports a refusal as one.
 """
 
@@ -18,6 +19,7 @@ __all__ = [
     "bedrock_sdk",
     "gemini_live_sdk",
     "gemini_sdk",
+    "mcp_sdk",
     "openai_chat_sdk",
     "openai_realtime_sdk",
     "openai_responses_sdk",
@@ -267,3 +269,31 @@ async def gemini_live_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  
                     items.add(0, part.text)
             if content.turn_complete:
                 return items.joined()
+
+
+async def mcp_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    """The official ``mcp`` package's client over Streamable HTTP (``streamable_http_client``
+    and ``ClientSession``) calling the emulator's ``reply`` tool with the prompt (``--dialect
+    mcp``): the result's text. Its read timeout is the idle timeout; a result with
+    ``isError`` raises, as a careful caller does, and so does the one error inside the
+    client's task group (what ``except*`` catches)."""
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    http = httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=timeout))
+    try:
+        async with (
+            http,
+            streamable_http_client(f"{url}/mcp", http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            result = await session.call_tool("reply", {"prompt": prompt})
+    except BaseExceptionGroup as group:  # the client's task group: the error inside it
+        while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+            group = group.exceptions[0]
+        raise group from None
+    if result.is_error:
+        raise RuntimeError(f"the tool said it failed: {result.content}")
+    return "".join(getattr(item, "text", "") for item in result.content)

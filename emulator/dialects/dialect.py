@@ -15,6 +15,7 @@ API's answers, by a :class:`~.speaker.Speaker` made for each server).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 from ..scenario import ANSWER, ApiPart, Budget, Endpoint, HttpError, Scenario
 from ..scenario.faults import FAULTS, FaultShapes
+from ..scenario.model import Expect
 from ..scenario.outcomes import Reading
 from ..scenario.parts import parts
+from .rpc import RpcServer
 from .session import Talker
 from .speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
 from .strict import StrictRule
@@ -38,6 +41,7 @@ __all__ = [
     "Errors",
     "Plain",
     "Route",
+    "Rpc",
     "Session",
     "detail_body",
     "json_error_message",
@@ -80,7 +84,17 @@ class Session:
     endpoint: Endpoint = "conversation"
 
 
-Route = Plain | Called[Any] | Conversation | Session
+@dataclass(frozen=True, slots=True)
+class Rpc:
+    """The API's calls as JSON-RPC messages over HTTP, in sessions (MCP's Streamable HTTP):
+    an :class:`~.rpc.RpcServer` (one per server) says what each message gets; a result it
+    plays gets a scenario of its own."""
+
+    server: Callable[[], RpcServer[Any]]
+    endpoint: Endpoint = "conversation"
+
+
+Route = Plain | Called[Any] | Conversation | Session | Rpc
 
 
 class BudgetShape(NamedTuple):
@@ -96,6 +110,10 @@ GENERIC_BUDGET: Final = BudgetShape(
     lambda budget: {},
     lambda budget, asked, model: "Too many tokens, please wait before trying again.",
 )
+
+
+def _as_stated(scenario: Scenario) -> Expect | None:
+    return None
 
 
 def _no_message(body: bytes) -> str | None:
@@ -173,6 +191,10 @@ class Dialect:
     #: Its own part of a scenario (FakeGpt's login and stream switches): keys only its
     #: scenarios say, read by the loader once the registry registers it.
     part: type[ApiPart] | None = None
+    #: What a correct client of this API ends with where the protocol says otherwise than
+    #: the scenario's [expect] (MCP's resumption recovers a stream cut after an event id):
+    #: None, the scenario's word holds.
+    expects: Callable[[Scenario], Expect | None] = _as_stated
 
     def __post_init__(self) -> None:
         self.shapes.check(self.name)
@@ -182,6 +204,11 @@ class Dialect:
         """Whether it answers over a WebSocket (a :class:`Session` route)."""
         every = (*self.routes.values(), *self.prefixes.values())
         return any(isinstance(r, Session) for m in every for r in m.values())
+
+    def judged_by(self, scenario: Scenario) -> Scenario:
+        """``scenario`` with the outcome a correct client of this API reaches."""
+        expect = self.expects(scenario)
+        return scenario if expect is None else dataclasses.replace(scenario, expect=expect)
 
     def not_applicable(self, scenario: Scenario) -> str | None:
         """Why ``scenario`` means nothing on it (None: it applies); a scripted

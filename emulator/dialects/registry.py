@@ -23,6 +23,7 @@ from .dialect import Dialect
 from .fakegpt.api import DIALECT as FAKEGPT
 from .gemini.api import DIALECT as GEMINI
 from .gemini_live.api import DIALECT as GEMINI_LIVE
+from .mcp.api import DIALECT as MCP
 from .openai_chat.api import DIALECT as OPENAI_CHAT
 from .openai_realtime.api import DIALECT as OPENAI_REALTIME
 from .openai_responses.api import DIALECT as OPENAI_RESPONSES
@@ -41,6 +42,7 @@ DIALECTS: Final[dict[str, Dialect]] = {
         BEDROCK,
         OPENAI_REALTIME,
         GEMINI_LIVE,
+        MCP,
     )
 }
 _SHIPPED: Final = frozenset(DIALECTS)

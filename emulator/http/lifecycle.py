@@ -12,18 +12,16 @@ dialect's own shape. The journal entry (``ctx.call``) notes each step.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from ..core.endings import Ending
 from ..dialects.dialect import Called, Plain
-from ..dialects.speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
-from ..engine.play import deliver, end_connection, play
+from ..dialects.speaker import Given, Incoming, Speaker, Whole
+from ..engine.play import deliver, end_connection
 from ..protocol.errors import BadRequest
-from ..protocol.steps import Step
 from ..scenario import HttpError, Scenario, Transport
 from ..scenario.asked import Asked
 from ..scenario.faults import FAULTS
@@ -31,7 +29,9 @@ from .asking import applicable, choose, given_for, sent
 from .budget import spent
 from .connection import converse
 from .context import Context, preflight
+from .exchange import exchange
 from .routes import Admin, RouteTable, Served
+from .streams import streamed
 
 __all__ = ["dispatch", "sent"]
 
@@ -50,6 +50,8 @@ async def dispatch(
     # (emulator.http.app), as every error on its routes is.
     if entry.talker is not None:
         return await converse(request, ctx, entry, entry.talker, body)
+    if entry.server is not None:
+        return await exchange(request, ctx, entry, entry.server, body)
     return await _answered(request, ctx, entry, body)
 
 
@@ -127,39 +129,13 @@ async def _conversation(
         cut = await _whole_answer_faults(request, ctx, scenario, speaker.failed)
         return cut if cut is not None else sent(answer)
     extra = {**answer.extra, **ctx.cors, **budget}
-    return await _streamed(request, ctx, answer.steps, _transport_of(scenario), answer.status,
+    return await streamed(request, ctx, answer.steps, _transport_of(scenario), answer.status,
                            answer.headers, extra)  # fmt: skip
 
 
 def _transport_of(scenario: Scenario) -> Transport | None:
     """The network the conversation's answer goes through (None: a plain socket)."""
     return scenario.transport if scenario.transport.applies("conversation") else None
-
-
-async def _streamed(
-    request: web.BaseRequest,
-    ctx: Context,
-    steps: Iterator[Step],
-    transport: Transport | None,
-    status: int = 200,
-    headers: Mapping[str, str] = STREAM_HEADERS,
-    extra: Mapping[str, str] | None = None,
-) -> web.StreamResponse:
-    """Play ``steps`` as the answer, counted in the metrics as a stream in flight."""
-    metrics = ctx.state.metrics
-    metrics.stream_started()
-    try:
-        playing = play(request, steps, ctx.config.clock, ctx.config.speed, ctx.call, extra,
-                       transport, status, headers,
-                       reader_seconds=ctx.config.limits.reader_seconds)  # fmt: skip
-        if not ctx.config.speed:
-            return await playing  # unpaced: it never sleeps, and a task costs a loop turn
-        # In a task of its own: each time a paced stream wakes, it resumes the player
-        # alone, not the five handler frames that await it (0.4 ms CPU a 5 s stream).
-        # Cancelling the handler cancels the task it awaits.
-        return await asyncio.ensure_future(playing)
-    finally:
-        metrics.stream_ended()
 
 
 async def _whole_answer_faults(

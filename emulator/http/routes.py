@@ -16,8 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..dialects.dialect import Conversation, Dialect, Errors, Plain, Route, Session
+from ..dialects.dialect import Conversation, Dialect, Errors, Plain, Route, Rpc, Session
 from ..dialects.registry import DIALECTS
+from ..dialects.rpc import RpcServer
 from ..dialects.session import Talker
 from ..dialects.speaker import Speaker
 from .admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
@@ -44,6 +45,8 @@ class Served:
     speaker: Speaker[Any, Any, Any] | None = None
     #: For a WebSocket's route, the talker this server made for it.
     talker: Talker[Any] | None = None
+    #: For a JSON-RPC route (MCP), the server this server made for it.
+    server: RpcServer[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ def _served(
                 dialect,
                 route.speaker() if isinstance(route, Conversation) else None,
                 route.talker() if isinstance(route, Session) else None,
+                route.server() if isinstance(route, Rpc) else None,
             )
             for method, route in methods.items()
         }

@@ -30,6 +30,7 @@ from .matching import Near, check_pool, chosen_by_match
 from .metrics import Metrics
 from .ratelimits import TokenBudgets
 from .records import SessionRecords
+from .rpc_sessions import RpcSessions
 from .rules import SCENARIO_MARKER, Rules, RuleTimeoutError, login_effects, reachable_by_prompt
 from .sessions import Sessions, check_session_id
 
@@ -101,6 +102,8 @@ class EmulatorState(SessionRecords):
         self._counters: dict[tuple[str, str], int] = {}
         #: What this session spent of each scenario's token budget ([rate_limit]).
         self.budgets = TokenBudgets()
+        #: The sessions of the JSON-RPC dialects (MCP), and their kept events.
+        self.rpc = RpcSessions()
         self._chaos = _server.chaos
         self._chaos_count = 0
         #: Every session's calls, each tagged with its session (see :attr:`requests`).

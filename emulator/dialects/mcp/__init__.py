@@ -1,0 +1,1 @@
+"""The Model Context Protocol: a scripted tool server over Streamable HTTP."""

@@ -1,0 +1,143 @@
+"""The MCP server as a state machine: the session a request names and its one message in,
+the session and what to answer out. No I/O. Pure.
+
+``initialize`` opens a session (the version the client asks, when this server speaks it;
+else the newest); every other request needs one. ``tools/list`` lists the tools,
+``tools/call`` is a result the scenario plays (a tool that does not exist is the
+protocol's -32602; arguments its schema refuses, the tool's ``isError`` result);
+``ping`` is answered empty. Notifications and responses from the client are accepted.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ...core.endings import end_label, event_label
+from ...engine.prepare import prepare
+from ...engine.stream import dialect_stream
+from ...protocol.jsonrpc import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    RpcMessage,
+    error_response,
+    response,
+)
+from ...protocol.sse import SSEFormat
+from ...protocol.steps import Write
+from ...scenario.model import Scenario
+from ...scenario.text import reply_text
+from ..rpc import Played, Replied, RpcServer, Streamed
+from .shapes import shapes
+from .tools import BUILTIN_TOOLS, tool_named
+from .wire import VERSIONS, event_id, initialize_result, message_event, priming_event, tools_result
+
+__all__ = ["McpServer", "McpSession"]
+
+#: The tools listed on one page; a longer list goes on with ``nextCursor``.
+PAGE: Final = 50
+
+
+@dataclass(frozen=True, slots=True)
+class McpSession:
+    """One client's session: its id, the protocol version agreed, and whether the client
+    said it is initialized."""
+
+    id: str
+    version: str
+    initialized: bool = False
+
+
+def _error(message: RpcMessage, code: int, text: str) -> Replied:
+    return Replied(error_response(message.id, code, text))
+
+
+class McpServer(RpcServer[McpSession]):
+    """The scripted MCP server, one per server."""
+
+    versions = VERSIONS
+
+    def session_id(self, session: McpSession) -> str:
+        return session.id
+
+    def handle(
+        self, session: McpSession | None, message: RpcMessage
+    ) -> tuple[McpSession | None, Replied | Played]:
+        if not message.request:  # a notification or a response: taken, nothing to say
+            if session is not None and message.method == "notifications/initialized":
+                session = McpSession(session.id, session.version, initialized=True)
+            return session, Replied(None, 202)
+        assert message.id is not None
+        params = message.params if isinstance(message.params, Mapping) else {}
+        if message.method == "initialize":
+            asked = params.get("protocolVersion")
+            version = asked if asked in VERSIONS else VERSIONS[0]
+            opened = McpSession(secrets.token_hex(16), str(version))
+            return opened, Replied(response(message.id, initialize_result(opened.version)))
+        if session is None:
+            return None, _error(message, INVALID_REQUEST, "Bad Request: no session: "
+                                "initialize first")  # fmt: skip
+        if message.method == "ping":
+            return session, Replied(response(message.id, {}))
+        if message.method == "tools/list":
+            return session, _listed(message, params)
+        if message.method == "tools/call":
+            return session, _called(message, params)
+        return session, _error(message, METHOD_NOT_FOUND, f"Method not found: {message.method}")
+
+    def play(self, scenario: Scenario, played: Played, stream: int, fmt: SSEFormat) -> Streamed:
+        """The answer's events: the priming event (event 0, as faults count), then the
+        response (the closing one), with the scenario's faults between."""
+        first, last = event_id(stream, 0), event_id(stream, 1)
+        primed = priming_event(fmt, first)
+        answered = message_event(fmt, _result(scenario, played), last)
+
+        def events() -> Any:
+            yield 0, [0], (Write(primed, event_label("priming")),)
+
+        steps = dialect_stream(scenario, events(), prepare(scenario, "", escape=False),
+                               lambda: shapes(played.id), (Write(answered, end_label("response")),))  # fmt: skip
+        return Streamed(steps, ((first, primed), (last, answered)))
+
+
+def _listed(message: RpcMessage, params: Mapping[str, Any]) -> Replied:
+    assert message.id is not None
+    cursor = params.get("cursor")
+    start = 0
+    if cursor is not None:
+        if (
+            not isinstance(cursor, str)
+            or not cursor.isdigit()
+            or int(cursor) >= len(BUILTIN_TOOLS)
+        ):
+            return _error(message, INVALID_PARAMS, f"Invalid cursor: {cursor!r}")
+        start = int(cursor)
+    page = BUILTIN_TOOLS[start : start + PAGE]
+    result = tools_result(page)
+    if start + PAGE < len(BUILTIN_TOOLS):
+        result["nextCursor"] = str(start + PAGE)
+    return Replied(response(message.id, result))
+
+
+def _called(message: RpcMessage, params: Mapping[str, Any]) -> Replied | Played:
+    assert message.id is not None
+    name = params.get("name")
+    tool = tool_named(name) if isinstance(name, str) else None
+    if tool is None:
+        return _error(message, INVALID_PARAMS, f"Unknown tool: {name}")
+    arguments = params.get("arguments") or {}
+    if not isinstance(arguments, Mapping):
+        return _error(message, INVALID_PARAMS, "Invalid params: arguments is an object")
+    return Played(message.id, "tools/call", {"name": tool.name, "arguments": arguments})
+
+
+def _result(scenario: Scenario, played: Played) -> dict[str, Any]:
+    """The response a played ``tools/call`` ends with, under ``scenario``."""
+    tool = tool_named(str(played.params.get("name")))
+    assert tool is not None  # only a tool that exists is played
+    arguments = played.params.get("arguments") or {}
+    result = tool.call(arguments, lambda prompt: reply_text(scenario.reply, prompt))
+    return response(played.id, result.object())

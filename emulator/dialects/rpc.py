@@ -1,0 +1,72 @@
+"""A dialect whose calls are JSON-RPC messages over HTTP (MCP's Streamable HTTP): a small
+state machine. Pure.
+
+Given the session a request names (None: it names none) and the message it carries, an
+:class:`RpcServer` says what to answer: a message sent whole (:class:`Replied`, or none:
+202 Accepted), or a result a scenario plays (:class:`Played`: a tool's, as an event stream
+with the scenario's faults). The HTTP lifecycle (:mod:`emulator.http.exchange`) owns the
+requests, the session store, the event ids and resumption.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from ..protocol.jsonrpc import RequestId, RpcMessage
+from ..protocol.sse import SSEFormat
+from ..protocol.steps import Step
+from ..scenario.model import Scenario
+
+__all__ = ["Played", "Replied", "RpcServer", "Streamed"]
+
+S = TypeVar("S")  # a session's state, the dialect's own
+
+
+@dataclass(frozen=True, slots=True)
+class Replied:
+    """An answer sent whole: a JSON-RPC message (None: no body, 202 Accepted)."""
+
+    message: Mapping[str, Any] | None
+    status: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """A request whose answer a scenario plays: its id, its method and its params (the
+    server makes the response it ends with once the scenario is chosen)."""
+
+    id: RequestId
+    method: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A played answer as an event stream: its steps, and the events it means to send
+    (event id, the event's bytes), kept for a client that resumes after a drop."""
+
+    steps: Iterator[Step]
+    events: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
+
+
+class RpcServer(ABC, Generic[S]):
+    """A JSON-RPC dialect, one per server."""
+
+    #: The protocol versions it speaks, newest first.
+    versions: tuple[str, ...]
+
+    @abstractmethod
+    def handle(self, session: S | None, message: RpcMessage) -> tuple[S | None, Replied | Played]:
+        """One message: the session (a new one, when the message opens one), and what to
+        answer. A request that needs a session and has none gets an error reply."""
+
+    @abstractmethod
+    def session_id(self, session: S) -> str:
+        """The id the client names the session by."""
+
+    @abstractmethod
+    def play(self, scenario: Scenario, played: Played, stream: int, fmt: SSEFormat) -> Streamed:
+        """``played`` as the ``stream``-th event stream of its session, under ``scenario``."""

@@ -1,0 +1,181 @@
+"""THE lifecycle of a JSON-RPC dialect's requests: MCP's Streamable HTTP transport.
+
+POST carries one message: the ``Origin`` checked (a foreign one is a 403, against DNS
+rebinding), its media types and ``MCP-Protocol-Version`` checked, its session found by
+``Mcp-Session-Id`` (``initialize`` opens one; any other request without one is a 400, with
+one no longer open a 404), the scenario chosen for each request (its HTTP error answers
+it: ``http_429_rate_limited`` refuses ``initialize``), then the dialect's
+:class:`~emulator.dialects.rpc.RpcServer` says what it gets: a JSON answer, 202 for a
+notification, or an event stream the scenario plays, whose events are kept so a GET with
+``Last-Event-ID`` replays what followed that event, once. DELETE ends a session. A GET
+without ``Last-Event-ID`` (a stream for the server's own messages) is a 405: this server
+sends none.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ..dialects.rpc import Played, Replied, RpcServer
+from ..engine.stream import format_of
+from ..protocol.errors import BadRequest
+from ..protocol.jsonrpc import RpcError, error_response, read_message
+from ..protocol.steps import Write
+from ..scenario import ANSWER
+from .asking import applicable, choose
+from .context import Context
+from .routes import Served
+from .streams import streamed
+
+__all__ = ["SESSION_HEADER", "VERSION_HEADER", "exchange"]
+
+SESSION_HEADER: Final = "Mcp-Session-Id"
+VERSION_HEADER: Final = "MCP-Protocol-Version"
+#: The hosts of a page that may call the server (a browser on this machine).
+_LOCAL: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+_SSE: Final = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+
+
+def _json(message: Any, status: int = 200, session: str | None = None) -> web.Response:
+    headers = {SESSION_HEADER: session} if session else {}
+    return web.Response(body=json.dumps(message).encode(), status=status, headers=headers,
+                        content_type="application/json")  # fmt: skip
+
+
+def _refused(status: int, message: str, code: int = -32600) -> web.Response:
+    return _json(error_response(None, code, message), status)
+
+
+def _foreign(request: web.BaseRequest) -> bool:
+    """Whether the request comes from a page of another origin (a DNS-rebinding attack's
+    shape): an ``Origin`` whose host is neither this machine's nor the one it asked."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    host = urlsplit(origin).hostname
+    return host is None or (host not in _LOCAL and host != request.url.host)
+
+
+async def exchange(
+    request: web.BaseRequest, ctx: Context, served: Served, server: RpcServer[Any], body: bytes
+) -> web.StreamResponse:
+    """Answer one request on ``served``'s JSON-RPC route."""
+    if _foreign(request):
+        return _refused(403, "Forbidden: Origin not allowed (requests from other origins are "
+                        "refused, against DNS rebinding)")  # fmt: skip
+    version = request.headers.get(VERSION_HEADER)
+    if version is not None and version not in server.versions:
+        return _refused(400, f"Bad Request: unsupported protocol version {version!r} "
+                        f"(supported: {', '.join(server.versions)})")  # fmt: skip
+    sessions = ctx.state.rpc
+    named = request.headers.get(SESSION_HEADER)
+    if request.method == "DELETE":
+        if named is None:
+            return _refused(400, f"Bad Request: {SESSION_HEADER} header is required")
+        return web.Response(status=204) if sessions.ended(named) else _refused(
+            404, "Session not found")  # fmt: skip
+    if request.method == "GET":
+        return await _resumed(request, ctx, named)
+    return await _posted(request, ctx, served, server, body, named)
+
+
+async def _resumed(
+    request: web.BaseRequest, ctx: Context, named: str | None
+) -> web.StreamResponse:
+    last = request.headers.get("Last-Event-ID")
+    if last is None:
+        return web.Response(status=405, headers={"Allow": "POST, DELETE"},
+                            text="This server sends no messages of its own: no stream to "
+                            "listen on (POST a request; GET with Last-Event-ID resumes one)")  # fmt: skip
+    if named is None:
+        return _refused(400, f"Bad Request: {SESSION_HEADER} header is required")
+    sessions = ctx.state.rpc
+    if sessions.state(named) is None:
+        return _refused(404, "Session not found")
+    stream, _, _ = last.partition("-")
+    events = sessions.resumed(named, last, int(stream)) if stream.isdigit() else None
+    if events is None:
+        return _refused(404, f"No stream to resume after event {last!r} (each is replayed "
+                        "once)")  # fmt: skip
+    ctx.call.detail = f"resumed after event {last}: {len(events)} event(s) replayed"
+    steps = iter([Write(data) for data in events])
+    return await streamed(request, ctx, steps, None, headers={**_SSE, SESSION_HEADER: named})
+
+
+async def _posted(
+    request: web.BaseRequest,
+    ctx: Context,
+    served: Served,
+    server: RpcServer[Any],
+    body: bytes,
+    named: str | None,
+) -> web.StreamResponse:
+    media = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    if media != "application/json":
+        return _refused(415, "Unsupported Media Type: Content-Type must be application/json")
+    accept = request.headers.get("Accept", "")
+    if "application/json" not in accept or "text/event-stream" not in accept:
+        return _refused(406, "Not Acceptable: Accept must name both application/json and "
+                        "text/event-stream")  # fmt: skip
+    try:
+        message = read_message(body)
+    except RpcError as exc:
+        return _json(error_response(exc.id, exc.code, exc.message), 400)
+    sessions = ctx.state.rpc
+    session: Any = None
+    if message.method != "initialize":
+        if named is None:
+            return _refused(400, f"Bad Request: {SESSION_HEADER} header is required")
+        session = sessions.state(named)
+        if session is None:
+            return _refused(404, "Session not found")
+    scenario = None
+    if message.request:
+        scenario = choose(request, ctx, ANSWER, None)
+        number = ctx.call.number = ctx.state.next_call(scenario, ANSWER)
+        ctx.call.served = scenario
+        scripted = scenario.http_error(ANSWER, number)
+        if scripted is not None:
+            answer = served.dialect.errors.scripted(scripted)
+            return web.Response(body=answer.body, status=answer.status, headers=answer.headers,
+                                content_type=answer.content_type)  # fmt: skip
+    ctx.call.detail = message.method or f"response to {message.id!r}"
+    state, said = server.handle(session, message)
+    if state is None:
+        return _json(said.message if isinstance(said, Replied) else {}, 400)
+    id_ = server.session_id(state)
+    if named is None:
+        sessions.opened(id_, state)
+    else:
+        sessions.update(id_, state)
+    if isinstance(said, Replied):
+        if said.message is None:
+            return web.Response(status=said.status, headers={SESSION_HEADER: id_})
+        return _json(said.message, said.status, id_)
+    return await _played(request, ctx, served, server, said, id_, scenario)
+
+
+async def _played(
+    request: web.BaseRequest,
+    ctx: Context,
+    served: Served,
+    server: RpcServer[Any],
+    played: Played,
+    session: str,
+    scenario: Any,
+) -> web.StreamResponse:
+    try:
+        applicable(served.dialect, scenario)
+    except BadRequest as exc:
+        return _json(error_response(played.id, -32600, str(exc.detail)), exc.status, session)
+    sessions = ctx.state.rpc
+    stream = sessions.next_stream(session)
+    answer = server.play(scenario, played, stream, format_of(scenario))
+    sessions.keep(session, stream, answer.events)
+    transport = scenario.transport if scenario.transport.applies(ANSWER) else None
+    return await streamed(request, ctx, answer.steps, transport,
+                          headers={**_SSE, SESSION_HEADER: session})  # fmt: skip

@@ -1,0 +1,93 @@
+"""The sessions of a JSON-RPC dialect (MCP's ``Mcp-Session-Id``), and the events each kept
+for a client that resumes a stream after a drop: capped in count and bytes.
+
+A session is the dialect's own state; each of its event streams is numbered, and its
+events kept (the newest :data:`KEPT_STREAMS` streams, at most :data:`KEPT_BYTES` a
+session) until a client resumes it, once, with ``Last-Event-ID``. Past
+:data:`MAX_SESSIONS`, the session used longest ago is forgotten (its client gets a 404,
+and must initialize again, as the protocol says).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["KEPT_BYTES", "KEPT_STREAMS", "MAX_SESSIONS", "RpcSessions"]
+
+MAX_SESSIONS: Final = 1_000
+KEPT_STREAMS: Final = 32
+KEPT_BYTES: Final = 4 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Session:
+    state: Any
+    streams: int = 0
+    kept: OrderedDict[int, Sequence[tuple[str, bytes]]] = field(default_factory=OrderedDict)
+    kept_bytes: int = 0
+
+
+class RpcSessions:
+    """Every open session of one emulator session, by id."""
+
+    def __init__(self) -> None:
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def opened(self, id: str, state: Any) -> None:
+        self._sessions[id] = _Session(state)
+        while len(self._sessions) > MAX_SESSIONS:
+            self._sessions.popitem(last=False)
+
+    def state(self, id: str) -> Any | None:
+        """The session's state (None: no such session); it becomes the newest used."""
+        session = self._sessions.get(id)
+        if session is None:
+            return None
+        self._sessions.move_to_end(id)
+        return session.state
+
+    def update(self, id: str, state: Any) -> None:
+        session = self._sessions.get(id)
+        if session is not None:
+            session.state = state
+
+    def ended(self, id: str) -> bool:
+        """Forget the session; whether it was open."""
+        return self._sessions.pop(id, None) is not None
+
+    def next_stream(self, id: str) -> int:
+        session = self._sessions[id]
+        session.streams += 1
+        return session.streams
+
+    def keep(self, id: str, stream: int, events: Sequence[tuple[str, bytes]]) -> None:
+        """Keep a stream's events (id, bytes) for a client that resumes it."""
+        session = self._sessions.get(id)
+        size = sum(len(data) for _, data in events)
+        if session is None or size > KEPT_BYTES:
+            return
+        session.kept[stream] = tuple(events)
+        session.kept_bytes += size
+        while len(session.kept) > KEPT_STREAMS or session.kept_bytes > KEPT_BYTES:
+            _, gone = session.kept.popitem(last=False)
+            session.kept_bytes -= sum(len(data) for _, data in gone)
+
+    def resumed(self, id: str, last_event: str, stream_of: int) -> list[bytes] | None:
+        """The events of stream ``stream_of`` after the one called ``last_event`` (None:
+        that stream is not kept, or has no such event); the stream is forgotten then, so
+        it is replayed once."""
+        session = self._sessions.get(id)
+        events = None if session is None else session.kept.pop(stream_of, None)
+        if session is None or events is None:
+            return None
+        session.kept_bytes -= sum(len(data) for _, data in events)
+        ids = [event_id for event_id, _ in events]
+        if last_event not in ids:
+            return None
+        return [data for _, data in events[ids.index(last_event) + 1 :]]
