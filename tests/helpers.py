@@ -301,11 +301,12 @@ async def assert_report_card(
     doc: Path = README,
     command: bool = False,
     tls: Any = None,
+    loop: bool = False,
 ) -> None:
     """The card in ``doc`` between ``<!-- MARKER`` and ``<!-- /MARKER`` is what a run finds:
     the same scenarios not passing, with the same verdicts, and the same counts.
     ``client`` is a Python callable, or (``command``) a ``--cmd`` template; ``tls``: the
-    cases served over HTTPS and WSS with it."""
+    cases served over HTTPS and WSS with it; ``loop``: the client runs tool loops."""
     from emulator.conformance import cases, command_client, python_client, run_all
     from emulator.conformance.runner import skipped
 
@@ -313,11 +314,12 @@ async def assert_report_card(
     card = text[text.index(f"<!-- {marker}") : text.index(f"<!-- /{marker}")]
     stated = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", card, re.M))
     judged = command_client(client) if command else python_client(client)
-    results = await run_all(cases(dialect=dialect), judged, jobs=4, speed=0.05, tls=tls)
+    results = await run_all(cases(dialect=dialect, loop=loop), judged, jobs=4, speed=0.05,
+                            tls=tls)  # fmt: skip
     found = {r.case.name: r.verdict.kind for r in results if not r.verdict.passed}
     assert found == stated, {n: r.verdict.detail for n, r in
                              ((r.case.name, r) for r in results) if n in found}  # fmt: skip
-    passes, na = sum(r.verdict.passed for r in results), len(skipped(dialect))
+    passes, na = sum(r.verdict.passed for r in results), len(skipped(dialect, loop=loop))
     assert f"{passes} pass" in card and f"{na} not applicable" in card, (
         f"a run finds {passes} pass, {na} not applicable"
     )

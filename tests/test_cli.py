@@ -308,8 +308,7 @@ def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
         "sent again cannot be told from a new one: the chunks are not numbered]"
     )  # on the Responses API, sequence numbers tell it apart
     assert lines["tool_call_split"].endswith(
-        "[not on fakegpt: its reply is a tool call, which the FakeGpt conversation stream has "
-        "not; not on mcp: its reply calls a tool, which a tool server does not do]"
+        "[not on fakegpt: its reply is a tool call, which the FakeGpt conversation stream has not]"
     )
     assert lines["bad_prelude_crc"].endswith(
         "[not on fakegpt, openai-chat, anthropic, openai-responses, gemini, openai-realtime, gemini-live, mcp: "

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from ..protocol.jsonrpc import RequestId, RpcMessage
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Step
+from ..scenario.asked import Asked
 from ..scenario.model import Scenario
 
 __all__ = ["Played", "Replied", "RpcServer", "Streamed"]
@@ -62,6 +63,12 @@ class RpcServer(ABC, Generic[S]):
     def handle(self, session: S | None, message: RpcMessage) -> tuple[S | None, Replied | Played]:
         """One message: the session (a new one, when the message opens one), and what to
         answer. A request that needs a session and has none gets an error reply."""
+
+    def asked(self, message: RpcMessage) -> Asked | None:
+        """What a request asks of a scripted conversation, where it asks one (MCP's
+        ``reply`` tool, its prompt): the scenario's turn is chosen by it. None: the
+        scenario is chosen as it is named."""
+        return None
 
     @abstractmethod
     def session_id(self, session: S) -> str:

@@ -135,7 +135,7 @@ async def _posted(
             return _refused(404, "Session not found")
     scenario = None
     if message.request:
-        scenario = choose(request, ctx, ANSWER, None)
+        scenario = choose(request, ctx, ANSWER, server.asked(message))
         number = ctx.call.number = ctx.state.next_call(scenario, ANSWER)
         ctx.call.served = scenario
         scripted = scenario.http_error(ANSWER, number)

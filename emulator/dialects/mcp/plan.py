@@ -2,8 +2,10 @@
 
 A scenario's faults, wire quirks and HTTP errors act on the server's answers (the faults on
 a ``tools/call``'s event stream, an HTTP error on the first request: ``initialize``); its
-reply's text is what the ``reply`` tool answers. A reply that is more than text (calls,
-reasoning, a refusal, a finish of its own) is a model's, which a tool server does not say.
+reply (the turn a prompt gets, in a scripted conversation) is what the ``reply`` tool
+answers: all a client is told, its text then its calls' arguments. A reply's finish of
+its own, a refusal, or a count of tokens is a model's, which a tool's result does not
+say.
 """
 
 from __future__ import annotations
@@ -26,16 +28,9 @@ def not_applicable(scenario: Scenario) -> str | None:
     reason = keyed_api_not_applicable(scenario, NAME, MISSING)
     if reason is not None:
         return reason
-    reply = scenario.reply
-    if scenario.turns:
-        return "its turns script a model's conversation, which a tool server does not hold"
-    if reply.calls_tool:
-        return "its reply calls a tool, which a tool server does not do"
-    if reply.reasoning or reply.refusal:
-        return "its reply is a model's (reasoning, a refusal), which a tool server does not say"
     if scenario.wire.finish_type != "stop":
         return f"its reply ends at {scenario.wire.finish_type}, which a tool's result does not"
-    if reply.cached_tokens or scenario.rate_limit.tokens:
+    if scenario.reply.cached_tokens or scenario.rate_limit.tokens:
         return "it counts a model's tokens, which a tool server does not"
     if scenario.expect.failure == "no_reply":
         return "it expects a reply with no text to fail; a tool's empty text is a result"

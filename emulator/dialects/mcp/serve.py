@@ -28,8 +28,9 @@ from ...protocol.jsonrpc import (
 )
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Write
+from ...scenario.asked import Asked, Message
 from ...scenario.model import Scenario
-from ...scenario.text import reply_text
+from ...scenario.text import told_text
 from ..rpc import Played, Replied, RpcServer, Streamed
 from .shapes import shapes
 from .tools import BUILTIN_TOOLS, tool_named
@@ -59,6 +60,18 @@ class McpServer(RpcServer[McpSession]):
     """The scripted MCP server, one per server."""
 
     versions = VERSIONS
+
+    def asked(self, message: RpcMessage) -> Asked | None:
+        """A call of ``reply`` asks the scenario's conversation its prompt (its turn is
+        chosen by it, as a model's request's is)."""
+        params = message.params if isinstance(message.params, Mapping) else {}
+        arguments = params.get("arguments")
+        if message.method != "tools/call" or params.get("name") != "reply":
+            return None
+        prompt = arguments.get("prompt") if isinstance(arguments, Mapping) else None
+        if not isinstance(prompt, str):
+            return None
+        return Asked((Message("user", prompt),), body=dict(params))
 
     def session_id(self, session: McpSession) -> str:
         return session.id
@@ -139,5 +152,5 @@ def _result(scenario: Scenario, played: Played) -> dict[str, Any]:
     tool = tool_named(str(played.params.get("name")))
     assert tool is not None  # only a tool that exists is played
     arguments = played.params.get("arguments") or {}
-    result = tool.call(arguments, lambda prompt: reply_text(scenario.reply, prompt))
+    result = tool.call(arguments, lambda prompt: told_text(scenario.reply, prompt))
     return response(played.id, result.object())
