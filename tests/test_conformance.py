@@ -61,11 +61,13 @@ async def test_this_projects_client_passes_every_scenario() -> None:
         )
     for name, kind in (("ws_close_code", "close_code"), ("ws_invalid_utf8", "invalid_utf8")):
         assert why.pop(name) == f"its {kind} fault is a WebSocket's, which an HTTP answer has not"
+    for name in [n for n in why if n.startswith("mcp_")]:  # the MCP server's own faults
+        assert why.pop(name) == "it scripts the MCP server ([mcp]), which this API is not"
     # The rest are faults on a binary event stream's frames.
     assert why == {n: f"its {s.faults[0].kind} fault: its stream is not binary event-stream "
                    "frames" for n, s in builtin_scenarios().items()
                    if any(FAULTS[f.kind].framing for f in s.faults)}  # fmt: skip
-    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 22
+    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 30
     notes = {r.case.name: r.verdict.notes for r in results}
     assert "logged in again once after a 401 token_expired" in notes["http_401_then_ok"]
     assert any(n.startswith("closed the connection") for n in notes["keep_open_after_done"])

@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from emulator import Emulator, EmulatorConfig, EmulatorServer, builtin_scenarios, serve
 from emulator.conformance.sdks import mcp_sdk
 from emulator.dialects.mcp.plan import expects
+from emulator.scenario.load import scenario_from_dict
 from emulator.scenario.text import reply_text
 from emulator.state.rpc_sessions import KEPT_BYTES, KEPT_STREAMS, MAX_SESSIONS, RpcSessions
 from tests.helpers import assert_report_card
@@ -267,7 +268,7 @@ def test_the_session_store_is_capped_in_count_and_bytes() -> None:
     for stream in range(1, KEPT_STREAMS + 3):
         store.keep("5", stream, [(f"{stream}-0", b"x"), (f"{stream}-1", b"y")])
     assert store.resumed("5", "1-0", 1) is None  # the oldest stream is gone
-    assert store.resumed("5", f"{KEPT_STREAMS + 2}-0", KEPT_STREAMS + 2) == [b"y"]
+    assert store.resumed("5", f"{KEPT_STREAMS + 2}-0", KEPT_STREAMS + 2) == ([b"y"], 0.0)
     store.keep("5", 99, [("99-0", b"z" * (KEPT_BYTES + 1))])  # too large to keep at all
     assert store.resumed("5", "99-0", 99) is None
 
@@ -280,3 +281,105 @@ def test_the_readme_s_mcp_example_prints_echo_s_text(capsys: pytest.CaptureFixtu
         code = block.replace("http://localhost:8080", server.url)
         exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})
     assert capsys.readouterr().out == "hi\n"
+
+
+# -- MCP's own faults ([mcp]) ----------------------------------------------------------------
+
+
+async def _raw_call(http: aiohttp.ClientSession, url: str, session: str, **params: Any) -> str:
+    async with http.post(url + "/mcp", data=_body("tools/call", 9, **params),
+                         headers={**HEADERS, "Mcp-Session-Id": session}) as r:  # fmt: skip
+        assert r.status == 200
+        return await r.text()
+
+
+def _messages(raw: str) -> list[dict[str, Any]]:
+    return [json.loads(line.removeprefix("data:")) for line in raw.splitlines()
+            if line.startswith("data:") and line.strip() != "data:"]  # fmt: skip
+
+
+async def test_a_stray_and_a_duplicate_result_are_on_the_stream_around_the_real_one(
+    emulator: Emulator,
+) -> None:
+    echo = {"name": "echo", "arguments": {"text": "x"}}
+    async with aiohttp.ClientSession() as http:
+        for name, ids in (("mcp_stray_result", ["never-asked", 9]),
+                          ("mcp_duplicate_result", [9, 9])):  # fmt: skip
+            emulator.use(name)
+            session = await _opened(http, emulator.url)
+            said = _messages(await _raw_call(http, emulator.url, session, **echo))
+            assert [m["id"] for m in said] == ids, name
+    # The official client ends a request at the first response on its stream, whatever its
+    # id: the stray one is taken as the result (its report card's "wrong text").
+    _, result = await _echoed(emulator.url, "mcp_stray_result")
+    assert result.content == []
+
+
+async def test_an_expired_session_is_a_404_and_a_new_one_works(emulator: Emulator) -> None:
+    emulator.use("mcp_session_expired")
+    url = emulator.url + "/mcp"
+    async with aiohttp.ClientSession() as http:
+        session = await _opened(http, emulator.url)
+        named = {**HEADERS, "Mcp-Session-Id": session}
+        async with http.post(url, data=_body("ping"), headers=named) as r:
+            assert r.status == 200
+        async with http.post(url, data=_body("ping"), headers=named) as r:
+            assert r.status == 404 and "expired" in (await r.json())["error"]["message"]
+        again = await _opened(http, emulator.url)
+        assert again != session
+    with pytest.raises(MCPError, match="Session not found"):  # the SDK does not initialize again
+        await _echoed(emulator.url, "mcp_session_expired")
+
+
+async def test_scripted_errors_versions_floods_and_json_bodies(emulator: Emulator) -> None:
+    with pytest.raises(MCPError) as failed:
+        await _echoed(emulator.url, "mcp_error_response")
+    assert failed.value.error.code == -32602
+    with pytest.raises(RuntimeError, match="Unsupported protocol version from the server: 2099"):
+        await _echoed(emulator.url, "mcp_version_mismatch")
+    for name in ("mcp_notification_flood", "mcp_json_response"):
+        _, result = await _echoed(emulator.url, name)
+        assert result.content[0].text == TEXT, name
+    async with aiohttp.ClientSession() as http:
+        emulator.use("mcp_notification_flood")
+        session = await _opened(http, emulator.url)
+        said = _messages(await _raw_call(http, emulator.url, session, name="echo",
+                                         arguments={"text": "x"}))  # fmt: skip
+        assert sum(m.get("method") == "notifications/message" for m in said) == 2000
+        emulator.use("mcp_json_response")
+        session = await _opened(http, emulator.url)
+        async with http.post(emulator.url + "/mcp", data=_body("tools/call", 3, name="echo",
+                                                               arguments={"text": "x"}),
+                             headers={**HEADERS, "Mcp-Session-Id": session}) as r:  # fmt: skip
+            assert r.content_type == "application/json"
+            assert (await r.json())["result"]["content"][0]["text"] == "x"
+
+
+async def test_a_slow_tool_tells_its_progress_and_is_not_resumed_before_its_time() -> None:
+    slow = scenario_from_dict({"description": "slow", "mcp": {"tool_seconds": 1.5}}, name="slow")
+    dropped = scenario_from_dict({"description": "dropped", "mcp": {"tool_seconds": 1.5},
+                                  "faults": [{"kind": "drop", "at": 1}]}, name="dropped")  # fmt: skip
+    config = EmulatorConfig(speed=0, scenarios={"slow": slow, "dropped": dropped}, default="slow")
+    async with serve(config) as emulator, aiohttp.ClientSession() as http:
+        url, clock = emulator.url, emulator.config.clock
+        session = await _opened(http, url)
+        params = {"name": "echo", "arguments": {"text": "x"}, "_meta": {"progressToken": "p"}}
+        started = clock.time()
+        said = _messages(await _raw_call(http, url, session, **params))
+        assert clock.time() - started >= 1.4
+        progress = [m["params"]["progress"] for m in said
+                    if m.get("method") == "notifications/progress"]  # fmt: skip
+        assert progress == [1]  # a second's worth, told; the half second is not
+        # Cut right after its priming event, the stream is resumed at once: the result still
+        # comes only when the tool is done.
+        emulator.use("dropped")
+        session = await _opened(http, url)
+        started = clock.time()
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await _raw_call(http, url, session, **params)
+        assert clock.time() - started < 1.0
+        async with http.get(url + "/mcp", headers={**HEADERS, "Mcp-Session-Id": session,
+                                                   "Last-Event-ID": "1-0"}) as r:  # fmt: skip
+            replayed = _messages(await r.text())
+        assert clock.time() - started >= 1.4
+        assert replayed[-1]["result"]["content"][0]["text"] == "x"

@@ -47,10 +47,12 @@ class Played:
 @dataclass(frozen=True, slots=True)
 class Streamed:
     """A played answer as an event stream: its steps, and the events it means to send
-    (event id, the event's bytes), kept for a client that resumes after a drop."""
+    (event id, the event's bytes), kept for a client that resumes after a drop, once
+    ``ready_after`` seconds have passed (a slow tool's result is not there sooner)."""
 
     steps: Iterator[Step]
     events: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
+    ready_after: float = 0.0
 
 
 class RpcServer(ABC, Generic[S]):
@@ -60,9 +62,12 @@ class RpcServer(ABC, Generic[S]):
     versions: tuple[str, ...]
 
     @abstractmethod
-    def handle(self, session: S | None, message: RpcMessage) -> tuple[S | None, Replied | Played]:
-        """One message: the session (a new one, when the message opens one), and what to
-        answer. A request that needs a session and has none gets an error reply."""
+    def handle(
+        self, session: S | None, message: RpcMessage, scenario: Scenario | None
+    ) -> tuple[S | None, Replied | Played]:
+        """One message (a request: under the ``scenario`` chosen for it): the session (a
+        new one when the message opens one; None when it ends, such as one that expired),
+        and what to answer."""
 
     def asked(self, message: RpcMessage) -> Asked | None:
         """What a request asks of a scripted conversation, where it asks one (MCP's
@@ -75,5 +80,8 @@ class RpcServer(ABC, Generic[S]):
         """The id the client names the session by."""
 
     @abstractmethod
-    def play(self, scenario: Scenario, played: Played, stream: int, fmt: SSEFormat) -> Streamed:
-        """``played`` as the ``stream``-th event stream of its session, under ``scenario``."""
+    def play(
+        self, scenario: Scenario, played: Played, stream: int, fmt: SSEFormat
+    ) -> Streamed | Replied:
+        """``played`` as the ``stream``-th event stream of its session, under ``scenario``
+        (or as one JSON body, where the scenario says so)."""

@@ -97,10 +97,14 @@ async def _resumed(
     if sessions.state(named) is None:
         return _refused(404, "Session not found")
     stream, _, _ = last.partition("-")
-    events = sessions.resumed(named, last, int(stream)) if stream.isdigit() else None
-    if events is None:
+    found = sessions.resumed(named, last, int(stream)) if stream.isdigit() else None
+    if found is None:
         return _refused(404, f"No stream to resume after event {last!r} (each is replayed "
                         "once)")  # fmt: skip
+    events, ready_at = found
+    clock = ctx.config.clock
+    if ready_at > clock.time():  # a slow tool's result is not there before its time
+        await clock.sleep(min(ready_at - clock.time(), 3600.0))
     ctx.call.detail = f"resumed after event {last}: {len(events)} event(s) replayed"
     steps = iter([Write(data) for data in events])
     return await streamed(request, ctx, steps, None, headers={**_SSE, SESSION_HEADER: named})
@@ -144,9 +148,12 @@ async def _posted(
             return web.Response(body=answer.body, status=answer.status, headers=answer.headers,
                                 content_type=answer.content_type)  # fmt: skip
     ctx.call.detail = message.method or f"response to {message.id!r}"
-    state, said = server.handle(session, message)
-    if state is None:
-        return _json(said.message if isinstance(said, Replied) else {}, 400)
+    state, said = server.handle(session, message, scenario)
+    if state is None:  # the session ended (it expired): the client must initialize again
+        if named is not None:
+            sessions.ended(named)
+        return _json(said.message if isinstance(said, Replied) else {}, said.status
+                     if isinstance(said, Replied) else 404)  # fmt: skip
     id_ = server.session_id(state)
     if named is None:
         sessions.opened(id_, state)
@@ -175,7 +182,10 @@ async def _played(
     sessions = ctx.state.rpc
     stream = sessions.next_stream(session)
     answer = server.play(scenario, played, stream, format_of(scenario))
-    sessions.keep(session, stream, answer.events)
+    if isinstance(answer, Replied):  # as one JSON body: nothing to resume
+        return _json(answer.message, answer.status, session)
+    clock = ctx.config.clock
+    sessions.keep(session, stream, answer.events, clock.time() + answer.ready_after)
     transport = scenario.transport if scenario.transport.applies(ANSWER) else None
     return await streamed(request, ctx, answer.steps, transport,
                           headers={**_SSE, SESSION_HEADER: session})  # fmt: skip

@@ -26,7 +26,10 @@ KEPT_BYTES: Final = 4 * 1024 * 1024
 class _Session:
     state: Any
     streams: int = 0
-    kept: OrderedDict[int, Sequence[tuple[str, bytes]]] = field(default_factory=OrderedDict)
+    #: Each kept stream's events, and when they are all there (the clock's time).
+    kept: OrderedDict[int, tuple[Sequence[tuple[str, bytes]], float]] = field(
+        default_factory=OrderedDict
+    )
     kept_bytes: int = 0
 
 
@@ -66,28 +69,34 @@ class RpcSessions:
         session.streams += 1
         return session.streams
 
-    def keep(self, id: str, stream: int, events: Sequence[tuple[str, bytes]]) -> None:
-        """Keep a stream's events (id, bytes) for a client that resumes it."""
+    def keep(
+        self, id: str, stream: int, events: Sequence[tuple[str, bytes]], ready_at: float = 0.0
+    ) -> None:
+        """Keep a stream's events (id, bytes), all there at ``ready_at``, for a client that
+        resumes it."""
         session = self._sessions.get(id)
         size = sum(len(data) for _, data in events)
         if session is None or size > KEPT_BYTES:
             return
-        session.kept[stream] = tuple(events)
+        session.kept[stream] = (tuple(events), ready_at)
         session.kept_bytes += size
         while len(session.kept) > KEPT_STREAMS or session.kept_bytes > KEPT_BYTES:
-            _, gone = session.kept.popitem(last=False)
+            _, (gone, _) = session.kept.popitem(last=False)
             session.kept_bytes -= sum(len(data) for _, data in gone)
 
-    def resumed(self, id: str, last_event: str, stream_of: int) -> list[bytes] | None:
-        """The events of stream ``stream_of`` after the one called ``last_event`` (None:
-        that stream is not kept, or has no such event); the stream is forgotten then, so
-        it is replayed once."""
+    def resumed(
+        self, id: str, last_event: str, stream_of: int
+    ) -> tuple[list[bytes], float] | None:
+        """The events of stream ``stream_of`` after the one called ``last_event``, and when
+        they are there (None: that stream is not kept, or has no such event); the stream
+        is forgotten then, so it is replayed once."""
         session = self._sessions.get(id)
-        events = None if session is None else session.kept.pop(stream_of, None)
-        if session is None or events is None:
+        kept = None if session is None else session.kept.pop(stream_of, None)
+        if session is None or kept is None:
             return None
+        events, ready_at = kept
         session.kept_bytes -= sum(len(data) for _, data in events)
         ids = [event_id for event_id, _ in events]
         if last_event not in ids:
             return None
-        return [data for _, data in events[ids.index(last_event) + 1 :]]
+        return [data for _, data in events[ids.index(last_event) + 1 :]], ready_at

@@ -16,6 +16,7 @@ from ...scenario import HttpError
 from ...scenario.outcomes import Reading
 from ..dialect import Capture, Dialect, Errors, Rpc
 from ..speaker import Whole, scripted_answer
+from .part import McpPart
 from .plan import NAME, TITLE, expects, not_applicable
 from .serve import McpServer
 from .shapes import FAULT_SHAPES
@@ -72,6 +73,7 @@ DIALECT: Final = Dialect(
     errors=Errors(error_body, scripted_error, _message),
     capture=Capture(read_answer),
     expects=expects,
+    part=McpPart,
     doc="The Model Context Protocol over Streamable HTTP (JSON-RPC; a tool's answer as an "
     "event stream with ids, resumable by Last-Event-ID; sessions by Mcp-Session-Id)",
 )

@@ -10,12 +10,13 @@ protocol's -32602; arguments its schema refuses, the tool's ``isError`` result);
 
 from __future__ import annotations
 
+import itertools
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from ...core.endings import end_label, event_label
+from ...core.endings import Label, end_label, event_label
 from ...engine.prepare import prepare
 from ...engine.stream import dialect_stream
 from ...protocol.jsonrpc import (
@@ -24,14 +25,16 @@ from ...protocol.jsonrpc import (
     METHOD_NOT_FOUND,
     RpcMessage,
     error_response,
+    notification,
     response,
 )
 from ...protocol.sse import SSEFormat
-from ...protocol.steps import Write
+from ...protocol.steps import Step, Wait, Write
 from ...scenario.asked import Asked, Message
 from ...scenario.model import Scenario
 from ...scenario.text import told_text
 from ..rpc import Played, Replied, RpcServer, Streamed
+from .part import McpPart
 from .shapes import shapes
 from .tools import BUILTIN_TOOLS, tool_named
 from .wire import VERSIONS, event_id, initialize_result, message_event, priming_event, tools_result
@@ -44,16 +47,22 @@ PAGE: Final = 50
 
 @dataclass(frozen=True, slots=True)
 class McpSession:
-    """One client's session: its id, the protocol version agreed, and whether the client
-    said it is initialized."""
+    """One client's session: its id, the protocol version agreed, whether the client said
+    it is initialized, and how many requests it made."""
 
     id: str
     version: str
     initialized: bool = False
+    requests: int = 0
 
 
-def _error(message: RpcMessage, code: int, text: str) -> Replied:
-    return Replied(error_response(message.id, code, text))
+def _error(message: RpcMessage, code: int, text: str, status: int = 200) -> Replied:
+    return Replied(error_response(message.id, code, text), status)
+
+
+def _part(scenario: Scenario | None) -> McpPart:
+    found = None if scenario is None else scenario.part(McpPart)
+    return found if found is not None else McpPart()
 
 
 class McpServer(RpcServer[McpSession]):
@@ -77,22 +86,26 @@ class McpServer(RpcServer[McpSession]):
         return session.id
 
     def handle(
-        self, session: McpSession | None, message: RpcMessage
+        self, session: McpSession | None, message: RpcMessage, scenario: Scenario | None
     ) -> tuple[McpSession | None, Replied | Played]:
         if not message.request:  # a notification or a response: taken, nothing to say
             if session is not None and message.method == "notifications/initialized":
-                session = McpSession(session.id, session.version, initialized=True)
+                session = replace(session, initialized=True)
             return session, Replied(None, 202)
         assert message.id is not None
+        part = _part(scenario)
         params = message.params if isinstance(message.params, Mapping) else {}
         if message.method == "initialize":
             asked = params.get("protocolVersion")
-            version = asked if asked in VERSIONS else VERSIONS[0]
-            opened = McpSession(secrets.token_hex(16), str(version))
+            version = part.protocol_version or (asked if asked in VERSIONS else VERSIONS[0])
+            opened = McpSession(secrets.token_hex(16), str(version), requests=1)
             return opened, Replied(response(message.id, initialize_result(opened.version)))
         if session is None:
             return None, _error(message, INVALID_REQUEST, "Bad Request: no session: "
-                                "initialize first")  # fmt: skip
+                                "initialize first", 400)  # fmt: skip
+        if part.session_expires_after and session.requests >= part.session_expires_after:
+            return None, _error(message, INVALID_REQUEST, "Session not found (it expired)", 404)
+        session = replace(session, requests=session.requests + 1)
         if message.method == "ping":
             return session, Replied(response(message.id, {}))
         if message.method == "tools/list":
@@ -101,19 +114,64 @@ class McpServer(RpcServer[McpSession]):
             return session, _called(message, params)
         return session, _error(message, METHOD_NOT_FOUND, f"Method not found: {message.method}")
 
-    def play(self, scenario: Scenario, played: Played, stream: int, fmt: SSEFormat) -> Streamed:
-        """The answer's events: the priming event (event 0, as faults count), then the
-        response (the closing one), with the scenario's faults between."""
-        first, last = event_id(stream, 0), event_id(stream, 1)
+    def play(
+        self, scenario: Scenario, played: Played, stream: int, fmt: SSEFormat
+    ) -> Streamed | Replied:
+        """The answer's events: the priming event (event 0, as faults count), then what
+        comes before the response ([mcp]: notifications, a slow tool's progress, a stray
+        result), the response (or the scripted error), its duplicate; the scenario's
+        faults between the priming event and the rest."""
+        part = _part(scenario)
+        answered = _answer(scenario, played, part)
+        if part.json_response:
+            return Replied(answered)
+        ids = (event_id(stream, i) for i in itertools.count())
+        first = next(ids)
         primed = priming_event(fmt, first)
-        answered = message_event(fmt, _result(scenario, played), last)
+        kept: list[tuple[str, bytes]] = [(first, primed)]
+
+        def said(message: Mapping[str, Any], what: str, last: bool = False) -> Write:
+            id_ = next(ids)
+            made = message_event(fmt, message, id_)
+            kept.append((id_, made))
+            return Write(made, end_label(what) if last else event_label(what))
+
+        closing: list[Step] = [said(notification("notifications/message", {
+            "level": "info", "logger": "emulator", "data": f"working: {n + 1}"}), "notification")
+            for n in range(part.notifications)]  # fmt: skip
+        closing += _progress(part.tool_seconds, played, said)
+        if part.stray_result:
+            closing.append(said(response("never-asked", {"content": []}), "stray result"))
+        closing.append(said(answered, "response", last=not part.duplicate_result))
+        if part.duplicate_result:
+            closing.append(said(answered, "duplicate result", last=True))
 
         def events() -> Any:
             yield 0, [0], (Write(primed, event_label("priming")),)
 
         steps = dialect_stream(scenario, events(), prepare(scenario, "", escape=False),
-                               lambda: shapes(played.id), (Write(answered, end_label("response")),))  # fmt: skip
-        return Streamed(steps, ((first, primed), (last, answered)))
+                               lambda: shapes(played.id), closing)  # fmt: skip
+        return Streamed(steps, tuple(kept), part.tool_seconds)
+
+
+def _progress(
+    seconds: float, played: Played, said: Callable[[Mapping[str, Any], str], Write]
+) -> list[Step]:
+    """A slow tool: its time, told each second as progress when the client gave a token."""
+    if seconds <= 0:
+        return []
+    meta = played.params.get("_meta")
+    token = meta.get("progressToken") if isinstance(meta, Mapping) else None
+    steps: list[Step] = []
+    whole = int(seconds)
+    for n in range(whole):
+        steps.append(Wait(1.0, scaled=False, what=Label("pause", "the tool works")))
+        if token is not None:
+            steps.append(said(notification("notifications/progress", {
+                "progressToken": token, "progress": n + 1, "total": seconds}), "progress"))  # fmt: skip
+    if seconds > whole:
+        steps.append(Wait(seconds - whole, scaled=False, what=Label("pause", "the tool works")))
+    return steps
 
 
 def _listed(message: RpcMessage, params: Mapping[str, Any]) -> Replied:
@@ -144,11 +202,15 @@ def _called(message: RpcMessage, params: Mapping[str, Any]) -> Replied | Played:
     arguments = params.get("arguments") or {}
     if not isinstance(arguments, Mapping):
         return _error(message, INVALID_PARAMS, "Invalid params: arguments is an object")
-    return Played(message.id, "tools/call", {"name": tool.name, "arguments": arguments})
+    return Played(message.id, "tools/call", {**params, "arguments": arguments})
 
 
-def _result(scenario: Scenario, played: Played) -> dict[str, Any]:
-    """The response a played ``tools/call`` ends with, under ``scenario``."""
+def _answer(scenario: Scenario, played: Played, part: McpPart) -> dict[str, Any]:
+    """The response a played ``tools/call`` ends with, under ``scenario``: the tool's
+    result, or the error [mcp] scripts."""
+    if part.error_code:
+        return error_response(played.id, part.error_code, part.error_message
+                              or f"JSON-RPC error {part.error_code}")  # fmt: skip
     tool = tool_named(str(played.params.get("name")))
     assert tool is not None  # only a tool that exists is played
     arguments = played.params.get("arguments") or {}
