@@ -11,13 +11,14 @@ from .._version import __version__
 from ..capture.cli import add_import, add_record
 from ..conformance.cli import add_conform
 from ..dialects.registry import DIALECTS
+from .mcp import add_mcp
 from .scenarios import add_check, add_list
 from .serve import add_serve
 
 __all__ = ["COMMANDS", "main", "parser", "run"]
 
 #: Every subcommand, in the order ``--help`` lists them.
-COMMANDS: Final = ("serve", "list", "check", "conform", "import", "record")
+COMMANDS: Final = ("serve", "list", "check", "conform", "import", "record", "mcp")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"fakegpt-emulator {__version__}")
     commands = p.add_subparsers(title="commands", metavar="COMMAND", dest="command")
-    for add in (add_serve, add_list, add_check, add_conform, add_import, add_record):
+    for add in (add_serve, add_list, add_check, add_conform, add_import, add_record, add_mcp):
         add(commands)
     return p
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ...core.endings import Label, end_label, event_label
 from ...engine.prepare import prepare
@@ -39,7 +39,7 @@ from .shapes import shapes
 from .tools import BUILTIN_TOOLS, tool_named
 from .wire import VERSIONS, event_id, initialize_result, message_event, priming_event, tools_result
 
-__all__ = ["McpServer", "McpSession"]
+__all__ = ["McpServer", "McpSession", "Told"]
 
 #: The tools listed on one page; a longer list goes on with ``nextCursor``.
 PAGE: Final = 50
@@ -54,6 +54,18 @@ class McpSession:
     version: str
     initialized: bool = False
     requests: int = 0
+
+
+class Told(NamedTuple):
+    """One message of a played answer (None: only time passes), after ``wait`` seconds of
+    the tool's work (never scaled by the server's speed)."""
+
+    message: Mapping[str, Any] | None
+    what: str
+    wait: float = 0.0
+
+
+_WORKS: Final = Label("pause", "the tool works")
 
 
 def _error(message: RpcMessage, code: int, text: str, status: int = 200) -> Replied:
@@ -114,37 +126,48 @@ class McpServer(RpcServer[McpSession]):
             return session, _called(message, params)
         return session, _error(message, METHOD_NOT_FOUND, f"Method not found: {message.method}")
 
+    def told(self, scenario: Scenario, played: Played) -> list[Told]:
+        """What a played ``tools/call`` says, in order, whatever carries it: what comes
+        before the response ([mcp]: notifications, a slow tool's time and progress, a stray
+        result), the response (or the scripted error), its duplicate."""
+        part = _part(scenario)
+        answered = _answer(scenario, played, part)
+        said = [Told(notification("notifications/message", {
+            "level": "info", "logger": "emulator", "data": f"working: {n + 1}"}), "notification")
+            for n in range(part.notifications)]  # fmt: skip
+        said += _progress(part.tool_seconds, played)
+        if part.stray_result:
+            said.append(Told(response("never-asked", {"content": []}), "stray result"))
+        said.append(Told(answered, "response"))
+        if part.duplicate_result:
+            said.append(Told(answered, "duplicate result"))
+        return said
+
     def play(
         self, scenario: Scenario, played: Played, stream: int, fmt: SSEFormat
     ) -> Streamed | Replied:
-        """The answer's events: the priming event (event 0, as faults count), then what
-        comes before the response ([mcp]: notifications, a slow tool's progress, a stray
-        result), the response (or the scripted error), its duplicate; the scenario's
-        faults between the priming event and the rest."""
+        """The answer as an event stream: the priming event (event 0, as faults count),
+        then :meth:`told`, each an event with an id; the scenario's faults between the
+        priming event and the rest. As one JSON body where [mcp] says so."""
         part = _part(scenario)
-        answered = _answer(scenario, played, part)
+        messages = self.told(scenario, played)
         if part.json_response:
-            return Replied(answered)
+            return Replied(messages[-1].message)
         ids = (event_id(stream, i) for i in itertools.count())
         first = next(ids)
         primed = priming_event(fmt, first)
         kept: list[tuple[str, bytes]] = [(first, primed)]
-
-        def said(message: Mapping[str, Any], what: str, last: bool = False) -> Write:
+        closing: list[Step] = []
+        for i, each in enumerate(messages):
+            if each.wait:
+                closing.append(Wait(each.wait, scaled=False, what=_WORKS))
+            if each.message is None:
+                continue
             id_ = next(ids)
-            made = message_event(fmt, message, id_)
+            made = message_event(fmt, each.message, id_)
             kept.append((id_, made))
-            return Write(made, end_label(what) if last else event_label(what))
-
-        closing: list[Step] = [said(notification("notifications/message", {
-            "level": "info", "logger": "emulator", "data": f"working: {n + 1}"}), "notification")
-            for n in range(part.notifications)]  # fmt: skip
-        closing += _progress(part.tool_seconds, played, said)
-        if part.stray_result:
-            closing.append(said(response("never-asked", {"content": []}), "stray result"))
-        closing.append(said(answered, "response", last=not part.duplicate_result))
-        if part.duplicate_result:
-            closing.append(said(answered, "duplicate result", last=True))
+            last = i == len(messages) - 1
+            closing.append(Write(made, end_label(each.what) if last else event_label(each.what)))
 
         def events() -> Any:
             yield 0, [0], (Write(primed, event_label("priming")),)
@@ -154,24 +177,21 @@ class McpServer(RpcServer[McpSession]):
         return Streamed(steps, tuple(kept), part.tool_seconds)
 
 
-def _progress(
-    seconds: float, played: Played, said: Callable[[Mapping[str, Any], str], Write]
-) -> list[Step]:
+def _progress(seconds: float, played: Played) -> list[Told]:
     """A slow tool: its time, told each second as progress when the client gave a token."""
     if seconds <= 0:
         return []
     meta = played.params.get("_meta")
     token = meta.get("progressToken") if isinstance(meta, Mapping) else None
-    steps: list[Step] = []
+    said = []
     whole = int(seconds)
     for n in range(whole):
-        steps.append(Wait(1.0, scaled=False, what=Label("pause", "the tool works")))
-        if token is not None:
-            steps.append(said(notification("notifications/progress", {
-                "progressToken": token, "progress": n + 1, "total": seconds}), "progress"))  # fmt: skip
+        told = None if token is None else notification("notifications/progress", {
+            "progressToken": token, "progress": n + 1, "total": seconds})  # fmt: skip
+        said.append(Told(told, "progress", wait=1.0))
     if seconds > whole:
-        steps.append(Wait(seconds - whole, scaled=False, what=Label("pause", "the tool works")))
-    return steps
+        said.append(Told(None, "the tool works", wait=seconds - whole))
+    return said
 
 
 def _listed(message: RpcMessage, params: Mapping[str, Any]) -> Replied:
