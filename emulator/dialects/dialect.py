@@ -19,7 +19,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, NamedTuple, TypeVar
+from typing import Any, Final, Generic, Literal, NamedTuple, TypeVar
 
 from ..scenario import ANSWER, ApiPart, Budget, Endpoint, HttpError, Scenario
 from ..scenario.faults import FAULTS, FaultShapes
@@ -92,6 +92,10 @@ class Rpc:
 
     server: Callable[[], RpcServer[Any]]
     endpoint: Endpoint = "conversation"
+    #: How the messages travel: MCP's Streamable HTTP (one path: POST, GET to resume,
+    #: DELETE), or its legacy HTTP+SSE (a GET stream that carries every answer, and the
+    #: path messages are POSTed to).
+    transport: Literal["streamable_http", "sse_stream", "sse_messages"] = "streamable_http"
 
 
 Route = Plain | Called[Any] | Conversation | Session | Rpc

@@ -81,7 +81,14 @@ class RpcServer(ABC, Generic[S]):
 
     @abstractmethod
     def play(
-        self, scenario: Scenario, played: Played, stream: int, fmt: SSEFormat
+        self,
+        scenario: Scenario,
+        played: Played,
+        stream: int,
+        fmt: SSEFormat,
+        *,
+        resumable: bool = True,
     ) -> Streamed | Replied:
         """``played`` as the ``stream``-th event stream of its session, under ``scenario``
-        (or as one JSON body, where the scenario says so)."""
+        (or as one JSON body, where the scenario says so); not ``resumable``: its events
+        without ids, on a stream that carries every answer (MCP's legacy transport)."""

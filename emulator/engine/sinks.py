@@ -14,8 +14,9 @@ from ..core.endings import COMPLETED
 from ..protocol.steps import Close, Fragment, Message, Ping, WebSocketStep
 from ..protocol.websocket import Opcode, close_payload, frame
 from .network import Progress
+from .play import Sink
 
-__all__ = ["WebSocketSink"]
+__all__ = ["KeptOpen", "WebSocketSink"]
 
 
 class WebSocketSink:
@@ -59,4 +60,28 @@ class WebSocketSink:
         """The answer is complete; the WebSocket stays open for the next ask."""
         if last:
             await self.write(last)
+        self.call.ending = COMPLETED
+
+
+class KeptOpen:
+    """A sink whose answers end but whose body does not: each answer played into it goes
+    on the same open body (an event stream that carries every answer of a session, as
+    MCP's legacy transport does)."""
+
+    __slots__ = ("call", "inner")
+
+    def __init__(self, inner: Sink, call: Progress) -> None:
+        self.inner = inner
+        self.call = call
+
+    async def write(self, data: bytes) -> None:
+        await self.inner.write(data)
+
+    async def send(self, step: WebSocketStep) -> None:
+        await self.inner.send(step)
+
+    async def finish(self, last: bytes) -> None:
+        """The answer is whole; the body stays open for the next."""
+        if last:
+            await self.inner.write(last)
         self.call.ending = COMPLETED

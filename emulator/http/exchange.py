@@ -31,7 +31,7 @@ from .context import Context
 from .routes import Served
 from .streams import streamed
 
-__all__ = ["SESSION_HEADER", "VERSION_HEADER", "exchange"]
+__all__ = ["SESSION_HEADER", "VERSION_HEADER", "exchange", "foreign", "refused"]
 
 SESSION_HEADER: Final = "Mcp-Session-Id"
 VERSION_HEADER: Final = "MCP-Protocol-Version"
@@ -46,11 +46,11 @@ def _json(message: Any, status: int = 200, session: str | None = None) -> web.Re
                         content_type="application/json")  # fmt: skip
 
 
-def _refused(status: int, message: str, code: int = -32600) -> web.Response:
+def refused(status: int, message: str, code: int = -32600) -> web.Response:
     return _json(error_response(None, code, message), status)
 
 
-def _foreign(request: web.BaseRequest) -> bool:
+def foreign(request: web.BaseRequest) -> bool:
     """Whether the request comes from a page of another origin (a DNS-rebinding attack's
     shape): an ``Origin`` whose host is neither this machine's nor the one it asked."""
     origin = request.headers.get("Origin")
@@ -64,19 +64,19 @@ async def exchange(
     request: web.BaseRequest, ctx: Context, served: Served, server: RpcServer[Any], body: bytes
 ) -> web.StreamResponse:
     """Answer one request on ``served``'s JSON-RPC route."""
-    if _foreign(request):
-        return _refused(403, "Forbidden: Origin not allowed (requests from other origins are "
+    if foreign(request):
+        return refused(403, "Forbidden: Origin not allowed (requests from other origins are "
                         "refused, against DNS rebinding)")  # fmt: skip
     version = request.headers.get(VERSION_HEADER)
     if version is not None and version not in server.versions:
-        return _refused(400, f"Bad Request: unsupported protocol version {version!r} "
+        return refused(400, f"Bad Request: unsupported protocol version {version!r} "
                         f"(supported: {', '.join(server.versions)})")  # fmt: skip
     sessions = ctx.state.rpc
     named = request.headers.get(SESSION_HEADER)
     if request.method == "DELETE":
         if named is None:
-            return _refused(400, f"Bad Request: {SESSION_HEADER} header is required")
-        return web.Response(status=204) if sessions.ended(named) else _refused(
+            return refused(400, f"Bad Request: {SESSION_HEADER} header is required")
+        return web.Response(status=204) if sessions.ended(named) else refused(
             404, "Session not found")  # fmt: skip
     if request.method == "GET":
         return await _resumed(request, ctx, named)
@@ -92,14 +92,14 @@ async def _resumed(
                             text="This server sends no messages of its own: no stream to "
                             "listen on (POST a request; GET with Last-Event-ID resumes one)")  # fmt: skip
     if named is None:
-        return _refused(400, f"Bad Request: {SESSION_HEADER} header is required")
+        return refused(400, f"Bad Request: {SESSION_HEADER} header is required")
     sessions = ctx.state.rpc
     if sessions.state(named) is None:
-        return _refused(404, "Session not found")
+        return refused(404, "Session not found")
     stream, _, _ = last.partition("-")
     found = sessions.resumed(named, last, int(stream)) if stream.isdigit() else None
     if found is None:
-        return _refused(404, f"No stream to resume after event {last!r} (each is replayed "
+        return refused(404, f"No stream to resume after event {last!r} (each is replayed "
                         "once)")  # fmt: skip
     events, ready_at = found
     clock = ctx.config.clock
@@ -120,10 +120,10 @@ async def _posted(
 ) -> web.StreamResponse:
     media = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
     if media != "application/json":
-        return _refused(415, "Unsupported Media Type: Content-Type must be application/json")
+        return refused(415, "Unsupported Media Type: Content-Type must be application/json")
     accept = request.headers.get("Accept", "")
     if "application/json" not in accept or "text/event-stream" not in accept:
-        return _refused(406, "Not Acceptable: Accept must name both application/json and "
+        return refused(406, "Not Acceptable: Accept must name both application/json and "
                         "text/event-stream")  # fmt: skip
     try:
         message = read_message(body)
@@ -133,10 +133,10 @@ async def _posted(
     session: Any = None
     if message.method != "initialize":
         if named is None:
-            return _refused(400, f"Bad Request: {SESSION_HEADER} header is required")
+            return refused(400, f"Bad Request: {SESSION_HEADER} header is required")
         session = sessions.state(named)
         if session is None:
-            return _refused(404, "Session not found")
+            return refused(404, "Session not found")
     scenario = None
     if message.request:
         scenario = choose(request, ctx, ANSWER, server.asked(message))

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from ..core.endings import Ending
-from ..dialects.dialect import Called, Plain
+from ..dialects.dialect import Called, Plain, Rpc
 from ..dialects.speaker import Given, Incoming, Speaker, Whole
 from ..engine.play import deliver, end_connection
 from ..protocol.errors import BadRequest
@@ -30,6 +30,7 @@ from .budget import spent
 from .connection import converse
 from .context import Context, preflight
 from .exchange import exchange
+from .legacy_sse import listened, posted
 from .routes import Admin, RouteTable, Served
 from .streams import streamed
 
@@ -51,6 +52,11 @@ async def dispatch(
     if entry.talker is not None:
         return await converse(request, ctx, entry, entry.talker, body)
     if entry.server is not None:
+        transport = entry.route.transport if isinstance(entry.route, Rpc) else None
+        if transport == "sse_stream":
+            return await listened(request, ctx, entry, entry.server)
+        if transport == "sse_messages":
+            return await posted(request, ctx, entry, entry.server, body)
         return await exchange(request, ctx, entry, entry.server, body)
     return await _answered(request, ctx, entry, body)
 

@@ -25,6 +25,9 @@ KEPT_BYTES: Final = 4 * 1024 * 1024
 @dataclass(slots=True)
 class _Session:
     state: Any
+    #: The stream that carries every answer of the session (MCP's legacy transport), if
+    #: it has one: what the lifecycle puts answers on.
+    channel: Any = None
     streams: int = 0
     #: Each kept stream's events, and when they are all there (the clock's time).
     kept: OrderedDict[int, tuple[Sequence[tuple[str, bytes]], float]] = field(
@@ -42,8 +45,8 @@ class RpcSessions:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def opened(self, id: str, state: Any) -> None:
-        self._sessions[id] = _Session(state)
+    def opened(self, id: str, state: Any, channel: Any = None) -> None:
+        self._sessions[id] = _Session(state, channel)
         while len(self._sessions) > MAX_SESSIONS:
             self._sessions.popitem(last=False)
 
@@ -54,6 +57,14 @@ class RpcSessions:
             return None
         self._sessions.move_to_end(id)
         return session.state
+
+    def known(self, id: str) -> bool:
+        return id in self._sessions
+
+    def channel(self, id: str) -> Any:
+        """The session's channel (None: no such session, or it has none)."""
+        session = self._sessions.get(id)
+        return None if session is None else session.channel
 
     def update(self, id: str, state: Any) -> None:
         session = self._sessions.get(id)

@@ -1,7 +1,8 @@
 """The Model Context Protocol's Streamable HTTP transport at ``/mcp`` (revision 2025-11-25):
 POST carries one JSON-RPC message (a request answered as JSON, or, for ``tools/call``,
 as an event stream the scenario plays, with its faults), GET with ``Last-Event-ID``
-resumes a stream that dropped, DELETE ends a session. The server
+resumes a stream that dropped, DELETE ends a session. The legacy HTTP+SSE transport
+(2024-11-05) too: GET ``/sse``, POST ``/messages``. The server
 (:class:`~.serve.McpServer`) serves the built-in tools (:mod:`.tools`). Errors are
 JSON-RPC error responses."""
 
@@ -21,9 +22,12 @@ from .plan import NAME, TITLE, expects, not_applicable
 from .serve import McpServer
 from .shapes import FAULT_SHAPES
 
-__all__ = ["DIALECT", "PATH", "read_answer"]
+__all__ = ["DIALECT", "MESSAGES_PATH", "PATH", "SSE_PATH", "read_answer"]
 
 PATH: Final = "/mcp"
+#: The legacy HTTP+SSE transport's two paths (revision 2024-11-05).
+SSE_PATH: Final = "/sse"
+MESSAGES_PATH: Final = "/messages"
 _MESSAGES: Final = {429: "Too many requests", 500: "Internal error", 503: "Service unavailable"}
 
 
@@ -67,7 +71,11 @@ DIALECT: Final = Dialect(
     name=NAME,
     title=TITLE,
     answered_at=PATH,
-    routes={PATH: {method: Rpc(McpServer) for method in ("POST", "GET", "DELETE")}},
+    routes={
+        PATH: {method: Rpc(McpServer) for method in ("POST", "GET", "DELETE")},
+        SSE_PATH: {"GET": Rpc(McpServer, transport="sse_stream")},
+        MESSAGES_PATH: {"POST": Rpc(McpServer, transport="sse_messages")},
+    },
     why_not=not_applicable,
     shapes=FAULT_SHAPES,
     errors=Errors(error_body, scripted_error, _message),

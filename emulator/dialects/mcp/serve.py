@@ -144,19 +144,26 @@ class McpServer(RpcServer[McpSession]):
         return said
 
     def play(
-        self, scenario: Scenario, played: Played, stream: int, fmt: SSEFormat
+        self,
+        scenario: Scenario,
+        played: Played,
+        stream: int,
+        fmt: SSEFormat,
+        *,
+        resumable: bool = True,
     ) -> Streamed | Replied:
-        """The answer as an event stream: the priming event (event 0, as faults count),
-        then :meth:`told`, each an event with an id; the scenario's faults between the
-        priming event and the rest. As one JSON body where [mcp] says so."""
+        """The answer as events: the priming event (event 0, as faults count; an id and
+        ``retry:``, where the stream is ``resumable``), then :meth:`told`, each an event
+        (with an id, where resumable); the scenario's faults between the priming event and
+        the rest. As one JSON body where [mcp] says so."""
         part = _part(scenario)
         messages = self.told(scenario, played)
         if part.json_response:
             return Replied(messages[-1].message)
-        ids = (event_id(stream, i) for i in itertools.count())
+        ids = (event_id(stream, i) if resumable else None for i in itertools.count())
         first = next(ids)
-        primed = priming_event(fmt, first)
-        kept: list[tuple[str, bytes]] = [(first, primed)]
+        primed = priming_event(fmt, first) if first is not None else b""
+        kept: list[tuple[str, bytes]] = [] if first is None else [(first, primed)]
         closing: list[Step] = []
         for i, each in enumerate(messages):
             if each.wait:
@@ -165,12 +172,13 @@ class McpServer(RpcServer[McpSession]):
                 continue
             id_ = next(ids)
             made = message_event(fmt, each.message, id_)
-            kept.append((id_, made))
+            if id_ is not None:
+                kept.append((id_, made))
             last = i == len(messages) - 1
             closing.append(Write(made, end_label(each.what) if last else event_label(each.what)))
 
         def events() -> Any:
-            yield 0, [0], (Write(primed, event_label("priming")),)
+            yield 0, [0], (Write(primed, event_label("priming")),) if primed else ()
 
         steps = dialect_stream(scenario, events(), prepare(scenario, "", escape=False),
                                lambda: shapes(played.id), closing)  # fmt: skip

@@ -63,6 +63,6 @@ def priming_event(fmt: SSEFormat, id: str) -> bytes:
     return f"id: {id}{end}retry: {RETRY_MS}{end}{fmt.data_prefix.rstrip()}{end}{end}".encode()
 
 
-def message_event(fmt: SSEFormat, message: Any, id: str) -> bytes:
-    """One JSON-RPC message as an event (``event: message``, its id)."""
+def message_event(fmt: SSEFormat, message: Any, id: str | None) -> bytes:
+    """One JSON-RPC message as an event (``event: message``, its id if it has one)."""
     return fmt.event(fmt.dumps(message), "message", id)

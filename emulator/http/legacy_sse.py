@@ -1,0 +1,133 @@
+"""THE lifecycle of MCP's legacy HTTP+SSE transport (revision 2024-11-05), for older clients.
+
+GET ``/sse`` opens the session's one event stream: its first event, ``endpoint``, names
+where to POST (``/messages?session_id=…``); every answer then comes on that stream, each
+played as it comes (a ``tools/call``'s with the scenario's faults: a drop ends the stream,
+and with it the session, as nothing resumes here). POST ``/messages`` takes one message
+(202 Accepted; its answer goes on the stream), the scenario chosen for each request (its
+HTTP error answers the POST itself). The session ends with its stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterable
+from typing import Any, Final
+
+from aiohttp import web
+
+from ..dialects.rpc import Replied, RpcServer
+from ..dialects.speaker import STREAM_HEADERS
+from ..engine.play import HttpBody, play_steps
+from ..engine.sinks import KeptOpen
+from ..engine.stream import format_of
+from ..protocol.errors import BadRequest
+from ..protocol.jsonrpc import RpcError, error_response, read_message
+from ..protocol.sse import SSEFormat
+from ..protocol.steps import Step, Write
+from ..scenario import ANSWER
+from ..state.sessions import SESSION_HEADER, SESSION_PREFIX
+from .asking import applicable, choose
+from .context import Context
+from .exchange import foreign, refused
+from .routes import Served
+
+__all__ = ["listened", "posted"]
+
+#: Answers that may wait on a session's stream; past it, a POST is refused (503).
+_WAITING: Final = 256
+#: With nothing to say this long, the stream says a comment (a keep-alive).
+_QUIET_SECONDS: Final = 15.0
+_PLAIN: Final = SSEFormat()
+
+
+async def listened(
+    request: web.BaseRequest, ctx: Context, served: Served, server: RpcServer[Any]
+) -> web.StreamResponse:
+    """GET /sse: the session's stream, open until the client leaves or a fault cuts it."""
+    if foreign(request):
+        return refused(403, "Forbidden: Origin not allowed")
+    session = secrets.token_hex(16)
+    answers: asyncio.Queue[Iterable[Step]] = asyncio.Queue(_WAITING)
+    sessions = ctx.state.rpc
+    sessions.opened(session, None, answers)
+    response = web.StreamResponse(headers=STREAM_HEADERS)
+    await response.prepare(request)
+    call, clock = ctx.call, ctx.config.clock
+    call.status = 200
+    call.detail = f"MCP session {session} (legacy SSE)"
+    sink = KeptOpen(HttpBody(request, response, None, call, clock,
+                             ctx.config.limits.reader_seconds), call)  # fmt: skip
+    # Where to POST, under the emulator session's path prefix when the URL named one.
+    named = ctx.state.id
+    prefix = f"{SESSION_PREFIX}{named}" if named and SESSION_HEADER not in request.headers else ""
+    messages = prefix + request.path.removesuffix("sse") + f"messages?session_id={session}"
+    try:
+        steps: Iterable[Step] = (Write(_PLAIN.event(messages, "endpoint")),)
+        while True:
+            await play_steps(request, iter(steps), sink, clock, ctx.config.speed, call,
+                             clock.time())  # fmt: skip
+            if call.ending is not None and call.ending.early:
+                break  # a fault cut the stream: the session ends with it
+            try:
+                steps = await asyncio.wait_for(answers.get(), _QUIET_SECONDS)
+            except TimeoutError:
+                steps = (Write(_PLAIN.comment(" keep-alive")),)
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                break
+    finally:
+        sessions.ended(session)
+    return response
+
+
+async def posted(
+    request: web.BaseRequest, ctx: Context, served: Served, server: RpcServer[Any], body: bytes
+) -> web.StreamResponse:
+    """POST /messages?session_id=…: one message; its answer goes on the session's stream."""
+    if foreign(request):
+        return refused(403, "Forbidden: Origin not allowed")
+    session = request.query.get("session_id", "")
+    sessions = ctx.state.rpc
+    answers = sessions.channel(session)
+    if answers is None:
+        return refused(404, f"Could not find session {session!r}")
+    try:
+        message = read_message(body)
+    except RpcError as exc:
+        return refused(400, exc.message, exc.code)
+    scenario = None
+    if message.request:
+        scenario = choose(request, ctx, ANSWER, server.asked(message))
+        number = ctx.call.number = ctx.state.next_call(scenario, ANSWER)
+        ctx.call.served = scenario
+        scripted = scenario.http_error(ANSWER, number)
+        if scripted is not None:
+            answer = served.dialect.errors.scripted(scripted)
+            return web.Response(body=answer.body, status=answer.status, headers=answer.headers,
+                                content_type=answer.content_type)  # fmt: skip
+    ctx.call.detail = message.method or f"response to {message.id!r}"
+    state, said = server.handle(sessions.state(session), message, scenario)
+    sessions.update(session, state)
+    steps: Iterable[Step]
+    if isinstance(said, Replied):
+        if said.message is None:
+            return web.Response(status=202, text="Accepted")
+        steps = (Write(_PLAIN.event(_PLAIN.dumps(said.message), "message")),)
+    else:
+        assert scenario is not None
+        try:
+            applicable(served.dialect, scenario)
+        except BadRequest as exc:  # said on the stream, as the request's error
+            refusal = error_response(said.id, -32600, str(exc.detail))
+            steps = (Write(_PLAIN.event(_PLAIN.dumps(refusal), "message")),)
+        else:
+            played = server.play(scenario, said, 0, format_of(scenario), resumable=False)
+            steps = (Write(_PLAIN.event(_PLAIN.dumps(played.message), "message")),) if isinstance(
+                played, Replied) else played.steps  # fmt: skip
+    try:
+        answers.put_nowait(steps)
+    except asyncio.QueueFull:
+        return refused(503, f"{_WAITING} answers already wait on this session's stream")
+    return web.Response(status=202, text="Accepted")
