@@ -11,7 +11,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from . import cases, dialects
+from . import cases, dialects, sessions
 from .harness import Result
 
 HERE = Path(__file__).resolve().parent
@@ -24,6 +24,8 @@ async def run_all(sizes: cases.Sizes) -> tuple[list[Result], list[Result]]:
         await cases.client_v1(sizes),
         await cases.emulator_vs_bare(sizes),
         *await dialects.dialects_vs_bare(sizes),
+        *await sessions.realtime_vs_bare(sizes),
+        await sessions.mcp_vs_bare(sizes),
         await cases.fixture_cost(sizes),
         await cases.start_stop(sizes),
     ]
