@@ -1,22 +1,27 @@
-"""An agent framework's real loop with both sides on the emulator: the OpenAI Agents SDK
-(``openai-agents``, unchanged) with its model on Chat Completions and its tools from the
-MCP server, one scenario scripting the model's turns and the tools' answers."""
+"""Agent frameworks' real loops with both sides on the emulator: the OpenAI Agents SDK
+(``openai-agents``) and Pydantic AI, unchanged, each with its model on Chat Completions
+and its tools from the MCP server, one scenario scripting the model's turns and the
+tools' answers."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from emulator import EmulatorConfig, builtin_scenarios, serve
-from emulator.conformance.agents import openai_agents_mcp
+from emulator.conformance.agents import openai_agents_mcp, pydantic_ai_mcp
 from emulator.scenario.text import reply_text
 from tests.helpers import assert_report_card
 
 CLIENTS = Path(__file__).resolve().parent.parent / "docs" / "clients.md"
 
 
-async def test_an_agent_runs_a_scripted_loop_with_its_tools_over_mcp() -> None:
+@pytest.mark.parametrize("agent", [openai_agents_mcp, pydantic_ai_mcp])
+async def test_an_agent_runs_a_scripted_loop_with_its_tools_over_mcp(agent: Any) -> None:
     async with serve(EmulatorConfig(speed=0, default="agent_loop")) as emulator:
-        said = await openai_agents_mcp(emulator.url, "What is the weather in Paris?")
+        said = await agent(emulator.url, "What is the weather in Paris?")
         calls = [(c.path, c.detail if c.path == "/mcp" else c.turn) for c in emulator.requests
                  if c.method == "POST"]  # fmt: skip
     last = builtin_scenarios()["agent_loop"].turns[-1].scenario
@@ -33,6 +38,7 @@ async def test_an_agent_runs_a_scripted_loop_with_its_tools_over_mcp() -> None:
                      "/v1/chat/completions"]  # fmt: skip
 
 
-async def test_the_card_is_what_a_run_finds() -> None:
-    await assert_report_card("python openai-agents mcp card", "openai-chat", openai_agents_mcp,
-                             doc=CLIENTS, loop=True)  # fmt: skip
+@pytest.mark.parametrize(("marker", "agent"), [("python openai-agents mcp card", openai_agents_mcp),
+                                               ("python pydantic-ai mcp card", pydantic_ai_mcp)])  # fmt: skip
+async def test_the_card_is_what_a_run_finds(marker: str, agent: Any) -> None:
+    await assert_report_card(marker, "openai-chat", agent, doc=CLIENTS, loop=True)

@@ -2,12 +2,13 @@
 model's turns from a dialect, the tools from the emulator's MCP server (``/mcp``), one
 scenario scripting both (``conform --loop``).
 
-(``--python emulator.conformance.agents:openai_agents_mcp --dialect openai-chat --loop``.)
+(``--python emulator.conformance.agents:openai_agents_mcp --dialect openai-chat --loop``;
+``pydantic_ai_mcp`` the same.)
 """
 
 from __future__ import annotations
 
-__all__ = ["openai_agents_mcp"]
+__all__ = ["openai_agents_mcp", "pydantic_ai_mcp"]
 
 
 async def openai_agents_mcp(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
@@ -30,3 +31,24 @@ async def openai_agents_mcp(url: str, prompt: str, timeout: float = 5.0) -> str:
         result = await Runner.run(agent, prompt, max_turns=8,
                                   run_config=RunConfig(tracing_disabled=True))  # fmt: skip
     return str(result.final_output)
+
+
+async def pydantic_ai_mcp(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    """Pydantic AI (``pydantic-ai-slim[openai,mcp]``): an ``Agent`` whose model is
+    ``OpenAIChatModel`` on Chat Completions at the emulator and whose toolset is
+    ``MCPToolset`` on its ``/mcp``, run to its output. The idle timeout is the MCP
+    toolset's read timeout; the model client's is its own (the SDK's)."""
+    import openai
+    from pydantic_ai import Agent
+    from pydantic_ai.mcp import MCPToolset
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="sk-conformance", max_retries=0,
+                                timeout=openai.Timeout(60.0, read=timeout))  # fmt: skip
+    model = OpenAIChatModel("gpt-4o", provider=OpenAIProvider(openai_client=client))
+    tools = MCPToolset(f"{url}/mcp", read_timeout=timeout)
+    agent = Agent(model, toolsets=[tools], instructions="Answer; call tools when asked.")
+    async with client, agent:
+        result = await agent.run(prompt)
+    return str(result.output)
