@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -348,3 +349,27 @@ def test_vad_starts_on_speech_alone_and_ends_after_the_quiet_it_asks_for() -> No
         True, 0.0
     )  # speech again
     assert vad.loudness(b"") == 0.0 and 0.2 < vad.loudness(speech("hi")) < 0.22
+
+
+def _upgrade_url(server: EmulatorServer) -> str:
+    return server.url.replace("http://", "ws://") + f"/v1/realtime?model={MODEL}"
+
+
+def test_a_handshake_with_a_wrong_accept_is_refused_by_the_client(
+    server: EmulatorServer,
+) -> None:
+    headers = {"Authorization": "Bearer sk-test", **_scenario("ws_bad_accept")}
+    with pytest.raises(websockets.exceptions.InvalidHandshake, match="Sec-WebSocket-Accept"):
+        websockets.sync.client.connect(_upgrade_url(server), additional_headers=headers,
+                                       open_timeout=5)  # fmt: skip
+    entry = next(c for c in reversed(server.requests) if c.scenario == "ws_bad_accept")
+    assert entry.detail == "the handshake answered with a wrong Sec-WebSocket-Accept"
+
+
+def test_a_slow_handshake_makes_the_client_s_open_timeout_fire(server: EmulatorServer) -> None:
+    headers = {"Authorization": "Bearer sk-test", **_scenario("ws_slow_handshake")}
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        websockets.sync.client.connect(_upgrade_url(server), additional_headers=headers,
+                                       open_timeout=0.5)  # fmt: skip
+    assert time.monotonic() - started < 5  # the client's timeout, not the server's 20 s

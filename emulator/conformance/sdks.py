@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 __all__ = [
     "Gathered",
@@ -205,15 +206,23 @@ async def openai_realtime_sdk(url: str, prompt: str, timeout: float = 5.0) -> st
     WebSocket) asking the emulator's ``/v1/realtime`` for one text response
     (``--dialect openai-realtime``): the session set to text, the prompt a user item,
     ``response.create``, then the events to ``response.done``, each awaited at most the idle
-    timeout. Like a careful reader, it raises on an ``error`` event and on a response that
-    did not complete; a connection closed first raises as the SDK does."""
+    timeout (and so is the opening handshake). Like a careful reader, it raises on an
+    ``error`` event and on a response that did not complete; a connection closed first
+    raises as the SDK does."""
     import asyncio
 
     import openai
 
     client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="sk-conformance", max_retries=0)
     items = Gathered()  # by output item: the message's text, then each call's arguments
-    async with client, client.realtime.connect(model="gpt-realtime") as connection:
+    # open_timeout is websockets.connect's; the SDK passes it on (its TypedDict names it not).
+    opening: Any = {"open_timeout": timeout}
+    async with (
+        client,
+        client.realtime.connect(
+            model="gpt-realtime", websocket_connection_options=opening
+        ) as connection,
+    ):
         await connection.session.update(session={"type": "realtime",
                                                  "output_modalities": ["text"]})  # fmt: skip
         await connection.conversation.item.create(item={
@@ -237,7 +246,8 @@ async def gemini_live_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  
     """The official ``google-genai`` package's Live client (``client.aio.live.connect``)
     asking the emulator for one text turn (``--dialect gemini-live --tls``: the SDK dials
     ``wss://`` whatever the URL says, trusting ``SSL_CERT_FILE``): the prompt a user turn,
-    then the messages to ``turnComplete``, each awaited at most the idle timeout. A
+    then the messages to ``turnComplete``, each awaited at most the idle timeout (and so is
+    the opening handshake, ``open_timeout``). A
     ``toolCall`` is the turn's answer (its calls' arguments, gathered); a socket closed first
     raises as the SDK does."""
     import asyncio
@@ -245,7 +255,8 @@ async def gemini_live_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  
     from google import genai
     from google.genai import types
 
-    client = genai.Client(api_key="conformance", http_options={"base_url": url})
+    client = genai.Client(api_key="conformance", http_options={
+        "base_url": url, "async_client_args": {"open_timeout": timeout}})  # fmt: skip
     items = Gathered()  # the text, then each call's arguments
     config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
     async with client.aio.live.connect(model="gemini-live-2.5-flash", config=config) as session:

@@ -22,9 +22,10 @@ from typing import Any, Final
 
 from aiohttp import WSMessage, WSMsgType, web
 
-from ..core.endings import Label
+from ..core.endings import Ending, Label
 from ..dialects.session import Ask, Heard, Talker
 from ..dialects.speaker import Given, Incoming, Whole
+from ..engine.network import end_connection, wait_connected
 from ..engine.play import play_steps
 from ..engine.sinks import WebSocketSink
 from ..protocol.errors import BadRequest
@@ -32,6 +33,8 @@ from ..protocol.steps import Message, Step
 from ..protocol.websocket import CloseCode
 from ..scenario import ANSWER, Scenario
 from ..scenario.asked import Asked
+from ..scenario.faults import FAULTS
+from ..scenario.writers import HALF_OPEN_SECONDS
 from ..state.store import SCENARIO_HEADER
 from .asking import applicable, choose, given_for, sent
 from .context import Context
@@ -60,6 +63,8 @@ async def converse(
     refused = _refused_upgrade(request, ctx, served)
     if refused is not None:
         return sent(refused)
+    if not await _shaken(request, ctx):
+        return web.Response(status=101)  # never sent: the connection is closed
     ws = web.WebSocketResponse(
         timeout=_CLOSE_SECONDS, max_msg_size=ctx.config.max_body, autoping=True
     )
@@ -220,6 +225,44 @@ async def _asked(
     if isinstance(answer, Whole):
         return (Message(answer.body),), scenario, asked  # an answer sent whole: one message
     return answer.steps, scenario, asked
+
+
+async def _shaken(request: web.BaseRequest, ctx: Context) -> bool:
+    """The upgrade scenario's faults on the handshake itself (in order): a wait before the
+    answer (the client gone meanwhile: False), or a 101 whose Sec-WebSocket-Accept does not
+    match the key, written by hand, and the connection closed (False). True: go on."""
+    scenario = choose(request, ctx, "upgrade", None)
+    clock = ctx.config.clock
+    for fault in scenario.faults:
+        spec = FAULTS[fault.kind]
+        if not spec.handshake:
+            continue
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return False
+        if spec.waits:
+            ctx.call.detail = (
+                f"the handshake answered after {fault.seconds or HALF_OPEN_SECONDS:g} s"
+            )
+            await wait_connected(
+                request, clock.time() + (fault.seconds or HALF_OPEN_SECONDS), clock
+            )
+        elif spec.cut is not None:
+            ctx.call.served, ctx.call.status = scenario, 101
+            ctx.call.detail = "the handshake answered with a wrong Sec-WebSocket-Accept"
+            ctx.call.ending = Ending("closed", fault=fault.kind)
+            transport.write(_WRONG_ACCEPT)
+            end_connection(request, spec.cut)
+            return False
+    transport = request.transport
+    return transport is not None and not transport.is_closing()
+
+
+#: A 101 whose Sec-WebSocket-Accept is not the one the client's key makes (RFC 6455, 4.1:
+#: the client must fail the connection).
+_WRONG_ACCEPT: Final = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                        b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                        b"dGhpcyBpcyBub3QgdGhlIGtleQ==\r\n\r\n")  # fmt: skip
 
 
 def _refused_upgrade(request: web.BaseRequest, ctx: Context, served: Served) -> Whole | None:

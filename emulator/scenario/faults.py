@@ -37,6 +37,7 @@ from .writers import (
     cutting,
     garbage,
     invalid_text,
+    nothing,
     stall,
 )
 
@@ -79,6 +80,7 @@ class FaultSpec:
     ends: bool = False  # the body ends after it, cleanly: nothing more is sent
     framing: bool = False  # it breaks a binary event stream's framing (prelude, CRCs, length)
     websocket: bool = False  # a WebSocket's own: an HTTP body has no such thing
+    handshake: bool = False  # it acts on the WebSocket's opening handshake, before any event
 
 
 def _corrupt_frame(
@@ -208,6 +210,34 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             size=16,
             meets="fails: incomplete_stream (the client closes with 1007)",
             websocket=True,
+        ),
+        FaultSpec(
+            "bad_accept",
+            "the WebSocket's upgrade is answered 101 with a Sec-WebSocket-Accept that does "
+            "not match the client's key, and the connection closed: the client must refuse "
+            "it (RFC 6455, 4.1), never read from it",
+            (),
+            nothing,
+            terminal=True,
+            once=True,
+            size=0,
+            meets="fails: connection (the handshake is refused)",
+            cut="close",
+            websocket=True,
+            handshake=True,
+        ),
+        FaultSpec(
+            "slow_handshake",
+            "the WebSocket's upgrade is answered only after seconds (default an hour): a "
+            "client's open timeout must fire",
+            ("seconds",),
+            nothing,
+            once=True,
+            size=0,
+            meets="gives up within its idle timeout",
+            waits=True,
+            websocket=True,
+            handshake=True,
         ),
         FaultSpec(
             "half_open",

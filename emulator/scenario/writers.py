@@ -25,6 +25,7 @@ __all__ = [
     "cutting",
     "garbage",
     "invalid_text",
+    "nothing",
     "stall",
 ]
 
@@ -89,6 +90,11 @@ def invalid_text(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]
     """A WebSocket text message whose bytes are not UTF-8 (RFC 6455, 8.1: the reader fails
     the connection)."""
     yield Message(fault.raw or DEFAULT_GARBAGE)
+
+
+def nothing(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
+    """Nothing in the answer: the fault acts elsewhere (on a WebSocket's handshake)."""
+    yield from ()
 
 
 def stall(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
