@@ -68,7 +68,7 @@ async def test_this_projects_client_passes_every_scenario() -> None:
     assert why == {n: f"its {s.faults[0].kind} fault: its stream is not binary event-stream "
                    "frames" for n, s in builtin_scenarios().items()
                    if any(FAULTS[f.kind].framing for f in s.faults)}  # fmt: skip
-    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 32
+    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 33
     notes = {r.case.name: r.verdict.notes for r in results}
     assert "logged in again once after a 401 token_expired" in notes["http_401_then_ok"]
     assert any(n.startswith("closed the connection") for n in notes["keep_open_after_done"])

@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from emulator import Emulator, EmulatorConfig, EmulatorServer, builtin_scenarios, serve
 from emulator.conformance.sdks import mcp_sdk
 from emulator.dialects.mcp.plan import expects
+from emulator.scenario import ScenarioError
 from emulator.scenario.load import scenario_from_dict
 from emulator.scenario.text import reply_text
 from emulator.state.rpc_sessions import KEPT_BYTES, KEPT_STREAMS, MAX_SESSIONS, RpcSessions
@@ -383,3 +384,33 @@ async def test_a_slow_tool_tells_its_progress_and_is_not_resumed_before_its_time
             replayed = _messages(await r.text())
         assert clock.time() - started >= 1.4
         assert replayed[-1]["result"]["content"][0]["text"] == "x"
+
+
+async def test_a_scenario_scripts_the_tools_with_their_schemas_and_results(
+    emulator: Emulator,
+) -> None:
+    http = httpx2.AsyncClient(headers={"X-Emulator-Scenario": "mcp_scripted_tools"})
+    async with (
+        http,
+        streamable_http_client(f"{emulator.url}/mcp", http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        found = await session.call_tool("search_docs", {"query": "streaming"})
+        refused = await session.call_tool("delete_repo", {})
+        echoed = await session.call_tool("echo", {"text": "x"})  # the built-ins stay
+    assert list(tools)[:3] == ["search_docs", "delete_repo", "echo"]
+    assert [c.text for c in echoed.content] == ["x"]  # type: ignore[union-attr]
+    assert tools["search_docs"].output_schema is not None
+    assert found.structured_content == {"hits": 3} and not found.is_error
+    assert [c.text for c in found.content] == ["3 pages mention streaming."]  # type: ignore[union-attr]
+    assert refused.is_error
+
+
+def test_scripted_tools_are_checked_when_the_file_is_read() -> None:
+    with pytest.raises(ScenarioError, match=r"\[mcp\.tools\].*two tools are called 'a'"):
+        scenario_from_dict({"description": "d", "mcp": {"tools": [{"name": "a"}, {"name": "a"}]}})
+    with pytest.raises(ScenarioError, match=r"mcp\.tools\[0\]\.input_schema.*expected a table"):
+        scenario_from_dict({"description": "d", "mcp": {"tools": [{"name": "a",
+                                                                   "input_schema": "x"}]}})  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -19,7 +20,7 @@ from .model import (
 )
 from .recording import chunk_dict
 
-__all__ = ["scenario_to_toml"]
+__all__ = ["scenario_to_toml", "toml_value"]
 
 _TABLES: tuple[tuple[str, type[Any]], ...] = (
     ("reply", Reply),
@@ -33,7 +34,7 @@ _TABLES: tuple[tuple[str, type[Any]], ...] = (
 
 def scenario_to_toml(scenario: Scenario) -> str:
     """TOML that :func:`emulator.load_scenario` reads back to an equal scenario."""
-    lines = [f"description = {_value(scenario.description)}"]
+    lines = [f"description = {toml_value(scenario.description)}"]
     own = [part.lines() for part in scenario.parts]  # each API's own keys: (top, [wire])
     lines += [line for top, _ in own for line in top]
     for name, cls in _TABLES:
@@ -51,10 +52,10 @@ def scenario_to_toml(scenario: Scenario) -> str:
             lines += ["", f"[{name}]", *body]
         if name == "reply":
             for call in scenario.reply.calls:
-                lines += ["", "[[reply.calls]]", f"tool = {_value(call.tool)}",
-                          f"arguments = {_value(call.arguments)}"]  # fmt: skip
+                lines += ["", "[[reply.calls]]", f"tool = {toml_value(call.tool)}",
+                          f"arguments = {toml_value(call.arguments)}"]  # fmt: skip
     for fault in scenario.faults:
-        lines += ["", "[[faults]]", f"kind = {_value(fault.kind)}"]
+        lines += ["", "[[faults]]", f"kind = {toml_value(fault.kind)}"]
         if fault.at:
             lines.append(f"at = {fault.at}")
         # Only the keys this kind takes (the parser refuses the others).
@@ -63,9 +64,9 @@ def scenario_to_toml(scenario: Scenario) -> str:
             value = getattr(fault, key)
             if value != getattr(default, key):
                 lines.append(
-                    f"raw_hex = {_value(value.hex())}"
+                    f"raw_hex = {toml_value(value.hex())}"
                     if key == "raw"
-                    else f"{key} = {_value(value)}"
+                    else f"{key} = {toml_value(value)}"
                 )
     if scenario.recording is not None:
         lines += _recording(scenario.recording)
@@ -73,7 +74,7 @@ def scenario_to_toml(scenario: Scenario) -> str:
         lines += [
             "",
             "[[http_errors]]",
-            f"endpoint = {_value(error.endpoint)}",
+            f"endpoint = {toml_value(error.endpoint)}",
             f"status = {error.status}",
             *_changed(error, HttpError, skip={"endpoint", "status"}),
         ]
@@ -86,19 +87,19 @@ def _recording(recording: Recording) -> list[str]:
     if recording.status != default.status:
         lines.append(f"status = {recording.status}")
     if recording.headers != default.headers:
-        pairs = ", ".join(f"{_string(k)} = {_value(v)}" for k, v in recording.headers)
+        pairs = ", ".join(f"{_string(k)} = {toml_value(v)}" for k, v in recording.headers)
         lines.append(f"headers = {{ {pairs} }}" if pairs else "headers = {}")
     if recording.ending != default.ending:
-        lines.append(f"ending = {_value(recording.ending)}")
+        lines.append(f"ending = {toml_value(recording.ending)}")
     if recording.dialect != default.dialect:
-        lines.append(f"dialect = {_value(recording.dialect)}")
+        lines.append(f"dialect = {toml_value(recording.dialect)}")
     if recording.real_time_over != default.real_time_over:
-        lines.append(f"real_time_over = {_value(recording.real_time_over)}")
+        lines.append(f"real_time_over = {toml_value(recording.real_time_over)}")
     for chunk in recording.chunks:
         item = chunk_dict(chunk)
         key = "text" if "text" in item else "hex"
-        lines += ["", "[[recording.chunks]]", f"at = {_value(item['at'])}",
-                  f"{key} = {_value(item[key])}"]  # fmt: skip
+        lines += ["", "[[recording.chunks]]", f"at = {toml_value(item['at'])}",
+                  f"{key} = {toml_value(item[key])}"]  # fmt: skip
     return lines
 
 
@@ -117,11 +118,14 @@ def _changed(
             (f.name == "text" and current is None) or f.name == "calls"
         ):
             continue  # the default text; the calls are tables of their own
-        out.append(f"{f.name} = {_value(current)}")
+        out.append(f"{f.name} = {toml_value(current)}")
     return out
 
 
-def _value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML value, on one line (a table as an inline table)."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -129,7 +133,7 @@ def _value(value: Any) -> str:
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
@@ -154,3 +158,12 @@ def _string(text: str) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+def _key(key: str) -> str:
+    """A TOML key: bare when it can be, else quoted."""
+    return (
+        key
+        if key and all(c.isalnum() or c in "_-" for c in key) and key.isascii()
+        else _string(key)
+    )

@@ -135,6 +135,10 @@ class Table:
             )
         return cast(str, value)
 
+    def mapping(self, key: str) -> dict[str, Any] | None:
+        """A table's value as it is (a JSON schema, structured content); None: not given."""
+        return cast("dict[str, Any] | None", self._typed(key, dict, "a table", None))
+
     def table(self, key: str) -> Table:
         return Table(self.source, self._key(key), self._get(key) or {})
 

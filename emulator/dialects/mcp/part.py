@@ -8,20 +8,54 @@ nothing there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, ClassVar, Final
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from ...scenario.dump import toml_value
 from ...scenario.parts import ApiPart
+from .tools import BUILTIN_TOOLS, CallResult, Tool
 
 if TYPE_CHECKING:
     from typing import Self
 
     from ...scenario.table import Table
 
-__all__ = ["McpPart"]
+__all__ = ["McpPart", "ScriptedTool"]
 
 #: The most notifications one answer may flood a client with.
 MAX_NOTIFICATIONS: Final = 10_000
+#: The most tools a scenario may script.
+MAX_TOOLS: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedTool:
+    """A tool a scenario scripts (``[[mcp.tools]]``): listed with its schemas, and answering
+    every call with the same result (its text; ``structured`` as ``structuredContent``;
+    ``is_error``: a tool's error result)."""
+
+    name: str
+    description: str = ""
+    input_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
+    output_schema: Mapping[str, Any] | None = None
+    text: str = ""
+    structured: Mapping[str, Any] | None = None
+    is_error: bool = False
+
+    def table(self) -> dict[str, Any]:
+        """Its keys that differ from the defaults, as a scenario file says them."""
+        said: dict[str, Any] = {"name": self.name}
+        for key, value in (("description", self.description), ("text", self.text),
+                           ("input_schema", self.input_schema if self.input_schema !=
+                            {"type": "object"} else None),
+                           ("output_schema", self.output_schema),
+                           ("structured", self.structured)):  # fmt: skip
+            if value:
+                said[key] = dict(value) if isinstance(value, Mapping) else value
+        if self.is_error:
+            said["is_error"] = True
+        return said
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +85,9 @@ class McpPart(ApiPart):
     #: Seconds the tool takes before its result (``notifications/progress`` each second
     #: when the client gave a progress token): a tool slower than a client's timeout.
     tool_seconds: float = 0.0
+    #: The tools the server lists and answers before its own (one of a built-in's name
+    #: replaces it).
+    tools: tuple[ScriptedTool, ...] = ()
 
     @classmethod
     def read(cls, top: Table, wire: Table) -> Self:
@@ -66,8 +103,13 @@ class McpPart(ApiPart):
             duplicate_result=table.boolean("duplicate_result", False),
             notifications=table.integer("notifications", 0, minimum=0, maximum=MAX_NOTIFICATIONS),
             tool_seconds=table.number("tool_seconds", 0.0, minimum=0.0, maximum=3600.0),
+            tools=tuple(_tool(t) for t in table.tables("tools", limit=MAX_TOOLS)),
         )
         table.finish()
+        names = [t.name for t in part.tools]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise table.error("tools", f"two tools are called {twice[0]!r}")
         return part
 
     def lines(self) -> tuple[list[str], list[str]]:
@@ -76,10 +118,20 @@ class McpPart(ApiPart):
         for f in fields(self):
             value = getattr(self, f.name)
             if value != getattr(d, f.name):
-                said = ("true" if value else "false") if isinstance(value, bool) else (
-                    f'"{value}"' if isinstance(value, str) else str(value))  # fmt: skip
-                top.append(f"mcp.{f.name} = {said}")
+                if f.name == "tools":
+                    value = [tool.table() for tool in value]
+                top.append(f"mcp.{f.name} = {toml_value(value)}")
         return top, []
+
+    def listed_tools(self) -> tuple[Tool, ...]:
+        """The tools the server lists and answers under this part: its scripted ones, then
+        the built-in ones it does not replace (a scripted tool of a built-in's name)."""
+        if not self.tools:
+            return BUILTIN_TOOLS
+        scripted = tuple(Tool(t.name, t.description, t.input_schema, _answers(t),
+                              t.output_schema) for t in self.tools)  # fmt: skip
+        names = {t.name for t in scripted}
+        return scripted + tuple(t for t in BUILTIN_TOOLS if t.name not in names)
 
     def elsewhere(self) -> str | None:
         return "it scripts the MCP server ([mcp]), which this API is not"
@@ -102,3 +154,26 @@ class McpPart(ApiPart):
         if self.error_code:
             said.append(f"tools/call answers JSON-RPC error {self.error_code}")
         return said
+
+
+def _tool(t: Table) -> ScriptedTool:
+    name = t.text("name", "")
+    if not name:
+        raise t.error("name", "is required: the tool's name")
+    schema = t.mapping("input_schema") or {"type": "object"}
+    tool = ScriptedTool(name, t.text("description", ""), schema, t.mapping("output_schema"),
+                        t.text("text", ""), t.mapping("structured"),
+                        t.boolean("is_error", False))  # fmt: skip
+    t.finish()
+    return tool
+
+
+def _answers(
+    tool: ScriptedTool,
+) -> Callable[[Mapping[str, Any], Callable[[str], str]], CallResult]:
+    result = CallResult(tool.text, tool.structured, tool.is_error)
+
+    def answer(arguments: Mapping[str, Any], replied: Callable[[str], str]) -> CallResult:
+        return result
+
+    return answer

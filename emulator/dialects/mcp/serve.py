@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
 
@@ -36,7 +36,7 @@ from ...scenario.text import told_text
 from ..rpc import Played, Replied, RpcServer, Streamed
 from .part import McpPart
 from .shapes import shapes
-from .tools import BUILTIN_TOOLS, tool_named
+from .tools import Tool
 from .wire import VERSIONS, event_id, initialize_result, message_event, priming_event, tools_result
 
 __all__ = ["McpServer", "McpSession", "Told"]
@@ -120,10 +120,11 @@ class McpServer(RpcServer[McpSession]):
         session = replace(session, requests=session.requests + 1)
         if message.method == "ping":
             return session, Replied(response(message.id, {}))
+        tools = part.listed_tools()
         if message.method == "tools/list":
-            return session, _listed(message, params)
+            return session, _listed(message, params, tools)
         if message.method == "tools/call":
-            return session, _called(message, params)
+            return session, _called(message, params, tools)
         return session, _error(message, METHOD_NOT_FOUND, f"Method not found: {message.method}")
 
     def told(self, scenario: Scenario, played: Played) -> list[Told]:
@@ -202,29 +203,27 @@ def _progress(seconds: float, played: Played) -> list[Told]:
     return said
 
 
-def _listed(message: RpcMessage, params: Mapping[str, Any]) -> Replied:
+def _listed(message: RpcMessage, params: Mapping[str, Any], tools: Sequence[Tool]) -> Replied:
     assert message.id is not None
     cursor = params.get("cursor")
     start = 0
     if cursor is not None:
-        if (
-            not isinstance(cursor, str)
-            or not cursor.isdigit()
-            or int(cursor) >= len(BUILTIN_TOOLS)
-        ):
+        if not isinstance(cursor, str) or not cursor.isdigit() or int(cursor) >= len(tools):
             return _error(message, INVALID_PARAMS, f"Invalid cursor: {cursor!r}")
         start = int(cursor)
-    page = BUILTIN_TOOLS[start : start + PAGE]
+    page = tools[start : start + PAGE]
     result = tools_result(page)
-    if start + PAGE < len(BUILTIN_TOOLS):
+    if start + PAGE < len(tools):
         result["nextCursor"] = str(start + PAGE)
     return Replied(response(message.id, result))
 
 
-def _called(message: RpcMessage, params: Mapping[str, Any]) -> Replied | Played:
+def _called(
+    message: RpcMessage, params: Mapping[str, Any], tools: Sequence[Tool]
+) -> Replied | Played:
     assert message.id is not None
     name = params.get("name")
-    tool = tool_named(name) if isinstance(name, str) else None
+    tool = next((t for t in tools if t.name == name), None)
     if tool is None:
         return _error(message, INVALID_PARAMS, f"Unknown tool: {name}")
     arguments = params.get("arguments") or {}
@@ -239,7 +238,8 @@ def _answer(scenario: Scenario, played: Played, part: McpPart) -> dict[str, Any]
     if part.error_code:
         return error_response(played.id, part.error_code, part.error_message
                               or f"JSON-RPC error {part.error_code}")  # fmt: skip
-    tool = tool_named(str(played.params.get("name")))
+    name = played.params.get("name")
+    tool = next((t for t in part.listed_tools() if t.name == name), None)
     assert tool is not None  # only a tool that exists is played
     arguments = played.params.get("arguments") or {}
     result = tool.call(arguments, lambda prompt: told_text(scenario.reply, prompt))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["BUILTIN_TOOLS", "CallResult", "Tool", "tool_named"]
+__all__ = ["BUILTIN_TOOLS", "CallResult", "Tool"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +138,3 @@ BUILTIN_TOOLS: Final = (
         _account,
     ),
 )
-
-
-def tool_named(name: str) -> Tool | None:
-    return next((t for t in BUILTIN_TOOLS if t.name == name), None)
