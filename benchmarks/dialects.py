@@ -12,7 +12,7 @@ from aiohttp import web
 from emulator import EmulatorConfig, serve
 
 from .cases import Sizes, scenario_of
-from .harness import Result, compare
+from .harness import Result, compare, serving_app
 
 __all__ = ["REQUESTS", "dialects_vs_bare"]
 
@@ -78,14 +78,8 @@ async def _bare(body: bytes, content_type: str) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serving_app(app) as url:
+        yield url
 
 
 async def _read(http: aiohttp.ClientSession, url: str, request: Request) -> tuple[bytes, str]:

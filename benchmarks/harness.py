@@ -11,8 +11,11 @@ import asyncio
 import gc
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+
+from aiohttp import web
 
 Variant = Callable[[], Awaitable[object]]
 
@@ -85,3 +88,16 @@ def run_sync(func: Callable[[], object]) -> Variant:
 
 def sleep0() -> Awaitable[None]:
     return asyncio.sleep(0)
+
+
+@asynccontextmanager
+async def serving_app(app: web.Application) -> AsyncIterator[str]:
+    """``app`` on a free loopback port, its base URL (a baseline server's)."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

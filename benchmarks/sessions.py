@@ -22,7 +22,7 @@ from aiohttp import web
 from emulator import EmulatorConfig, serve
 
 from .cases import Sizes, scenario_of
-from .harness import Result, compare
+from .harness import Result, compare, serving_app
 
 __all__ = ["mcp_vs_bare", "realtime_vs_bare"]
 
@@ -74,14 +74,8 @@ async def _bare_ws(messages: list[str]) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serving_app(app) as url:
+        yield url
 
 
 async def _recorded(http: aiohttp.ClientSession, url: str) -> list[str]:
@@ -193,14 +187,8 @@ async def _bare_mcp(body: bytes) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/mcp", answer)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/mcp"
-    finally:
-        await runner.cleanup()
+    async with serving_app(app) as url:
+        yield url + "/mcp"
 
 
 _SDK_SERVER: Final = """

@@ -19,6 +19,7 @@ __all__ = [
     "keyed_api_not_applicable",
     "ping",
     "recorded_elsewhere",
+    "session_not_applicable",
     "sse_framing",
 ]
 
@@ -104,4 +105,28 @@ def keyed_api_not_applicable(
         e.status in (401, 403) for e in scenario.http_errors
     ):
         return "it expects a fresh login to cure a 401; an API key has no login"
+    return None
+
+
+def session_not_applicable(
+    scenario: Scenario, dialect: str, title: str, missing: Mapping[str, str]
+) -> str | None:
+    """Why ``scenario`` means nothing on a session-speaking dialect over a WebSocket (its
+    reply said as text or audio pieces, calls whole or as arguments; ``title`` names it):
+    SSE framing, the shapes in ``missing``, a refusal, reasoning, a finish of its own, a
+    prompt cache. None: it applies."""
+    reason = sse_framing(scenario, "a WebSocket's messages") or keyed_api_not_applicable(
+        scenario, dialect, missing
+    )
+    if reason is not None:
+        return reason
+    reply, wire = scenario.reply, scenario.wire
+    if reply.refusal:
+        return f"its reply is a refusal in OpenAI's refusal field, which {title} has not"
+    if reply.reasoning:
+        return f"its reply has reasoning, which this emulator's {title} does not stream"
+    if wire.finish_type != "stop":
+        return f"its reply ends at {wire.finish_type}, which this emulator's {title} does not say"
+    if reply.cached_tokens:
+        return f"it says what a prompt cache served, which this emulator's {title} does not"
     return None

@@ -23,15 +23,15 @@ from aiohttp import web
 from ..dialects.rpc import Played, Replied, RpcServer
 from ..engine.stream import format_of
 from ..protocol.errors import BadRequest
-from ..protocol.jsonrpc import RpcError, error_response, read_message
+from ..protocol.jsonrpc import RpcError, RpcMessage, error_response, read_message
 from ..protocol.steps import Write
-from ..scenario import ANSWER
+from ..scenario import ANSWER, Scenario
 from .asking import applicable, choose
 from .context import Context
 from .routes import Served
 from .streams import streamed
 
-__all__ = ["SESSION_HEADER", "VERSION_HEADER", "exchange", "foreign", "refused"]
+__all__ = ["SESSION_HEADER", "VERSION_HEADER", "chosen", "exchange", "foreign", "refused"]
 
 SESSION_HEADER: Final = "Mcp-Session-Id"
 VERSION_HEADER: Final = "MCP-Protocol-Version"
@@ -58,6 +58,30 @@ def foreign(request: web.BaseRequest) -> bool:
         return False
     host = urlsplit(origin).hostname
     return host is None or (host not in _LOCAL and host != request.url.host)
+
+
+def chosen(
+    request: web.BaseRequest,
+    ctx: Context,
+    served: Served,
+    server: RpcServer[Any],
+    message: RpcMessage,
+) -> tuple[Scenario | None, web.Response | None]:
+    """The scenario for a request (None for a notification or a response), chosen by what
+    it asks; and, when the scenario's HTTP error is on this call, the answer that refuses
+    it (in the dialect's shape). Noted in the journal."""
+    ctx.call.detail = message.method or f"response to {message.id!r}"
+    if not message.request:
+        return None, None
+    scenario = choose(request, ctx, ANSWER, server.asked(message))
+    number = ctx.call.number = ctx.state.next_call(scenario, ANSWER)
+    ctx.call.served = scenario
+    scripted = scenario.http_error(ANSWER, number)
+    if scripted is None:
+        return scenario, None
+    answer = served.dialect.errors.scripted(scripted)
+    return scenario, web.Response(body=answer.body, status=answer.status, headers=answer.headers,
+                                  content_type=answer.content_type)  # fmt: skip
 
 
 async def exchange(
@@ -137,17 +161,9 @@ async def _posted(
         session = sessions.state(named)
         if session is None:
             return refused(404, "Session not found")
-    scenario = None
-    if message.request:
-        scenario = choose(request, ctx, ANSWER, server.asked(message))
-        number = ctx.call.number = ctx.state.next_call(scenario, ANSWER)
-        ctx.call.served = scenario
-        scripted = scenario.http_error(ANSWER, number)
-        if scripted is not None:
-            answer = served.dialect.errors.scripted(scripted)
-            return web.Response(body=answer.body, status=answer.status, headers=answer.headers,
-                                content_type=answer.content_type)  # fmt: skip
-    ctx.call.detail = message.method or f"response to {message.id!r}"
+    scenario, scripted = chosen(request, ctx, served, server, message)
+    if scripted is not None:
+        return scripted
     state, said = server.handle(session, message, scenario)
     if state is None:  # the session ended (it expired): the client must initialize again
         if named is not None:

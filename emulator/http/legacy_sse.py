@@ -26,11 +26,10 @@ from ..protocol.errors import BadRequest
 from ..protocol.jsonrpc import RpcError, error_response, read_message
 from ..protocol.sse import SSEFormat
 from ..protocol.steps import Step, Write
-from ..scenario import ANSWER
 from ..state.sessions import SESSION_HEADER, SESSION_PREFIX
-from .asking import applicable, choose
+from .asking import applicable
 from .context import Context
-from .exchange import foreign, refused
+from .exchange import chosen, foreign, refused
 from .routes import Served
 
 __all__ = ["listened", "posted"]
@@ -97,17 +96,9 @@ async def posted(
         message = read_message(body)
     except RpcError as exc:
         return refused(400, exc.message, exc.code)
-    scenario = None
-    if message.request:
-        scenario = choose(request, ctx, ANSWER, server.asked(message))
-        number = ctx.call.number = ctx.state.next_call(scenario, ANSWER)
-        ctx.call.served = scenario
-        scripted = scenario.http_error(ANSWER, number)
-        if scripted is not None:
-            answer = served.dialect.errors.scripted(scripted)
-            return web.Response(body=answer.body, status=answer.status, headers=answer.headers,
-                                content_type=answer.content_type)  # fmt: skip
-    ctx.call.detail = message.method or f"response to {message.id!r}"
+    scenario, scripted = chosen(request, ctx, served, server, message)
+    if scripted is not None:
+        return scripted
     state, said = server.handle(sessions.state(session), message, scenario)
     sessions.update(session, state)
     steps: Iterable[Step]

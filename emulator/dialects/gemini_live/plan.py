@@ -18,7 +18,7 @@ from ...engine.stream import Events, delta_events, dialect_stream
 from ...protocol.audio import speech
 from ...protocol.steps import Message, Step
 from ...scenario.model import Scenario
-from ..common import keyed_api_not_applicable, sse_framing
+from ..common import session_not_applicable
 from .shapes import MISSING, shapes
 from .wire import LiveContext, calls_message, content_message, said, usage
 
@@ -30,21 +30,7 @@ TITLE: Final = "Gemini Live"
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies)."""
-    reason = sse_framing(scenario, "a WebSocket's messages") or keyed_api_not_applicable(
-        scenario, NAME, MISSING
-    )
-    if reason is not None:
-        return reason
-    reply, wire = scenario.reply, scenario.wire
-    if reply.refusal:
-        return "its reply is a refusal in OpenAI's refusal field, which Gemini Live has not"
-    if reply.reasoning:
-        return "its reply has reasoning, which this emulator's Gemini Live does not stream"
-    if wire.finish_type != "stop":
-        return f"its reply ends at {wire.finish_type}, which Gemini Live does not say"
-    if reply.cached_tokens:
-        return "it says what a prompt cache served, which this emulator's Gemini Live does not"
-    return None
+    return session_not_applicable(scenario, NAME, TITLE, MISSING)
 
 
 def calls_of(scenario: Scenario, text: str) -> list[tuple[str, str]]:

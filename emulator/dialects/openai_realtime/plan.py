@@ -19,7 +19,7 @@ from ...protocol.audio import speech
 from ...protocol.steps import Message, Step
 from ...scenario.model import Reply, Scenario
 from ...scenario.text import CallEvent
-from ..common import keyed_api_not_applicable, sse_framing
+from ..common import session_not_applicable
 from .shapes import MISSING, shapes
 from .wire import (
     RealtimeContext,
@@ -39,21 +39,7 @@ TITLE: Final = "OpenAI Realtime"
 
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies)."""
-    reason = sse_framing(scenario, "a WebSocket's messages") or keyed_api_not_applicable(
-        scenario, NAME, MISSING
-    )
-    if reason is not None:
-        return reason
-    reply, wire = scenario.reply, scenario.wire
-    if reply.refusal:
-        return "its reply is a refusal in OpenAI's refusal field, which Realtime has not"
-    if reply.reasoning:
-        return "its reply has reasoning, which the Realtime API does not stream"
-    if wire.finish_type != "stop":
-        return f"its reply ends at {wire.finish_type}, which this emulator's Realtime does not say"
-    if reply.cached_tokens:
-        return "it says what a prompt cache served, which this emulator's Realtime does not"
-    return None
+    return session_not_applicable(scenario, NAME, TITLE, MISSING)
 
 
 def output_items(reply: Reply, text: str, ctx: RealtimeContext) -> list[dict[str, Any]]:
