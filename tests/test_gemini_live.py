@@ -153,6 +153,26 @@ async def test_a_broken_turn_is_the_sdk_s_error_never_a_completed_turn(
     assert failed.value.code == code
 
 
+async def _until_closed(url: str, scenario: str, seen: list[Any]) -> None:
+    config = {"response_modalities": ["TEXT"]}
+    async with _client(url, scenario).aio.live.connect(model=MODEL, config=config) as session:
+        await session.send_client_content(turns=_turn("hi"), turn_complete=True)
+        async for message in session.receive():
+            seen.append(message)  # noqa: PERF401 - kept as each comes: the close raises
+
+
+async def test_a_scripted_close_is_told_first_with_go_away(emulator: Emulator) -> None:
+    seen: list[Any] = []
+    with pytest.raises(errors.APIError) as closed:
+        await _until_closed(emulator.url, "ws_close_code", seen)
+    assert closed.value.code == 1011
+    assert seen[-1].go_away is not None and seen[-1].go_away.time_left is not None
+    errored: list[Any] = []
+    with pytest.raises(errors.APIError):  # an error fault's close is no session's end
+        await _until_closed(emulator.url, "in_stream_error", errored)
+    assert errored and not any(m.go_away for m in errored)
+
+
 async def test_an_unknown_message_crashes_this_sdk_s_reader(emulator: Emulator) -> None:
     # A top-level key google-genai does not know leaves its converted message empty, and it
     # then compares a missing error code: what the report card calls "failed differently".

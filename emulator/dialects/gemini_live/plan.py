@@ -16,7 +16,8 @@ from ...core.endings import end_label, event_label
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream
 from ...protocol.audio import speech
-from ...protocol.steps import Message, Step
+from ...protocol.steps import Close, Message, Step
+from ...scenario.faults import FAULTS
 from ...scenario.model import Scenario
 from ..common import session_not_applicable
 from .shapes import MISSING, shapes
@@ -42,9 +43,20 @@ def calls_of(scenario: Scenario, text: str) -> list[tuple[str, str]]:
 
 
 def planned_live(scenario: Scenario, ctx: LiveContext, prepared: Prepared) -> Iterator[Step]:
-    """The turn's messages, one a frame, with the scenario's faults."""
-    return dialect_stream(scenario, _events(scenario, ctx, prepared), prepared, shapes,
-                          _closing(scenario, ctx, prepared))  # fmt: skip
+    """The turn's messages, one a frame, with the scenario's faults; a close the scenario
+    scripts is told first with ``goAway``, as the API tells a session it is ending."""
+    steps = dialect_stream(scenario, _events(scenario, ctx, prepared), prepared, shapes,
+                           _closing(scenario, ctx, prepared))  # fmt: skip
+    ending = any(FAULTS[f.kind].websocket for f in scenario.faults)  # a close it scripts
+    return _going_away(steps) if ending else steps
+
+
+def _going_away(steps: Iterator[Step]) -> Iterator[Step]:
+    """``goAway`` before each close of the socket (the session's end, scripted)."""
+    for step in steps:
+        if isinstance(step, Close):
+            yield said({"goAway": {"timeLeft": "0s"}}, event_label("goAway"))
+        yield step
 
 
 def _closing(scenario: Scenario, ctx: LiveContext, prepared: Prepared) -> list[Message]:

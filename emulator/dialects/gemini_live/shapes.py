@@ -30,7 +30,7 @@ MISSING: Final[Mapping[str, str]] = {
     "done": "there is no [DONE] on a Live WebSocket (turnComplete ends a turn)",
     "empty_chunk": "every message carries a key of its own",
 }
-#: The close code of the API's internal error, and of one the client caused.
+#: The close code of the API's internal error.
 INTERNAL: Final = 1011
 
 
