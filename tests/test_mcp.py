@@ -414,3 +414,26 @@ def test_scripted_tools_are_checked_when_the_file_is_read() -> None:
     with pytest.raises(ScenarioError, match=r"mcp\.tools\[0\]\.input_schema.*expected a table"):
         scenario_from_dict({"description": "d", "mcp": {"tools": [{"name": "a",
                                                                    "input_schema": "x"}]}})  # fmt: skip
+
+
+async def test_a_cancelled_call_stops_and_its_result_is_never_sent() -> None:
+    slow = scenario_from_dict({"description": "slow", "mcp": {"tool_seconds": 5}}, name="slow")
+    config = EmulatorConfig(speed=0, scenarios={"slow": slow}, default="slow")
+    async with serve(config) as emulator, aiohttp.ClientSession() as http:
+        url, clock = emulator.url, emulator.config.clock
+        session = await _opened(http, url)
+        named = {**HEADERS, "Mcp-Session-Id": session}
+        call = _body("tools/call", 9, name="echo", arguments={"text": "x"},
+                     _meta={"progressToken": "p"})  # fmt: skip
+        started = clock.time()
+        async with http.post(url + "/mcp", data=call, headers=named) as r:
+            first = await r.content.readuntil(b"\n\n")  # the priming event
+            assert first.startswith(b"id: 1-0")
+            cancel = _body("notifications/cancelled", None, requestId=9, reason="enough")
+            async with http.post(url + "/mcp", data=cancel, headers=named) as c:
+                assert c.status == 202
+            rest = (await r.read()).decode()
+        assert clock.time() - started < 3.0  # not the tool's 5 s
+        assert '"result"' not in rest
+        entry = next(c for c in emulator.requests if c.detail and "cancelled" in c.detail)
+        assert entry.detail == "cancelled by the client (notifications/cancelled)"

@@ -75,6 +75,11 @@ class RpcServer(ABC, Generic[S]):
         scenario is chosen as it is named."""
         return None
 
+    def cancelled(self, session: S | None, request: RequestId) -> bool:
+        """Whether the client has cancelled ``request`` in ``session`` (its answer, while it
+        plays, stops there). By default, nothing is ever cancelled."""
+        return False
+
     @abstractmethod
     def session_id(self, session: S) -> str:
         """The id the client names the session by."""

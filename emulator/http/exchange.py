@@ -15,6 +15,7 @@ sends none.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -24,14 +25,22 @@ from ..dialects.rpc import Played, Replied, RpcServer
 from ..engine.stream import format_of
 from ..protocol.errors import BadRequest
 from ..protocol.jsonrpc import RpcError, RpcMessage, error_response, read_message
-from ..protocol.steps import Write
+from ..protocol.steps import Step, Write
 from ..scenario import ANSWER, Scenario
 from .asking import applicable, choose
 from .context import Context
 from .routes import Served
 from .streams import streamed
 
-__all__ = ["SESSION_HEADER", "VERSION_HEADER", "chosen", "exchange", "foreign", "refused"]
+__all__ = [
+    "SESSION_HEADER",
+    "VERSION_HEADER",
+    "chosen",
+    "exchange",
+    "foreign",
+    "refused",
+    "unless_cancelled",
+]
 
 SESSION_HEADER: Final = "Mcp-Session-Id"
 VERSION_HEADER: Final = "MCP-Protocol-Version"
@@ -82,6 +91,18 @@ def chosen(
     answer = served.dialect.errors.scripted(scripted)
     return scenario, web.Response(body=answer.body, status=answer.status, headers=answer.headers,
                                   content_type=answer.content_type)  # fmt: skip
+
+
+def unless_cancelled(
+    ctx: Context, steps: Iterator[Step], cancelled: Callable[[], bool]
+) -> Iterator[Step]:
+    """``steps`` until the client cancels the request they answer (looked at before each
+    step: a slow tool's next second); then nothing more, the result never sent."""
+    for step in steps:
+        if cancelled():
+            ctx.call.detail = "cancelled by the client (notifications/cancelled)"
+            return
+        yield step
 
 
 async def exchange(
@@ -202,6 +223,8 @@ async def _played(
         return _json(answer.message, answer.status, session)
     clock = ctx.config.clock
     sessions.keep(session, stream, answer.events, clock.time() + answer.ready_after)
+    steps = unless_cancelled(ctx, answer.steps,
+                             lambda: server.cancelled(sessions.state(session), played.id))  # fmt: skip
     transport = scenario.transport if scenario.transport.applies(ANSWER) else None
-    return await streamed(request, ctx, answer.steps, transport,
+    return await streamed(request, ctx, steps, transport,
                           headers={**_SSE, SESSION_HEADER: session})  # fmt: skip

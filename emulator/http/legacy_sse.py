@@ -29,7 +29,7 @@ from ..protocol.steps import Step, Write
 from ..state.sessions import SESSION_HEADER, SESSION_PREFIX
 from .asking import applicable
 from .context import Context
-from .exchange import chosen, foreign, refused
+from .exchange import chosen, foreign, refused, unless_cancelled
 from .routes import Served
 
 __all__ = ["listened", "posted"]
@@ -115,8 +115,10 @@ async def posted(
             steps = (Write(_PLAIN.event(_PLAIN.dumps(refusal), "message")),)
         else:
             played = server.play(scenario, said, 0, format_of(scenario), resumable=False)
+            request_id = said.id
             steps = (Write(_PLAIN.event(_PLAIN.dumps(played.message), "message")),) if isinstance(
-                played, Replied) else played.steps  # fmt: skip
+                played, Replied) else unless_cancelled(ctx, played.steps, lambda: server.cancelled(
+                    sessions.state(session), request_id))  # fmt: skip
     try:
         answers.put_nowait(steps)
     except asyncio.QueueFull:

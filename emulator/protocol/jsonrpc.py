@@ -16,6 +16,7 @@ __all__ = [
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
     "PARSE_ERROR",
+    "RequestId",
     "RpcError",
     "RpcMessage",
     "error_response",

@@ -23,6 +23,7 @@ from ...protocol.jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
+    RequestId,
     RpcMessage,
     error_response,
     notification,
@@ -43,6 +44,8 @@ __all__ = ["McpServer", "McpSession", "Told"]
 
 #: The tools listed on one page; a longer list goes on with ``nextCursor``.
 PAGE: Final = 50
+#: How many cancelled request ids a session keeps.
+_CANCELLED: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,8 @@ class McpSession:
     version: str
     initialized: bool = False
     requests: int = 0
+    #: The requests the client cancelled (``notifications/cancelled``), the latest few.
+    cancelled: tuple[RequestId, ...] = ()
 
 
 class Told(NamedTuple):
@@ -97,12 +102,21 @@ class McpServer(RpcServer[McpSession]):
     def session_id(self, session: McpSession) -> str:
         return session.id
 
+    def cancelled(self, session: McpSession | None, request: RequestId) -> bool:
+        return session is not None and request in session.cancelled
+
     def handle(
         self, session: McpSession | None, message: RpcMessage, scenario: Scenario | None
     ) -> tuple[McpSession | None, Replied | Played]:
         if not message.request:  # a notification or a response: taken, nothing to say
             if session is not None and message.method == "notifications/initialized":
                 session = replace(session, initialized=True)
+            if session is not None and message.method == "notifications/cancelled":
+                params = message.params if isinstance(message.params, Mapping) else {}
+                request = params.get("requestId")
+                if isinstance(request, (str, int)) and not isinstance(request, bool):
+                    kept = (*session.cancelled, request)[-_CANCELLED:]
+                    session = replace(session, cancelled=kept)
             return session, Replied(None, 202)
         assert message.id is not None
         part = _part(scenario)
