@@ -30,6 +30,7 @@ CARDS = {
     "node bedrock card": ("bedrock", "bedrock.mjs"),
     "node vercel openai card": ("openai-chat", "vercel_ai.mjs openai"),
     "node vercel anthropic card": ("anthropic", "vercel_ai.mjs anthropic"),
+    "node mcp card": ("mcp", "mcp.mjs"),
 }
 
 
