@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.http.tls import local_tls
 from tests.helpers import assert_report_card
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,10 @@ CARDS = {
     "node vercel openai card": ("openai-chat", "vercel_ai.mjs openai"),
     "node vercel anthropic card": ("anthropic", "vercel_ai.mjs anthropic"),
     "node mcp card": ("mcp", "mcp.mjs"),
+    "node openai realtime card": ("openai-realtime", "openai_realtime.mjs"),
 }
+#: The cards whose client dials only wss:// (served with --tls, the CA in NODE_EXTRA_CA_CERTS).
+TLS_CARDS = {"node openai realtime card"}
 
 
 def _ready() -> None:
@@ -52,11 +56,17 @@ def _ready() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("marker", CARDS)
-async def test_each_node_clients_card_is_what_a_run_finds(marker: str) -> None:
+async def test_each_node_clients_card_is_what_a_run_finds(
+    marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _ready()
     dialect, adapter = CARDS[marker]
     command = f"{NODE} {NODE_DIR}/{adapter} {{url}} {{prompt}} {{timeout}}"
-    await assert_report_card(marker, dialect, command, doc=DOC, command=True)
+    tls = None
+    if marker in TLS_CARDS:
+        tls = local_tls(tmp_path)
+        monkeypatch.setenv("NODE_EXTRA_CA_CERTS", tls.ca)
+    await assert_report_card(marker, dialect, command, doc=DOC, command=True, tls=tls)
 
 
 def test_every_adapter_is_in_the_package_and_every_card_has_a_test() -> None:

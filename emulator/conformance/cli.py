@@ -62,8 +62,9 @@ def add_conform(commands: Any) -> None:
     p.add_argument("--host", default=DEFAULT_HOST, help="the host name in the URL handed to the "
                    "client; it must resolve to the loopback address (default localhost)")  # fmt: skip
     p.add_argument("--tls", action="store_true", help="serve each case over HTTPS and WSS with "
-                   "a local CA, SSL_CERT_FILE set to it for the client (google-genai's Live "
-                   "client dials only wss://)")  # fmt: skip
+                   "a local CA, SSL_CERT_FILE and NODE_EXTRA_CA_CERTS set to it for the client "
+                   "(google-genai's Live client and the Node openai Realtime client dial only "
+                   "wss://)")  # fmt: skip
     add_scenarios_dir(p)
     add_output(p, "write the report to FILE too, in the format of its suffix: "
                + ", ".join(_BY_SUFFIX))  # fmt: skip
@@ -92,7 +93,9 @@ def conform(args: argparse.Namespace) -> int:
         tls = None
         if args.tls:
             tls = local_tls(Path(folder))
-            os.environ["SSL_CERT_FILE"] = tls.ca  # the client (and its children) trust it
+            # The client (and its children) trust it: Python's ssl and OpenSSL read
+            # SSL_CERT_FILE, Node adds NODE_EXTRA_CA_CERTS to its own.
+            os.environ["SSL_CERT_FILE"] = os.environ["NODE_EXTRA_CA_CERTS"] = tls.ca
         results = asyncio.run(
             run_all(
                 chosen,
