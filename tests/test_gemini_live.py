@@ -347,3 +347,12 @@ def test_the_readme_s_live_test_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_live_readme=block)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
     result.assert_outcomes(passed=1)
+
+
+async def test_a_run_of_slashes_in_the_path_is_one(emulator: Emulator, trusted: Tls) -> None:
+    # @google/genai (Node) joins its base URL and the path into //ws/…
+    url = emulator.url.replace("https://", "wss://") + "/" + PATH
+    async with websockets.connect(url, ssl=_ssl(trusted),
+                                  additional_headers={"x-goog-api-key": "k"}) as ws:  # fmt: skip
+        await ws.send(json.dumps({"setup": {"model": MODEL}}))
+        assert json.loads(await ws.recv()) == {"setupComplete": {}}

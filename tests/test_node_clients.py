@@ -33,9 +33,10 @@ CARDS = {
     "node vercel anthropic card": ("anthropic", "vercel_ai.mjs anthropic"),
     "node mcp card": ("mcp", "mcp.mjs"),
     "node openai realtime card": ("openai-realtime", "openai_realtime.mjs"),
+    "node gemini live card": ("gemini-live", "gemini_live.mjs"),
 }
 #: The cards whose client dials only wss:// (served with --tls, the CA in NODE_EXTRA_CA_CERTS).
-TLS_CARDS = {"node openai realtime card"}
+TLS_CARDS = {"node openai realtime card", "node gemini live card"}
 
 
 def _ready() -> None:

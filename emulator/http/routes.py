@@ -10,6 +10,7 @@ admin route is a handler of its own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ from .admin import ADMIN_PREFIX_ROUTES, ADMIN_ROUTES
 from .context import Context, Handler
 
 __all__ = ["Admin", "RouteTable", "Served", "route_table"]
+
+_SLASHES = re.compile("/{2,}")
 
 
 async def index(request: web.BaseRequest, ctx: Context) -> web.Response:
@@ -79,13 +82,20 @@ class RouteTable:
         path would make a label per model), or ``(no route)``."""
         if path in self.routes:
             return path
-        return next((p + "*" for p in self.prefixes if path.startswith(p)), "(no route)")
+        found = next((p + "*" for p in self.prefixes if path.startswith(p)), None)
+        if found is None and "//" in path:
+            return self.label(_SLASHES.sub("/", path))
+        return found or "(no route)"
 
     def _methods(self, path: str) -> Mapping[str, Entry] | None:
-        """What answers each method on ``path`` (None: no route)."""
+        """What answers each method on ``path`` (None: no route). A path with runs of
+        slashes is looked up with each run as one (a client that joins a base URL ending
+        in "/" to an absolute path: @google/genai's Live client dials ``//ws/…``)."""
         methods = self.routes.get(path)
         if methods is None:
             methods = next((m for p, m in self.prefixes.items() if path.startswith(p)), None)
+        if methods is None and "//" in path:
+            return self._methods(_SLASHES.sub("/", path))
         return methods
 
     def errors_of(self, path: str) -> Errors | None:
