@@ -213,7 +213,9 @@ async def test_a_session_is_required_known_and_ends(emulator: Emulator) -> None:
         ("{not json", -32700, "Parse error"),
         ("[]", -32600, "batches are not supported"),
         ('{"jsonrpc": "1.0", "id": 1, "method": "ping"}', -32600, '"jsonrpc": "2.0"'),
-        (_body("resources/list"), -32601, "Method not found: resources/list"),
+        (_body("sampling/createMessage"), -32601, "Method not found: sampling/createMessage"),
+        (_body("resources/read", uri="x://y"), -32002, "Resource not found: x://y"),
+        (_body("prompts/get", name="nope"), -32602, "Unknown prompt: nope"),
         (_body("tools/call", name="nope"), -32602, "Unknown tool: nope"),
         (_body("tools/list", cursor="zz"), -32602, "Invalid cursor"),
     ],
@@ -400,12 +402,23 @@ async def test_a_scenario_scripts_the_tools_with_their_schemas_and_results(
         found = await session.call_tool("search_docs", {"query": "streaming"})
         refused = await session.call_tool("delete_repo", {})
         echoed = await session.call_tool("echo", {"text": "x"})  # the built-ins stay
+        resources = (await session.list_resources()).resources
+        read = await session.read_resource("docs://streaming")
+        prompts = (await session.list_prompts()).prompts
+        prompt = await session.get_prompt("summarize")
+        with pytest.raises(MCPError, match="Resource not found: docs://nope"):
+            await session.read_resource("docs://nope")
     assert list(tools)[:3] == ["search_docs", "delete_repo", "echo"]
     assert [c.text for c in echoed.content] == ["x"]  # type: ignore[union-attr]
     assert tools["search_docs"].output_schema is not None
     assert found.structured_content == {"hits": 3} and not found.is_error
     assert [c.text for c in found.content] == ["3 pages mention streaming."]  # type: ignore[union-attr]
     assert refused.is_error
+    assert [(str(r.uri), r.name, r.mime_type) for r in resources] == [
+        ("docs://streaming", "Streaming guide", "text/markdown")]  # fmt: skip
+    assert read.contents[0].text.startswith("# Streaming")  # type: ignore[union-attr]
+    assert [p.name for p in prompts] == ["summarize"]
+    assert prompt.messages[0].content.text == "Summarize the page in three sentences."  # type: ignore[union-attr]
 
 
 def test_scripted_tools_are_checked_when_the_file_is_read() -> None:

@@ -9,7 +9,7 @@ nothing there.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from ...scenario.dump import toml_value
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ...scenario.table import Table
 
-__all__ = ["McpPart", "ScriptedTool"]
+__all__ = ["McpPart", "ScriptedPrompt", "ScriptedResource", "ScriptedTool"]
 
 #: The most notifications one answer may flood a client with.
 MAX_NOTIFICATIONS: Final = 10_000
@@ -43,19 +43,34 @@ class ScriptedTool:
     structured: Mapping[str, Any] | None = None
     is_error: bool = False
 
-    def table(self) -> dict[str, Any]:
-        """Its keys that differ from the defaults, as a scenario file says them."""
-        said: dict[str, Any] = {"name": self.name}
-        for key, value in (("description", self.description), ("text", self.text),
-                           ("input_schema", self.input_schema if self.input_schema !=
-                            {"type": "object"} else None),
-                           ("output_schema", self.output_schema),
-                           ("structured", self.structured)):  # fmt: skip
-            if value:
-                said[key] = dict(value) if isinstance(value, Mapping) else value
-        if self.is_error:
-            said["is_error"] = True
-        return said
+
+@dataclass(frozen=True, slots=True)
+class ScriptedResource:
+    """A resource a scenario scripts (``[[mcp.resources]]``): listed, and read as its text."""
+
+    uri: str
+    name: str = ""
+    mime_type: str = "text/plain"
+    text: str = ""
+
+    def listed(self) -> dict[str, Any]:
+        return {"uri": self.uri, "name": self.name or self.uri, "mimeType": self.mime_type}
+
+    def contents(self) -> dict[str, Any]:
+        return {"uri": self.uri, "mimeType": self.mime_type, "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedPrompt:
+    """A prompt a scenario scripts (``[[mcp.prompts]]``): listed, and got as one user
+    message of its text."""
+
+    name: str
+    description: str = ""
+    text: str = ""
+
+    def listed(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "arguments": []}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +103,10 @@ class McpPart(ApiPart):
     #: The tools the server lists and answers before its own (one of a built-in's name
     #: replaces it).
     tools: tuple[ScriptedTool, ...] = ()
+    #: The resources it lists and reads (``resources/list``, ``resources/read``).
+    resources: tuple[ScriptedResource, ...] = ()
+    #: The prompts it lists and gives (``prompts/list``, ``prompts/get``).
+    prompts: tuple[ScriptedPrompt, ...] = ()
 
     @classmethod
     def read(cls, top: Table, wire: Table) -> Self:
@@ -104,12 +123,16 @@ class McpPart(ApiPart):
             notifications=table.integer("notifications", 0, minimum=0, maximum=MAX_NOTIFICATIONS),
             tool_seconds=table.number("tool_seconds", 0.0, minimum=0.0, maximum=3600.0),
             tools=tuple(_tool(t) for t in table.tables("tools", limit=MAX_TOOLS)),
+            resources=tuple(_resource(t) for t in table.tables("resources", limit=MAX_TOOLS)),
+            prompts=tuple(_prompt(t) for t in table.tables("prompts", limit=MAX_TOOLS)),
         )
         table.finish()
-        names = [t.name for t in part.tools]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise table.error("tools", f"two tools are called {twice[0]!r}")
+        for key, names in (("tools", [t.name for t in part.tools]),
+                           ("resources", [r.uri for r in part.resources]),
+                           ("prompts", [p.name for p in part.prompts])):  # fmt: skip
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise table.error(key, f"two {key} are called {twice[0]!r}")
         return part
 
     def lines(self) -> tuple[list[str], list[str]]:
@@ -118,8 +141,8 @@ class McpPart(ApiPart):
         for f in fields(self):
             value = getattr(self, f.name)
             if value != getattr(d, f.name):
-                if f.name == "tools":
-                    value = [tool.table() for tool in value]
+                if f.name in ("tools", "resources", "prompts"):
+                    value = [_table(each) for each in value]
                 top.append(f"mcp.{f.name} = {toml_value(value)}")
         return top, []
 
@@ -132,6 +155,12 @@ class McpPart(ApiPart):
                               t.output_schema) for t in self.tools)  # fmt: skip
         names = {t.name for t in scripted}
         return scripted + tuple(t for t in BUILTIN_TOOLS if t.name not in names)
+
+    def resource(self, uri: Any) -> ScriptedResource | None:
+        return next((r for r in self.resources if r.uri == uri), None)
+
+    def prompt(self, name: Any) -> ScriptedPrompt | None:
+        return next((p for p in self.prompts if p.name == name), None)
 
     def elsewhere(self) -> str | None:
         return "it scripts the MCP server ([mcp]), which this API is not"
@@ -177,3 +206,40 @@ def _answers(
         return result
 
     return answer
+
+
+def _resource(t: Table) -> ScriptedResource:
+    uri = t.text("uri", "")
+    if not uri:
+        raise t.error("uri", "is required: the resource's URI")
+    made = ScriptedResource(uri, t.text("name", ""), t.text("mime_type", "text/plain"),
+                            t.text("text", ""))  # fmt: skip
+    t.finish()
+    return made
+
+
+def _prompt(t: Table) -> ScriptedPrompt:
+    name = t.text("name", "")
+    if not name:
+        raise t.error("name", "is required: the prompt's name")
+    made = ScriptedPrompt(name, t.text("description", ""), t.text("text", ""))
+    t.finish()
+    return made
+
+
+def _table(scripted: Any) -> dict[str, Any]:
+    """A scripted tool's (resource's, prompt's) keys as a scenario file says them: those it
+    needs, and those that differ from the defaults."""
+    said: dict[str, Any] = {}
+    for f in fields(scripted):
+        value = getattr(scripted, f.name)
+        if f.default is not MISSING:
+            default = f.default
+        elif f.default_factory is not MISSING:
+            default = f.default_factory()
+        else:
+            said[f.name] = value  # required
+            continue
+        if value != default:
+            said[f.name] = dict(value) if isinstance(value, Mapping) else value
+    return said

@@ -44,6 +44,8 @@ __all__ = ["McpServer", "McpSession", "Told"]
 
 #: The tools listed on one page; a longer list goes on with ``nextCursor``.
 PAGE: Final = 50
+#: The error of a resource that does not exist (the spec's).
+RESOURCE_NOT_FOUND: Final = -32002
 #: How many cancelled request ids a session keeps.
 _CANCELLED: Final = 64
 
@@ -139,6 +141,9 @@ class McpServer(RpcServer[McpSession]):
             return session, _listed(message, params, tools)
         if message.method == "tools/call":
             return session, _called(message, params, tools)
+        said = _listed_or_read(message, params, part)
+        if said is not None:
+            return session, said
         return session, _error(message, METHOD_NOT_FOUND, f"Method not found: {message.method}")
 
     def told(self, scenario: Scenario, played: Played) -> list[Told]:
@@ -215,6 +220,31 @@ def _progress(seconds: float, played: Played) -> list[Told]:
     if seconds > whole:
         said.append(Told(None, "the tool works", wait=seconds - whole))
     return said
+
+
+def _listed_or_read(
+    message: RpcMessage, params: Mapping[str, Any], part: McpPart
+) -> Replied | None:
+    """Resources and prompts: listed, read, got (None: the method is none of these)."""
+    assert message.id is not None
+    if message.method == "resources/list":
+        return Replied(response(message.id, {"resources": [r.listed() for r in part.resources]}))
+    if message.method == "resources/templates/list":
+        return Replied(response(message.id, {"resourceTemplates": []}))
+    if message.method == "resources/read":
+        found = part.resource(params.get("uri"))
+        if found is None:
+            return _error(message, RESOURCE_NOT_FOUND, f"Resource not found: {params.get('uri')}")
+        return Replied(response(message.id, {"contents": [found.contents()]}))
+    if message.method == "prompts/list":
+        return Replied(response(message.id, {"prompts": [p.listed() for p in part.prompts]}))
+    if message.method == "prompts/get":
+        got = part.prompt(params.get("name"))
+        if got is None:
+            return _error(message, INVALID_PARAMS, f"Unknown prompt: {params.get('name')}")
+        return Replied(response(message.id, {"description": got.description, "messages": [
+            {"role": "user", "content": {"type": "text", "text": got.text}}]}))  # fmt: skip
+    return None
 
 
 def _listed(message: RpcMessage, params: Mapping[str, Any], tools: Sequence[Tool]) -> Replied:

@@ -38,7 +38,11 @@ RETRY_MS: Final = 250
 def initialize_result(version: str) -> dict[str, Any]:
     return {
         "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": False}},
+        "capabilities": {
+            "tools": {"listChanged": False},
+            "resources": {"subscribe": False, "listChanged": False},
+            "prompts": {"listChanged": False},
+        },
         "serverInfo": {
             "name": "fakegpt-emulator",
             "title": "FakeGpt emulator (MCP)",
