@@ -20,7 +20,7 @@ from mcp import ClientSession, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
 from emulator import Emulator, EmulatorConfig, EmulatorServer, builtin_scenarios, serve
-from emulator.conformance.sdks import mcp_sdk
+from emulator.conformance.sdks import fastmcp_client, mcp_sdk
 from emulator.dialects.mcp.plan import expects
 from emulator.scenario import ScenarioError
 from emulator.scenario.load import scenario_from_dict
@@ -29,6 +29,7 @@ from emulator.state.rpc_sessions import KEPT_BYTES, KEPT_STREAMS, MAX_SESSIONS, 
 from tests.helpers import assert_report_card
 
 TEXT = "Grüße, 世界 👋!"
+CLIENTS = Path(__file__).resolve().parent.parent / "docs" / "clients.md"
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -134,6 +135,10 @@ async def test_the_reply_tool_answers_the_scenario_s_reply(emulator: Emulator) -
 
 async def test_the_readme_s_card_is_what_a_run_finds() -> None:
     await assert_report_card("mcp card", "mcp", mcp_sdk)
+
+
+async def test_fastmcp_s_card_is_what_a_run_finds() -> None:
+    await assert_report_card("python fastmcp card", "mcp", fastmcp_client, doc=CLIENTS)
 
 
 # -- the transport's rules, over raw HTTP ---------------------------------------------------

@@ -2,8 +2,8 @@
 stream as most code reads it (``--python emulator.conformance.sdks:openai_chat_sdk
 --dialect openai-chat``, and the same for ``anthropic_sdk``, ``openai_responses_sdk``,
 ``gemini_sdk`` on ``gemini``, ``bedrock_sdk`` on ``bedrock``, ``openai_realtime_sdk`` on
-``openai-realtime``, ``gemini_live_sdk`` on ``gemini-live`` with ``--tls``, ``mcp_sdk`` on
-``mcp``). Each gathers tool calls by
+``openai-realtime``, ``gemini_live_sdk`` on ``gemini-live`` with ``--tls``, ``mcp_sdk`` and
+``fastmcp_client`` on ``mcp``). Each gathers tool calls by
 the index each piece names and reports a refusal as one.
 """
 
@@ -18,6 +18,7 @@ __all__ = [
     "Refused",
     "anthropic_sdk",
     "bedrock_sdk",
+    "fastmcp_client",
     "gemini_live_sdk",
     "gemini_sdk",
     "mcp_sdk",
@@ -307,4 +308,20 @@ async def mcp_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: 
         raise group from None
     if result.is_error:
         raise RuntimeError(f"the tool said it failed: {result.content}")
+    return "".join(getattr(item, "text", "") for item in result.content)
+
+
+async def fastmcp_client(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    """FastMCP's client (``fastmcp.Client``, from ``fastmcp-slim[client]``) on the emulator's
+    ``/mcp`` (``--dialect mcp``), calling the ``reply`` tool with the prompt: its text. The
+    idle timeout is its request timeout; a tool's error raises (its ``call_tool`` does)."""
+    from fastmcp import Client
+
+    try:
+        async with Client(f"{url}/mcp", timeout=timeout) as client:
+            result = await client.call_tool("reply", {"prompt": prompt})
+    except BaseExceptionGroup as group:  # its task group: the error inside it
+        while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+            group = group.exceptions[0]
+        raise group from None
     return "".join(getattr(item, "text", "") for item in result.content)
