@@ -8,6 +8,7 @@ import os
 import ssl
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -70,3 +71,18 @@ def test_tls_cert_needs_its_key() -> None:
     done = subprocess.run([sys.executable, "-m", "emulator", "--tls-cert", "x.pem"],
                           capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
     assert done.returncode == 2 and "--tls-cert and --tls-key: give both" in done.stderr
+
+
+@pytest.mark.xdist_group("load")
+def test_workers_serve_tls_and_say_so(tmp_path: Path) -> None:
+    folder = tmp_path / "tls"
+    with serving("--speed", "0", "--tls", "--tls-dir", str(folder), "--workers", "2",
+                 log=False) as (proc, url):  # fmt: skip
+        assert url.startswith("https://")
+        trusted = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+        with urllib.request.urlopen(url + "/api/loads", context=trusted, timeout=30) as r:
+            assert r.status == 200
+        proc.terminate()
+        assert proc.stdout is not None
+        banner = proc.stdout.read()
+    assert f"TLS: clients trust {folder / 'ca.pem'}" in banner

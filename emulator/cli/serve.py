@@ -295,14 +295,14 @@ def _serve_workers(
     hold = bind_socket(config.host, config.port, reuse_port=True, listen=False)
     config = dataclasses.replace(config, port=hold.getsockname()[1])
     shown = url_host or (f"[{config.host}]" if ":" in config.host else config.host)
-    url = f"http://{shown}:{config.port}"
+    url = f"{'https' if config.tls is not None else 'http'}://{shown}:{config.port}"
 
     def work(parent: int) -> None:
         asyncio.run(_serve(config, state, url_host, banner=False, parent=parent))
 
     def ready() -> None:
         _answering(config.host, config.port)
-        _banner(url, state, workers)
+        _banner(url, state, workers, config)
 
     return supervise(workers, work, ready, hold)
 
@@ -338,10 +338,7 @@ async def _serve(
         # thousand of them made the collector a tenth of the server's time.
         gc.set_threshold(50_000, 20, 20)
         if banner:
-            _banner(running.url, state, workers)
-            if config.tls is not None and config.tls.ca:
-                print(f"  TLS: clients trust {config.tls.ca} (SSL_CERT_FILE={config.tls.ca})",
-                      flush=True)  # fmt: skip
+            _banner(running.url, state, workers, config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -361,7 +358,8 @@ async def _orphaned(parent: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def _banner(url: str, state: EmulatorState, workers: int = 1) -> None:
+def _banner(url: str, state: EmulatorState, workers: int, config: EmulatorConfig) -> None:
+    """What the server says once it answers: its URL, its scenarios, the CA to trust."""
     processes = f" ({workers} worker processes)" if workers > 1 else ""
     print(
         f"FakeGpt emulator {__version__} listening on {url}{processes}\n"
@@ -382,3 +380,6 @@ def _banner(url: str, state: EmulatorState, workers: int = 1) -> None:
         f"Stop with Ctrl-C.",
         flush=True,
     )
+    if config.tls is not None and config.tls.ca:
+        print(f"  TLS: clients trust {config.tls.ca} (SSL_CERT_FILE={config.tls.ca})",
+              flush=True)  # fmt: skip
