@@ -21,6 +21,7 @@ import json
 import sys
 from typing import Any
 
+from ..dialects.common import sse_framing
 from ..dialects.mcp.part import McpPart
 from ..dialects.mcp.serve import McpServer, McpSession
 from ..dialects.rpc import Played
@@ -62,9 +63,9 @@ def not_on_stdio(scenario: Scenario) -> str | None:
         return "its HTTP errors need HTTP"
     if scenario.transport.shapes:
         return "its network faults ([transport]) act on an HTTP connection"
-    wire = scenario.wire
-    if wire.bom or wire.line_ending != "\n" or wire.data_prefix != "data: " or wire.multiline_data:
-        return "its wire quirks are SSE framing, which stdio has not"
+    framed = sse_framing(scenario, "stdio")
+    if framed is not None:
+        return framed
     if scenario.recording is not None:
         return "its recording is of an HTTP answer"
     if part.json_response or part.session_expires_after:

@@ -283,6 +283,14 @@ async def gemini_live_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  
                 return items.joined()
 
 
+def _inside(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The one error inside a client's task groups (what ``except*`` catches)."""
+    found: BaseException = group
+    while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
+        found = found.exceptions[0]
+    return found
+
+
 async def mcp_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
     """The official ``mcp`` package's client over Streamable HTTP (``streamable_http_client``
     and ``ClientSession``) calling the emulator's ``reply`` tool with the prompt (``--dialect
@@ -302,10 +310,8 @@ async def mcp_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: 
         ):
             await session.initialize()
             result = await session.call_tool("reply", {"prompt": prompt})
-    except BaseExceptionGroup as group:  # the client's task group: the error inside it
-        while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
-            group = group.exceptions[0]
-        raise group from None
+    except BaseExceptionGroup as group:
+        raise _inside(group) from None
     if result.is_error:
         raise RuntimeError(f"the tool said it failed: {result.content}")
     return "".join(getattr(item, "text", "") for item in result.content)
@@ -320,8 +326,6 @@ async def fastmcp_client(url: str, prompt: str, timeout: float = 5.0) -> str:  #
     try:
         async with Client(f"{url}/mcp", timeout=timeout) as client:
             result = await client.call_tool("reply", {"prompt": prompt})
-    except BaseExceptionGroup as group:  # its task group: the error inside it
-        while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
-            group = group.exceptions[0]
-        raise group from None
+    except BaseExceptionGroup as group:
+        raise _inside(group) from None
     return "".join(getattr(item, "text", "") for item in result.content)

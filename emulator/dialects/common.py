@@ -3,8 +3,9 @@ scenario means nothing on an API with a key (every shipped one but FakeGpt). Pur
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
-from typing import Final
+from typing import Any, Final
 
 from ..protocol.sse import DONE, SSEFormat
 from ..protocol.steps import Step, Write
@@ -16,6 +17,7 @@ __all__ = [
     "NO_DONE",
     "UNNUMBERED",
     "done",
+    "json_lines",
     "keyed_api_not_applicable",
     "ping",
     "recorded_elsewhere",
@@ -130,3 +132,14 @@ def session_not_applicable(
     if reply.cached_tokens:
         return f"it says what a prompt cache served, which this emulator's {title} does not"
     return None
+
+
+def json_lines(body: bytes) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a captured session, one message a line (other lines skipped)."""
+    for line in body.splitlines():
+        try:
+            said = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(said, dict):
+            yield said

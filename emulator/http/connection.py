@@ -60,10 +60,11 @@ async def converse(
     given = given_for(request, ctx)
     incoming = Incoming(request.method, request.path, request.query, request.headers, body)
     opened = talker.accept(incoming, given)
-    refused = _refused_upgrade(request, ctx, served)
+    upgrade = choose(request, ctx, "upgrade", None)  # the upgrade's own: its error, its faults
+    refused = _refused_upgrade(request, ctx, served, upgrade)
     if refused is not None:
         return sent(refused)
-    if not await _shaken(request, ctx):
+    if not await _shaken(request, ctx, upgrade):
         return web.Response(status=101)  # never sent: the connection is closed
     ws = web.WebSocketResponse(
         timeout=_CLOSE_SECONDS, max_msg_size=ctx.config.max_body, autoping=True
@@ -227,11 +228,10 @@ async def _asked(
     return answer.steps, scenario, asked
 
 
-async def _shaken(request: web.BaseRequest, ctx: Context) -> bool:
+async def _shaken(request: web.BaseRequest, ctx: Context, scenario: Scenario) -> bool:
     """The upgrade scenario's faults on the handshake itself (in order): a wait before the
     answer (the client gone meanwhile: False), or a 101 whose Sec-WebSocket-Accept does not
     match the key, written by hand, and the connection closed (False). True: go on."""
-    scenario = choose(request, ctx, "upgrade", None)
     clock = ctx.config.clock
     for fault in scenario.faults:
         spec = FAULTS[fault.kind]
@@ -265,13 +265,14 @@ _WRONG_ACCEPT: Final = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket
                         b"dGhpcyBpcyBub3QgdGhlIGtleQ==\r\n\r\n")  # fmt: skip
 
 
-def _refused_upgrade(request: web.BaseRequest, ctx: Context, served: Served) -> Whole | None:
+def _refused_upgrade(
+    request: web.BaseRequest, ctx: Context, served: Served, scenario: Scenario
+) -> Whole | None:
     """The scenario the upgrade request names in its header, when its HTTP error is on
     every call or the first: the handshake refused with it, in the API's shape (a 429 at
     the upgrade, as a rate-limited client meets it)."""
     if SCENARIO_HEADER not in request.headers:
         return None
-    scenario = choose(request, ctx, "upgrade", None)
     scripted = scenario.http_error(ANSWER, 1)
     if scripted is None:
         return None

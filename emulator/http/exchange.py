@@ -27,7 +27,7 @@ from ..protocol.errors import BadRequest
 from ..protocol.jsonrpc import RpcError, RpcMessage, error_response, read_message
 from ..protocol.steps import Step, Write
 from ..scenario import ANSWER, Scenario
-from .asking import applicable, choose
+from .asking import applicable, choose, sent
 from .context import Context
 from .routes import Served
 from .streams import streamed
@@ -88,9 +88,7 @@ def chosen(
     scripted = scenario.http_error(ANSWER, number)
     if scripted is None:
         return scenario, None
-    answer = served.dialect.errors.scripted(scripted)
-    return scenario, web.Response(body=answer.body, status=answer.status, headers=answer.headers,
-                                  content_type=answer.content_type)  # fmt: skip
+    return scenario, sent(served.dialect.errors.scripted(scripted))
 
 
 def unless_cancelled(

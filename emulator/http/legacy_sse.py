@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
@@ -105,22 +105,33 @@ async def posted(
     if isinstance(said, Replied):
         if said.message is None:
             return web.Response(status=202, text="Accepted")
-        steps = (Write(_PLAIN.event(_PLAIN.dumps(said.message), "message")),)
+        steps = _said(said.message)
     else:
         assert scenario is not None
         try:
             applicable(served.dialect, scenario)
         except BadRequest as exc:  # said on the stream, as the request's error
             refusal = error_response(said.id, -32600, str(exc.detail))
-            steps = (Write(_PLAIN.event(_PLAIN.dumps(refusal), "message")),)
+            steps = _said(refusal)
         else:
             played = server.play(scenario, said, 0, format_of(scenario), resumable=False)
             request_id = said.id
-            steps = (Write(_PLAIN.event(_PLAIN.dumps(played.message), "message")),) if isinstance(
-                played, Replied) else unless_cancelled(ctx, played.steps, lambda: server.cancelled(
-                    sessions.state(session), request_id))  # fmt: skip
+            steps = (
+                _said(played.message)
+                if isinstance(played, Replied)
+                else unless_cancelled(
+                    ctx,
+                    played.steps,
+                    lambda: server.cancelled(sessions.state(session), request_id),
+                )
+            )
     try:
         answers.put_nowait(steps)
     except asyncio.QueueFull:
         return refused(503, f"{_WAITING} answers already wait on this session's stream")
     return web.Response(status=202, text="Accepted")
+
+
+def _said(message: Mapping[str, Any] | None) -> tuple[Step, ...]:
+    """One whole message on the session's stream (an ``event: message``)."""
+    return (Write(_PLAIN.event(_PLAIN.dumps(message), "message")),)

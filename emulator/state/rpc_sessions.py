@@ -58,9 +58,6 @@ class RpcSessions:
         self._sessions.move_to_end(id)
         return session.state
 
-    def known(self, id: str) -> bool:
-        return id in self._sessions
-
     def channel(self, id: str) -> Any:
         """The session's channel (None: no such session, or it has none)."""
         session = self._sessions.get(id)

@@ -8,10 +8,10 @@ What a captured session says: one server message a line."""
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
 from ...scenario.outcomes import Reading
+from ..common import json_lines
 from ..dialect import Capture, Dialect, Session
 from ..google import ERRORS
 from .plan import NAME, TITLE, not_applicable
@@ -32,12 +32,8 @@ def read_messages(body: bytes) -> Reading:
     """What a correct client makes of a session's server messages (one JSON message a
     line): the model's text (or its audio's transcription), ``turnComplete``'s end."""
     text, spoken = "", ""
-    for line in body.splitlines():
-        try:
-            sent = json.loads(line)
-        except ValueError:
-            continue
-        content = sent.get("serverContent") if isinstance(sent, dict) else None
+    for sent in json_lines(body):
+        content = sent.get("serverContent")
         if not isinstance(content, dict):
             continue
         turn = content.get("modelTurn") or {}

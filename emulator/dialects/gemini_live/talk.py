@@ -151,12 +151,11 @@ class LiveTalker(Talker[LiveSession]):
         if audio is None or not state.vad:
             return None
         pcm, rate = audio
-        now = vad.heard(pcm, state.speaking, state.quiet_ms,
-                        {"silence_duration_ms": state.silence_ms}, rate * 2 / 1000)  # fmt: skip
+        now = _heard(state, pcm, rate)
         if not now.started:
             return None
         heard = replace(state, speaking=True, quiet_ms=0.0,
-                        heard_ms=len(pcm) / (rate * 2 / 1000))  # fmt: skip
+                        heard_ms=len(pcm) / _per_ms(rate))  # fmt: skip
         return heard, (said({"serverContent": {"interrupted": True}}),)
 
     def _ask(self, state: LiveSession, incoming: Incoming) -> tuple[LiveSession, Ask]:
@@ -215,11 +214,9 @@ class LiveTalker(Talker[LiveSession]):
             return state, _closed("Invalid JSON payload received: audio data is not base64.")
         if audio is not None:
             pcm, rate = audio
-            per_ms = rate * 2 / 1000
-            state = replace(state, heard_ms=state.heard_ms + len(pcm) / per_ms)
+            state = replace(state, heard_ms=state.heard_ms + len(pcm) / _per_ms(rate))
             if state.vad:
-                now = vad.heard(pcm, state.speaking, state.quiet_ms,
-                                {"silence_duration_ms": state.silence_ms}, per_ms)  # fmt: skip
+                now = _heard(state, pcm, rate)
                 state = replace(state, speaking=now.speaking, quiet_ms=now.quiet_ms)
                 ended = ended or now.ended
             else:
@@ -230,6 +227,17 @@ class LiveTalker(Talker[LiveSession]):
         state = replace(state, contents=(*state.contents, turn), speaking=False, quiet_ms=0.0,
                         heard_ms=0.0)  # fmt: skip
         return self._ask(state, incoming)
+
+
+def _per_ms(rate: int) -> float:
+    """Bytes of PCM16 mono a millisecond at ``rate``."""
+    return rate * 2 / 1000
+
+
+def _heard(state: LiveSession, pcm: bytes, rate: int) -> vad.Heard:
+    """Server VAD on one chunk of input audio, under the session's silence."""
+    return vad.heard(pcm, state.speaking, state.quiet_ms,
+                     {"silence_duration_ms": state.silence_ms}, _per_ms(rate))  # fmt: skip
 
 
 def _setup(given: Mapping[str, Any]) -> tuple[LiveSession, Said]:

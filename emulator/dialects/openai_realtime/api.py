@@ -6,10 +6,10 @@ one server event a line."""
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
 from ...scenario.outcomes import Reading
+from ..common import json_lines
 from ..dialect import Capture, Dialect, Session
 from ..openai import ERRORS
 from .plan import NAME, TITLE, not_applicable
@@ -26,12 +26,8 @@ def read_events(body: bytes) -> Reading:
     the text (or the audio's transcript), an error event's failure, ``response.done``'s
     end."""
     text = ""
-    for line in body.splitlines():
-        try:
-            sent = json.loads(line)
-        except ValueError:
-            continue
-        named = sent.get("type") if isinstance(sent, dict) else None
+    for sent in json_lines(body):
+        named = sent.get("type")
         if named in ("response.output_text.delta", "response.output_audio_transcript.delta"):
             text += str(sent.get("delta", ""))
         elif named == "error":
