@@ -24,7 +24,9 @@ from .scenario.text import cut_points
 __all__ = ["SKIPPABLE_FAULTS", "replies", "scenarios", "skippable_faults", "wires"]
 
 #: Faults a correct client reads past without changing the text (from the fault table).
-SKIPPABLE_FAULTS = tuple(kind for kind, spec in FAULTS.items() if spec.skippable)
+SKIPPABLE_FAULTS = tuple(
+    kind for kind, spec in FAULTS.items() if spec.skippable and not spec.websocket
+)
 
 texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=120)
 

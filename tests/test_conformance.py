@@ -59,8 +59,9 @@ async def test_this_projects_client_passes_every_scenario() -> None:
         assert why.pop(filtered) == (
             "its reply ends at a content filter, which the FakeGpt stream does not say"
         )
-    for name, kind in (("ws_close_code", "close_code"), ("ws_invalid_utf8", "invalid_utf8"),
-                       ("ws_bad_accept", "bad_accept"), ("ws_slow_handshake", "slow_handshake")):  # fmt: skip
+    for name in [n for n in why if n.startswith("ws_")]:  # the WebSocket's own faults
+        kind = builtin_scenarios()[name].faults[0].kind
+        assert FAULTS[kind].websocket
         assert why.pop(name) == f"its {kind} fault is a WebSocket's, which an HTTP answer has not"
     for name in [n for n in why if n.startswith("mcp_")]:  # the MCP server's own faults
         assert why.pop(name) == "it scripts the MCP server ([mcp]), which this API is not"
@@ -68,7 +69,7 @@ async def test_this_projects_client_passes_every_scenario() -> None:
     assert why == {n: f"its {s.faults[0].kind} fault: its stream is not binary event-stream "
                    "frames" for n, s in builtin_scenarios().items()
                    if any(FAULTS[f.kind].framing for f in s.faults)}  # fmt: skip
-    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 33
+    assert len(why) == 4 and len(results) == len(builtin_scenarios()) - 38
     notes = {r.case.name: r.verdict.notes for r in results}
     assert "logged in again once after a 401 token_expired" in notes["http_401_then_ok"]
     assert any(n.startswith("closed the connection") for n in notes["keep_open_after_done"])

@@ -97,6 +97,14 @@ class Cut(Exception):
     """The transport cut the answer (``cut_after``); the ending is noted."""
 
 
+class Unanswered(Exception):
+    """A WebSocket ping that had to be answered was not, within ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no pong within {seconds:g} s")
+        self.seconds = seconds
+
+
 class Shaper:
     """Writes an answer's bytes as a scenario's ``[transport]`` says the network carries them."""
 

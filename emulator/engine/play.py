@@ -20,12 +20,13 @@ from ..protocol.steps import (
     Close,
     Drop,
     Hold,
+    Reframe,
     Step,
     Wait,
     WebSocketStep,
     Write,
 )
-from ..protocol.websocket import close_payload
+from ..protocol.websocket import CloseCode, close_payload
 from ..scenario import PlanError, Transport, model
 from .network import (
     CHECK_EVERY,
@@ -33,6 +34,7 @@ from .network import (
     Progress,
     Recorder,
     Shaper,
+    Unanswered,
     deliver,
     end_connection,
     ended_at,
@@ -287,6 +289,8 @@ async def play_steps(
                 return
             elif isinstance(step, Hold):
                 await wait_connected(request, clock.time() + step.seconds, clock)
+            elif isinstance(step, Reframe):
+                continue  # the framing stage's (it never reaches a sink)
             elif not isinstance(step, Write):
                 if record is not None:
                     ms = (clock.time() - origin) * 1000
@@ -307,8 +311,27 @@ async def play_steps(
         await sink.finish(last)
     except Cut:
         pass  # the shaper noted how it ended
+    except Unanswered as exc:  # the client never answered a ping that had to be
+        await _unanswered(sink, call, record, exc, clock.time() - origin)
     except ConnectionError:  # reset, or aiohttp's "Connection lost": the client left
         gone(call, clock.time() - origin)
+
+
+async def _unanswered(
+    sink: Sink, call: Progress, record: Recorder | None, exc: Unanswered, seconds: float
+) -> None:
+    """Close as a server's keepalive does when its ping goes unanswered: 1011."""
+    close = Close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+    if record is not None:
+        said = close_payload(close.code, close.reason)
+        record.wrote(call.bytes_sent, seconds * 1000, said, close.what.noted(f": {close.code}"))
+    try:
+        await sink.send(close)
+    except ConnectionError:
+        gone(call, seconds)
+        return
+    call.detail = f"{exc}: closed with {close.code}"
+    call.ending = ended_at("close_code", call, seconds)
 
 
 #: Each way a scenario cuts a stream: its ending, and the journal's detail.

@@ -8,21 +8,27 @@ fragments, raw bytes) goes onto the socket as frames made by
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import WSMsgType, web
 
 from ..core.endings import COMPLETED
-from ..protocol.steps import Close, Fragment, Message, Ping, WebSocketStep
+from ..protocol.steps import Close, Deaf, Fragment, Message, Ping, WebSocketStep
 from ..protocol.websocket import Opcode, close_payload, frame
-from .network import Progress
+from .network import Progress, Unanswered
 from .play import Sink
 
 __all__ = ["KeptOpen", "WebSocketSink"]
 
 
 class WebSocketSink:
-    """One WebSocket, prepared: each step goes out as the protocol frames it."""
+    """One WebSocket, prepared: each step goes out as the protocol frames it.
 
-    __slots__ = ("call", "request", "ws")
+    Its reader (the connection's) answers the client's pings unless the sink is ``deaf``,
+    and tells it of each pong (:meth:`ponged`), which a ping that awaits its answer needs.
+    """
+
+    __slots__ = ("call", "deaf", "pong", "request", "ws")
 
     def __init__(
         self, ws: web.WebSocketResponse, request: web.BaseRequest, call: Progress
@@ -30,6 +36,12 @@ class WebSocketSink:
         self.ws = ws
         self.request = request
         self.call = call
+        self.deaf = False
+        self.pong = asyncio.Event()
+
+    def ponged(self) -> None:
+        """The client's pong came."""
+        self.pong.set()
 
     async def write(self, data: bytes) -> None:
         """Raw bytes on the socket, as they are (a fault's: no frame around them)."""
@@ -51,7 +63,15 @@ class WebSocketSink:
                 opcode = Opcode.CONTINUATION
             await self.write(frame(opcode, step.data, fin=step.final))
         elif isinstance(step, Ping):
+            self.pong.clear()
             await self.ws.ping(step.data)
+            if step.awaits > 0:
+                try:
+                    await asyncio.wait_for(self.pong.wait(), step.awaits)
+                except TimeoutError:
+                    raise Unanswered(step.awaits) from None
+        elif isinstance(step, Deaf):
+            self.deaf = True
         elif isinstance(step, Close):
             # The reason cut to fit a control frame, at a character's end.
             await self.ws.close(code=step.code, message=close_payload(step.code, step.reason)[2:])

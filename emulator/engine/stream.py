@@ -16,7 +16,7 @@ from typing import Final
 
 from ..core.endings import Label
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Drop, Fragment, Hold, Message, Step, Wait, Write
+from ..protocol.steps import Drop, Fragment, Hold, Message, Reframe, Step, Wait, Write
 from ..scenario.faults import FAULTS, Shapes, write_fault
 from ..scenario.model import Fault, Scenario
 from ..scenario.text import CallEvent, call_events, call_pieces
@@ -219,7 +219,8 @@ def frame(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
     split, the steps are returned as they are (no generator in between).
     """
     wire = scenario.wire
-    if not wire.bom and not (wire.chunk_size > 0 or wire.split_at):
+    reframes = any(FAULTS[f.kind].reframes for f in scenario.faults)
+    if not wire.bom and not (wire.chunk_size > 0 or wire.split_at) and not reframes:
         return steps
     return _framed(scenario, steps)
 
@@ -229,7 +230,13 @@ def _framed(scenario: Scenario, steps: Iterator[Step]) -> Iterator[Step]:
     bom = wire.bom
     splitting = wire.chunk_size > 0 or bool(wire.split_at)
     offset = 0
+    swapped = False  # a Reframe met: each message in the other kind of frame
     for step in steps:
+        if isinstance(step, Reframe):
+            swapped = True
+            continue
+        if isinstance(step, Message) and swapped:
+            step = Message(step.data, not step.binary, step.what.noted(" (frame swapped)"))
         if isinstance(step, Message) and splitting:
             # On a WebSocket, a split message goes as fragments (RFC 6455, 5.4): the first
             # says text or binary, continuations follow, the last ends it.

@@ -66,8 +66,9 @@ async def converse(
         return sent(refused)
     if not await _shaken(request, ctx, upgrade):
         return web.Response(status=101)  # never sent: the connection is closed
+    # Pings are answered by its reader (unless a scenario makes it deaf), not by aiohttp.
     ws = web.WebSocketResponse(
-        timeout=_CLOSE_SECONDS, max_msg_size=ctx.config.max_body, autoping=True
+        timeout=_CLOSE_SECONDS, max_msg_size=ctx.config.max_body, autoping=False
     )
     if not ws.can_prepare(request).ok:
         raise BadRequest(426, f"{served.dialect.title} is a WebSocket: upgrade the connection")
@@ -80,7 +81,7 @@ async def converse(
     # A reader of its own: the client's close and pings are answered while an answer
     # plays, and what it says meanwhile waits here (or interrupts the answer).
     inbox: asyncio.Queue[WSMessage] = asyncio.Queue(_INBOX)
-    reading = asyncio.ensure_future(_read(ws, inbox))
+    reading = asyncio.ensure_future(_read(ws, inbox, sink))
     held: deque[WSMessage] = deque()
     received = 0
     try:
@@ -128,10 +129,21 @@ async def _stopped(playing: asyncio.Future[None]) -> None:
         await playing
 
 
-async def _read(ws: web.WebSocketResponse, inbox: asyncio.Queue[WSMessage]) -> None:
-    """Every client message into ``inbox`` (waiting while it is full), its close last."""
+async def _read(
+    ws: web.WebSocketResponse, inbox: asyncio.Queue[WSMessage], sink: WebSocketSink
+) -> None:
+    """Every client message into ``inbox`` (waiting while it is full), its close last; each
+    ping answered (unless the sink is deaf), each pong told to the sink."""
     while True:
         msg = await ws.receive()
+        if msg.type is WSMsgType.PING:
+            if not sink.deaf:
+                with contextlib.suppress(ConnectionError):
+                    await ws.pong(msg.data)
+            continue
+        if msg.type is WSMsgType.PONG:
+            sink.ponged()
+            continue
         await inbox.put(msg)
         if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
             return

@@ -18,11 +18,13 @@ from ..core.endings import Label
 __all__ = [
     "Close",
     "Cut",
+    "Deaf",
     "Drop",
     "Fragment",
     "Hold",
     "Message",
     "Ping",
+    "Reframe",
     "Step",
     "Wait",
     "WebSocketStep",
@@ -95,10 +97,28 @@ class Fragment:
 
 @dataclass(frozen=True, slots=True)
 class Ping:
-    """A WebSocket ping (a client answers with a pong)."""
+    """A WebSocket ping (a client answers with a pong). ``awaits`` > 0: nothing more is sent
+    until the pong comes, and none within that many seconds closes the socket (1011)."""
 
     data: bytes = b""
+    awaits: float = 0.0
     what: Label = field(default=Label("event", "ping"), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Deaf:
+    """From here on the server answers none of the client's pings: a dead peer behind a
+    socket that is still open (a client's keepalive must notice)."""
+
+    data: bytes = b""
+    what: Label = field(default=Label("event", "pings unanswered"), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Reframe:
+    """From here on, each message of the answer goes in the other kind of frame (binary
+    where the API sends text; text where it sends binary). The framing stage
+    (:func:`emulator.engine.stream.frame`) takes it; it is never sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,5 +131,5 @@ class Close:
 
 
 #: What only a WebSocket can carry.
-WebSocketStep = Message | Fragment | Ping | Close
-Step = Write | Wait | Drop | Hold | Message | Fragment | Ping | Close
+WebSocketStep = Message | Fragment | Ping | Close | Deaf
+Step = Write | Wait | Drop | Hold | Message | Fragment | Ping | Close | Deaf | Reframe

@@ -25,19 +25,17 @@ from typing import Final
 
 from ..core.endings import Label
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Close, Cut, Fragment, Message, Ping, Step, Wait, Write
+from ..protocol.steps import Close, Deaf, Fragment, Message, Ping, Step, Wait, Write
+from .fault_spec import FaultSpec
 from .model import Fault, Scenario
+from .websocket_faults import WEBSOCKET_FAULTS
 from .writers import (
     Sent,
     Shapes,
     ShapeWriter,
-    Writer,
-    close,
     comment,
     cutting,
     garbage,
-    invalid_text,
-    nothing,
     stall,
 )
 
@@ -55,32 +53,6 @@ __all__ = [
     "unshaped",
     "write_fault",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class FaultSpec:
-    """One fault kind: what it does, what it takes, how clients meet it, how it is written."""
-
-    kind: str
-    doc: str
-    keys: tuple[str, ...]  # the Fault fields it takes, besides kind and at
-    write: Writer | None = None  # None: each dialect's shapes say how it looks
-    skippable: bool = False  # a correct client reads past it; the text is unchanged
-    terminal: bool = False  # the reply ends (or fails) where it stands
-    once: bool = False  # written once: count does not apply
-    cumulative_only: bool = False  # needs cumulative snapshots (not delta_v1)
-    resends_text: bool = False  # writes a snapshot of the reply again (its size grows with it)
-    required: Mapping[str, str] | None = None  # key -> what it must be, for keys without defaults
-    size: int = 700  # about how many bytes one write takes, but for its text and raw bytes
-    meets: str = ""  # how a correct client meets it, where the traits do not say
-    fails: bool = False  # an error the API reports in the stream: the client fails with it
-    cut: Cut | None = None  # the connection ends here, this way
-    holds: bool = False  # before the cut, the connection stays open and silent (seconds)
-    waits: bool = False  # silence for seconds (never scaled by --speed)
-    ends: bool = False  # the body ends after it, cleanly: nothing more is sent
-    framing: bool = False  # it breaks a binary event stream's framing (prelude, CRCs, length)
-    websocket: bool = False  # a WebSocket's own: an HTTP body has no such thing
-    handshake: bool = False  # it acts on the WebSocket's opening handshake, before any event
 
 
 def _corrupt_frame(
@@ -187,58 +159,7 @@ FAULTS: Final[Mapping[str, FaultSpec]] = {
             size=0,
             cut="close",
         ),
-        FaultSpec(
-            "close_code",
-            "the WebSocket is closed here with this close code and text as its reason (the "
-            "close handshake), the answer unfinished",
-            ("code", "text"),
-            close,
-            terminal=True,
-            once=True,
-            size=130,
-            meets="fails: incomplete_stream, naming the code",
-            websocket=True,
-        ),
-        FaultSpec(
-            "invalid_utf8",
-            "a text message whose bytes are not UTF-8 (raw_hex, or a default): the client "
-            "must fail the connection (close code 1007), never read it",
-            ("raw",),
-            invalid_text,
-            terminal=True,
-            once=True,
-            size=16,
-            meets="fails: incomplete_stream (the client closes with 1007)",
-            websocket=True,
-        ),
-        FaultSpec(
-            "bad_accept",
-            "the WebSocket's upgrade is answered 101 with a Sec-WebSocket-Accept that does "
-            "not match the client's key, and the connection closed: the client must refuse "
-            "it (RFC 6455, 4.1), never read from it",
-            (),
-            nothing,
-            terminal=True,
-            once=True,
-            size=0,
-            meets="fails: connection (the handshake is refused)",
-            cut="close",
-            websocket=True,
-            handshake=True,
-        ),
-        FaultSpec(
-            "slow_handshake",
-            "the WebSocket's upgrade is answered only after seconds (default an hour): a "
-            "client's open timeout must fire",
-            ("seconds",),
-            nothing,
-            once=True,
-            size=0,
-            meets="gives up within its idle timeout",
-            waits=True,
-            websocket=True,
-            handshake=True,
-        ),
+        *WEBSOCKET_FAULTS,
         FaultSpec(
             "half_open",
             "sending stops here and the connection stays open, silent, for seconds "
@@ -337,7 +258,7 @@ def write_fault(fault: Fault, fmt: SSEFormat, sent: Sent, shapes: Shapes) -> Ite
                 yield Write(step.data, what)
             elif isinstance(step, Wait):
                 yield Wait(step.seconds, step.scaled, what)
-            elif isinstance(step, (Message, Fragment, Ping, Close)):
+            elif isinstance(step, (Message, Fragment, Ping, Close, Deaf)):
                 yield dataclasses.replace(step, what=what)
             else:
                 yield step

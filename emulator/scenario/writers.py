@@ -6,26 +6,45 @@ bytes, a comment, a close code), and the types a dialect's own shapes take. Pure
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from typing import Final, Protocol
 
 from ..protocol.sse import SSEFormat
-from ..protocol.steps import Close, Cut, Drop, Hold, Message, Step, Wait, Write
+from ..protocol.steps import (
+    Close,
+    Cut,
+    Deaf,
+    Drop,
+    Hold,
+    Message,
+    Ping,
+    Reframe,
+    Step,
+    Wait,
+    Write,
+)
 from .model import Fault
 
 __all__ = [
+    "BIG_MESSAGE_BYTES",
     "DEFAULT_GARBAGE",
     "HALF_OPEN_SECONDS",
+    "PONG_SECONDS",
     "Sent",
     "ShapeWriter",
     "Shapes",
     "Writer",
+    "awaited_ping",
+    "big_message",
     "close",
     "comment",
     "cutting",
+    "deaf",
     "garbage",
     "invalid_text",
     "nothing",
+    "reframe",
     "stall",
 ]
 
@@ -90,6 +109,38 @@ def invalid_text(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]
     """A WebSocket text message whose bytes are not UTF-8 (RFC 6455, 8.1: the reader fails
     the connection)."""
     yield Message(fault.raw or DEFAULT_GARBAGE)
+
+
+def reframe(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
+    """The messages after it in the other kind of frame (the framing stage does it)."""
+    yield Reframe()
+
+
+#: How long a server's ping waits for its pong when the fault gives no seconds.
+PONG_SECONDS: Final = 5.0
+
+
+def awaited_ping(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
+    """A WebSocket ping the client must answer before anything more is sent."""
+    yield Ping(b"emulator", awaits=fault.seconds or PONG_SECONDS)
+
+
+def deaf(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
+    """Pings unanswered from here, the connection open and silent, then closed."""
+    yield Deaf()
+    yield Hold(fault.seconds or HALF_OPEN_SECONDS)
+    yield Drop("close")
+
+
+#: A big message's size: twice the message limit of the ``websockets`` library (1 MiB),
+#: which google-genai and many Python clients read with.
+BIG_MESSAGE_BYTES: Final = 2 * 1024 * 1024
+
+
+def big_message(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:
+    """The dialect's event of a type no client has met, padded to :data:`BIG_MESSAGE_BYTES`."""
+    padded = dataclasses.replace(fault, text="x" * BIG_MESSAGE_BYTES)
+    yield from shapes["unknown_event"](padded, fmt, _NothingSent())
 
 
 def nothing(fault: Fault, fmt: SSEFormat, shapes: Shapes) -> Iterator[Step]:

@@ -46,7 +46,8 @@ def shapes() -> Shapes:
                       what=event_label("malformed"))  # fmt: skip
 
     def unknown(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
-        yield said({"futureMessage": {"note": "a message this client has not met"}})
+        note = fault.text or "a message this client has not met"
+        yield said({"futureMessage": {"note": note}})
 
     def ping(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
         yield Ping(b"")

@@ -50,7 +50,8 @@ def shapes(ctx: RealtimeContext) -> Shapes:
         yield Message(text.encode("utf-8", "surrogatepass"), what=event_label("malformed"))
 
     def unknown(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
-        yield said(event("response.future_event", note="an event type this client has not met"))
+        note = fault.text or "an event type this client has not met"
+        yield said(event("response.future_event", note=note))
 
     def ping(fault: Fault, fmt: SSEFormat, sent: Sent) -> Iterator[Step]:
         yield Ping(b"")

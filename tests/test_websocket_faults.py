@@ -1,0 +1,208 @@
+"""Faults on the WebSocket itself, over real sockets on loopback: frames of the other kind,
+a message past a client's limit, a ping the client must answer, pings the server leaves
+unanswered, and a normal close before the answer is whole. Read by the `websockets` library
+(what the official SDKs read with), aiohttp's client, and the official `openai` SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+import websockets.exceptions
+import websockets.sync.client
+
+from emulator import EmulatorConfig, EmulatorServer, builtin_scenarios
+from emulator.scenario.text import reply_text
+
+MODEL = "gpt-realtime"
+TEXT_ONLY = {"type": "realtime", "output_modalities": ["text"]}
+#: What a client says to get one text response to "hi".
+ASK = (
+    {"type": "session.update", "session": TEXT_ONLY},
+    {"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+                                                  "content": [{"type": "input_text",
+                                                               "text": "hi"}]}},
+    {"type": "response.create"},
+)  # fmt: skip
+LIVE = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+EXPECTED = reply_text(builtin_scenarios()["default"].reply, "hi")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(speed=0)) as running:
+        yield running
+
+
+def _url(server: EmulatorServer) -> str:
+    return server.url.replace("http", "ws", 1) + "/v1/realtime?model=" + MODEL
+
+
+def _headers(name: str) -> dict[str, str]:
+    return {"Authorization": "Bearer sk-test", "X-Emulator-Scenario": name}
+
+
+def _frames(server: EmulatorServer, name: str, **options: Any) -> list[str | bytes]:
+    """Every message of one text response under ``name``, as ``websockets`` reads them (a
+    str from a text frame, bytes from a binary one), to ``response.done``."""
+    got: list[str | bytes] = []
+    with websockets.sync.client.connect(_url(server), additional_headers=_headers(name),
+                                        **options) as ws:  # fmt: skip
+        for sent in ASK:
+            ws.send(json.dumps(sent))
+        for _ in range(1_000):
+            got.append(ws.recv(timeout=5))
+            if json.loads(got[-1])["type"] == "response.done":
+                return got
+    raise AssertionError("no response.done")
+
+
+def _sdk_text(server: EmulatorServer, name: str) -> tuple[str, str]:
+    """The text and status the official SDK reads of one response under ``name``."""
+    with (
+        openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0) as client,
+        client.realtime.connect(model=MODEL, extra_headers={"X-Emulator-Scenario": name}) as c,
+    ):
+        c.session.update(session=TEXT_ONLY)  # type: ignore[arg-type]
+        c.conversation.item.create(item=ASK[1]["item"])  # type: ignore[arg-type]
+        c.response.create()
+        text = ""
+        for event in c:
+            if event.type == "response.output_text.delta":
+                text += event.delta
+            elif event.type == "response.done":
+                return text, event.response.status or ""
+    return text, "the socket closed"
+
+
+def _entry(server: EmulatorServer, name: str, nth: int = 1) -> Any:
+    """The ``nth`` connection journaled under ``name`` (waiting up to 5 s for it: a
+    connection is journaled once the server has closed it)."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [c for c in server.requests if c.scenario == name]
+        if len(found) >= nth or time.monotonic() > deadline:
+            return found[nth - 1]
+        time.sleep(0.02)
+
+
+def test_frames_of_the_other_kind_carry_the_same_events(server: EmulatorServer) -> None:
+    frames = _frames(server, "ws_swapped_frames")
+    kinds = [type(f) for f in frames]
+    # Text until the response's first delta, binary from there on: the same JSON in them.
+    first = next(i for i, f in enumerate(frames) if json.loads(f)["type"].endswith(".delta"))
+    assert set(kinds[:first]) == {str} and set(kinds[first:]) == {bytes}
+    text = "".join(json.loads(f).get("delta", "") for f in frames
+                   if json.loads(f)["type"] == "response.output_text.delta")  # fmt: skip
+    assert text == EXPECTED
+    assert _sdk_text(server, "ws_swapped_frames") == (EXPECTED, "completed")
+
+
+def test_on_gemini_live_the_other_kind_is_text(server: EmulatorServer) -> None:
+    url = server.url.replace("http", "ws", 1) + LIVE + "?key=test"
+    headers = {"X-Emulator-Scenario": "ws_swapped_frames"}
+    with websockets.sync.client.connect(url, additional_headers=headers) as ws:
+        ws.send(json.dumps({"setup": {"model": "models/gemini-live-2.5-flash",
+                                      "generationConfig": {"responseModalities": ["TEXT"]}}}))  # fmt: skip
+        assert isinstance(ws.recv(timeout=5), bytes)  # setupComplete, as the API frames it
+        ws.send(json.dumps({"clientContent": {"turns": [{"role": "user",
+                                                         "parts": [{"text": "hi"}]}],
+                                              "turnComplete": True}}))  # fmt: skip
+        frames = []
+        while not frames or "turnComplete" not in json.loads(frames[-1]).get("serverContent", {}):
+            frames.append(ws.recv(timeout=5))
+    assert {type(f) for f in frames} == {str}
+    parts = [json.loads(f)["serverContent"].get("modelTurn", {}).get("parts", []) for f in frames]
+    assert "".join(p["text"] for each in parts for p in each) == EXPECTED
+
+
+def test_a_message_past_the_client_s_limit(server: EmulatorServer) -> None:
+    # websockets' default limit is 1 MiB: it refuses the 2 MiB message with 1009.
+    with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
+        _frames(server, "ws_big_message")
+    assert closed.value.sent is not None and closed.value.sent.code == 1009
+    # With no limit (the openai SDK's setting), the message is read past.
+    frames = _frames(server, "ws_big_message", max_size=None)
+    assert max(len(f) for f in frames) > 2 * 1024 * 1024
+    assert _sdk_text(server, "ws_big_message") == (EXPECTED, "completed")
+
+
+async def _never_ponging(server: EmulatorServer, name: str) -> tuple[list[Any], int | None]:
+    """What aiohttp's client, never answering a ping, reads: each message's type, and the
+    close code it got."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(_url(server), headers=_headers(name), autoping=False) as ws,
+    ):
+        for sent in ASK:
+            await ws.send_str(json.dumps(sent))
+        got: list[Any] = []
+        for _ in range(1_000):
+            msg = await ws.receive(timeout=10)
+            got.append((msg.type, msg.extra if msg.type is aiohttp.WSMsgType.CLOSE else None))
+            if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.PING):
+                break
+        return got, ws.close_code
+
+
+def test_a_server_ping_must_be_answered(server: EmulatorServer) -> None:
+    # websockets answers pings as they come: the reply is whole.
+    assert _sdk_text(server, "ws_server_ping") == (EXPECTED, "completed")
+    assert _entry(server, "ws_server_ping").ending.kind == "completed"
+    # A client that never answers is closed as a server's keepalive closes it.
+    started = time.monotonic()
+    got, code = asyncio.run(_never_ponging(server, "ws_server_ping"))
+    assert 1.5 < time.monotonic() - started < 8
+    assert (aiohttp.WSMsgType.PING, None) in got
+    assert got[-1] == (aiohttp.WSMsgType.CLOSE, "keepalive ping timeout") and code == 1011
+    entry = _entry(server, "ws_server_ping", 2)
+    assert entry.ending.kind == "close_code"
+    assert entry.detail == "no pong within 2 s: closed with 1011"
+
+
+def _keepalive_read(server: EmulatorServer, name: str) -> BaseException:
+    """How a `websockets` client pinging every 0.2 s (0.3 s for each pong) stops reading."""
+    options: dict[str, Any] = {"ping_interval": 0.2, "ping_timeout": 0.3}
+    try:
+        with websockets.sync.client.connect(_url(server), additional_headers=_headers(name),
+                                            **options) as ws:  # fmt: skip
+            for sent in ASK:
+                ws.send(json.dumps(sent))
+            for _ in range(1_000):
+                ws.recv(timeout=2)
+    except (websockets.exceptions.ConnectionClosedError, TimeoutError) as stopped:
+        return stopped
+    raise AssertionError("the client read on")
+
+
+def test_pings_left_unanswered_make_the_client_s_keepalive_fire(server: EmulatorServer) -> None:
+    started = time.monotonic()
+    stopped = _keepalive_read(server, "ws_unanswered_pings")
+    assert isinstance(stopped, websockets.exceptions.ConnectionClosedError)
+    assert stopped.sent is not None and stopped.sent.code == 1011  # keepalive ping timeout
+    assert time.monotonic() - started < 2
+    # A half-open socket whose server still answers pings keeps the keepalive quiet: only
+    # the read's own timeout ends the wait.
+    assert isinstance(_keepalive_read(server, "half_open"), TimeoutError)
+
+
+def test_the_server_answers_a_client_s_ping(server: EmulatorServer) -> None:
+    with websockets.sync.client.connect(_url(server), additional_headers=_headers("default"),
+                                        ping_interval=None) as ws:  # fmt: skip
+        assert json.loads(ws.recv(timeout=5))["type"] == "session.created"
+        assert ws.ping(b"are you there").wait(timeout=2)
+
+
+def test_a_normal_close_before_the_answer_is_whole_is_no_answer(server: EmulatorServer) -> None:
+    with pytest.raises(websockets.exceptions.ConnectionClosedOK) as closed:
+        _frames(server, "ws_close_normal_early")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+    # The SDK's iterator just ends on a normal close: no response.done, no completed status.
+    text, status = _sdk_text(server, "ws_close_normal_early")
+    assert status == "the socket closed" and EXPECTED.startswith(text) and text != EXPECTED
