@@ -188,13 +188,40 @@ def test_the_cli_writes_every_report_and_exits_0_when_all_pass(tmp_path: Path) -
     assert {r["verdict"] for r in report["results"]} == {"pass"}
     suite = ET.fromstring((tmp_path / "r.xml").read_text())
     assert (suite.tag, suite.get("tests"), suite.get("failures")) == ("testsuite", "5", "0")
-    assert "| `http_401_always` | pass |" in (tmp_path / "r.md").read_text()
+    markdown = (tmp_path / "r.md").read_text()
+    assert "| `http_401_always` | pass |" in markdown
+    # A pass's observation reads as a note, never as a failure.
+    assert "| pass | note: logged in again once after a 401 token_expired" in markdown
+    assert re.search(r"^ +note: logged in again once", done.stdout, re.M), done.stdout
+
+
+def test_a_report_lists_what_it_did_not_try_and_why(tmp_path: Path) -> None:
+    done = conform("--python", "emulator.conformance.clients:fakegpt", "-k", "close", "-o",
+                   str(tmp_path / "r.md"), "--json", str(tmp_path / "r.json"), "--junit-xml",
+                   str(tmp_path / "r.xml"))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    why = "its close_code fault is a WebSocket's, which an HTTP answer has not"
+    assert re.search(r"^2 scenarios: 2 pass; 2 not applicable$", done.stdout, re.M), done.stdout
+    markdown = (tmp_path / "r.md").read_text()
+    assert "Not applicable (2):" in markdown
+    assert f"| `ws_close_code` | {why} |" in markdown
+    assert f"| `ws_close_normal_early` | {why} |" in markdown
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {"scenario": "ws_close_code", "why": why} in report["not_applicable"]
+    suite = ET.fromstring((tmp_path / "r.xml").read_text())
+    assert (suite.get("tests"), suite.get("skipped"), suite.get("failures")) == ("4", "2", "0")
+    skipped = {c.get("name"): c.find("skipped") for c in suite.iter("testcase")}
+    assert skipped["ws_close_code"] is not None
+    assert skipped["ws_close_code"].get("message") == why
+    assert skipped["close_mid_stream"] is None
 
 
 def test_the_cli_exits_1_and_lists_the_worst_first() -> None:
     done = conform("--python", "tests.conformance_clients:naive", "-k", "empty*", "-j", "2")
     assert done.returncode == 1
-    first = done.stdout.splitlines()[0]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("skipped empty_chunks: ")  # not applicable: said first, with why
+    first = next(line for line in lines if not line.startswith("skipped "))
     assert first.startswith("SILENTLY WRONG") and "empty_" in first
 
 

@@ -124,6 +124,22 @@ def test_the_readme_plugin_example_runs_in_an_empty_project(pytester: pytest.Pyt
     result.assert_outcomes(passed=1)
 
 
+def test_the_readme_s_ini_for_a_new_project_runs_its_example_without_a_warning(
+    pytester: pytest.Pytester,
+) -> None:
+    # Without it pytest-asyncio warns on every run; with the README's ini (and no other
+    # setting), the README's plugin example passes with warnings as errors.
+    ini = next(b for b in re.findall(r"```ini\n(.*?)```", README.read_text(encoding="utf-8"),
+                                     re.S) if "asyncio_default_fixture_loop_scope" in b)  # fmt: skip
+    example = next(b for b in readme_blocks() if "emulator_scenario" in b)
+    pytester.makepyfile(test_readme=example)
+    unset = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    assert "asyncio_default_fixture_loop_scope" in unset.stdout.str() + unset.stderr.str()
+    pytester.makeini(ini)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
+
+
 def test_the_readme_quickstart_runs(inner: pytest.Pytester) -> None:
     quickstart = next(b for b in readme_blocks() if "asyncio.run(main())" in b)
     inner.makepyfile(
@@ -191,9 +207,10 @@ def test_the_readme_in_loop_settings_serve_unmarked_async_tests_from_the_session
     pytester: pytest.Pytester,
 ) -> None:
     readme = README.read_text(encoding="utf-8")
-    settings = re.search(r"```ini\n\[pytest\]\n(.*?)```", readme, re.S)
-    assert settings is not None and "emulator_in_test_loop = true" in settings.group(1)
-    pytester.makeini(INI + settings.group(1))
+    settings = next(b for b in re.findall(r"```ini\n\[pytest\]\n(.*?)```", readme, re.S)
+                    if "emulator_in_test_loop" in b)  # fmt: skip
+    assert "emulator_in_test_loop = true" in settings
+    pytester.makeini(INI + settings)
     pytester.makepyfile(
         """
         import asyncio

@@ -16,7 +16,7 @@ from ..http.tls import local_tls
 from ..scenario import ScenarioError
 from .clients import Client, command_client, python_client
 from .report import as_json, as_junit, as_markdown, as_table
-from .runner import DEFAULT_HOST, DEFAULT_SPEED, cases, run_all, skipped
+from .runner import DEFAULT_HOST, DEFAULT_SPEED, cases, matches, run_all, skipped
 
 __all__ = ["add_conform", "conform"]
 
@@ -83,9 +83,10 @@ def conform(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     chosen = cases(args.select, scenarios=known, dialect=args.dialect, loop=args.loop)
-    for name, reason in skipped(args.dialect, known, loop=args.loop):
-        if args.select is None or args.select in name:
-            print(f"skipped {name}: {reason}")
+    not_tried = [(name, reason) for name, reason in skipped(args.dialect, known, loop=args.loop)
+                 if matches(name, args.select)]  # fmt: skip
+    for name, reason in not_tried:
+        print(f"skipped {name}: {reason}")
     if not chosen:
         print(f"error: no scenario matches {args.select!r}", file=sys.stderr)
         return 2
@@ -107,7 +108,7 @@ def conform(args: argparse.Namespace) -> int:
                 tls=tls,
             )
         )
-    print(as_table(results))
+    print(as_table(results, not_tried))
     for path, render in (
         (args.json, as_json),
         (args.junit_xml, as_junit),
@@ -115,5 +116,5 @@ def conform(args: argparse.Namespace) -> int:
         (args.output, _BY_SUFFIX[args.output.suffix] if args.output else as_table),
     ):
         if path is not None:
-            path.write_text(render(results), encoding="utf-8")
+            path.write_text(render(results, not_tried), encoding="utf-8")
     return 0 if all(r.verdict.passed for r in results) else 1

@@ -156,6 +156,12 @@ LONE_CALL: Final = (
 )
 
 
+def matches(name: str, selection: str | None) -> bool:
+    """Whether a scenario's ``name`` is chosen by ``selection`` (a glob or a part of names;
+    None chooses all)."""
+    return selection is None or fnmatch.fnmatch(name, selection) or selection in name
+
+
 def cases(
     selection: str | Iterable[str] | None = None,
     *,
@@ -175,7 +181,7 @@ def cases(
     if selection is None:
         names = sorted(known)
     elif isinstance(selection, str):
-        names = [n for n in sorted(known) if fnmatch.fnmatch(n, selection) or selection in n]
+        names = [n for n in sorted(known) if matches(n, selection)]
     else:
         names = [n for n in selection if n in known]
     return [Case(name, known[name], dialect=dialect, loop=loop) for name in names]

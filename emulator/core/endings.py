@@ -66,6 +66,19 @@ class Ending:
     #: The fault kind that kept a whole answer from going out (``never_sent``).
     fault: str = ""
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to another ending with the same fields, or to its kind's text
+        (``call.ending == "completed"``)."""
+        if isinstance(other, str):
+            return self.kind == other
+        if not isinstance(other, Ending):
+            return NotImplemented
+        return (self.kind, self.at_bytes, self.at_ms, self.fault) == (
+            other.kind, other.at_bytes, other.at_ms, other.fault)  # fmt: skip
+
+    def __hash__(self) -> int:
+        return hash(self.kind)  # equal endings (and a kind's text) share it
+
     @property
     def early(self) -> bool:
         """Whether the answer stopped before its end."""
