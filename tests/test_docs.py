@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,3 +61,32 @@ def test_the_site_builds_strictly_with_the_generated_reference(tmp_path: Path) -
     assert "HTTP 5" not in admin  # every documented request was answered without a 5xx
     cli = (site / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
     assert all(f"<code>{c}</code>" in cli for c in ("serve", "list", "conform", "import"))
+
+
+def _cards(text: str) -> list[tuple[str, int, int, dict[str, str]]]:
+    """Each report card in ``text``, in order: its marker, its pass and not-applicable
+    counts, and the verdict of each scenario that did not pass."""
+    found = []
+    for m in re.finditer(r"<!-- ([a-zA-Z -]+ card):", text):
+        body = text[m.end() : text.index(f"<!-- /{m.group(1)}", m.end())]
+        counts = re.search(r"(\d+) pass, (\d+) not applicable", body)
+        assert counts is not None, m.group(1)
+        verdicts = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", body, re.M))
+        found.append((m.group(1), int(counts[1]), int(counts[2]), verdicts))
+    return found
+
+
+def test_the_readme_s_clients_summary_follows_the_cards() -> None:
+    # One row a card of docs/clients.md, in its order: the same counts, and its finding
+    # names a scenario that card did not pass. A card that changes fails this until the
+    # README follows.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("<!-- clients summary") : readme.index("<!-- /clients summary")]
+    rows = [r.split(" | ") for r in table.splitlines() if r.startswith("| ") and "---" not in r]
+    rows = rows[1:]  # the header
+    cards = _cards((ROOT / "docs" / "clients.md").read_text(encoding="utf-8"))
+    assert len(rows) == len(cards)
+    for row, (marker, passes, na, verdicts) in zip(rows, cards, strict=True):
+        assert (int(row[1]), int(row[2])) == (passes, na), (marker, row)
+        named = re.findall(r"`(\w+)`", row[3])
+        assert any(verdicts.get(n, "pass") != "pass" for n in named), (marker, row[3])
