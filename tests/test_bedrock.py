@@ -290,3 +290,20 @@ def test_an_error_with_a_cause_is_that_exception_frame_and_no_key_is_refused(
     assert refused.value.response["Error"]["Code"] == "MissingAuthenticationTokenException"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     session.drop()
+
+
+def test_the_readme_s_boto3_snippet_runs_as_written(server: EmulatorServer) -> None:
+    import re
+    import subprocess
+    import sys
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+                if "boto3.client(" in b)  # fmt: skip
+    code = code.replace("http://localhost:8080", server.url)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    deltas = re.findall(r"'delta': \{'text': '([^']*)'\}", done.stdout)
+    assert "".join(deltas) == reply_text(builtin_scenarios()["default"].reply, "Hi")
+    assert "'messageStop'" in done.stdout

@@ -90,3 +90,63 @@ def test_the_readme_s_clients_summary_follows_the_cards() -> None:
         assert (int(row[1]), int(row[2])) == (passes, na), (marker, row)
         named = re.findall(r"`(\w+)`", row[3])
         assert any(verdicts.get(n, "pass") != "pass" for n in named), (marker, row[3])
+
+
+def _installed_major(name: str) -> int | None:
+    """The major version of ``name`` as the tests install it: a Python distribution, or a
+    package of examples/node's lock file (None: neither)."""
+    import importlib.metadata
+    import json
+
+    try:
+        return int(importlib.metadata.version(name).split(".")[0])
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    lock = json.loads((ROOT / "examples" / "node" / "package-lock.json").read_text())
+    found = lock["packages"].get(f"node_modules/{name}")
+    return int(found["version"].split(".")[0]) if found else None
+
+
+def test_the_versions_the_docs_name_are_the_installed_majors() -> None:
+    # A card is judged with what the test extra and examples/node's lock install: the docs
+    # name each judge's major version (N.x), and it must be the one installed. A finer
+    # version would go stale at the next release of any of them.
+    named = 0
+    for doc in (ROOT / "README.md", ROOT / "docs" / "clients.md"):
+        text = doc.read_text(encoding="utf-8")
+        for name, version in re.findall(r"`([@\w/.-]+)`(?: package)? \(?(\d+(?:\.[\dx]+)*)", text):
+            major = _installed_major(name)
+            if major is None:
+                continue  # a package the tests do not install (one that was left out)
+            assert re.fullmatch(r"\d+\.x", version), f"{doc.name}: `{name}` {version}: say N.x"
+            assert int(version.split(".")[0]) == major, f"{doc.name}: `{name}` {version}"
+            named += 1
+    assert named >= 15
+
+
+#: How each test finds the README's Python block it runs: a phrase only that block has,
+#: and the test file that runs it.
+README_BLOCKS_RUN = {
+    "asyncio.run(main())": "test_plugin.py",  # the first such block: the FakeGpt quickstart
+    "emulator.session(": "test_sessions.py",
+    "parse_chaos(": "test_sessions.py",
+    "openai.AsyncOpenAI(": "test_openai_chat.py",
+    "boto3.client(": "test_bedrock.py",
+    "realtime.connect": "test_realtime.py",
+    "live.connect": "test_gemini_live.py",
+    "streamable_http_client": "test_mcp.py",
+    "from emulator.conformance import": "test_plugin.py",
+    'emulator_scenario("http_401_then_ok")': "test_plugin.py",
+}
+
+
+def test_every_python_block_of_the_readme_is_run_by_a_test() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    # Each test takes the first block with its phrase: every block must be one's first.
+    run = {next(i for i, b in enumerate(blocks) if p in b) for p in README_BLOCKS_RUN}
+    missed = [b[:200] for i, b in enumerate(blocks) if i not in run]
+    assert missed == [], "README blocks no test runs"
+    for phrase, test in README_BLOCKS_RUN.items():
+        source = (ROOT / "tests" / test).read_text(encoding="utf-8")
+        assert phrase in source or phrase.replace('"', '\\"') in source, (phrase, test)

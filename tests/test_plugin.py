@@ -12,6 +12,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n"
 
 
+#: What only the README's plugin example says.
+PLUGIN_EXAMPLE = 'emulator_scenario("http_401_then_ok")'
+
+
 def readme_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 
@@ -118,7 +122,7 @@ def test_safe_under_xdist(inner: pytest.Pytester) -> None:
 def test_the_readme_plugin_example_runs_in_an_empty_project(pytester: pytest.Pytester) -> None:
     # As copied into a new project: no ini file, pytest-asyncio in its default
     # (strict) mode, nothing from this repository's configuration.
-    example = next(b for b in readme_blocks() if "emulator_scenario" in b)
+    example = next(b for b in readme_blocks() if PLUGIN_EXAMPLE in b)
     pytester.makepyfile(test_readme=example)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
@@ -131,7 +135,7 @@ def test_the_readme_s_ini_for_a_new_project_runs_its_example_without_a_warning(
     # setting), the README's plugin example passes with warnings as errors.
     ini = next(b for b in re.findall(r"```ini\n(.*?)```", README.read_text(encoding="utf-8"),
                                      re.S) if "asyncio_default_fixture_loop_scope" in b)  # fmt: skip
-    example = next(b for b in readme_blocks() if "emulator_scenario" in b)
+    example = next(b for b in readme_blocks() if PLUGIN_EXAMPLE in b)
     pytester.makepyfile(test_readme=example)
     unset = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
     assert "asyncio_default_fixture_loop_scope" in unset.stdout.str() + unset.stderr.str()
