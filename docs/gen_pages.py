@@ -1,7 +1,9 @@
 """Pages of the documentation site made at build time (mkdocs-gen-files runs this).
 
-- ``index.md`` and ``scenarios.md``: the README and ``scenarios/README.md``, their
-  links made to work on the site.
+- ``guide.md``, ``scenarios.md`` and ``results.md``: the README, ``scenarios/README.md``
+  and ``benchmarks/RESULTS.md``, their links made to work on the site (a repository file
+  that is one of these pages links to it). The home page, ``index.md``, is written for
+  the site.
 - ``reference/dialects.md`` and ``reference/faults.md``: from the dialect registry and
   the fault table, so they can never disagree with the code.
 - ``reference/admin-api.md``: every admin endpoint with a request and the answer a
@@ -73,26 +75,46 @@ ADMIN_EXAMPLES: list[tuple[str, str, Any, str]] = [
 ]  # fmt: skip
 
 
-def _site_links(markdown: str) -> str:
-    """Links that work in the repository, made to work on the site: pages under docs/ by
-    their own name, anything else outside the site as code."""
+#: Repository files that are pages of the site, and their page.
+SITE_PAGES = {
+    "README.md": "guide.md",
+    "scenarios/README.md": "scenarios.md",
+    "benchmarks/RESULTS.md": "results.md",
+}
+
+
+def _site_links(markdown: str, here: str = "") -> str:
+    """Links that work in the repository, made to work on the site: pages under docs/ and
+    the files in :data:`SITE_PAGES` by their page's name, anything else outside the site
+    as code; images a page's folder (``here``) names beside it keep their place under
+    docs/."""
 
     def fix(match: re.Match[str]) -> str:
         text, target = match.group(1), match.group(2)
         if re.match(r"[a-z]+:", target) or target.startswith("#"):
             return match.group(0)
-        if target.startswith("docs/"):
-            return f"[{text}]({target.removeprefix('docs/')})"
+        path = (Path(here) / target).as_posix() if here else target
+        path = re.sub(r"[^/]+/\.\./", "", path)
+        if path in SITE_PAGES:
+            return f"[{text}]({SITE_PAGES[path]})"
+        if path.startswith("docs/"):
+            return f"[{text}]({path.removeprefix('docs/')})"
         return f"`{target}`" if text.strip("`") == target else f"{text} (`{target}`)"
 
-    return re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", fix, markdown).replace("](docs/", "](")
+    linked = re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", fix, markdown)
+    return linked.replace("](docs/", "](")
 
 
 def _copy_pages() -> None:
-    with mkdocs_gen_files.open("index.md", "w") as page:
-        page.write(_site_links((ROOT / "README.md").read_text(encoding="utf-8")))
-    with mkdocs_gen_files.open("scenarios.md", "w") as page:
-        page.write(_site_links((ROOT / "scenarios" / "README.md").read_text(encoding="utf-8")))
+    for source, page_name in SITE_PAGES.items():
+        folder = (ROOT / source).parent
+        text = (ROOT / source).read_text(encoding="utf-8")
+        with mkdocs_gen_files.open(page_name, "w") as page:
+            page.write(_site_links(text, str(Path(source).parent).replace(".", "")))
+        # An image beside a page outside docs/ goes beside it on the site.
+        for image in re.findall(r"!\[[^\]]*\]\(([^)/:]+\.png)\)", text):
+            with mkdocs_gen_files.open(image, "wb") as copy:
+                copy.write((folder / image).read_bytes())
 
 
 def _dialects_page() -> None:

@@ -4,6 +4,7 @@ reference pages made from the registries, and a strict build (CI builds it too).
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -61,6 +62,28 @@ def test_the_site_builds_strictly_with_the_generated_reference(tmp_path: Path) -
     assert "HTTP 5" not in admin  # every documented request was answered without a 5xx
     cli = (site / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
     assert all(f"<code>{c}</code>" in cli for c in ("serve", "list", "conform", "import"))
+    # The home page is the site's own; the README is the guide, its repository links made
+    # links to the site's pages (the scenario format, the benchmark results and its plot).
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "Where to go next" in home and 'href="guide/"' in home
+    guide = (site / "guide" / "index.html").read_text(encoding="utf-8")
+    assert "Point your SDK at it, and break it" in guide
+    assert 'href="../scenarios/"' in guide and 'href="../results/"' in guide
+    results = (site / "results" / "index.html").read_text(encoding="utf-8")
+    assert 'src="../paced_load.png"' in results and (site / "paced_load.png").exists()
+
+
+def test_the_docs_home_gives_the_readme_s_two_commands() -> None:
+    def commands(text: str) -> list[str]:
+        part = text[text.index("## Two commands") :]
+        return re.findall(r"```sh\n(.*?)```", part[: part.index("\n## ", 5)], re.S)
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    home = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    assert commands(home) == commands(readme) and len(commands(readme)) == 2
+    # ... and the docs build line the README's install table gives.
+    assert '`pip install ".[docs]"`' in readme and "mkdocs build --strict" in readme
+    assert 'python -m pip install -e ".[docs]" && mkdocs build --strict' in home
 
 
 def _cards(text: str) -> list[tuple[str, int, int, dict[str, str]]]:
@@ -127,6 +150,7 @@ def test_the_versions_the_docs_name_are_the_installed_majors() -> None:
 #: How each test finds the README's Python block it runs: a phrase only that block has,
 #: and the test file that runs it.
 README_BLOCKS_RUN = {
+    "broken = client.with_options(": "test_openai_chat.py",  # the first screen's
     "asyncio.run(main())": "test_plugin.py",  # the first such block: the FakeGpt quickstart
     "emulator.session(": "test_sessions.py",
     "parse_chaos(": "test_sessions.py",
@@ -150,3 +174,35 @@ def test_every_python_block_of_the_readme_is_run_by_a_test() -> None:
     for phrase, test in README_BLOCKS_RUN.items():
         source = (ROOT / "tests" / test).read_text(encoding="utf-8")
         assert phrase in source or phrase.replace('"', '\\"') in source, (phrase, test)
+
+
+def test_the_readme_s_curl_lines_reach_each_api() -> None:
+    import shlex
+
+    from emulator import EmulatorConfig, EmulatorServer
+
+    curl = shutil.which("curl")
+    if curl is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the README's curl lines: install Debian's curl")
+        pytest.skip("no curl on this machine (apt-get install curl)")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", readme, re.S) if "curl -sN" in b)
+    lines = block.replace("\\\n", "").strip().splitlines()
+    assert len(lines) == 6  # each API served over HTTP: five model APIs and MCP
+    with EmulatorServer(EmulatorConfig(speed=0)) as server:
+        for line in lines:
+            args = shlex.split(line.replace("localhost:8080", server.url.removeprefix("http://")),
+                               comments=True)  # fmt: skip
+            done = subprocess.run([curl, *args[1:]], capture_output=True, timeout=30,
+                                  check=False)  # fmt: skip
+            assert done.returncode == 0, (line, done.stderr)
+            out = done.stdout
+            if "/mcp" in line:
+                assert json.loads(out)["result"]["serverInfo"]["name"] == "fakegpt-emulator"
+            else:  # the default reply's first words, in each API's stream
+                assert b'"Hello' in out or b'"text":"Hello"' in out, (line, out[:300])
+        broken = lines[0].replace("curl -sN", "curl -sN -H 'X-Emulator-Scenario: drop_mid_stream'")
+        args = shlex.split(broken.replace("localhost:8080", server.url.removeprefix("http://")))
+        done = subprocess.run([curl, *args[1:]], capture_output=True, timeout=30, check=False)
+        assert done.returncode == 18  # curl: transfer closed with data outstanding

@@ -226,3 +226,19 @@ async def test_a_content_filter_stop_and_azures_chunk_without_choices_reach_the_
     assert "".join(c.choices[0].delta.content or "" for c in empty if c.choices) == expected(
         "empty_chunks"
     )
+
+
+def test_the_readme_s_first_example_answers_then_breaks(emulator: Emulator) -> None:
+    import subprocess
+    import sys
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    code = next(b for b in blocks if "broken = client.with_options(" in b)
+    # The shared server, in a session of this test's own (its URL names the session).
+    code = code.replace("http://localhost:8080", emulator.url)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected("default") + "\nfailed, as it must: Connection error.\n"
+    assert [c.ending.kind for c in emulator.requests] == ["completed", "dropped"]
