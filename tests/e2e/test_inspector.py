@@ -191,7 +191,8 @@ async def test_the_inspector_marks_chaos_and_shows_the_scenario_a_hit_was_served
     with pytest.raises(UpstreamStatusError):
         await collect(Client)
     row = page.locator("#exchanges tr", has_text="POST /api/conversation")
-    await expect(row).to_contain_text("ci: default ⚡ chaos")
+    await expect(row.locator(".session")).to_have_text("ci")  # the session, above the name
+    await expect(row).to_contain_text("default ⚡ chaos")
     await row.click()
     await expect(page.locator("#detail")).to_contain_text("chaos: HTTP 503 on conversation")
     served = page.locator("#served")
@@ -291,3 +292,56 @@ async def test_the_inspector_shows_a_websockets_messages_both_ways(
             rows = await timeline.locator("tr").all_inner_texts()
             assert [r.split("\t")[1] for r in rows][:2] == ["\u2192 client", "\u2190 client"]
             await page.screenshot(path=str(tmp_path / "websocket.png"))
+
+
+#: What a pane's cells must not do at 1280 px: overflow their column (cut) or the pane.
+_CUT_CELLS = """(pane) => {
+  const box = pane.getBoundingClientRect();
+  const cut = [];
+  for (const td of pane.querySelectorAll("#exchanges td")) {
+    const r = td.getBoundingClientRect();
+    if (td.scrollWidth > td.clientWidth + 1 || r.right > box.right + 1) cut.push(td.textContent);
+  }
+  return {cut, overflow: pane.scrollWidth - pane.clientWidth};
+}"""
+
+
+async def test_the_inspector_fits_1280_px_and_marks_a_stream_in_flight(
+    page: playwright.Page, emulator: Emulator, fakegpt: type[FakeGpt], tmp_path: Path
+) -> None:
+    import asyncio
+
+    expect = playwright.expect
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    emulator.use("pings_and_comments")
+    await collect(fakegpt)
+    emulator.use("drop_mid_stream")
+    with pytest.raises(IncompleteStreamError):
+        await collect(fakegpt)
+    emulator.use("stall_silent")  # a stream that stays open: in flight while the page looks
+    stalled = asyncio.ensure_future(collect(fakegpt))
+    try:
+        for _ in range(200):
+            if any(c.scenario == "stall_silent" and c.status == 200 for c in emulator.requests):
+                break
+            await asyncio.sleep(0.02)
+        await _opened(page, emulator)
+        rows = page.locator("#exchanges tr")
+        await expect(rows.filter(has_text="drop_mid_stream")).to_contain_text("dropped")
+        flying = rows.filter(has_text="stall_silent")
+        await expect(flying.locator("td.inflight")).to_have_text("in flight…")
+        # Every cell whole and inside the list's pane, the ending column in view.
+        fit = await page.locator("#list").evaluate(_CUT_CELLS)
+        assert fit == {"cut": [], "overflow": 0}
+        ending = await rows.filter(has_text="pings_and_comments").locator("td").last.bounding_box()
+        assert ending is not None and ending["x"] + ending["width"] <= 1280 * 0.5
+        await flying.click()
+        await expect(page.locator("#detail")).to_contain_text("in flight:")
+        await expect(page.locator("#detail")).to_contain_text("B so far")
+        await page.screenshot(path=str(tmp_path / "inspector-1280.png"))
+        if os.environ.get("FAKEGPT_SCREENSHOT"):  # to refresh the docs' picture
+            await page.screenshot(path=str(DOCS / "inspector-1280.png"))
+    finally:
+        stalled.cancel()
+        with pytest.raises((asyncio.CancelledError, IncompleteStreamError)):
+            await stalled
