@@ -206,3 +206,44 @@ def test_the_readme_s_curl_lines_reach_each_api() -> None:
         args = shlex.split(broken.replace("localhost:8080", server.url.removeprefix("http://")))
         done = subprocess.run([curl, *args[1:]], capture_output=True, timeout=30, check=False)
         assert done.returncode == 18  # curl: transfer closed with data outstanding
+
+
+def _shell_lines(text: str) -> list[str]:
+    """Each command of the ``sh`` blocks of a Markdown text, continuation lines joined."""
+    lines = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        lines += [line.strip() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    return lines
+
+
+def test_every_command_the_docs_give_is_one_the_cli_takes() -> None:
+    # The quick commands run in their own tests (the two commands in CI, the curl lines,
+    # import, conform); the long ones (a server that runs until stopped, a benchmark) are
+    # held here to what the code takes: every emulator command line parses with the real
+    # parser, every other module named exists.
+    import importlib.util
+    import shlex
+
+    from emulator.cli.main import COMMANDS, parser
+
+    checked = 0
+    pages = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), ROOT / "scenarios" / "README.md"]
+    for page in pages:
+        for line in _shell_lines(page.read_text(encoding="utf-8")):
+            for command in line.split("&&"):
+                words = shlex.split(command, comments=True)
+                words = [w for w in words if "=" not in w or w.startswith("-")][:]
+                if words[:2] != ["python", "-m"]:
+                    continue
+                module, args = words[2], words[3:]
+                if module == "emulator":
+                    if not args or args[0] not in COMMANDS:
+                        args = ["serve", *args]
+                    try:
+                        parser().parse_args(args)
+                    except SystemExit:
+                        pytest.fail(f"{page.name}: {command.strip()!r} is not a command it takes")
+                elif module != "pip":
+                    assert importlib.util.find_spec(module) is not None, (page.name, module)
+                checked += 1
+    assert checked >= 20

@@ -26,7 +26,9 @@ import openai
 client = openai.OpenAI(base_url=sys.argv[1] + "/v1", api_key="sk-test", max_retries=0)
 said = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
 print(said.choices[0].message.content)
-with client.realtime.connect(model="gpt-realtime") as connection:
+# A loaded machine (the whole suite at once) can take long over a TLS handshake.
+options = {"open_timeout": 60}
+with client.realtime.connect(model="gpt-realtime", websocket_connection_options=options) as connection:
     print(connection.recv().type)
 """
 
