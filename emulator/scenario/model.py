@@ -125,6 +125,10 @@ class Reply:
     #: Of the request's tokens, how many the prompt cache served (at most all of them):
     #: each API's usage says so (cached_tokens, cache_read_input_tokens, …).
     cached_tokens: int = 0
+    #: What the user's spoken turn said, as a realtime API's input transcription says it
+    #: (OpenAI Realtime, Gemini Live, when the session asks for one): the emulator cannot
+    #: hear, so the scenario (or its turn) scripts it.
+    heard: str = ""
 
     def own_part(self, text: str) -> bool:
         """Whether the reply's own ``text`` (or its first call, ``tool``) takes a part of

@@ -38,6 +38,7 @@ def reply_from_table(t: Table) -> Reply:
         interleave=t.boolean("interleave", False),
         refusal=t.boolean("refusal", False),
         cached_tokens=t.integer("cached_tokens", 0, minimum=0),
+        heard=t.text("heard", ""),
     )
     if reply.redacted and not reply.reasoning:
         raise t.error("redacted", "redacts the reply's 'reasoning', which it has not")

@@ -9,6 +9,7 @@ one.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Final
 
@@ -48,6 +49,9 @@ def planned_live(scenario: Scenario, ctx: LiveContext, prepared: Prepared) -> It
     steps = dialect_stream(scenario, _events(scenario, ctx, prepared), prepared, shapes,
                            _closing(scenario, ctx, prepared))  # fmt: skip
     ending = any(FAULTS[f.kind].websocket for f in scenario.faults)  # a close it scripts
+    if ctx.transcribe_input:  # what the spoken turn said, as the scenario scripts it
+        heard = {"serverContent": {"inputTranscription": {"text": scenario.reply.heard}}}
+        steps = itertools.chain((said(heard, event_label("inputTranscription")),), steps)
     return _going_away(steps) if ending else steps
 
 

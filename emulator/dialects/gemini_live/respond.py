@@ -30,6 +30,7 @@ class LiveRequest(NamedTuple):
     audio: bool
     transcribe: bool
     prompt_tokens: int
+    transcribe_input: bool = False  # a spoken turn whose words the answer tells first
     stream: bool = True  # a turn is always its messages
 
 
@@ -47,13 +48,13 @@ class LiveSpeaker(DeltaSpeaker[LiveRequest, LiveContext]):
                              "allowed.")  # fmt: skip
         return asked, LiveRequest(asked.prompt, int(body.get("turn", 0)), model,
                                   bool(body.get("audio")), bool(body.get("transcribe")),
-                                  asked.tokens)  # fmt: skip
+                                  asked.tokens, bool(body.get("transcribe_input")))  # fmt: skip
 
     def begin(
         self, parsed: LiveRequest, scenario: Scenario, planned: Prepared, given: Given
     ) -> LiveContext:
         return LiveContext(parsed.turn, parsed.model, parsed.audio, parsed.transcribe,
-                           parsed.prompt_tokens)  # fmt: skip
+                           parsed.prompt_tokens, parsed.transcribe_input)  # fmt: skip
 
     def replay_shapes(self, context: LiveContext, given: Given) -> Shapes:
         return shapes()

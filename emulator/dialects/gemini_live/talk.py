@@ -53,6 +53,7 @@ class LiveSession:
     model: str = ""
     audio: bool = False  # the model speaks (responseModalities AUDIO)
     transcribe: bool = False  # ... and its words come beside the audio
+    transcribe_input: bool = False  # a spoken turn's words are told (inputTranscription)
     system: Any = None
     tools: Any = None
     vad: bool = True  # automatic activity detection
@@ -121,11 +122,18 @@ class LiveTalker(Talker[LiveSession]):
         the ids the client must answer them by)."""
         text = reply_text(scenario.reply, asked.prompt)
         calls = calls_of(scenario, text)
+        contents = state.contents
+        if scenario.reply.heard and contents and _spoken(contents[-1]):
+            # What the spoken turn said (as the scenario scripts it), kept for later turns.
+            contents = (
+                *contents[:-1],
+                {"role": "user", "parts": [{"text": scenario.reply.heard}]},
+            )
         ids = tuple(call_id(state.turn, i) for i in range(len(calls)))
         parts = ([{"functionCall": {"id": i, "name": tool, "args": call_arguments(arguments)}}
                   for i, (tool, arguments) in zip(ids, calls, strict=True)]
                  if calls else [{"text": text}])  # fmt: skip
-        return replace(state, contents=(*state.contents, {"role": "model", "parts": parts}),
+        return replace(state, contents=(*contents, {"role": "model", "parts": parts}),
                        pending=ids, turn=state.turn + 1)  # fmt: skip
 
     def interrupts(
@@ -159,9 +167,11 @@ class LiveTalker(Talker[LiveSession]):
         return heard, (said({"serverContent": {"interrupted": True}}),)
 
     def _ask(self, state: LiveSession, incoming: Incoming) -> tuple[LiveSession, Ask]:
+        spoken = bool(state.contents) and _spoken(state.contents[-1])
         body = {"model": state.model, "contents": list(state.contents),
                 "systemInstruction": state.system, "tools": state.tools,
-                "audio": state.audio, "transcribe": state.transcribe, "turn": state.turn}  # fmt: skip
+                "audio": state.audio, "transcribe": state.transcribe, "turn": state.turn,
+                "transcribe_input": spoken and state.transcribe_input}  # fmt: skip
         ask = Incoming("MESSAGE", incoming.path, incoming.query,
                        {"Content-Type": "application/json", **choosing_headers(incoming)},
                        json.dumps(body).encode())  # fmt: skip
@@ -229,6 +239,13 @@ class LiveTalker(Talker[LiveSession]):
         return self._ask(state, incoming)
 
 
+def _spoken(content: Mapping[str, Any]) -> bool:
+    """Whether a turn of the session's contents is the user's audio (a spoken turn)."""
+    parts = content.get("parts")
+    return (content.get("role") == "user" and isinstance(parts, list) and len(parts) == 1
+            and "inlineData" in parts[0])  # fmt: skip
+
+
 def _per_ms(rate: int) -> float:
     """Bytes of PCM16 mono a millisecond at ``rate``."""
     return rate * 2 / 1000
@@ -254,6 +271,7 @@ def _setup(given: Mapping[str, Any]) -> tuple[LiveSession, Said]:
         model=model,
         audio=isinstance(modalities, list) and "AUDIO" in (str(m).upper() for m in modalities),
         transcribe=_either(given, "output_audio_transcription") is not None,
+        transcribe_input=_either(given, "input_audio_transcription") is not None,
         system=_either(given, "system_instruction"),
         tools=given.get("tools"),
         vad=not detection.get("disabled", False),

@@ -41,6 +41,7 @@ class LiveContext(NamedTuple):
     audio: bool  # responseModalities AUDIO (else TEXT)
     transcribe: bool  # outputAudioTranscription: the audio's words beside it
     prompt_tokens: int
+    transcribe_input: bool = False  # inputAudioTranscription of a spoken turn: told first
 
 
 def said(obj: Mapping[str, Any], what: Label | None = None) -> Message:

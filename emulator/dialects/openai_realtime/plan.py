@@ -9,6 +9,8 @@ of the reply (text, or a call's arguments), the further calls' events, the closi
 from __future__ import annotations
 
 import base64
+import itertools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
@@ -61,8 +63,31 @@ def planned_realtime(
 ) -> Iterator[Step]:
     """The response's events, one message each, with the scenario's faults."""
     done = response_done(scenario, ctx, prepared)
-    return dialect_stream(scenario, _events(scenario, ctx, prepared), prepared,
-                          lambda: shapes(ctx), (done,))  # fmt: skip
+    steps = dialect_stream(scenario, _events(scenario, ctx, prepared), prepared,
+                           lambda: shapes(ctx), (done,))  # fmt: skip
+    if ctx.transcribe_item:
+        return itertools.chain(transcription(scenario.reply.heard, ctx.transcribe_item), steps)
+    return steps
+
+
+def transcription(heard: str, item_id: str) -> list[Step]:
+    """The input transcription of a spoken user item: its words as deltas, then the whole
+    transcript with the transcription model's usage (in tokens: a word each, and the
+    audio's)."""
+    words = re.findall(r"\S+\s*", heard)
+    steps: list[Step] = [
+        said(event("conversation.item.input_audio_transcription.delta", item_id=item_id,
+                   content_index=0, delta=word))
+        for word in words
+    ]  # fmt: skip
+    audio = max(1, len(heard) // 4)
+    usage = {"type": "tokens", "input_tokens": audio, "output_tokens": len(words),
+             "total_tokens": audio + len(words),
+             "input_token_details": {"text_tokens": 0, "audio_tokens": audio}}  # fmt: skip
+    steps.append(said(event("conversation.item.input_audio_transcription.completed",
+                            item_id=item_id, content_index=0, transcript=heard, usage=usage),
+                      event_label("transcription")))  # fmt: skip
+    return steps
 
 
 def response_done(scenario: Scenario, ctx: RealtimeContext, prepared: Prepared) -> Message:

@@ -30,6 +30,7 @@ class RealtimeRequest(NamedTuple):
     voice: str
     input_tokens: int
     metadata: Any = None
+    transcribe_item: str = ""  # the user audio item the response brings the transcript of
     stream: bool = True  # a response is always its events
 
 
@@ -55,6 +56,7 @@ class RealtimeSpeaker(DeltaSpeaker[RealtimeRequest, RealtimeContext]):
             str(body.get("voice", "marin")),
             asked.tokens,
             metadata if isinstance(metadata, dict) else None,
+            str(body.get("transcribe_item") or ""),
         )
 
     def begin(
@@ -62,7 +64,7 @@ class RealtimeSpeaker(DeltaSpeaker[RealtimeRequest, RealtimeContext]):
     ) -> RealtimeContext:
         return RealtimeContext(parsed.response_id, parsed.conversation_id or None,
                                parsed.audio, parsed.voice, parsed.input_tokens,
-                               parsed.metadata)  # fmt: skip
+                               parsed.metadata, parsed.transcribe_item)  # fmt: skip
 
     def replay_shapes(self, context: RealtimeContext, given: Given) -> Shapes:
         return shapes(context)

@@ -68,6 +68,7 @@ class Session:
     asked_into: bool = True  # its output joins the conversation (conversation "auto")
     playing: str = ""  # the response answered last (which a cancel while it plays stops)
     playing_audio: bool = False
+    transcribing: str = ""  # the user audio item whose transcription the next response brings
 
     def object(self) -> dict[str, Any]:
         return session_object(self.session_id, self.model, self.expires_at, self.settings)
@@ -161,12 +162,18 @@ class RealtimeTalker(Talker[Session]):
         """The response asked for is answered: its output items join the conversation."""
         if not state.asked:
             return state
-        done = replace(state, asked="", playing=state.asked, playing_audio=state.asked_audio)
+        done = replace(
+            state,
+            asked="",
+            playing=state.asked,
+            playing_audio=state.asked_audio,
+            items=_transcribed(state.items, scenario.reply.heard),
+        )
         if not state.asked_into:
             return done
         ctx = RealtimeContext(state.asked, state.conversation_id, state.asked_audio, "", 0)
         text = reply_text(scenario.reply, asked.prompt)
-        return replace(done, items=(*state.items, *output_items(scenario.reply, text, ctx)))
+        return replace(done, items=(*done.items, *output_items(scenario.reply, text, ctx)))
 
     def interrupts(self, state: Session, message: Heard) -> tuple[Session, Sequence[Step]] | None:
         """While a response plays: ``response.cancel`` stops it (``client_cancelled``), and
@@ -218,12 +225,13 @@ class RealtimeTalker(Talker[Session]):
             "response_id": response_id,
             "conversation_id": state.conversation_id if into else None,
             "metadata": asked.get("metadata"),
+            "transcribe_item": state.transcribing,
         }  # fmt: skip
         ask = Incoming("MESSAGE", incoming.path, incoming.query,
                        {"Content-Type": "application/json", **choosing_headers(incoming)},
                        json.dumps(body).encode())  # fmt: skip
         return replace(state, asked=response_id, asked_audio="audio" in modalities,
-                       asked_into=into), Ask(ask)  # fmt: skip
+                       asked_into=into, transcribing=""), Ask(ask)  # fmt: skip
 
 
 def _session_update(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Said]:
@@ -338,6 +346,20 @@ def _detection(state: Session) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
+def _transcribed(items: tuple[Mapping[str, Any], ...],
+                 heard: str) -> tuple[Mapping[str, Any], ...]:  # fmt: skip
+    """The conversation with its user audio items that await a transcript given ``heard``
+    (what the scenario says the spoken turn said)."""
+    if not heard:
+        return items
+    return tuple({**item, "content": [{**part, "transcript": heard}
+                                      if part.get("type") == "input_audio"
+                                      and part.get("transcript") is None else part
+                                      for part in item["content"]]}
+                 if item.get("role") == "user" and isinstance(item.get("content"), list)
+                 else item for item in items)  # fmt: skip
+
+
 def _turn_ended(spoken: Said) -> bool:
     return any(isinstance(step, Message) and step.what is _TURN_ENDED for step in spoken.steps)
 
@@ -354,8 +376,11 @@ def _audio_commit(state: Session, sent: Mapping[str, Any]) -> tuple[Session, Sai
             "content": [{"type": "input_audio", "transcript": None}]}  # fmt: skip
     stopped = [said(event("input_audio_buffer.speech_stopped", audio_end_ms=int(state.buffered_ms),
                           item_id=item["id"]))] if state.speaking else []  # fmt: skip
+    transcribes = isinstance(state.settings.get("audio", {}).get("input", {}).get("transcription"),
+                             Mapping)  # fmt: skip
     updated = replace(state, items=(*state.items, item), buffered_ms=0.0, speech_item="",
-                      speaking=False, quiet_ms=0.0)  # fmt: skip
+                      speaking=False, quiet_ms=0.0,
+                      transcribing=state.speech_item if transcribes else state.transcribing)  # fmt: skip
     return updated, Said((
         *stopped,
         said(event("input_audio_buffer.committed", previous_item_id=previous,

@@ -131,6 +131,7 @@ class RealtimeContext(NamedTuple):
     voice: str
     input_tokens: int
     metadata: Mapping[str, str] | None = None
+    transcribe_item: str = ""  # a user audio item whose transcription comes first
 
 
 def response_object(
