@@ -6,7 +6,11 @@ unanswered, and a normal close before the answer is whole. Read by the `websocke
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -82,11 +86,11 @@ def _sdk_text(server: EmulatorServer, name: str) -> tuple[str, str]:
 
 
 def _entry(server: EmulatorServer, name: str, nth: int = 1) -> Any:
-    """The ``nth`` connection journaled under ``name`` (waiting up to 5 s for it: a
-    connection is journaled once the server has closed it)."""
+    """The ``nth`` connection journaled under ``name``, once it has ended (waiting up to
+    5 s for it)."""
     deadline = time.monotonic() + 5
     while True:
-        found = [c for c in server.requests if c.scenario == name]
+        found = [c for c in server.requests if c.scenario == name and c.duration is not None]
         if len(found) >= nth or time.monotonic() > deadline:
             return found[nth - 1]
         time.sleep(0.02)
@@ -206,3 +210,41 @@ def test_a_normal_close_before_the_answer_is_whole_is_no_answer(server: Emulator
     # The SDK's iterator just ends on a normal close: no response.done, no completed status.
     text, status = _sdk_text(server, "ws_close_normal_early")
     assert status == "the socket closed" and EXPECTED.startswith(text) and text != EXPECTED
+
+
+def _masked(payload: bytes) -> bytes:
+    """A client's text frame (RFC 6455, 5.3: masked), for a client made by hand."""
+    mask, n = os.urandom(4), len(payload)
+    head = struct.pack("!BB", 0x81, 0x80 | n) if n < 126 else struct.pack("!BBH", 0x81, 0xFE, n)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_a_client_that_reads_nothing_is_cut_after_reader_seconds() -> None:
+    # A send that waits on a client taking nothing ends the answer after
+    # limits.reader_seconds (too_slow), as an HTTP body's write does: no task waits on it
+    # for good. The client, made by hand, shakes hands, asks, and never reads again.
+    from emulator import Limits
+
+    big = {"description": "4 MB in 64 KiB deltas", "reply": {
+        "text": "x" * 1023 + " ", "repeat": 4000, "cut": "byte", "cut_size": 65536}}  # fmt: skip
+    config = EmulatorConfig(speed=0, limits=Limits(reader_seconds=0.5))
+    with EmulatorServer(config) as server, socket.socket() as sock:
+        server.use(big)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(f"GET /v1/realtime?model={MODEL} HTTP/1.1\r\n"
+                     f"Host: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                     "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer sk-test\r\n\r\n"
+                     .encode())  # fmt: skip
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(1)
+        assert answer.startswith(b"HTTP/1.1 101 ")
+        for sent in ASK:
+            sock.sendall(_masked(json.dumps(sent).encode()))
+        entry = _entry(server, server.state.active.name)
+        assert entry.ending.kind == "too_slow"
+        assert entry.detail == "the client took nothing for 0.5 s (limits.reader_seconds)"
+        assert entry.duration < 5

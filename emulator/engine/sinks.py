@@ -9,14 +9,16 @@ fragments, raw bytes) goes onto the socket as frames made by
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from aiohttp import WSMsgType, web
 
+from ..core.clock import REAL_CLOCK, Clock
 from ..core.endings import COMPLETED
 from ..protocol.steps import Close, Deaf, Fragment, Message, Ping, WebSocketStep
 from ..protocol.websocket import Opcode, close_payload, frame
-from .network import Progress, Unanswered
-from .play import Sink
+from .network import Cut, Progress, Unanswered, end_connection, ended_at
+from .play import READER_SECONDS, WRITE_BYTES, Sink
 
 __all__ = ["KeptOpen", "WebSocketSink"]
 
@@ -28,14 +30,21 @@ class WebSocketSink:
     and tells it of each pong (:meth:`ponged`), which a ping that awaits its answer needs.
     """
 
-    __slots__ = ("call", "deaf", "pong", "request", "ws")
+    __slots__ = ("call", "clock", "deaf", "pong", "reader_seconds", "request", "ws")
 
     def __init__(
-        self, ws: web.WebSocketResponse, request: web.BaseRequest, call: Progress
+        self,
+        ws: web.WebSocketResponse,
+        request: web.BaseRequest,
+        call: Progress,
+        clock: Clock = REAL_CLOCK,
+        reader_seconds: float = READER_SECONDS,
     ) -> None:
         self.ws = ws
         self.request = request
         self.call = call
+        self.clock = clock
+        self.reader_seconds = reader_seconds
         self.deaf = False
         self.pong = asyncio.Event()
 
@@ -54,7 +63,14 @@ class WebSocketSink:
     async def send(self, step: WebSocketStep) -> None:
         if isinstance(step, Message):
             kind = WSMsgType.BINARY if step.binary else WSMsgType.TEXT
-            await self.ws.send_frame(step.data, kind)
+            transport = self.request.transport
+            if (
+                transport is None
+                or transport.get_write_buffer_size() + len(step.data) <= WRITE_BYTES
+            ):
+                await self.ws.send_frame(step.data, kind)  # it cannot wait on the reader
+            else:
+                await self._waiting(self.ws.send_frame(step.data, kind))
             self.call.bytes_sent += len(step.data)
         elif isinstance(step, Fragment):
             if step.first:
@@ -75,6 +91,21 @@ class WebSocketSink:
         elif isinstance(step, Close):
             # The reason cut to fit a control frame, at a character's end.
             await self.ws.close(code=step.code, message=close_payload(step.code, step.reason)[2:])
+
+    async def _waiting(self, sending: Awaitable[None]) -> None:
+        """A send that may wait on the client to read: one that takes nothing for
+        ``reader_seconds`` is cut (``too_slow``), as an HTTP body's write is."""
+        try:
+            async with asyncio.timeout(self.reader_seconds):
+                await sending
+        except TimeoutError:
+            call = self.call
+            call.detail = (f"the client took nothing for {self.reader_seconds:g} s "
+                           "(limits.reader_seconds)")  # fmt: skip
+            now = self.clock.time()
+            call.ending = ended_at("too_slow", call, now - (call.arrived or now))
+            end_connection(self.request, "abort")
+            raise Cut from None
 
     async def finish(self, last: bytes) -> None:
         """The answer is complete; the WebSocket stays open for the next ask."""

@@ -75,7 +75,7 @@ async def converse(
     await ws.prepare(request)
     call = ctx.call
     call.status = 101
-    sink = WebSocketSink(ws, request, call)
+    sink = WebSocketSink(ws, request, call, ctx.config.clock, ctx.config.limits.reader_seconds)
     state = opened.state
     await _play(request, ctx, sink, opened.greeting)
     # A reader of its own: the client's close and pings are answered while an answer
