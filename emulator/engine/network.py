@@ -37,7 +37,11 @@ __all__ = [
 class Recorder(Protocol):
     """Takes each write as it goes out (a journal entry's transcript)."""
 
-    def wrote(self, offset: int, ms: float, data: bytes, what: Label) -> None: ...
+    def wrote(self, offset: int, ms: float, data: bytes, what: Label, frame: int = 0) -> None:
+        """``frame``: a WebSocket message's (:data:`~emulator.protocol.steps.TEXT_FRAME`,
+        ``BINARY_FRAME``, with ``MORE_FRAMES`` on each piece of a fragmented one but its
+        last); 0: bytes."""
+        ...
 
     def waited(self, offset: int, ms: float, seconds: float, what: Label) -> None: ...
 

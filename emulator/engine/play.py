@@ -19,12 +19,15 @@ from ..core.endings import COMPLETED, EndingKind, Label
 from ..protocol.steps import (
     Close,
     Drop,
+    Fragment,
     Hold,
+    Message,
     Reframe,
     Step,
     Wait,
     WebSocketStep,
     Write,
+    frame_of,
 )
 from ..protocol.websocket import CloseCode, close_payload
 from ..scenario import PlanError, Transport, model
@@ -297,6 +300,8 @@ async def play_steps(
                     if isinstance(step, Close):
                         said = close_payload(step.code, step.reason)
                         record.wrote(call.bytes_sent, ms, said, step.what.noted(f": {step.code}"))
+                    elif isinstance(step, (Message, Fragment)):
+                        record.wrote(call.bytes_sent, ms, step.data, step.what, frame_of(step))
                     else:
                         record.wrote(call.bytes_sent, ms, step.data, step.what)
                 await sink.send(step)

@@ -23,6 +23,7 @@ from typing import Any, Final
 from aiohttp import WSMessage, WSMsgType, web
 
 from ..core.endings import Ending, Label
+from ..dialects.replaying import ReplayTalker
 from ..dialects.session import Ask, Heard, Talker
 from ..dialects.speaker import Given, Incoming, Whole
 from ..engine.network import end_connection, wait_connected
@@ -64,6 +65,11 @@ async def converse(
     refused = _refused_upgrade(request, ctx, served, upgrade)
     if refused is not None:
         return sent(refused)
+    if upgrade.recording is not None:  # a recorded session: the whole connection replays it
+        applicable(served.dialect, upgrade)
+        ctx.call.served = upgrade
+        replay = ReplayTalker(upgrade.recording, talker.speaker)
+        talker, opened = replay, replay.accept(incoming, given)
     if not await _shaken(request, ctx, upgrade):
         return web.Response(status=101)  # never sent: the connection is closed
     # Pings are answered by its reader (unless a scenario makes it deaf), not by aiohttp.
@@ -231,6 +237,10 @@ async def _asked(
     number = ctx.call.number = ctx.state.next_call(scenario, ANSWER)
     ctx.call.served = scenario
     applicable(served.dialect, scenario)
+    if scenario.recording is not None:
+        raise BadRequest(400, f"scenario {scenario.name!r} is a recorded session: it replays a "
+                         "whole connection, so name it as the connection opens "
+                         f"({SCENARIO_HEADER} on the upgrade, or the active scenario)")  # fmt: skip
     scripted = scenario.http_error(ANSWER, number)
     if scripted is not None:
         raise BadRequest(scripted.status, scripted.detail or f"HTTP {scripted.status}")

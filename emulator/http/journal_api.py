@@ -126,8 +126,11 @@ def _recording(call: Call, entry: str) -> web.Response:
             f"journal entry {entry} kept only part of its bytes (the transcript keeps the "
             "first and last Limits.transcript_bytes; capture must be on)",
         )
+    head: dict[str, Any] = {"status": recording.status, "headers": dict(recording.headers)}
+    if recording.status == 101 and call.dialect:  # a session replays on its own API only
+        head["dialect"] = call.dialect
     lines = [
-        {"status": recording.status, "headers": dict(recording.headers)},
+        head,
         *(chunk_dict(c) for c in recording.chunks),
         {"ending": recording.ending},
     ]

@@ -16,6 +16,9 @@ from typing import Final, Literal
 from ..core.endings import Label
 
 __all__ = [
+    "BINARY_FRAME",
+    "MORE_FRAMES",
+    "TEXT_FRAME",
     "Close",
     "Cut",
     "Deaf",
@@ -29,6 +32,7 @@ __all__ = [
     "Wait",
     "WebSocketStep",
     "Write",
+    "frame_of",
 ]
 
 _EVENT: Final = Label("event")
@@ -128,6 +132,19 @@ class Close:
     code: int = 1000
     reason: str = ""
     what: Label = field(default=Label("end", "close"), compare=False)
+
+
+#: How a transcript notes a WebSocket message it sent (values, ORed): a text one, a
+#: binary one, and a piece of one that more pieces follow (0: bytes, not a message).
+TEXT_FRAME: Final = 1
+BINARY_FRAME: Final = 2
+MORE_FRAMES: Final = 4
+
+
+def frame_of(step: Message | Fragment) -> int:
+    """How a transcript notes the message (or piece of one) ``step`` sends."""
+    kind = BINARY_FRAME if step.binary else TEXT_FRAME
+    return kind | MORE_FRAMES if isinstance(step, Fragment) and not step.final else kind
 
 
 #: What only a WebSocket can carry.

@@ -100,6 +100,8 @@ def _recording(recording: Recording) -> list[str]:
         key = "text" if "text" in item else "hex"
         lines += ["", "[[recording.chunks]]", f"at = {toml_value(item['at'])}",
                   f"{key} = {toml_value(item[key])}"]  # fmt: skip
+        if chunk.message:
+            lines.append(f"message = {toml_value(chunk.message)}")
     return lines
 
 

@@ -282,12 +282,22 @@ class Budget(NamedTuple):
     reset: float
 
 
+#: What a chunk of a WebSocket session's recording is ("": an HTTP body's bytes).
+ChunkMessage = Literal["", "text", "binary", "heard"]
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """One write of a captured stream: its bytes, and when it came (seconds after the request)."""
+    """One write of a captured stream: its bytes, and when it came (seconds after the request).
+
+    In a WebSocket session's recording, ``message`` says what it is: a whole message the
+    server sent (``text`` or ``binary``), or one the client sent (``heard``: where the
+    server's next messages wait for it); "": bytes of an HTTP body.
+    """
 
     at: float
     data: bytes
+    message: ChunkMessage = ""
 
 
 #: The headers a recording answers with unless it says otherwise.

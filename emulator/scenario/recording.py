@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, cast, get_args
 
-from .model import Chunk, Ending, Recording, ScenarioError
+from .model import Chunk, ChunkMessage, Ending, Recording, ScenarioError
 from .table import Table
 
 __all__ = ["MAX_RECORDING_BYTES", "chunk_dict", "read_jsonl", "recording_from_table"]
@@ -95,9 +95,14 @@ def _headers(t: Table, fallback: Any) -> tuple[tuple[str, str], ...] | None:
 def _chunk(data: Any, source: str, where: str) -> Chunk:
     if not isinstance(data, Mapping):
         raise ScenarioError(source, where, "a chunk is a table with 'at' and 'text' or 'hex'")
-    unknown = sorted(set(data) - {"at", "text", "hex", "base64"})
+    unknown = sorted(set(data) - {"at", "text", "hex", "base64", "message"})
     if unknown:
-        raise ScenarioError(source, f"{where}.{unknown[0]}", "unknown key (at, text, hex, base64)")
+        raise ScenarioError(source, f"{where}.{unknown[0]}",
+                            "unknown key (at, text, hex, base64, message)")  # fmt: skip
+    message = data.get("message", "")
+    if message not in get_args(ChunkMessage):
+        raise ScenarioError(source, f"{where}.message",
+                            "expected text, binary or heard (a WebSocket's messages)")  # fmt: skip
     at = data.get("at", 0.0)
     if isinstance(at, bool) or not isinstance(at, int | float) or not 0 <= at < 86400:
         raise ScenarioError(source, f"{where}.at", "expected seconds since the request, >= 0")
@@ -115,7 +120,7 @@ def _chunk(data: Any, source: str, where: str) -> Chunk:
         )
     except (ValueError, binascii.Error) as exc:
         raise ScenarioError(source, f"{where}.{given[0]}", f"cannot be decoded: {exc}") from None
-    return Chunk(float(at), raw)
+    return Chunk(float(at), raw, message)
 
 
 def read_jsonl(raw: bytes, source: str) -> tuple[list[Chunk], dict[str, Any]]:
@@ -150,8 +155,13 @@ def read_jsonl(raw: bytes, source: str) -> tuple[list[Chunk], dict[str, Any]]:
 
 
 def chunk_dict(chunk: Chunk) -> dict[str, Any]:
-    """A chunk as a TOML table or a JSON line: text when it is UTF-8, hex when not."""
+    """A chunk as a TOML table or a JSON line: text when it is UTF-8, hex when not (and
+    what it is, in a WebSocket session's recording)."""
+    said: dict[str, Any] = {"at": round(chunk.at, 6)}
     try:
-        return {"at": round(chunk.at, 6), "text": chunk.data.decode("utf-8")}
+        said["text"] = chunk.data.decode("utf-8")
     except UnicodeDecodeError:
-        return {"at": round(chunk.at, 6), "hex": chunk.data.hex()}
+        said["hex"] = chunk.data.hex()
+    if chunk.message:
+        said["message"] = chunk.message
+    return said

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..core.endings import COMPLETED, Ending, Label
-from ..scenario.model import Chunk, Recording
+from ..protocol.steps import BINARY_FRAME, MORE_FRAMES
+from ..scenario.model import Chunk, ChunkMessage, Recording
 from ..scenario.model import Ending as RecordedEnding
 from ..scenario.recording import FRAMING_HEADERS
 
@@ -44,6 +45,7 @@ class Sent:
     size: int
     what: Label  # the step that produced it (str(): "messages 1-9", "fault drop at 3")
     data: bytes | None  # None: not captured
+    frame: int = 0  # a WebSocket message's (TEXT_FRAME, BINARY_FRAME, MORE_FRAMES); 0: bytes
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -54,6 +56,8 @@ class Sent:
             # A message the client sent (a WebSocket's); everything else went to it.
             "direction": "in" if self.what.kind == "received" else "out",
         }
+        if self.frame:
+            found["message"] = "binary" if self.frame & BINARY_FRAME else "text"
         if self.data is not None:
             # Invalid UTF-8 stays visible as \xNN; control characters are the UI's to show.
             found["text"] = self.data.decode("utf-8", "backslashreplace")
@@ -61,7 +65,7 @@ class Sent:
 
 
 #: A kept write: Sent's fields in order.
-_Entry = tuple[int, float, int, Label, bytes | None]
+_Entry = tuple[int, float, int, Label, bytes | None, int]
 
 
 @dataclass(slots=True)
@@ -85,8 +89,9 @@ class Transcript:
     _head_bytes: int = 0
     _tail_bytes: int = 0
 
-    def wrote(self, offset: int, ms: float, data: bytes, what: Label) -> None:
-        """Note one write (called by the player as it writes: kept lean)."""
+    def wrote(self, offset: int, ms: float, data: bytes, what: Label, frame: int = 0) -> None:
+        """Note one write (called by the player as it writes: kept lean); ``frame``: the
+        WebSocket message it is (0: bytes)."""
         if what.kind == "fault":
             self.faults[what.name] = self.faults.get(what.name, 0) + 1
         size = len(data)
@@ -98,6 +103,7 @@ class Transcript:
             size,
             what,
             (data if size <= keep else data[:keep]) if self.capture else None,
+            frame,
         )
         if self._head_bytes < keep and len(self.head) < self.keep_writes:
             self._head_bytes += size
@@ -119,10 +125,14 @@ class Transcript:
         self.wrote(offset, ms, b"", what.noted(f": {seconds:g} s"))
 
     def recording(self) -> Recording | None:
-        """The answer as a recording to replay byte for byte (None: some bytes were left out)."""
-        writes = [w for w in self.writes if w.what.kind != "received"]
-        if self.omitted_writes or any(w.data is None or len(w.data) != w.size for w in writes):
+        """The answer as a recording to replay byte for byte (None: some bytes were left out);
+        a WebSocket session's as its messages both ways."""
+        if self.omitted_writes or any(w.data is None or len(w.data) != w.size
+                                      for w in self.writes):  # fmt: skip
             return None
+        if self.status == 101:
+            return self._session()
+        writes = [w for w in self.writes if w.what.kind != "received"]
         # A whole answer (not a stream) has no ending of its own: it was sent whole.
         ending = self.ending or COMPLETED
         return Recording(
@@ -133,6 +143,26 @@ class Transcript:
             ),
             ending=_ENDINGS.get(ending.kind, "hold"),
         )
+
+    def _session(self) -> Recording:
+        """A WebSocket session: each message the server sent whole (a fragmented one joined),
+        and each the client sent (``heard``), in order; pings and closes are the
+        socket's, left out (its ending says how it closed)."""
+        chunks: list[Chunk] = []
+        pieces: list[bytes] = []
+        for w in self.writes:
+            data = w.data or b""
+            if w.what.kind == "received":
+                chunks.append(Chunk(w.ms / 1000, data, "heard"))
+            elif w.frame:
+                pieces.append(data)
+                if not w.frame & MORE_FRAMES:
+                    kind: ChunkMessage = "binary" if w.frame & BINARY_FRAME else "text"
+                    chunks.append(Chunk(w.ms / 1000, b"".join(pieces), kind))
+                    pieces = []
+        ending = self.ending or COMPLETED
+        return Recording(chunks=tuple(chunks), status=101, headers=(),
+                         ending=_ENDINGS.get(ending.kind, "hold"))  # fmt: skip
 
     def kept_bytes(self, overhead: int) -> int:
         """The bytes of the writes kept, counting ``overhead`` more for each."""
