@@ -1,5 +1,6 @@
-"""Third-party Python clients, unchanged, judged by the conformance kit: ``litellm`` and
-``langchain-openai`` (both in the test extra), each through its adapter in
+"""Third-party Python clients, unchanged, judged by the conformance kit: ``litellm``,
+``langchain-openai`` and LiveKit Agents' OpenAI Realtime plugin (all in the test extra),
+each through its adapter in
 ``examples/python/``, loaded as ``--python FILE.py:reply`` loads it (in this process:
 their imports take seconds, which a process per scenario would count against the
 scenarios' idle timeouts). Each card in ``docs/clients.md`` is what a fresh run finds."""
@@ -14,9 +15,11 @@ from tests.helpers import assert_report_card
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "clients.md"
+#: marker -> (the adapter, the API it speaks)
 CARDS = {
-    "python litellm card": "litellm_client.py",
-    "python langchain card": "langchain_client.py",
+    "python litellm card": ("litellm_client.py", "openai-chat"),
+    "python langchain card": ("langchain_client.py", "openai-chat"),
+    "python livekit realtime card": ("livekit_realtime.py", "openai-realtime"),
 }
 
 
@@ -24,9 +27,10 @@ CARDS = {
 @pytest.mark.timeout(400)
 @pytest.mark.parametrize("marker", CARDS)
 async def test_each_python_clients_card_is_what_a_run_finds(marker: str) -> None:
-    adapter = ROOT / "examples" / "python" / CARDS[marker]
+    name, dialect = CARDS[marker]
+    adapter = ROOT / "examples" / "python" / name
     try:
-        await assert_report_card(marker, "openai-chat", f"{adapter}:reply", doc=DOC)
+        await assert_report_card(marker, dialect, f"{adapter}:reply", doc=DOC)
     finally:
         if "litellm" in marker:  # the clients litellm keeps across calls, closed
             import litellm
@@ -37,4 +41,5 @@ async def test_each_python_clients_card_is_what_a_run_finds(marker: str) -> None
 def test_every_python_adapter_has_a_card() -> None:
     text = DOC.read_text(encoding="utf-8")
     assert all(f"<!-- {marker}:" in text for marker in CARDS)
-    assert set(CARDS.values()) == {p.name for p in (ROOT / "examples" / "python").glob("*.py")}
+    adapters = {name for name, _ in CARDS.values()}
+    assert adapters == {p.name for p in (ROOT / "examples" / "python").glob("*.py")}
