@@ -248,3 +248,34 @@ def test_a_client_that_reads_nothing_is_cut_after_reader_seconds() -> None:
         assert entry.ending.kind == "too_slow"
         assert entry.detail == "the client took nothing for 0.5 s (limits.reader_seconds)"
         assert entry.duration < 5
+
+
+def test_an_answer_s_network_faults_act_on_its_frames(server: EmulatorServer) -> None:
+    # [transport] on a WebSocket's answer: its frames' bytes within the bandwidth (4,000 B/s)...
+    started = time.monotonic()
+    frames = _frames(server, "bandwidth_cap")
+    took = time.monotonic() - started
+    answer = sum(len(f) for f in frames[4:])  # from response.created on: the answer's
+    assert took >= 0.8 * answer / 4000
+    text = "".join(json.loads(f).get("delta", "") for f in frames
+                   if json.loads(f)["type"] == "response.output_text.delta")  # fmt: skip
+    assert text == EXPECTED
+    # ... and cut 600 bytes into them, mid-frame: the client sees no close frame (1006).
+    with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
+        _frames(server, "cut_mid_utf8")
+    assert closed.value.rcvd is None
+    entry = _entry(server, "cut_mid_utf8")
+    assert (entry.ending.kind, entry.detail) == ("cut", "cut by the transport")
+
+
+def test_network_faults_a_websocket_has_not_are_refused_with_why() -> None:
+    from emulator.conformance.runner import skipped
+
+    why = dict(skipped("openai-realtime"))
+    assert why["no_headers"] == ("its no_headers network fault: a WebSocket's answers come "
+                                 "after its handshake's headers")  # fmt: skip
+    assert why["content_length_short"] == ("its length_error network fault: a WebSocket's "
+                                           "messages have no Content-Length")  # fmt: skip
+    assert why["slow_close"] == ("its slow_close network fault: a WebSocket stays open after "
+                                 "each answer")  # fmt: skip
+    assert {"bandwidth_cap", "latency_lognormal", "cut_mid_utf8"}.isdisjoint(why)

@@ -26,6 +26,7 @@ from ..scenario.faults import FAULTS, FaultShapes
 from ..scenario.model import Expect
 from ..scenario.outcomes import Reading
 from ..scenario.parts import parts
+from ..scenario.toxics import not_on_websocket
 from .rpc import RpcServer
 from .session import Talker
 from .speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
@@ -229,13 +230,11 @@ class Dialect:
 
     def _medium(self, scenario: Scenario) -> str | None:
         """Why ``scenario`` means nothing on the medium this dialect answers over: a
-        WebSocket's own faults on an HTTP answer; an HTTP answer's network faults (a cut
-        body, a lying Content-Length, headers never sent) on a WebSocket, where they are
-        not played yet."""
+        WebSocket's own faults on an HTTP answer; an HTTP answer's network faults that a
+        WebSocket has not (a lying Content-Length, headers never sent, a slow close)."""
         if self.websocket:
             if scenario.transport.shapes and scenario.transport.on(ANSWER):
-                return ("its network faults ([transport]) are played on an HTTP answer; "
-                        "a WebSocket's are not yet")  # fmt: skip
+                return not_on_websocket(scenario.transport)
             return None
         kind = next((f.kind for f in scenario.faults if FAULTS[f.kind].websocket), None)
         if kind is None:

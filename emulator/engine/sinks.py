@@ -9,7 +9,9 @@ fragments, raw bytes) goes onto the socket as frames made by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
+from typing import Final
 
 from aiohttp import WSMsgType, web
 
@@ -17,7 +19,16 @@ from ..core.clock import REAL_CLOCK, Clock
 from ..core.endings import COMPLETED
 from ..protocol.steps import Close, Deaf, Fragment, Message, Ping, WebSocketStep
 from ..protocol.websocket import Opcode, close_payload, frame
-from .network import Cut, Progress, Unanswered, end_connection, ended_at
+from ..scenario.model import Transport
+from .network import (
+    Cut,
+    Progress,
+    Unanswered,
+    end_connection,
+    ended_at,
+    latencies,
+    wait_connected,
+)
 from .play import READER_SECONDS, WRITE_BYTES, Sink
 
 __all__ = ["KeptOpen", "WebSocketSink"]
@@ -30,7 +41,7 @@ class WebSocketSink:
     and tells it of each pong (:meth:`ponged`), which a ping that awaits its answer needs.
     """
 
-    __slots__ = ("call", "clock", "deaf", "pong", "reader_seconds", "request", "ws")
+    __slots__ = ("call", "clock", "deaf", "network", "pong", "reader_seconds", "request", "ws")
 
     def __init__(
         self,
@@ -47,6 +58,12 @@ class WebSocketSink:
         self.reader_seconds = reader_seconds
         self.deaf = False
         self.pong = asyncio.Event()
+        self.network: _Network | None = None
+
+    def shape(self, transport: Transport | None) -> None:
+        """The network faults of the answer about to play (None: none): its frames' bytes
+        go out after their latency, within the bandwidth, up to the cut."""
+        self.network = None if transport is None else _Network(transport, latencies(transport))
 
     def ponged(self) -> None:
         """The client's pong came."""
@@ -61,7 +78,9 @@ class WebSocketSink:
         self.call.bytes_sent += len(data)
 
     async def send(self, step: WebSocketStep) -> None:
-        if isinstance(step, Message):
+        if isinstance(step, (Message, Fragment)) and self.network is not None:
+            await self._shaped(_frame_of(step), len(step.data))
+        elif isinstance(step, Message):
             kind = WSMsgType.BINARY if step.binary else WSMsgType.TEXT
             transport = self.request.transport
             if (
@@ -92,6 +111,39 @@ class WebSocketSink:
             # The reason cut to fit a control frame, at a character's end.
             await self.ws.close(code=step.code, message=close_payload(step.code, step.reason)[2:])
 
+    async def _shaped(self, data: bytes, payload: int) -> None:
+        """One frame's bytes as the answer's network carries them (``payload``: its
+        message bytes, what the call counts)."""
+        network, clock, request = self.network, self.clock, self.request
+        assert network is not None
+        t = network.transport
+        cut = bool(t.cut_after) and network.sent + len(data) >= t.cut_after
+        if cut:
+            data = data[: t.cut_after - network.sent]
+        delay = next(network.delays)
+        if delay > 0 and not await wait_connected(request, clock.time() + delay, clock):
+            raise ConnectionResetError("the client left")
+        if t.bandwidth:
+            step = max(1, int(t.bandwidth * _SLICE_SECONDS))
+            network.deadline = max(network.deadline, clock.time())
+            for start in range(0, len(data), step):
+                piece = data[start : start + step]
+                await self.write(piece)
+                network.deadline += len(piece) / t.bandwidth
+                if not await wait_connected(request, network.deadline, clock):
+                    raise ConnectionResetError("the client left")
+        else:
+            await self.write(data)
+        network.sent += len(data)
+        self.call.bytes_sent += payload - len(data)  # write() counted the frame's bytes
+        if cut:
+            call = self.call
+            call.detail = "cut by the transport"
+            now = clock.time()
+            call.ending = ended_at("cut", call, now - (call.arrived or now))
+            end_connection(request, "reset" if t.cut_with == "reset" else "close")
+            raise Cut
+
     async def _waiting(self, sending: Awaitable[None]) -> None:
         """A send that may wait on the client to read: one that takes nothing for
         ``reader_seconds`` is cut (``too_slow``), as an HTTP body's write is."""
@@ -112,6 +164,29 @@ class WebSocketSink:
         if last:
             await self.write(last)
         self.call.ending = COMPLETED
+
+
+#: A bandwidth cap writes a frame in slices of about this many seconds' worth.
+_SLICE_SECONDS: Final = 0.05
+
+
+@dataclass(slots=True)
+class _Network:
+    """One answer's network faults as they go: its latencies, where its bandwidth has
+    got to, the frame bytes sent so far."""
+
+    transport: Transport
+    delays: Iterator[float]
+    deadline: float = 0.0
+    sent: int = 0
+
+
+def _frame_of(step: Message | Fragment) -> bytes:
+    """The frame a message (or a piece of one) goes out in, as the sink writes it raw."""
+    if isinstance(step, Message):
+        return frame(Opcode.BINARY if step.binary else Opcode.TEXT, step.data)
+    opcode = (Opcode.BINARY if step.binary else Opcode.TEXT) if step.first else Opcode.CONTINUATION
+    return frame(opcode, step.data, fin=step.final)
 
 
 class KeptOpen:

@@ -103,6 +103,7 @@ async def converse(
             received = _noted(ctx, received, heard)
             state, said = talker.heard(state, heard, incoming)
             steps: Iterable[Step]
+            sink.shape(None)
             if isinstance(said, Ask):
                 try:
                     steps, scenario, asked = await _asked(request, ctx, served, talker,
@@ -111,6 +112,8 @@ async def converse(
                     steps = talker.refused(state, exc)
                 else:
                     state = talker.answered(state, scenario, asked)
+                    if scenario.transport.applies(ANSWER):  # its network's faults
+                        sink.shape(scenario.transport)
                 if said.before:  # lazily: a long answer is not made before it plays
                     steps = itertools.chain(said.before, steps)
             else:

@@ -20,7 +20,15 @@ from typing import Final, Literal
 
 from .model import Endpoint, Transport
 
-__all__ = ["CHAOS_TOXICS", "TOXICS", "Direction", "Drawn", "ToxicSpec", "reference"]
+__all__ = [
+    "CHAOS_TOXICS",
+    "TOXICS",
+    "Direction",
+    "Drawn",
+    "ToxicSpec",
+    "not_on_websocket",
+    "reference",
+]
 
 #: Which way a network fault acts: on what the server sends, or on what the client sends.
 Direction = Literal["downstream", "upstream"]
@@ -53,6 +61,8 @@ class ToxicSpec:
     shown_by: str
     direction: Direction = "downstream"
     draw: Draw | None = None
+    #: Why it means nothing on a WebSocket ("": it acts there too, on each frame's bytes).
+    not_on_websocket: str = ""
 
 
 def _cut(rng: random.Random, endpoint: Endpoint) -> Drawn:
@@ -119,6 +129,7 @@ TOXICS: Final[dict[str, ToxicSpec]] = {
             "fails: idle_timeout",
             "no_headers",
             draw=_no_headers,
+            not_on_websocket="a WebSocket's answers come after its handshake's headers",
         ),
         ToxicSpec(
             "length_error",
@@ -126,6 +137,7 @@ TOXICS: Final[dict[str, ToxicSpec]] = {
             ("length_error",),
             "harmless once the end event has arrived; else the body is short",
             "content_length_short",
+            not_on_websocket="a WebSocket's messages have no Content-Length",
         ),
         ToxicSpec(
             "slow_close",
@@ -134,6 +146,7 @@ TOXICS: Final[dict[str, ToxicSpec]] = {
             "harmless to a client that reads to the end of the body",
             "slow_close",
             draw=_slow_close,
+            not_on_websocket="a WebSocket stays open after each answer",
         ),
     )
 }
@@ -141,12 +154,25 @@ TOXICS: Final[dict[str, ToxicSpec]] = {
 CHAOS_TOXICS: Final = tuple(name for name, spec in TOXICS.items() if spec.draw is not None)
 
 
+def not_on_websocket(transport: Transport) -> str | None:
+    """Why ``transport`` cannot be played on a WebSocket's answer (None: it can: its
+    latency, bandwidth and cut act on each frame's bytes)."""
+    neutral = Transport()
+    for spec in TOXICS.values():
+        if spec.not_on_websocket and any(
+            getattr(transport, k) != getattr(neutral, k) for k in spec.keys
+        ):
+            return f"its {spec.name} network fault: {spec.not_on_websocket}"
+    return None
+
+
 def reference() -> str:
     """The table of network faults for ``scenarios/README.md``, made from :data:`TOXICS`."""
-    rows = ["| fault | keys | direction | what it does | a correct client | shown by |",
-            "|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| fault | keys | direction | what it does | a correct client | on a WebSocket "
+            "| shown by |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for spec in TOXICS.values():
         keys = ", ".join(spec.keys)
+        ws = f"not played: {spec.not_on_websocket}" if spec.not_on_websocket else "on each frame"
         rows.append(f"| `{spec.name}` | {keys} | {spec.direction} | {spec.doc} | {spec.meets} "
-                    f"| `{spec.shown_by}` |")  # fmt: skip
+                    f"| {ws} | `{spec.shown_by}` |")  # fmt: skip
     return "\n".join(rows)
