@@ -279,3 +279,52 @@ def test_network_faults_a_websocket_has_not_are_refused_with_why() -> None:
     assert why["slow_close"] == ("its slow_close network fault: a WebSocket stays open after "
                                  "each answer")  # fmt: skip
     assert {"bandwidth_cap", "latency_lognormal", "cut_mid_utf8"}.isdisjoint(why)
+
+
+@pytest.mark.parametrize(
+    ("name", "reconnects"),
+    [("drop_mid_stream", [1006]), ("reset_mid_stream", [1006]), ("ws_close_code", [1011]),
+     ("ws_close_normal_early", [])],
+)  # fmt: skip
+def test_the_sdk_s_reconnect_option_meets_the_close_code_it_is_given(
+    server: EmulatorServer, name: str, reconnects: list[int]
+) -> None:
+    # openai's on_reconnecting reconnects after a close it deems recoverable (1006, 1011,
+    # ...), here onto a healed upstream (the handler's headers choose the default
+    # scenario), where the client asks again and gets a whole response; after a normal
+    # close (1000) it does not, and its iterator just ends: no response.done at all.
+    seen: list[int] = []
+
+    def on_reconnecting(event: Any) -> Any:
+        seen.append(event.close_code)
+        return {"extra_headers": {"X-Emulator-Scenario": "default"}}
+
+    def ask(connection: Any) -> None:
+        connection.session.update(session=TEXT_ONLY)
+        connection.conversation.item.create(item=ASK[1]["item"])
+        connection.response.create()
+
+    done = None
+    with (
+        openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0) as client,
+        client.realtime.connect(
+            model=MODEL,
+            extra_headers={"X-Emulator-Scenario": name},
+            on_reconnecting=on_reconnecting,
+        ) as connection,  # fmt: skip
+    ):
+        ask(connection)
+        sessions = 0
+        for _, event in zip(range(1_000), connection, strict=False):
+            if event.type == "session.created":
+                sessions += 1
+                if sessions > 1:  # a new session on the new socket: ask again
+                    ask(connection)
+            if event.type == "response.done":
+                done = event
+                break
+    assert seen == reconnects
+    if reconnects:
+        assert done is not None and done.response.status == "completed" and sessions == 2
+    else:
+        assert done is None
