@@ -290,7 +290,8 @@ async def test_the_inspector_shows_a_websockets_messages_both_ways(
             await expect(timeline).to_contain_text('{"hello": "toy"}')
             await expect(timeline).to_contain_text('{"end": true}')
             rows = await timeline.locator("tr").all_inner_texts()
-            assert [r.split("\t")[1] for r in rows][:2] == ["\u2192 client", "\u2190 client"]
+            # Each message the server sent says its frame's kind.
+            assert [r.split("\t")[1] for r in rows][:2] == ["\u2192 client text", "\u2190 client"]
             await page.screenshot(path=str(tmp_path / "websocket.png"))
 
 
