@@ -19,6 +19,7 @@ import websockets.sync.client
 from emulator import EmulatorConfig, EmulatorServer
 from emulator.http.tls import local_tls
 from emulator.protocol.audio import speech
+from tests.test_realtime import _until_done
 
 HEARD = "What's the weather in Paris?"
 VOICE = {
@@ -39,15 +40,6 @@ def server() -> Iterator[EmulatorServer]:
 def _speak(connection: Any) -> None:
     for i in range(0, len(SPOKEN), 9600):
         connection.input_audio_buffer.append(audio=base64.b64encode(SPOKEN[i : i + 9600]).decode())
-
-
-def _until_done(connection: Any) -> list[Any]:
-    events = []
-    for _, sent in zip(range(10_000), connection, strict=False):
-        events.append(sent)
-        if sent.type == "response.done":
-            break
-    return events
 
 
 def _session(transcribe: bool) -> dict[str, Any]:

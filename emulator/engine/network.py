@@ -4,12 +4,13 @@ notes how it went into. Only :mod:`emulator.engine.play` and the HTTP layer use 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import random
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Final, Protocol
 
 from aiohttp import web
@@ -99,6 +100,27 @@ async def wait_connected(request: web.BaseRequest, deadline: float, clock: Clock
 
 class Cut(Exception):
     """The transport cut the answer (``cut_after``); the ending is noted."""
+
+
+async def reading(
+    sending: Awaitable[None],
+    request: web.BaseRequest,
+    call: Progress,
+    clock: Clock,
+    seconds: float,
+) -> None:
+    """Await a write that waits on the client to read: one it takes nothing of for
+    ``seconds`` (``limits.reader_seconds``) cuts the answer (``too_slow``, noted on
+    ``call``; the connection aborted; :class:`Cut` raised)."""
+    try:
+        async with asyncio.timeout(seconds):
+            await sending
+    except TimeoutError:
+        call.detail = f"the client took nothing for {seconds:g} s (limits.reader_seconds)"
+        now = clock.time()
+        call.ending = ended_at("too_slow", call, now - (call.arrived or now))
+        end_connection(request, "abort")
+        raise Cut from None
 
 
 class Unanswered(Exception):

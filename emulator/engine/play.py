@@ -44,6 +44,7 @@ from .network import (
     gone,
     latencies,
     no_headers,
+    reading,
     wait_connected,
 )
 from .stream import COALESCE_BYTES
@@ -130,17 +131,8 @@ class HttpBody:
         if transport is None or transport.get_write_buffer_size() + len(data) <= WRITE_BYTES:
             await self.response.write(data)  # it cannot wait on the reader: no timer
         else:
-            try:
-                async with asyncio.timeout(self.reader_seconds):
-                    await self.response.write(data)
-            except TimeoutError:
-                call = self.call
-                call.detail = (f"the client took nothing for {self.reader_seconds:g} s "
-                               "(limits.reader_seconds)")  # fmt: skip
-                now = self.clock.time()
-                call.ending = ended_at("too_slow", call, now - (call.arrived or now))
-                end_connection(self.request, "abort")
-                raise Cut from None
+            await reading(self.response.write(data), self.request, self.call, self.clock,
+                          self.reader_seconds)  # fmt: skip
         self.call.bytes_sent += len(data)
 
     async def send(self, step: WebSocketStep) -> None:

@@ -9,7 +9,7 @@ fragments, raw bytes) goes onto the socket as frames made by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,6 +27,7 @@ from .network import (
     end_connection,
     ended_at,
     latencies,
+    reading,
     wait_connected,
 )
 from .play import READER_SECONDS, WRITE_BYTES, Sink
@@ -89,7 +90,8 @@ class WebSocketSink:
             ):
                 await self.ws.send_frame(step.data, kind)  # it cannot wait on the reader
             else:
-                await self._waiting(self.ws.send_frame(step.data, kind))
+                await reading(self.ws.send_frame(step.data, kind), self.request, self.call,
+                              self.clock, self.reader_seconds)  # fmt: skip
             self.call.bytes_sent += len(step.data)
         elif isinstance(step, Fragment):
             if step.first:
@@ -143,21 +145,6 @@ class WebSocketSink:
             call.ending = ended_at("cut", call, now - (call.arrived or now))
             end_connection(request, "reset" if t.cut_with == "reset" else "close")
             raise Cut
-
-    async def _waiting(self, sending: Awaitable[None]) -> None:
-        """A send that may wait on the client to read: one that takes nothing for
-        ``reader_seconds`` is cut (``too_slow``), as an HTTP body's write is."""
-        try:
-            async with asyncio.timeout(self.reader_seconds):
-                await sending
-        except TimeoutError:
-            call = self.call
-            call.detail = (f"the client took nothing for {self.reader_seconds:g} s "
-                           "(limits.reader_seconds)")  # fmt: skip
-            now = self.clock.time()
-            call.ending = ended_at("too_slow", call, now - (call.arrived or now))
-            end_connection(self.request, "abort")
-            raise Cut from None
 
     async def finish(self, last: bytes) -> None:
         """The answer is complete; the WebSocket stays open for the next ask."""
