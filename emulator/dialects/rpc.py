@@ -42,6 +42,8 @@ class Played:
     id: RequestId
     method: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: What the server's session says of it, in the server's own terms (a log level).
+    session: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

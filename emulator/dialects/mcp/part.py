@@ -8,9 +8,11 @@ nothing there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Final
+from urllib.parse import unquote
 
 from ...scenario.dump import toml_value
 from ...scenario.parts import ApiPart
@@ -21,7 +23,14 @@ if TYPE_CHECKING:
 
     from ...scenario.table import Table
 
-__all__ = ["McpPart", "ScriptedPrompt", "ScriptedResource", "ScriptedTool"]
+__all__ = [
+    "McpPart",
+    "PromptArgument",
+    "ScriptedPrompt",
+    "ScriptedResource",
+    "ScriptedTemplate",
+    "ScriptedTool",
+]
 
 #: The most notifications one answer may flood a client with.
 MAX_NOTIFICATIONS: Final = 10_000
@@ -61,16 +70,69 @@ class ScriptedResource:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptedTemplate:
+    """A resource template a scenario scripts (``[[mcp.resource_templates]]``): listed, and
+    a URI it matches read as its text, each ``{variable}`` the URI's (RFC 6570, level 1:
+    a variable is a run of characters but ``/``)."""
+
+    uri_template: str
+    name: str = ""
+    mime_type: str = "text/plain"
+    text: str = ""
+
+    def listed(self) -> dict[str, Any]:
+        return {"uriTemplate": self.uri_template, "name": self.name or self.uri_template,
+                "mimeType": self.mime_type}  # fmt: skip
+
+    def read(self, uri: str) -> dict[str, Any] | None:
+        """The contents of ``uri`` if the template matches it (None: it does not)."""
+        parts = re.split(r"\{(\w+)\}", self.uri_template)
+        pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)"
+                          for i, p in enumerate(parts))  # fmt: skip
+        found = re.fullmatch(pattern, uri)
+        if found is None:
+            return None
+        text = _filled(self.text, {k: unquote(v) for k, v in found.groupdict().items()})
+        return {"uri": uri, "mimeType": self.mime_type, "text": text}
+
+
+@dataclass(frozen=True, slots=True)
+class PromptArgument:
+    """An argument a scripted prompt takes (its text says it as ``{name}``)."""
+
+    name: str
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ScriptedPrompt:
-    """A prompt a scenario scripts (``[[mcp.prompts]]``): listed, and got as one user
-    message of its text."""
+    """A prompt a scenario scripts (``[[mcp.prompts]]``): listed with its arguments, and
+    got as one user message of its text, each ``{argument}`` the one given."""
 
     name: str
     description: str = ""
     text: str = ""
+    arguments: tuple[PromptArgument, ...] = ()
 
     def listed(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "arguments": []}
+        return {"name": self.name, "description": self.description,
+                "arguments": [{"name": a.name, "description": a.description,
+                               "required": a.required} for a in self.arguments]}  # fmt: skip
+
+    def got(self, given: Mapping[str, Any]) -> str:
+        """Its text for the arguments ``given``; a ``ValueError`` naming a required one
+        that is missing."""
+        missing = [a.name for a in self.arguments if a.required and a.name not in given]
+        if missing:
+            raise ValueError(f"Missing required argument: {missing[0]}")
+        known = {a.name for a in self.arguments}
+        return _filled(self.text, {k: str(v) for k, v in given.items() if k in known})
+
+
+def _filled(text: str, values: Mapping[str, str]) -> str:
+    """``text`` with each ``{name}`` in ``values`` replaced (other braces kept)."""
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +169,12 @@ class McpPart(ApiPart):
     resources: tuple[ScriptedResource, ...] = ()
     #: The prompts it lists and gives (``prompts/list``, ``prompts/get``).
     prompts: tuple[ScriptedPrompt, ...] = ()
+    #: The resource templates it lists and reads (``resources/templates/list``).
+    resource_templates: tuple[ScriptedTemplate, ...] = ()
+    #: The lists ("tools", "resources", "prompts") whose change it tells before each
+    #: ``tools/call`` result (``notifications/tools/list_changed``, …; ``initialize``
+    #: declares it).
+    list_changed: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, top: Table, wire: Table) -> Self:
@@ -125,6 +193,10 @@ class McpPart(ApiPart):
             tools=tuple(_tool(t) for t in table.tables("tools", limit=MAX_TOOLS)),
             resources=tuple(_resource(t) for t in table.tables("resources", limit=MAX_TOOLS)),
             prompts=tuple(_prompt(t) for t in table.tables("prompts", limit=MAX_TOOLS)),
+            resource_templates=tuple(
+                _template(t) for t in table.tables("resource_templates", limit=MAX_TOOLS)
+            ),
+            list_changed=_lists(table),
         )
         table.finish()
         for key, names in (("tools", [t.name for t in part.tools]),
@@ -141,7 +213,7 @@ class McpPart(ApiPart):
         for f in fields(self):
             value = getattr(self, f.name)
             if value != getattr(d, f.name):
-                if f.name in ("tools", "resources", "prompts"):
+                if f.name in ("tools", "resources", "prompts", "resource_templates"):
                     value = [_table(each) for each in value]
                 top.append(f"mcp.{f.name} = {toml_value(value)}")
         return top, []
@@ -161,6 +233,12 @@ class McpPart(ApiPart):
 
     def prompt(self, name: Any) -> ScriptedPrompt | None:
         return next((p for p in self.prompts if p.name == name), None)
+
+    def templated(self, uri: Any) -> dict[str, Any] | None:
+        """The contents of ``uri`` as the first template that matches it makes them."""
+        if not isinstance(uri, str):
+            return None
+        return next((got for t in self.resource_templates if (got := t.read(uri))), None)
 
     def elsewhere(self) -> str | None:
         return "it scripts the MCP server ([mcp]), which this API is not"
@@ -222,9 +300,41 @@ def _prompt(t: Table) -> ScriptedPrompt:
     name = t.text("name", "")
     if not name:
         raise t.error("name", "is required: the prompt's name")
-    made = ScriptedPrompt(name, t.text("description", ""), t.text("text", ""))
+    arguments = tuple(_argument(a) for a in t.tables("arguments", limit=64))
+    made = ScriptedPrompt(name, t.text("description", ""), t.text("text", ""), arguments)
     t.finish()
     return made
+
+
+def _argument(t: Table) -> PromptArgument:
+    name = t.text("name", "")
+    if not re.fullmatch(r"\w{1,64}", name):
+        raise t.error("name", "is required: the argument's name (letters, digits, '_')")
+    made = PromptArgument(name, t.text("description", ""), t.boolean("required", False))
+    t.finish()
+    return made
+
+
+def _template(t: Table) -> ScriptedTemplate:
+    template = t.text("uri_template", "")
+    if "{" not in template:
+        raise t.error("uri_template", "is required: a URI with {variables} (RFC 6570)")
+    made = ScriptedTemplate(template, t.text("name", ""), t.text("mime_type", "text/plain"),
+                            t.text("text", ""))  # fmt: skip
+    t.finish()
+    return made
+
+
+#: The lists whose changes a server tells.
+_LISTS: Final = ("tools", "resources", "prompts")
+
+
+def _lists(t: Table) -> tuple[str, ...]:
+    said = t.data.get("list_changed", [])
+    t.used.add("list_changed")
+    if not isinstance(said, list) or not all(s in _LISTS for s in said):
+        raise t.error("list_changed", f"expected a list of {', '.join(_LISTS)}")
+    return tuple(dict.fromkeys(said))
 
 
 def _table(scripted: Any) -> dict[str, Any]:
@@ -241,5 +351,9 @@ def _table(scripted: Any) -> dict[str, Any]:
             said[f.name] = value  # required
             continue
         if value != default:
-            said[f.name] = dict(value) if isinstance(value, Mapping) else value
+            if isinstance(value, Mapping):
+                value = dict(value)
+            elif isinstance(value, tuple) and value and hasattr(value[0], "__dataclass_fields__"):
+                value = [_table(each) for each in value]  # a prompt's arguments
+            said[f.name] = value
     return said

@@ -48,6 +48,9 @@ PAGE: Final = 50
 RESOURCE_NOT_FOUND: Final = -32002
 #: How many cancelled request ids a session keeps.
 _CANCELLED: Final = 64
+#: The log levels, least severe first (RFC 5424's, as the spec names them).
+LOG_LEVELS: Final = ("debug", "info", "notice", "warning", "error", "critical", "alert",
+                     "emergency")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class McpSession:
     requests: int = 0
     #: The requests the client cancelled (``notifications/cancelled``), the latest few.
     cancelled: tuple[RequestId, ...] = ()
+    #: The least severe log message the client wants (``logging/setLevel``; "": all).
+    log_level: str = ""
 
 
 class Told(NamedTuple):
@@ -127,7 +132,8 @@ class McpServer(RpcServer[McpSession]):
             asked = params.get("protocolVersion")
             version = part.protocol_version or (asked if asked in VERSIONS else VERSIONS[0])
             opened = McpSession(secrets.token_hex(16), str(version), requests=1)
-            return opened, Replied(response(message.id, initialize_result(opened.version)))
+            return opened, Replied(response(message.id, initialize_result(opened.version,
+                                                                          part.list_changed)))  # fmt: skip
         if session is None:
             return None, _error(message, INVALID_REQUEST, "Bad Request: no session: "
                                 "initialize first", 400)  # fmt: skip
@@ -136,11 +142,19 @@ class McpServer(RpcServer[McpSession]):
         session = replace(session, requests=session.requests + 1)
         if message.method == "ping":
             return session, Replied(response(message.id, {}))
+        if message.method == "logging/setLevel":
+            level = params.get("level")
+            if level not in LOG_LEVELS:
+                return session, _error(message, INVALID_PARAMS, f"Invalid log level: {level!r}")
+            return replace(session, log_level=str(level)), Replied(response(message.id, {}))
         tools = part.listed_tools()
         if message.method == "tools/list":
             return session, _listed(message, params, tools)
         if message.method == "tools/call":
-            return session, _called(message, params, tools)
+            called = _called(message, params, tools)
+            if isinstance(called, Played) and session.log_level:
+                called = replace(called, session={"log_level": session.log_level})
+            return session, called
         said = _listed_or_read(message, params, part)
         if said is not None:
             return session, said
@@ -152,9 +166,13 @@ class McpServer(RpcServer[McpSession]):
         result), the response (or the scripted error), its duplicate."""
         part = _part(scenario)
         answered = _answer(scenario, played, part)
+        wanted = str(played.session.get("log_level") or "debug")
+        logs = part.notifications if LOG_LEVELS.index(wanted) <= LOG_LEVELS.index("info") else 0
         said = [Told(notification("notifications/message", {
             "level": "info", "logger": "emulator", "data": f"working: {n + 1}"}), "notification")
-            for n in range(part.notifications)]  # fmt: skip
+            for n in range(logs)]  # fmt: skip
+        said += [Told(notification(f"notifications/{kind}/list_changed"), "list changed")
+                 for kind in part.list_changed]  # fmt: skip
         said += _progress(part.tool_seconds, played)
         if part.stray_result:
             said.append(Told(response("never-asked", {"content": []}), "stray result"))
@@ -230,20 +248,27 @@ def _listed_or_read(
     if message.method == "resources/list":
         return Replied(response(message.id, {"resources": [r.listed() for r in part.resources]}))
     if message.method == "resources/templates/list":
-        return Replied(response(message.id, {"resourceTemplates": []}))
+        listed = [t.listed() for t in part.resource_templates]
+        return Replied(response(message.id, {"resourceTemplates": listed}))
     if message.method == "resources/read":
         found = part.resource(params.get("uri"))
-        if found is None:
+        contents = found.contents() if found is not None else part.templated(params.get("uri"))
+        if contents is None:
             return _error(message, RESOURCE_NOT_FOUND, f"Resource not found: {params.get('uri')}")
-        return Replied(response(message.id, {"contents": [found.contents()]}))
+        return Replied(response(message.id, {"contents": [contents]}))
     if message.method == "prompts/list":
         return Replied(response(message.id, {"prompts": [p.listed() for p in part.prompts]}))
     if message.method == "prompts/get":
         got = part.prompt(params.get("name"))
         if got is None:
             return _error(message, INVALID_PARAMS, f"Unknown prompt: {params.get('name')}")
+        given = params.get("arguments") or {}
+        try:
+            text = got.got(given if isinstance(given, Mapping) else {})
+        except ValueError as exc:
+            return _error(message, INVALID_PARAMS, str(exc))
         return Replied(response(message.id, {"description": got.description, "messages": [
-            {"role": "user", "content": {"type": "text", "text": got.text}}]}))  # fmt: skip
+            {"role": "user", "content": {"type": "text", "text": text}}]}))  # fmt: skip
     return None
 
 

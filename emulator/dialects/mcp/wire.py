@@ -35,13 +35,15 @@ LATEST: Final = VERSIONS[0]
 RETRY_MS: Final = 250
 
 
-def initialize_result(version: str) -> dict[str, Any]:
+def initialize_result(version: str, list_changed: Sequence[str] = ()) -> dict[str, Any]:
+    """``list_changed``: the lists (tools, resources, prompts) whose changes it tells."""
     return {
         "protocolVersion": version,
         "capabilities": {
-            "tools": {"listChanged": False},
-            "resources": {"subscribe": False, "listChanged": False},
-            "prompts": {"listChanged": False},
+            "tools": {"listChanged": "tools" in list_changed},
+            "resources": {"subscribe": False, "listChanged": "resources" in list_changed},
+            "prompts": {"listChanged": "prompts" in list_changed},
+            "logging": {},
         },
         "serverInfo": {
             "name": "fakegpt-emulator",
