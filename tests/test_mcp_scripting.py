@@ -104,3 +104,84 @@ def test_a_prompt_s_arguments_and_the_lists_are_checked_when_read() -> None:
     with pytest.raises(ScenarioError, match=r"uri_template.*RFC 6570"):
         scenario_from_dict({"description": "x", "mcp": {"resource_templates": [
             {"uri_template": "weather://paris"}]}})  # fmt: skip
+
+
+async def _asked(url: str, **callbacks: Any) -> dict[str, Any]:
+    """Each tool of mcp_asks_the_client called by the official client with ``callbacks``:
+    its result's error flag and text."""
+    http = httpx2.AsyncClient(headers={"X-Emulator-Scenario": "mcp_asks_the_client"})
+    results: dict[str, Any] = {}
+    async with (
+        http,
+        streamable_http_client(f"{url}/mcp", http_client=http) as (read, write),
+        ClientSession(read, write, **callbacks) as session,
+    ):
+        await session.initialize()
+        for tool in ("book_table", "summarize", "workspace"):
+            result = await session.call_tool(tool, {})
+            results[tool] = (result.is_error, [c.text for c in result.content])  # type: ignore[union-attr]
+    return results
+
+
+async def test_a_tool_asks_the_client_and_answers_with_what_it_said(emulator: Emulator) -> None:
+    asked: list[Any] = []
+
+    async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params)
+        return types.ElicitResult(action="accept", content={"answer": "four"})
+
+    async def sample(context: Any, params: Any) -> types.CreateMessageResult:
+        asked.append(params)
+        return types.CreateMessageResult(role="assistant", model="local",
+            content=types.TextContent(type="text", text="All quiet today."))  # fmt: skip
+
+    async def roots(context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri="file:///work/repo")])  # type: ignore[arg-type]
+
+    results = await _asked(emulator.url, elicitation_callback=elicit, sampling_callback=sample,
+                           list_roots_callback=roots)  # fmt: skip
+    assert results == {
+        "book_table": (False, ['{"action": "accept", "content": {"answer": "four"}}']),
+        "summarize": (False, ["All quiet today."]),
+        "workspace": (False, ["file:///work/repo"]),
+    }
+    assert asked[0].message == "How many people?"
+    assert asked[0].requested_schema["required"] == ["answer"]
+    assert asked[1].messages[0].content.text == "Summarize today's news in one sentence."
+    # The requests and answers, in the journal: the calls' streams and the answers' POSTs.
+    posted = [c.body for c in emulator.requests if c.method == "POST" and b"emulator-" in c.body]
+    assert len(posted) == 3
+
+
+async def test_a_tool_that_asks_a_client_that_cannot_answer_is_an_error_result(
+    emulator: Emulator,
+) -> None:
+    # No callbacks: the client declares none of elicitation, sampling, roots (the server
+    # asks nothing it did not declare), and says why in each result.
+    results = await _asked(emulator.url)
+    assert results == {tool: (True, [f"the client did not declare {asks} at initialize"])
+                       for tool, asks in (("book_table", "elicitation"), ("summarize", "sampling"),
+                                          ("workspace", "roots"))}  # fmt: skip
+
+
+async def test_a_client_that_refuses_what_a_tool_asks_gets_an_error_result(
+    emulator: Emulator,
+) -> None:
+    async def elicit(context: Any, params: Any) -> types.ErrorData:
+        return types.ErrorData(code=-32600, message="the user closed the dialog")
+
+    results = await _asked(emulator.url, elicitation_callback=elicit)
+    assert results["book_table"] == (
+        True, ["the client refused elicitation/create: the user closed the dialog"])  # fmt: skip
+
+
+def test_over_stdio_a_tool_that_asks_says_it_is_served_over_http() -> None:
+    # stdio tells each answer whole, with no client answer to wait for.
+    from emulator import builtin_scenarios
+    from emulator.dialects.mcp.serve import McpServer
+    from emulator.dialects.rpc import Played
+
+    scenario = builtin_scenarios()["mcp_asks_the_client"]
+    told = McpServer().told(scenario, Played(7, "tools/call", {"name": "book_table"}))
+    result = told[-1].message["result"]  # type: ignore[index]
+    assert result["isError"] and "not over stdio" in result["content"][0]["text"]

@@ -11,7 +11,7 @@ requests, the session store, the event ids and resumption.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -77,6 +77,11 @@ class RpcServer(ABC, Generic[S]):
         scenario is chosen as it is named."""
         return None
 
+    def heard(self, session: S | None, request: RequestId) -> Mapping[str, Any] | None:
+        """The client's answer (its ``result`` or ``error``) to the request the server made
+        with id ``request`` in ``session`` (None: none yet). By default, none ever."""
+        return None
+
     def cancelled(self, session: S | None, request: RequestId) -> bool:
         """Whether the client has cancelled ``request`` in ``session`` (its answer, while it
         plays, stops there). By default, nothing is ever cancelled."""
@@ -95,7 +100,10 @@ class RpcServer(ABC, Generic[S]):
         fmt: SSEFormat,
         *,
         resumable: bool = True,
+        heard: Callable[[RequestId], Mapping[str, Any] | None] = lambda _: None,
     ) -> Streamed | Replied:
         """``played`` as the ``stream``-th event stream of its session, under ``scenario``
         (or as one JSON body, where the scenario says so); not ``resumable``: its events
-        without ids, on a stream that carries every answer (MCP's legacy transport)."""
+        without ids, on a stream that carries every answer (MCP's legacy transport).
+        ``heard``: the client's answer to a request the server made (by its id), once it
+        has come (None: not yet)."""

@@ -24,6 +24,7 @@ from ..protocol.steps import (
     Message,
     Reframe,
     Step,
+    Until,
     Wait,
     WebSocketStep,
     Write,
@@ -284,6 +285,13 @@ async def play_steps(
                 return
             elif isinstance(step, Hold):
                 await wait_connected(request, clock.time() + step.seconds, clock)
+            elif isinstance(step, Until):
+                if not await _until(request, step, clock):
+                    gone(call, clock.time() - origin)
+                    return
+                if record is not None:
+                    ms = (clock.time() - origin) * 1000
+                    record.waited(call.bytes_sent, ms, step.seconds, step.what)
             elif isinstance(step, Reframe):
                 continue  # the framing stage's (it never reaches a sink)
             elif not isinstance(step, Write):
@@ -312,6 +320,16 @@ async def play_steps(
         await _unanswered(sink, call, record, exc, clock.time() - origin)
     except ConnectionError:  # reset, or aiohttp's "Connection lost": the client left
         gone(call, clock.time() - origin)
+
+
+async def _until(request: web.BaseRequest, step: Until, clock: Clock) -> bool:
+    """Wait for ``step.ready()`` (looked at every CHECK_EVERY) or its time; False: the
+    client left meanwhile."""
+    deadline = clock.time() + step.seconds
+    while not step.ready() and clock.time() < deadline:
+        if not await wait_connected(request, min(deadline, clock.time() + CHECK_EVERY), clock):
+            return False
+    return True
 
 
 async def _unanswered(

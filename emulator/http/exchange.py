@@ -216,7 +216,8 @@ async def _played(
         return _json(error_response(played.id, -32600, str(exc.detail)), exc.status, session)
     sessions = ctx.state.rpc
     stream = sessions.next_stream(session)
-    answer = server.play(scenario, played, stream, format_of(scenario))
+    answer = server.play(scenario, played, stream, format_of(scenario),
+                         heard=lambda asked: server.heard(sessions.state(session), asked))  # fmt: skip
     if isinstance(answer, Replied):  # as one JSON body: nothing to resume
         return _json(answer.message, answer.status, session)
     clock = ctx.config.clock

@@ -114,7 +114,8 @@ async def posted(
             refusal = error_response(said.id, -32600, str(exc.detail))
             steps = _said(refusal)
         else:
-            played = server.play(scenario, said, 0, format_of(scenario), resumable=False)
+            played = server.play(scenario, said, 0, format_of(scenario), resumable=False,
+                                 heard=lambda asked: server.heard(sessions.state(session), asked))  # fmt: skip
             request_id = said.id
             steps = (
                 _said(played.message)

@@ -10,6 +10,7 @@ socket writes and sleeps, through a sink (an HTTP body, a WebSocket).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -29,6 +30,7 @@ __all__ = [
     "Ping",
     "Reframe",
     "Step",
+    "Until",
     "Wait",
     "WebSocketStep",
     "Write",
@@ -76,6 +78,16 @@ class Hold:
     """Keep the response open without writing, until the client leaves or time is up."""
 
     seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Until:
+    """Send nothing until ``ready()`` says so (the client's answer to a request the server
+    made has come), for at most ``seconds`` (never scaled by the server's speed)."""
+
+    ready: Callable[[], bool] = field(compare=False)
+    seconds: float
+    what: Label = field(default=Label("pause", "the client's answer"), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,4 +161,4 @@ def frame_of(step: Message | Fragment) -> int:
 
 #: What only a WebSocket can carry.
 WebSocketStep = Message | Fragment | Ping | Close | Deaf
-Step = Write | Wait | Drop | Hold | Message | Fragment | Ping | Close | Deaf | Reframe
+Step = Write | Wait | Drop | Hold | Until | Message | Fragment | Ping | Close | Deaf | Reframe

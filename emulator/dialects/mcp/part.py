@@ -51,6 +51,14 @@ class ScriptedTool:
     text: str = ""
     structured: Mapping[str, Any] | None = None
     is_error: bool = False
+    #: What it asks the client first ("elicitation", "sampling", "roots"): the server's own
+    #: request, and the answer becomes its result; ``ask_text`` is the question.
+    asks: str = ""
+    ask_text: str = ""
+
+
+#: What a scripted tool may ask the client.
+ASKS: Final = ("elicitation", "sampling", "roots")
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +242,10 @@ class McpPart(ApiPart):
     def prompt(self, name: Any) -> ScriptedPrompt | None:
         return next((p for p in self.prompts if p.name == name), None)
 
+    def asking(self, name: Any) -> ScriptedTool | None:
+        """The scripted tool ``name`` if it asks the client something first."""
+        return next((t for t in self.tools if t.name == name and t.asks), None)
+
     def templated(self, uri: Any) -> dict[str, Any] | None:
         """The contents of ``uri`` as the first template that matches it makes them."""
         if not isinstance(uri, str):
@@ -270,7 +282,8 @@ def _tool(t: Table) -> ScriptedTool:
     schema = t.mapping("input_schema") or {"type": "object"}
     tool = ScriptedTool(name, t.text("description", ""), schema, t.mapping("output_schema"),
                         t.text("text", ""), t.mapping("structured"),
-                        t.boolean("is_error", False))  # fmt: skip
+                        t.boolean("is_error", False), t.choice("asks", ("", *ASKS), ""),
+                        t.text("ask_text", ""))  # fmt: skip
     t.finish()
     return tool
 

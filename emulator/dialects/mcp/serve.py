@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
 
@@ -35,6 +35,7 @@ from ...scenario.asked import Asked, Message
 from ...scenario.model import Scenario
 from ...scenario.text import told_text
 from ..rpc import Played, Replied, RpcServer, Streamed
+from .asks import asked, asking_tool
 from .part import McpPart
 from .shapes import shapes
 from .tools import Tool
@@ -66,6 +67,10 @@ class McpSession:
     cancelled: tuple[RequestId, ...] = ()
     #: The least severe log message the client wants (``logging/setLevel``; "": all).
     log_level: str = ""
+    #: What the client said it can do at ``initialize`` (elicitation, sampling, roots…).
+    client: frozenset[str] = frozenset()
+    #: The client's answers to the server's own requests, by id, the latest few.
+    answers: tuple[tuple[RequestId, Mapping[str, Any]], ...] = ()
 
 
 class Told(NamedTuple):
@@ -109,6 +114,10 @@ class McpServer(RpcServer[McpSession]):
     def session_id(self, session: McpSession) -> str:
         return session.id
 
+    def heard(self, session: McpSession | None, request: RequestId) -> Mapping[str, Any] | None:
+        found = () if session is None else (a for i, a in session.answers if i == request)
+        return next(iter(found), None)
+
     def cancelled(self, session: McpSession | None, request: RequestId) -> bool:
         return session is not None and request in session.cancelled
 
@@ -116,6 +125,11 @@ class McpServer(RpcServer[McpSession]):
         self, session: McpSession | None, message: RpcMessage, scenario: Scenario | None
     ) -> tuple[McpSession | None, Replied | Played]:
         if not message.request:  # a notification or a response: taken, nothing to say
+            if session is not None and message.method is None and message.id is not None:
+                answer = {"error": message.error} if message.error is not None else {
+                    "result": message.result}  # fmt: skip
+                session = replace(session, answers=(*session.answers,
+                                                    (message.id, answer))[-_CANCELLED:])  # fmt: skip
             if session is not None and message.method == "notifications/initialized":
                 session = replace(session, initialized=True)
             if session is not None and message.method == "notifications/cancelled":
@@ -131,7 +145,9 @@ class McpServer(RpcServer[McpSession]):
         if message.method == "initialize":
             asked = params.get("protocolVersion")
             version = part.protocol_version or (asked if asked in VERSIONS else VERSIONS[0])
-            opened = McpSession(secrets.token_hex(16), str(version), requests=1)
+            declared = params.get("capabilities")
+            client = frozenset(declared) if isinstance(declared, Mapping) else frozenset()
+            opened = McpSession(secrets.token_hex(16), str(version), requests=1, client=client)
             return opened, Replied(response(message.id, initialize_result(opened.version,
                                                                           part.list_changed)))  # fmt: skip
         if session is None:
@@ -152,15 +168,16 @@ class McpServer(RpcServer[McpSession]):
             return session, _listed(message, params, tools)
         if message.method == "tools/call":
             called = _called(message, params, tools)
-            if isinstance(called, Played) and session.log_level:
-                called = replace(called, session={"log_level": session.log_level})
+            if isinstance(called, Played):
+                called = replace(called, session={"log_level": session.log_level,
+                                                  "client": session.client})  # fmt: skip
             return session, called
         said = _listed_or_read(message, params, part)
         if said is not None:
             return session, said
         return session, _error(message, METHOD_NOT_FOUND, f"Method not found: {message.method}")
 
-    def told(self, scenario: Scenario, played: Played) -> list[Told]:
+    def told(self, scenario: Scenario, played: Played, *, final: bool = True) -> list[Told]:
         """What a played ``tools/call`` says, in order, whatever carries it: what comes
         before the response ([mcp]: notifications, a slow tool's time and progress, a stray
         result), the response (or the scripted error), its duplicate."""
@@ -176,6 +193,13 @@ class McpServer(RpcServer[McpSession]):
         said += _progress(part.tool_seconds, played)
         if part.stray_result:
             said.append(Told(response("never-asked", {"content": []}), "stray result"))
+        if not final:  # the response comes after the client's answer to the server's ask
+            return said
+        asking = asking_tool(part, played)
+        if asking is not None:  # told whole (stdio): there is no answer to wait for here
+            answered = response(played.id, {"isError": True, "content": [{"type": "text",
+                "text": f"{asking.name} asks the client ({asking.asks}): served over HTTP "
+                "(Streamable HTTP, or HTTP+SSE), not over stdio"}]})  # fmt: skip
         said.append(Told(answered, "response"))
         if part.duplicate_result:
             said.append(Told(answered, "duplicate result"))
@@ -189,13 +213,17 @@ class McpServer(RpcServer[McpSession]):
         fmt: SSEFormat,
         *,
         resumable: bool = True,
+        heard: Callable[[RequestId], Mapping[str, Any] | None] = lambda _: None,
     ) -> Streamed | Replied:
         """The answer as events: the priming event (event 0, as faults count; an id and
         ``retry:``, where the stream is ``resumable``), then :meth:`told`, each an event
         (with an id, where resumable); the scenario's faults between the priming event and
-        the rest. As one JSON body where [mcp] says so."""
+        the rest. As one JSON body where [mcp] says so. A tool that asks the client
+        (``asks``) sends its request, waits for the answer (``heard``), and its result is
+        made of it (those events are not kept to resume)."""
         part = _part(scenario)
-        messages = self.told(scenario, played)
+        asking = asking_tool(part, played)
+        messages = self.told(scenario, played, final=asking is None)
         if part.json_response:
             return Replied(messages[-1].message)
         ids = (event_id(stream, i) if resumable else None for i in itertools.count())
@@ -218,8 +246,12 @@ class McpServer(RpcServer[McpSession]):
         def events() -> Any:
             yield 0, [0], (Write(primed, event_label("priming")),) if primed else ()
 
+        ending: Iterable[Step] = closing
+        if asking is not None:  # lazily: its result is made once the client has answered
+            ending = itertools.chain(closing, asked(asking, played, fmt, f"emulator-{stream}",
+                                                    heard))  # fmt: skip
         steps = dialect_stream(scenario, events(), prepare(scenario, "", escape=False),
-                               lambda: shapes(played.id), closing)  # fmt: skip
+                               lambda: shapes(played.id), ending)  # fmt: skip
         return Streamed(steps, tuple(kept), part.tool_seconds)
 
 
