@@ -405,6 +405,7 @@ async def test_a_scenario_scripts_the_tools_with_their_schemas_and_results(
         await session.initialize()
         tools = {t.name: t for t in (await session.list_tools()).tools}
         found = await session.call_tool("search_docs", {"query": "streaming"})
+        other = await session.call_tool("search_docs", {"query": " Resumption"})
         refused = await session.call_tool("delete_repo", {})
         echoed = await session.call_tool("echo", {"text": "x"})  # the built-ins stay
         resources = (await session.list_resources()).resources
@@ -417,6 +418,9 @@ async def test_a_scenario_scripts_the_tools_with_their_schemas_and_results(
     assert [c.text for c in echoed.content] == ["x"]  # type: ignore[union-attr]
     assert tools["search_docs"].output_schema is not None
     assert found.structured_content == {"hits": 3} and not found.is_error
+    # An answer for some arguments: the first whose `when` the call's arguments fit.
+    assert other.structured_content == {"hits": 1}
+    assert [c.text for c in other.content] == ["1 page mentions resumption."]  # type: ignore[union-attr]
     assert [c.text for c in found.content] == ["3 pages mention streaming."]  # type: ignore[union-attr]
     assert refused.is_error
     assert [(str(r.uri), r.name, r.mime_type) for r in resources] == [

@@ -14,7 +14,8 @@ from ...protocol.jsonrpc import RequestId, response
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Until, Write
 from ..rpc import Played
-from .part import McpPart, ScriptedTool
+from .part import McpPart
+from .scripted import ScriptedTool
 from .wire import message_event
 
 __all__ = ["ASK_SECONDS", "asked", "asking_tool"]

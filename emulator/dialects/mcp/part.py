@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Final
-from urllib.parse import unquote
 
 from ...scenario.dump import toml_value
 from ...scenario.parts import ApiPart
+from .scripted import (
+    ASKS,
+    PromptArgument,
+    ScriptedAnswer,
+    ScriptedPrompt,
+    ScriptedResource,
+    ScriptedTemplate,
+    ScriptedTool,
+)
 from .tools import BUILTIN_TOOLS, CallResult, Tool
 
 if TYPE_CHECKING:
@@ -23,124 +31,12 @@ if TYPE_CHECKING:
 
     from ...scenario.table import Table
 
-__all__ = [
-    "McpPart",
-    "PromptArgument",
-    "ScriptedPrompt",
-    "ScriptedResource",
-    "ScriptedTemplate",
-    "ScriptedTool",
-]
+__all__ = ["McpPart"]
 
 #: The most notifications one answer may flood a client with.
 MAX_NOTIFICATIONS: Final = 10_000
 #: The most tools a scenario may script.
 MAX_TOOLS: Final = 200
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptedTool:
-    """A tool a scenario scripts (``[[mcp.tools]]``): listed with its schemas, and answering
-    every call with the same result (its text; ``structured`` as ``structuredContent``;
-    ``is_error``: a tool's error result)."""
-
-    name: str
-    description: str = ""
-    input_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
-    output_schema: Mapping[str, Any] | None = None
-    text: str = ""
-    structured: Mapping[str, Any] | None = None
-    is_error: bool = False
-    #: What it asks the client first ("elicitation", "sampling", "roots"): the server's own
-    #: request, and the answer becomes its result; ``ask_text`` is the question.
-    asks: str = ""
-    ask_text: str = ""
-
-
-#: What a scripted tool may ask the client.
-ASKS: Final = ("elicitation", "sampling", "roots")
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptedResource:
-    """A resource a scenario scripts (``[[mcp.resources]]``): listed, and read as its text."""
-
-    uri: str
-    name: str = ""
-    mime_type: str = "text/plain"
-    text: str = ""
-
-    def listed(self) -> dict[str, Any]:
-        return {"uri": self.uri, "name": self.name or self.uri, "mimeType": self.mime_type}
-
-    def contents(self) -> dict[str, Any]:
-        return {"uri": self.uri, "mimeType": self.mime_type, "text": self.text}
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptedTemplate:
-    """A resource template a scenario scripts (``[[mcp.resource_templates]]``): listed, and
-    a URI it matches read as its text, each ``{variable}`` the URI's (RFC 6570, level 1:
-    a variable is a run of characters but ``/``)."""
-
-    uri_template: str
-    name: str = ""
-    mime_type: str = "text/plain"
-    text: str = ""
-
-    def listed(self) -> dict[str, Any]:
-        return {"uriTemplate": self.uri_template, "name": self.name or self.uri_template,
-                "mimeType": self.mime_type}  # fmt: skip
-
-    def read(self, uri: str) -> dict[str, Any] | None:
-        """The contents of ``uri`` if the template matches it (None: it does not)."""
-        parts = re.split(r"\{(\w+)\}", self.uri_template)
-        pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)"
-                          for i, p in enumerate(parts))  # fmt: skip
-        found = re.fullmatch(pattern, uri)
-        if found is None:
-            return None
-        text = _filled(self.text, {k: unquote(v) for k, v in found.groupdict().items()})
-        return {"uri": uri, "mimeType": self.mime_type, "text": text}
-
-
-@dataclass(frozen=True, slots=True)
-class PromptArgument:
-    """An argument a scripted prompt takes (its text says it as ``{name}``)."""
-
-    name: str
-    description: str = ""
-    required: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptedPrompt:
-    """A prompt a scenario scripts (``[[mcp.prompts]]``): listed with its arguments, and
-    got as one user message of its text, each ``{argument}`` the one given."""
-
-    name: str
-    description: str = ""
-    text: str = ""
-    arguments: tuple[PromptArgument, ...] = ()
-
-    def listed(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description,
-                "arguments": [{"name": a.name, "description": a.description,
-                               "required": a.required} for a in self.arguments]}  # fmt: skip
-
-    def got(self, given: Mapping[str, Any]) -> str:
-        """Its text for the arguments ``given``; a ``ValueError`` naming a required one
-        that is missing."""
-        missing = [a.name for a in self.arguments if a.required and a.name not in given]
-        if missing:
-            raise ValueError(f"Missing required argument: {missing[0]}")
-        known = {a.name for a in self.arguments}
-        return _filled(self.text, {k: str(v) for k, v in given.items() if k in known})
-
-
-def _filled(text: str, values: Mapping[str, str]) -> str:
-    """``text`` with each ``{name}`` in ``values`` replaced (other braces kept)."""
-    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +179,8 @@ def _tool(t: Table) -> ScriptedTool:
     tool = ScriptedTool(name, t.text("description", ""), schema, t.mapping("output_schema"),
                         t.text("text", ""), t.mapping("structured"),
                         t.boolean("is_error", False), t.choice("asks", ("", *ASKS), ""),
-                        t.text("ask_text", ""))  # fmt: skip
+                        t.text("ask_text", ""),
+                        tuple(_answer(a) for a in t.tables("answers", limit=MAX_TOOLS)))  # fmt: skip
     t.finish()
     return tool
 
@@ -292,11 +189,22 @@ def _answers(
     tool: ScriptedTool,
 ) -> Callable[[Mapping[str, Any], Callable[[str], str]], CallResult]:
     result = CallResult(tool.text, tool.structured, tool.is_error)
+    by_arguments = [(a, CallResult(a.text, a.structured, a.is_error)) for a in tool.answers]
 
     def answer(arguments: Mapping[str, Any], replied: Callable[[str], str]) -> CallResult:
-        return result
+        return next((made for a, made in by_arguments if a.fits(arguments)), result)
 
     return answer
+
+
+def _answer(t: Table) -> ScriptedAnswer:
+    when = t.mapping("when")
+    if not when:
+        raise t.error("when", "is required: the arguments this answer is for (a table)")
+    made = ScriptedAnswer(when, t.text("text", ""), t.mapping("structured"),
+                          t.boolean("is_error", False))  # fmt: skip
+    t.finish()
+    return made
 
 
 def _resource(t: Table) -> ScriptedResource:
