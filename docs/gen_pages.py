@@ -56,7 +56,7 @@ ADMIN_EXAMPLES: list[tuple[str, str, Any, str]] = [
     ("GET", "/_emulator/chaos", None, "This session's chaos (null: none)."),
     ("DELETE", "/_emulator/chaos", None, "No more chaos."),
     ("GET", "/_emulator/journal?limit=1", None, "The exchanges, newest last (filters: path, "
-     "method, scenario, status, session, since, limit)."),
+     "method, scenario, status, session, rpc_session (an MCP session's id), since, limit)."),
     ("GET", "/_emulator/journal/1", None, "One exchange, with its transcript: every write "
      "with its offset, time, size, label and bytes, and how it ended."),
     ("GET", "/_emulator/journal/1/scenario", None, "The scenario that exchange was served "

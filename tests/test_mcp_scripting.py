@@ -185,3 +185,26 @@ def test_over_stdio_a_tool_that_asks_says_it_is_served_over_http() -> None:
     told = McpServer().told(scenario, Played(7, "tools/call", {"name": "book_table"}))
     result = told[-1].message["result"]  # type: ignore[index]
     assert result["isError"] and "not over stdio" in result["content"][0]["text"]
+
+
+async def test_the_journal_groups_an_mcp_session_s_exchanges(emulator: Emulator) -> None:
+    import json as json_module
+    import urllib.request
+
+    async def work(session: ClientSession, init: Any) -> Any:
+        return await session.call_tool("echo", {"text": "hi"})
+
+    await _with_session(emulator.url, None, work)
+    await _with_session(emulator.url, None, work)  # a second MCP session
+    posts = [c for c in emulator.requests if c.method == "POST" and c.path.endswith("/mcp")]
+    ids = [c.rpc_session for c in posts]
+    assert None not in ids and len(set(ids)) == 2
+    first = ids[0]
+    url = f"{emulator.url}/_emulator/journal?rpc_session={first}"
+    with urllib.request.urlopen(url) as got:  # noqa: ASYNC210 - a small local read
+        found = json_module.loads(got.read())
+    said = [json_module.loads(x["body"]).get("method") for x in found if x["method"] == "POST"]
+    # Its initialize, notifications/initialized and tools/call (and whatever the client
+    # asked after: it refetches the tools it was told had changed), none of the other's.
+    assert said[:3] == ["initialize", "notifications/initialized", "tools/call"]
+    assert len(said) == ids.count(first) and {x["rpc_session"] for x in found} == {first}

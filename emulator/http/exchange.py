@@ -139,6 +139,7 @@ async def _resumed(
     sessions = ctx.state.rpc
     if sessions.state(named) is None:
         return refused(404, "Session not found")
+    ctx.call.rpc_session = named
     stream, _, _ = last.partition("-")
     found = sessions.resumed(named, last, int(stream)) if stream.isdigit() else None
     if found is None:
@@ -190,6 +191,7 @@ async def _posted(
         return _json(said.message if isinstance(said, Replied) else {}, said.status
                      if isinstance(said, Replied) else 404)  # fmt: skip
     id_ = server.session_id(state)
+    ctx.call.rpc_session = id_  # the journal groups a session's exchanges by it
     if named is None:
         sessions.opened(id_, state)
     else:

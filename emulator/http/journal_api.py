@@ -79,6 +79,7 @@ async def _journal(request: web.BaseRequest, ctx: Context) -> web.Response:
         and (not method or c.method == method)
         and ("scenario" not in query or c.scenario == query["scenario"])
         and (status is None or c.status == status)
+        and ("rpc_session" not in query or c.rpc_session == query["rpc_session"])
     ]
     return json_response([exchange(c, transcript=False) for c in calls[-limit:] if limit])
 

@@ -56,6 +56,7 @@ async def listened(
     call, clock = ctx.call, ctx.config.clock
     call.status = 200
     call.detail = f"MCP session {session} (legacy SSE)"
+    call.rpc_session = session
     sink = KeptOpen(HttpBody(request, response, None, call, clock,
                              ctx.config.limits.reader_seconds), call)  # fmt: skip
     # Where to POST, under the emulator session's path prefix when the URL named one.
@@ -101,6 +102,7 @@ async def posted(
         return scripted
     state, said = server.handle(sessions.state(session), message, scenario)
     sessions.update(session, state)
+    ctx.call.rpc_session = session
     steps: Iterable[Step]
     if isinstance(said, Replied):
         if said.message is None:

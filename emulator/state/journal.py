@@ -64,6 +64,8 @@ class Call:
     session: str | None = None  # the session it was made in (None: the default session)
     dialect: str | None = None  # the dialect whose route answered it (None: the emulator's own)
     chaos: str | None = None  # what seeded chaos did to it, if anything
+    #: The protocol session it belongs to (MCP's Mcp-Session-Id), when its API has them.
+    rpc_session: str | None = None
     turn: int = 0  # the turn of its scenario's [[turns]] that answered (0: it has none)
     #: The matches it came nearest to, when matching chose nothing (or no turn matched):
     #: each {"name", "misses": [{"field", "expected", "actual"}]}.
@@ -104,6 +106,7 @@ class Call:
             "session": self.session,
             "dialect": self.dialect,
             "chaos": self.chaos,
+            "rpc_session": self.rpc_session,
             "turn": self.turn,
             "near": self.near,
         }
