@@ -32,6 +32,8 @@ class Replied:
 
     message: Mapping[str, Any] | None
     status: int = 200
+    #: Notifications for the session's own stream (the client's GET), sent after it.
+    notices: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,13 @@ it: ``http_429_rate_limited`` refuses ``initialize``), then the dialect's
 :class:`~emulator.dialects.rpc.RpcServer` says what it gets: a JSON answer, 202 for a
 notification, or an event stream the scenario plays, whose events are kept so a GET with
 ``Last-Event-ID`` replays what followed that event, once. DELETE ends a session. A GET
-without ``Last-Event-ID`` (a stream for the server's own messages) is a 405: this server
-sends none.
+without ``Last-Event-ID`` opens the session's own stream: the server's notifications that
+belong to no request (a subscribed resource updated) go there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from typing import Any, Final
@@ -25,6 +26,7 @@ from ..dialects.rpc import Played, Replied, RpcServer
 from ..engine.stream import format_of
 from ..protocol.errors import BadRequest
 from ..protocol.jsonrpc import RpcError, RpcMessage, error_response, read_message
+from ..protocol.sse import SSEFormat
 from ..protocol.steps import Step, Write
 from ..scenario import ANSWER, Scenario
 from .asking import applicable, choose, sent
@@ -130,15 +132,13 @@ async def _resumed(
     request: web.BaseRequest, ctx: Context, named: str | None
 ) -> web.StreamResponse:
     last = request.headers.get("Last-Event-ID")
-    if last is None:
-        return web.Response(status=405, headers={"Allow": "POST, DELETE"},
-                            text="This server sends no messages of its own: no stream to "
-                            "listen on (POST a request; GET with Last-Event-ID resumes one)")  # fmt: skip
     if named is None:
         return refused(400, f"Bad Request: {SESSION_HEADER} header is required")
     sessions = ctx.state.rpc
     if sessions.state(named) is None:
         return refused(404, "Session not found")
+    if last is None:
+        return await _listening(request, ctx, named)
     ctx.call.rpc_session = named
     stream, _, _ = last.partition("-")
     found = sessions.resumed(named, last, int(stream)) if stream.isdigit() else None
@@ -152,6 +152,48 @@ async def _resumed(
     ctx.call.detail = f"resumed after event {last}: {len(events)} event(s) replayed"
     steps = iter([Write(data) for data in events])
     return await streamed(request, ctx, steps, None, headers={**_SSE, SESSION_HEADER: named})
+
+
+async def _listening(request: web.BaseRequest, ctx: Context, named: str) -> web.StreamResponse:
+    """GET without ``Last-Event-ID``: the session's own stream, open until the client leaves
+    or the session ends, carrying the server's notifications (a keep-alive comment every
+    :data:`KEEP_ALIVE` seconds)."""
+    sessions = ctx.state.rpc
+    queue = sessions.listen(named)
+    assert queue is not None
+    ctx.call.rpc_session, ctx.call.detail = named, "the session's own stream"
+    response = web.StreamResponse(headers={**_SSE, SESSION_HEADER: named})
+    await response.prepare(request)
+    ctx.call.status = 200
+    fmt = SSEFormat()
+    quiet = 0.0
+    try:
+        while sessions.state(named) is not None:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                break  # the client left
+            try:
+                notice = await asyncio.wait_for(queue.get(), _LOOK_EVERY)
+            except TimeoutError:
+                quiet += _LOOK_EVERY
+                if quiet >= KEEP_ALIVE:
+                    await response.write(fmt.comment(" keep-alive"))
+                    quiet = 0.0
+                continue
+            data = fmt.event(json.dumps(notice, ensure_ascii=False), "message")
+            await response.write(data)
+            ctx.call.bytes_sent += len(data)
+    except ConnectionError:
+        pass  # the client left
+    finally:
+        sessions.unlisten(named, queue)
+    return response
+
+
+#: How often the session's own stream says it is alive, in seconds; and how often it looks
+#: whether its client or its session is still there.
+KEEP_ALIVE: Final = 15.0
+_LOOK_EVERY: Final = 0.5
 
 
 async def _posted(
@@ -196,6 +238,8 @@ async def _posted(
         sessions.opened(id_, state)
     else:
         sessions.update(id_, state)
+    for notice in said.notices if isinstance(said, Replied) else ():
+        sessions.notify(id_, notice)  # on the session's own stream
     if isinstance(said, Replied):
         if said.message is None:
             return web.Response(status=said.status, headers={SESSION_HEADER: id_})

@@ -10,16 +10,19 @@ and must initialize again, as the protocol says).
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
+import asyncio
+from collections import OrderedDict, deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["KEPT_BYTES", "KEPT_STREAMS", "MAX_SESSIONS", "RpcSessions"]
+__all__ = ["KEPT_BYTES", "KEPT_STREAMS", "MAX_SESSIONS", "WAITING", "RpcSessions"]
 
 MAX_SESSIONS: Final = 1_000
 KEPT_STREAMS: Final = 32
 KEPT_BYTES: Final = 4 * 1024 * 1024
+#: Notifications that may wait for (or on) a session's own stream.
+WAITING: Final = 64
 
 
 @dataclass(slots=True)
@@ -34,6 +37,10 @@ class _Session:
         default_factory=OrderedDict
     )
     kept_bytes: int = 0
+    #: The session's own stream (the client's GET), while it is open: what its
+    #: notifications go on; and what waits for it to open (the newest few).
+    listener: asyncio.Queue[Mapping[str, Any]] | None = None
+    waiting: deque[Mapping[str, Any]] = field(default_factory=lambda: deque(maxlen=WAITING))
 
 
 class RpcSessions:
@@ -67,6 +74,34 @@ class RpcSessions:
         session = self._sessions.get(id)
         if session is not None:
             session.state = state
+
+    def listen(self, id: str) -> asyncio.Queue[Mapping[str, Any]] | None:
+        """The session's own stream opens (a GET): its queue of notifications, what waited
+        for it first (None: no such session). A second GET replaces the first."""
+        session = self._sessions.get(id)
+        if session is None:
+            return None
+        queue: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue(WAITING)
+        while session.waiting:
+            queue.put_nowait(session.waiting.popleft())
+        session.listener = queue
+        return queue
+
+    def unlisten(self, id: str, queue: asyncio.Queue[Mapping[str, Any]]) -> None:
+        session = self._sessions.get(id)
+        if session is not None and session.listener is queue:
+            session.listener = None
+
+    def notify(self, id: str, notice: Mapping[str, Any]) -> None:
+        """A notification for the session's own stream: sent there if it is open, else kept
+        (the newest :data:`WAITING`) until it opens."""
+        session = self._sessions.get(id)
+        if session is None:
+            return
+        if session.listener is not None and not session.listener.full():
+            session.listener.put_nowait(notice)
+        else:
+            session.waiting.append(notice)
 
     def ended(self, id: str) -> bool:
         """Forget the session; whether it was open."""

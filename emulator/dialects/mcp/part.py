@@ -212,7 +212,7 @@ def _resource(t: Table) -> ScriptedResource:
     if not uri:
         raise t.error("uri", "is required: the resource's URI")
     made = ScriptedResource(uri, t.text("name", ""), t.text("mime_type", "text/plain"),
-                            t.text("text", ""))  # fmt: skip
+                            t.text("text", ""), t.text("updated_text", ""))  # fmt: skip
     t.finish()
     return made
 

@@ -70,18 +70,23 @@ ASKS: Final = ("elicitation", "sampling", "roots")
 
 @dataclass(frozen=True, slots=True)
 class ScriptedResource:
-    """A resource a scenario scripts (``[[mcp.resources]]``): listed, and read as its text."""
+    """A resource a scenario scripts (``[[mcp.resources]]``): listed, and read as its text;
+    with ``updated_text``, a client that subscribes to it is told it was updated
+    (``notifications/resources/updated`` on its session's own stream), and reads that text
+    from then on."""
 
     uri: str
     name: str = ""
     mime_type: str = "text/plain"
     text: str = ""
+    updated_text: str = ""
 
     def listed(self) -> dict[str, Any]:
         return {"uri": self.uri, "name": self.name or self.uri, "mimeType": self.mime_type}
 
-    def contents(self) -> dict[str, Any]:
-        return {"uri": self.uri, "mimeType": self.mime_type, "text": self.text}
+    def contents(self, updated: bool = False) -> dict[str, Any]:
+        text = self.updated_text if updated and self.updated_text else self.text
+        return {"uri": self.uri, "mimeType": self.mime_type, "text": text}
 
 
 @dataclass(frozen=True, slots=True)

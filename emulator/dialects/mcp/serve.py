@@ -71,6 +71,9 @@ class McpSession:
     client: frozenset[str] = frozenset()
     #: The client's answers to the server's own requests, by id, the latest few.
     answers: tuple[tuple[RequestId, Mapping[str, Any]], ...] = ()
+    #: The resources it subscribed to, and those it was told were updated.
+    subscribed: frozenset[str] = frozenset()
+    updated: frozenset[str] = frozenset()
 
 
 class Told(NamedTuple):
@@ -172,7 +175,9 @@ class McpServer(RpcServer[McpSession]):
                 called = replace(called, session={"log_level": session.log_level,
                                                   "client": session.client})  # fmt: skip
             return session, called
-        said = _listed_or_read(message, params, part)
+        if message.method in ("resources/subscribe", "resources/unsubscribe"):
+            return _subscribed(session, message, params, part)
+        said = _listed_or_read(message, params, part, session.updated)
         if said is not None:
             return session, said
         return session, _error(message, METHOD_NOT_FOUND, f"Method not found: {message.method}")
@@ -272,8 +277,29 @@ def _progress(seconds: float, played: Played) -> list[Told]:
     return said
 
 
+def _subscribed(
+    session: McpSession, message: RpcMessage, params: Mapping[str, Any], part: McpPart
+) -> tuple[McpSession, Replied]:
+    """A subscription to a resource (or its end): a scripted one that changes is told
+    updated on the session's own stream, and read changed from then on."""
+    assert message.id is not None
+    uri = params.get("uri")
+    found = part.resource(uri)
+    if not isinstance(uri, str) or (found is None and part.templated(uri) is None):
+        return session, _error(message, RESOURCE_NOT_FOUND, f"Resource not found: {uri}")
+    if message.method == "resources/unsubscribe":
+        return replace(session, subscribed=session.subscribed - {uri}), Replied(
+            response(message.id, {}))  # fmt: skip
+    session = replace(session, subscribed=session.subscribed | {uri})
+    if found is None or not found.updated_text:
+        return session, Replied(response(message.id, {}))
+    told = notification("notifications/resources/updated", {"uri": uri})
+    return replace(session, updated=session.updated | {uri}), Replied(
+        response(message.id, {}), notices=(told,))  # fmt: skip
+
+
 def _listed_or_read(
-    message: RpcMessage, params: Mapping[str, Any], part: McpPart
+    message: RpcMessage, params: Mapping[str, Any], part: McpPart, updated: frozenset[str]
 ) -> Replied | None:
     """Resources and prompts: listed, read, got (None: the method is none of these)."""
     assert message.id is not None
@@ -284,7 +310,8 @@ def _listed_or_read(
         return Replied(response(message.id, {"resourceTemplates": listed}))
     if message.method == "resources/read":
         found = part.resource(params.get("uri"))
-        contents = found.contents() if found is not None else part.templated(params.get("uri"))
+        contents = (found.contents(found.uri in updated) if found is not None
+                    else part.templated(params.get("uri")))  # fmt: skip
         if contents is None:
             return _error(message, RESOURCE_NOT_FOUND, f"Resource not found: {params.get('uri')}")
         return Replied(response(message.id, {"contents": [contents]}))

@@ -41,7 +41,7 @@ def initialize_result(version: str, list_changed: Sequence[str] = ()) -> dict[st
         "protocolVersion": version,
         "capabilities": {
             "tools": {"listChanged": "tools" in list_changed},
-            "resources": {"subscribe": False, "listChanged": "resources" in list_changed},
+            "resources": {"subscribe": True, "listChanged": "resources" in list_changed},
             "prompts": {"listChanged": "prompts" in list_changed},
             "logging": {},
         },
