@@ -6,6 +6,7 @@ media types) over raw HTTP."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import AsyncIterator
@@ -408,6 +409,7 @@ async def test_a_scenario_scripts_the_tools_with_their_schemas_and_results(
         found = await session.call_tool("search_docs", {"query": "streaming"})
         other = await session.call_tool("search_docs", {"query": " Resumption"})
         refused = await session.call_tool("delete_repo", {})
+        chart = await session.call_tool("chart", {})
         echoed = await session.call_tool("echo", {"text": "x"})  # the built-ins stay
         resources = (await session.list_resources()).resources
         read = await session.read_resource("docs://streaming")
@@ -415,7 +417,13 @@ async def test_a_scenario_scripts_the_tools_with_their_schemas_and_results(
         prompt = await session.get_prompt("summarize")
         with pytest.raises(MCPError, match="Resource not found: docs://nope"):
             await session.read_resource("docs://nope")
-    assert list(tools)[:3] == ["search_docs", "delete_repo", "echo"]
+    assert list(tools)[:4] == ["search_docs", "chart", "delete_repo", "echo"]
+    # Content of each kind: text, an image (a PNG the client decodes), a resource link.
+    text, image, link = chart.content
+    assert text.text == "The chart, and its data."  # type: ignore[union-attr]
+    assert image.mime_type == "image/png"  # type: ignore[union-attr]
+    assert base64.b64decode(image.data).startswith(b"\x89PNG\r\n\x1a\n")  # type: ignore[union-attr]
+    assert str(link.uri) == "docs://streaming"  # type: ignore[union-attr]
     assert [c.text for c in echoed.content] == ["x"]  # type: ignore[union-attr]
     assert tools["search_docs"].output_schema is not None
     assert found.structured_content == {"hits": 3} and not found.is_error

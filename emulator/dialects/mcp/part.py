@@ -178,9 +178,11 @@ def _tool(t: Table) -> ScriptedTool:
     schema = t.mapping("input_schema") or {"type": "object"}
     tool = ScriptedTool(name, t.text("description", ""), schema, t.mapping("output_schema"),
                         t.text("text", ""), t.mapping("structured"),
-                        t.boolean("is_error", False), t.choice("asks", ("", *ASKS), ""),
-                        t.text("ask_text", ""),
-                        tuple(_answer(a) for a in t.tables("answers", limit=MAX_TOOLS)))  # fmt: skip
+                        t.boolean("is_error", False), image=_colour(t),
+                        resource_link=t.text("resource_link", ""),
+                        asks=t.choice("asks", ("", *ASKS), ""), ask_text=t.text("ask_text", ""),
+                        answers=tuple(_answer(a) for a in t.tables("answers",
+                                                                   limit=MAX_TOOLS)))  # fmt: skip
     t.finish()
     return tool
 
@@ -188,13 +190,21 @@ def _tool(t: Table) -> ScriptedTool:
 def _answers(
     tool: ScriptedTool,
 ) -> Callable[[Mapping[str, Any], Callable[[str], str]], CallResult]:
-    result = CallResult(tool.text, tool.structured, tool.is_error)
+    result = CallResult(tool.text, tool.structured, tool.is_error, tool.image,
+                        tool.resource_link)  # fmt: skip
     by_arguments = [(a, CallResult(a.text, a.structured, a.is_error)) for a in tool.answers]
 
     def answer(arguments: Mapping[str, Any], replied: Callable[[str], str]) -> CallResult:
         return next((made for a, made in by_arguments if a.fits(arguments)), result)
 
     return answer
+
+
+def _colour(t: Table) -> str:
+    colour = t.text("image", "")
+    if colour and not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+        raise t.error("image", f"expected a colour as #rrggbb, got {colour!r}")
+    return colour
 
 
 def _answer(t: Table) -> ScriptedAnswer:

@@ -56,6 +56,9 @@ class ScriptedTool:
     text: str = ""
     structured: Mapping[str, Any] | None = None
     is_error: bool = False
+    #: An image in its result ("#rrggbb": 8x8 pixels of it, a PNG), a link to a resource.
+    image: str = ""
+    resource_link: str = ""
     #: What it asks the client first ("elicitation", "sampling", "roots"): the server's own
     #: request, and the answer becomes its result; ``ask_text`` is the question.
     asks: str = ""

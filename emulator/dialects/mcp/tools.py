@@ -8,29 +8,56 @@ the box. Pure.
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["BUILTIN_TOOLS", "CallResult", "Tool"]
+__all__ = ["BUILTIN_TOOLS", "CallResult", "Tool", "png"]
 
 
 @dataclass(frozen=True, slots=True)
 class CallResult:
-    """What a tool answers: its content (text items), its structured content, an error."""
+    """What a tool answers: its content (a text item; an image, a PNG of one ``image``
+    colour; a link to the resource ``link``), its structured content, an error."""
 
     text: str
     structured: Mapping[str, Any] | None = None
     is_error: bool = False
+    image: str = ""  # "#rrggbb": an image content, 8x8 pixels of it
+    link: str = ""  # a resource's URI: a resource_link content
 
     def object(self) -> dict[str, Any]:
         """The ``CallToolResult`` the protocol carries."""
-        result: dict[str, Any] = {"content": [{"type": "text", "text": self.text}],
-                                  "isError": self.is_error}  # fmt: skip
+        content: list[dict[str, Any]] = []
+        if self.text or not (self.image or self.link):
+            content.append({"type": "text", "text": self.text})
+        if self.image:
+            data = base64.b64encode(png(self.image)).decode("ascii")
+            content.append({"type": "image", "data": data, "mimeType": "image/png"})
+        if self.link:
+            content.append({"type": "resource_link", "uri": self.link, "name": self.link})
+        result: dict[str, Any] = {"content": content, "isError": self.is_error}
         if self.structured is not None:
             result["structuredContent"] = dict(self.structured)
         return result
+
+
+def png(colour: str) -> bytes:
+    """An 8x8 PNG of one colour (``#rrggbb``): the same bytes for the same colour."""
+    pixel = bytes.fromhex(colour.removeprefix("#"))
+    rows = b"".join(b"\x00" + pixel * 8 for _ in range(8))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))  # fmt: skip
+
+    head = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)  # 8 bits, truecolour
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
