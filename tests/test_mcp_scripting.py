@@ -4,6 +4,10 @@ the level the client asks, and notifications that lists changed."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -247,3 +251,53 @@ async def test_a_subscribed_resource_is_told_updated_on_the_session_s_own_stream
     assert [str(u) for u in told] == ["status://build"]
     own = [c for c in emulator.requests if c.method == "GET" and c.path.endswith("/mcp")]
     assert own and own[0].detail == "the session's own stream" and own[0].bytes_sent > 0
+
+
+async def _scripted_session(url: str, scenario: str | None) -> dict[str, Any]:
+    """What the official client gets of mcp_scripted_tools' server (or ``scenario``'s)."""
+    headers = {"X-Emulator-Scenario": scenario} if scenario else {}
+    http = httpx2.AsyncClient(headers=headers)
+    async with (
+        http,
+        streamable_http_client(f"{url}/mcp", http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        tools = [t.name for t in (await session.list_tools()).tools]
+        got = {"tools": tools}
+        for tool, arguments in (("search_docs", {"query": "streaming"}),
+                                ("search_docs", {"query": "resumption"}), ("delete_repo", {})):  # fmt: skip
+            result = await session.call_tool(tool, arguments)
+            got[f"{tool} {arguments}"] = (result.is_error, result.structured_content,
+                                          [c.text for c in result.content])  # type: ignore[union-attr]  # fmt: skip
+        got["read"] = (await session.read_resource("docs://streaming")).contents[0].text  # type: ignore[union-attr]
+        prompt = await session.get_prompt("summarize")
+        got["prompt"] = prompt.messages[0].content.text  # type: ignore[union-attr]
+    return got
+
+
+async def test_a_captured_mcp_session_imports_as_the_server_it_talked_to(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # A HAR of a session with a scripted server (made here from the journal, as a
+    # browser's devtools would save it), imported: the server it makes answers the same.
+    original = await _scripted_session(emulator.url, "mcp_scripted_tools")
+    entries = []
+    for call in emulator.requests:
+        if call.method != "POST" or call.transcript is None:
+            continue
+        answer = "".join(w.get("text", "") for w in call.transcript.to_dict()["writes"])
+        entries.append({"request": {"method": "POST", "url": f"http://x{call.path}",
+                                    "postData": {"text": call.body.decode()}},
+                        "response": {"status": call.status, "content": {"text": answer}}})  # fmt: skip
+    har = tmp_path / "session.har"
+    har.write_text(json.dumps({"log": {"entries": entries}}))
+    scenario = tmp_path / "imported.toml"
+    done = subprocess.run([sys.executable, "-m", "emulator", "import", str(har), "-o",  # noqa: ASYNC221 - the emulator serves from a thread of its own
+                           str(scenario)], capture_output=True, text=True, timeout=60,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    emulator.use(scenario)
+    imported = await _scripted_session(emulator.url, None)
+    assert imported == original
+    assert imported["search_docs {'query': 'resumption'}"][2] == ["1 page mentions resumption."]

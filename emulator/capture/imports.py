@@ -31,6 +31,7 @@ from ..scenario.model import (
 from ..scenario.outcomes import Reading
 from ..scenario.recording import FRAMING_HEADERS, MAX_RECORDING_BYTES, read_jsonl
 from .decode import expected_outcome
+from .mcp_har import mcp_from_har
 
 __all__ = ["Imported", "content_headers", "import_capture"]
 
@@ -74,6 +75,9 @@ def import_capture(raw: bytes, source: str, name: str, dialect: str = "fakegpt")
         except ValueError:
             har = None  # JSON lines: several objects
         if isinstance(har, dict) and isinstance(har.get("log"), dict):
+            mcp = mcp_from_har(har, source, name)  # an MCP session: its server scripted
+            if mcp is not None:
+                return Imported(mcp.scenario, mcp.left_out)
             return _from_har(har, source, name)
         chunks, meta = read_jsonl(raw, source)
         removed: list[str] = []
