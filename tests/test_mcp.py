@@ -408,6 +408,7 @@ async def test_a_scenario_scripts_the_tools_with_their_schemas_and_results(
         tools = {t.name: t for t in (await session.list_tools()).tools}
         found = await session.call_tool("search_docs", {"query": "streaming"})
         other = await session.call_tool("search_docs", {"query": " Resumption"})
+        matched = await session.call_tool("search_docs", {"query": "backoff and retries"})
         refused = await session.call_tool("delete_repo", {})
         chart = await session.call_tool("chart", {})
         echoed = await session.call_tool("echo", {"text": "x"})  # the built-ins stay
@@ -430,6 +431,8 @@ async def test_a_scenario_scripts_the_tools_with_their_schemas_and_results(
     # An answer for some arguments: the first whose `when` the call's arguments fit.
     assert other.structured_content == {"hits": 1}
     assert [c.text for c in other.content] == ["1 page mentions resumption."]  # type: ignore[union-attr]
+    # ... or by the [match] rules of agent turns, on the arguments' JSON text.
+    assert matched.structured_content == {"hits": 2}
     assert [c.text for c in found.content] == ["3 pages mention streaming."]  # type: ignore[union-attr]
     assert refused.is_error
     assert [(str(r.uri), r.name, r.mime_type) for r in resources] == [

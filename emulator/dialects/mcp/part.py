@@ -14,6 +14,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from ...scenario.dump import toml_value
+from ...scenario.match import Match, match_from_table
 from ...scenario.parts import ApiPart
 from .scripted import (
     ASKS,
@@ -208,11 +209,12 @@ def _colour(t: Table) -> str:
 
 
 def _answer(t: Table) -> ScriptedAnswer:
-    when = t.mapping("when")
-    if not when:
-        raise t.error("when", "is required: the arguments this answer is for (a table)")
+    when = t.mapping("when") or {}
+    match = match_from_table(t.table("match")) if "match" in t.data else None
+    if not when and match is None:
+        raise t.error("when", "give 'when' (the arguments this answer is for) or [match]")
     made = ScriptedAnswer(when, t.text("text", ""), t.mapping("structured"),
-                          t.boolean("is_error", False))  # fmt: skip
+                          t.boolean("is_error", False), match)  # fmt: skip
     t.finish()
     return made
 
@@ -282,7 +284,11 @@ def _table(scripted: Any) -> dict[str, Any]:
             said[f.name] = value  # required
             continue
         if value != default:
-            if isinstance(value, Mapping):
+            if isinstance(value, Match):  # an answer's [match], as a file says it
+                value = {("path" if k == "paths" else k): (dict(v) if k == "paths" else v)
+                         for k in (f.name for f in fields(value))
+                         if (v := getattr(value, k)) not in (None, ())}  # fmt: skip
+            elif isinstance(value, Mapping):
                 value = dict(value)
             elif isinstance(value, tuple) and value and hasattr(value[0], "__dataclass_fields__"):
                 value = [_table(each) for each in value]  # a prompt's arguments

@@ -5,11 +5,15 @@ resources, resource templates, prompts with their arguments. Pure values, read b
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote
+
+from ...scenario.asked import Asked, Message
+from ...scenario.match import Match, misses
 
 __all__ = [
     "ASKS",
@@ -26,15 +30,24 @@ __all__ = [
 class ScriptedAnswer:
     """One answer of a scripted tool (``[[mcp.tools.answers]]``), for the calls whose
     arguments say what ``when`` says (each of its keys: the same value; a string, the same
-    but for case and surrounding space)."""
+    but for case and surrounding space) and meet its ``match``: the rules an agent's turn
+    is chosen by, the call's arguments its JSON body (``path``) and, as JSON text, its last
+    user message (``user_contains``, ``user_regex``)."""
 
     when: Mapping[str, Any]
     text: str = ""
     structured: Mapping[str, Any] | None = None
     is_error: bool = False
+    match: Match | None = None
 
     def fits(self, arguments: Mapping[str, Any]) -> bool:
-        return all(_same(arguments.get(k), v) for k, v in self.when.items())
+        if not all(_same(arguments.get(k), v) for k, v in self.when.items()):
+            return False
+        if self.match is None:
+            return True
+        said = json.dumps(arguments, ensure_ascii=False, sort_keys=True)
+        asked = Asked((Message("user", said),), body=dict(arguments))
+        return not misses(self.match, asked)
 
 
 def _same(given: Any, wanted: Any) -> bool:
