@@ -73,6 +73,8 @@ async def test_langchain_s_agent_runs_a_scripted_loop_with_its_tools_over_mcp() 
     assert "turns served: 1 → 2 → 3 (reached its last turn)" in result.verdict.notes
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(400)
 async def test_langchain_s_card_is_what_a_run_finds() -> None:
     await assert_report_card("python langchain mcp card", "openai-chat", _langchain_agent(),
                              doc=CLIENTS, command=True, loop=True)  # fmt: skip
