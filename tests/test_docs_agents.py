@@ -30,7 +30,7 @@ def _blocks() -> tuple[dict[str, str], str]:
 @pytest.mark.timeout(120)
 def test_the_worked_example_runs_as_written(tmp_path: Path) -> None:
     files, printed = _blocks()
-    assert set(files) == {"weather_loop.toml", "loop.py"}
+    assert set(files) == {"weather_loop.toml", "loop.py", "test_agent_tools.py"}
     folder = tmp_path / "scenarios"
     folder.mkdir()
     (folder / "weather_loop.toml").write_text(files["weather_loop.toml"], encoding="utf-8")
@@ -42,3 +42,13 @@ def test_the_worked_example_runs_as_written(tmp_path: Path) -> None:
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == printed
+
+
+def test_the_agent_with_its_tools_over_mcp_passes_as_written(pytester: pytest.Pytester) -> None:
+    # Both sides on the emulator: the page's pytest test, in a project of its own, with
+    # the plugin's fixtures and the ini line the README gives a new project.
+    files, _ = _blocks()
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_agent_tools=files["test_agent_tools.py"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
