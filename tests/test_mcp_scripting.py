@@ -301,3 +301,33 @@ async def test_a_captured_mcp_session_imports_as_the_server_it_talked_to(
     imported = await _scripted_session(emulator.url, None)
     assert imported == original
     assert imported["search_docs {'query': 'resumption'}"][2] == ["1 page mentions resumption."]
+
+
+async def test_every_list_comes_in_pages_by_cursor(emulator: Emulator) -> None:
+    # 120 resources, templates and prompts: pages of 50, each saying where the next starts.
+    many = {"description": "long lists", "mcp": {
+        "resources": [{"uri": f"docs://{n}", "text": "x"} for n in range(120)],
+        "resource_templates": [{"uri_template": f"t{n}://{{id}}"} for n in range(120)],
+        "prompts": [{"name": f"p{n}", "text": "x"} for n in range(120)]}}  # fmt: skip
+    emulator.use(many)
+    async with (
+        streamable_http_client(f"{emulator.url}/mcp") as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        seen: dict[str, list[int]] = {}
+        for kind, lister, key in (("resources", session.list_resources, "resources"),
+                                  ("templates", session.list_resource_templates,
+                                   "resource_templates"),
+                                  ("prompts", session.list_prompts, "prompts")):  # fmt: skip
+            cursor, sizes = None, []
+            for _ in range(10):
+                page = await lister(
+                    params=types.PaginatedRequestParams(cursor=cursor) if cursor else None
+                )
+                sizes.append(len(getattr(page, key)))
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            seen[kind] = sizes
+    assert seen == {kind: [50, 50, 20] for kind in ("resources", "templates", "prompts")}

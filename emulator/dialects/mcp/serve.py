@@ -39,7 +39,7 @@ from .asks import asked, asking_tool
 from .part import McpPart
 from .shapes import shapes
 from .tools import Tool
-from .wire import VERSIONS, event_id, initialize_result, message_event, priming_event, tools_result
+from .wire import VERSIONS, event_id, initialize_result, message_event, priming_event
 
 __all__ = ["McpServer", "McpSession", "Told"]
 
@@ -304,10 +304,10 @@ def _listed_or_read(
     """Resources and prompts: listed, read, got (None: the method is none of these)."""
     assert message.id is not None
     if message.method == "resources/list":
-        return Replied(response(message.id, {"resources": [r.listed() for r in part.resources]}))
+        return _paged(message, params, "resources", [r.listed() for r in part.resources])
     if message.method == "resources/templates/list":
         listed = [t.listed() for t in part.resource_templates]
-        return Replied(response(message.id, {"resourceTemplates": listed}))
+        return _paged(message, params, "resourceTemplates", listed)
     if message.method == "resources/read":
         found = part.resource(params.get("uri"))
         contents = (found.contents(found.uri in updated) if found is not None
@@ -316,7 +316,7 @@ def _listed_or_read(
             return _error(message, RESOURCE_NOT_FOUND, f"Resource not found: {params.get('uri')}")
         return Replied(response(message.id, {"contents": [contents]}))
     if message.method == "prompts/list":
-        return Replied(response(message.id, {"prompts": [p.listed() for p in part.prompts]}))
+        return _paged(message, params, "prompts", [p.listed() for p in part.prompts])
     if message.method == "prompts/get":
         got = part.prompt(params.get("name"))
         if got is None:
@@ -332,16 +332,23 @@ def _listed_or_read(
 
 
 def _listed(message: RpcMessage, params: Mapping[str, Any], tools: Sequence[Tool]) -> Replied:
+    return _paged(message, params, "tools", [t.listed() for t in tools])
+
+
+def _paged(
+    message: RpcMessage, params: Mapping[str, Any], key: str, items: Sequence[Any]
+) -> Replied:
+    """A list's page: :data:`PAGE` items from the ``cursor`` the client gives (a page that
+    is not the last says where the next starts, ``nextCursor``)."""
     assert message.id is not None
     cursor = params.get("cursor")
     start = 0
     if cursor is not None:
-        if not isinstance(cursor, str) or not cursor.isdigit() or int(cursor) >= len(tools):
+        if not isinstance(cursor, str) or not cursor.isdigit() or int(cursor) >= len(items):
             return _error(message, INVALID_PARAMS, f"Invalid cursor: {cursor!r}")
         start = int(cursor)
-    page = tools[start : start + PAGE]
-    result = tools_result(page)
-    if start + PAGE < len(tools):
+    result: dict[str, Any] = {key: list(items[start : start + PAGE])}
+    if start + PAGE < len(items):
         result["nextCursor"] = str(start + PAGE)
     return Replied(response(message.id, result))
 

@@ -15,7 +15,6 @@ from typing import Any, Final
 
 from ..._version import __version__
 from ...protocol.sse import SSEFormat
-from .tools import Tool
 
 __all__ = [
     "LATEST",
@@ -25,7 +24,6 @@ __all__ = [
     "initialize_result",
     "message_event",
     "priming_event",
-    "tools_result",
 ]
 
 #: The revisions it speaks, newest first (a client asking another gets the newest).
@@ -52,10 +50,6 @@ def initialize_result(version: str, list_changed: Sequence[str] = ()) -> dict[st
         },
         "instructions": "A scripted MCP server: its tools answer as its scenario says.",
     }
-
-
-def tools_result(tools: Sequence[Tool]) -> dict[str, Any]:
-    return {"tools": [t.listed() for t in tools]}
 
 
 def event_id(stream: int, index: int) -> str:
