@@ -302,24 +302,27 @@ async def assert_report_card(
     command: bool = False,
     tls: Any = None,
     loop: bool = False,
+    select: str | None = None,
 ) -> None:
     """The card in ``doc`` between ``<!-- MARKER`` and ``<!-- /MARKER`` is what a run finds:
     the same scenarios not passing, with the same verdicts, and the same counts.
     ``client`` is a Python callable, or (``command``) a ``--cmd`` template; ``tls``: the
-    cases served over HTTPS and WSS with it; ``loop``: the client runs tool loops."""
+    cases served over HTTPS and WSS with it; ``loop``: the client runs tool loops;
+    ``select``: only the scenarios it names (as ``conform -k`` does)."""
     from emulator.conformance import cases, command_client, python_client, run_all
-    from emulator.conformance.runner import skipped
+    from emulator.conformance.runner import matches, skipped
 
     text = doc.read_text(encoding="utf-8")  # noqa: ASYNC240 - a small file, once
     card = text[text.index(f"<!-- {marker}") : text.index(f"<!-- /{marker}")]
     stated = dict(re.findall(r"^\| `(\w+)` \| ([a-z ]+) \|", card, re.M))
     judged = command_client(client) if command else python_client(client)
-    results = await run_all(cases(dialect=dialect, loop=loop), judged, jobs=4, speed=0.05,
-                            tls=tls)  # fmt: skip
+    results = await run_all(cases(select, dialect=dialect, loop=loop), judged, jobs=4,
+                            speed=0.05, tls=tls)  # fmt: skip
     found = {r.case.name: r.verdict.kind for r in results if not r.verdict.passed}
     assert found == stated, {n: r.verdict.detail for n, r in
                              ((r.case.name, r) for r in results) if n in found}  # fmt: skip
-    passes, na = sum(r.verdict.passed for r in results), len(skipped(dialect, loop=loop))
+    passes = sum(r.verdict.passed for r in results)
+    na = sum(matches(name, select) for name, _ in skipped(dialect, loop=loop))
     assert f"{passes} pass" in card and f"{na} not applicable" in card, (
         f"a run finds {passes} pass, {na} not applicable"
     )

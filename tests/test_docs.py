@@ -112,6 +112,9 @@ def test_the_readme_s_clients_summary_follows_the_cards() -> None:
     for row, (marker, passes, na, verdicts) in zip(rows, cards, strict=True):
         assert (int(row[1]), int(row[2])) == (passes, na), (marker, row)
         named = re.findall(r"`(\w+)`", row[3])
+        if not verdicts:  # a card where everything passed says so
+            assert row[3].startswith("none"), (marker, row[3])
+            continue
         assert any(verdicts.get(n, "pass") != "pass" for n in named), (marker, row[3])
 
 

@@ -355,7 +355,7 @@ async def test_scripted_errors_versions_floods_and_json_bodies(emulator: Emulato
         session = await _opened(http, emulator.url)
         said = _messages(await _raw_call(http, emulator.url, session, name="echo",
                                          arguments={"text": "x"}))  # fmt: skip
-        assert sum(m.get("method") == "notifications/message" for m in said) == 2000
+        assert sum(m.get("method") == "notifications/message" for m in said) == 500
         emulator.use("mcp_json_response")
         session = await _opened(http, emulator.url)
         async with http.post(emulator.url + "/mcp", data=_body("tools/call", 3, name="echo",
