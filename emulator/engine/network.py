@@ -10,7 +10,7 @@ import math
 import random
 import socket
 import struct
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Final, Protocol
 
 from aiohttp import web
@@ -132,7 +132,9 @@ class Unanswered(Exception):
 
 
 class Shaper:
-    """Writes an answer's bytes as a scenario's ``[transport]`` says the network carries them."""
+    """Writes an answer's bytes as a scenario's ``[transport]`` says the network carries them:
+    an HTTP body's, or a WebSocket answer's frames (``send`` puts bytes on the way; the
+    shaper counts them, in the answer for its cut and in the call)."""
 
     def __init__(
         self,
@@ -149,22 +151,25 @@ class Shaper:
         self.started = started if started is not None else call.arrived or clock.time()
         self.delays = latencies(transport)
         self.deadline = clock.time()
+        self.sent = 0  # the answer's bytes so far (what cut_after counts)
 
-    async def write(self, response: web.StreamResponse, data: bytes) -> None:
-        """Send ``data``: after its latency, within the bandwidth, up to the cut."""
+    async def write(self, send: Callable[[bytes], Awaitable[None]], data: bytes) -> None:
+        """Send ``data`` with ``send``: after its latency, within the bandwidth, up to the
+        cut."""
         t, call = self.transport, self.call
-        cut = bool(t.cut_after) and call.bytes_sent + len(data) >= t.cut_after
+        cut = bool(t.cut_after) and self.sent + len(data) >= t.cut_after
         if cut:
-            data = data[: t.cut_after - call.bytes_sent]
+            data = data[: t.cut_after - self.sent]
         delay = next(self.delays)
         if delay > 0 and not await wait_connected(
             self.request, self.clock.time() + delay, self.clock
         ):
             raise ConnectionResetError("the client left")
         if t.bandwidth and data:
-            await self._throttled(response, data)
+            await self._throttled(send, data)
         elif data:
-            await response.write(data)
+            await send(data)
+            self.sent += len(data)
             call.bytes_sent += len(data)
         if cut:
             call.detail = "cut by the transport"
@@ -172,13 +177,14 @@ class Shaper:
             end_connection(self.request, "reset" if t.cut_with == "reset" else "close")
             raise Cut
 
-    async def _throttled(self, response: web.StreamResponse, data: bytes) -> None:
+    async def _throttled(self, send: Callable[[bytes], Awaitable[None]], data: bytes) -> None:
         rate = self.transport.bandwidth
         step = max(1, int(rate * _SLICE_SECONDS))
         self.deadline = max(self.deadline, self.clock.time())
         for start in range(0, len(data), step):
             piece = data[start : start + step]
-            await response.write(piece)
+            await send(piece)
+            self.sent += len(piece)
             self.call.bytes_sent += len(piece)
             self.deadline += len(piece) / rate
             if not await wait_connected(self.request, self.deadline, self.clock):
@@ -247,7 +253,7 @@ async def deliver(
     try:
         await response.prepare(request)
         call.status = answer.status
-        await shaper.write(response, body)
+        await shaper.write(response.write, body)
         await shaper.finish(response)
     except Cut:
         pass

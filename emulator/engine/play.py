@@ -117,7 +117,7 @@ class HttpBody:
 
     async def write(self, data: bytes) -> None:
         if self.shaper is not None:
-            await self.shaper.write(self.response, data)
+            await self.shaper.write(self.response.write, data)
             return
         if len(data) <= WRITE_BYTES:
             await self._put(data)
@@ -141,7 +141,7 @@ class HttpBody:
 
     async def finish(self, last: bytes) -> None:
         if self.shaper is not None:
-            await self.shaper.write(self.response, last)
+            await self.shaper.write(self.response.write, last)
             await self.shaper.finish(self.response)
             return
         if len(last) > WRITE_BYTES:

@@ -9,9 +9,6 @@ fragments, raw bytes) goes onto the socket as frames made by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Final
 
 from aiohttp import WSMsgType, web
 
@@ -21,14 +18,10 @@ from ..protocol.steps import Close, Deaf, Fragment, Message, Ping, WebSocketStep
 from ..protocol.websocket import Opcode, close_payload, frame
 from ..scenario.model import Transport
 from .network import (
-    Cut,
     Progress,
+    Shaper,
     Unanswered,
-    end_connection,
-    ended_at,
-    latencies,
     reading,
-    wait_connected,
 )
 from .play import READER_SECONDS, WRITE_BYTES, Sink
 
@@ -59,12 +52,13 @@ class WebSocketSink:
         self.reader_seconds = reader_seconds
         self.deaf = False
         self.pong = asyncio.Event()
-        self.network: _Network | None = None
+        self.network: Shaper | None = None
 
     def shape(self, transport: Transport | None) -> None:
         """The network faults of the answer about to play (None: none): its frames' bytes
         go out after their latency, within the bandwidth, up to the cut."""
-        self.network = None if transport is None else _Network(transport, latencies(transport))
+        self.network = (None if transport is None
+                        else Shaper(self.request, transport, self.call, self.clock))  # fmt: skip
 
     def ponged(self) -> None:
         """The client's pong came."""
@@ -72,15 +66,18 @@ class WebSocketSink:
 
     async def write(self, data: bytes) -> None:
         """Raw bytes on the socket, as they are (a fault's: no frame around them)."""
+        await self._raw(data)
+        self.call.bytes_sent += len(data)
+
+    async def _raw(self, data: bytes) -> None:
         transport = self.request.transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("the client left")
         transport.write(data)
-        self.call.bytes_sent += len(data)
 
     async def send(self, step: WebSocketStep) -> None:
         if isinstance(step, (Message, Fragment)) and self.network is not None:
-            await self._shaped(_frame_of(step), len(step.data))
+            await self.network.write(self._raw, _frame_of(step))  # it counts what it sends
         elif isinstance(step, Message):
             kind = WSMsgType.BINARY if step.binary else WSMsgType.TEXT
             transport = self.request.transport
@@ -94,11 +91,7 @@ class WebSocketSink:
                               self.clock, self.reader_seconds)  # fmt: skip
             self.call.bytes_sent += len(step.data)
         elif isinstance(step, Fragment):
-            if step.first:
-                opcode = Opcode.BINARY if step.binary else Opcode.TEXT
-            else:
-                opcode = Opcode.CONTINUATION
-            await self.write(frame(opcode, step.data, fin=step.final))
+            await self.write(_frame_of(step))
         elif isinstance(step, Ping):
             self.pong.clear()
             await self.ws.ping(step.data)
@@ -113,59 +106,11 @@ class WebSocketSink:
             # The reason cut to fit a control frame, at a character's end.
             await self.ws.close(code=step.code, message=close_payload(step.code, step.reason)[2:])
 
-    async def _shaped(self, data: bytes, payload: int) -> None:
-        """One frame's bytes as the answer's network carries them (``payload``: its
-        message bytes, what the call counts)."""
-        network, clock, request = self.network, self.clock, self.request
-        assert network is not None
-        t = network.transport
-        cut = bool(t.cut_after) and network.sent + len(data) >= t.cut_after
-        if cut:
-            data = data[: t.cut_after - network.sent]
-        delay = next(network.delays)
-        if delay > 0 and not await wait_connected(request, clock.time() + delay, clock):
-            raise ConnectionResetError("the client left")
-        if t.bandwidth:
-            step = max(1, int(t.bandwidth * _SLICE_SECONDS))
-            network.deadline = max(network.deadline, clock.time())
-            for start in range(0, len(data), step):
-                piece = data[start : start + step]
-                await self.write(piece)
-                network.deadline += len(piece) / t.bandwidth
-                if not await wait_connected(request, network.deadline, clock):
-                    raise ConnectionResetError("the client left")
-        else:
-            await self.write(data)
-        network.sent += len(data)
-        self.call.bytes_sent += payload - len(data)  # write() counted the frame's bytes
-        if cut:
-            call = self.call
-            call.detail = "cut by the transport"
-            now = clock.time()
-            call.ending = ended_at("cut", call, now - (call.arrived or now))
-            end_connection(request, "reset" if t.cut_with == "reset" else "close")
-            raise Cut
-
     async def finish(self, last: bytes) -> None:
         """The answer is complete; the WebSocket stays open for the next ask."""
         if last:
             await self.write(last)
         self.call.ending = COMPLETED
-
-
-#: A bandwidth cap writes a frame in slices of about this many seconds' worth.
-_SLICE_SECONDS: Final = 0.05
-
-
-@dataclass(slots=True)
-class _Network:
-    """One answer's network faults as they go: its latencies, where its bandwidth has
-    got to, the frame bytes sent so far."""
-
-    transport: Transport
-    delays: Iterator[float]
-    deadline: float = 0.0
-    sent: int = 0
 
 
 def _frame_of(step: Message | Fragment) -> bytes:
