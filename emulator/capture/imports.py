@@ -77,7 +77,7 @@ def import_capture(raw: bytes, source: str, name: str, dialect: str = "fakegpt")
         if isinstance(har, dict) and isinstance(har.get("log"), dict):
             mcp = mcp_from_har(har, source, name)  # an MCP session: its server scripted
             if mcp is not None:
-                return Imported(mcp.scenario, mcp.left_out)
+                return Imported(*mcp)
             return _from_har(har, source, name)
         chunks, meta = read_jsonl(raw, source)
         removed: list[str] = []

@@ -23,19 +23,14 @@ from ..dialects.mcp.scripted import (
 )
 from ..scenario.model import Scenario
 
-__all__ = ["McpImport", "mcp_from_har"]
+__all__ = ["mcp_from_har"]
 
 
-class McpImport:
-    """What an MCP HAR made: the scenario, and what it could not keep."""
-
-    def __init__(self, scenario: Scenario, left_out: list[str]) -> None:
-        self.scenario = scenario
-        self.left_out = left_out
-
-
-def mcp_from_har(har: Mapping[str, Any], source: str, name: str) -> McpImport | None:
-    """The scenario that scripts the MCP server of ``har`` (None: it holds no MCP request)."""
+def mcp_from_har(
+    har: Mapping[str, Any], source: str, name: str
+) -> tuple[Scenario, list[str]] | None:
+    """The scenario that scripts the MCP server of ``har``, and what it could not keep
+    (None: it holds no MCP request)."""
     pairs = [p for e in har.get("log", {}).get("entries", []) if (p := _pair(e)) is not None]
     if not pairs:
         return None
@@ -75,8 +70,8 @@ def mcp_from_har(har: Mapping[str, Any], source: str, name: str) -> McpImport | 
     described = (f"Imported from an MCP session ({source}): {len(tools)} tools, "
                  f"{sum(len(c) for c in calls.values())} calls, {len(resources)} resources, "
                  f"{len(prompts)} prompts.")  # fmt: skip
-    return McpImport(Scenario(name=name, description=described, parts=(part,), source=source),
-                     sorted(set(left_out)))  # fmt: skip
+    scenario = Scenario(name=name, description=described, parts=(part,), source=source)
+    return scenario, sorted(set(left_out))
 
 
 def _tool(

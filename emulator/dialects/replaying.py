@@ -33,16 +33,15 @@ def runs(recording: Recording) -> list[list[Step]]:
     """The recording's server messages in runs: the first before any client message, then
     one after each; each message after the wait that kept it from the run's start."""
     found: list[list[Step]] = [[]]
-    start = 0.0
-    last = 0.0
+    last = 0.0  # when the run started, or its last message went
     for chunk in recording.chunks:
         if chunk.message == "heard":
             found.append([])
-            start = last = chunk.at
+            last = chunk.at
             continue
         if chunk.message not in ("text", "binary"):
             continue  # an HTTP body's bytes: not a session's (refused when it is chosen)
-        pause = chunk.at - max(last, start)
+        pause = chunk.at - last
         if pause > 0:
             found[-1].append(Wait(pause, what=_PAUSE))
         found[-1].append(Message(chunk.data, chunk.message == "binary", _REPLAYED))

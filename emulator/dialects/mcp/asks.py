@@ -16,6 +16,7 @@ from ...protocol.steps import Step, Until, Write
 from ..rpc import Played
 from .part import McpPart
 from .scripted import ScriptedTool
+from .tools import CallResult
 from .wire import message_event
 
 __all__ = ["ASK_SECONDS", "asked", "asking_tool"]
@@ -42,8 +43,8 @@ def asked(
     made of that answer (lazily: only once it has come, or the wait is over)."""
     method = _ASKED[tool.asks]
     if tool.asks not in played.session.get("client", ()):
-        yield _told(fmt, response(played.id, _failed(f"the client did not declare {tool.asks} "
-                                                     "at initialize")))  # fmt: skip
+        why = f"the client did not declare {tool.asks} at initialize"
+        yield _told(fmt, response(played.id, CallResult(why, is_error=True).object()))
         return
     if tool.asks == "elicitation":
         params: dict[str, Any] = {"mode": "form", "message": tool.ask_text or "Your answer?",
@@ -60,21 +61,18 @@ def asked(
     yield Until(lambda: heard(request) is not None, ASK_SECONDS)
     answer = heard(request)
     if answer is None:
-        result = _failed(f"no answer to {method} within {ASK_SECONDS:g} s")
+        result = CallResult(f"no answer to {method} within {ASK_SECONDS:g} s", is_error=True)
     elif "error" in answer:
         error = answer["error"] if isinstance(answer["error"], Mapping) else {}
-        result = _failed(f"the client refused {method}: {error.get('message', '')}")
+        result = CallResult(f"the client refused {method}: {error.get('message', '')}",
+                            is_error=True)  # fmt: skip
     else:
-        result = {"content": [{"type": "text", "text": _answered(tool.asks, answer["result"])}]}
-    yield _told(fmt, response(played.id, result))
+        result = CallResult(_answered(tool.asks, answer["result"]))
+    yield _told(fmt, response(played.id, result.object()))
 
 
 def _told(fmt: SSEFormat, message: Mapping[str, Any]) -> Write:
     return Write(message_event(fmt, message, None), end_label("response"))
-
-
-def _failed(why: str) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": why}], "isError": True}
 
 
 def _answered(asks: str, result: Any) -> str:

@@ -38,7 +38,7 @@ from ..rpc import Played, Replied, RpcServer, Streamed
 from .asks import asked, asking_tool
 from .part import McpPart
 from .shapes import shapes
-from .tools import Tool
+from .tools import CallResult, Tool
 from .wire import VERSIONS, event_id, initialize_result, message_event, priming_event
 
 __all__ = ["McpServer", "McpSession", "Told"]
@@ -71,8 +71,7 @@ class McpSession:
     client: frozenset[str] = frozenset()
     #: The client's answers to the server's own requests, by id, the latest few.
     answers: tuple[tuple[RequestId, Mapping[str, Any]], ...] = ()
-    #: The resources it subscribed to, and those it was told were updated.
-    subscribed: frozenset[str] = frozenset()
+    #: The resources it was told were updated (it subscribed to them): read changed.
     updated: frozenset[str] = frozenset()
 
 
@@ -202,9 +201,9 @@ class McpServer(RpcServer[McpSession]):
             return said
         asking = asking_tool(part, played)
         if asking is not None:  # told whole (stdio): there is no answer to wait for here
-            answered = response(played.id, {"isError": True, "content": [{"type": "text",
-                "text": f"{asking.name} asks the client ({asking.asks}): served over HTTP "
-                "(Streamable HTTP, or HTTP+SSE), not over stdio"}]})  # fmt: skip
+            why = (f"{asking.name} asks the client ({asking.asks}): served over HTTP "
+                   "(Streamable HTTP, or HTTP+SSE), not over stdio")  # fmt: skip
+            answered = response(played.id, CallResult(why, is_error=True).object())
         said.append(Told(answered, "response"))
         if part.duplicate_result:
             said.append(Told(answered, "duplicate result"))
@@ -287,11 +286,7 @@ def _subscribed(
     found = part.resource(uri)
     if not isinstance(uri, str) or (found is None and part.templated(uri) is None):
         return session, _error(message, RESOURCE_NOT_FOUND, f"Resource not found: {uri}")
-    if message.method == "resources/unsubscribe":
-        return replace(session, subscribed=session.subscribed - {uri}), Replied(
-            response(message.id, {}))  # fmt: skip
-    session = replace(session, subscribed=session.subscribed | {uri})
-    if found is None or not found.updated_text:
+    if message.method == "resources/unsubscribe" or found is None or not found.updated_text:
         return session, Replied(response(message.id, {}))
     told = notification("notifications/resources/updated", {"uri": uri})
     return replace(session, updated=session.updated | {uri}), Replied(
