@@ -115,6 +115,7 @@ def test_each_shipped_dialect_shapes_what_it_declares_and_gives_a_reason_for_the
     built: dict[str, Shapes] = {
         "fakegpt": fakegpt_shapes(stream),
         "openai-chat": chat_shapes(ChatContext("chatcmpl-1", 1, "m", False, 3), 1.0),
+        "azure-openai": chat_shapes(ChatContext("chatcmpl-1", 1, "m", False, 3), 1.0),
         "anthropic": anthropic_shapes(),
         "openai-responses": responses_shapes(
             ResponseContext("resp_1", "msg_1", 1, "m", 3), Numbered(), 1.0

@@ -192,7 +192,7 @@ def test_the_readme_s_curl_lines_reach_each_api() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = next(b for b in re.findall(r"```sh\n(.*?)```", readme, re.S) if "curl -sN" in b)
     lines = block.replace("\\\n", "").strip().splitlines()
-    assert len(lines) == 6  # each API served over HTTP: five model APIs and MCP
+    assert len(lines) == 8  # each API over HTTP: five model APIs, Azure, embeddings, MCP
     with EmulatorServer(EmulatorConfig(speed=0)) as server:
         for line in lines:
             args = shlex.split(line.replace("localhost:8080", server.url.removeprefix("http://")),
@@ -203,6 +203,8 @@ def test_the_readme_s_curl_lines_reach_each_api() -> None:
             out = done.stdout
             if "/mcp" in line:
                 assert json.loads(out)["result"]["serverInfo"]["name"] == "fakegpt-emulator"
+            elif "/embeddings" in line:
+                assert len(json.loads(out)["data"][0]["embedding"]) == 4
             else:  # the default reply's first words, in each API's stream
                 assert b'"Hello' in out or b'"text":"Hello"' in out, (line, out[:300])
         broken = lines[0].replace("curl -sN", "curl -sN -H 'X-Emulator-Scenario: drop_mid_stream'")

@@ -18,6 +18,7 @@ __all__ = [
     "Refused",
     "anthropic_sdk",
     "bedrock_sdk",
+    "chat_text",
     "fastmcp_client",
     "gemini_live_sdk",
     "gemini_sdk",
@@ -101,19 +102,25 @@ async def openai_chat_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  
         timeout=openai.Timeout(60.0, read=timeout),
     )
     async with client:
-        stream = await client.chat.completions.create(
-            model="gpt-4o-mini",
-            messages=[{"role": "user", "content": prompt}],
-            stream=True,
-            stream_options={"include_usage": True},  # a last chunk with empty choices
-        )
-        text, calls, refusal = [], Gathered(), []
-        async for chunk in stream:
-            delta = chunk.choices[0].delta if chunk.choices else None
-            text.append((delta and delta.content) or "")
-            refusal.append((delta and delta.refusal) or "")
-            for call in (delta and delta.tool_calls) or []:
-                calls.add(call.index, (call.function and call.function.arguments) or "")
+        return await chat_text(client, prompt)
+
+
+async def chat_text(client: Any, prompt: str) -> str:
+    """What an ``openai`` client (OpenAI's or Azure's) streams for ``prompt``: the text,
+    then each tool call's arguments; a refusal raised as one."""
+    stream = await client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": prompt}],
+        stream=True,
+        stream_options={"include_usage": True},  # a last chunk with empty choices
+    )
+    text, calls, refusal = [], Gathered(), []
+    async for chunk in stream:
+        delta = chunk.choices[0].delta if chunk.choices else None
+        text.append((delta and delta.content) or "")
+        refusal.append((delta and delta.refusal) or "")
+        for call in (delta and delta.tool_calls) or []:
+            calls.add(call.index, (call.function and call.function.arguments) or "")
     if any(refusal):  # the model's words, but not its answer
         raise Refused("".join(refusal))
     return "".join(text) + calls.joined()

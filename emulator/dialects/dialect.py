@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, Literal, NamedTuple, TypeVar
 
@@ -46,6 +47,7 @@ __all__ = [
     "Session",
     "detail_body",
     "json_error_message",
+    "path_pattern",
 ]
 
 R = TypeVar("R")
@@ -65,7 +67,8 @@ class Called(Generic[R]):
 
     endpoint: Endpoint
     read: Callable[[Incoming, Given], R]
-    answer: Callable[[R, Scenario, Given], Whole]
+    #: The answer (awaitable where it takes a while: a batch of embeddings).
+    answer: Callable[[R, Scenario, Given], Whole | Awaitable[Whole]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +265,9 @@ class Dialect:
     def answers(self, path: str) -> bool:
         """Whether a request to ``path`` (as a capture or the journal has it) is one of
         its answers."""
+        pattern = path_pattern(self.answered_at)
+        if pattern is not None:
+            return pattern.search(path) is not None
         if self.answered_at.endswith("/"):
             return self.answered_at in path
         return path.endswith(self.answered_at)
@@ -272,6 +278,21 @@ class Dialect:
         return any(
             not isinstance(r, Plain) and r.endpoint == endpoint for m in every for r in m.values()
         )
+
+
+_PARAM: Final = re.compile(r"\{(\w+)\}")
+
+
+def path_pattern(path: str) -> re.Pattern[str] | None:
+    """The pattern a route's path is, when it names parts of the path in braces
+    (``/openai/deployments/{deployment}/chat/completions``: one segment each, up to a
+    ``/`` or a ``:``); None: a plain path."""
+    if "{" not in path:
+        return None
+    parts = _PARAM.split(path)  # literal, name, literal, name, …, literal
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/:]+)"
+                    for i, p in enumerate(parts))  # fmt: skip
+    return re.compile(regex + r"\Z")
 
 
 def json_error_message(body: bytes) -> str | None:

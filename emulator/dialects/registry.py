@@ -25,6 +25,7 @@ from .gemini.api import DIALECT as GEMINI
 from .gemini_live.api import DIALECT as GEMINI_LIVE
 from .mcp.api import DIALECT as MCP
 from .openai_chat.api import DIALECT as OPENAI_CHAT
+from .openai_chat.azure import DIALECT as AZURE_OPENAI
 from .openai_realtime.api import DIALECT as OPENAI_REALTIME
 from .openai_responses.api import DIALECT as OPENAI_RESPONSES
 
@@ -40,6 +41,7 @@ DIALECTS: Final[dict[str, Dialect]] = {
         OPENAI_RESPONSES,
         GEMINI,
         BEDROCK,
+        AZURE_OPENAI,
         OPENAI_REALTIME,
         GEMINI_LIVE,
         MCP,

@@ -71,6 +71,8 @@ class Incoming:
     query: Mapping[str, str]
     headers: Mapping[str, str]  # case-insensitive, as received
     body: bytes = b""
+    #: What the route's template names in the path (``{deployment}``: ``gpt-4o``).
+    params: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def content_type(self) -> str:

@@ -22,7 +22,7 @@ from ..dialects.dialect import Called, Plain, Rpc
 from ..dialects.speaker import Given, Incoming, Speaker, Whole
 from ..engine.play import deliver, end_connection
 from ..protocol.errors import BadRequest
-from ..scenario import HttpError, Scenario, Transport
+from ..scenario import ANSWER, HttpError, Scenario, Transport
 from ..scenario.asked import Asked
 from ..scenario.faults import FAULTS
 from .asking import applicable, choose, given_for, sent
@@ -58,15 +58,20 @@ async def dispatch(
         if transport == "sse_messages":
             return await posted(request, ctx, entry, entry.server, body)
         return await exchange(request, ctx, entry, entry.server, body)
-    return await _answered(request, ctx, entry, body)
+    return await _answered(request, ctx, entry, body, routes.params(request.path))
 
 
 async def _answered(
-    request: web.BaseRequest, ctx: Context, served: Served, body: bytes
+    request: web.BaseRequest,
+    ctx: Context,
+    served: Served,
+    body: bytes,
+    params: Mapping[str, str],
 ) -> web.StreamResponse:
     route = served.route
     given = given_for(request, ctx)
-    incoming = Incoming(request.method, request.path, request.query, request.headers, body)
+    incoming = Incoming(request.method, request.path, request.query, request.headers, body,
+                        params)  # fmt: skip
     if isinstance(route, Plain):
         return sent(route.answer(incoming, given))
     speaker = served.speaker
@@ -97,7 +102,7 @@ async def _answered(
     if scripted is not None:
         response = sent(errors.scripted(scripted))
     elif isinstance(route, Called):
-        response = sent(route.answer(parsed, scenario, given))
+        response = await _called(request, ctx, route, parsed, scenario, given)
     elif speaker is not None:
         response = await _conversation(request, ctx, served, speaker, parsed, scenario, given,
                                        budget)  # fmt: skip
@@ -109,6 +114,24 @@ async def _answered(
         # stream went through it as it was played.
         return await deliver(request, response, transport, ctx.call, ctx.config.clock)
     return response
+
+
+async def _called(
+    request: web.BaseRequest,
+    ctx: Context,
+    route: Called[Any],
+    parsed: Any,
+    scenario: Scenario,
+    given: Given,
+) -> web.StreamResponse:
+    """A call's answer, sent whole; on the API's answers (its embeddings), the stream's
+    faults that mean something for one body act on it first."""
+    if route.endpoint == ANSWER:
+        cut = await _whole_answer_faults(request, ctx, scenario, "The server had an error.")
+        if cut is not None:
+            return cut
+    answer = route.answer(parsed, scenario, given)
+    return sent(answer if isinstance(answer, Whole) else await answer)
 
 
 async def _conversation(

@@ -17,7 +17,16 @@ from typing import Any
 
 from aiohttp import web
 
-from ..dialects.dialect import Conversation, Dialect, Errors, Plain, Route, Rpc, Session
+from ..dialects.dialect import (
+    Conversation,
+    Dialect,
+    Errors,
+    Plain,
+    Route,
+    Rpc,
+    Session,
+    path_pattern,
+)
 from ..dialects.registry import DIALECTS
 from ..dialects.rpc import RpcServer
 from ..dialects.session import Talker
@@ -73,25 +82,43 @@ class RouteTable:
     #: The upstream's paths (the ones CORS applies to), and prefixes of such paths.
     upstream: frozenset[str]
     upstream_prefixes: tuple[str, ...] = ()
+    #: Routes whose path names parts of it (``/openai/deployments/{deployment}/…``): the
+    #: pattern, the path as written, and what answers it; tried after the plain paths and
+    #: before the prefixes.
+    templates: tuple[tuple[re.Pattern[str], str, Mapping[str, Entry]], ...] = ()
 
     def is_upstream(self, path: str) -> bool:
-        return path in self.upstream or path.startswith(self.upstream_prefixes)
+        if path in self.upstream or path.startswith(self.upstream_prefixes):
+            return True
+        return any(p.match(path) and _any_upstream(m) for p, _, m in self.templates)
 
     def label(self, path: str) -> str:
-        """What the metrics count ``path`` as: itself, the prefix it is under (a model in a
-        path would make a label per model), or ``(no route)``."""
+        """What the metrics count ``path`` as: itself, the template or the prefix it is
+        under (a model in a path would make a label per model), or ``(no route)``."""
         if path in self.routes:
             return path
-        found = next((p + "*" for p in self.prefixes if path.startswith(p)), None)
+        found = next((t for p, t, _ in self.templates if p.match(path)), None)
+        if found is None:
+            found = next((p + "*" for p in self.prefixes if path.startswith(p)), None)
         if found is None and "//" in path:
             return self.label(_SLASHES.sub("/", path))
         return found or "(no route)"
+
+    def params(self, path: str) -> Mapping[str, str]:
+        """What the template ``path`` is answered by names in it (none: a plain path)."""
+        for pattern, _, _ in () if path in self.routes else self.templates:
+            found = pattern.match(path) or pattern.match(_SLASHES.sub("/", path))
+            if found is not None:
+                return found.groupdict()
+        return {}
 
     def _methods(self, path: str) -> Mapping[str, Entry] | None:
         """What answers each method on ``path`` (None: no route). A path with runs of
         slashes is looked up with each run as one (a client that joins a base URL ending
         in "/" to an absolute path: @google/genai's Live client dials ``//ws/…``)."""
         methods = self.routes.get(path)
+        if methods is None:
+            methods = next((m for p, _, m in self.templates if p.match(path)), None)
         if methods is None:
             methods = next((m for p, m in self.prefixes.items() if path.startswith(p)), None)
         if methods is None and "//" in path:
@@ -139,19 +166,27 @@ def route_table() -> RouteTable:
     """The routes of every dialect registered now, the admin API's and the index page."""
     routes: dict[str, Mapping[str, Entry]] = {}
     prefixes: dict[str, Mapping[str, Entry]] = {}
+    templates: list[tuple[re.Pattern[str], str, Mapping[str, Entry]]] = []
     for dialect in DIALECTS.values():
-        routes.update(_served(dialect, dialect.routes))
+        for path, served in _served(dialect, dialect.routes).items():
+            pattern = path_pattern(path)
+            if pattern is None:
+                routes[path] = served
+            else:
+                templates.append((pattern, path, served))
         prefixes.update(_served(dialect, dialect.prefixes))
-    upstream = frozenset(p for p, m in routes.items() if any(_upstream(e) for e in m.values()))
-    upstream_prefixes = tuple(
-        p for p, m in prefixes.items() if any(_upstream(e) for e in m.values())
-    )
+    upstream = frozenset(p for p, m in routes.items() if _any_upstream(m))
+    upstream_prefixes = tuple(p for p, m in prefixes.items() if _any_upstream(m))
     routes["/"] = {"GET": Admin(index)}
     for path, methods in ADMIN_ROUTES.items():
         routes[path] = {method: Admin(handler) for method, handler in methods.items()}
     for prefix, methods in ADMIN_PREFIX_ROUTES.items():
         prefixes[prefix] = {method: Admin(handler) for method, handler in methods.items()}
-    return RouteTable(routes, prefixes, upstream, upstream_prefixes)
+    return RouteTable(routes, prefixes, upstream, upstream_prefixes, tuple(templates))
+
+
+def _any_upstream(methods: Mapping[str, Entry]) -> bool:
+    return any(_upstream(e) for e in methods.values())
 
 
 def _upstream(entry: Entry) -> bool:

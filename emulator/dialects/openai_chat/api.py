@@ -1,4 +1,5 @@
-"""OpenAI's Chat Completions: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+"""OpenAI's Chat Completions: ``POST /v1/chat/completions``, ``GET /v1/models`` and
+``POST /v1/embeddings``.
 
 The same scenarios as the FakeGpt endpoints, in OpenAI's shapes: a key is
 ``Authorization: Bearer sk-…`` (any such key is accepted; a missing or
@@ -20,6 +21,7 @@ from ...scenario.asked import Asked
 from ...scenario.faults import Shapes
 from ..dialect import Capture, Conversation, Dialect, Plain
 from ..openai import ERRORS, MESSAGES, STREAM_TYPE, UNREADABLE, check_key
+from ..openai_embeddings import embeddings_call, model_in_body
 from ..speaker import DeltaSpeaker, Given, Incoming, Streamed, Whole, json_object, too_long
 from ..strict import refuse
 from .capture import read_capture
@@ -44,12 +46,18 @@ class ChatRequest(NamedTuple):
 class ChatSpeaker(DeltaSpeaker[ChatRequest, ChatContext]):
     failed = MESSAGES[500]
 
-    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, ChatRequest]:
+    def keyed(self, incoming: Incoming) -> None:
+        """Refuse a request without a key this API takes (a 401)."""
         check_key(incoming)
+
+    def model_of(self, incoming: Incoming, body: dict[str, Any]) -> str:
+        """The model the request asks for (OpenAI: the body's ``model``)."""
+        return model_in_body(incoming, body)
+
+    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, ChatRequest]:
+        self.keyed(incoming)
         body = json_object(incoming, UNREADABLE)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise BadRequest(400, "you must provide a model parameter")
+        model = self.model_of(incoming, body)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise BadRequest(400, "'messages' must be a non-empty array of messages.")
@@ -114,6 +122,7 @@ DIALECT: Final = Dialect(
     routes={
         "/v1/chat/completions": {"POST": Conversation(ChatSpeaker)},
         "/v1/models": {"GET": Plain(answer_models)},
+        "/v1/embeddings": {"POST": embeddings_call(check_key, model_in_body, UNREADABLE)},
     },
     why_not=not_applicable,
     shapes=FAULT_SHAPES,
