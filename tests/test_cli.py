@@ -298,11 +298,12 @@ def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
     lines = {line.split()[0]: line for line in run("list").stdout.splitlines()}
     assert lines["default"].endswith("the happy path.")
     assert (
-        "[not on anthropic, openai-responses: its done fault: there is no [DONE] in this API"
-        in (lines["done_early"])
+        "[not on anthropic, openai-responses, anthropic-bedrock, anthropic-vertex: its done "
+        "fault: there is no [DONE] in this API" in (lines["done_early"])
     )
     stale = lines["stale_snapshots"]
-    assert stale.endswith("not on gemini: its stale fault: a chunk sent again cannot be told "
+    assert stale.endswith("not on gemini, gemini-vertex: its stale fault: a chunk sent again "
+                          "cannot be told "
                           "from a new one: the chunks are not numbered]")  # fmt: skip
     # On the Responses API and FakeGpt's stream, sequence numbers tell it apart.
     assert "openai-responses" not in stale and "fakegpt" not in stale

@@ -22,8 +22,11 @@ from emulator.capture import import_capture
 from emulator.conformance import python_client
 from emulator.conformance.runner import cases, run_all, skipped
 from emulator.core.endings import Label
+from emulator.dialects.anthropic.bedrock import SHAPES as ANTHROPIC_BEDROCK_SHAPES
 from emulator.dialects.anthropic.shapes import shapes as anthropic_shapes
 from emulator.dialects.bedrock.shapes import shapes as bedrock_shapes
+from emulator.dialects.cohere.shapes import shapes as cohere_shapes
+from emulator.dialects.cohere.wire import CohereContext
 from emulator.dialects.common import keyed_api_not_applicable
 from emulator.dialects.dialect import Capture, Conversation, Dialect, Errors
 from emulator.dialects.fakegpt.shapes import shapes as fakegpt_shapes
@@ -31,6 +34,8 @@ from emulator.dialects.fakegpt.wire import StreamContext
 from emulator.dialects.gemini.shapes import shapes as gemini_shapes
 from emulator.dialects.gemini_live.shapes import shapes as live_shapes
 from emulator.dialects.mcp.shapes import shapes as mcp_shapes
+from emulator.dialects.ollama.shapes import shapes as ollama_shapes
+from emulator.dialects.ollama.wire import OllamaContext, line
 from emulator.dialects.openai_chat.shapes import shapes as chat_shapes
 from emulator.dialects.openai_chat.wire import ChatContext
 from emulator.dialects.openai_realtime.shapes import shapes as realtime_shapes
@@ -125,6 +130,11 @@ def test_each_shipped_dialect_shapes_what_it_declares_and_gives_a_reason_for_the
         "openai-realtime": realtime_shapes(RealtimeContext("resp_1", "conv_1", False, "v", 3)),
         "gemini-live": live_shapes(),
         "mcp": mcp_shapes(1),
+        "anthropic-bedrock": ANTHROPIC_BEDROCK_SHAPES,
+        "anthropic-vertex": anthropic_shapes(),
+        "gemini-vertex": gemini_shapes(),
+        "cohere": cohere_shapes(CohereContext("c", 3)),
+        "ollama": ollama_shapes(OllamaContext("m", "t", 3, "chat"), line),
     }
     assert sorted(built) == sorted(DIALECTS)
     for name, shapes in built.items():

@@ -192,7 +192,7 @@ def test_the_readme_s_curl_lines_reach_each_api() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = next(b for b in re.findall(r"```sh\n(.*?)```", readme, re.S) if "curl -sN" in b)
     lines = block.replace("\\\n", "").strip().splitlines()
-    assert len(lines) == 8  # each API over HTTP: five model APIs, Azure, embeddings, MCP
+    assert len(lines) == 10  # each API over HTTP: five, Azure, Ollama, Cohere, embeddings, MCP
     with EmulatorServer(EmulatorConfig(speed=0)) as server:
         for line in lines:
             args = shlex.split(line.replace("localhost:8080", server.url.removeprefix("http://")),

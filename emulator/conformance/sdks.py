@@ -22,7 +22,9 @@ __all__ = [
     "fastmcp_client",
     "gemini_live_sdk",
     "gemini_sdk",
+    "gemini_text",
     "mcp_sdk",
+    "messages_text",
     "openai_chat_sdk",
     "openai_realtime_sdk",
     "openai_responses_sdk",
@@ -44,16 +46,22 @@ def gemini_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
             retry_options=types.HttpRetryOptions(attempts=1),
         ),
     )
-    pieces = []
     with client:  # its connections closed with it, even when it fails
-        stream = client.models.generate_content_stream(model="gemini-2.5-flash", contents=prompt)
-        for chunk in stream:
-            content = chunk.candidates[0].content if chunk.candidates else None
-            for part in content.parts or [] if content is not None else []:
-                if part.function_call is not None:  # a call is whole: its arguments
-                    pieces.append(json.dumps(part.function_call.args, ensure_ascii=False))
-                elif part.text and not part.thought:  # a thought is reasoning, not the reply
-                    pieces.append(part.text)
+        return gemini_text(client, prompt)
+
+
+def gemini_text(client: Any, prompt: str) -> str:
+    """What a ``google-genai`` client (the Gemini API's or Vertex AI's) streams for
+    ``prompt``: the text of its parts (not its thoughts), each call's arguments."""
+    pieces = []
+    stream = client.models.generate_content_stream(model="gemini-2.5-flash", contents=prompt)
+    for chunk in stream:
+        content = chunk.candidates[0].content if chunk.candidates else None
+        for part in content.parts or [] if content is not None else []:
+            if part.function_call is not None:  # a call is whole: its arguments
+                pieces.append(json.dumps(part.function_call.args, ensure_ascii=False))
+            elif part.text and not part.thought:  # a thought is reasoning, not the reply
+                pieces.append(part.text)
     return "".join(pieces)
 
 
@@ -161,18 +169,24 @@ async def anthropic_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # 
         timeout=anthropic.Timeout(60.0, read=timeout),
     )
     async with client:
-        stream = await client.messages.create(
-            model="claude-emulator",
-            max_tokens=1024,
-            messages=[{"role": "user", "content": prompt}],
-            stream=True,
-        )
-        blocks = Gathered()  # by content block: text, then each call's input
-        async for event in stream:
-            if event.type == "content_block_delta" and event.delta.type == "text_delta":
-                blocks.add(event.index, event.delta.text)
-            elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
-                blocks.add(event.index, event.delta.partial_json)
+        return await messages_text(client, prompt)
+
+
+async def messages_text(client: Any, prompt: str, model: str = "claude-emulator") -> str:
+    """What an ``anthropic`` client (Anthropic's, Bedrock's or Vertex's) streams for
+    ``prompt``: each content block's text, then each call's input."""
+    stream = await client.messages.create(
+        model=model,
+        max_tokens=1024,
+        messages=[{"role": "user", "content": prompt}],
+        stream=True,
+    )
+    blocks = Gathered()  # by content block: text, then each call's input
+    async for event in stream:
+        if event.type == "content_block_delta" and event.delta.type == "text_delta":
+            blocks.add(event.index, event.delta.text)
+        elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+            blocks.add(event.index, event.delta.partial_json)
     return blocks.joined()
 
 

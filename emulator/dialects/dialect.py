@@ -285,12 +285,12 @@ _PARAM: Final = re.compile(r"\{(\w+)\}")
 
 def path_pattern(path: str) -> re.Pattern[str] | None:
     """The pattern a route's path is, when it names parts of the path in braces
-    (``/openai/deployments/{deployment}/chat/completions``: one segment each, up to a
-    ``/`` or a ``:``); None: a plain path."""
+    (``/openai/deployments/{deployment}/chat/completions``: one segment each, as short
+    as the rest of the path lets it be: ``{model}:rawPredict``); None: a plain path."""
     if "{" not in path:
         return None
     parts = _PARAM.split(path)  # literal, name, literal, name, …, literal
-    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/:]+)"
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+?)"
                     for i, p in enumerate(parts))  # fmt: skip
     return re.compile(regex + r"\Z")
 

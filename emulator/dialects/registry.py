@@ -18,12 +18,17 @@ from typing import Final
 
 from ..scenario.parts import register_part, unregister_part
 from .anthropic.api import DIALECT as ANTHROPIC
+from .anthropic.bedrock import DIALECT as ANTHROPIC_BEDROCK
+from .anthropic.vertex import DIALECT as ANTHROPIC_VERTEX
 from .bedrock.api import DIALECT as BEDROCK
+from .cohere.api import DIALECT as COHERE
 from .dialect import Dialect
 from .fakegpt.api import DIALECT as FAKEGPT
 from .gemini.api import DIALECT as GEMINI
+from .gemini.vertex import DIALECT as GEMINI_VERTEX
 from .gemini_live.api import DIALECT as GEMINI_LIVE
 from .mcp.api import DIALECT as MCP
+from .ollama.api import DIALECT as OLLAMA
 from .openai_chat.api import DIALECT as OPENAI_CHAT
 from .openai_chat.azure import DIALECT as AZURE_OPENAI
 from .openai_realtime.api import DIALECT as OPENAI_REALTIME
@@ -42,6 +47,11 @@ DIALECTS: Final[dict[str, Dialect]] = {
         GEMINI,
         BEDROCK,
         AZURE_OPENAI,
+        ANTHROPIC_BEDROCK,
+        ANTHROPIC_VERTEX,
+        GEMINI_VERTEX,
+        OLLAMA,
+        COHERE,
         OPENAI_REALTIME,
         GEMINI_LIVE,
         MCP,

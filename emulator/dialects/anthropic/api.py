@@ -45,7 +45,7 @@ from .wire import (
     token_limit_message,
 )
 
-__all__ = ["DIALECT", "MessagesRequest", "MessagesSpeaker", "scripted_error"]
+__all__ = ["DIALECT", "ERRORS", "MessagesRequest", "MessagesSpeaker", "scripted_error"]
 
 _IDS: Final = random.Random()
 
@@ -83,7 +83,8 @@ def _request_id() -> str:
 class MessagesSpeaker(DeltaSpeaker[MessagesRequest, MessageContext]):
     failed = _MESSAGES[500]
 
-    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, MessagesRequest]:
+    def keyed(self, incoming: Incoming) -> None:
+        """Refuse a request without a key (or an ``anthropic-version``) this API takes."""
         headers = incoming.headers
         key = headers.get("x-api-key")
         scheme, _, bearer = headers.get("Authorization", "").partition(" ")
@@ -95,10 +96,18 @@ class MessagesSpeaker(DeltaSpeaker[MessagesRequest, MessageContext]):
             raise BadRequest(401, "invalid x-api-key")
         if not headers.get("anthropic-version"):
             raise BadRequest(400, "anthropic-version: header is required")
-        body = json_object(incoming, "The request body is not valid JSON")
+
+    def model_of(self, incoming: Incoming, body: dict[str, Any]) -> str:
+        """The model the request asks for (Anthropic's API: the body's ``model``)."""
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest(400, "model: Field required")
+        return model
+
+    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, MessagesRequest]:
+        self.keyed(incoming)
+        body = json_object(incoming, "The request body is not valid JSON")
+        model = self.model_of(incoming, body)
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise refuse(MAX_TOKENS)
@@ -168,6 +177,9 @@ BUDGET: Final = BudgetShape(
     lambda b, asked, model: token_limit_message(b.limit),
 )
 
+ERRORS: Final = Errors(error_body, scripted_error, json_error_message, budget=BUDGET,
+                       overloaded=529)  # fmt: skip
+
 DIALECT: Final = Dialect(
     name=NAME,
     title=TITLE,
@@ -175,7 +187,7 @@ DIALECT: Final = Dialect(
     routes={"/v1/messages": {"POST": Conversation(MessagesSpeaker)}},
     why_not=not_applicable,
     shapes=FAULT_SHAPES,
-    errors=Errors(error_body, scripted_error, json_error_message, budget=BUDGET, overloaded=529),
+    errors=ERRORS,
     capture=Capture(read_capture),
     strict_rules=STRICT_RULES,
     doc="Anthropic's Messages API (``stream: true``: message_start … message_stop events)",

@@ -10,7 +10,7 @@ A ``ping`` fault is the API's own ``event: ping``; an ``error`` fault its
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from ...core.endings import end_label, event_label
@@ -19,6 +19,7 @@ from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...protocol.sse import SSEFormat
 from ...protocol.steps import Step, Write
+from ...scenario.faults import Shapes
 from ...scenario.model import Scenario
 from ...scenario.text import CallEvent
 from ..common import NO_DONE, keyed_api_not_applicable
@@ -67,14 +68,21 @@ def stop_reason(scenario: Scenario) -> str:
 
 
 def planned_messages(
-    scenario: Scenario, ctx: MessageContext, prepared: Prepared
+    scenario: Scenario,
+    ctx: MessageContext,
+    prepared: Prepared,
+    fmt: SSEFormat | None = None,
+    looks: Callable[[], Shapes] = shapes,
 ) -> Iterator[Step]:
-    fmt = format_of(scenario)
+    """The Messages stream of ``scenario`` for one request, faults included: each event
+    written by ``fmt`` (None: as SSE, framed as the scenario says; Bedrock's: a binary
+    frame), each fault in ``looks``' shape."""
+    fmt = fmt or format_of(scenario)
     events = _events(scenario, ctx, fmt, prepared)
     # message_stop stands where FakeGpt's [DONE] does: faults past the last event
     # (and at -1) come before it, where a reader still listens.
     stop = [Write(fmt.json_event({"type": "message_stop"}, "message_stop"), _STOP)]
-    return dialect_stream(scenario, events, prepared, shapes, stop)
+    return dialect_stream(scenario, events, prepared, looks, stop)
 
 
 def _events(scenario: Scenario, ctx: MessageContext, fmt: SSEFormat, prepared: Prepared) -> Events:

@@ -13,7 +13,6 @@ Scenarios are chosen as for ``/api/conversation``.
 from __future__ import annotations
 
 import base64
-import json
 import random
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
@@ -21,18 +20,17 @@ from typing import Any, Final, NamedTuple
 from ...engine.prepare import Prepared
 from ...protocol.errors import BadRequest
 from ...protocol.thoughts import thinking_enabled
-from ...scenario import HttpError, Scenario
+from ...scenario import Scenario
 from ...scenario.asked import Asked
 from ...scenario.faults import Shapes
-from ..dialect import Capture, Conversation, Dialect, Errors
+from ..aws import ERRORS, MESSAGES, check_signed, request_id
+from ..dialect import Capture, Conversation, Dialect
 from ..speaker import (
     DeltaSpeaker,
     Given,
     Incoming,
     Streamed,
-    Whole,
     json_object,
-    scripted_answer,
     too_long,
 )
 from ..strict import refuse
@@ -40,21 +38,14 @@ from .capture import decoded_events, read_capture
 from .plan import NAME, TITLE, not_applicable, planned_converse, whole_body
 from .read import FIRST_USER, STRICT_RULES, asked_of_converse, invalid
 from .shapes import FAULT_SHAPES, shapes
-from .wire import CONTENT_TYPE, ERROR_TYPES, StreamContext, error_body
+from .wire import CONTENT_TYPE, StreamContext
 
-__all__ = ["DIALECT", "ConverseRequest", "ConverseSpeaker", "error_headers", "scripted_error"]
+__all__ = ["DIALECT", "ConverseRequest", "ConverseSpeaker"]
 
 _IDS: Final = random.Random()
 #: Where the model's operations are served: the model id and the operation follow.
 PREFIX: Final = "/model/"
 _OPERATIONS: Final = ("converse-stream", "converse")
-_MESSAGES: Final = {
-    400: "Malformed input request, please reformat your input and try again.",
-    403: "You don't have access to the model with the specified model ID.",
-    429: "Too many requests, please wait before trying again.",
-    500: "The system encountered an unexpected error during processing. Try your request again.",
-    503: "Bedrock is unable to process your request.",
-}
 
 
 class ConverseRequest(NamedTuple):
@@ -66,52 +57,15 @@ class ConverseRequest(NamedTuple):
     opening: str = ""  # its conversation's first message (what its signatures are bound to)
 
 
-def error_headers(status: int) -> Mapping[str, str]:
-    """The headers of an HTTP error: its type (what botocore raises by name), an id."""
-    return {
-        "x-amzn-ErrorType": ERROR_TYPES.get(status, "InternalServerException"),
-        "x-amzn-RequestId": _request_id(),
-    }
-
-
-def _request_id() -> str:
-    raw = f"{_IDS.getrandbits(128):032x}"
-    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
-
-
-def scripted_error(error: HttpError) -> Whole:
-    message = error.detail or _MESSAGES.get(error.status, f"HTTP {error.status}")
-    return scripted_answer(error, error_body(error.status, message), error_headers(error.status))
-
-
-def error_message(body: bytes) -> str | None:
-    """The message of an error body of this API: ``{"message": …}``."""
-    try:
-        message = json.loads(body)["message"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return message if isinstance(message, str) else None
-
-
-def _signed(incoming: Incoming) -> None:
-    authorization = incoming.headers.get("Authorization", "")
-    if not authorization:
-        raise BadRequest(403, "Missing Authentication Token",
-                         {"x-amzn-ErrorType": "MissingAuthenticationTokenException"})  # fmt: skip
-    if not authorization.startswith(("AWS4-HMAC-SHA256 ", "Bearer ")):
-        raise BadRequest(403, "The security token included in the request is invalid.",
-                         {"x-amzn-ErrorType": "UnrecognizedClientException"})  # fmt: skip
-
-
 class ConverseSpeaker(DeltaSpeaker[ConverseRequest, StreamContext]):
-    failed = _MESSAGES[500]
+    failed = MESSAGES[500]
 
     def read(self, incoming: Incoming, given: Given) -> tuple[Asked, ConverseRequest]:
         model, slash, operation = incoming.path.removeprefix(PREFIX).rpartition("/")
         if not slash or not model or operation not in _OPERATIONS:
             raise BadRequest(404, f"Unknown operation: {incoming.method} {incoming.path}",
                              {"x-amzn-ErrorType": "UnknownOperationException"})  # fmt: skip
-        _signed(incoming)
+        check_signed(incoming)
         body = json_object(incoming, "Malformed input request")
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -141,7 +95,7 @@ class ConverseSpeaker(DeltaSpeaker[ConverseRequest, StreamContext]):
                              redacted, cached)  # fmt: skip
 
     def answer_headers(self, context: StreamContext) -> Mapping[str, str]:
-        return {"x-amzn-RequestId": _request_id()}
+        return {"x-amzn-RequestId": request_id()}
 
     def replay_shapes(self, context: StreamContext, given: Given) -> Shapes:
         return shapes()
@@ -176,7 +130,7 @@ DIALECT: Final = Dialect(
     prefixes={PREFIX: {"POST": Conversation(ConverseSpeaker)}},
     why_not=not_applicable,
     shapes=FAULT_SHAPES,
-    errors=Errors(error_body, scripted_error, error_message, error_headers),
+    errors=ERRORS,
     capture=Capture(read_capture, (("Content-Type", CONTENT_TYPE),), decoded_events),
     strict_rules=STRICT_RULES,
     doc="AWS Bedrock Runtime (converse-stream: binary application/vnd.amazon.eventstream "

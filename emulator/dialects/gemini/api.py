@@ -68,12 +68,21 @@ class GeminiRequest(NamedTuple):
 class GeminiSpeaker(DeltaSpeaker[GeminiRequest, GeminiContext]):
     failed = MESSAGES[500]
 
-    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, GeminiRequest]:
+    def called(self, incoming: Incoming) -> tuple[str, str]:
+        """The model and the method the path names (a 404 for a method it has not)."""
         rest = incoming.path.removeprefix(PREFIX).removeprefix(PREFIX_V1)
         model, colon, method = rest.rpartition(":")
         if not colon or not model or method not in ("generateContent", "streamGenerateContent"):
             raise BadRequest(404, f"Method not found: {incoming.path}")
+        return model, method
+
+    def keyed(self, incoming: Incoming) -> None:
+        """Refuse a request without a key this API takes."""
         check_key(incoming)
+
+    def read(self, incoming: Incoming, given: Given) -> tuple[Asked, GeminiRequest]:
+        model, method = self.called(incoming)
+        self.keyed(incoming)
         stream = method == "streamGenerateContent"
         array = stream and incoming.query.get("alt") != "sse"
         body = json_object(incoming, "Invalid JSON payload received")
