@@ -311,8 +311,9 @@ def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
     assert lines["tool_call_split"].endswith(
         "[not on fakegpt: its reply is a tool call, which the FakeGpt conversation stream has not]"
     )
-    others = ", ".join(name for name in DIALECTS if name != "bedrock")
+    framed = ("bedrock", "anthropic-bedrock")  # binary event-stream frames
+    others = ", ".join(name for name in DIALECTS if name not in framed)
     assert lines["bad_prelude_crc"].endswith(
         f"[not on {others}: its bad_prelude_crc fault: its stream is not binary event-stream "
         "frames]"
-    )  # served on Bedrock's ConverseStream only
+    )  # served on Bedrock only
