@@ -14,6 +14,8 @@ from ..cli.options import add_output, add_speed
 from ..dialects.registry import DIALECTS
 from ..scenario import ScenarioError, load_scenario
 from ..scenario.dump import scenario_to_toml
+from .fixture_formats import imported_fixtures
+from .fixtures import Imported, scenario_toml
 from .imports import import_capture
 from .proxy import recording_proxy
 
@@ -63,8 +65,12 @@ def add_import(commands: Any) -> None:
     """``import``, with its options."""
     parser: argparse.ArgumentParser = commands.add_parser(
         "import",
-        help="turn a capture (HAR, JSON lines, a raw body) into a scenario",
-        description="Turn a capture into a scenario that replays it byte for byte: a HAR "
+        help="turn a capture (HAR, JSON lines, a raw body), or another mock's fixtures, into "
+        "a scenario",
+        description="Turn another mock's fixtures (aimock's JSON, mock-llm's or llmposter's "
+        "YAML, a VidaiMock provider or template: recognized by content) into a scenario "
+        "that answers the same requests the same way on every dialect, naming what has no "
+        "equivalent; or a capture into a scenario that replays it byte for byte: a HAR "
         'file (the browser\'s export), JSON lines of timed chunks ({"at": s, "text": …}, '
         "as GET /_emulator/journal/ID/recording gives), or a raw SSE body (curl -N). "
         "Cookies, tokens and passwords are left out, and the command says so.",
@@ -91,6 +97,9 @@ def import_(args: argparse.Namespace) -> int:
         args.parser.error(f"{args.file}: {exc.strerror or exc}")
     name = args.output.stem if args.output is not None else args.file.stem
     try:
+        fixtures = imported_fixtures(raw, args.file, name)
+        if fixtures is not None:
+            return _fixtures_written(fixtures, args.output)
         imported = import_capture(raw, str(args.file), name, args.dialect)
     except ScenarioError as exc:
         print(f"cannot import: {exc}", file=sys.stderr)
@@ -114,4 +123,23 @@ def import_(args: argparse.Namespace) -> int:
         load_scenario(args.output)  # what was written reads back
         print(f"wrote {args.output}: {len(imported.scenario.recording.chunks if imported.scenario.recording else ())} "
               f"writes, expecting {outcome}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _fixtures_written(imported: Imported, output: Path | None) -> int:
+    """Another mock's fixtures, as a scenario: printed or written, with what was left out
+    (or read otherwise), each named."""
+    text = scenario_toml(imported.table)
+    for line in imported.dropped:
+        print(f"not as in {imported.tool}: {line}", file=sys.stderr)
+    turns = len(imported.scenario.turns)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        load_scenario(output)  # what was written reads back
+    where = f", written to {output}" if output else ""
+    print(f"{imported.tool}'s fixtures: {turns} turn(s){where}; {len(imported.dropped)} "
+          "thing(s) not as there (above)", file=sys.stderr)  # fmt: skip
     return 0

@@ -51,7 +51,8 @@ def choose(
         call.near = [n.to_dict() for n in choice.near]
         if asked is None or not choice.scenario.turns:
             return choice.scenario
-        scenario, call.turn = turn_of(choice.scenario, asked, limits.rule_seconds)
+        scenario, call.turn = turn_of(choice.scenario, asked, limits.rule_seconds,
+                                      ctx.state.sequences)  # fmt: skip
         return scenario
     except ScenarioError as exc:
         raise BadRequest(400, f"cannot choose a scenario: {exc.problem}") from exc

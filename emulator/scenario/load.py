@@ -124,6 +124,9 @@ def scenario_from_dict(
     limit.finish()
     expect = _expect(top.table("expect"), reply)
     match = match_from_table(top.table("match")) if "match" in data else None
+    if match is not None and match.nth is not None:
+        raise ScenarioError(source, "match.nth", "counts the requests of one scenario's "
+                            "turns: give it in a [turns.match]")  # fmt: skip
     turns = _turns(top, scenario_name, source, folder)
     top.finish()
     for i, fault in enumerate(faults if recording is not None else ()):

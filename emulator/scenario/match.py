@@ -59,6 +59,10 @@ class Match:
     tools: bool | None = None
     #: The system prompt contains this.
     system_contains: str | None = None
+    #: The request is the Nth (from 1) of its session that this sequence answers (the
+    #: turns whose other conditions are the same): scripted answers, in order, to the
+    #: same question (in ``[turns.match]`` only).
+    nth: int | None = None
     #: (path, value): the JSON body has this value at this path (``$.metadata.user``).
     paths: tuple[tuple[str, Any], ...] = ()
 
@@ -106,9 +110,12 @@ class RegexTimeout(ValueError):
     """A match's regular expression took longer than its time limit on a message."""
 
 
-def misses(match: Match, asked: Asked, timeout: float = 0.1) -> list[Miss]:
-    """The conditions of ``match`` that ``asked`` fails (none: it matches)."""
+def misses(match: Match, asked: Asked, timeout: float = 0.1, seen: int = 0) -> list[Miss]:
+    """The conditions of ``match`` that ``asked`` fails (none: it matches); ``seen``: how
+    many earlier requests of the session its sequence answered (for ``nth``)."""
     found: list[Miss] = []
+    if match.nth is not None and seen + 1 != match.nth:
+        found.append(Miss("nth", f"request {match.nth}", f"request {seen + 1}"))
     user = asked.last_user
     if match.user is not None and user != match.user:
         found.append(Miss("user", _shown(match.user), _shown(user)))
@@ -253,6 +260,7 @@ def match_from_table(t: Table) -> Match:
         tool=_nonempty(t, "tool"),
         tools=t.optional_bool("tools"),
         system_contains=_nonempty(t, "system_contains"),
+        nth=t.optional_int("nth", minimum=1),
         paths=tuple(sorted(paths.data.items())),
     )
     t.finish()
@@ -286,6 +294,11 @@ def provable_tie(a: Match, b: Match) -> str | None:
             return None
     both = sorted(set(a.tested) | set(b.tested), key=MATCH_FIELDS.index)
     return ", ".join(both)
+
+
+def _nth_family(a: Match, b: Match) -> bool:
+    """Two matches for different requests of a sequence are never met by one request."""
+    return a.nth is None or b.nth is None or a.nth == b.nth
 
 
 def _user_family(a: Match, b: Match) -> bool:
@@ -348,6 +361,7 @@ def _paths_family(a: Match, b: Match) -> bool:
 
 
 _FAMILIES: Final = (
+    _nth_family,
     _user_family,
     _turn_family,
     _result_family,

@@ -10,7 +10,9 @@ matches gets the nearest turns and why each failed (:class:`NoTurnError`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -22,6 +24,7 @@ from ..scenario.turns import check_ties
 __all__ = [
     "Near",
     "NoTurnError",
+    "NthCounts",
     "TieError",
     "check_pool",
     "chosen_by_match",
@@ -34,6 +37,8 @@ __all__ = [
 _T = TypeVar("_T")
 #: How many of the nearest candidates a diagnosis names.
 NEAREST: Final = 3
+#: How many sequences (``nth``) a session counts requests for.
+MOST_SEQUENCES: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +92,19 @@ def _last(asked: Asked) -> str:
 
 
 def best(
-    candidates: Sequence[tuple[str, Match, _T]], asked: Asked, timeout: float
+    candidates: Sequence[tuple[str, Match, _T]],
+    asked: Asked,
+    timeout: float,
+    seen: Callable[[Match], int] = lambda match: 0,
 ) -> tuple[tuple[str, _T] | None, tuple[Near, ...]]:
     """The most specific candidate ``asked`` matches (None: none does), and the nearest
-    of those it does not (fewest conditions failed first)."""
+    of those it does not (fewest conditions failed first); ``seen``: how many earlier
+    requests a match's sequence (for ``nth``) answered."""
     winner: tuple[str, Match, _T] | None = None
     tie: str | None = None
     near: list[tuple[int, int, Near]] = []
     for name, match, value in candidates:
-        failed = misses(match, asked, timeout)
+        failed = misses(match, asked, timeout, seen(match) if match.nth is not None else 0)
         if failed:
             near.append((len(failed), -match.specificity, Near(name, tuple(failed))))
         elif winner is None or match.specificity > winner[1].specificity:
@@ -118,16 +127,58 @@ def chosen_by_match(
     return (None if found is None else found[1]), near
 
 
-def turn_of(scenario: Scenario, asked: Asked, timeout: float) -> tuple[Scenario, int]:
+def turn_of(
+    scenario: Scenario, asked: Asked, timeout: float, counts: NthCounts | None = None
+) -> tuple[Scenario, int]:
     """The turn of ``scenario`` that answers ``asked`` and its number (from 1); the
-    scenario itself and 0 when it has no turns. :class:`NoTurnError` when none matches."""
+    scenario itself and 0 when it has no turns. :class:`NoTurnError` when none matches.
+    ``counts``: how many requests of the session each sequence of turns (the same
+    conditions, each turn its own ``nth``) answered so far (None: none); a request one of
+    them answers is counted."""
     if not scenario.turns:
         return scenario, 0
     candidates = [(f"turn {i}", t.match, i) for i, t in enumerate(scenario.turns, 1)]
-    found, near = best(candidates, asked, timeout)
+    if counts is None:
+        found, near = best(candidates, asked, timeout)
+    else:
+        found, near = best(candidates, asked, timeout,
+                           lambda m: counts.seen(scenario.name, m))  # fmt: skip
     if found is None:
         raise NoTurnError(scenario, near, asked)
-    return scenario.turns[found[1] - 1].scenario, found[1]
+    chosen = scenario.turns[found[1] - 1]
+    if counts is not None and chosen.match.nth is not None:
+        counts.count(scenario.name, chosen.match)
+    return chosen.scenario, found[1]
+
+
+def _unsequenced(match: Match) -> Match:
+    return dataclasses.replace(match, nth=None)
+
+
+class NthCounts:
+    """How many requests of a session each sequence of turns answered (turns whose
+    matches are the same but for ``nth``), by scenario: at most :data:`MOST_SEQUENCES`
+    sequences, the oldest forgotten first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def seen(self, scenario: str, match: Match) -> int:
+        with self._lock:
+            return self._counts.get((scenario, repr(_unsequenced(match))), 0)
+
+    def count(self, scenario: str, match: Match) -> None:
+        """One more request answered by the sequence ``match`` (a turn's) is one of."""
+        key = (scenario, repr(_unsequenced(match)))
+        with self._lock:
+            self._counts[key] = self._counts.pop(key, 0) + 1
+            while len(self._counts) > MOST_SEQUENCES:
+                del self._counts[next(iter(self._counts))]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
 
 
 def opening_turn(scenario: Scenario, prompt: str) -> Scenario:

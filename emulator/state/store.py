@@ -26,7 +26,7 @@ from ..scenario.asked import Asked, Message
 from ..scenario.chaos import Chaos, derive
 from .config import LIMITS, Limits
 from .journal import Call, CallList, Journal, LimitError
-from .matching import Near, check_pool, chosen_by_match
+from .matching import Near, NthCounts, check_pool, chosen_by_match
 from .metrics import Metrics
 from .ratelimits import TokenBudgets
 from .records import SessionRecords
@@ -102,6 +102,8 @@ class EmulatorState(SessionRecords):
         self._counters: dict[tuple[str, str], int] = {}
         #: What this session spent of each scenario's token budget ([rate_limit]).
         self.budgets = TokenBudgets()
+        #: How many requests met each sequence of turns (``nth``).
+        self.sequences = NthCounts()
         #: The sessions of the JSON-RPC dialects (MCP), and their kept events.
         self.rpc = RpcSessions()
         self._chaos = _server.chaos
@@ -157,6 +159,7 @@ class EmulatorState(SessionRecords):
             self._registered.clear()
             self._counters.clear()
             self.budgets.clear()
+            self.sequences.clear()
             self._chaos = self._server.chaos
             self._chaos_count = 0
             server = self._server
