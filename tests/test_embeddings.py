@@ -133,3 +133,55 @@ def test_every_vector_is_unit_length_the_asked_length_and_the_same_each_time(
 def test_base64_is_little_endian_float32(vector: list[float]) -> None:
     raw = base64.b64decode(float32_base64(vector))
     assert list(struct.unpack(f"<{len(vector)}f", raw)) == vector
+
+
+async def test_gemini_s_embeddings_through_google_genai(emulator: Emulator) -> None:
+    from google import genai
+    from google.genai import types
+
+    client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=emulator.url))
+    with client:
+        whole = client.models.embed_content(model="gemini-embedding-001",
+                                            contents=["a cat", "a dog", "a cat"])  # fmt: skip
+        short = client.models.embed_content(
+            model="gemini-embedding-001", contents="a cat",
+            config=types.EmbedContentConfig(output_dimensionality=768),
+        )  # fmt: skip
+        older = client.models.embed_content(model="text-embedding-004", contents="a cat")
+    vectors = [e.values for e in whole.embeddings or []]
+    assert [len(v or []) for v in vectors] == [3072] * 3 and vectors[0] == vectors[2]
+    assert abs(_dot(vectors[0] or [], vectors[0] or []) - 1.0) < 1e-9  # whole: normalized
+    cut = (short.embeddings or [])[0].values or []
+    assert len(cut) == 768 and cut == (vectors[0] or [])[:768]  # the first values, as is
+    assert len((older.embeddings or [])[0].values or []) == 768
+
+
+def test_titan_s_embeddings_through_boto3(emulator: Emulator) -> None:
+    import json
+
+    import boto3
+    import botocore.exceptions
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1",
+                          endpoint_url=emulator.url, aws_access_key_id="a",
+                          aws_secret_access_key="b")  # fmt: skip
+
+    def invoke(model: str, body: dict[str, Any]) -> dict[str, Any]:
+        got = client.invoke_model(modelId=model, body=json.dumps(body))
+        return dict(json.loads(got["body"].read()))
+
+    v2 = invoke("amazon.titan-embed-text-v2:0", {"inputText": "a cat", "dimensions": 256})
+    raw = invoke("amazon.titan-embed-text-v2:0", {"inputText": "a cat", "normalize": False})
+    v1 = invoke("amazon.titan-embed-text-v1", {"inputText": "a cat"})
+    assert len(v2["embedding"]) == 256 and v2["embeddingsByType"]["float"] == v2["embedding"]
+    assert abs(_dot(v2["embedding"], v2["embedding"]) - 1.0) < 1e-9
+    assert (
+        len(raw["embedding"]) == 1024 and abs(_dot(raw["embedding"], raw["embedding"]) - 1) > 1e-6
+    )
+    assert len(v1["embedding"]) == 1536 and v1["inputTextTokenCount"] == 2
+    with pytest.raises(botocore.exceptions.ClientError, match="ValidationException"):
+        invoke("amazon.titan-embed-text-v2:0", {"inputText": "a", "dimensions": 300})
+    emulator.use("http_429_rate_limited")
+    with pytest.raises(client.exceptions.ThrottlingException):
+        invoke("amazon.titan-embed-text-v2:0", {"inputText": "a"})
+    client.close()

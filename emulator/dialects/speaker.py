@@ -163,9 +163,10 @@ Answer = Whole | Streamed
 # -- readers' helpers -----------------------------------------------------------------
 
 
-def json_object(incoming: Incoming, unreadable: str) -> dict[str, Any]:
-    """The request's JSON object; else a 400 that starts with ``unreadable``."""
-    if incoming.content_type != "application/json":
+def json_object(incoming: Incoming, unreadable: str, *, typed: bool = True) -> dict[str, Any]:
+    """The request's JSON object; else a 400 that starts with ``unreadable`` (``typed``:
+    it must say it is JSON, as most APIs ask; Bedrock's InvokeModel takes any body)."""
+    if typed and incoming.content_type != "application/json":
         raise BadRequest(400, f"{unreadable}: the Content-Type must be application/json.")
     try:
         body: Any = json.loads(incoming.body)

@@ -82,6 +82,8 @@ def _request_id() -> str:
 
 class MessagesSpeaker(DeltaSpeaker[MessagesRequest, MessageContext]):
     failed = _MESSAGES[500]
+    #: Whether a request must say its body is JSON (Bedrock's InvokeModel: any body).
+    typed = True
 
     def keyed(self, incoming: Incoming) -> None:
         """Refuse a request without a key (or an ``anthropic-version``) this API takes."""
@@ -106,7 +108,7 @@ class MessagesSpeaker(DeltaSpeaker[MessagesRequest, MessageContext]):
 
     def read(self, incoming: Incoming, given: Given) -> tuple[Asked, MessagesRequest]:
         self.keyed(incoming)
-        body = json_object(incoming, "The request body is not valid JSON")
+        body = json_object(incoming, "The request body is not valid JSON", typed=self.typed)
         model = self.model_of(incoming, body)
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:

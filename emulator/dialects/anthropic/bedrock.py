@@ -137,6 +137,8 @@ class BedrockMessagesSpeaker(MessagesSpeaker):
     """Anthropic's Messages as Bedrock's InvokeModel serves them: the model in the path, a
     stream by the path (not the body), in chunk frames."""
 
+    typed = False
+
     def keyed(self, incoming: Incoming) -> None:
         check_signed(incoming)
 

@@ -38,6 +38,8 @@ from .capture import decoded_events, read_capture
 from .plan import NAME, TITLE, not_applicable, planned_converse, whole_body
 from .read import FIRST_USER, STRICT_RULES, asked_of_converse, invalid
 from .shapes import FAULT_SHAPES, shapes
+from .titan import ROUTE as TITAN_ROUTE
+from .titan import TITAN
 from .wire import CONTENT_TYPE, StreamContext
 
 __all__ = ["DIALECT", "ConverseRequest", "ConverseSpeaker"]
@@ -126,7 +128,7 @@ DIALECT: Final = Dialect(
     name=NAME,
     title=TITLE,
     answered_at=PREFIX,
-    routes={},
+    routes={TITAN: {"POST": TITAN_ROUTE}},
     prefixes={PREFIX: {"POST": Conversation(ConverseSpeaker)}},
     why_not=not_applicable,
     shapes=FAULT_SHAPES,

@@ -1,5 +1,6 @@
 """Google's Gemini API: ``POST /v1beta/models/{model}:generateContent`` and
-``:streamGenerateContent`` (and the same under ``/v1/``), ``GET /v1beta/models``.
+``:streamGenerateContent`` (and the same under ``/v1/``), ``GET /v1beta/models``, and
+embeddings (``:embedContent``, ``:batchEmbedContents``: :mod:`.embed`).
 
 The same scenarios as the other dialects, in Gemini's shapes: a key is the
 ``x-goog-api-key`` header or ``?key=`` (any non-empty key; none gets the API's
@@ -34,6 +35,7 @@ from ..speaker import (
     too_long,
 )
 from .capture import read_capture
+from .embed import BATCH, SINGLE, embed_call
 from .plan import (
     NAME,
     TITLE,
@@ -149,7 +151,14 @@ DIALECT: Final = Dialect(
     name=NAME,
     title=TITLE,
     answered_at="/models/",
-    routes={"/v1beta/models": {"GET": Plain(answer_models)}},
+    routes={
+        "/v1beta/models": {"GET": Plain(answer_models)},
+        **{
+            f"{prefix}{{model}}:{method}": {"POST": embed_call()}
+            for prefix in (PREFIX, PREFIX_V1)
+            for method in (SINGLE, BATCH)
+        },
+    },
     prefixes={prefix: {"POST": Conversation(GeminiSpeaker)} for prefix in (PREFIX, PREFIX_V1)},
     why_not=not_applicable,
     shapes=FAULT_SHAPES,

@@ -1,5 +1,5 @@
-"""OpenAI's Chat Completions: ``POST /v1/chat/completions``, ``GET /v1/models`` and
-``POST /v1/embeddings``.
+"""OpenAI's Chat Completions: ``POST /v1/chat/completions``, ``GET /v1/models``,
+``POST /v1/embeddings`` and the legacy ``POST /v1/completions`` (:mod:`.completions`).
 
 The same scenarios as the FakeGpt endpoints, in OpenAI's shapes: a key is
 ``Authorization: Bearer sk-…`` (any such key is accepted; a missing or
@@ -25,6 +25,7 @@ from ..openai_embeddings import embeddings_call, model_in_body
 from ..speaker import DeltaSpeaker, Given, Incoming, Streamed, Whole, json_object, too_long
 from ..strict import refuse
 from .capture import read_capture
+from .completions import CompletionsSpeaker
 from .plan import NAME, TITLE, finish_reason, not_applicable, planned_chat
 from .read import STRICT_RULES, asked_of_chat
 from .shapes import FAULT_SHAPES, shapes
@@ -123,6 +124,7 @@ DIALECT: Final = Dialect(
         "/v1/chat/completions": {"POST": Conversation(ChatSpeaker)},
         "/v1/models": {"GET": Plain(answer_models)},
         "/v1/embeddings": {"POST": embeddings_call(check_key, model_in_body, UNREADABLE)},
+        "/v1/completions": {"POST": Conversation(CompletionsSpeaker)},
     },
     why_not=not_applicable,
     shapes=FAULT_SHAPES,
