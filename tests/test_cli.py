@@ -317,3 +317,18 @@ def test_list_says_on_which_dialects_a_scenario_is_not_served_and_why() -> None:
         f"[not on {others}: its bad_prelude_crc fault: its stream is not binary event-stream "
         "frames]"
     )  # served on Bedrock only
+
+
+def test_list_dialects_shows_every_surface_its_paths_and_what_it_serves() -> None:
+    from emulator import builtin_scenarios
+
+    out = run("list", "--dialects").stdout
+    heads = [line for line in out.splitlines() if not line.startswith(" ")]
+    assert [h.split()[0] for h in heads] == list(DIALECTS)
+    scenarios = builtin_scenarios()
+    for head in heads:
+        dialect = DIALECTS[head.split()[0]]
+        served = sum(dialect.not_applicable(s) is None for s in scenarios.values())
+        assert f"{dialect.title}: serves {served} of {len(scenarios)} scenarios" in head
+    assert "    POST /openai/deployments/{deployment}/chat/completions" in out
+    assert "    POST /model/{model}/invoke-with-response-stream" in out

@@ -23,6 +23,9 @@ def add_list(commands: Any) -> None:
         "its name, what it does, and on which dialects it does not apply and why.",
     )
     add_scenarios_dir(p)
+    p.add_argument("--dialects", action="store_true",
+                   help="list the dialects instead: each API the emulator speaks, its "
+                   "paths, and how many of the scenarios it serves")  # fmt: skip
     p.set_defaults(run=list_scenarios)
 
 
@@ -43,9 +46,26 @@ def list_scenarios(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.dialects:
+        return list_dialects(scenarios)
     width = max((len(n) for n in scenarios), default=0)
     for name, scenario in sorted(scenarios.items()):
         print(f"{name:<{width}}  {scenario.description}{not_served(scenario)}")
+    return 0
+
+
+def list_dialects(scenarios: dict[str, Scenario]) -> int:
+    """Each dialect: its name, what it is, how many scenarios it serves, and its paths
+    (``{…}`` a part of the path it reads; ``…`` any path under a prefix)."""
+    width = max(len(name) for name in DIALECTS)
+    for dialect in DIALECTS.values():
+        served = sum(dialect.not_applicable(s) is None for s in scenarios.values())
+        print(f"{dialect.name:<{width}}  {dialect.title}: serves {served} of "
+              f"{len(scenarios)} scenarios")  # fmt: skip
+        paths = [(m, p) for p, ms in dialect.routes.items() for m in ms]
+        paths += [(m, p + "…") for p, ms in dialect.prefixes.items() for m in ms]
+        for method, path in paths:
+            print(f"{'':<{width}}    {method} {path}")
     return 0
 
 
