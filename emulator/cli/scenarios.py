@@ -46,7 +46,7 @@ def list_scenarios(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.dialects:
+    if getattr(args, "dialects", False):  # serve --list (the old spelling) has no such flag
         return list_dialects(scenarios)
     width = max((len(n) for n in scenarios), default=0)
     for name, scenario in sorted(scenarios.items()):
