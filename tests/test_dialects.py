@@ -133,6 +133,10 @@ def test_each_shipped_dialect_shapes_what_it_declares_and_gives_a_reason_for_the
         "anthropic-bedrock": ANTHROPIC_BEDROCK_SHAPES,
         "anthropic-vertex": anthropic_shapes(),
         "gemini-vertex": gemini_shapes(),
+        **{
+            name: chat_shapes(ChatContext("chatcmpl-1", 1, "m", False, 3), 1.0)
+            for name in ("openrouter", "vllm", "llama-cpp", "mistral", "groq")
+        },
         "cohere": cohere_shapes(CohereContext("c", 3)),
         "ollama": ollama_shapes(OllamaContext("m", "t", 3, "chat"), line),
     }

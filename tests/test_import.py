@@ -378,9 +378,10 @@ async def test_a_capture_of_each_api_imports_as_its_dialect_and_replays_byte_for
     loaded = load_scenario(file)
     assert loaded.recording is not None and loaded.recording.dialect == dialect
     assert "sk-" not in file.read_text() and "AIza" not in file.read_text()
-    # Azure OpenAI's deployments speak Chat Completions' wire, Vertex AI's publisher models
-    # Anthropic's and Gemini's: they replay their recordings.
-    same_wire = {"openai-chat": {"azure-openai"}, "anthropic": {"anthropic-vertex"},
+    # Azure OpenAI's deployments and the OpenAI-compatible servers speak Chat Completions'
+    # wire, Vertex AI's publisher models Anthropic's and Gemini's: they replay them.
+    compatible = {"azure-openai", "openrouter", "vllm", "llama-cpp", "mistral", "groq"}
+    same_wire = {"openai-chat": compatible, "anthropic": {"anthropic-vertex"},
                  "gemini": {"gemini-vertex"}}.get(dialect, set())  # fmt: skip
     others = {name: d.not_applicable(loaded) for name, d in DIALECTS.items()
               if name != dialect and name not in same_wire}  # fmt: skip

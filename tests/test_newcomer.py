@@ -219,7 +219,8 @@ def test_every_package_is_installed() -> None:
 
 
 _WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen")  # fmt: skip
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen", "twenty", "twenty-one", "twenty-two")  # fmt: skip
 
 
 def test_the_readme_s_first_screen_counts_what_ships() -> None:

@@ -111,7 +111,7 @@ def test_azure_sends_the_prompts_filter_results_then_each_choices(
 def test_a_refusal_applies_where_the_api_has_a_refusal_field() -> None:
     refusal = builtin_scenarios()["refusal"]
     applies = {name for name, d in DIALECTS.items() if d.not_applicable(refusal) is None}
-    assert applies == {"openai-chat", "openai-responses", "azure-openai"}
+    assert applies == {"openai-chat", "openai-responses", "azure-openai", "openrouter"}
     assert "content_filtered" in (DIALECTS["anthropic"].not_applicable(refusal) or "")
     with pytest.raises(ScenarioError, match=r"\[reply.refusal\] a refusal is words"):
         scenario_from_dict({"description": "d", "reply": {"refusal": True, "tool": "t",

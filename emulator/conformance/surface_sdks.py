@@ -2,8 +2,8 @@
 clients: Azure OpenAI (``--python emulator.conformance.surface_sdks:azure_openai_sdk
 --dialect azure-openai``), Ollama (``ollama_sdk`` on ``ollama``) and Cohere
 (``cohere_sdk`` on ``cohere``), and Claude and Gemini on the clouds
-(``anthropic_bedrock_sdk``, ``anthropic_vertex_sdk``, ``gemini_vertex_sdk``), each
-unchanged,
+(``anthropic_bedrock_sdk``, ``anthropic_vertex_sdk``, ``gemini_vertex_sdk``), and
+Mistral's own (``mistral_sdk`` on ``mistral``), each unchanged,
 reading a stream as most code reads it.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from .sdks import chat_text, gemini_text, messages_text
+from .sdks import Gathered, chat_text, gemini_text, messages_text
 
 __all__ = [
     "anthropic_bedrock_sdk",
@@ -19,6 +19,7 @@ __all__ = [
     "azure_openai_sdk",
     "cohere_sdk",
     "gemini_vertex_sdk",
+    "mistral_sdk",
     "ollama_sdk",
 ]
 
@@ -132,3 +133,27 @@ def gemini_vertex_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:
     )
     with client:
         return gemini_text(client, prompt)
+
+
+async def mistral_sdk(url: str, prompt: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed on
+    """The official ``mistralai`` package streaming Chat Completions from the emulator's
+    Mistral preset (``server_url={url}/mistral``), no retries: each chunk's content, then
+    each tool call's arguments (gathered by index)."""
+    from mistralai.client import Mistral
+
+    text: list[str] = []
+    calls = Gathered()
+    async with Mistral(api_key="conformance", server_url=f"{url}/mistral",
+                       timeout_ms=int(timeout * 1000)) as client:  # fmt: skip
+        stream = await client.chat.stream_async(
+            model="mistral-small-latest", messages=[{"role": "user", "content": prompt}]
+        )
+        async for event in stream:
+            delta = event.data.choices[0].delta if event.data.choices else None
+            content = delta.content if delta is not None else None
+            text.append(content if isinstance(content, str) else "")
+            for call in (delta.tool_calls if delta is not None else None) or []:
+                arguments = call.function.arguments
+                piece = arguments if isinstance(arguments, str) else json.dumps(arguments)
+                calls.add(call.index or 0, piece)
+    return "".join(text) + calls.joined()

@@ -31,6 +31,7 @@ from .mcp.api import DIALECT as MCP
 from .ollama.api import DIALECT as OLLAMA
 from .openai_chat.api import DIALECT as OPENAI_CHAT
 from .openai_chat.azure import DIALECT as AZURE_OPENAI
+from .openai_chat.presets import DIALECTS as COMPATIBLE
 from .openai_realtime.api import DIALECT as OPENAI_REALTIME
 from .openai_responses.api import DIALECT as OPENAI_RESPONSES
 
@@ -52,6 +53,7 @@ DIALECTS: Final[dict[str, Dialect]] = {
         GEMINI_VERTEX,
         OLLAMA,
         COHERE,
+        *COMPATIBLE,
         OPENAI_REALTIME,
         GEMINI_LIVE,
         MCP,

@@ -19,7 +19,7 @@ from ..scenario.faults import FAULTS
 from ..scenario.model import Scenario
 from ..scenario.text import CACHE_TEXT_CHARS, cut_points
 
-__all__ = ["MAX_STREAM_BYTES", "Prepared", "estimated_bytes", "prepare"]
+__all__ = ["MAX_STREAM_BYTES", "Prepared", "estimated_bytes", "prepare", "whole"]
 
 #: A stream larger than this (estimated) is refused when planned (a
 #: cumulative reply of n characters cut into k snapshots sends about n·k/2
@@ -38,6 +38,14 @@ class Prepared(NamedTuple):
     ends: list[int]
     escaped: bytes  # the whole text as a JSON string body (cumulative replies)
     offsets: list[int]  # where each snapshot ends in ``escaped``
+
+
+def whole(prepared: Prepared) -> Prepared:
+    """``prepared`` as one piece: a tool call an API sends whole (Gemini's functionCall,
+    Ollama's and Mistral's tool calls), not in deltas."""
+    text = prepared.text
+    return prepared._replace(ends=[len(text)] if text else [],
+                             offsets=[len(prepared.escaped)] if text else [])  # fmt: skip
 
 
 def prepare(scenario: Scenario, text: str, *, escape: bool = True) -> Prepared:

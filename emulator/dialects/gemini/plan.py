@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from ...core.endings import end_label, event_label
 from ...engine.pieces import PieceTemplate, escaped_piece, piece_template
-from ...engine.prepare import Prepared
+from ...engine.prepare import Prepared, whole
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...protocol.steps import Step, Write
 from ...scenario.model import Scenario
@@ -57,18 +57,11 @@ def finish_reason(scenario: Scenario) -> str:
     return _FINISH[scenario.wire.finish_type]
 
 
-def _whole_call(prepared: Prepared) -> Prepared:
-    """A tool call's reply as one piece: Gemini sends a functionCall whole, not in deltas."""
-    text = prepared.text
-    return prepared._replace(ends=[len(text)] if text else [],
-                             offsets=[len(prepared.escaped)] if text else [])  # fmt: skip
-
-
 def planned_gemini(scenario: Scenario, ctx: GeminiContext, prepared: Prepared) -> Iterator[Step]:
     """The ``alt=sse`` form: each chunk an event."""
     fmt = format_of(scenario)
     if scenario.reply.tool:
-        prepared = _whole_call(prepared)
+        prepared = whole(prepared)
         events = _events(scenario, ctx, prepared, fmt.json_event, None)
     else:
         events = _events(scenario, ctx, prepared, fmt.json_event, _template(fmt.json_event, ctx))
@@ -84,7 +77,7 @@ def planned_gemini_array(
     array = JsonArray(scenario.wire.ensure_ascii)
 
     if scenario.reply.tool:
-        prepared = _whole_call(prepared)
+        prepared = whole(prepared)
 
     def end() -> Iterator[Step]:
         yield from _final(scenario, ctx, prepared, array.element)

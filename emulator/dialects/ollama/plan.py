@@ -17,7 +17,7 @@ from functools import partial
 from typing import Final
 
 from ...core.endings import end_label, event_label
-from ...engine.prepare import Prepared
+from ...engine.prepare import Prepared, whole
 from ...engine.stream import Events, delta_events, dialect_stream
 from ...protocol.steps import Step, Write
 from ...scenario.faults import unshaped
@@ -77,9 +77,7 @@ def planned_ollama(scenario: Scenario, ctx: OllamaContext, prepared: Prepared) -
     encoded = partial(line, ending=wire.line_ending, ensure_ascii=wire.ensure_ascii)
     reply = scenario.reply
     if reply.tool:  # a call is sent whole: one piece
-        text = prepared.text
-        prepared = prepared._replace(ends=[len(text)] if text else [],
-                                     offsets=[len(prepared.escaped)] if text else [])  # fmt: skip
+        prepared = whole(prepared)
 
     def opening() -> list[Step]:
         if not reply.reasoning or reply.redacted:

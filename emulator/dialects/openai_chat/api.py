@@ -42,6 +42,8 @@ class ChatRequest(NamedTuple):
     stream: bool
     include_usage: bool
     prompt_tokens: int
+    #: ``stream_options.continuous_usage_stats`` (vLLM's): the usage on every chunk.
+    continuous_usage: bool = False
 
 
 class ChatSpeaker(DeltaSpeaker[ChatRequest, ChatContext]):
@@ -73,7 +75,8 @@ class ChatSpeaker(DeltaSpeaker[ChatRequest, ChatContext]):
         prompt = asked.prompt
         if too_long(prompt, given.max_prompt):
             raise BadRequest(400, "This model's maximum context length was exceeded.")
-        return asked, ChatRequest(prompt, model, stream, include_usage, asked.tokens)
+        continuous = bool(options and options.get("continuous_usage_stats"))
+        return asked, ChatRequest(prompt, model, stream, include_usage, asked.tokens, continuous)
 
     def begin(
         self, parsed: ChatRequest, scenario: Scenario, planned: Prepared, given: Given

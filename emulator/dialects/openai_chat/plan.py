@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from ...core.endings import end_label, event_label
 from ...engine.pieces import escaped_piece, piece_template
-from ...engine.prepare import Prepared
+from ...engine.prepare import Prepared, whole
 from ...engine.stream import Events, delta_events, dialect_stream, format_of
 from ...protocol.sse import DONE, SSEFormat
 from ...protocol.steps import Step, Write
@@ -25,12 +25,14 @@ from ...scenario.text import CallEvent
 from ..common import keyed_api_not_applicable
 from .shapes import MISSING, shapes
 from .wire import (
+    PLAIN,
     ChatContext,
     chunk_object,
     empty_chunk_object,
     filter_results,
     tool_call,
     usage_chunk_object,
+    usage_so_far,
 )
 
 __all__ = ["NAME", "TITLE", "finish_reason", "not_applicable", "planned_chat"]
@@ -60,7 +62,10 @@ def planned_chat(
 ) -> Iterator[Step]:
     """The Chat Completions stream of ``scenario`` for one request, faults included."""
     fmt = format_of(scenario)
-    done = [Write(fmt.event(DONE), end_label("[DONE]"))] if scenario.wire.done else []
+    if ctx.quirks.whole_calls and scenario.reply.tool:
+        prepared = whole(prepared)
+    ends = scenario.wire.done and ctx.quirks.done
+    done = [Write(fmt.event(DONE), end_label("[DONE]"))] if ends else []
     events = _events(scenario, ctx, fmt, prepared)
     return dialect_stream(scenario, events, prepared, lambda: shapes(ctx, now), done)
 
@@ -72,8 +77,18 @@ def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prep
     said = "refusal" if reply.refusal else "content"  # where the reply's words go
     azure = scenario.wire.azure_filters
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    quirks = ctx.quirks
+
+    def chunk(
+        delta: dict[str, Any], finish: str | None = None, pieces: int = 0, first: bool = False
+    ) -> bytes:
         made = chunk_object(ctx, delta, finish)
+        if quirks is not PLAIN:
+            made.update(quirks.fields)
+            made.update(quirks.first if first else ())
+            made.update(quirks.final if finish is not None else ())
+        if ctx.every_usage:
+            made["usage"] = usage_so_far(ctx, pieces)
         if azure:  # every choice with its filter results, as Azure OpenAI sends them
             filtered = finish == "content_filter"
             made["choices"][0]["content_filter_results"] = filter_results(filtered=filtered)
@@ -81,7 +96,9 @@ def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prep
 
     def opening() -> list[Step]:
         delta: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
-        if tool:  # the call's id, type and name; its arguments follow piece by piece
+        if tool and quirks.whole_calls:  # the call comes whole, as its one piece
+            delta = {**delta, "content": None}
+        elif tool:  # the call's id, type and name; its arguments follow piece by piece
             delta = {
                 **delta,
                 "content": None,
@@ -92,29 +109,50 @@ def _events(scenario: Scenario, ctx: ChatContext, fmt: SSEFormat, prepared: Prep
         elif reply.refusal:  # the words come as a refusal, not as content
             delta = {**delta, "content": None, "refusal": ""}
         prompt = Write(fmt.json_event(empty_chunk_object()), event_label("prompt filter results"))
-        return [*[prompt] * azure, Write(chunk(delta), event_label("chunk 0 (role)"))]
+        notice = [Write(fmt.comment(quirks.comment), event_label("comment"))] * bool(
+            quirks.comment
+        )
+        return [
+            *notice,
+            *[prompt] * azure,
+            Write(chunk(delta, first=True), event_label("chunk 0 (role)")),
+        ]
 
     def call(event: CallEvent) -> list[Step]:
         index = first + event.call
         if event.kind == "stop":
             return []  # a call's end is not said: the next one's start, or the finish
         named = reply.calls[event.call].tool if event.kind == "start" else None
+        if quirks.whole_calls:  # the call whole as it starts; its pieces say nothing more
+            if event.kind != "start":
+                return []
+            whole_call = tool_call(ctx, named, reply.calls[event.call].arguments, first=True,
+                                   index=index)  # fmt: skip
+            return [Write(chunk({"tool_calls": [whole_call]}), event_label(f"call {index}"))]
         part = tool_call(ctx, named, event.text, first=event.kind == "start", index=index)
         return [Write(chunk({"tool_calls": [part]}), event_label(f"call {index} {event.kind}"))]
 
-    def event(text: str) -> bytes:
-        delta = {"tool_calls": [tool_call(ctx, None, text, first=False)]} if tool else {said: text}
-        return chunk(delta)
+    def event(text: str, number: int = 0) -> bytes:
+        if tool:
+            call = tool_call(ctx, tool if quirks.whole_calls else None, text,
+                             first=quirks.whole_calls)  # fmt: skip
+            return chunk({"tool_calls": [call]}, pieces=number)
+        return chunk({said: text}, pieces=number)
 
-    template = piece_template(event, "text")
+    # Every chunk's usage differs: no template for them.
+    template = None if ctx.every_usage else piece_template(event, "text")
 
     def piece(number: int, text: str) -> Step:
-        data = event(text) if template is None else template.fill(escaped_piece(prepared, number))
-        return Write(data, event_label(f"chunk {number}"))
+        if template is None:
+            return Write(event(text, number), event_label(f"chunk {number}"))
+        return Write(
+            template.fill(escaped_piece(prepared, number)), event_label(f"chunk {number}")
+        )
 
     def closing(text: str, pieces: int) -> list[Step]:
-        last: list[Step] = [Write(chunk({}, finish_reason(scenario)), event_label("final chunk"))]
-        if ctx.include_usage:
+        final = chunk({}, finish_reason(scenario), pieces)
+        last: list[Step] = [Write(final, event_label("final chunk"))]
+        if ctx.include_usage or quirks.usage:
             usage = usage_chunk_object(ctx, pieces)
             last.append(Write(fmt.json_event(usage), event_label("usage chunk")))
         return last

@@ -18,7 +18,9 @@ from ...protocol.ids import call_id
 
 __all__ = [
     "MODELS",
+    "PLAIN",
     "ChatContext",
+    "Quirks",
     "chunk_object",
     "completion_object",
     "empty_chunk_object",
@@ -26,11 +28,37 @@ __all__ = [
     "models_body",
     "tool_call",
     "usage_chunk_object",
+    "usage_so_far",
 ]
 
 #: The models ``GET /v1/models`` lists (any model name is accepted).
 MODELS: Final = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "o4-mini")
 _CREATED: Final = 1_715_000_000
+
+
+class Quirks(NamedTuple):
+    """How an OpenAI-compatible server's stream differs from OpenAI's own (none: it does
+    not): the presets of :mod:`.presets`."""
+
+    #: ``data: [DONE]`` ends the stream (llama.cpp's server long sent none).
+    done: bool = True
+    #: An SSE comment before the first chunk (OpenRouter's ``: OPENROUTER PROCESSING``).
+    comment: str = ""
+    #: The usage chunk comes whether or not it was asked for (OpenRouter, Mistral).
+    usage: bool = False
+    #: Fields every chunk carries beside OpenAI's (OpenRouter's ``provider``).
+    fields: tuple[tuple[str, Any], ...] = ()
+    #: Fields the first chunk carries (Groq's ``x_groq`` with the request's id).
+    first: tuple[tuple[str, Any], ...] = ()
+    #: Each tool call comes whole in one chunk, its name and all its arguments (Mistral's;
+    #: its SDK wants the name on every piece).
+    whole_calls: bool = False
+    #: Fields the final chunk carries (llama.cpp's ``timings``).
+    final: tuple[tuple[str, Any], ...] = ()
+
+
+#: OpenAI's own stream.
+PLAIN: Final = Quirks()
 
 
 class ChatContext(NamedTuple):
@@ -43,6 +71,9 @@ class ChatContext(NamedTuple):
     prompt_tokens: int
     reasoning_tokens: int = 0  # the model's hidden reasoning, counted in its usage
     cached_tokens: int = 0  # of the prompt's, those the prompt cache served
+    quirks: Quirks = PLAIN  # how the server differs from OpenAI's (a preset's)
+    #: Each chunk carries the usage so far (vLLM's ``continuous_usage_stats``, asked for).
+    every_usage: bool = False
 
 
 def chunk_object(
@@ -90,6 +121,11 @@ def _usage(ctx: ChatContext, completion_tokens: int) -> dict[str, Any]:
     if ctx.reasoning_tokens:
         usage["completion_tokens_details"] = {"reasoning_tokens": ctx.reasoning_tokens}
     return usage
+
+
+def usage_so_far(ctx: ChatContext, completion_tokens: int) -> dict[str, Any]:
+    """The usage after ``completion_tokens`` pieces (what vLLM's continuous usage says)."""
+    return _usage(ctx, completion_tokens)
 
 
 def usage_chunk_object(ctx: ChatContext, completion_tokens: int) -> dict[str, Any]:
