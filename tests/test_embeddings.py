@@ -185,3 +185,34 @@ def test_titan_s_embeddings_through_boto3(emulator: Emulator) -> None:
     with pytest.raises(client.exceptions.ThrottlingException):
         invoke("amazon.titan-embed-text-v2:0", {"inputText": "a"})
     client.close()
+
+
+async def test_a_scenario_scripts_the_vector_every_embeddings_answer_gives(
+    emulator: Emulator, tmp_path: Any
+) -> None:
+    from emulator import load_scenario
+    from emulator.scenario.dump import scenario_to_toml
+
+    known = {"description": "a known vector", "reply": {"vector": [0.6, 0.8, 0]}}
+    scenario = emulator.use(known)
+    file = tmp_path / "known.toml"
+    file.write_text(scenario_to_toml(scenario), encoding="utf-8")
+    assert load_scenario(file).reply.vector == (0.6, 0.8, 0.0)  # written back, read again
+    async with sdk(emulator) as client:
+        got = await client.embeddings.create(model="text-embedding-3-small", input=["a", "b"],
+                                             encoding_format="float")  # fmt: skip
+    assert [d.embedding for d in got.data] == [[0.6, 0.8, 0.0]] * 2
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{emulator.url}/api/embed", json={"model": "m", "input": "a"}) as r,
+    ):
+        assert (await r.json())["embeddings"] == [[0.6, 0.8, 0.0]]
+
+
+@pytest.mark.parametrize("vector", [[], ["a"], [True], [0.1] * 4097])
+def test_a_scripted_vector_that_is_not_one_names_its_key(vector: list[Any]) -> None:
+    from emulator import scenario_from_dict
+    from emulator.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"\[reply\.vector\] must be a list of 1 to"):
+        scenario_from_dict({"description": "d", "reply": {"vector": vector}}, name="v")

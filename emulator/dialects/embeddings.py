@@ -25,6 +25,7 @@ from typing import Final
 __all__ = [
     "MAX_DIMENSIONS",
     "embedding",
+    "embeddings_of",
     "float32_base64",
     "normalized",
     "token_count",
@@ -82,6 +83,21 @@ def embedding(text: str, dimensions: int, *, of: int = 0, unit: bool = True) -> 
             vector[i] += weight * sign
     vector = vector[:dimensions]
     return normalized(vector) if unit else vector
+
+
+def embeddings_of(
+    texts: Sequence[str],
+    dimensions: int,
+    *,
+    of: int = 0,
+    unit: bool = True,
+    scripted: Sequence[float] = (),
+) -> list[list[float]]:
+    """Each text's vector (as :func:`embedding` makes it); ``scripted``: the one vector a
+    scenario gives every text instead (``[reply] vector``), as it is."""
+    if scripted:
+        return [list(scripted) for _ in texts]
+    return [embedding(text, dimensions, of=of, unit=unit) for text in texts]
 
 
 def float32_base64(vector: Sequence[float]) -> str:

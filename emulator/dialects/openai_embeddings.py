@@ -16,7 +16,7 @@ from typing import Any, Final, NamedTuple
 from ..protocol.errors import BadRequest
 from ..scenario import ANSWER, Scenario
 from .dialect import Called
-from .embeddings import embedding, float32_base64, token_count
+from .embeddings import embeddings_of, float32_base64, token_count
 from .speaker import Given, Incoming, Whole, json_object, too_long
 
 __all__ = ["DIMENSIONS", "EmbeddingsRequest", "embeddings_call", "model_in_body"]
@@ -92,11 +92,12 @@ async def answer_embeddings(request: EmbeddingsRequest, scenario: Scenario, give
     """The list of vectors, made in a worker thread (a batch of long texts takes a while)."""
 
     def made() -> list[dict[str, Any]]:
+        vectors = embeddings_of(request.inputs, request.dimensions, of=request.whole,
+                                scripted=scenario.reply.vector)  # fmt: skip
         return [
             {"object": "embedding", "index": i,
              "embedding": float32_base64(v) if request.base64 else v}
-            for i, v in enumerate(embedding(t, request.dimensions, of=request.whole)
-                                  for t in request.inputs)
+            for i, v in enumerate(vectors)
         ]  # fmt: skip
 
     data = await given.costly(made)

@@ -129,6 +129,9 @@ class Reply:
     #: (OpenAI Realtime, Gemini Live, when the session asks for one): the emulator cannot
     #: hear, so the scenario (or its turn) scripts it.
     heard: str = ""
+    #: The vector every embeddings answer gives (none: each text's own, made from it): a
+    #: test that needs a known one scripts it.
+    vector: tuple[float, ...] = ()
 
     def own_part(self, text: str) -> bool:
         """Whether the reply's own ``text`` (or its first call, ``tool``) takes a part of

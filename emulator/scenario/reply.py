@@ -39,6 +39,7 @@ def reply_from_table(t: Table) -> Reply:
         refusal=t.boolean("refusal", False),
         cached_tokens=t.integer("cached_tokens", 0, minimum=0),
         heard=t.text("heard", ""),
+        vector=_vector(t),
     )
     if reply.redacted and not reply.reasoning:
         raise t.error("redacted", "redacts the reply's 'reasoning', which it has not")
@@ -64,6 +65,14 @@ def reply_from_table(t: Table) -> Reply:
 
 
 _MAX_SENTENCES: Final = 10_000
+#: The most values a scripted vector has (the longest model's).
+_MAX_VECTOR: Final = 4096
+
+
+def _vector(t: Table) -> tuple[float, ...]:
+    return tuple(t.number_list("vector", longest=_MAX_VECTOR))
+
+
 #: A tool's name, as the OpenAI and Anthropic APIs accept it.
 _TOOL_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

@@ -105,6 +105,14 @@ class Table:
             raise self.error(key, f"expected a list of integers, got {value!r:.60}")
         return [self._ranged(key, v, minimum, None) for v in value]
 
+    def number_list(self, key: str, *, longest: int) -> list[float]:
+        """A list of 1 to ``longest`` numbers (not given: none)."""
+        value = self._typed(key, list, "a list of numbers", [])
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if not numbers or len(value) > longest or (key in self.data and not value):
+            raise self.error(key, f"must be a list of 1 to {longest:,} numbers")
+        return [float(v) for v in value]
+
     def choices(
         self, key: str, options: Iterable[str], default: tuple[str, ...]
     ) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from ...protocol.errors import BadRequest
 from ...scenario import ANSWER, Scenario
 from ..aws import check_signed
 from ..dialect import Called
-from ..embeddings import embedding, token_count
+from ..embeddings import embeddings_of, token_count
 from ..speaker import Given, Incoming, Whole, json_object, too_long
 
 __all__ = ["ROUTE", "TITAN"]
@@ -55,9 +55,13 @@ def read_titan(incoming: Incoming, given: Given) -> TitanRequest:
 
 
 async def answer_titan(request: TitanRequest, scenario: Scenario, given: Given) -> Whole:
-    vector = await given.costly(
-        lambda: embedding(request.text, request.dimensions, unit=request.normalize)
-    )
+    def made() -> list[list[float]]:
+        scripted = scenario.reply.vector
+        return embeddings_of([request.text], request.dimensions, unit=request.normalize,
+                             scripted=scripted)  # fmt: skip
+
+    vectors = await given.costly(made)
+    vector = vectors[0]
     found: dict[str, Any] = {"embedding": vector, "embeddingsByType": {"float": vector},
                              "inputTextTokenCount": request.tokens}  # fmt: skip
     return Whole.json(found)

@@ -19,7 +19,7 @@ from ...scenario import ANSWER, HttpError, Scenario
 from ...scenario.asked import Asked
 from ...scenario.faults import Shapes
 from ..dialect import Called, Capture, Conversation, Dialect, Errors
-from ..embeddings import embedding, float32_base64, token_count
+from ..embeddings import embeddings_of, float32_base64, token_count
 from ..speaker import (
     DeltaSpeaker,
     Given,
@@ -169,7 +169,10 @@ def _read_embed(incoming: Incoming, given: Given) -> EmbedRequest:
 
 
 async def _answer_embed(request: EmbedRequest, scenario: Scenario, given: Given) -> Whole:
-    vectors = await given.costly(lambda: [embedding(t, request.dimensions) for t in request.texts])
+    def vectors_of() -> list[list[float]]:
+        return embeddings_of(request.texts, request.dimensions, scripted=scenario.reply.vector)
+
+    vectors = await given.costly(vectors_of)
     made: dict[str, Any] = {}
     if "float" in request.types:
         made["float"] = vectors

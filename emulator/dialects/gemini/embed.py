@@ -15,7 +15,7 @@ from typing import Any, Final, NamedTuple
 from ...protocol.errors import BadRequest
 from ...scenario import ANSWER, Scenario
 from ..dialect import Called
-from ..embeddings import embedding, token_count
+from ..embeddings import embeddings_of, token_count
 from ..google import check_key
 from ..speaker import Given, Incoming, Whole, json_object, too_long
 
@@ -91,11 +91,11 @@ def read_embed(incoming: Incoming, given: Given) -> EmbedRequest:
 
 async def answer_embed(request: EmbedRequest, scenario: Scenario, given: Given) -> Whole:
     def made() -> list[dict[str, Any]]:
-        vectors = []
-        for text, size in zip(request.texts, request.dimensions, strict=True):
-            whole = embedding(text, request.whole)
-            vectors.append({"values": whole if size == request.whole else whole[:size]})
-        return vectors
+        scripted = scenario.reply.vector
+        wholes = embeddings_of(request.texts, request.whole, scripted=scripted)
+        sizes = request.dimensions
+        return [{"values": whole if scripted or size == request.whole else whole[:size]}
+                for whole, size in zip(wholes, sizes, strict=True)]  # fmt: skip
 
     vectors = await given.costly(made)
     if request.batch:

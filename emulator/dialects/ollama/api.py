@@ -19,7 +19,7 @@ from ...scenario import ANSWER, HttpError, Scenario
 from ...scenario.asked import Asked
 from ...scenario.faults import Shapes
 from ..dialect import Called, Capture, Conversation, Dialect, Errors, Plain
-from ..embeddings import embedding, token_count
+from ..embeddings import embeddings_of, token_count
 from ..speaker import (
     DeltaSpeaker,
     Given,
@@ -179,7 +179,8 @@ def _read_embed(incoming: Incoming, given: Given) -> EmbedRequest:
 
 async def _answer_embed(request: EmbedRequest, scenario: Scenario, given: Given) -> Whole:
     def made() -> list[list[float]]:
-        return [embedding(t, request.dimensions, unit=not request.legacy) for t in request.inputs]
+        return embeddings_of(request.inputs, request.dimensions, unit=not request.legacy,
+                             scripted=scenario.reply.vector)  # fmt: skip
 
     vectors = await given.costly(made)
     if request.legacy:
