@@ -36,6 +36,7 @@ __all__ = [
     "chat_answer",
     "error_tables",
     "fixture_scenario",
+    "paced",
     "scenario_toml",
 ]
 
@@ -103,6 +104,16 @@ def error_tables(fixture: Fixture, status: Any, message: Any) -> dict[str, Any]:
 
 #: The path whose answers the other mocks' fixtures give (the others' are left out).
 CHAT_PATH: Final = "/v1/chat/completions"
+
+
+def paced(fixture: Fixture, size: Any, interval_ms: Any) -> None:
+    """A fixture's chunking and pace, as another mock says them: ``size`` characters a
+    chunk (a tool call is not cut so), ``interval_ms`` between two."""
+    reply = fixture.tables.get("reply")
+    if isinstance(size, int) and size > 0 and reply is not None and "tool" not in reply:
+        reply.update(cut="char", cut_size=size)
+    if isinstance(interval_ms, (int, float)) and interval_ms > 0:
+        fixture.tables["timing"] = {"tokens_per_second": round(1000 / interval_ms, 3)}
 
 
 def chat_answer(body: Any, fixture: Fixture, key: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .fixtures import ANYTHING, Fixture, calls_reply, error_tables
+from .fixtures import ANYTHING, Fixture, calls_reply, error_tables, paced
 
 _AIMOCK_FINISH: Final = {
     "length": "max_tokens",
@@ -96,13 +96,7 @@ def _aimock_response(response: Any, fixture: Fixture) -> None:
 
 
 def _aimock_stream(raw: dict[str, Any], fixture: Fixture) -> None:
-    reply = fixture.tables.get("reply")
-    size = raw.get("chunkSize")
-    if isinstance(size, int) and size > 0 and reply is not None and "tool" not in reply:
-        reply.update(cut="char", cut_size=size)
-    latency = raw.get("latency")
-    if isinstance(latency, (int, float)) and latency > 0:
-        fixture.tables["timing"] = {"tokens_per_second": round(1000 / latency, 3)}
+    paced(fixture, raw.get("chunkSize"), raw.get("latency"))
     cut = raw.get("truncateAfterChunks")
     if isinstance(cut, int) and cut >= 0:
         fixture.tables["faults"] = [{"kind": "drop", "at": cut + 1}]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .fixtures import ANYTHING, Fixture, calls_reply, error_tables
+from .fixtures import ANYTHING, Fixture, calls_reply, error_tables, paced
 
 
 def from_llmposter(data: dict[str, Any]) -> list[Fixture]:
@@ -61,14 +61,8 @@ def _llmposter_answer(raw: dict[str, Any], fixture: Fixture) -> None:
     else:
         fixture.drop("response", "says no content, tool calls, error or refusal")
     streaming = raw.get("streaming")
-    reply = fixture.tables.get("reply")
     if isinstance(streaming, dict):
-        size = streaming.get("chunk_size")
-        if isinstance(size, int) and size > 0 and reply is not None and "tool" not in reply:
-            reply.update(cut="char", cut_size=size)
-        latency = streaming.get("latency")
-        if isinstance(latency, (int, float)) and latency > 0:
-            fixture.tables["timing"] = {"tokens_per_second": round(1000 / latency, 3)}
+        paced(fixture, streaming.get("chunk_size"), streaming.get("latency"))
     failure = raw.get("failure")
     if isinstance(failure, dict):
         cut = failure.get("truncate_after_frames", failure.get("truncate_after_chunks"))

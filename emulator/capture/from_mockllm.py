@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Final
 
-from .fixtures import ANYTHING, CHAT_PATH, Fixture, chat_answer, error_tables
+from .fixtures import ANYTHING, CHAT_PATH, Fixture, chat_answer, error_tables, paced
 
 _CONTAINS: Final = re.compile(
     r"contains\(\s*body\.messages\[-1\]\.content\s*,\s*'((?:[^'\\]|\\.)*)'\s*\)"
@@ -35,12 +35,7 @@ def from_mockllm(data: dict[str, Any]) -> list[Fixture]:
     streaming = data.get("streaming")
     if isinstance(streaming, dict):
         for fixture in found:
-            reply = fixture.tables.get("reply")
-            if reply is not None and "tool" not in reply and streaming.get("chunkSize"):
-                reply.update(cut="char", cut_size=int(streaming["chunkSize"]))
-            if streaming.get("chunkIntervalMs"):
-                rate = round(1000 / float(streaming["chunkIntervalMs"]), 3)
-                fixture.tables["timing"] = {"tokens_per_second": rate}
+            paced(fixture, streaming.get("chunkSize"), streaming.get("chunkIntervalMs"))
     return found
 
 

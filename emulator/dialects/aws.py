@@ -14,7 +14,7 @@ from typing import Final
 
 from ..protocol.errors import BadRequest
 from ..scenario import HttpError
-from .dialect import Errors
+from .dialect import Errors, top_message
 from .speaker import Incoming, Whole, scripted_answer
 
 __all__ = [
@@ -76,15 +76,6 @@ def scripted_error(error: HttpError) -> Whole:
     return scripted_answer(error, error_body(error.status, message), error_headers(error.status))
 
 
-def error_message(body: bytes) -> str | None:
-    """The message of an error body of this API: ``{"message": …}``."""
-    try:
-        message = json.loads(body)["message"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return message if isinstance(message, str) else None
-
-
 def check_signed(incoming: Incoming) -> None:
     """A request signed (SigV4, from any access key) or with a Bedrock API key (a bearer
     token); else the API's 403."""
@@ -98,4 +89,4 @@ def check_signed(incoming: Incoming) -> None:
 
 
 #: How Bedrock's errors look.
-ERRORS: Final = Errors(error_body, scripted_error, error_message, error_headers)
+ERRORS: Final = Errors(error_body, scripted_error, top_message("message"), error_headers)

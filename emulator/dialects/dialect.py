@@ -30,7 +30,7 @@ from ..scenario.parts import parts
 from ..scenario.toxics import not_on_websocket
 from .rpc import RpcServer
 from .session import Talker
-from .speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole
+from .speaker import STREAM_HEADERS, Given, Incoming, Speaker, Whole, scripted_answer
 from .strict import StrictRule
 
 __all__ = [
@@ -48,6 +48,8 @@ __all__ = [
     "detail_body",
     "json_error_message",
     "path_pattern",
+    "plain_errors",
+    "top_message",
 ]
 
 R = TypeVar("R")
@@ -302,3 +304,30 @@ def json_error_message(body: bytes) -> str | None:
     except (ValueError, KeyError, TypeError):
         return None
     return message if isinstance(message, str) else None
+
+
+def top_message(key: str) -> Callable[[bytes], str | None]:
+    """What reads the message an error body says at its top, under ``key``
+    (``{"message": …}``: Cohere's, Bedrock's; ``{"error": "…"}``: Ollama's)."""
+
+    def read(body: bytes) -> str | None:
+        try:
+            message = json.loads(body)[key]
+        except (ValueError, KeyError, TypeError):
+            return None
+        return message if isinstance(message, str) else None
+
+    return read
+
+
+def plain_errors(
+    body: Callable[[int, Any], bytes], messages: Mapping[int, str], key: str
+) -> Errors:
+    """The errors of an API with a body of its own for each status, its message under
+    ``key`` at the top, and no headers or words of its own for a budget."""
+
+    def scripted(error: HttpError) -> Whole:
+        message = error.detail or messages.get(error.status, f"HTTP {error.status}")
+        return scripted_answer(error, body(error.status, message))
+
+    return Errors(body, scripted, top_message(key))

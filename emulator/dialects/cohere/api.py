@@ -9,16 +9,15 @@ chosen as for ``/api/conversation``.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any, Final, NamedTuple
 
 from ...engine.prepare import Prepared
 from ...protocol.errors import BadRequest
-from ...scenario import ANSWER, HttpError, Scenario
+from ...scenario import ANSWER, Scenario
 from ...scenario.asked import Asked
 from ...scenario.faults import Shapes
-from ..dialect import Called, Capture, Conversation, Dialect, Errors
+from ..dialect import Called, Capture, Conversation, Dialect, plain_errors
 from ..embeddings import embeddings_of, float32_base64, token_count
 from ..speaker import (
     DeltaSpeaker,
@@ -27,7 +26,6 @@ from ..speaker import (
     Streamed,
     Whole,
     json_object,
-    scripted_answer,
     too_long,
 )
 from .capture import read_capture
@@ -114,20 +112,7 @@ class CohereSpeaker(DeltaSpeaker[CohereRequest, CohereContext]):
         return Streamed(planned_cohere(scenario, context, planned))
 
 
-def scripted_error(error: HttpError) -> Whole:
-    message = error.detail or MESSAGES.get(error.status, f"HTTP {error.status}")
-    return scripted_answer(error, error_body(error.status, message))
-
-
-def error_message(body: bytes) -> str | None:
-    try:
-        message = json.loads(body)["message"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return message if isinstance(message, str) else None
-
-
-ERRORS: Final = Errors(error_body, scripted_error, error_message)
+ERRORS: Final = plain_errors(error_body, MESSAGES, "message")
 
 _EMBED_TYPES: Final = ("float", "base64", "int8", "uint8", "binary", "ubinary")
 

@@ -10,15 +10,14 @@ Scenarios are chosen as for ``/api/conversation``.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final, Literal, NamedTuple
 
 from ...engine.prepare import Prepared
 from ...protocol.errors import BadRequest
-from ...scenario import ANSWER, HttpError, Scenario
+from ...scenario import ANSWER, Scenario
 from ...scenario.asked import Asked
 from ...scenario.faults import Shapes
-from ..dialect import Called, Capture, Conversation, Dialect, Errors, Plain
+from ..dialect import Called, Capture, Conversation, Dialect, Plain, plain_errors
 from ..embeddings import embeddings_of, token_count
 from ..speaker import (
     DeltaSpeaker,
@@ -27,7 +26,6 @@ from ..speaker import (
     Streamed,
     Whole,
     json_object,
-    scripted_answer,
     too_long,
 )
 from .capture import read_capture
@@ -37,13 +35,13 @@ from .shapes import FAULT_SHAPES, shapes
 from .wire import (
     EMBEDDING_DIMENSIONS,
     OllamaContext,
-    arguments_object,
     created_at,
     error_body,
     final_object,
     line,
     show_body,
     tags_body,
+    tool_calls,
 )
 
 __all__ = ["DIALECT", "OllamaRequest", "OllamaSpeaker"]
@@ -111,11 +109,7 @@ class OllamaSpeaker(DeltaSpeaker[OllamaRequest, OllamaContext]):
             if thinking:
                 said["thinking"] = thinking
             if calls:
-                said["tool_calls"] = [
-                    {"id": f"call_{i}", "function": {"index": i, "name": tool,
-                                                     "arguments": arguments_object(args)}}
-                    for i, (tool, args) in enumerate(calls)
-                ]  # fmt: skip
+                said["tool_calls"] = tool_calls(calls)
         return final_object(context, done_reason(scenario), len(planned.ends), said)
 
     def stream(
@@ -133,20 +127,7 @@ class GenerateSpeaker(OllamaSpeaker):
     kind = "generate"
 
 
-def scripted_error(error: HttpError) -> Whole:
-    message = error.detail or MESSAGES.get(error.status, f"HTTP {error.status}")
-    return scripted_answer(error, error_body(error.status, message))
-
-
-def error_message(body: bytes) -> str | None:
-    try:
-        message = json.loads(body)["error"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return message if isinstance(message, str) else None
-
-
-ERRORS: Final = Errors(error_body, scripted_error, error_message)
+ERRORS: Final = plain_errors(error_body, MESSAGES, "error")
 
 
 class EmbedRequest(NamedTuple):

@@ -29,6 +29,7 @@ __all__ = [
     "piece_object",
     "show_body",
     "tags_body",
+    "tool_calls",
 ]
 
 #: The models ``GET /api/tags`` lists (any model name is accepted).
@@ -95,12 +96,18 @@ def piece_object(
     if thinking:
         message["thinking"] = thinking
     if calls:
-        message["tool_calls"] = [
-            {"id": f"call_{i}", "function": {"index": i, "name": tool,
-                                             "arguments": arguments_object(arguments)}}
-            for i, (tool, arguments) in enumerate(calls)
-        ]  # fmt: skip
+        message["tool_calls"] = tool_calls(calls)
     return {**head, "message": message, "done": False}
+
+
+def tool_calls(calls: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Calls (tool, arguments as JSON text) as a message's ``tool_calls``: each whole, its
+    arguments an object."""
+    return [
+        {"id": f"call_{i}", "function": {"index": i, "name": tool,
+                                         "arguments": arguments_object(arguments)}}
+        for i, (tool, arguments) in enumerate(calls)
+    ]  # fmt: skip
 
 
 def final_object(

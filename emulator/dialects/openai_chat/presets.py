@@ -26,7 +26,15 @@ from ...engine.prepare import Prepared
 from ...protocol.errors import BadRequest
 from ...scenario import HttpError, Scenario
 from ..common import keyed_api_not_applicable
-from ..dialect import Capture, Conversation, Dialect, Errors, Plain, json_error_message
+from ..dialect import (
+    Capture,
+    Conversation,
+    Dialect,
+    Errors,
+    Plain,
+    json_error_message,
+    top_message,
+)
 from ..openai import MESSAGES
 from ..speaker import Given, Incoming, Whole, scripted_answer
 from .api import ChatRequest, ChatSpeaker
@@ -40,6 +48,10 @@ __all__ = ["PRESETS", "Preset"]
 
 _TIMINGS: Final = {"prompt_n": 8, "prompt_ms": 12.5, "predicted_n": 9, "predicted_ms": 90.1,
                    "predicted_per_second": 99.9}  # fmt: skip
+
+
+#: The message of an error body that says it at the top (Mistral's).
+_TOP_MESSAGE: Final = top_message("message")
 
 
 class Preset(NamedTuple):
@@ -99,18 +111,6 @@ PRESETS: Final = (
 )  # fmt: skip
 
 
-def _message(body: bytes) -> str | None:
-    """The message of any of these servers' error bodies (in ``error``, or at the top)."""
-    found = json_error_message(body)
-    if found is not None:
-        return found
-    try:
-        message = json.loads(body)["message"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return message if isinstance(message, str) else None
-
-
 def _errors(preset: Preset) -> Errors:
     def body(status: int, detail: Any) -> bytes:
         return json.dumps(preset.error(status, str(detail))).encode()
@@ -119,7 +119,7 @@ def _errors(preset: Preset) -> Errors:
         message = error.detail or MESSAGES.get(error.status, f"HTTP {error.status}")
         return scripted_answer(error, body(error.status, message))
 
-    return Errors(body, scripted, _message)
+    return Errors(body, scripted, lambda raw: json_error_message(raw) or _TOP_MESSAGE(raw))
 
 
 def _speaker(preset: Preset) -> type[ChatSpeaker]:
