@@ -127,6 +127,9 @@ async def test_the_mistral_sdk_streams_and_raises_on_a_rate_limit(emulator: Emul
     from mistralai.client import errors as mistral_errors
 
     assert await mistral_sdk(emulator.url, PROMPT) == expected("default")
+    async with Mistral(api_key="k", server_url=f"{emulator.url}/mistral") as client:
+        whole = await client.chat.complete_async(model="m", messages=MESSAGES)
+    assert whole.choices[0].message.content == expected("default")
     emulator.use("tool_call_split")
     assert json.loads(await mistral_sdk(emulator.url, PROMPT)) == json.loads(
         expected("tool_call_split")
