@@ -51,7 +51,7 @@ ROUND_SECONDS: Final = 120.0
 SETTLE: Final = 0.05
 
 
-def _emulator(folder: Path, text: str, tokens_per_second: float) -> Server:
+def _emulator(folder: Path, text: str, tokens_per_second: float, loop: str = "asyncio") -> Server:
     scenario = folder / f"peer_{int(tokens_per_second)}.toml"
     scenario.write_text(
         f'description = "A peer benchmark reply."\n\n[reply]\ntext = "{text}"\ncut = "word"\n\n'
@@ -59,8 +59,9 @@ def _emulator(folder: Path, text: str, tokens_per_second: float) -> Server:
         encoding="utf-8",
     )
     speed = "1" if tokens_per_second else "0"
-    server = start("emulator", ["-m", "emulator", "--port", "0", "--scenario", str(scenario),
-                                "--speed", speed, "--log-level", "WARNING"])  # fmt: skip
+    name = "emulator" if loop == "asyncio" else f"emulator, {loop}"
+    server = start(name, ["-m", "emulator", "--port", "0", "--scenario", str(scenario),
+                          "--speed", speed, "--log-level", "WARNING", "--loop", loop])  # fmt: skip
     # It names localhost; connect where it listens (the same family every time).
     server.url = server.url.replace("localhost", "127.0.0.1")
     return server
@@ -229,7 +230,7 @@ CAN: Final = [
 
 
 async def run(apis: tuple[str, ...], sizes: tuple[int, ...], tokens: int, repeats: int,
-              out: Path) -> str:  # fmt: skip
+              out: Path, uvloop: bool = False) -> str:  # fmt: skip
     for path, name in ((MOCK_LLM, "mock-llm"), (AIMOCK, "aimock")):
         if not path.is_file() or shutil.which("node") is None:
             raise SystemExit(f"{name} is not installed: npm ci --prefix benchmarks (needs node)")
@@ -240,11 +241,13 @@ async def run(apis: tuple[str, ...], sizes: tuple[int, ...], tokens: int, repeat
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         long_text, short_text = TOKEN * tokens, TOKEN * 50
-        fast = [_emulator(work, long_text.rstrip(), 0), _aimock(work, long_text, 0),
-                _mock_llm(work, 0)]  # fmt: skip
+        fast = [_emulator(work, long_text.rstrip(), 0), _aimock(work, long_text, 0)]
+        if uvloop:
+            fast.append(_emulator(work, long_text.rstrip(), 0, "uvloop"))
+        fast.append(_mock_llm(work, 0))
         try:
             for api in apis:
-                servers = fast if api == "chat" else fast[:2]  # mock-llm: Chat only
+                servers = fast if api == "chat" else fast[:-1]  # mock-llm: Chat only
                 one += await single(servers, api, long_text, repeats)
         finally:
             for server in fast:
@@ -254,6 +257,8 @@ async def run(apis: tuple[str, ...], sizes: tuple[int, ...], tokens: int, repeat
                 rounds: list[Round] = []
                 makers = [lambda: _emulator(work, short_text.rstrip(), 50),
                           lambda: _aimock(work, short_text, 20)]  # fmt: skip
+                if uvloop:
+                    makers.append(lambda: _emulator(work, short_text.rstrip(), 50, "uvloop"))
                 if api == "chat":
                     makers.append(lambda: _mock_llm(work, 20))
                 for make in makers:  # a fresh server per round: its peak RSS is this round's
@@ -309,13 +314,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=2000, help="the one stream's tokens")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--out", type=Path, default=HERE, help="where RESULTS.md goes")
+    parser.add_argument("--uvloop", action="store_true",
+                        help="the emulator on uvloop too (serve --loop uvloop), a row beside")  # fmt: skip
     args = parser.parse_args(argv)
     apis = tuple(args.apis.split(","))
     unknown = [a for a in apis if a not in APIS]
     if unknown:
         parser.error(f"unknown APIs: {', '.join(unknown)}")
     sizes = tuple(int(s) for s in args.sizes.split(","))
-    print(asyncio.run(run(apis, sizes, args.tokens, args.repeats, args.out)))
+    print(asyncio.run(run(apis, sizes, args.tokens, args.repeats, args.out, args.uvloop)))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import shutil
 import signal
 import socket
@@ -332,3 +333,29 @@ def test_list_dialects_shows_every_surface_its_paths_and_what_it_serves() -> Non
         assert f"{dialect.title}: serves {served} of {len(scenarios)} scenarios" in head
     assert "    POST /openai/deployments/{deployment}/chat/completions" in out
     assert "    POST /model/{model}/invoke-with-response-stream" in out
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_uvloop_answers_alike(workers: str) -> None:
+    pytest.importorskip("uvloop", reason="uvloop is not installed")
+    with serving("--loop", "uvloop", "--workers", workers, "--speed", "0") as (proc, url):
+        FakeGpt.url = url
+        FakeGpt.reset()
+        try:
+            assert "".join(asyncio.run(collect(FakeGpt))) == "Hello! How can I help you today?"
+        finally:
+            FakeGpt.reset()
+        status = json.loads(urllib.request.urlopen(f"{url}/_emulator", timeout=10).read())
+        assert status["loop"] == "uvloop"  # the worker that answered runs on it
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+
+
+def test_loop_uvloop_without_uvloop_names_the_install(tmp_path: Path) -> None:
+    blocker = tmp_path / "uvloop.py"
+    blocker.write_text("raise ImportError('no uvloop here')\n")  # shadows an installed one
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "emulator", "--loop", "uvloop"],
+                          capture_output=True, text=True, timeout=60, env=env, check=False)  # fmt: skip
+    assert done.returncode == 2
+    assert "--loop uvloop: uvloop is not installed (pip install uvloop)" in done.stderr

@@ -10,6 +10,7 @@ registered first (``POST /_emulator/scenarios``) and then named like any other.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from typing import Any, Final
@@ -57,6 +58,7 @@ async def _info(request: web.BaseRequest, ctx: Context) -> web.Response:
         {
             "version": __version__,
             "pid": os.getpid(),  # which worker answered (--workers)
+            "loop": _loop_name(),  # the event loop it runs on (--loop)
             "session": state.id,
             "active": state.active.name,
             "default": state.default.name,
@@ -226,3 +228,10 @@ ADMIN_PREFIX_ROUTES: Final[Mapping[str, Mapping[str, Handler]]] = {
         "/sessions/": {"DELETE": _drop_session},
     }.items()
 }
+
+
+def _loop_name() -> str:
+    """The running event loop's kind: ``asyncio``, or ``uvloop`` (``serve --loop``)."""
+    return (
+        "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
+    )
