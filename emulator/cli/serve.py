@@ -146,8 +146,8 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "--loop",
         choices=("asyncio", "uvloop"),
         default="asyncio",
-        help="the event loop: uvloop (pip install uvloop) spent 3-10%% less CPU per stream "
-        "in benchmarks/RESULTS.md's run",
+        help="the event loop: uvloop (pip install uvloop) spent from 5%% less to 1%% more "
+        "CPU per stream in benchmarks/RESULTS.md's run",
     )
     p.add_argument(
         "--chaos",
