@@ -10,7 +10,7 @@ import math
 import random
 import socket
 import struct
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Final, Protocol
 
 from aiohttp import web
@@ -42,6 +42,12 @@ class Recorder(Protocol):
         """``frame``: a WebSocket message's (:data:`~emulator.protocol.steps.TEXT_FRAME`,
         ``BINARY_FRAME``, with ``MORE_FRAMES`` on each piece of a fragmented one but its
         last); 0: bytes."""
+        ...
+
+    def wrote_all(
+        self, offset: int, ms: float, writes: Sequence[bytes], whats: Sequence[Label]
+    ) -> None:
+        """Several writes that go out together, from ``offset`` on, at ``ms``."""
         ...
 
     def waited(self, offset: int, ms: float, seconds: float, what: Label) -> None: ...

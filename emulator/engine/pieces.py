@@ -25,19 +25,31 @@ _MARK: Final = "~<hole{}>~"
 Hole = Literal["text", "value"]
 
 
+#: Below this many bytes of values, an event of several holes is filled by ``%``: in C,
+#: about a sixth of a join's cost (past it, ``%`` copies more than a join does).
+_FORMATTED_BYTES: Final = 2048
+
+
 class PieceTemplate:
     """The bytes of an event around its holes, in the order the holes were asked for."""
 
-    __slots__ = ("order", "parts")
+    __slots__ = ("form", "in_order", "order", "parts")
 
     def __init__(self, parts: tuple[bytes, ...], order: tuple[int, ...]) -> None:
         self.parts = parts
         self.order = order  # the hole each gap between parts takes, by its argument index
+        #: The parts as a ``%b`` format (their own ``%`` doubled), for several holes.
+        self.form = b"%b".join(p.replace(b"%", b"%%") for p in parts)
+        self.in_order = order == tuple(range(len(order)))
 
     def fill(self, *values: bytes | memoryview) -> bytes:
         parts = self.parts
         if len(parts) == 2:
             return b"".join((parts[0], values[0], parts[1]))  # one copy, however long
+        if sum(map(len, values)) < _FORMATTED_BYTES:
+            if self.in_order:
+                return self.form % values
+            return self.form % tuple(values[gap] for gap in self.order)
         out: list[bytes | memoryview] = [parts[0]]
         for gap, part in zip(self.order, parts[1:], strict=True):
             out += (values[gap], part)

@@ -377,11 +377,7 @@ def _note(
     record: Recorder, call: Progress, pending: list[bytes], whats: list[Label], seconds: float
 ) -> None:
     """Record the writes about to go out (one entry each, at their offsets)."""
-    offset = call.bytes_sent
-    ms = seconds * 1000
-    for data, what in zip(pending, whats, strict=True):
-        record.wrote(offset, ms, data, what)
-        offset += len(data)
+    record.wrote_all(call.bytes_sent, seconds * 1000, pending, whats)
 
 
 #: The player lets other tasks run once it has written this many bytes and for

@@ -11,6 +11,7 @@ metadata is kept (for load tests).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -119,6 +120,40 @@ class Transcript:
             self.omitted_writes += 1
             self.omitted_bytes += gone
         self._tail_bytes = tail_bytes
+
+    def wrote_all(
+        self, offset: int, ms: float, writes: Sequence[bytes], whats: Sequence[Label]
+    ) -> None:
+        """Note writes that go out together (a fast stream's events, coalesced): as
+        :meth:`wrote` each would, but those the tail would only drop again are counted,
+        not made (at speed 0, most of a long stream's)."""
+        n, i = len(writes), 0
+        while i < n and self._head_bytes < self.keep_bytes and len(self.head) < self.keep_writes:
+            self.wrote(offset, ms, writes[i], whats[i])
+            offset += len(writes[i])
+            i += 1
+        j, kept = n, 0  # the last ones, as many as the tail could keep (one at least)
+        while j > i and (j == n or (n - j < self.keep_writes
+                                    and kept + len(writes[j - 1]) <= self.keep_bytes)):  # fmt: skip
+            kept += len(writes[j - 1])
+            j -= 1
+        faults = self.faults
+        for k in range(i, j):
+            size = len(writes[k])
+            what = whats[k]
+            if what.kind == "fault":
+                faults[what.name] = faults.get(what.name, 0) + 1
+            self.omitted_writes += 1
+            self.omitted_bytes += size
+            offset += size
+        if j > i and self.tail:  # the kept tail's older writes are dropped for these
+            self.omitted_writes += len(self.tail)
+            self.omitted_bytes += self._tail_bytes
+            self.tail.clear()
+            self._tail_bytes = 0
+        for k in range(j, n):
+            self.wrote(offset, ms, writes[k], whats[k])
+            offset += len(writes[k])
 
     def waited(self, offset: int, ms: float, seconds: float, what: Label) -> None:
         """Note a wait the stream made (a stall: no bytes for ``seconds``)."""

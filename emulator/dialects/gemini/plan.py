@@ -116,12 +116,14 @@ def _events(
         thought = chunk_object(ctx, scenario.reply.reasoning, None, 0, thought=True)
         return [Write(encoded(thought), event_label("thought"))]
 
+    before = ctx.prompt_tokens + ctx.thoughts  # the tokens counted before the reply's
+
     def piece(number: int, text: str) -> Step:
         if template is None:
             data = encoded(chunk_object(ctx, text, None, number, scenario.reply.tool))
         else:
-            data = template.fill(escaped_piece(prepared, number), str(number).encode(),
-                                 str(ctx.prompt_tokens + ctx.thoughts + number).encode())  # fmt: skip
+            data = template.fill(escaped_piece(prepared, number), b"%d" % number,
+                                 b"%d" % (before + number))  # fmt: skip
         return Write(data, event_label(f"chunk {number}"))
 
     def call(event: CallEvent) -> list[Step]:
