@@ -80,7 +80,10 @@ def test_the_docs_home_gives_the_readme_s_two_commands() -> None:
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     home = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
-    assert commands(home) == commands(readme) and len(commands(readme)) == 2
+    # The two commands, then the same in a container (what .ci/container builds and runs).
+    assert commands(home) == commands(readme) and len(commands(readme)) == 3
+    assert commands(readme)[2].startswith("docker build -t fakegpt-emulator . && docker run")
+    assert "podman build" in (ROOT / ".ci" / "container").read_text(encoding="utf-8")
     # ... and the docs build line the README's install table gives.
     assert '`pip install ".[docs]"`' in readme and "mkdocs build --strict" in readme
     assert 'python -m pip install -e ".[docs]" && mkdocs build --strict' in home
