@@ -49,11 +49,11 @@ APIS: Final = {
 }  # fmt: skip
 
 
-def request_bytes(api: Api, host: str, prompt: str) -> bytes:
+def request_bytes(api: Api, host: str, prompt: str, extra: dict[str, str] | None = None) -> bytes:
     """The whole HTTP/1.1 request for ``prompt`` (``Connection: close``: the body ends with
-    the connection)."""
+    the connection), with ``extra`` headers (a session's)."""
     body = json.dumps(api.body(prompt)).encode()
-    head = "".join(f"{k}: {v}\r\n" for k, v in api.headers.items())
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**api.headers, **(extra or {})}.items())
     return (
         f"POST {api.path} HTTP/1.1\r\nHost: {host}\r\n{head}Content-Type: application/json\r\n"
         f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
