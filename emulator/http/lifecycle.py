@@ -43,7 +43,7 @@ async def dispatch(
     """Answer ``request`` (its ``body`` read whole) by the route it asks for."""
     if ctx.cors and request.method == "OPTIONS":  # cors is only ever set on upstream paths
         return preflight(ctx.cors)
-    entry = routes.route_of(request)
+    entry, params = routes.route_of(request)
     if isinstance(entry, Admin):
         return await entry.handler(request, ctx)
     ctx.call.dialect = entry.dialect.name
@@ -58,7 +58,7 @@ async def dispatch(
         if transport == "sse_messages":
             return await posted(request, ctx, entry, entry.server, body)
         return await exchange(request, ctx, entry, entry.server, body)
-    return await _answered(request, ctx, entry, body, routes.params(request.path))
+    return await _answered(request, ctx, entry, body, params)
 
 
 async def _answered(

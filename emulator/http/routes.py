@@ -104,26 +104,29 @@ class RouteTable:
             return self.label(_SLASHES.sub("/", path))
         return found or "(no route)"
 
-    def params(self, path: str) -> Mapping[str, str]:
-        """What the template ``path`` is answered by names in it (none: a plain path)."""
-        for pattern, _, _ in () if path in self.routes else self.templates:
-            found = pattern.match(path) or pattern.match(_SLASHES.sub("/", path))
-            if found is not None:
-                return found.groupdict()
-        return {}
-
     def _methods(self, path: str) -> Mapping[str, Entry] | None:
-        """What answers each method on ``path`` (None: no route). A path with runs of
-        slashes is looked up with each run as one (a client that joins a base URL ending
-        in "/" to an absolute path: @google/genai's Live client dials ``//ws/…``)."""
+        """What answers each method on ``path`` (None: no route)."""
+        found = self._found(path)
+        return None if found is None else found[0]
+
+    def _found(self, path: str) -> tuple[Mapping[str, Entry], Mapping[str, str]] | None:
+        """What answers each method on ``path``, and what a template's path names in it
+        (None: no route). A path with runs of slashes is looked up with each run as one
+        (a client that joins a base URL ending in "/" to an absolute path: @google/genai's
+        Live client dials ``//ws/…``)."""
         methods = self.routes.get(path)
-        if methods is None:
-            methods = next((m for p, _, m in self.templates if p.match(path)), None)
-        if methods is None:
-            methods = next((m for p, m in self.prefixes.items() if path.startswith(p)), None)
-        if methods is None and "//" in path:
-            return self._methods(_SLASHES.sub("/", path))
-        return methods
+        if methods is not None:
+            return methods, {}
+        for pattern, _, templated in self.templates:
+            matched = pattern.match(path)
+            if matched is not None:
+                return templated, matched.groupdict()
+        methods = next((m for p, m in self.prefixes.items() if path.startswith(p)), None)
+        if methods is not None:
+            return methods, {}
+        if "//" in path:
+            return self._found(_SLASHES.sub("/", path))
+        return None
 
     def errors_of(self, path: str) -> Errors | None:
         """How errors look on ``path``: its dialect's (None: not an API's route)."""
@@ -131,17 +134,19 @@ class RouteTable:
         served = next((e for e in methods.values() if isinstance(e, Served)), None)
         return None if served is None else served.dialect.errors
 
-    def route_of(self, request: web.BaseRequest) -> Entry:
-        methods = self._methods(request.path)
-        if methods is None:
+    def route_of(self, request: web.BaseRequest) -> tuple[Entry, Mapping[str, str]]:
+        """What answers ``request``, and what its route's template names in its path."""
+        found = self._found(request.path)
+        if found is None:
             raise web.HTTPNotFound()
+        methods, params = found
         route = methods.get(request.method)
         if route is None and request.method == "HEAD":
             route = methods.get("GET")
         if route is None:
             allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
             raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
-        return route
+        return route, params
 
 
 def _served(
