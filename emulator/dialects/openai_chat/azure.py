@@ -20,19 +20,18 @@ import json
 import re
 from typing import Any, Final
 
-from ...engine.prepare import Prepared
 from ...protocol.errors import BadRequest
 from ...scenario import HttpError, Scenario
 from ..dialect import Capture, Conversation, Dialect, Errors, Plain, json_error_message
 from ..openai import BUDGET, error_body
 from ..openai_embeddings import embeddings_call, model_in_body
-from ..speaker import Given, Incoming, Streamed, Whole, scripted_answer
+from ..speaker import Answer, Given, Incoming, Whole, scripted_answer
 from .api import ChatRequest, ChatSpeaker
 from .capture import read_capture
 from .plan import not_applicable
 from .read import STRICT_RULES
 from .shapes import FAULT_SHAPES
-from .wire import ChatContext, models_body
+from .wire import models_body
 
 __all__ = ["DIALECT", "AzureChatSpeaker"]
 
@@ -130,20 +129,8 @@ class AzureChatSpeaker(ChatSpeaker):
     def model_of(self, incoming: Incoming, body: dict[str, Any]) -> str:
         return _deployment(incoming, body)
 
-    def whole(
-        self, parsed: ChatRequest, context: ChatContext, scenario: Scenario, planned: Prepared
-    ) -> Any:
-        return super().whole(parsed, context, _filtered(scenario), planned)
-
-    def stream(
-        self,
-        parsed: ChatRequest,
-        context: ChatContext,
-        scenario: Scenario,
-        planned: Prepared,
-        given: Given,
-    ) -> Streamed:
-        return super().stream(parsed, context, _filtered(scenario), planned, given)
+    async def answer(self, parsed: ChatRequest, scenario: Scenario, given: Given) -> Answer:
+        return await super().answer(parsed, _filtered(scenario), given)
 
 
 def _filtered(scenario: Scenario) -> Scenario:
