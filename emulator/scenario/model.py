@@ -144,6 +144,13 @@ class Reply:
         """Whether the reply calls a tool at all (its finish says so: tool_calls, tool_use)."""
         return bool(self.tool or self.calls)
 
+    def every_call(self, text: str) -> list[tuple[str, str]]:
+        """Its calls, each (tool, arguments): its own first, ``text`` its arguments (when
+        the reply is a call), then the further ones; what an API that sends calls whole
+        says of them."""
+        own = [(self.tool, text)] if self.tool else []
+        return own + [(c.tool, c.arguments) for c in self.calls]
+
 
 @dataclass(frozen=True, slots=True)
 class Timing:

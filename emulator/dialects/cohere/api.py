@@ -95,7 +95,7 @@ class CohereSpeaker(DeltaSpeaker[CohereRequest, CohereContext]):
         self, parsed: CohereRequest, context: CohereContext, scenario: Scenario, planned: Prepared
     ) -> Any:
         reply = scenario.reply
-        calls = ([(reply.tool, planned.text)] if reply.tool else []) + list(reply.calls)
+        calls = reply.every_call(planned.text)
         thinking = "" if reply.redacted else reply.reasoning
         return response_object(context, "" if reply.tool else planned.text,
                                finish_reason(scenario), len(planned.ends), calls,

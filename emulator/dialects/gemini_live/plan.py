@@ -24,7 +24,7 @@ from ..common import session_not_applicable
 from .shapes import MISSING, shapes
 from .wire import LiveContext, calls_message, content_message, said, usage
 
-__all__ = ["NAME", "TITLE", "calls_of", "not_applicable", "planned_live"]
+__all__ = ["NAME", "TITLE", "not_applicable", "planned_live"]
 
 NAME: Final = "gemini-live"
 TITLE: Final = "Gemini Live"
@@ -33,14 +33,6 @@ TITLE: Final = "Gemini Live"
 def not_applicable(scenario: Scenario) -> str | None:
     """Why ``scenario`` means nothing on this dialect (None: it applies)."""
     return session_not_applicable(scenario, NAME, TITLE, MISSING)
-
-
-def calls_of(scenario: Scenario, text: str) -> list[tuple[str, str]]:
-    """The turn's calls (tool, arguments): the reply's own (its text the arguments), then
-    the further ones."""
-    reply = scenario.reply
-    own = [(reply.tool, text)] if reply.tool else []
-    return own + [(c.tool, c.arguments) for c in reply.calls]
 
 
 def planned_live(scenario: Scenario, ctx: LiveContext, prepared: Prepared) -> Iterator[Step]:
@@ -65,7 +57,7 @@ def _going_away(steps: Iterator[Step]) -> Iterator[Step]:
 
 def _closing(scenario: Scenario, ctx: LiveContext, prepared: Prepared) -> list[Message]:
     tokens = len(prepared.ends) + len(scenario.reply.calls)
-    calls = calls_of(scenario, prepared.text)
+    calls = scenario.reply.every_call(prepared.text)
     if calls:  # the turn waits for the client's toolResponse
         return [said(calls_message(ctx, calls), event_label("toolCall")),
                 said({"usageMetadata": usage(ctx, tokens)}, end_label("usageMetadata"))]  # fmt: skip

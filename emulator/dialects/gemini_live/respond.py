@@ -14,7 +14,7 @@ from ...scenario.model import Scenario
 from ..google import MESSAGES
 from ..google_read import asked_of_gemini
 from ..speaker import DeltaSpeaker, Given, Incoming, Streamed, json_object, too_long
-from .plan import calls_of, planned_live
+from .plan import planned_live
 from .shapes import shapes
 from .wire import LiveContext, calls_message
 
@@ -62,7 +62,7 @@ class LiveSpeaker(DeltaSpeaker[LiveRequest, LiveContext]):
     def whole(
         self, parsed: LiveRequest, context: LiveContext, scenario: Scenario, planned: Prepared
     ) -> Any:
-        calls = calls_of(scenario, planned.text)
+        calls = scenario.reply.every_call(planned.text)
         if calls:
             return calls_message(context, calls)
         return {"serverContent": {"modelTurn": {"parts": [{"text": planned.text}]},

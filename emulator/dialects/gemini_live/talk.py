@@ -30,7 +30,6 @@ from .. import vad
 from ..google import call_arguments, check_key
 from ..session import Ask, Heard, Opened, Said, Talker, choosing_headers
 from ..speaker import Given, Incoming
-from .plan import calls_of
 from .respond import LiveSpeaker
 from .wire import call_id, said
 
@@ -121,7 +120,7 @@ class LiveTalker(Talker[LiveSession]):
         """The turn is answered: the model's content joins the session's (its calls, with
         the ids the client must answer them by)."""
         text = reply_text(scenario.reply, asked.prompt)
-        calls = calls_of(scenario, text)
+        calls = scenario.reply.every_call(text)
         contents = state.contents
         if scenario.reply.heard and contents and _spoken(contents[-1]):
             # What the spoken turn said (as the scenario scripts it), kept for later turns.

@@ -98,7 +98,7 @@ class OllamaSpeaker(DeltaSpeaker[OllamaRequest, OllamaContext]):
         self, parsed: OllamaRequest, context: OllamaContext, scenario: Scenario, planned: Prepared
     ) -> Any:
         reply = scenario.reply
-        calls = ([(reply.tool, planned.text)] if reply.tool else []) + list(reply.calls)
+        calls = reply.every_call(planned.text)
         text = "" if reply.tool else planned.text
         thinking = "" if reply.redacted else reply.reasoning
         said: dict[str, Any]

@@ -66,11 +66,6 @@ def done_reason(scenario: Scenario) -> str:
     return "length" if scenario.wire.finish_type == "max_tokens" else "stop"
 
 
-def _calls(scenario: Scenario, text: str) -> list[tuple[str, str]]:
-    reply = scenario.reply
-    return ([(reply.tool, text)] if reply.tool else []) + list(reply.calls)
-
-
 def planned_ollama(scenario: Scenario, ctx: OllamaContext, prepared: Prepared) -> Iterator[Step]:
     """The NDJSON stream of ``scenario`` for one request, faults included."""
     wire = scenario.wire
@@ -87,7 +82,7 @@ def planned_ollama(scenario: Scenario, ctx: OllamaContext, prepared: Prepared) -
 
     def piece(number: int, text: str) -> Step:
         if reply.tool:
-            made = piece_object(ctx, calls=_calls(scenario, prepared.text))
+            made = piece_object(ctx, calls=reply.every_call(prepared.text))
         else:
             made = piece_object(ctx, text)
         return Write(encoded(made), event_label(f"line {number}"))
