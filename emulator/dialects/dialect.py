@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final, Generic, Literal, NamedTuple, TypeVar
 
 from ..scenario import ANSWER, ApiPart, Budget, Endpoint, HttpError, Scenario
@@ -285,6 +286,7 @@ class Dialect:
 _PARAM: Final = re.compile(r"\{(\w+)\}")
 
 
+@lru_cache(maxsize=256)
 def path_pattern(path: str) -> re.Pattern[str] | None:
     """The pattern a route's path is, when it names parts of the path in braces
     (``/openai/deployments/{deployment}/chat/completions``: one segment each, as short
