@@ -20,14 +20,15 @@ from __future__ import annotations
 import asyncio
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, ClassVar, Final, Generic, NamedTuple, Protocol, TypeVar, cast
 
 from ..core.clock import Clock
 from ..core.signing import Signer
+from ..engine.flat import FLATS, MISSING, Kept, holes_of, made
 from ..engine.prepare import Prepared, estimated_bytes, prepare
 from ..engine.replay import replayed
 from ..protocol.errors import (
@@ -110,6 +111,8 @@ class Given(NamedTuple):
     number: int = 0
     #: Whether the client has gone (a costly part of planning is skipped then).
     gone: Callable[[], bool] = lambda: False
+    #: The server's speed factor (0: no pacing; a stream planned before is reused then).
+    speed: float = 1.0
 
     async def costly(self, work: Callable[[], T]) -> T:
         """``work()`` in a worker thread, unless the client has gone by the time a thread
@@ -236,6 +239,10 @@ class Speaker(ABC, Generic[R, P, C]):
 
     #: What an error fault says in an answer sent whole (its 500).
     failed: ClassVar[str]
+    #: The fields of the context each request makes anew (its ids, its time): a stream
+    #: asked for again is planned once with these as holes, then filled in
+    #: (:mod:`emulator.engine.flat`); (): it has none. None: every stream is planned.
+    holes: ClassVar[tuple[str, ...] | None] = None
 
     @abstractmethod
     def read(self, incoming: Incoming, given: Given) -> tuple[Asked, R]:
@@ -287,8 +294,60 @@ class Speaker(ABC, Generic[R, P, C]):
             return Streamed(steps, dict(recording.headers), extra, recording.status)
         if not parsed.stream:
             return Whole.json(self.whole(parsed, context, scenario, planned), extra)
-        streamed = self.stream(parsed, context, scenario, planned, given)
+        streamed = None
+        if self.holes is not None and not scenario.faults:
+            streamed = await self._again(parsed, context, scenario, planned, given)
+        if streamed is None:
+            streamed = self.stream(parsed, context, scenario, planned, given)
         return streamed if not extra else replace(streamed, extra={**extra, **streamed.extra})
+
+    async def _again(
+        self, parsed: R, context: C, scenario: Scenario, planned: P, given: Given
+    ) -> Streamed | None:
+        """The stream from the one planned for the same request before, its holes filled
+        in with this request's values (:mod:`emulator.engine.flat`); None: it is planned
+        as usual (the first time it is asked for, or when it cannot be reused)."""
+        names = self.holes or ()
+        holes = holes_of([getattr(context, name) for name in names])
+        if holes is None:
+            return None
+        valued: Callable[..., C] = context._replace  # type: ignore[attr-defined]
+        try:
+            key = (type(self), scenario, parsed,
+                   valued(**dict(zip(names, [a for a, _, _ in holes], strict=True))))  # fmt: skip
+            found = FLATS.get(key)
+        except TypeError:  # something the request says is not hashable: planned each time
+            return None
+        if found is not MISSING:
+            kept = cast("Kept", found)
+        else:
+            if not FLATS.seen(key):
+                return None
+            answers: list[Streamed] = []
+
+            def plan(values: Sequence[Any]) -> Iterator[Step]:
+                context = valued(**dict(zip(names, values, strict=True)))
+                answers.append(self.stream(parsed, context, scenario, planned, given))
+                return answers[-1].steps
+
+            def make() -> Kept:
+                flat = made(plan, holes)
+                return None if flat is None else (flat, replace(answers[0], steps=iter(())))
+
+            long = isinstance(planned, Prepared) and len(planned.ends) > _COSTLY_EVENTS
+            kept = await given.costly(make) if long else make()
+            FLATS.keep(key, kept)
+        if kept is None:
+            return None
+        flat, answer = kept[0], cast("Streamed", kept[1])
+        if flat.paced and given.speed:
+            return None
+        FLATS.used()
+        return replace(answer, steps=iter((flat.run([value for _, _, value in holes]),)))
+
+
+#: A stream of more events than this is planned for reuse in a worker thread.
+_COSTLY_EVENTS: Final = 2048
 
 
 class DeltaSpeaker(Speaker[R, Prepared, C]):

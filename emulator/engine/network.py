@@ -50,6 +50,13 @@ class Recorder(Protocol):
         """Several writes that go out together, from ``offset`` on, at ``ms``."""
         ...
 
+    def wrote_run(
+        self, offset: int, ms: float, data: bytes, ends: Sequence[int], whats: Sequence[Label]
+    ) -> None:
+        """A run of writes planned before, from ``offset`` on, at ``ms``: their bytes
+        joined, and where each ends in them."""
+        ...
+
     def waited(self, offset: int, ms: float, seconds: float, what: Label) -> None: ...
 
 

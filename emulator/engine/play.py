@@ -23,6 +23,7 @@ from ..protocol.steps import (
     Hold,
     Message,
     Reframe,
+    Run,
     Step,
     Until,
     Wait,
@@ -294,6 +295,11 @@ async def play_steps(
                     record.waited(call.bytes_sent, ms, step.seconds, step.what)
             elif isinstance(step, Reframe):
                 continue  # the framing stage's (it never reaches a sink)
+            elif isinstance(step, Run):  # a stream planned before: its writes at once
+                if record is not None:
+                    ms = (clock.time() - origin) * 1000
+                    record.wrote_run(call.bytes_sent, ms, step.data, step.ends, step.whats)
+                await sink.write(step.data)
             elif not isinstance(step, Write):
                 if record is not None:
                     ms = (clock.time() - origin) * 1000
@@ -363,7 +369,7 @@ def _measured(steps: Iterator[Step]) -> tuple[Iterator[Step], int]:
     size = 0
     for step in steps:
         kept.append(step)
-        if isinstance(step, Write):
+        if isinstance(step, (Write, Run)):
             size += len(step.data)
             if size > MEASURED_BYTES:
                 raise PlanError(

@@ -35,7 +35,7 @@ def given_for(request: web.BaseRequest, ctx: Context) -> Given:
 
     return Given(ctx.signer, config.clock, strict_asked(config.strict, request.headers),
                  config.max_prompt, config.max_stream_bytes, config.seed, config.accounts,
-                 ctx.state.id, gone=gone)  # fmt: skip
+                 ctx.state.id, gone=gone, speed=config.speed)  # fmt: skip
 
 
 def choose(

@@ -1,16 +1,16 @@
 """The steps a planned answer is made of. Pure values.
 
-Any answer: bytes written (:class:`Write`), a wait, a drop (the connection
-cut), a hold. On a WebSocket, its own terms too: a whole message (text or
-binary), a fragment of one, a ping, a close with a code and a reason. The
-planner (:mod:`emulator.engine`) and the dialects yield them, fault writers
-make them, and only the player (:mod:`emulator.engine.play`) turns them into
-socket writes and sleeps, through a sink (an HTTP body, a WebSocket).
+Any answer: bytes written (:class:`Write`; a run of them planned before,
+:class:`Run`), a wait, a drop (the connection cut), a hold. On a WebSocket, its own
+terms too: a whole message (text or binary), a fragment of one, a ping, a close with a
+code and a reason. The planner (:mod:`emulator.engine`) and the dialects yield them,
+fault writers make them, and only the player (:mod:`emulator.engine.play`) turns them
+into socket writes and sleeps, through a sink (an HTTP body, a WebSocket).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -29,6 +29,7 @@ __all__ = [
     "Message",
     "Ping",
     "Reframe",
+    "Run",
     "Step",
     "Until",
     "Wait",
@@ -51,6 +52,16 @@ class Write:
 
     data: bytes
     what: Label = field(default=_EVENT, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Writes planned before, sent at once: their bytes joined, where each ends in them,
+    and what each is (a stream asked for again: :mod:`emulator.engine.flat`)."""
+
+    data: bytes
+    ends: Sequence[int]
+    whats: Sequence[Label]
 
 
 @dataclass(slots=True)
@@ -161,4 +172,6 @@ def frame_of(step: Message | Fragment) -> int:
 
 #: What only a WebSocket can carry.
 WebSocketStep = Message | Fragment | Ping | Close | Deaf
-Step = Write | Wait | Drop | Hold | Until | Message | Fragment | Ping | Close | Deaf | Reframe
+Step = (
+    Write | Run | Wait | Drop | Hold | Until | Message | Fragment | Ping | Close | Deaf | Reframe
+)

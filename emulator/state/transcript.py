@@ -10,6 +10,7 @@ metadata is kept (for load tests).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -154,6 +155,55 @@ class Transcript:
         for k in range(j, n):
             self.wrote(offset, ms, writes[k], whats[k])
             offset += len(writes[k])
+
+    def wrote_run(
+        self, offset: int, ms: float, data: bytes, ends: Sequence[int], whats: Sequence[Label]
+    ) -> None:
+        """Note a run of writes planned before (no fault's among them): as
+        :meth:`wrote_all` would, from their joined bytes, where each ends in them: how many
+        each end keeps is found by bisection, and only the kept ones are cut out."""
+        n = len(ends)
+        keep, limit = self.keep_bytes, self.keep_writes
+        i, room = 0, limit - len(self.head)
+        if n and self._head_bytes < keep and room > 0:
+            i = min(n, room, bisect_left(ends, keep - self._head_bytes) + 1)
+            self.head.extend(self._entries(offset, ms, data, ends, whats, 0, i))
+            self._head_bytes += ends[i - 1]
+        if i == n:
+            return
+        # The last ones, as many as the tail keeps (one at least); those between are
+        # counted, not kept, and so is what the tail held before.
+        first = bisect_left(ends, ends[-1] - keep) + 1 if ends[-1] > keep else 0
+        j = min(max(i, first, n - limit), n - 1)
+        if j == i:
+            for k in range(i, n):
+                start = ends[k - 1] if k else 0
+                self.wrote(offset + start, ms, data[start : ends[k]], whats[k])
+            return
+        start = ends[i - 1] if i else 0
+        self.omitted_writes += j - i + len(self.tail)
+        self.omitted_bytes += ends[j - 1] - start + self._tail_bytes
+        self.tail = deque(self._entries(offset, ms, data, ends, whats, j, n))
+        self._tail_bytes = ends[-1] - ends[j - 1]
+
+    def _entries(
+        self,
+        offset: int,
+        ms: float,
+        data: bytes,
+        ends: Sequence[int],
+        whats: Sequence[Label],
+        i: int,
+        j: int,
+    ) -> list[_Entry]:
+        """Writes ``i`` to ``j`` of a run as kept entries."""
+        keep, capture = self.keep_bytes, self.capture
+        starts = [ends[i - 1] if i else 0, *ends[i : j - 1]]
+        return [
+            (offset + a, ms, b - a, w,
+             (data[a:b] if b - a <= keep else data[a : a + keep]) if capture else None, 0)
+            for a, b, w in zip(starts, ends[i:j], whats[i:j], strict=True)
+        ]  # fmt: skip
 
     def waited(self, offset: int, ms: float, seconds: float, what: Label) -> None:
         """Note a wait the stream made (a stall: no bytes for ``seconds``)."""

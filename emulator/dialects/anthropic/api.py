@@ -81,6 +81,7 @@ def _request_id() -> str:
 
 
 class MessagesSpeaker(DeltaSpeaker[MessagesRequest, MessageContext]):
+    holes = ("id",)
     failed = _MESSAGES[500]
     #: Whether a request must say its body is JSON (Bedrock's InvokeModel: any body).
     typed = True

@@ -13,7 +13,6 @@ Scenarios are chosen as for ``/api/conversation``.
 from __future__ import annotations
 
 import base64
-import random
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
@@ -44,7 +43,8 @@ from .wire import CONTENT_TYPE, StreamContext
 
 __all__ = ["DIALECT", "ConverseRequest", "ConverseSpeaker"]
 
-_IDS: Final = random.Random()
+#: The least and most a reply's ``metrics.latencyMs`` says.
+_LATENCY_MS: Final = (180, 900)
 #: Where the model's operations are served: the model id and the operation follow.
 PREFIX: Final = "/model/"
 _OPERATIONS: Final = ("converse-stream", "converse")
@@ -60,6 +60,7 @@ class ConverseRequest(NamedTuple):
 
 
 class ConverseSpeaker(DeltaSpeaker[ConverseRequest, StreamContext]):
+    holes = ()  # nothing in its stream is made anew for each request (ids are headers)
     failed = MESSAGES[500]
 
     def read(self, incoming: Incoming, given: Given) -> tuple[Asked, ConverseRequest]:
@@ -93,8 +94,10 @@ class ConverseSpeaker(DeltaSpeaker[ConverseRequest, StreamContext]):
         if reasoning and scenario.reply.redacted:  # a blob: base64 of the sealed bytes
             redacted = base64.b64encode(seals.sealed(reasoning).encode()).decode()
         cached = min(scenario.reply.cached_tokens, parsed.prompt_tokens)
-        return StreamContext(parsed.prompt_tokens, _IDS.randint(180, 900), reasoning, signature,
-                             redacted, cached)  # fmt: skip
+        # The model's latency: a first token's wait and a little for each piece after it.
+        latency = min(_LATENCY_MS[1], _LATENCY_MS[0] + 2 * len(planned.ends))
+        return StreamContext(parsed.prompt_tokens, latency, reasoning, signature, redacted,
+                             cached)  # fmt: skip
 
     def answer_headers(self, context: StreamContext) -> Mapping[str, str]:
         return {"x-amzn-RequestId": request_id()}

@@ -68,6 +68,7 @@ class CohereRequest(NamedTuple):
 
 
 class CohereSpeaker(DeltaSpeaker[CohereRequest, CohereContext]):
+    holes = ("id",)
     failed = MESSAGES[500]
 
     def read(self, incoming: Incoming, given: Given) -> tuple[Asked, CohereRequest]:

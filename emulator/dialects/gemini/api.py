@@ -68,6 +68,7 @@ class GeminiRequest(NamedTuple):
 
 
 class GeminiSpeaker(DeltaSpeaker[GeminiRequest, GeminiContext]):
+    holes = ("response_id",)
     failed = MESSAGES[500]
 
     def called(self, incoming: Incoming) -> tuple[str, str]:

@@ -67,6 +67,8 @@ class OllamaRequest(NamedTuple):
 class OllamaSpeaker(DeltaSpeaker[OllamaRequest, OllamaContext]):
     """``/api/chat``'s answers (``kind`` "generate": ``/api/generate``'s)."""
 
+    holes = ("created_at",)
+
     failed = MESSAGES[500]
     kind: Literal["chat", "generate"] = "chat"
 

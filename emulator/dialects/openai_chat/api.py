@@ -47,6 +47,7 @@ class ChatRequest(NamedTuple):
 
 
 class ChatSpeaker(DeltaSpeaker[ChatRequest, ChatContext]):
+    holes = ("id", "created")
     failed = MESSAGES[500]
 
     def keyed(self, incoming: Incoming) -> None:

@@ -77,6 +77,7 @@ def _why_not(scenario: Scenario) -> str | None:
 
 
 class CompletionsSpeaker(DeltaSpeaker[CompletionsRequest, ChatContext]):
+    holes = ("id", "created")
     failed = "The server had an error while processing your request. Sorry about that!"
 
     def read(self, incoming: Incoming, given: Given) -> tuple[Asked, CompletionsRequest]:

@@ -40,6 +40,7 @@ class ResponsesRequest(NamedTuple):
 
 
 class ResponsesSpeaker(DeltaSpeaker[ResponsesRequest, ResponseContext]):
+    holes = ("id", "item_id", "created_at")
     failed = MESSAGES[500]
 
     def read(self, incoming: Incoming, given: Given) -> tuple[Asked, ResponsesRequest]:
