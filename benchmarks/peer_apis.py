@@ -3,18 +3,20 @@ protocol (no HTTP library), so that what is measured is the servers, not the cli
 
 Each API is a request (its path, headers, a body for a prompt) and the bytes that say
 its stream is whole (``[DONE]``, ``response.completed``, ``message_stop``, a
-``finishReason``, ``messageStop`` in a binary frame).
+``finishReason``, ``messageStop`` in a binary frame); the Realtime API is a session over
+a WebSocket (:class:`RawSession`: the upgrade, its asks as frames, ``response.done``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
-__all__ = ["APIS", "Api", "RawStream", "request_bytes"]
+__all__ = ["APIS", "REALTIME", "Api", "RawSession", "RawStream", "request_bytes"]
 
 
 class Api(NamedTuple):
@@ -46,7 +48,12 @@ APIS: Final = {
                    {"Authorization": "AWS4-HMAC-SHA256 Credential=b/20260101/us-east-1"},
                    lambda p: {"messages": [{"role": "user", "content": [{"text": p}]}]},
                    b"messageStop"),
+    # Not a POST: a session over a WebSocket (:class:`RawSession`), its asks as messages.
+    "realtime": Api("Realtime (WebSocket)", "/v1/realtime?model=gpt-realtime", {},
+                    lambda p: {}, b"response.done"),
 }  # fmt: skip
+#: The API spoken over a WebSocket.
+REALTIME: Final = "realtime"
 
 
 def request_bytes(api: Api, host: str, prompt: str, extra: dict[str, str] | None = None) -> bytes:
@@ -111,3 +118,93 @@ class RawStream(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.finished.done():
             self.finished.set_result(None)
+
+
+def realtime_messages(prompt: str) -> list[bytes]:
+    """What a session sends: text output, one user item with ``prompt``, a response."""
+    return [json.dumps(m).encode() for m in (
+        {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}},
+        {"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": prompt}]}},
+        {"type": "response.create"},
+    )]  # fmt: skip
+
+
+def _client_frame(payload: bytes) -> bytes:
+    """A text frame as a client sends it: masked (RFC 6455, 5.3), with a key of zeros,
+    which leaves the payload as it is."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x81, 0x80 | n))
+    elif n < 65536:
+        head = bytes((0x81, 0x80 | 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 0x80 | 127)) + n.to_bytes(8, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+class RawSession(RawStream):
+    """One Realtime session over a WebSocket, read raw: the upgrade, the client's messages
+    once the server's first comes, then its frames until one holds ``response.done``
+    (when the first frame after the greeting came is its first bytes)."""
+
+    def __init__(self, host: str, prompt: str) -> None:
+        key = base64.b64encode(b"peer-benchmark-k").decode()
+        request = (f"GET {APIS[REALTIME].path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer sk-b\r\n\r\n").encode()  # fmt: skip
+        super().__init__(request, b"response.done")
+        self.asks = b"".join(_client_frame(m) for m in realtime_messages(prompt))
+        self.buffer = b""  # what came of a frame not yet whole
+        self.greeted = False
+
+    def data_received(self, data: bytes) -> None:
+        if not self.in_body:
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            self.status = self.head.split(b" ", 2)[1]
+            self.in_body = True
+            data = self.head[end + 4 :]
+        buffer = self.buffer + data if self.buffer else data
+        at = 0
+        while True:
+            found = _frame(buffer, at)
+            if found is None:
+                break
+            start, at = found
+            if not self.greeted:  # session.created: now the asks
+                self.greeted = True
+                assert self.transport is not None
+                self.transport.write(self.asks)
+                self.sent = time.perf_counter()
+                continue
+            if self.first != self.first:
+                self.first = time.perf_counter() - self.sent
+            if self.marker in buffer[start : start + 64] and self.status == b"101":
+                self.complete = True
+                assert self.transport is not None
+                self.transport.close()
+                break
+        self.buffer = buffer[at:]
+
+
+def _frame(buffer: bytes, at: int) -> tuple[int, int] | None:
+    """Where the payload of the frame at ``at`` starts, and where the frame ends (None: it
+    is not whole yet)."""
+    if len(buffer) < at + 2:
+        return None
+    n, start = buffer[at + 1] & 0x7F, at + 2
+    if n == 126:
+        if len(buffer) < at + 4:
+            return None
+        n, start = int.from_bytes(buffer[at + 2 : at + 4], "big"), at + 4
+    elif n == 127:
+        if len(buffer) < at + 10:
+            return None
+        n, start = int.from_bytes(buffer[at + 2 : at + 10], "big"), at + 10
+    if len(buffer) < start + n:
+        return None
+    return start, start + n

@@ -11,9 +11,12 @@ only), both installed by ``npm ci --prefix benchmarks``.
    time, the server's CPU per stream and its peak RSS, and the load generator's own CPU
    beside the server's.
 
+The Realtime API is a session over a WebSocket (its asks as frames, read to
+``response.done``): a stream of it is one session.
+
 Each server runs in a process of its own; its CPU and RSS are read from ``/proc``. The
-load generator is a raw asyncio protocol (:mod:`.peer_apis`): no HTTP library between the
-bytes and the clock.
+load generator is a raw asyncio protocol (:mod:`.peer_apis`): no HTTP or WebSocket
+library between the bytes and the clock.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Final
 from emulator.scenario.faults import FAULTS
 
 from .outside import Server, percentile, start, start_process, write_section
-from .peer_apis import APIS, RawStream, request_bytes
+from .peer_apis import APIS, REALTIME, RawSession, RawStream, request_bytes
 
 HERE = Path(__file__).resolve().parent
 MOCK_LLM: Final = HERE / "node_modules" / "@dwmkerr" / "mock-llm" / "dist" / "main.js"
@@ -143,7 +146,10 @@ async def streams_at_once(server: Server, api: str, n: int, prompt: str) -> Roun
     started = time.perf_counter()
 
     async def one() -> RawStream:
-        stream = RawStream(request, APIS[api].done)
+        if api == REALTIME:
+            stream: RawStream = RawSession(f"{host}:{port}", prompt)
+        else:
+            stream = RawStream(request, APIS[api].done)
         try:
             await loop.create_connection(lambda: stream, host, int(port))
             await stream.finished

@@ -89,26 +89,29 @@ def test_the_peer_benchmark_runs_and_reports_every_server_on_every_api(tmp_path:
         pytest.skip("the peers are not installed (npm ci --prefix benchmarks)")
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.peers", "--sizes", "5", "--tokens", "20",
-         "--repeats", "2", "--apis", "chat,bedrock", "--out", str(tmp_path)],
+         "--repeats", "2", "--apis", "chat,bedrock,realtime", "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     section = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "<!-- peers -->" in section
     # Each server's one-stream row, against aimock's CPU (aimock's own: 1.00x).
-    one = re.findall(r"^\| (Chat Completions|Bedrock ConverseStream) \| (\S+) \| [\d.]+ ms \| "
+    one = re.findall(r"^\| (Chat Completions|Bedrock ConverseStream|Realtime \(WebSocket\)) \| "
+                     r"(\S+) \| [\d.]+ ms \| "
                      r"[\d.]+ ms \| ([\d.]+x|-) \|$", section, re.M)  # fmt: skip
     assert [(api, server) for api, server, _ in one] == [
         ("Chat Completions", "emulator"), ("Chat Completions", "aimock"),
         ("Chat Completions", "mock-llm"), ("Bedrock ConverseStream", "emulator"),
-        ("Bedrock ConverseStream", "aimock"),
+        ("Bedrock ConverseStream", "aimock"), ("Realtime (WebSocket)", "emulator"),
+        ("Realtime (WebSocket)", "aimock"),
     ]  # fmt: skip
     assert all(ratio in ("1.00x", "-") for _, server, ratio in one if server == "aimock")
     # Every stream of every round complete (mock-llm serves Chat Completions only).
-    rounds = re.findall(r"^\| ([A-Za-z ]+) \| 5 \| (\S+) \| 5 / 5 \| 0 \|", section, re.M)
+    rounds = re.findall(r"^\| ([A-Za-z ()]+) \| 5 \| (\S+) \| 5 / 5 \| 0 \|", section, re.M)
     assert rounds == [("Chat Completions", "emulator"), ("Chat Completions", "aimock"),
                       ("Chat Completions", "mock-llm"), ("Bedrock ConverseStream", "emulator"),
-                      ("Bedrock ConverseStream", "aimock")]  # fmt: skip
+                      ("Bedrock ConverseStream", "aimock"), ("Realtime (WebSocket)", "emulator"),
+                      ("Realtime (WebSocket)", "aimock")]  # fmt: skip
 
 
 @pytest.mark.slow

@@ -133,23 +133,29 @@ async def test_a_call_id_made_from_the_response_id_is_never_filled_in_from_a_fla
         assert call["id"] == "call_" + events[0]["id"].removeprefix("chatcmpl-")[:24]
 
 
-async def test_a_paced_stream_is_filled_in_only_at_a_speed_that_makes_its_pauses_none() -> None:
+async def test_a_paced_stream_is_filled_in_with_its_pauses() -> None:
+    """At speed 0 a paced stream is one run; at a speed that paces it, its writes, each
+    after its pause, as the plan had them."""
     asked = ASKED["anthropic"]
     async with aiohttp.ClientSession() as http:
         async with serve(EmulatorConfig(speed=0)) as emulator:
             reused = FLATS.reused
-            for _ in range(3):
-                await _ask(http, emulator.url, asked, "paced_50_tps")
+            fast = [await _ask(http, emulator.url, asked, "paced_50_tps") for _ in range(3)]
             assert FLATS.reused - reused == 2
         async with serve(EmulatorConfig(speed=0.05)) as emulator:
             reused = FLATS.reused
-            for _ in range(2):
-                await _ask(http, emulator.url, asked, "paced_50_tps")
-            assert FLATS.reused == reused
-            last = list(emulator.calls("/v1/messages"))[-1].transcript
+            paced = [await _ask(http, emulator.url, asked, "paced_50_tps") for _ in range(2)]
+            assert FLATS.reused - reused == 2
+            calls = list(emulator.calls("/v1/messages"))
+    normalized = re.compile(ASKED["anthropic"].anew.encode())
+    assert {normalized.sub(b"~", body) for body in fast + paced} == {normalized.sub(b"~", fast[0])}
+    last = calls[-1].transcript
     assert last is not None
     times = [w.ms for w in last.writes]
-    assert times == sorted(times) and times[-1] > times[1] > 0  # written over time
+    # Written over time, each write after its pause (at 0.05, 1 ms a token), not at once.
+    assert times == sorted(times) and len(set(times)) > len(times) // 2
+    assert times[-1] - times[1] > 40
+    assert calls[-1].duration is not None and calls[-1].duration >= times[-1] / 1000
 
 
 def _stream(values: list[Any]) -> list[Step]:

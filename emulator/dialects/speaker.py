@@ -340,10 +340,11 @@ class Speaker(ABC, Generic[R, P, C]):
         if kept is None:
             return None
         flat, answer = kept[0], cast("Streamed", kept[1])
-        if flat.paced and given.speed:
-            return None
         FLATS.used()
-        return replace(answer, steps=iter((flat.run([value for _, _, value in holes]),)))
+        values = [value for _, _, value in holes]
+        if flat.paced and given.speed:  # each write after its pause
+            return replace(answer, steps=flat.steps(values))
+        return replace(answer, steps=iter((flat.run(values),)))
 
 
 #: A stream of more events than this is planned for reuse in a worker thread.

@@ -10,8 +10,9 @@ value goes (a *hole*), checked against a plan with other markers, and kept as
 the bytes around the holes: each later request costs a join of those bytes and its
 own values, played as one :class:`~emulator.protocol.steps.Run`.
 
-Only a stream of writes is kept (a fault, a split, a hold: each is planned every
-time), and it is used at a speed that pauses it only when it has no pauses. A value
+Only a stream of writes and the pauses the speed scales is kept (a fault, a split,
+a hold: each is planned every time); at a speed that paces it, it is played as its
+writes, each after its pause, and at speed 0 as one run. A value
 that is not plain ASCII (or is too short to be told from the text) is never a hole:
 that request is planned as usual. So is one whose values do not fill in as they
 are (an id a call's id is cut from).
@@ -22,7 +23,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any, Final, NamedTuple
 
 from ..core.endings import Label
@@ -60,8 +61,24 @@ class Flat(NamedTuple):
     strides: tuple[tuple[int, int, int, int], ...]
     ends: tuple[int, ...]  # where each write ends in the filled bytes
     whats: tuple[Label, ...]
-    paced: bool  # it pauses (it is used only at a speed that makes its pauses none)
+    #: The pause before each write, as the speed scales it (empty: it never pauses).
+    pauses: tuple[float, ...]
     size: int  # about the bytes it holds
+
+    @property
+    def paced(self) -> bool:
+        return bool(self.pauses)
+
+    def steps(self, values: Sequence[bytes]) -> Iterator[Step]:
+        """The stream with ``values`` in its holes, paced as planned: each write, after
+        its pause."""
+        run = self.run(values)
+        data, start = run.data, 0
+        for end, what, pause in zip(self.ends, self.whats, self.pauses, strict=True):
+            if pause > 0:
+                yield Wait(pause)
+            yield Write(data[start:end], what)
+            start = end
 
     def run(self, values: Sequence[bytes]) -> Run:
         """The stream with ``values`` in its holes: a copy of the slots, each hole's value
@@ -113,7 +130,7 @@ def made(plan: Callable[[Sequence[Any]], Iterable[Step]], holes: Sequence[Hole])
     first = _flattened(plan([a for a, _, _ in holes]))
     if first is None:
         return None
-    body, ends, whats, paced = first
+    body, ends, whats, pauses = first
     cut = _cut(body, [str(a).encode() for a, _, _ in holes])
     if cut is None:
         return None
@@ -122,7 +139,7 @@ def made(plan: Callable[[Sequence[Any]], Iterable[Step]], holes: Sequence[Hole])
     for part in parts[1:]:
         slots += (b"", part)
     size = len(body) + 16 * len(ends) + 8 * len(slots)
-    flat = Flat(tuple(slots), _strides(order), ends, whats, paced, size)
+    flat = Flat(tuple(slots), _strides(order), ends, whats, pauses, size)
     second = _flattened(plan([b for _, b, _ in holes]))
     if second is None or second[1:] != first[1:]:
         return None
@@ -131,25 +148,32 @@ def made(plan: Callable[[Sequence[Any]], Iterable[Step]], holes: Sequence[Hole])
 
 def _flattened(
     steps: Iterable[Step],
-) -> tuple[bytes, tuple[int, ...], tuple[Label, ...], bool] | None:
-    """The writes of ``steps`` joined, where each ends, what each is, and whether it
-    pauses; None when a step is not a write or a pause the speed scales (or a fault's)."""
+) -> tuple[bytes, tuple[int, ...], tuple[Label, ...], tuple[float, ...]] | None:
+    """The writes of ``steps`` joined, where each ends, what each is, and the pause
+    before each (none: no pause at all); None when a step is not a write or a pause the
+    speed scales before a write (or is a fault's)."""
     data: list[bytes] = []
     ends: list[int] = []
     whats: list[Label] = []
-    at, paced = 0, False
+    pauses: list[float] = []
+    at, pause = 0, 0.0
     for step in steps:
         if isinstance(step, Write) and step.what.kind != "fault":
             data.append(step.data)
             at += len(step.data)
             ends.append(at)
             whats.append(step.what)
+            pauses.append(pause)
+            pause = 0.0
             if at > FLAT_MAX_BYTES:
                 return None
         elif isinstance(step, Wait) and step.scaled:
-            paced = paced or step.seconds > 0
+            pause += step.seconds
         else:
             return None
+    if pause > 0:
+        return None  # a pause after the last write
+    paced = tuple(pauses) if any(p > 0 for p in pauses) else ()
     return b"".join(data), tuple(ends), tuple(whats), paced
 
 
