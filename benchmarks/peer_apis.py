@@ -90,19 +90,25 @@ class RawStream(asyncio.Protocol):
         self.sent = time.perf_counter()
         transport.write(self.request)
 
+    def past_head(self, data: bytes) -> bytes | None:
+        """What of ``data`` follows the response's head (None: the head is not whole yet);
+        the status is noted, and whether the body is chunked."""
+        if self.in_body:
+            return data
+        self.head += data
+        end = self.head.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        self.status = self.head.split(b" ", 2)[1]
+        self.chunked = b"transfer-encoding: chunked" in self.head[:end].lower()
+        self.in_body = True
+        return self.head[end + 4 :]
+
     def data_received(self, data: bytes) -> None:
-        if not self.in_body:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.head[:end].lower()
-            self.status = self.head.split(b" ", 2)[1]
-            self.chunked = b"transfer-encoding: chunked" in head
-            self.in_body = True
-            data = self.head[end + 4 :]
-            if not data:
-                return
+        body = self.past_head(data)
+        if not body:
+            return
+        data = body
         if self.first != self.first:  # nan: the first body bytes
             self.first = time.perf_counter() - self.sent
         seen = self.tail + data  # the marker may be split between two reads
@@ -160,14 +166,10 @@ class RawSession(RawStream):
         self.greeted = False
 
     def data_received(self, data: bytes) -> None:
-        if not self.in_body:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            self.status = self.head.split(b" ", 2)[1]
-            self.in_body = True
-            data = self.head[end + 4 :]
+        body = self.past_head(data)
+        if body is None:
+            return
+        data = body
         buffer = self.buffer + data if self.buffer else data
         at = 0
         while True:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from ...core.endings import end_label, event_label
+from ...engine.pieces import escaped_piece, piece_template
 from ...engine.prepare import Prepared
 from ...engine.stream import Events, delta_events, dialect_stream
 from ...protocol.audio import speech
@@ -27,10 +28,12 @@ from .wire import (
     RealtimeContext,
     call_item,
     event,
+    fresh_id,
     item_ids,
     message_item,
     response_object,
     said,
+    said_bytes,
 )
 
 __all__ = ["NAME", "TITLE", "not_applicable", "output_items", "planned_realtime"]
@@ -136,8 +139,20 @@ def _events(scenario: Scenario, ctx: RealtimeContext, prepared: Prepared) -> Eve
             said(event("response.content_part.added", **spoken, part=part)),
         ]
 
+    # A text delta is built from its template (its event id and its text, escaped with
+    # the whole reply's), not dumped: one is made for every piece.
+    template = None
+    if not reply.tool and not ctx.audio and not scenario.wire.ensure_ascii:
+        template = piece_template(
+            lambda eid, delta: said_bytes({**event("response.output_text.delta", **spoken,
+                                                   delta=delta), "event_id": eid}),
+            "text", "text")  # fmt: skip
+
     def piece(number: int, text: str) -> list[Step]:
         label = event_label(f"delta {number}")
+        if template is not None:
+            eid = fresh_id("event").encode()
+            return [Message(template.fill(eid, escaped_piece(prepared, number)), what=label)]
         if reply.tool:
             return [said(event("response.function_call_arguments.delta", **where,
                                call_id=call_id, delta=text), label)]  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import string
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
@@ -28,16 +27,17 @@ __all__ = [
     "message_item",
     "response_object",
     "said",
+    "said_bytes",
     "session_object",
 ]
 
-_ALPHABET: Final = string.ascii_letters + string.digits
 _IDS: Final = random.Random()
 
 
 def fresh_id(prefix: str) -> str:
-    """An id as the API makes them: a prefix and 21 letters or digits (``event_…``)."""
-    return f"{prefix}_{''.join(_IDS.choices(_ALPHABET, k=21))}"
+    """An id as the API makes them: a prefix and 21 letters or digits (``event_…``; here
+    hex digits, made from one random number: an event's id is made for every delta)."""
+    return f"{prefix}_{_IDS.getrandbits(84):021x}"
 
 
 def item_ids(response_id: str, index: int) -> tuple[str, str]:
@@ -93,9 +93,13 @@ def event(kind: str, **fields: Any) -> dict[str, Any]:
 
 def said(obj: Mapping[str, Any], what: Label | None = None) -> Message:
     """One server event as its text message."""
+    return Message(said_bytes(obj), what=what or event_label(str(obj["type"])))
+
+
+def said_bytes(obj: Mapping[str, Any]) -> bytes:
+    """One server event's text, as its message carries it."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    return Message(text.encode("utf-8", "surrogatepass"),
-                   what=what or event_label(str(obj["type"])))  # fmt: skip
+    return text.encode("utf-8", "surrogatepass")
 
 
 def error_event(message: str, code: str | None = None, param: str | None = None,
