@@ -76,9 +76,9 @@ class WebSocketSink:
         transport.write(data)
 
     async def send(self, step: WebSocketStep) -> None:
-        if self.network is not None and isinstance(step, (Message, Fragment)):
+        if isinstance(step, (Message, Fragment)) and self.network is not None:
             await self.network.write(self._raw, _frame_of(step))  # it counts what it sends
-        elif type(step) is Message:
+        elif isinstance(step, Message):
             kind = WSMsgType.BINARY if step.binary else WSMsgType.TEXT
             transport = self.request.transport
             if (
