@@ -225,6 +225,12 @@ async def play_steps(
             count += 1
             if not count & _YIELD_STEPS:
                 await asyncio.sleep(0)  # a long run of steps that write nothing
+            if type(step) is Message and not pending:  # a WebSocket's message, as it comes
+                if record is not None:
+                    ms = (clock.time() - origin) * 1000
+                    record.wrote(call.bytes_sent, ms, step.data, step.what, frame_of(step))
+                await sink.send(step)
+                continue
             if isinstance(step, Write):
                 # Writes with no real wait between them go out together.
                 pending.append(step.data)

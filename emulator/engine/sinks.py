@@ -76,9 +76,9 @@ class WebSocketSink:
         transport.write(data)
 
     async def send(self, step: WebSocketStep) -> None:
-        if isinstance(step, (Message, Fragment)) and self.network is not None:
+        if self.network is not None and isinstance(step, (Message, Fragment)):
             await self.network.write(self._raw, _frame_of(step))  # it counts what it sends
-        elif isinstance(step, Message):
+        elif type(step) is Message:
             kind = WSMsgType.BINARY if step.binary else WSMsgType.TEXT
             transport = self.request.transport
             if (
