@@ -17,13 +17,13 @@ from ..core.endings import COMPLETED
 from ..protocol.steps import Close, Deaf, Fragment, Message, Ping, WebSocketStep
 from ..protocol.websocket import Opcode, close_payload, frame
 from ..scenario.model import Transport
+from .body import READER_SECONDS, WRITE_BYTES, Sink
 from .network import (
     Progress,
     Shaper,
     Unanswered,
     reading,
 )
-from .play import READER_SECONDS, WRITE_BYTES, Sink
 
 __all__ = ["KeptOpen", "WebSocketSink"]
 

@@ -19,7 +19,8 @@ from aiohttp import web
 
 from ..dialects.rpc import Replied, RpcServer
 from ..dialects.speaker import STREAM_HEADERS
-from ..engine.play import HttpBody, play_steps
+from ..engine.body import HttpBody
+from ..engine.play import play_steps
 from ..engine.sinks import KeptOpen
 from ..engine.stream import format_of
 from ..protocol.errors import BadRequest
