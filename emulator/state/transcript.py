@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Final
 
 from ..core.endings import COMPLETED, Ending, Label
@@ -99,14 +100,13 @@ class Transcript:
         size = len(data)
         keep = self.keep_bytes
         # One write's bytes are kept up to keep_bytes (its size says the rest).
-        entry = (
-            offset,
-            ms,
-            size,
-            what,
-            (data if size <= keep else data[:keep]) if self.capture else None,
-            frame,
-        )
+        kept = (data if size <= keep else data[:keep]) if self.capture else None
+        self._add((offset, ms, size, what, kept, frame))
+
+    def _add(self, entry: _Entry) -> None:
+        """Keep ``entry`` at the head while it has room, else at the tail (its oldest
+        dropped, counted, past its bounds)."""
+        size, keep = entry[2], self.keep_bytes
         if self._head_bytes < keep and len(self.head) < self.keep_writes:
             self._head_bytes += size
             self.head.append(entry)
@@ -128,46 +128,44 @@ class Transcript:
         """Note writes that go out together (a fast stream's events, coalesced): as
         :meth:`wrote` each would, but those the tail would only drop again are counted,
         not made (at speed 0, most of a long stream's)."""
-        n, i = len(writes), 0
-        while i < n and self._head_bytes < self.keep_bytes and len(self.head) < self.keep_writes:
-            self.wrote(offset, ms, writes[i], whats[i])
-            offset += len(writes[i])
-            i += 1
-        j, kept = n, 0  # the last ones, as many as the tail could keep (one at least)
-        while j > i and (j == n or (n - j < self.keep_writes
-                                    and kept + len(writes[j - 1]) <= self.keep_bytes)):  # fmt: skip
-            kept += len(writes[j - 1])
-            j -= 1
         faults = self.faults
-        for k in range(i, j):
-            size = len(writes[k])
-            what = whats[k]
+        for what in whats:
             if what.kind == "fault":
                 faults[what.name] = faults.get(what.name, 0) + 1
-            self.omitted_writes += 1
-            self.omitted_bytes += size
-            offset += size
-        if j > i and self.tail:  # the kept tail's older writes are dropped for these
-            self.omitted_writes += len(self.tail)
-            self.omitted_bytes += self._tail_bytes
-            self.tail.clear()
-            self._tail_bytes = 0
-        for k in range(j, n):
-            self.wrote(offset, ms, writes[k], whats[k])
-            offset += len(writes[k])
+
+        def head(k: int, start: int, n: int) -> bytes:
+            data = writes[k]
+            return data if len(data) <= n else data[:n]
+
+        self._noted(offset, ms, list(accumulate(map(len, writes))), whats, head)
 
     def wrote_run(
         self, offset: int, ms: float, data: bytes, ends: Sequence[int], whats: Sequence[Label]
     ) -> None:
         """Note a run of writes planned before (no fault's among them): as
-        :meth:`wrote_all` would, from their joined bytes, where each ends in them: how many
-        each end keeps is found by bisection, and only the kept ones are cut out."""
+        :meth:`wrote_all` would, from their joined bytes, where each ends in them (only
+        the kept ones are cut out)."""
+        self._noted(offset, ms, ends, whats, lambda k, start, n: data[start : start + n])
+
+    def _noted(
+        self,
+        offset: int,
+        ms: float,
+        ends: Sequence[int],
+        whats: Sequence[Label],
+        head: Callable[[int, int, int], bytes],
+    ) -> None:
+        """Writes that go out together, by where each ends (from ``offset``), as the
+        writes one at a time would be kept: how many each end keeps is found by
+        bisection, and only the kept ones are made (``head(k, start, n)``: the first
+        ``n`` bytes of write ``k``, which starts at ``start``). Faults are counted by the
+        caller."""
         n = len(ends)
         keep, limit = self.keep_bytes, self.keep_writes
         i, room = 0, limit - len(self.head)
         if n and self._head_bytes < keep and room > 0:
             i = min(n, room, bisect_left(ends, keep - self._head_bytes) + 1)
-            self.head.extend(self._entries(offset, ms, data, ends, whats, 0, i))
+            self.head.extend(self._entries(offset, ms, ends, whats, head, 0, i))
             self._head_bytes += ends[i - 1]
         if i == n:
             return
@@ -175,34 +173,33 @@ class Transcript:
         # counted, not kept, and so is what the tail held before.
         first = bisect_left(ends, ends[-1] - keep) + 1 if ends[-1] > keep else 0
         j = min(max(i, first, n - limit), n - 1)
-        if j == i:
-            for k in range(i, n):
-                start = ends[k - 1] if k else 0
-                self.wrote(offset + start, ms, data[start : ends[k]], whats[k])
+        if j == i:  # no write between: the tail takes them as it would one by one
+            for entry in self._entries(offset, ms, ends, whats, head, i, n):
+                self._add(entry)
             return
         start = ends[i - 1] if i else 0
         self.omitted_writes += j - i + len(self.tail)
         self.omitted_bytes += ends[j - 1] - start + self._tail_bytes
-        self.tail = deque(self._entries(offset, ms, data, ends, whats, j, n))
+        self.tail = deque(self._entries(offset, ms, ends, whats, head, j, n))
         self._tail_bytes = ends[-1] - ends[j - 1]
 
     def _entries(
         self,
         offset: int,
         ms: float,
-        data: bytes,
         ends: Sequence[int],
         whats: Sequence[Label],
+        head: Callable[[int, int, int], bytes],
         i: int,
         j: int,
     ) -> list[_Entry]:
-        """Writes ``i`` to ``j`` of a run as kept entries."""
+        """Writes ``i`` to ``j`` as kept entries (their bytes up to keep_bytes)."""
         keep, capture = self.keep_bytes, self.capture
         starts = [ends[i - 1] if i else 0, *ends[i : j - 1]]
         return [
-            (offset + a, ms, b - a, w,
-             (data[a:b] if b - a <= keep else data[a : a + keep]) if capture else None, 0)
-            for a, b, w in zip(starts, ends[i:j], whats[i:j], strict=True)
+            (offset + a, ms, b - a, whats[k],
+             head(k, a, min(b - a, keep)) if capture else None, 0)
+            for k, a, b in zip(range(i, j), starts, ends[i:j], strict=True)
         ]  # fmt: skip
 
     def waited(self, offset: int, ms: float, seconds: float, what: Label) -> None:
