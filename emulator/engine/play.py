@@ -138,12 +138,6 @@ async def play_steps(
             count += 1
             if not count & _YIELD_STEPS:
                 await asyncio.sleep(0)  # a long run of steps that write nothing
-            if type(step) is Message and not pending:  # a WebSocket's message, as it comes
-                if record is not None:
-                    ms = (clock.time() - origin) * 1000
-                    record.wrote(call.bytes_sent, ms, step.data, step.what, frame_of(step))
-                await sink.send(step)
-                continue
             if isinstance(step, Write):
                 # Writes with no real wait between them go out together.
                 pending.append(step.data)
@@ -182,7 +176,12 @@ async def play_steps(
                     if time.perf_counter() - yielded >= _YIELD_SECONDS:
                         await asyncio.sleep(0)
                         yielded = time.perf_counter()
-            if isinstance(step, Wait):
+            if type(step) is Message:  # a WebSocket's message (the most common step there)
+                if record is not None:
+                    ms = (clock.time() - origin) * 1000
+                    record.wrote(call.bytes_sent, ms, step.data, step.what, frame_of(step))
+                await sink.send(step)
+            elif isinstance(step, Wait):
                 # Absolute deadlines: pacing does not drift with write time.
                 now = clock.time()
                 deadline = max(deadline, now - 0.5) + seconds
@@ -225,7 +224,7 @@ async def play_steps(
                     if isinstance(step, Close):
                         said = close_payload(step.code, step.reason)
                         record.wrote(call.bytes_sent, ms, said, step.what.noted(f": {step.code}"))
-                    elif isinstance(step, (Message, Fragment)):
+                    elif isinstance(step, Fragment):
                         record.wrote(call.bytes_sent, ms, step.data, step.what, frame_of(step))
                     else:
                         record.wrote(call.bytes_sent, ms, step.data, step.what)
