@@ -123,6 +123,10 @@ GENERIC_BUDGET: Final = BudgetShape(
 )
 
 
+#: How many scenarios' verdicts a dialect keeps (:meth:`Dialect.not_applicable`).
+_VERDICTS: Final = 256
+
+
 def _as_stated(scenario: Scenario) -> Expect | None:
     return None
 
@@ -206,6 +210,12 @@ class Dialect:
     #: the scenario's [expect] (MCP's resumption recovers a stream cut after an event id):
     #: None, the scenario's word holds.
     expects: Callable[[Scenario], Expect | None] = _as_stated
+    #: What :meth:`not_applicable` said of the scenarios lately asked about, by identity
+    #: (hashing a scenario, a tree of dataclasses, costs more than the checks): an entry
+    #: holds its scenario, so its id is not reused while it lives. At most _VERDICTS.
+    _verdicts: dict[int, tuple[Scenario, str | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.shapes.check(self.name)
@@ -224,7 +234,18 @@ class Dialect:
     def not_applicable(self, scenario: Scenario) -> str | None:
         """Why ``scenario`` means nothing on it (None: it applies); a scripted
         conversation applies where each of its turns does. A WebSocket's own faults mean
-        nothing on an HTTP answer, whatever the dialect says."""
+        nothing on an HTTP answer, whatever the dialect says. A scenario is immutable: the
+        verdict is asked for once per request, and worked out once per scenario."""
+        kept = self._verdicts.get(id(scenario))
+        if kept is not None and kept[0] is scenario:
+            return kept[1]
+        reason = self._not_applicable(scenario)
+        if len(self._verdicts) >= _VERDICTS:
+            self._verdicts.clear()  # scenarios made per request (chaos's) come and go
+        self._verdicts[id(scenario)] = (scenario, reason)
+        return reason
+
+    def _not_applicable(self, scenario: Scenario) -> str | None:
         reason = self._medium(scenario) or self.why_not(scenario) or self._foreign(scenario)
         for i, turn in enumerate(scenario.turns, 1):
             if reason is not None:

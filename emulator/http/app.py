@@ -40,6 +40,8 @@ log = logging.getLogger("emulator")
 access_log = logging.getLogger("emulator.access")
 #: The label of an answer sent whole.
 _BODY: Final = Label("body", "body")
+#: How many accepted Host headers a server remembers (EmulatorHandler.addressed).
+_ADDRESSED: Final = 64
 
 
 class _MalformedHttpFilter(logging.Filter):
@@ -78,6 +80,9 @@ class EmulatorHandler:
         )
         #: The routes of the dialects registered when the server was built.
         self.routes: RouteTable = route_table()
+        #: Host headers already found to name the emulator (a client sends the same one
+        #: each time): at most _ADDRESSED of them.
+        self.addressed: set[str] = set()
 
     def __call__(self, request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
         return _handle(request, self)  # the coroutine itself: no extra frame a request
@@ -273,8 +278,12 @@ def _addressed(request: web.BaseRequest, emulator: EmulatorHandler) -> None:
     host = request.headers.get("Host")
     if hosts is None or host is None:
         return  # bound to other machines too, or HTTP/1.0: no name to check
+    if host in emulator.addressed:
+        return
     name = hostname(host)
     if name in hosts or is_loopback(name):
+        if len(emulator.addressed) < _ADDRESSED:
+            emulator.addressed.add(host)
         return
     raise BadRequest(
         403,

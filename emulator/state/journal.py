@@ -115,10 +115,10 @@ class Call:
 def bounded_head(headers: Mapping[str, str], limit: int) -> Mapping[str, str]:
     """A request's headers as the journal keeps them: the first ones up to ``limit`` bytes
     (the same mapping when all fit), then a note of what was left out."""
-    items = list(headers.items())
-    size = sum(len(k) + len(v) for k, v in items)
+    size = header_size(headers)
     if size <= limit:
         return headers
+    items = list(headers.items())
     kept: CIMultiDict[str] = CIMultiDict()
     used = left = 0
     for name, value in items:

@@ -46,6 +46,7 @@ SECRET_FIELDS: Final = ("session_password", "accessToken", "access_token", "cred
 _FIELD_BYTES: Final = tuple(f.encode() for f in SECRET_FIELDS)
 #: Authorization schemes kept in the clear before the marker (what a reader needs to see).
 _SCHEMES: Final = ("Bearer ", "Basic ", "AWS4-HMAC-SHA256 ")
+_FIELDS: Final = re.compile(b"|".join(_FIELD_BYTES))
 _COOKIE: Final = re.compile(r"([^=;,\s]+)=([^;,]*)")
 _FORM: Final = re.compile(rb"(?<![^&])(" + b"|".join(_FIELD_BYTES) + rb")=([^&]*)")
 _JSON: Final = re.compile(rb'("(?:' + b"|".join(_FIELD_BYTES) + rb')"\s*:\s*")((?:[^"\\]|\\.)*)"')
@@ -55,9 +56,24 @@ _MULTIPART: Final = re.compile(
 
 
 def marker(secret: str | bytes) -> str:
-    """``[redacted 1a2b3c4d]``: the first 8 hex digits of the secret's SHA-256."""
-    raw = secret.encode("utf-8", "surrogatepass") if isinstance(secret, str) else secret
-    return f"[redacted {hashlib.sha256(raw).hexdigest()[:8]}]"
+    """``[redacted 1a2b3c4d]``: the first 8 hex digits of the secret's SHA-256.
+
+    A client sends the same key or token with every request: the markers of the last
+    :data:`_MARKERS` secrets are remembered (in this process only, as the requests that
+    carried them are)."""
+    made = _markers.get(secret)
+    if made is None:
+        raw = secret.encode("utf-8", "surrogatepass") if isinstance(secret, str) else secret
+        made = f"[redacted {hashlib.sha256(raw).hexdigest()[:8]}]"
+        if len(_markers) >= _MARKERS:
+            _markers.clear()
+        _markers[secret] = made
+    return made
+
+
+#: How many secrets' markers :func:`marker` remembers.
+_MARKERS: Final = 1024
+_markers: dict[str | bytes, str] = {}
 
 
 def _header_value(name: str, value: str) -> str:
@@ -74,7 +90,10 @@ def _header_value(name: str, value: str) -> str:
 def redacted_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     """``headers`` with a marker for each credential (the same mapping when it has none),
     looked up case-insensitively, as HTTP's are."""
-    if not any(name.lower() in SECRET_HEADERS for name in headers):
+    if isinstance(headers, (CIMultiDict, CIMultiDictProxy)):  # aiohttp's: case-insensitive
+        if headers.keys().isdisjoint(SECRET_HEADERS):
+            return headers
+    elif not any(name.lower() in SECRET_HEADERS for name in headers):
         return headers
     return CIMultiDictProxy(CIMultiDict(
         (name, _header_value(name.lower(), value) if name.lower() in SECRET_HEADERS else value)
@@ -90,7 +109,7 @@ def redacted_query(query: Mapping[str, str]) -> dict[str, str]:
 def redacted_body(body: bytes) -> bytes:
     """A body with a marker for each credential field it carries (a form's, a JSON object's,
     a multipart part's); the same bytes when it names none."""
-    if not any(field in body for field in _FIELD_BYTES):
+    if _FIELDS.search(body) is None:
         return body
     body = _FORM.sub(lambda m: m.group(1) + b"=" + marker(m.group(2)).encode(), body)
     body = _JSON.sub(lambda m: m.group(1) + marker(m.group(2)).encode() + b'"', body)
