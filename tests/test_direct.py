@@ -14,7 +14,7 @@ from typing import Final
 
 import pytest
 from aiohttp import web
-from aiohttp.http import HttpVersion10, HttpVersion11
+from aiohttp.http import SERVER_SOFTWARE, HttpVersion10, HttpVersion11
 from aiohttp.test_utils import make_mocked_request
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -79,6 +79,7 @@ async def test_an_answer_sent_in_one_write_is_the_bytes_aiohttp_writes(dialect: 
     async with serve(EmulatorConfig(speed=0)) as emulator:
         reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
         try:
+            FLATS.clear()  # this worker's earlier tests may have asked the same
             reused = FLATS.reused
             answers = []
             for _ in range(3):  # one connection, kept: each answer ends where the next begins
@@ -110,11 +111,12 @@ async def test_an_answer_sent_in_one_write_is_the_bytes_aiohttp_writes(dialect: 
     ("version", "extra", "closes"),
     [("1.0", "", True), ("1.1", "Connection: close\r\n", True)],
 )
-async def test_an_answer_aiohttp_must_frame_is_left_to_it(
+async def test_a_closing_client_gets_the_answer_aiohttp_writes_and_the_close(
     version: str, extra: str, closes: bool
 ) -> None:
-    """HTTP/1.0 has no chunked body (it ends at the close); a client that closes gets
-    ``Connection: close``: both answers as aiohttp writes them, a flat's too."""
+    """HTTP/1.0 has no chunked body (it ends at the close): aiohttp writes it, a flat's
+    too. A client that sends ``Connection: close`` gets it back and the close, from our
+    one write (a flat's) as from aiohttp's writer (the first)."""
     asked = ASKED["openai-chat"]
     async with serve(EmulatorConfig(speed=0)) as emulator:
         answers = []
@@ -150,19 +152,23 @@ def _asked(
                                closing=closing)  # fmt: skip
 
 
-def test_the_head_is_aiohttp_s_for_a_keep_alive_http_1_1_stream() -> None:
-    head = head_of(_asked(), 200, _STREAM)
-    assert head == (
+@pytest.mark.parametrize("closing", [False, True])
+def test_the_head_is_aiohttp_s_for_an_http_1_1_stream(closing: bool) -> None:
+    head = head_of(_asked(closing=closing), 200, _STREAM)
+    assert head is not None
+    assert head.before == (
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
         "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nDate: "
     )
+    close = "Connection: close\r\n" if closing else ""
+    assert head.after == f"\r\nServer: {SERVER_SOFTWARE}\r\n{close}\r\n"
+    assert head.keep_alive is not closing
 
 
 @pytest.mark.parametrize(
     ("request_", "status", "headers"),
     [
         (_asked(version="1.0"), 200, _STREAM),
-        (_asked(closing=True, Connection="close"), 200, _STREAM),
         (_asked(method="HEAD"), 200, _STREAM),
         (_asked(), 201, _STREAM),
         (_asked(), 200, {**_STREAM, "Content-Length": "10"}),
@@ -173,7 +179,6 @@ def test_the_head_is_aiohttp_s_for_a_keep_alive_http_1_1_stream() -> None:
     ],
     ids=[
         "http-1.0",
-        "closing",
         "head",
         "201",
         "length",
@@ -199,24 +204,29 @@ _VALUE: Final = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_si
         _TOKEN.filter(lambda name: name.lower() not in _OWN), _VALUE, max_size=6
     ),
     body=st.binary(max_size=3000),
+    closing=st.booleans(),
 )
-@example(headers={}, body=b"")
-@example(headers={"content-type": "x", "X-A": "1", "x-a": "2"}, body=b"data: %s\r\n\n")
+@example(headers={}, body=b"", closing=False)
+@example(headers={"content-type": "x", "X-A": "1", "x-a": "2"}, body=b"data: %s\r\n\n",
+         closing=True)  # fmt: skip
 def test_the_direct_write_is_what_aiohttp_writes_for_any_headers_and_body(
-    headers: dict[str, str], body: bytes
+    headers: dict[str, str], body: bytes, closing: bool
 ) -> None:
-    """Any answer head (but a header aiohttp sets itself) and body: our one write is
-    aiohttp's ``prepare`` and ``write_eof(body)``, byte for byte but the Date."""
+    """Any answer head (but a header aiohttp sets itself) and body, to a client that
+    keeps its connection or closes it: our one write is aiohttp's ``prepare`` and
+    ``write_eof(body)``, byte for byte but the Date, and the connection is kept or
+    closed as aiohttp keeps or closes it."""
     stream = {"Content-Type": "text/event-stream; charset=utf-8", **headers}
-    ours, theirs = asyncio.run(_both_ways(stream, body))
+    ours, theirs = asyncio.run(_both_ways(stream, body, closing))
     assert _DATE.sub(b"\r\nDate: ~\r\n", ours) == _DATE.sub(b"\r\nDate: ~\r\n", theirs)
 
 
 _OWN: Final = {"transfer-encoding", "content-length", "date", "server", "connection"}
 
 
-async def _both_ways(headers: dict[str, str], body: bytes) -> tuple[bytes, bytes]:
-    """The same answer from a bare aiohttp handler, written by us, then by aiohttp."""
+async def _both_ways(headers: dict[str, str], body: bytes, closing: bool) -> tuple[bytes, bytes]:
+    """The same answer from a bare aiohttp handler, written by us, then by aiohttp (on one
+    connection, or with ``closing`` on one each, closed after its answer)."""
 
     async def handler(request: web.BaseRequest) -> web.StreamResponse:
         await request.read()
@@ -233,13 +243,20 @@ async def _both_ways(headers: dict[str, str], body: bytes) -> tuple[bytes, bytes
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    port = runner.addresses[0][1]
+    close = "Connection: close\r\n" if closing else ""
+    answers = []
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", runner.addresses[0][1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
-            answers = []
             for path in ("/ours", "/theirs"):  # one connection: kept after our answer
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                if closing and answers:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{close}\r\n".encode())
                 answers.append(await _answer(reader))
+                if closing:  # and then the close
+                    assert await asyncio.wait_for(reader.read(1), _READ_SECONDS) == b""
         finally:
             writer.close()
     finally:

@@ -90,6 +90,7 @@ async def test_a_stream_asked_again_is_the_planned_one_with_its_own_values(diale
     asked = ASKED[dialect]
     config = EmulatorConfig(speed=0)
     async with serve(config) as emulator, aiohttp.ClientSession() as http:
+        FLATS.clear()  # this worker's earlier tests may have asked the same
         reused = FLATS.reused
         bodies = [await _ask(http, emulator.url, asked, "default") for _ in range(4)]
         # The first is planned; the second makes the flat, and it and the rest are filled in.

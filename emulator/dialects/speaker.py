@@ -343,7 +343,7 @@ class Speaker(ABC, Generic[R, P, C]):
         FLATS.used()
         values = [value for _, _, value in holes]
         if flat.paced and given.speed:  # each write after its pause
-            return replace(answer, steps=flat.steps(values))
+            return replace(answer, steps=iter((flat.paced_run(values),)))
         return replace(answer, steps=iter((flat.run(values),)))
 
 

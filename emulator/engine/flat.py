@@ -23,11 +23,11 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Final, NamedTuple
 
 from ..core.endings import Label
-from ..protocol.steps import Run, Step, Wait, Write
+from ..protocol.steps import Paced, Run, Step, Wait, Write
 
 __all__ = ["FLATS", "FLAT_BUDGET", "FLAT_COUNT", "FLAT_MAX_BYTES", "MISSING", "Flat", "Flats",
            "Hole", "Kept", "holes_of", "made"]  # fmt: skip
@@ -69,16 +69,10 @@ class Flat(NamedTuple):
     def paced(self) -> bool:
         return bool(self.pauses)
 
-    def steps(self, values: Sequence[bytes]) -> Iterator[Step]:
+    def paced_run(self, values: Sequence[bytes]) -> Paced:
         """The stream with ``values`` in its holes, paced as planned: each write, after
         its pause."""
-        run = self.run(values)
-        data, start = run.data, 0
-        for end, what, pause in zip(self.ends, self.whats, self.pauses, strict=True):
-            if pause > 0:
-                yield Wait(pause)
-            yield Write(data[start:end], what)
-            start = end
+        return Paced(self.run(values).data, self.ends, self.whats, self.pauses)
 
     def run(self, values: Sequence[bytes]) -> Run:
         """The stream with ``values`` in its holes: a copy of the slots, each hole's value

@@ -16,7 +16,7 @@ from typing import Final
 
 from aiohttp import web
 
-from ..core.clock import Clock
+from ..core.clock import Clock, RealClock
 from ..core.endings import COMPLETED, EndingKind, Label
 from ..protocol.steps import (
     Close,
@@ -24,6 +24,7 @@ from ..protocol.steps import (
     Fragment,
     Hold,
     Message,
+    Paced,
     Reframe,
     Run,
     Step,
@@ -35,7 +36,7 @@ from ..protocol.steps import (
 from ..protocol.websocket import CloseCode, close_payload
 from ..scenario import PlanError, Transport, model
 from .body import READER_SECONDS, WRITE_BYTES, HttpBody, Sink
-from .direct import DIRECT_BYTES, Written, head_of, sent_whole, writable
+from .direct import DIRECT_BYTES, Head, Written, head_of, sent_whole, writable
 from .network import (
     CHECK_EVERY,
     Cut,
@@ -51,6 +52,7 @@ from .network import (
     no_headers,
     wait_connected,
 )
+from .pacer import pace, paceable
 from .stream import COALESCE_BYTES
 
 __all__ = [
@@ -90,19 +92,18 @@ async def play(
         return await no_headers(request, call, clock)
     merged = {**base_headers, **headers} if headers else base_headers
     head = head_of(request, status, merged) if transport is None else None
-    if head is not None:
-        # One write and nothing else (a stream asked for again, at speed 0): head, body
-        # and end in one write of our own (engine.direct).
-        first = next(steps, None)
-        if isinstance(first, (Write, Run)) and len(first.data) <= DIRECT_BYTES:
-            second = next(steps, None)
-            if second is None:
-                written = _whole(request, head, merged, first, call, clock)
-                if written is not None:
-                    return written
-            steps = itertools.chain((first,) if second is None else (first, second), steps)
-        elif first is not None:
-            steps = itertools.chain((first,), steps)
+    first = next(steps, None)
+    second = next(steps, None) if first is not None else None
+    if head is not None and first is not None and second is None:
+        # The whole answer is one step we may write ourselves, not through aiohttp's writer.
+        written = await _ours(request, head, merged, first, call, clock, speed, reader_seconds)
+        if written is not None:
+            return written
+    # A paced stream planned before, played here: write by write, after each pause.
+    ahead: Iterator[Step] = (
+        first.steps() if isinstance(first, Paced) else iter(() if first is None else (first,))
+    )
+    steps = itertools.chain(ahead, () if second is None else (second,), steps)
     response = web.StreamResponse(status=status, headers=merged)
     # The schedule, like the transcript's times, counts from the request's
     # arrival: what the server spent before the first step (reading, auth, a
@@ -124,9 +125,29 @@ async def play(
     return response
 
 
+async def _ours(
+    request: web.BaseRequest,
+    head: Head,
+    headers: Mapping[str, str],
+    step: Step,
+    call: Progress,
+    clock: Clock,
+    speed: float,
+    reader_seconds: float,
+) -> Written | None:
+    """``step``, the whole answer, written by us (None: it is not, the player plays it):
+    one write (a stream asked for again, at speed 0: :mod:`.direct`), or a paced stream
+    planned before, on the real clock (:mod:`.pacer`)."""
+    if isinstance(step, (Write, Run)) and len(step.data) <= DIRECT_BYTES:
+        return _whole(request, head, headers, step, call, clock)
+    if isinstance(step, Paced) and speed > 0 and isinstance(clock, RealClock) and paceable(step):
+        return await pace(request, head, headers, step, call, speed, reader_seconds)
+    return None
+
+
 def _whole(
     request: web.BaseRequest,
-    head: str,
+    head: Head,
     headers: Mapping[str, str],
     step: Write | Run,
     call: Progress,
@@ -259,6 +280,8 @@ async def play_steps(
                     ms = (clock.time() - origin) * 1000
                     record.wrote_run(call.bytes_sent, ms, step.data, step.ends, step.whats)
                 await sink.write(step.data)
+            elif isinstance(step, Paced):  # play() plays it, or hands on its steps
+                raise PlanError("a paced stream planned before is played as the whole answer")
             elif not isinstance(step, Write):
                 if record is not None:
                     ms = (clock.time() - origin) * 1000

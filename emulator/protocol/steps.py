@@ -1,7 +1,7 @@
 """The steps a planned answer is made of. Pure values.
 
 Any answer: bytes written (:class:`Write`; a run of them planned before,
-:class:`Run`), a wait, a drop (the connection cut), a hold. On a WebSocket, its own
+:class:`Run`, or one with a pause before each write, :class:`Paced`), a wait, a drop (the connection cut), a hold. On a WebSocket, its own
 terms too: a whole message (text or binary), a fragment of one, a ping, a close with a
 code and a reason. The planner (:mod:`emulator.engine`) and the dialects yield them,
 fault writers make them, and only the player (:mod:`emulator.engine.play`) turns them
@@ -10,7 +10,7 @@ into socket writes and sleeps, through a sink (an HTTP body, a WebSocket).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -27,6 +27,7 @@ __all__ = [
     "Fragment",
     "Hold",
     "Message",
+    "Paced",
     "Ping",
     "Reframe",
     "Run",
@@ -62,6 +63,27 @@ class Run:
     data: bytes
     ends: Sequence[int]
     whats: Sequence[Label]
+
+
+@dataclass(frozen=True, slots=True)
+class Paced:
+    """Writes planned before, each after its pause (seconds, as the speed scales them; 0:
+    none, it goes with the write before): a paced stream asked for again, played by the
+    pacer (:mod:`emulator.engine.pacer`) or write by write (:meth:`steps`)."""
+
+    data: bytes
+    ends: Sequence[int]
+    whats: Sequence[Label]
+    pauses: Sequence[float]
+
+    def steps(self) -> Iterator[Write | Wait]:
+        """Each write, after its pause."""
+        data, start = self.data, 0
+        for end, what, pause in zip(self.ends, self.whats, self.pauses, strict=True):
+            if pause > 0:
+                yield Wait(pause)
+            yield Write(data[start:end], what)
+            start = end
 
 
 @dataclass(slots=True)
@@ -173,5 +195,17 @@ def frame_of(step: Message | Fragment) -> int:
 #: What only a WebSocket can carry.
 WebSocketStep = Message | Fragment | Ping | Close | Deaf
 Step = (
-    Write | Run | Wait | Drop | Hold | Until | Message | Fragment | Ping | Close | Deaf | Reframe
+    Write
+    | Run
+    | Paced
+    | Wait
+    | Drop
+    | Hold
+    | Until
+    | Message
+    | Fragment
+    | Ping
+    | Close
+    | Deaf
+    | Reframe
 )

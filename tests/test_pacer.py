@@ -1,0 +1,173 @@
+"""A paced stream asked for again is played by the loop's timer, straight to the socket
+(:mod:`emulator.engine.pacer`): the bytes the player writes, chunk for chunk, each after
+its pause; a client that leaves, one that takes nothing, and a server that stops end it
+as they end the player's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import time
+from typing import Final
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+
+from emulator import EmulatorConfig, serve
+from emulator.core.endings import Label
+from emulator.engine.direct import head_of
+from emulator.engine.flat import FLATS
+from emulator.engine.pacer import pace
+from emulator.protocol.steps import Paced
+from emulator.state.journal import Call
+from emulator.state.transcript import Transcript
+
+from .test_direct import _DATE, _REQUEST_ID, _answer, _request
+from .test_flat import ASKED, Asked
+
+#: The shipped paced scenario (a 200 ms first event, then 50 tokens a second): at this
+#: speed about 25 ms a stream.
+_PACED: Final = "paced_50_tps"
+_SPEED: Final = 0.02
+
+
+def _paced(asked: Asked, scenario: str = _PACED) -> Asked:
+    return asked._replace(headers={**asked.headers, "X-Emulator-Scenario": scenario})
+
+
+@pytest.mark.parametrize("closing", [False, True], ids=["kept", "closing"])
+@pytest.mark.parametrize("dialect", ASKED)
+async def test_the_pacer_writes_the_bytes_the_player_writes(dialect: str, closing: bool) -> None:
+    asked = _paced(ASKED[dialect])
+    anew = re.compile(asked.anew.encode()) if asked.anew else None
+    extra = "Connection: close\r\n" if closing else ""
+
+    def normalized(answer: bytes) -> bytes:
+        answer = _REQUEST_ID.sub(rb"\r\n\1: ~", _DATE.sub(b"\r\nDate: ~\r\n", answer))
+        return anew.sub(b"~", answer) if anew else answer
+
+    async with serve(EmulatorConfig(speed=_SPEED)) as emulator:
+        FLATS.clear()  # this worker's earlier tests may have asked the same
+        reused = FLATS.reused
+        answers, seconds = [], []
+        reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
+        try:
+            for _ in range(3):
+                if closing and answers:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
+                started = time.monotonic()
+                writer.write(_request(asked, extra=extra))
+                answers.append(await _answer(reader))
+                seconds.append(time.monotonic() - started)
+        finally:
+            writer.close()
+        # The first is planned (the player plays it); the others come from its flat.
+        assert FLATS.reused - reused == 2
+        calls = list(emulator.calls(asked.path.partition("?")[0]))
+    planned, *paced = answers
+    for answer in paced:
+        assert normalized(answer) == normalized(planned)
+    # Each write after its pause: the 200 ms first event and 49 tokens at 50 a second.
+    planned_seconds = (0.2 + 49 / 50) * _SPEED
+    assert all(s >= planned_seconds * 0.9 for s in seconds), (seconds, planned_seconds)
+    first, last = (c.transcript for c in (calls[0], calls[-1]))
+    assert first is not None and last is not None
+    assert [(w.offset, w.size, w.what) for w in last.writes] == [
+        (w.offset, w.size, w.what) for w in first.writes
+    ]
+    times = [w.ms for w in last.writes]
+    assert times == sorted(times) and times[-1] - times[0] >= 49 / 50 * _SPEED * 1000 * 0.9
+    assert [str(c.ending) for c in calls] == ["completed"] * 3
+    assert len({c.bytes_sent for c in calls}) == 1
+
+
+async def _flat_made(asked: Asked) -> None:
+    """Plan ``asked`` twice at speed 0, so that its flat is kept (for a paced server)."""
+    async with serve(EmulatorConfig(speed=0)) as emulator:
+        FLATS.clear()
+        for _ in range(2):
+            reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
+            try:
+                writer.write(_request(asked))
+                await _answer(reader)
+            finally:
+                writer.close()
+        assert len(FLATS) == 1
+
+
+async def test_a_client_that_leaves_ends_the_paced_stream_as_gone() -> None:
+    asked = _paced(ASKED["openai-chat"])
+    await _flat_made(asked)
+    reused = FLATS.reused
+    async with serve(EmulatorConfig(speed=1)) as emulator:
+        reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
+        writer.write(_request(asked))
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200 OK")
+        await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)  # the first event (at 200 ms)
+        writer.close()
+        for _ in range(100):  # at most 5 s: the next write finds it gone
+            (call,) = emulator.calls("/v1/chat/completions")
+            if call.ending is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert FLATS.reused - reused == 1
+        assert call.ending is not None and call.ending.kind == "client_gone", call.ending
+        assert 0 < call.ending.at_bytes < call.transcript.writes[-1].offset + 10_000  # type: ignore[union-attr]
+        assert emulator.problems() == []
+
+
+async def test_a_client_that_takes_nothing_is_waited_for_then_cut_as_too_slow() -> None:
+    """A client that reads nothing, on a real socket with small buffers (the kernel's own
+    would take a whole flat of a loopback stream): once its unsent bytes pass 64 KiB the
+    pacer writes no more, and after reader_seconds it cuts the connection (``too_slow``),
+    as the player cuts it."""
+    loop = asyncio.get_running_loop()
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+    try:
+        request = make_mocked_request("POST", "/v1/chat/completions", transport=transport)
+        headers = {"Content-Type": "text/event-stream; charset=utf-8"}
+        head = head_of(request, 200, headers)
+        assert head is not None
+        n, size = 40, 60_000
+        step = Paced(b"x" * (n * size), tuple(size * (k + 1) for k in range(n)),
+                     (Label("event"),) * n, (0.0,) + (0.002,) * (n - 1))  # fmt: skip
+        call = Call("POST", "/v1/chat/completions", {}, headers, b"", arrived=loop.time())
+        call.transcript = Transcript()
+        started = loop.time()
+        response = await asyncio.wait_for(pace(request, head, headers, step, call, 1.0, 0.3), 10)
+        waited = loop.time() - started
+    finally:
+        theirs.close()
+        transport.abort()
+    assert response is not None and response.keep_alive is False
+    assert call.ending is not None and call.ending.kind == "too_slow", call.ending
+    assert "took nothing for 0.3 s" in (call.detail or "")
+    # Held back while the client took nothing: a few writes out of 40, then the cut.
+    assert 0 < call.bytes_sent <= 8 * size and waited >= 0.3
+    assert transport.is_closing()
+
+
+async def test_a_server_that_stops_ends_its_paced_streams() -> None:
+    asked = _paced(ASKED["openai-chat"])
+    await _flat_made(asked)
+    reused = FLATS.reused
+    async with serve(EmulatorConfig(speed=1)) as emulator:
+        reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
+        writer.write(_request(asked))
+        await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)  # the first event
+        journal = emulator.state
+    # Stopped mid-stream: the stream ends there, the connection with it.
+    rest = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert FLATS.reused - reused == 1
+    assert not rest.endswith(b"\r\n0\r\n\r\n")
+    (call,) = journal.calls("/v1/chat/completions")
+    assert call.ending is not None and call.ending.kind == "shutdown"
+    assert json.loads(json.dumps(call.to_dict()))["ending_kind"] == "shutdown"
