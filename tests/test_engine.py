@@ -24,7 +24,7 @@ from emulator.dialects.fakegpt.wire import StreamContext
 from emulator.engine import stream
 from emulator.engine.pieces import escaped_piece, piece_template
 from emulator.engine.prepare import Prepared, _escape, prepare
-from emulator.protocol.steps import Drop, Hold, Wait, Write
+from emulator.protocol.steps import Drop, Hold, Paced, Wait, Write
 from emulator.scenario.text import cut_points, reply_text
 from emulator.strategies import replies, wires
 
@@ -194,9 +194,12 @@ def _afresh(s: Scenario, ctx: StreamContext) -> list[object]:
 
 
 def _merged(steps: Iterable[object]) -> list[object]:
-    """Steps with consecutive writes joined, as the player sends them."""
+    """Steps with consecutive writes joined, as the player sends them (a paced stream:
+    its writes and pauses, as the player plays it)."""
     out: list[object] = []
-    for step in steps:
+    for step in itertools.chain.from_iterable(
+        s.writes if isinstance(s, Paced) else (s,) for s in steps
+    ):
         if isinstance(step, Write) and out and isinstance(out[-1], Write):
             out[-1] = Write(out[-1].data + step.data)
         else:

@@ -12,19 +12,25 @@ import socket
 import time
 from typing import Final
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from emulator import EmulatorConfig, serve
+from emulator import EmulatorConfig, builtin_scenarios, serve
+from emulator.core.clock import REAL_CLOCK, VirtualClock
 from emulator.core.endings import Label
+from emulator.dialects.fakegpt.cache import TemplateCache
+from emulator.dialects.fakegpt.plan import plan
 from emulator.engine.direct import head_of
 from emulator.engine.flat import FLATS
 from emulator.engine.pacer import pace
-from emulator.protocol.steps import Paced
+from emulator.protocol.steps import Paced, Wait, Write
 from emulator.state.journal import Call
 from emulator.state.transcript import Transcript
 
+from .helpers import conversation, login
 from .test_direct import _DATE, _REQUEST_ID, _answer, _request
+from .test_engine import CTX
 from .test_flat import ASKED, Asked
 
 #: The shipped paced scenario (a 200 ms first event, then 50 tokens a second): at this
@@ -136,8 +142,10 @@ async def test_a_client_that_takes_nothing_is_waited_for_then_cut_as_too_slow() 
         head = head_of(request, 200, headers)
         assert head is not None
         n, size = 40, 60_000
-        step = Paced(b"x" * (n * size), tuple(size * (k + 1) for k in range(n)),
-                     (Label("event"),) * n, (0.0,) + (0.002,) * (n - 1))  # fmt: skip
+        writes: list[Write | Wait] = [Write(b"x" * size, Label("event"))]
+        for _ in range(n - 1):
+            writes += [Wait(0.002), Write(b"x" * size, Label("event"))]
+        step = Paced(iter(writes))
         call = Call("POST", "/v1/chat/completions", {}, headers, b"", arrived=loop.time())
         call.transcript = Transcript()
         started = loop.time()
@@ -171,3 +179,52 @@ async def test_a_server_that_stops_ends_its_paced_streams() -> None:
     (call,) = journal.calls("/v1/chat/completions")
     assert call.ending is not None and call.ending.kind == "shutdown"
     assert json.loads(json.dumps(call.to_dict()))["ending_kind"] == "shutdown"
+
+
+_FAKEGPT_ANEW: Final = re.compile(
+    rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|modr-[0-9a-f]{24}"
+    rb'|"create_time": [0-9.e+]+'
+)
+
+
+_CHUNK_SIZE: Final = re.compile(rb"\r\n[0-9a-f]+\r\n(?=data: )")
+
+
+async def test_a_paced_fakegpt_template_is_played_by_the_pacer_as_the_player_plays_it() -> None:
+    """The upstream's paced stream comes from a template, filled as it is played: by the
+    pacer on the real clock, by the player on a virtual one; the same bytes."""
+    cache = TemplateCache()
+    scenario = builtin_scenarios()[_PACED]
+    for _ in range(2):  # the second sight builds the template
+        steps = list(plan(scenario, CTX, templates=cache))
+    assert len(steps) == 1 and isinstance(steps[0], Paced)
+
+    answers: dict[str, list[bytes]] = {}
+    for name, clock in (("pacer", REAL_CLOCK), ("player", VirtualClock())):
+        config = EmulatorConfig(speed=_SPEED, clock=clock)
+        jar = aiohttp.CookieJar(unsafe=True)  # the login's cookie, on 127.0.0.1
+        async with serve(config) as emulator, aiohttp.ClientSession(cookie_jar=jar) as http:
+            token = await login(http, emulator.url)
+            asked = Asked("/api/conversation",
+                          {"Authorization": f"Bearer {token}", "X-Emulator-Scenario": _PACED},
+                          conversation("hi"))  # fmt: skip
+            answers[name] = []
+            for _ in range(2):
+                reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
+                try:
+                    writer.write(_request(asked))
+                    answers[name].append(await _answer(reader))
+                finally:
+                    writer.close()
+            calls = list(emulator.calls("/api/conversation"))
+            assert [str(c.ending) for c in calls] == ["completed"] * 2
+
+    def normalized(answer: bytes) -> bytes:
+        # A create_time's digits vary, and so does the size line of its chunk: each chunk
+        # boundary stays where it is.
+        answer = _FAKEGPT_ANEW.sub(b"~", _DATE.sub(b"\r\nDate: ~\r\n", answer))
+        return _CHUNK_SIZE.sub(b"\r\n~\r\n", answer)
+
+    (shape,) = {normalized(a) for a in answers["player"]}
+    assert [normalized(a) for a in answers["pacer"]] == [shape, shape]
+    assert shape.count(b"\r\ndata: ") > 40  # the events, each its own chunk

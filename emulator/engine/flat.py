@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any, Final, NamedTuple
 
 from ..core.endings import Label
@@ -72,7 +72,15 @@ class Flat(NamedTuple):
     def paced_run(self, values: Sequence[bytes]) -> Paced:
         """The stream with ``values`` in its holes, paced as planned: each write, after
         its pause."""
-        return Paced(self.run(values).data, self.ends, self.whats, self.pauses)
+        return Paced(self._writes(self.run(values).data))
+
+    def _writes(self, data: bytes) -> Iterator[Write | Wait]:
+        start = 0
+        for end, what, pause in zip(self.ends, self.whats, self.pauses, strict=True):
+            if pause > 0:
+                yield Wait(pause)
+            yield Write(data[start:end], what)
+            start = end
 
     def run(self, values: Sequence[bytes]) -> Run:
         """The stream with ``values`` in its holes: a copy of the slots, each hole's value

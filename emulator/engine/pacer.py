@@ -19,34 +19,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, NamedTuple
 
 from aiohttp import web
 
 from ..core.endings import COMPLETED
-from ..protocol.steps import Paced
+from ..protocol.steps import Paced, Wait, Write
+from ..scenario import PlanError
 from .body import WRITE_BYTES
 from .direct import Head, Written, sent_head, written
 from .network import CHECK_EVERY, Progress, end_connection, ended_at, gone
+from .stream import COALESCE_BYTES
 
-__all__ = ["pace", "paceable"]
+__all__ = ["pace"]
 
 #: The terminating chunk of a chunked body.
 _LAST: Final = b"0\r\n\r\n"
-
-
-def paceable(step: Paced) -> bool:
-    """Whether the pacer plays ``step``: each group of writes with no pause between them
-    small enough to go as one chunk (a larger one goes through the player, in pieces that
-    wait for the reader)."""
-    start = 0
-    ends, pauses = step.ends, step.pauses
-    for k in range(1, len(ends) + 1):
-        if k == len(ends) or pauses[k] > 0:
-            if ends[k - 1] - start > WRITE_BYTES:
-                return False
-            start = ends[k - 1]
-    return True
 
 
 async def pace(
@@ -68,7 +56,7 @@ async def pace(
     call.status = 200
     done: asyncio.Future[None] = loop.create_future()
     pacer = _Pacer(request, step, call, speed, reader_seconds, done)
-    pacer.next()
+    pacer.due()
     try:
         await done
     finally:
@@ -76,11 +64,21 @@ async def pace(
     return written(head, headers, date, whole=call.ending is COMPLETED)
 
 
-class _Pacer:
-    """One stream's writes, each group at its deadline (a timer callback a group)."""
+class _Group(NamedTuple):
+    """The writes due together (those with no pause between them), as the player sends
+    them: its chunks, and the pause after it (None: the stream ends with it)."""
 
-    __slots__ = ("arrived", "blocked", "call", "data", "deadline", "done", "ends", "handle",
-                 "i", "loop", "pauses", "reader_seconds", "request", "speed", "whats")  # fmt: skip
+    writes: list[Write]
+    chunks: bytes  # framed, with the end of the body after the last group
+    size: int  # the writes' bytes
+    pause: float | None
+
+
+class _Pacer:
+    """One stream's groups of writes, each at its deadline (a timer callback a group)."""
+
+    __slots__ = ("arrived", "blocked", "call", "deadline", "done", "handle", "held", "loop",
+                 "reader_seconds", "request", "speed", "writes")  # fmt: skip
 
     def __init__(
         self,
@@ -97,41 +95,27 @@ class _Pacer:
         self.speed = speed
         self.reader_seconds = reader_seconds
         self.done = done
-        self.data, self.ends, self.whats, self.pauses = (
-            step.data,
-            step.ends,
-            step.whats,
-            step.pauses,
-        )
-        self.i = 0  # the next write
+        self.writes = step.writes
         self.arrived = call.arrived or self.loop.time()
         self.deadline = self.arrived  # as the player's schedule: from the request's arrival
         self.blocked = 0.0  # since when the client has taken nothing (0: it takes)
-        self.handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self.held: _Group | None = None  # a group due but not yet written (the reader)
+        self.handle: asyncio.TimerHandle | None = None
 
-    def next(self) -> None:
-        """Schedule the next group of writes after its pause (at once: none)."""
-        pause = self.pauses[self.i] * self.speed
-        if pause <= 0:
-            self.handle = self.loop.call_soon(self.write)
-            return
-        now = self.loop.time()
-        self.deadline = max(self.deadline, now - 0.5) + pause
-        self.handle = self.loop.call_at(self.deadline, self.write)
-
-    def write(self) -> None:
-        """Write the writes due (this one and those with no pause after it) as one chunk;
-        anything raised ends the stream with it (its handler answers as for any error)."""
+    def due(self) -> None:
+        """Write the group due now (made now, as the player makes each step as it plays
+        it); anything raised ends the stream with it (its handler answers as for any
+        error)."""
         self.handle = None
         if self.done.done():
             return
         try:
-            self._write()
+            self._due()
         except Exception as exc:  # noqa: BLE001  # never a stream left waiting on a failed callback
             if not self.done.done():
                 self.done.set_exception(exc)
 
-    def _write(self) -> None:
+    def _due(self) -> None:
         transport = self.request.transport
         now = self.loop.time()
         call = self.call
@@ -139,37 +123,48 @@ class _Pacer:
             gone(call, now - self.arrived)
             self.done.set_result(None)
             return
-        ends, pauses = self.ends, self.pauses
-        first = self.i
-        last = first + 1
-        while last < len(ends) and pauses[last] * self.speed <= 0:
-            last += 1
-        start = ends[first - 1] if first else 0
-        size = ends[last - 1] - start
-        if transport.get_write_buffer_size() + size > WRITE_BYTES:
+        group = self.held or self._next()
+        pending = transport.get_write_buffer_size()
+        if pending and pending + len(group.chunks) > WRITE_BYTES:
+            self.held = group
             self.wait_for_reader(now)
             return
-        self.blocked = 0.0
+        self.held, self.blocked = None, 0.0
         record = call.transcript
         if record is not None:
             ms = (now - self.arrived) * 1000
-            at, whats = start, self.whats
-            for k in range(first, last):
-                record.wrote(call.bytes_sent + at - start, ms, self.data[at : ends[k]], whats[k])
-                at = ends[k]
-        data = self.data[start : ends[last - 1]]
-        ending = last == len(ends)
-        if size:
-            transport.write(b"%x\r\n%b\r\n%b" % (size, data, _LAST if ending else b""))
-        elif ending:
-            transport.write(_LAST)
-        call.bytes_sent += size
-        self.i = last
-        if ending:
+            at = call.bytes_sent
+            for write in group.writes:
+                record.wrote(at, ms, write.data, write.what)
+                at += len(write.data)
+        if group.chunks:
+            transport.write(group.chunks)
+        call.bytes_sent += group.size
+        if group.pause is None:
             call.ending = COMPLETED
             self.done.set_result(None)
-        else:
-            self.next()
+            return
+        self.deadline = max(self.deadline, now - 0.5) + group.pause
+        self.handle = self.loop.call_at(self.deadline, self.due)
+
+    def _next(self) -> _Group:
+        """The writes up to the next pause (or the end, or COALESCE_BYTES of them, as the
+        player sends them), framed as the player's writes are."""
+        writes: list[Write] = []
+        size = 0
+        for step in self.writes:
+            if isinstance(step, Write):
+                writes.append(step)
+                size += len(step.data)
+                if size >= COALESCE_BYTES:
+                    return _Group(writes, _framed(writes, last=False), size, 0.0)
+                continue
+            if not isinstance(step, Wait) or not step.scaled:
+                raise PlanError(f"a paced stream holds a {type(step).__name__.lower()}")
+            pause = step.seconds * self.speed
+            if pause > 0:
+                return _Group(writes, _framed(writes, last=False), size, pause)
+        return _Group(writes, _framed(writes, last=True), size, None)
 
     def wait_for_reader(self, now: float) -> None:
         """The client takes nothing: look again soon; cut it once it has taken nothing
@@ -184,10 +179,37 @@ class _Pacer:
             end_connection(self.request, "abort")
             self.done.set_result(None)
             return
-        self.handle = self.loop.call_later(CHECK_EVERY, self.write)
+        self.handle = self.loop.call_later(CHECK_EVERY, self.due)
 
     def stop(self) -> None:
         """No more writes (the stream ended, or its handler was cancelled)."""
         if self.handle is not None:
             self.handle.cancel()
             self.handle = None
+
+
+def _framed(writes: list[Write], *, last: bool) -> bytes:
+    """The chunks the player sends ``writes`` in (they go out together): joined, but a
+    last one of :data:`~.body.WRITE_BYTES` or more on its own; each write of more in
+    pieces of that size; after the last group, the end of the body (with the last
+    piece, when it is not larger than that)."""
+    datas = [w.data for w in writes]
+    if last:  # the player's finish(): one write, then the end
+        joined = datas[0] if len(datas) == 1 else b"".join(datas)
+        if len(joined) > WRITE_BYTES:
+            return b"".join((*_chunks(joined), _LAST))
+        return b"%x\r\n%b\r\n%b" % (len(joined), joined, _LAST) if joined else _LAST
+    if not datas:
+        return b""
+    if len(datas) == 1 or len(datas[-1]) < WRITE_BYTES:
+        sent = [datas[0] if len(datas) == 1 else b"".join(datas)]
+    else:
+        sent = [b"".join(datas[:-1]), datas[-1]]
+    return b"".join(piece for data in sent for piece in _chunks(data))
+
+
+def _chunks(data: bytes) -> list[bytes]:
+    """``data`` as the HTTP body writes it: in pieces of at most WRITE_BYTES, each a chunk
+    (nothing for no bytes)."""
+    return [b"%x\r\n%b\r\n" % (len(piece), piece)
+            for piece in (data[i : i + WRITE_BYTES] for i in range(0, len(data), WRITE_BYTES))]  # fmt: skip

@@ -52,7 +52,7 @@ from .network import (
     no_headers,
     wait_connected,
 )
-from .pacer import pace, paceable
+from .pacer import pace
 from .stream import COALESCE_BYTES
 
 __all__ = [
@@ -101,7 +101,7 @@ async def play(
             return written
     # A paced stream planned before, played here: write by write, after each pause.
     ahead: Iterator[Step] = (
-        first.steps() if isinstance(first, Paced) else iter(() if first is None else (first,))
+        first.writes if isinstance(first, Paced) else iter(() if first is None else (first,))
     )
     steps = itertools.chain(ahead, () if second is None else (second,), steps)
     response = web.StreamResponse(status=status, headers=merged)
@@ -140,7 +140,7 @@ async def _ours(
     planned before, on the real clock (:mod:`.pacer`)."""
     if isinstance(step, (Write, Run)) and len(step.data) <= DIRECT_BYTES:
         return _whole(request, head, headers, step, call, clock)
-    if isinstance(step, Paced) and speed > 0 and isinstance(clock, RealClock) and paceable(step):
+    if isinstance(step, Paced) and speed > 0 and isinstance(clock, RealClock):
         return await pace(request, head, headers, step, call, speed, reader_seconds)
     return None
 

@@ -67,23 +67,11 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class Paced:
-    """Writes planned before, each after its pause (seconds, as the speed scales them; 0:
-    none, it goes with the write before): a paced stream asked for again, played by the
-    pacer (:mod:`emulator.engine.pacer`) or write by write (:meth:`steps`)."""
+    """A paced stream planned before: only writes and the pauses the speed scales, made
+    as they are played (a paced stream asked for again: a flat's, a template's). Played by
+    the pacer (:mod:`emulator.engine.pacer`) or, step by step, by the player."""
 
-    data: bytes
-    ends: Sequence[int]
-    whats: Sequence[Label]
-    pauses: Sequence[float]
-
-    def steps(self) -> Iterator[Write | Wait]:
-        """Each write, after its pause."""
-        data, start = self.data, 0
-        for end, what, pause in zip(self.ends, self.whats, self.pauses, strict=True):
-            if pause > 0:
-                yield Wait(pause)
-            yield Write(data[start:end], what)
-            start = end
+    writes: Iterator[Write | Wait]
 
 
 @dataclass(slots=True)

@@ -45,7 +45,9 @@ def _steps(scenario: Any, prompt: str, templates: Any = None) -> str:
     kwargs = {"templates": templates} if templates is not None else {}
     steps: list[Any] = []
     try:
-        steps.extend(plan(scenario, _context(prompt), **kwargs))
+        for step in plan(scenario, _context(prompt), **kwargs):
+            # A paced stream from a template is one step: its writes and pauses, as played.
+            steps.extend(getattr(step, "writes", None) or (step,))
     except PlanError as exc:
         return _hashed(steps, ["PlanError", str(exc)])
     return _hashed(steps)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 from ...core.endings import Label, LabelKind
 from ...engine.prepare import Prepared, prepare
 from ...engine.stream import COALESCE_BYTES, format_of
 from ...protocol.sse import SSEFormat
-from ...protocol.steps import Step, Write
+from ...protocol.steps import Paced, Step, Wait, Write
 from ...scenario.model import Scenario
 from .part import FakeGptPart
 from .stream import planned
@@ -171,6 +171,9 @@ class _Template:
     steps: tuple[Step | Holes, ...]
     whats: tuple[Label, ...]  # what each step's writes carry
     size: int  # bytes written, but for the values
+    #: Its steps are writes and the pauses the speed scales, and it pauses: it is played
+    #: as one :class:`Paced` (by the pacer, where it can be).
+    paced: bool = False
 
     def fill(self, ctx: StreamContext) -> Iterator[Step]:
         """The stream for one request, each write filled in as it is sent."""
@@ -178,10 +181,20 @@ class _Template:
         steps = self.steps
         if len(steps) == 1 and isinstance(steps[0], Holes):  # the usual: one write
             return iter((Write(steps[0].fill(values), self.whats[0]),))
-        return (
+        filled = (
             Write(s.fill(values), what) if isinstance(s, Holes) else s
             for s, what in zip(steps, self.whats, strict=True)
         )
+        if self.paced:
+            return iter((Paced(cast("Iterator[Write | Wait]", filled)),))
+        return filled
+
+
+def _paced(steps: Sequence[Step | Holes]) -> bool:
+    """Whether ``steps`` are writes and the pauses the speed scales, and pause."""
+    plain = all(isinstance(s, (Holes, Write)) or (isinstance(s, Wait) and s.scaled)
+                for s in steps)  # fmt: skip
+    return plain and any(isinstance(s, Wait) and s.seconds > 0 for s in steps)
 
 
 def _template(scenario: Scenario, text: str) -> _Template | None:
@@ -227,7 +240,7 @@ def _template(scenario: Scenario, text: str) -> _Template | None:
             kept += len(part.data)
     if kept > TEMPLATE_BYTES:
         return None
-    return _Template(fmt, tuple(steps), tuple(whats), kept)
+    return _Template(fmt, tuple(steps), tuple(whats), kept, _paced(steps))
 
 
 #: What a step that writes nothing (a wait, a drop) carries.
