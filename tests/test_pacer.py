@@ -10,13 +10,15 @@ import json
 import re
 import socket
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Final
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from emulator import EmulatorConfig, builtin_scenarios, serve
+from emulator import Emulator, EmulatorConfig, builtin_scenarios, serve
 from emulator.core.clock import REAL_CLOCK, VirtualClock
 from emulator.core.endings import Label
 from emulator.dialects.fakegpt.cache import TemplateCache
@@ -104,7 +106,12 @@ async def _flat_made(asked: Asked) -> None:
         assert len(FLATS) == 1
 
 
-async def test_a_client_that_leaves_ends_the_paced_stream_as_gone() -> None:
+@asynccontextmanager
+async def _mid_stream() -> AsyncIterator[
+    tuple[Emulator, asyncio.StreamReader, asyncio.StreamWriter]
+]:
+    """A paced Chat Completions stream from its flat, at real speed, its first event read
+    (at 200 ms)."""
     asked = _paced(ASKED["openai-chat"])
     await _flat_made(asked)
     reused = FLATS.reused
@@ -113,14 +120,19 @@ async def test_a_client_that_leaves_ends_the_paced_stream_as_gone() -> None:
         writer.write(_request(asked))
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         assert head.startswith(b"HTTP/1.1 200 OK")
-        await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)  # the first event (at 200 ms)
+        await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
+        assert FLATS.reused - reused == 1  # the pacer's
+        yield emulator, reader, writer
+
+
+async def test_a_client_that_leaves_ends_the_paced_stream_as_gone() -> None:
+    async with _mid_stream() as (emulator, _, writer):
         writer.close()
         for _ in range(100):  # at most 5 s: the next write finds it gone
             (call,) = emulator.calls("/v1/chat/completions")
             if call.ending is not None:
                 break
             await asyncio.sleep(0.05)
-        assert FLATS.reused - reused == 1
         assert call.ending is not None and call.ending.kind == "client_gone", call.ending
         assert 0 < call.ending.at_bytes < call.transcript.writes[-1].offset + 10_000  # type: ignore[union-attr]
         assert emulator.problems() == []
@@ -163,18 +175,11 @@ async def test_a_client_that_takes_nothing_is_waited_for_then_cut_as_too_slow() 
 
 
 async def test_a_server_that_stops_ends_its_paced_streams() -> None:
-    asked = _paced(ASKED["openai-chat"])
-    await _flat_made(asked)
-    reused = FLATS.reused
-    async with serve(EmulatorConfig(speed=1)) as emulator:
-        reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
-        writer.write(_request(asked))
-        await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)  # the first event
+    async with _mid_stream() as (emulator, reader, writer):
         journal = emulator.state
     # Stopped mid-stream: the stream ends there, the connection with it.
     rest = await asyncio.wait_for(reader.read(), 5)
     writer.close()
-    assert FLATS.reused - reused == 1
     assert not rest.endswith(b"\r\n0\r\n\r\n")
     (call,) = journal.calls("/v1/chat/completions")
     assert call.ending is not None and call.ending.kind == "shutdown"
