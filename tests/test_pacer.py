@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 import pytest
@@ -23,10 +23,12 @@ from emulator.core.clock import REAL_CLOCK, VirtualClock
 from emulator.core.endings import Label
 from emulator.dialects.fakegpt.cache import TemplateCache
 from emulator.dialects.fakegpt.plan import plan
+from emulator.dialects.registry import registered
 from emulator.engine.direct import head_of
 from emulator.engine.flat import FLATS
 from emulator.engine.pacer import pace
 from emulator.protocol.steps import Paced, Wait, Write
+from emulator.scenario import scenario_from_dict
 from emulator.state.journal import Call
 from emulator.state.transcript import Transcript
 
@@ -34,6 +36,7 @@ from .helpers import conversation, login
 from .test_direct import _DATE, _REQUEST_ID, _answer, _request
 from .test_engine import CTX
 from .test_flat import ASKED, Asked
+from .toy_websocket import KEY, TOY_WS_PATH, toy_ws
 
 #: The shipped paced scenario (a 200 ms first event, then 50 tokens a second): at this
 #: speed about 25 ms a stream.
@@ -233,3 +236,60 @@ async def test_a_paced_fakegpt_template_is_played_by_the_pacer_as_the_player_pla
     (shape,) = {normalized(a) for a in answers["player"]}
     assert [normalized(a) for a in answers["pacer"]] == [shape, shape]
     assert shape.count(b"\r\ndata: ") > 40  # the events, each its own chunk
+
+
+@pytest.mark.parametrize("fault", [None, "close_code"], ids=["whole", "handed-on"])
+async def test_a_paced_websocket_answer_is_played_by_the_pacer_as_the_player_plays_it(
+    fault: str | None,
+) -> None:
+    """A paced answer on a WebSocket (the toy dialect's): its messages by the pacer on the
+    real clock, by the player on a virtual one: the same messages, each after its pause,
+    and the same notes. A fault's step (a close code at the 5th event) is the player's:
+    the pacer hands it on, and the rest, at its place in the schedule."""
+    spec: dict[str, Any] = {
+        "description": "paced",
+        "reply": {"text": "one two three four five six seven eight", "cut": "word"},
+        "timing": {"first_event": 0.2, "tokens_per_second": 50},
+    }
+    if fault is not None:
+        spec["faults"] = [{"kind": fault, "at": 5, "code": 1011, "text": "fell over"}]
+    scenario = scenario_from_dict(spec, name="paced")
+    got: dict[str, list[Any]] = {}
+    notes: dict[str, list[tuple[int, int, str]]] = {}
+    took: dict[str, float] = {}
+    with registered(toy_ws()):
+        for name, clock in (("pacer", REAL_CLOCK), ("player", VirtualClock())):
+            config = EmulatorConfig(speed=0.25, clock=clock, scenarios={"paced": scenario},
+                                    default="paced")  # fmt: skip
+            async with serve(config) as emulator, aiohttp.ClientSession() as http:
+                async with http.ws_connect(emulator.url + TOY_WS_PATH, headers=KEY) as ws:
+                    assert await ws.receive_json(timeout=5) == {"hello": "toy"}
+                    started = time.monotonic()
+                    await ws.send_str(json.dumps({"say": "hi"}))
+                    got[name] = await _toy_messages(ws)
+                    took[name] = time.monotonic() - started
+                for _ in range(500):  # the server ends its side of a close a moment later
+                    (call,) = emulator.calls(TOY_WS_PATH)
+                    if call.duration is not None:
+                        break
+                    await asyncio.sleep(0.01)
+                assert call.transcript is not None
+                notes[name] = [(w.offset, w.size, str(w.what)) for w in call.transcript.writes]
+    assert got["pacer"] == got["player"]
+    assert notes["pacer"] == notes["player"]
+    # 200 ms, then 7 more words at 50 a second (or 4 before the close), at speed 0.25.
+    assert took["pacer"] >= (0.2 + (3 if fault else 7) / 50) * 0.25 * 0.9
+    if fault is not None:
+        assert got["pacer"][-1] == ("close", 1011, "fell over")
+
+
+async def _toy_messages(ws: aiohttp.ClientWebSocketResponse) -> list[Any]:
+    """The toy's messages to the answer's end, or to the socket's close (code, reason)."""
+    got: list[Any] = []
+    while True:
+        msg = await ws.receive(timeout=5)
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            return [*got, ("close", ws.close_code, msg.extra)]
+        got.append(json.loads(msg.data))
+        if got[-1].get("end"):
+            return got

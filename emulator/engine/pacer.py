@@ -18,20 +18,23 @@ after ``reader_seconds`` (``too_slow``), as the player cuts it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Final, NamedTuple
+import itertools
+from collections.abc import Iterator, Mapping
+from typing import Final, Generic, NamedTuple, TypeVar, cast
 
 from aiohttp import web
 
 from ..core.endings import COMPLETED
-from ..protocol.steps import Paced, Wait, Write
+from ..protocol.steps import Message, Paced, Step, Wait, Write, frame_of
+from ..protocol.websocket import Opcode, frame
 from ..scenario import PlanError
 from .body import WRITE_BYTES
 from .direct import Head, Written, sent_head, written
 from .network import CHECK_EVERY, Progress, end_connection, ended_at, gone
+from .sinks import WebSocketSink
 from .stream import COALESCE_BYTES
 
-__all__ = ["pace"]
+__all__ = ["pace", "pace_messages"]
 
 #: The terminating chunk of a chunked body.
 _LAST: Final = b"0\r\n\r\n"
@@ -49,69 +52,95 @@ async def pace(
     """Play ``step`` (``head`` from :func:`~.direct.head_of`), noting how it went in
     ``call``; None: nothing was written (the connection is closing or busy: the player
     answers as usual)."""
-    loop = asyncio.get_running_loop()
     date = sent_head(request, head)
     if date is None:
         return None
     call.status = 200
-    done: asyncio.Future[None] = loop.create_future()
-    pacer = _Pacer(request, step, call, speed, reader_seconds, done)
-    pacer.due()
-    try:
-        await done
-    finally:
-        pacer.stop()
+    pacer = _Body(request, call, speed, reader_seconds, call.arrived, step.writes)
+    await pacer.played()
     return written(head, headers, date, whole=call.ending is COMPLETED)
+
+
+async def pace_messages(
+    request: web.BaseRequest,
+    steps: Iterator[Step],
+    sink: WebSocketSink,
+    speed: float,
+    call: Progress,
+    started: float,
+) -> tuple[Iterator[Step], float] | None:
+    """Play an answer's ``steps`` on a WebSocket while they are whole messages and the
+    pauses the speed scales (``started``: when its schedule counts from), each message
+    framed as aiohttp frames it when it compresses nothing; the steps left from the first
+    that is another (a fault's, a fragment, a ping, a close) and the deadline they count
+    from, for the player; None: the answer was played (or ended early, noted in
+    ``call``)."""
+    pacer = _Messages(request, call, speed, sink.reader_seconds, started, steps, sink)
+    return await pacer.played()
 
 
 class _Group(NamedTuple):
     """The writes due together (those with no pause between them), as the player sends
-    them: its chunks, and the pause after it (None: the stream ends with it)."""
+    them: its bytes, and the pause after it (None: the answer ends with it)."""
 
-    writes: list[Write]
-    chunks: bytes  # framed, with the end of the body after the last group
-    size: int  # the writes' bytes
+    writes: list[Write] | list[Message]
+    framed: bytes  # as they go on the socket (after the last group, the body's end)
+    size: int  # the writes' bytes (the messages' payloads)
     pause: float | None
+    rest: Iterator[Step] | None = None  # the steps left for the player (a WebSocket's)
 
 
-class _Pacer:
-    """One stream's groups of writes, each at its deadline (a timer callback a group)."""
+_Result = TypeVar("_Result")
+
+
+class _Timed(Generic[_Result]):
+    """An answer's groups, each written at its deadline by a timer callback: what the
+    body and the messages pacers share (the schedule, a reader that takes nothing, a
+    client that leaves, a handler cancelled)."""
 
     __slots__ = ("arrived", "blocked", "call", "deadline", "done", "handle", "held", "loop",
-                 "reader_seconds", "request", "speed", "writes")  # fmt: skip
+                 "reader_seconds", "request", "speed")  # fmt: skip
 
     def __init__(
         self,
         request: web.BaseRequest,
-        step: Paced,
         call: Progress,
         speed: float,
         reader_seconds: float,
-        done: asyncio.Future[None],
+        started: float,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.request = request
         self.call = call
         self.speed = speed
         self.reader_seconds = reader_seconds
-        self.done = done
-        self.writes = step.writes
+        self.done: asyncio.Future[_Result] = self.loop.create_future()
         self.arrived = call.arrived or self.loop.time()
-        self.deadline = self.arrived  # as the player's schedule: from the request's arrival
+        self.deadline = started or self.arrived  # as the player's schedule
         self.blocked = 0.0  # since when the client has taken nothing (0: it takes)
         self.held: _Group | None = None  # a group due but not yet written (the reader)
         self.handle: asyncio.TimerHandle | None = None
 
+    async def played(self) -> _Result:
+        """Play it all (the first group at once); what :meth:`_ended` gives."""
+        self.due()
+        try:
+            return await self.done
+        finally:  # ended, or its handler cancelled: no more writes
+            if self.handle is not None:
+                self.handle.cancel()
+                self.handle = None
+
     def due(self) -> None:
         """Write the group due now (made now, as the player makes each step as it plays
-        it); anything raised ends the stream with it (its handler answers as for any
+        it); anything raised ends the answer with it (its handler answers as for any
         error)."""
         self.handle = None
         if self.done.done():
             return
         try:
             self._due()
-        except Exception as exc:  # noqa: BLE001  # never a stream left waiting on a failed callback
+        except Exception as exc:  # noqa: BLE001  # never an answer left waiting on a failed callback
             if not self.done.done():
                 self.done.set_exception(exc)
 
@@ -119,33 +148,74 @@ class _Pacer:
         transport = self.request.transport
         now = self.loop.time()
         call = self.call
-        if transport is None or transport.is_closing():
+        if transport is None or transport.is_closing() or self._closed():
             gone(call, now - self.arrived)
-            self.done.set_result(None)
+            self.done.set_result(self._ended(None))
             return
         group = self.held or self._next()
         pending = transport.get_write_buffer_size()
-        if pending and pending + len(group.chunks) > WRITE_BYTES:
+        if pending and pending + len(group.framed) > WRITE_BYTES:
             self.held = group
-            self.wait_for_reader(now)
+            self._wait_for_reader(now)
             return
         self.held, self.blocked = None, 0.0
-        record = call.transcript
-        if record is not None:
-            ms = (now - self.arrived) * 1000
-            at = call.bytes_sent
-            for write in group.writes:
-                record.wrote(at, ms, write.data, write.what)
-                at += len(write.data)
-        if group.chunks:
-            transport.write(group.chunks)
+        self._note(group, (now - self.arrived) * 1000)
+        if group.framed:
+            transport.write(group.framed)
         call.bytes_sent += group.size
-        if group.pause is None:
-            call.ending = COMPLETED
-            self.done.set_result(None)
+        if group.rest is not None or group.pause is None:
+            if group.rest is None:
+                call.ending = COMPLETED
+            self.done.set_result(self._ended(group.rest))
             return
         self.deadline = max(self.deadline, now - 0.5) + group.pause
         self.handle = self.loop.call_at(self.deadline, self.due)
+
+    def _wait_for_reader(self, now: float) -> None:
+        """The client takes nothing: look again soon; cut it once it has taken nothing
+        for ``reader_seconds``."""
+        if not self.blocked:
+            self.blocked = now
+        elif now - self.blocked >= self.reader_seconds:
+            call = self.call
+            call.detail = f"the client took nothing for {self.reader_seconds:g} s " \
+                "(limits.reader_seconds)"  # fmt: skip
+            call.ending = ended_at("too_slow", call, now - self.arrived)
+            end_connection(self.request, "abort")
+            self.done.set_result(self._ended(None))
+            return
+        self.handle = self.loop.call_later(CHECK_EVERY, self.due)
+
+    def _closed(self) -> bool:
+        """Whether the answer's medium closed (a WebSocket's close), beside its socket."""
+        return False
+
+    def _next(self) -> _Group:
+        raise NotImplementedError
+
+    def _note(self, group: _Group, ms: float) -> None:
+        raise NotImplementedError
+
+    def _ended(self, rest: Iterator[Step] | None) -> _Result:
+        raise NotImplementedError
+
+
+class _Body(_Timed[None]):
+    """A paced HTTP body: each group of writes as the player's chunks."""
+
+    __slots__ = ("writes",)
+
+    def __init__(
+        self,
+        request: web.BaseRequest,
+        call: Progress,
+        speed: float,
+        reader_seconds: float,
+        started: float,
+        writes: Iterator[Write | Wait],
+    ) -> None:
+        super().__init__(request, call, speed, reader_seconds, started)
+        self.writes = writes
 
     def _next(self) -> _Group:
         """The writes up to the next pause (or the end, or COALESCE_BYTES of them, as the
@@ -166,26 +236,72 @@ class _Pacer:
                 return _Group(writes, _framed(writes, last=False), size, pause)
         return _Group(writes, _framed(writes, last=True), size, None)
 
-    def wait_for_reader(self, now: float) -> None:
-        """The client takes nothing: look again soon; cut it once it has taken nothing
-        for ``reader_seconds``."""
-        if not self.blocked:
-            self.blocked = now
-        elif now - self.blocked >= self.reader_seconds:
-            call = self.call
-            call.detail = f"the client took nothing for {self.reader_seconds:g} s " \
-                "(limits.reader_seconds)"  # fmt: skip
-            call.ending = ended_at("too_slow", call, now - self.arrived)
-            end_connection(self.request, "abort")
-            self.done.set_result(None)
-            return
-        self.handle = self.loop.call_later(CHECK_EVERY, self.due)
+    def _note(self, group: _Group, ms: float) -> None:
+        record = self.call.transcript
+        if record is not None:
+            at = self.call.bytes_sent
+            for write in group.writes:
+                record.wrote(at, ms, write.data, write.what)
+                at += len(write.data)
 
-    def stop(self) -> None:
-        """No more writes (the stream ended, or its handler was cancelled)."""
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
+    def _ended(self, rest: Iterator[Step] | None) -> None:
+        return None
+
+
+class _Messages(_Timed[tuple[Iterator[Step], float] | None]):
+    """A paced answer on a WebSocket: its whole messages, each group's frames in one
+    write, until a step that is none (left to the player)."""
+
+    __slots__ = ("sink", "steps")
+
+    def __init__(
+        self,
+        request: web.BaseRequest,
+        call: Progress,
+        speed: float,
+        reader_seconds: float,
+        started: float,
+        steps: Iterator[Step],
+        sink: WebSocketSink,
+    ) -> None:
+        super().__init__(request, call, speed, reader_seconds, started)
+        self.steps = steps
+        self.sink = sink
+
+    def _closed(self) -> bool:
+        return self.sink.ws.closed
+
+    def _next(self) -> _Group:
+        """The messages up to the next pause, the end, or a step that is no message."""
+        messages: list[Message] = []
+        frames: list[bytes] = []
+        size = 0
+        for step in self.steps:
+            if type(step) is Message:
+                messages.append(step)
+                frames.append(frame(Opcode.BINARY if step.binary else Opcode.TEXT, step.data))
+                size += len(step.data)
+                continue
+            if isinstance(step, Wait) and step.scaled:
+                pause = step.seconds * self.speed
+                if pause > 0:
+                    return _Group(messages, b"".join(frames), size, pause)
+                continue
+            return _Group(
+                messages, b"".join(frames), size, 0.0, itertools.chain((step,), self.steps)
+            )
+        return _Group(messages, b"".join(frames), size, None)
+
+    def _note(self, group: _Group, ms: float) -> None:
+        record = self.call.transcript
+        if record is not None:
+            at = self.call.bytes_sent
+            for message in cast("list[Message]", group.writes):
+                record.wrote(at, ms, message.data, message.what, frame_of(message))
+                at += len(message.data)
+
+    def _ended(self, rest: Iterator[Step] | None) -> tuple[Iterator[Step], float] | None:
+        return None if rest is None else (rest, self.deadline)
 
 
 def _framed(writes: list[Write], *, last: bool) -> bytes:

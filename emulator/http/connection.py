@@ -17,16 +17,18 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 from aiohttp import WSMessage, WSMsgType, web
 
+from ..core.clock import RealClock
 from ..core.endings import Ending, Label
 from ..dialects.replaying import ReplayTalker
 from ..dialects.session import Ask, Heard, Talker
 from ..dialects.speaker import Given, Incoming, Whole
 from ..engine.network import end_connection, wait_connected
+from ..engine.pacer import pace_messages
 from ..engine.play import play_steps
 from ..engine.sinks import WebSocketSink
 from ..protocol.errors import BadRequest
@@ -219,8 +221,24 @@ async def _listening(
 
 async def _play(request: web.BaseRequest, ctx: Context, sink: WebSocketSink,
                 steps: Iterable[Step]) -> None:  # fmt: skip
-    clock = ctx.config.clock
-    await play_steps(request, iter(steps), sink, clock, ctx.config.speed, ctx.call, clock.time())
+    """Play an answer: paced, on the real clock, its messages by the loop's timer while
+    they are whole ones (engine.pacer) and the rest by the player; else all by the
+    player."""
+    clock, speed = ctx.config.clock, ctx.config.speed
+    started = clock.time()
+    left: Iterator[Step] = iter(steps)
+    # Compressed messages and a network's faults are aiohttp's and the shaper's to send.
+    if (
+        speed > 0
+        and isinstance(clock, RealClock)
+        and sink.network is None
+        and not sink.ws.compress
+    ):
+        paced = await pace_messages(request, left, sink, speed, ctx.call, started)
+        if paced is None:
+            return
+        left, started = paced
+    await play_steps(request, left, sink, clock, speed, ctx.call, started)
 
 
 async def _asked(
