@@ -1,11 +1,14 @@
 """``python -m benchmarks.paced``: thousands of paced streams at once, measured from outside.
 
 N conversations (``paced_50_tps``: a 200 ms first event, then 50 tokens/s with 10 %
-jitter) all start at once against three servers, one after another for each N:
+jitter) all start at once against four servers, one after another for each N:
 
 - **bare**: a bare aiohttp handler in a process of its own, writing the same bytes on the
   same schedule (absolute deadlines, as the emulator's player keeps them), listening with
   the same backlog: what pacing costs with nothing else;
+- **bare, timer callbacks**: the same bytes written by timer callbacks straight to the
+  socket (no task woken for a write, no response writer): the floor of pacing in Python
+  on this machine, the way the emulator's pacer writes;
 - **emulator**: ``python -m emulator --scenario paced_50_tps`` as a user starts it;
 - **emulator, 2 workers**: the same with ``--workers 2``.
 
@@ -108,11 +111,81 @@ def bare_server() -> None:
     serve_app(app)
 
 
+def timer_server() -> None:
+    """The bare handler with its writes made by timer callbacks (no task wakes for a
+    write, no response writer): the same bytes on the same schedule, its own head and
+    chunks straight to the socket. What pacing costs in Python with nothing else."""
+    from email.utils import formatdate
+
+    from aiohttp import web
+    from aiohttp.http import SERVER_SOFTWARE
+
+    from emulator.engine.play import STREAM_HEADERS
+
+    writes, waits = _schedule()
+    chunks = [b"%x\r\n%b\r\n" % (len(w), w) for w in writes]
+    chunks[-1] += b"0\r\n\r\n"
+    lines = "".join(f"{k}: {v}\r\n" for k, v in STREAM_HEADERS.items())
+
+    class Sent(web.StreamResponse):
+        """A response already on the socket (aiohttp closes the connection after it)."""
+
+        @property
+        def keep_alive(self) -> bool:
+            return False
+
+        async def prepare(self, request: web.BaseRequest) -> None:
+            return None
+
+        async def write_eof(self, data: bytes = b"") -> None:
+            return None
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        await request.read()
+        transport = request.transport
+        assert transport is not None
+        transport.write(f"HTTP/1.1 200 OK\r\n{lines}Transfer-Encoding: chunked\r\nDate: "
+                        f"{formatdate(usegmt=True)}\r\nServer: {SERVER_SOFTWARE}\r\n"
+                        "Connection: close\r\n\r\n".encode())  # fmt: skip
+        done = loop.create_future()
+        i = 0
+
+        def due() -> None:
+            nonlocal i, deadline
+            while not done.done():
+                if transport.is_closing():
+                    done.set_result(None)
+                    return
+                transport.write(chunks[i])
+                i += 1
+                if i == len(chunks):
+                    done.set_result(None)
+                elif waits[i] > 0:
+                    deadline = max(deadline, loop.time() - 0.5) + waits[i]
+                    loop.call_at(deadline, due)
+                    return
+
+        if waits[0] > 0:
+            deadline += waits[0]
+            loop.call_at(deadline, due)
+        else:
+            due()
+        await done
+        return Sent()
+
+    app = web.Application()
+    app.router.add_post("/api/conversation", handler)
+    serve_app(app)
+
+
 def servers() -> dict[str, list[str]]:
     emulator = ["-m", "emulator", "--port", "0", "--scenario", SCENARIO, "--log-level",
                 "WARNING"]  # fmt: skip
     return {
         "bare": ["-m", "benchmarks.paced", "--bare-server"],
+        "bare, timer callbacks": ["-m", "benchmarks.paced", "--timer-server"],
         "emulator": emulator,
         "emulator, 2 workers": [*emulator, "--workers", "2"],
     }
@@ -340,9 +413,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="how many streams at once, per round (comma-separated)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=HERE, help="where RESULTS.md and the plot go")
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--timer-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_server:
         bare_server()
+        return 0
+    if args.timer_server:
+        timer_server()
         return 0
     sizes = tuple(int(s) for s in args.sizes.split(","))
     args.out.mkdir(parents=True, exist_ok=True)

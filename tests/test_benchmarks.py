@@ -65,6 +65,7 @@ def test_every_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
     rows = re.findall(r"^\| 20 \| ([a-z, 2]+) \|.*\| (\d+) \| [\d.]+ \| ([\d.]+)x \|", paced, re.M)
     assert [(server, errors) for server, errors, _ in rows] == [
         ("bare", "0"),
+        ("bare, timer callbacks", "0"),
         ("emulator", "0"),
         ("emulator, 2 workers", "0"),
     ]

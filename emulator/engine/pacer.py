@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator, Mapping
-from typing import Final, Generic, NamedTuple, TypeVar, cast
+from typing import Final, Generic, NamedTuple, TypeVar
 
 from aiohttp import web
 
-from ..core.endings import COMPLETED
+from ..core.endings import COMPLETED, Label
 from ..protocol.steps import Message, Paced, Step, Wait, Write, frame_of
 from ..protocol.websocket import Opcode, frame
 from ..scenario import PlanError
@@ -83,7 +83,7 @@ class _Group(NamedTuple):
     """The writes due together (those with no pause between them), as the player sends
     them: its bytes, and the pause after it (None: the answer ends with it)."""
 
-    writes: list[Write] | list[Message]
+    writes: list[tuple[bytes, Label, int]]  # each: its bytes, what it is, its frame (0: bytes)
     framed: bytes  # as they go on the socket (after the last group, the body's end)
     size: int  # the writes' bytes (the messages' payloads)
     pause: float | None
@@ -194,14 +194,20 @@ class _Timed(Generic[_Result]):
         raise NotImplementedError
 
     def _note(self, group: _Group, ms: float) -> None:
-        raise NotImplementedError
+        """The group's writes in the transcript, as the player notes each."""
+        record = self.call.transcript
+        if record is not None:
+            at = self.call.bytes_sent
+            for data, what, kind in group.writes:
+                record.wrote(at, ms, data, what, kind)
+                at += len(data)
 
     def _ended(self, rest: Iterator[Step] | None) -> _Result:
         raise NotImplementedError
 
 
 class _Body(_Timed[None]):
-    """A paced HTTP body: each group of writes as the player's chunks."""
+    """A paced HTTP body made as it plays: each group of writes as the player's chunks."""
 
     __slots__ = ("writes",)
 
@@ -220,11 +226,11 @@ class _Body(_Timed[None]):
     def _next(self) -> _Group:
         """The writes up to the next pause (or the end, or COALESCE_BYTES of them, as the
         player sends them), framed as the player's writes are."""
-        writes: list[Write] = []
+        writes: list[tuple[bytes, Label, int]] = []
         size = 0
         for step in self.writes:
             if isinstance(step, Write):
-                writes.append(step)
+                writes.append((step.data, step.what, 0))
                 size += len(step.data)
                 if size >= COALESCE_BYTES:
                     return _Group(writes, _framed(writes, last=False), size, 0.0)
@@ -235,14 +241,6 @@ class _Body(_Timed[None]):
             if pause > 0:
                 return _Group(writes, _framed(writes, last=False), size, pause)
         return _Group(writes, _framed(writes, last=True), size, None)
-
-    def _note(self, group: _Group, ms: float) -> None:
-        record = self.call.transcript
-        if record is not None:
-            at = self.call.bytes_sent
-            for write in group.writes:
-                record.wrote(at, ms, write.data, write.what)
-                at += len(write.data)
 
     def _ended(self, rest: Iterator[Step] | None) -> None:
         return None
@@ -273,12 +271,12 @@ class _Messages(_Timed[tuple[Iterator[Step], float] | None]):
 
     def _next(self) -> _Group:
         """The messages up to the next pause, the end, or a step that is no message."""
-        messages: list[Message] = []
+        messages: list[tuple[bytes, Label, int]] = []
         frames: list[bytes] = []
         size = 0
         for step in self.steps:
             if type(step) is Message:
-                messages.append(step)
+                messages.append((step.data, step.what, frame_of(step)))
                 frames.append(frame(Opcode.BINARY if step.binary else Opcode.TEXT, step.data))
                 size += len(step.data)
                 continue
@@ -292,24 +290,16 @@ class _Messages(_Timed[tuple[Iterator[Step], float] | None]):
             )
         return _Group(messages, b"".join(frames), size, None)
 
-    def _note(self, group: _Group, ms: float) -> None:
-        record = self.call.transcript
-        if record is not None:
-            at = self.call.bytes_sent
-            for message in cast("list[Message]", group.writes):
-                record.wrote(at, ms, message.data, message.what, frame_of(message))
-                at += len(message.data)
-
     def _ended(self, rest: Iterator[Step] | None) -> tuple[Iterator[Step], float] | None:
         return None if rest is None else (rest, self.deadline)
 
 
-def _framed(writes: list[Write], *, last: bool) -> bytes:
+def _framed(writes: list[tuple[bytes, Label, int]], *, last: bool) -> bytes:
     """The chunks the player sends ``writes`` in (they go out together): joined, but a
     last one of :data:`~.body.WRITE_BYTES` or more on its own; each write of more in
     pieces of that size; after the last group, the end of the body (with the last
     piece, when it is not larger than that)."""
-    datas = [w.data for w in writes]
+    datas = [data for data, _, _ in writes]
     if last:  # the player's finish(): one write, then the end
         joined = datas[0] if len(datas) == 1 else b"".join(datas)
         if len(joined) > WRITE_BYTES:
