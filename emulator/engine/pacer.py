@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final, Generic, NamedTuple, TypeVar
 
 from aiohttp import web
@@ -56,7 +56,7 @@ async def pace(
     if date is None:
         return None
     call.status = 200
-    pacer = _Body(request, call, speed, reader_seconds, call.arrived, step.writes)
+    pacer = _Body(request, call, speed, reader_seconds, call.arrived, iter(step.writes))
     await pacer.played()
     return written(head, headers, date, whole=call.ending is COMPLETED)
 
@@ -75,7 +75,8 @@ async def pace_messages(
     that is another (a fault's, a fragment, a ping, a close) and the deadline they count
     from, for the player; None: the answer was played (or ended early, noted in
     ``call``)."""
-    pacer = _Messages(request, call, speed, sink.reader_seconds, started, steps, sink)
+    pacer = _Messages(request, call, speed, sink.reader_seconds, started, steps,
+                      lambda: sink.ws.closed)  # fmt: skip
     return await pacer.played()
 
 
@@ -98,8 +99,8 @@ class _Timed(Generic[_Result]):
     body and the messages pacers share (the schedule, a reader that takes nothing, a
     client that leaves, a handler cancelled)."""
 
-    __slots__ = ("arrived", "blocked", "call", "deadline", "done", "handle", "held", "loop",
-                 "reader_seconds", "request", "speed")  # fmt: skip
+    __slots__ = ("arrived", "blocked", "call", "closed", "deadline", "done", "handle", "held",
+                 "loop", "reader_seconds", "request", "speed", "steps")  # fmt: skip
 
     def __init__(
         self,
@@ -108,8 +109,13 @@ class _Timed(Generic[_Result]):
         speed: float,
         reader_seconds: float,
         started: float,
+        steps: Iterator[Step],
+        closed: Callable[[], bool] = lambda: False,
     ) -> None:
         self.loop = asyncio.get_running_loop()
+        self.steps = steps  # the answer's, made as they are played
+        #: Whether the answer's medium closed (a WebSocket's close), beside its socket.
+        self.closed = closed
         self.request = request
         self.call = call
         self.speed = speed
@@ -148,7 +154,7 @@ class _Timed(Generic[_Result]):
         transport = self.request.transport
         now = self.loop.time()
         call = self.call
-        if transport is None or transport.is_closing() or self._closed():
+        if transport is None or transport.is_closing() or self.closed():
             gone(call, now - self.arrived)
             self.done.set_result(self._ended(None))
             return
@@ -186,10 +192,6 @@ class _Timed(Generic[_Result]):
             return
         self.handle = self.loop.call_later(CHECK_EVERY, self.due)
 
-    def _closed(self) -> bool:
-        """Whether the answer's medium closed (a WebSocket's close), beside its socket."""
-        return False
-
     def _next(self) -> _Group:
         raise NotImplementedError
 
@@ -209,26 +211,14 @@ class _Timed(Generic[_Result]):
 class _Body(_Timed[None]):
     """A paced HTTP body made as it plays: each group of writes as the player's chunks."""
 
-    __slots__ = ("writes",)
-
-    def __init__(
-        self,
-        request: web.BaseRequest,
-        call: Progress,
-        speed: float,
-        reader_seconds: float,
-        started: float,
-        writes: Iterator[Write | Wait],
-    ) -> None:
-        super().__init__(request, call, speed, reader_seconds, started)
-        self.writes = writes
+    __slots__ = ()
 
     def _next(self) -> _Group:
         """The writes up to the next pause (or the end, or COALESCE_BYTES of them, as the
         player sends them), framed as the player's writes are."""
         writes: list[tuple[bytes, Label, int]] = []
         size = 0
-        for step in self.writes:
+        for step in self.steps:
             if isinstance(step, Write):
                 writes.append((step.data, step.what, 0))
                 size += len(step.data)
@@ -250,24 +240,7 @@ class _Messages(_Timed[tuple[Iterator[Step], float] | None]):
     """A paced answer on a WebSocket: its whole messages, each group's frames in one
     write, until a step that is none (left to the player)."""
 
-    __slots__ = ("sink", "steps")
-
-    def __init__(
-        self,
-        request: web.BaseRequest,
-        call: Progress,
-        speed: float,
-        reader_seconds: float,
-        started: float,
-        steps: Iterator[Step],
-        sink: WebSocketSink,
-    ) -> None:
-        super().__init__(request, call, speed, reader_seconds, started)
-        self.steps = steps
-        self.sink = sink
-
-    def _closed(self) -> bool:
-        return self.sink.ws.closed
+    __slots__ = ()
 
     def _next(self) -> _Group:
         """The messages up to the next pause, the end, or a step that is no message."""
