@@ -91,14 +91,15 @@ async def play(
     if transport is not None and transport.no_headers:
         return await no_headers(request, call, clock)
     merged = {**base_headers, **headers} if headers else base_headers
-    head = head_of(request, status, merged) if transport is None else None
     first = next(steps, None)
     second = next(steps, None) if first is not None else None
-    if head is not None and first is not None and second is None:
+    if transport is None and isinstance(first, (Write, Run, Paced)) and second is None:
         # The whole answer is one step we may write ourselves, not through aiohttp's writer.
-        written = await _ours(request, head, merged, first, call, clock, speed, reader_seconds)
-        if written is not None:
-            return written
+        head = head_of(request, status, merged)
+        if head is not None:
+            written = await _ours(request, head, merged, first, call, clock, speed, reader_seconds)
+            if written is not None:
+                return written
     # A paced stream planned before, played here: write by write, after each pause.
     ahead: Iterator[Step] = (
         first.writes if isinstance(first, Paced) else iter(() if first is None else (first,))
@@ -298,13 +299,9 @@ async def play_steps(
                     call.ending = ended_at("close_code", call, clock.time() - origin)
                     return
         # The last bytes go out with the end of the body: one send, not two.
-        last = pending[0] if len(pending) == 1 else b"".join(pending)
+        last = b"".join(pending)
         if record is not None and pending:
-            if len(pending) == 1:  # the usual: a stream planned before, in one write
-                ms = (clock.time() - origin) * 1000
-                record.wrote(call.bytes_sent, ms, last, whats[0])
-            else:
-                _note(record, call, pending, whats, clock.time() - origin)
+            _note(record, call, pending, whats, clock.time() - origin)
         await sink.finish(last)
     except Cut:
         pass  # the shaper noted how it ended

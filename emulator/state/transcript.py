@@ -128,6 +128,9 @@ class Transcript:
         """Note writes that go out together (a fast stream's events, coalesced): as
         :meth:`wrote` each would, but those the tail would only drop again are counted,
         not made (at speed 0, most of a long stream's)."""
+        if len(writes) == 1:  # the usual at the end of a stream: one write, kept as it is
+            self.wrote(offset, ms, writes[0], whats[0])
+            return
         faults = self.faults
         for what in whats:
             if what.kind == "fault":
